@@ -1,0 +1,22 @@
+# The two commands of the README are `make lab` and `make test`.
+GO ?= go
+BIN := $(CURDIR)/bin/switchyard
+export SWITCHYARD_BIN := $(BIN)
+
+.PHONY: deps build lab test bench
+deps:
+	bash scripts/deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/switchyard
+
+## lab: start the local lab and deploy the sample apps (main job)
+lab: deps build
+	$(BIN) lab up --demo
+
+## test: the whole test suite, integration tests against real labs included
+test: deps build
+	$(GO) test -count=1 -timeout 60m ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

@@ -1,0 +1,17 @@
+// Command switchyard is the CLI and control plane for moving live workloads
+// from Mesos + Marathon to Kubernetes on shared nodes.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/switchyard/switchyard/internal/cli"
+)
+
+func main() {
+	if err := cli.NewRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(cli.ExitCode(err))
+	}
+}

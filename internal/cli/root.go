@@ -1,0 +1,25 @@
+// Package cli builds switchyard's cobra command tree. Each command lives in its
+// own file with an Options type (Complete/Validate/Run, in the kubectl style);
+// domain logic lives in the domain packages, never here.
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// NewRoot returns the root `switchyard` command with every sub-command attached.
+func NewRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "switchyard",
+		Short:         "Move live workloads from Mesos + Marathon to Kubernetes on the same nodes",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(),
+		newMarathonCmd(), // marathon.go: validate, and later client sub-commands
+		newLabCmd(),      // lab.go: up, status, down, logs, env, and hidden run daemons
+		newDemoAppCmd(),  // demoapp.go: the demo workload
+	)
+	return root
+}

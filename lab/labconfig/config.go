@@ -1,0 +1,302 @@
+// Package labconfig owns the lab configuration file (lab.yaml): which loopback
+// nodes exist and what they hold, where each lab component listens, and how
+// container images map to local programs. Every lab component reads the same
+// Config; nothing here starts processes or touches the network.
+package labconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// MarkerEnv is the environment variable set on every process the lab starts
+// (components, Marathon tasks, pod containers) with the lab's ID as value.
+// `lab down` finds leftovers by this marker and stops only those processes.
+const MarkerEnv = "SWITCHYARD_LAB_ID"
+
+// Config is the whole lab configuration.
+type Config struct {
+	// ID names this lab; it is the value of MarkerEnv on its processes and
+	// prefixes host-level objects (network namespaces, bridges).
+	ID string `json:"id"`
+	// Dir is the lab's state directory (logs, pid files, persisted state, PKI).
+	// Relative paths are resolved against the config file's directory.
+	Dir string `json:"dir"`
+	// Nodes are the shared machines: each hosts Marathon tasks and Kubernetes pods.
+	Nodes []Node `json:"nodes"`
+	// Marathon is the lab's Marathon API endpoint.
+	Marathon Endpoint `json:"marathon"`
+	// Mesos is the lab's Mesos master view (/master/state, /master/slaves).
+	Mesos Endpoint `json:"mesos"`
+	// Kubernetes configures the lab's control plane and node agents.
+	Kubernetes Kubernetes `json:"kubernetes"`
+	// Nginx configures the shared load balancer.
+	Nginx Nginx `json:"nginx"`
+}
+
+// Endpoint is a listen address for one lab component.
+type Endpoint struct {
+	// Listen is host:port on loopback, e.g. 127.0.0.1:8080.
+	Listen string `json:"listen"`
+}
+
+// URL returns the endpoint as an http:// URL.
+func (e Endpoint) URL() string { return "http://" + e.Listen }
+
+// Resources is an amount of node resources in Mesos units (cpus, MiB).
+type Resources struct {
+	CPUs float64 `json:"cpus"`
+	Mem  float64 `json:"mem"`
+	Disk float64 `json:"disk,omitempty"`
+	GPUs float64 `json:"gpus,omitempty"`
+}
+
+// PortRange is an inclusive range of host ports, as Mesos offers them.
+type PortRange struct {
+	Begin int `json:"begin"`
+	End   int `json:"end"`
+}
+
+// Node is one shared lab machine, a loopback address.
+type Node struct {
+	// Name is the node's hostname for Mesos and its Node name for Kubernetes.
+	Name string `json:"name"`
+	// Address is the node's loopback IPv4 address (127.0.0.0/8).
+	Address string `json:"address"`
+	// Resources is the node's total capacity.
+	Resources Resources `json:"resources"`
+	// Ports are the host port ranges the node offers to Marathon tasks.
+	Ports []PortRange `json:"ports"`
+	// Attributes are Mesos agent attributes (used by constraints) and become
+	// Kubernetes node labels.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// KubernetesShare is the part of the node that Kubernetes may use
+	// (nil: the node does not join Kubernetes). Zero is a valid share.
+	KubernetesShare *Resources `json:"kubernetesShare,omitempty"`
+}
+
+// Kubernetes configures the lab's Kubernetes half.
+type Kubernetes struct {
+	// Enabled starts etcd, the control plane and node agents with the lab.
+	Enabled bool `json:"enabled"`
+	// Version is the pinned Kubernetes version of the lab's binaries.
+	Version string `json:"version"`
+	// EtcdClientPort and EtcdPeerPort are etcd's loopback ports.
+	EtcdClientPort int `json:"etcdClientPort"`
+	EtcdPeerPort   int `json:"etcdPeerPort"`
+	// APIServerPort is kube-apiserver's secure port on 127.0.0.1.
+	APIServerPort int `json:"apiServerPort"`
+	// ControllerManagerPort and SchedulerPort are their secure ports.
+	ControllerManagerPort int `json:"controllerManagerPort"`
+	SchedulerPort         int `json:"schedulerPort"`
+	// ServiceCIDR is the Service cluster IP range.
+	ServiceCIDR string `json:"serviceCIDR"`
+	// PodCIDR is the lab's pod network; node i gets the i-th /24 of it. Pods
+	// run in their own network namespace on a lab bridge (Kubernetes rejects
+	// loopback endpoint addresses, so pod IPs cannot be loopback).
+	PodCIDR string `json:"podCIDR"`
+	// NodeAgentBasePort is the first port for node agents' kubelet APIs
+	// (node i uses NodeAgentBasePort+i).
+	NodeAgentBasePort int `json:"nodeAgentBasePort"`
+	// Images maps a container image (exact "name:tag", or "name" for any tag)
+	// to a local program that stands in for it.
+	Images map[string]Image `json:"images,omitempty"`
+	// KwokNodes adds that many kwok (simulated, process-less) nodes for scale tests.
+	KwokNodes int `json:"kwokNodes,omitempty"`
+}
+
+// Image is the local program that runs a container image in the lab.
+type Image struct {
+	// Command is the program and arguments used when the container sets no
+	// command (the image's ENTRYPOINT); "{switchyard}" is replaced by the
+	// path of the running switchyard binary.
+	Command []string `json:"command"`
+	// Args are the default arguments (the image's CMD).
+	Args []string `json:"args,omitempty"`
+}
+
+// Nginx configures the shared nginx.
+type Nginx struct {
+	// Enabled starts nginx with the lab.
+	Enabled bool `json:"enabled"`
+	// Listen is the public address of the load balancer.
+	Listen string `json:"listen"`
+	// Admin is the loopback-only address of the routing admin API and stub_status.
+	Admin string `json:"admin"`
+	// Binary is the nginx executable (default /usr/sbin/nginx).
+	Binary string `json:"binary,omitempty"`
+}
+
+// Default returns the lab configuration that `lab up` writes on first use:
+// three nodes on 127.0.1.1-3, Marathon on :8080, Mesos on :5050, nginx on :8000.
+func Default() Config {
+	c := Config{
+		ID:       "switchyard-lab",
+		Dir:      ".",
+		Marathon: Endpoint{Listen: "127.0.0.1:8080"},
+		Mesos:    Endpoint{Listen: "127.0.0.1:5050"},
+		Kubernetes: Kubernetes{
+			Enabled:               true,
+			Version:               "v1.37.2",
+			EtcdClientPort:        2379,
+			EtcdPeerPort:          2380,
+			APIServerPort:         6443,
+			ControllerManagerPort: 10257,
+			SchedulerPort:         10259,
+			ServiceCIDR:           "10.0.0.0/24",
+			PodCIDR:               "10.244.0.0/16",
+			NodeAgentBasePort:     10250,
+			Images: map[string]Image{
+				"switchyard/demo-app": {Command: []string{"{switchyard}", "demo-app"}},
+			},
+		},
+		Nginx: Nginx{Enabled: true, Listen: "127.0.0.1:8000", Admin: "127.0.0.1:8001"},
+	}
+	for i := 1; i <= 3; i++ {
+		c.Nodes = append(c.Nodes, Node{
+			Name:            fmt.Sprintf("node-%d", i),
+			Address:         fmt.Sprintf("127.0.1.%d", i),
+			Resources:       Resources{CPUs: 4, Mem: 8192, Disk: 20480},
+			Ports:           []PortRange{{Begin: 31000 + (i-1)*1000, End: 31999 + (i-1)*1000}},
+			Attributes:      map[string]string{"rack": fmt.Sprintf("r%d", (i+1)/2), "zone": "lab"},
+			KubernetesShare: &Resources{CPUs: 2, Mem: 4096, Disk: 10240},
+		})
+	}
+	return c
+}
+
+// Load reads and validates a lab config file. Unknown keys are errors.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read lab config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("lab config %s: %w", path, err)
+	}
+	if !filepath.IsAbs(c.Dir) {
+		abs, err := filepath.Abs(filepath.Join(filepath.Dir(path), c.Dir))
+		if err != nil {
+			return Config{}, fmt.Errorf("lab config %s: dir: %w", path, err)
+		}
+		c.Dir = abs
+	}
+	return c, nil
+}
+
+// Parse decodes YAML or JSON strictly and validates the result.
+func Parse(data []byte) (Config, error) {
+	c := Default()
+	c.Nodes = nil
+	c.Kubernetes.Images = nil
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("not valid YAML: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%w (see lab/labconfig for the fields)", err)
+	}
+	return c, c.Validate()
+}
+
+// Marshal renders the config as YAML.
+func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
+
+// Validate checks that the config is usable: names and addresses unique,
+// addresses on loopback, shares within totals, ports well-formed.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("id: must not be empty"))
+	}
+	if len(c.Nodes) == 0 {
+		errs = append(errs, errors.New("nodes: at least one node is required"))
+	}
+	names, addrs := map[string]bool{}, map[string]bool{}
+	for i, n := range c.Nodes {
+		p := "nodes[" + strconv.Itoa(i) + "]"
+		if n.Name == "" {
+			errs = append(errs, fmt.Errorf("%s.name: must not be empty", p))
+		}
+		if names[n.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, n.Name))
+		}
+		names[n.Name] = true
+		a, err := netip.ParseAddr(n.Address)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s.address: %q is not an IP address", p, n.Address))
+		case !a.Is4() || !a.IsLoopback():
+			errs = append(errs, fmt.Errorf("%s.address: %q must be an IPv4 loopback address (127.0.0.0/8)", p, n.Address))
+		case addrs[n.Address]:
+			errs = append(errs, fmt.Errorf("%s.address: %q is used twice", p, n.Address))
+		}
+		addrs[n.Address] = true
+		if n.Resources.CPUs <= 0 || n.Resources.Mem <= 0 || n.Resources.Disk < 0 {
+			errs = append(errs, fmt.Errorf("%s.resources: cpus and mem must be > 0 and disk >= 0", p))
+		}
+		for j, r := range n.Ports {
+			if r.Begin < 1 || r.End > 65535 || r.Begin > r.End {
+				errs = append(errs, fmt.Errorf("%s.ports[%d]: %d-%d is not a valid port range", p, j, r.Begin, r.End))
+			}
+		}
+		if s := n.KubernetesShare; s != nil {
+			if s.CPUs < 0 || s.Mem < 0 || s.Disk < 0 || s.CPUs > n.Resources.CPUs || s.Mem > n.Resources.Mem || s.Disk > n.Resources.Disk {
+				errs = append(errs, fmt.Errorf("%s.kubernetesShare: must be between 0 and the node's resources", p))
+			}
+		}
+	}
+	if c.Kubernetes.Enabled {
+		if _, err := netip.ParsePrefix(c.Kubernetes.PodCIDR); err != nil {
+			errs = append(errs, fmt.Errorf("kubernetes.podCIDR: %w", err))
+		}
+		if _, err := netip.ParsePrefix(c.Kubernetes.ServiceCIDR); err != nil {
+			errs = append(errs, fmt.Errorf("kubernetes.serviceCIDR: %w", err))
+		}
+	}
+	for name, ep := range map[string]string{"marathon.listen": c.Marathon.Listen, "mesos.listen": c.Mesos.Listen, "nginx.listen": c.Nginx.Listen, "nginx.admin": c.Nginx.Admin} {
+		if _, _, err := splitHostPort(ep); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NodeByName returns the node with that name.
+func (c Config) NodeByName(name string) (Node, bool) {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// Path returns a path inside the lab's state directory.
+func (c Config) Path(elem ...string) string {
+	return filepath.Join(append([]string{c.Dir}, elem...)...)
+}
+
+func splitHostPort(s string) (string, int, error) {
+	i := strings.LastIndex(s, ":")
+	if i < 0 {
+		return "", 0, fmt.Errorf("%q must be host:port", s)
+	}
+	port, err := strconv.Atoi(s[i+1:])
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("%q has no valid port", s)
+	}
+	return s[:i], port, nil
+}

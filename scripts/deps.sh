@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the lab and the tests need on a Debian machine, once:
+# Debian packages (nginx with Lua, etcd, python3-marathon for client
+# compatibility tests, iproute2 for pod networks, wrk for benchmarks) and the
+# lab's Kubernetes binaries (built from source, cached per version).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(nginx libnginx-mod-http-lua lua-resty-core etcd-server python3-marathon iproute2 wrk curl ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian nginx package starts a system nginx on :80; the lab runs its own.
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || $SUDO service nginx stop >/dev/null 2>&1 || true
+fi
+
+if [ -x scripts/build-kube.sh ]; then
+  scripts/build-kube.sh
+fi
