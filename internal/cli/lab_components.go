@@ -1,0 +1,24 @@
+package cli
+
+import (
+	"github.com/switchyard/switchyard/lab/component"
+	"github.com/switchyard/switchyard/lab/labconfig"
+)
+
+// labComponents lists every lab component in start order. Each owning package
+// exports a Components(cfg, self) function; self is the switchyard binary path.
+// Add one line per provider below.
+func labComponents(cfg labconfig.Config, self string) ([]component.Spec, error) {
+	var specs []component.Spec
+	providers := []func(labconfig.Config, string) ([]component.Spec, error){
+		// PROVIDERS: one line each, e.g. labmarathon.Components,
+	}
+	for _, p := range providers {
+		s, err := p(cfg, self)
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, s...)
+	}
+	return specs, nil
+}
