@@ -188,9 +188,11 @@ func (c *Client) failover(from *url.URL) {
 
 // reply is a successful answer: its status, headers and body.
 type reply struct {
-	status int
-	header http.Header
-	body   []byte
+	method   string
+	endpoint string
+	status   int
+	header   http.Header
+	body     []byte
 }
 
 const maxBody = 512 << 20
@@ -221,6 +223,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	for attempt := 0; ; attempt++ {
 		base := c.base()
 		rep, err := c.once(ctx, method, base, endpoint, body)
+		if rep != nil {
+			rep.method, rep.endpoint = method, endpoint
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("marathon %s %s: %w", method, endpoint, ctx.Err())
