@@ -48,15 +48,15 @@ type App struct {
 
 	// Read-only status fields of /v2/apps and /v2/groups responses (AppInfo).
 	// They are accepted and kept, and ignored by validation and conversion.
-	TasksStaged           *int                      `json:"tasksStaged,omitempty"`
-	TasksRunning          *int                      `json:"tasksRunning,omitempty"`
-	TasksHealthy          *int                      `json:"tasksHealthy,omitempty"`
-	TasksUnhealthy        *int                      `json:"tasksUnhealthy,omitempty"`
-	Deployments           []AppDeploymentRef        `json:"deployments,omitzero"`
-	Tasks                 []AppTask                 `json:"tasks,omitzero"`
-	LastTaskFailure       *AppTaskFailure           `json:"lastTaskFailure,omitempty"`
+	TasksStaged           *int                   `json:"tasksStaged,omitempty"`
+	TasksRunning          *int                   `json:"tasksRunning,omitempty"`
+	TasksHealthy          *int                   `json:"tasksHealthy,omitempty"`
+	TasksUnhealthy        *int                   `json:"tasksUnhealthy,omitempty"`
+	Deployments           []AppDeploymentRef     `json:"deployments,omitzero"`
+	Tasks                 []AppTask              `json:"tasks,omitzero"`
+	LastTaskFailure       *AppTaskFailure        `json:"lastTaskFailure,omitempty"`
 	ReadinessCheckResults []ReadinessCheckResult `json:"readinessCheckResults,omitzero"`
-	AppTaskStats          *AppTaskStatsByVersion    `json:"taskStats,omitempty"`
+	AppTaskStats          *AppTaskStatsByVersion `json:"taskStats,omitempty"`
 
 	// Unknown keeps members this model does not know.
 	Unknown Unknown `json:"-"`
@@ -73,19 +73,19 @@ type EnvValue struct {
 
 // SecretRef is `{"secret": "name"}`: a reference to an entry of secrets.
 type SecretRef struct {
-	Secret  string  `json:"secret,omitempty"`
+	Secret  string  `json:"secret"`
 	Unknown Unknown `json:"-"`
 }
 
 // SecretDef declares a secret: `{"source": "path/in/store"}`.
 type SecretDef struct {
-	Source  string  `json:"source,omitempty"`
+	Source  string  `json:"source"`
 	Unknown Unknown `json:"-"`
 }
 
 // Artifact is a URI fetched into the sandbox before the task starts.
 type Artifact struct {
-	URI        string  `json:"uri,omitempty"`
+	URI        string  `json:"uri"`
 	Extract    *bool   `json:"extract,omitempty"`
 	Executable *bool   `json:"executable,omitempty"`
 	Cache      *bool   `json:"cache,omitempty"`
@@ -111,7 +111,7 @@ type Residency struct {
 // string "disabled" (Disabled is true) or an object with timeouts.
 type UnreachableStrategy struct {
 	// Disabled is true for the string form "disabled".
-	Disabled             bool
+	Disabled             bool    `json:"-"`
 	InactiveAfterSeconds *int64  `json:"inactiveAfterSeconds,omitempty"`
 	ExpungeAfterSeconds  *int64  `json:"expungeAfterSeconds,omitempty"`
 	Unknown              Unknown `json:"-"`
@@ -245,11 +245,11 @@ type AppTaskFailure struct {
 
 // ReadinessCheckResult is the state of one readiness check of one task.
 type ReadinessCheckResult struct {
-	Name         string                     `json:"name,omitempty"`
-	TaskID       string                     `json:"taskId,omitempty"`
-	Ready        *bool                      `json:"ready,omitempty"`
+	Name         string                  `json:"name,omitempty"`
+	TaskID       string                  `json:"taskId,omitempty"`
+	Ready        *bool                   `json:"ready,omitempty"`
 	LastResponse *ReadinessCheckResponse `json:"lastResponse,omitempty"`
-	Unknown      Unknown                    `json:"-"`
+	Unknown      Unknown                 `json:"-"`
 }
 
 // ReadinessCheckResponse is the last HTTP response of a readiness check.

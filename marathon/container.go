@@ -20,7 +20,7 @@ type Container struct {
 
 // Docker is the docker part of an app container (RAML DockerContainer).
 type Docker struct {
-	Image          string            `json:"image,omitempty"`
+	Image          string            `json:"image"`
 	Network        *string           `json:"network,omitempty"`
 	PortMappings   []PortMapping     `json:"portMappings,omitzero"`
 	Privileged     *bool             `json:"privileged,omitempty"`
@@ -33,20 +33,20 @@ type Docker struct {
 
 // DockerParameter is one `docker run` option (key without leading dashes).
 type DockerParameter struct {
-	Key     string  `json:"key,omitempty"`
+	Key     string  `json:"key"`
 	Value   *string `json:"value,omitempty"`
 	Unknown Unknown `json:"-"`
 }
 
 // PullConfig names a secret holding a docker config.json.
 type PullConfig struct {
-	Secret  string  `json:"secret,omitempty"`
+	Secret  string  `json:"secret"`
 	Unknown Unknown `json:"-"`
 }
 
 // DockerCredential is the deprecated (since 1.5) docker credential.
 type DockerCredential struct {
-	Principal string  `json:"principal,omitempty"`
+	Principal string  `json:"principal"`
 	Secret    *string `json:"secret,omitempty"`
 	Unknown   Unknown `json:"-"`
 }

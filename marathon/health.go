@@ -30,7 +30,7 @@ type HealthCheck struct {
 
 // CommandCheck is the command of a COMMAND health check: {"value": "..."}.
 type CommandCheck struct {
-	Value   string  `json:"value,omitempty"`
+	Value   string  `json:"value"`
 	Unknown Unknown `json:"-"`
 }
 
@@ -102,7 +102,7 @@ type PodHealthCheck struct {
 
 // PodHTTPCheck checks an endpoint of a pod container over HTTP(S).
 type PodHTTPCheck struct {
-	Endpoint string  `json:"endpoint,omitempty"`
+	Endpoint string  `json:"endpoint"`
 	Path     *string `json:"path,omitempty"`
 	Scheme   *string `json:"scheme,omitempty"`
 	Unknown  Unknown `json:"-"`
@@ -110,7 +110,7 @@ type PodHTTPCheck struct {
 
 // PodTCPCheck checks an endpoint of a pod container over TCP.
 type PodTCPCheck struct {
-	Endpoint string  `json:"endpoint,omitempty"`
+	Endpoint string  `json:"endpoint"`
 	Unknown  Unknown `json:"-"`
 }
 

@@ -10,7 +10,12 @@
 // in its Unknown map and writes them back when marshalled.
 package marathon
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Unknown holds the members of a JSON object that the model does not know,
 // keyed by member name, with their raw JSON values.
@@ -69,11 +74,166 @@ type Definition struct {
 	EnvelopeUnknown Unknown
 
 	// source and positions let Validate report line/column for a JSON path.
-	source    []byte
-	positions map[string]int
-	notes     []Issue
+	source []byte
+	root   node
+	notes  []Issue
 }
 
 // RawJSON is a JSON value kept verbatim (used for status details the model
 // does not interpret).
 type RawJSON = json.RawMessage
+
+// MarshalJSON writes the document back in the shape it was read in (a bare
+// definition, an array of apps, or an API-response envelope).
+func (d *Definition) MarshalJSON() ([]byte, error) {
+	var body any
+	switch d.Kind {
+	case KindApp:
+		body = d.App
+	case KindAppList:
+		apps := d.Apps
+		if apps == nil {
+			apps = []*App{}
+		}
+		body = apps
+	case KindGroup:
+		body = d.Group
+	case KindPod:
+		body = d.Pod
+	default:
+		return nil, fmt.Errorf("marshal definition: unknown kind %q", d.Kind)
+	}
+	if d.Envelope == EnvelopeNone {
+		return json.Marshal(body)
+	}
+	var env struct {
+		App  any `json:"app,omitempty"`
+		Apps any `json:"apps,omitempty"`
+	}
+	if d.Envelope == EnvelopeApp {
+		env.App = body
+	} else {
+		env.Apps = body
+	}
+	return marshalObject(env, d.EnvelopeUnknown)
+}
+
+// AllApps returns every app of the document, with the JSON path of each:
+// the app itself, the apps of a list, or all apps of a group tree
+// (depth-first, in document order).
+func (d *Definition) AllApps() []PathApp {
+	var out []PathApp
+	switch d.Kind {
+	case KindApp:
+		p := ""
+		if d.Envelope == EnvelopeApp {
+			p = "app"
+		}
+		out = append(out, PathApp{Path: p, App: d.App})
+	case KindAppList:
+		p := ""
+		if d.Envelope == EnvelopeApps {
+			p = "apps"
+		}
+		for i, a := range d.Apps {
+			out = append(out, PathApp{Path: joinIndex(p, i), App: a})
+		}
+	case KindGroup:
+		var walk func(g *Group, path string)
+		walk = func(g *Group, path string) {
+			if g == nil {
+				return
+			}
+			for i, a := range g.Apps {
+				out = append(out, PathApp{Path: joinIndex(joinKey(path, "apps"), i), App: a})
+			}
+			for i, sub := range g.Groups {
+				walk(sub, joinIndex(joinKey(path, "groups"), i))
+			}
+		}
+		walk(d.Group, "")
+	}
+	return out
+}
+
+// PathApp is an app with the JSON path where it sits in its document.
+type PathApp struct {
+	Path string
+	App  *App
+}
+
+// Position returns the 1-based line and column of the value at the JSON
+// path (as Issue.Path spells it) in the decoded source, or 0, 0 when the
+// path does not exist there (for example a value added after decoding).
+func (d *Definition) Position(path string) (line, col int) {
+	n := d.lookup(path)
+	if n == nil {
+		return 0, 0
+	}
+	return lineCol(d.source, n.start)
+}
+
+// lookup walks the parsed tree along a path such as `apps[0].env["a.b"]`.
+func (d *Definition) lookup(path string) *node {
+	if d.source == nil {
+		return nil
+	}
+	n := &d.root
+	for path != "" {
+		switch {
+		case path[0] == '.':
+			path = path[1:]
+		case strings.HasPrefix(path, "[\""):
+			end := closingQuote(path)
+			if end < 0 {
+				return nil
+			}
+			key, err := strconv.Unquote(path[1 : end+1])
+			if err != nil || n.kind != kindObject {
+				return nil
+			}
+			if n = n.get(key); n == nil {
+				return nil
+			}
+			path = strings.TrimPrefix(path[end+1:], "]")
+		case path[0] == '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				return nil
+			}
+			i, err := strconv.Atoi(path[1:end])
+			if err != nil || n.kind != kindArray || i < 0 || i >= len(n.elems) {
+				return nil
+			}
+			n = &n.elems[i]
+			path = path[end+1:]
+		default:
+			end := strings.IndexAny(path, ".[")
+			if end < 0 {
+				end = len(path)
+			}
+			if n.kind != kindObject {
+				return nil
+			}
+			if n = n.get(path[:end]); n == nil {
+				return nil
+			}
+			path = path[end:]
+		}
+	}
+	return n
+}
+
+// closingQuote returns the index of the quote closing the string that
+// starts at s[1] (s starts with `["`), or -1.
+func closingQuote(s string) int {
+	for i := 2; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}

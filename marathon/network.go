@@ -50,7 +50,7 @@ type IPDiscoveryPort struct {
 
 // Endpoint is a port of a pod container.
 type Endpoint struct {
-	Name          string   `json:"name,omitempty"`
+	Name          string   `json:"name"`
 	ContainerPort *int     `json:"containerPort,omitempty"`
 	HostPort      *int     `json:"hostPort,omitempty"`
 	Protocol      []string `json:"protocol,omitzero"`

@@ -2,7 +2,7 @@ package marathon
 
 // Pod is a Marathon pod definition (RAML pod.Pod).
 type Pod struct {
-	ID                  string               `json:"id,omitempty"`
+	ID                  string               `json:"id"`
 	Labels              Labels               `json:"labels,omitzero"`
 	Version             *string              `json:"version,omitempty"`
 	User                *string              `json:"user,omitempty"`
@@ -22,7 +22,7 @@ type Pod struct {
 
 // PodContainer is one container of a pod.
 type PodContainer struct {
-	Name           string              `json:"name,omitempty"`
+	Name           string              `json:"name"`
 	Exec           *PodExec            `json:"exec,omitempty"`
 	Resources      *Resources          `json:"resources,omitempty"`
 	ResourceLimits *ResourceLimits     `json:"resourceLimits,omitempty"`
@@ -60,7 +60,7 @@ type Resources struct {
 // PodImage is the image of a pod container.
 type PodImage struct {
 	Kind       *string     `json:"kind,omitempty"`
-	ID         string      `json:"id,omitempty"`
+	ID         string      `json:"id"`
 	PullConfig *PullConfig `json:"pullConfig,omitempty"`
 	ForcePull  *bool       `json:"forcePull,omitempty"`
 	Labels     Labels      `json:"labels,omitzero"`
@@ -108,7 +108,7 @@ type PodPlacement struct {
 
 // PodStatus is a pod as listed in a /v2/groups response (spec plus status).
 type PodStatus struct {
-	ID                 string    `json:"id,omitempty"`
+	ID                 string    `json:"id"`
 	Spec               *Pod      `json:"spec,omitempty"`
 	Status             *string   `json:"status,omitempty"`
 	StatusSince        *string   `json:"statusSince,omitempty"`

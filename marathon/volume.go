@@ -1,5 +1,7 @@
 package marathon
 
+import "reflect"
+
 // Volume access modes.
 const (
 	VolumeModeRO = "RO"
@@ -45,7 +47,7 @@ type ExternalVolume struct {
 
 // CSIVolumeOptions are the options of a CSI external volume.
 type CSIVolumeOptions struct {
-	PluginName        string         `json:"pluginName,omitempty"`
+	PluginName        string         `json:"pluginName"`
 	Capability        *CSICapability `json:"capability,omitempty"`
 	NodeStageSecret   Labels         `json:"nodeStageSecret,omitzero"`
 	NodePublishSecret Labels         `json:"nodePublishSecret,omitzero"`
@@ -65,7 +67,7 @@ type CSICapability struct {
 // PodVolume is a volume of a pod: ephemeral (Name only), host (Host),
 // persistent (Persistent) or secret (Secret).
 type PodVolume struct {
-	Name       string            `json:"name,omitempty"`
+	Name       string            `json:"name"`
 	Host       *string           `json:"host,omitempty"`
 	Persistent *PersistentVolume `json:"persistent,omitempty"`
 	Secret     *string           `json:"secret,omitempty"`
@@ -74,8 +76,43 @@ type PodVolume struct {
 
 // VolumeMount mounts a pod volume into a pod container.
 type VolumeMount struct {
-	Name      string  `json:"name,omitempty"`
-	MountPath string  `json:"mountPath,omitempty"`
+	Name      string  `json:"name"`
+	MountPath string  `json:"mountPath"`
 	ReadOnly  *bool   `json:"readOnly,omitempty"`
 	Unknown   Unknown `json:"-"`
+}
+
+// MarshalJSON writes the volume with its DVDI or CSI options.
+func (x ExternalVolume) MarshalJSON() ([]byte, error) {
+	type plain ExternalVolume
+	var w struct {
+		plain
+		Options any `json:"options,omitempty"`
+	}
+	w.plain = plain(x)
+	if x.CSI != nil {
+		w.Options = x.CSI
+	} else if x.Options != nil {
+		w.Options = x.Options
+	}
+	return marshalObject(w, x.Unknown)
+}
+
+func (x *ExternalVolume) decodeNode(d *decoder, n *node, path string) {
+	*x = ExternalVolume{}
+	d.bindStruct(n, reflect.ValueOf(x).Elem(), path, "options")
+	if n.kind != kindObject {
+		return
+	}
+	opts := n.get("options")
+	if opts == nil || opts.kind == kindNull {
+		return
+	}
+	p := joinKey(path, "options")
+	if opts.kind == kindObject && (opts.get("pluginName") != nil || opts.get("capability") != nil) {
+		x.CSI = &CSIVolumeOptions{}
+		d.bind(opts, reflect.ValueOf(x.CSI).Elem(), p)
+		return
+	}
+	d.bind(opts, reflect.ValueOf(&x.Options).Elem(), p)
 }

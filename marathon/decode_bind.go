@@ -1,0 +1,310 @@
+package marathon
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// This file binds parsed JSON nodes to the model's Go types by reflection,
+// matching member names exactly (Marathon is case-sensitive), keeping unknown
+// members in each struct's Unknown map, and collecting every type error with
+// its JSON path and offset.
+
+// maxErrors bounds the number of type errors collected for one document.
+const maxErrors = 50
+
+// nodeDecoder is implemented by model types whose JSON form is not a plain
+// object (union types such as EnvValue or Constraint).
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *node, path string)
+}
+
+type decoder struct {
+	src   []byte
+	errs  []FieldError
+	notes []Issue
+}
+
+func (d *decoder) errorf(n *node, path, format string, args ...any) {
+	if len(d.errs) >= maxErrors {
+		return
+	}
+	line, col := lineCol(d.src, n.start)
+	d.errs = append(d.errs, FieldError{Path: path, Line: line, Column: col, Offset: n.start, Message: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) note(n *node, path string, sev Severity, msg, hint string) {
+	line, col := lineCol(d.src, n.start)
+	d.notes = append(d.notes, Issue{Path: path, Line: line, Column: col, Severity: sev, Message: msg, Hint: hint})
+}
+
+// describe says what a node is, for "expected X, got Y" messages.
+func describe(n *node) string {
+	switch n.kind {
+	case kindNull:
+		return "null"
+	case kindBool:
+		return "boolean " + strconv.FormatBool(n.b)
+	case kindNumber:
+		return "number " + n.str
+	case kindString:
+		s := n.str
+		if len(s) > 40 {
+			s = s[:37] + "..."
+		}
+		return "string " + strconv.Quote(s)
+	case kindObject:
+		return "an object"
+	case kindArray:
+		return "an array"
+	}
+	return "a value"
+}
+
+type fieldInfo struct {
+	index int
+	name  string
+}
+
+type structInfo struct {
+	fields     map[string]fieldInfo
+	byIndex    map[int]string
+	names      []string
+	unknownIdx int // index of the Unknown field, -1 when absent
+}
+
+var structCache sync.Map // reflect.Type -> *structInfo
+
+var unknownType = reflect.TypeOf(Unknown(nil))
+
+func infoOf(t reflect.Type) *structInfo {
+	if v, ok := structCache.Load(t); ok {
+		return v.(*structInfo)
+	}
+	si := &structInfo{fields: map[string]fieldInfo{}, byIndex: map[int]string{}, unknownIdx: -1}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if f.Name == "Unknown" && f.Type == unknownType {
+			si.unknownIdx = i
+			continue
+		}
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		si.fields[name] = fieldInfo{index: i, name: name}
+		si.names = append(si.names, name)
+		si.byIndex[i] = name
+	}
+	v, _ := structCache.LoadOrStore(t, si)
+	return v.(*structInfo)
+}
+
+var (
+	nodeDecoderType = reflect.TypeOf((*nodeDecoder)(nil)).Elem()
+	rawType         = reflect.TypeOf(json.RawMessage(nil))
+)
+
+// bind stores n into v (which must be settable).
+func (d *decoder) bind(n *node, v reflect.Value, path string) {
+	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
+		if n.kind == kindNull {
+			v.SetZero()
+			return
+		}
+		v.Addr().Interface().(nodeDecoder).decodeNode(d, n, path)
+		return
+	}
+	if v.Type() == rawType {
+		if n.kind == kindNull {
+			v.SetZero()
+			return
+		}
+		v.SetBytes(append([]byte(nil), d.src[n.start:n.end]...))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if n.kind == kindNull {
+			v.SetZero()
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		d.bind(n, p.Elem(), path)
+		v.Set(p)
+	case reflect.Struct:
+		d.bindStruct(n, v, path, "")
+	case reflect.Slice:
+		switch n.kind {
+		case kindNull:
+			v.SetZero()
+		case kindArray:
+			s := reflect.MakeSlice(v.Type(), len(n.elems), len(n.elems))
+			for i := range n.elems {
+				d.bind(&n.elems[i], s.Index(i), joinIndex(path, i))
+			}
+			v.Set(s)
+		default:
+			d.errorf(n, path, "expected an array, got %s", describe(n))
+		}
+	case reflect.Map:
+		switch n.kind {
+		case kindNull:
+			v.SetZero()
+		case kindObject:
+			m := reflect.MakeMapWithSize(v.Type(), len(n.members))
+			et := v.Type().Elem()
+			seen := make(map[string]bool, len(n.members))
+			for i := range n.members {
+				mb := &n.members[i]
+				p := joinKey(path, mb.key)
+				if seen[mb.key] {
+					d.note(&mb.val, p, SeverityWarning, "duplicate key "+strconv.Quote(mb.key)+": the last value wins", "remove the duplicate")
+				}
+				seen[mb.key] = true
+				if mb.val.kind == kindNull {
+					d.note(&mb.val, p, SeverityWarning, "value is null: the entry is ignored", "remove the entry or give it a value")
+					continue
+				}
+				e := reflect.New(et).Elem()
+				d.bind(&mb.val, e, p)
+				m.SetMapIndex(reflect.ValueOf(mb.key), e)
+			}
+			v.Set(m)
+		default:
+			d.errorf(n, path, "expected an object, got %s", describe(n))
+		}
+	case reflect.String:
+		if n.kind == kindString {
+			v.SetString(n.str)
+		} else if n.kind != kindNull {
+			d.errorf(n, path, "expected a string, got %s", describe(n))
+		}
+	case reflect.Bool:
+		if n.kind == kindBool {
+			v.SetBool(n.b)
+		} else if n.kind != kindNull {
+			d.errorf(n, path, "expected a boolean (true or false), got %s", describe(n))
+		}
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		lit, ok := d.numberLiteral(n, path, "an integer")
+		if !ok {
+			return
+		}
+		i, err := strconv.ParseInt(lit, 10, v.Type().Bits())
+		if err != nil {
+			f, ferr := strconv.ParseFloat(lit, 64)
+			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32*4096 {
+				d.errorf(n, path, "expected an integer, got %s", describe(n))
+				return
+			}
+			i = int64(f)
+			if v.OverflowInt(i) {
+				d.errorf(n, path, "integer %s is out of range", lit)
+				return
+			}
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		lit, ok := d.numberLiteral(n, path, "a number")
+		if !ok {
+			return
+		}
+		f, err := strconv.ParseFloat(lit, 64)
+		if err != nil {
+			d.errorf(n, path, "number %s is out of range", lit)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		d.errorf(n, path, "internal error: cannot decode into %s", v.Type())
+	}
+}
+
+// numberLiteral returns the literal of a number node. A string holding a
+// number is accepted with a warning (Marathon itself rejects it).
+func (d *decoder) numberLiteral(n *node, path, want string) (string, bool) {
+	switch n.kind {
+	case kindNumber:
+		return n.str, true
+	case kindString:
+		s := strings.TrimSpace(n.str)
+		if _, err := strconv.ParseFloat(s, 64); err == nil && s != "" && !strings.ContainsAny(s, "xXpP_") && !strings.EqualFold(s, "inf") && !strings.EqualFold(s, "+inf") && !strings.EqualFold(s, "-inf") && !strings.EqualFold(s, "nan") && !strings.EqualFold(s, "infinity") && !strings.EqualFold(s, "+infinity") && !strings.EqualFold(s, "-infinity") {
+			d.note(n, path, SeverityWarning, fmt.Sprintf("expected %s, got %s: read as %s", want, describe(n), s), "write the number without quotes; Marathon rejects quoted numbers")
+			return s, true
+		}
+	case kindNull:
+		return "", false
+	}
+	d.errorf(n, path, "expected %s, got %s", want, describe(n))
+	return "", false
+}
+
+// bindStruct binds an object node to struct v; members named skip are left
+// to the caller.
+func (d *decoder) bindStruct(n *node, v reflect.Value, path string, skip string) {
+	if n.kind == kindNull {
+		return
+	}
+	if n.kind != kindObject {
+		d.errorf(n, path, "expected an object, got %s", describe(n))
+		return
+	}
+	si := infoOf(v.Type())
+	var unk Unknown
+	var seen map[string]bool
+	if len(n.members) > 1 {
+		seen = make(map[string]bool, len(n.members))
+	}
+	for i := range n.members {
+		mb := &n.members[i]
+		if seen != nil {
+			if seen[mb.key] {
+				d.note(&mb.val, joinKey(path, mb.key), SeverityWarning, "duplicate key "+strconv.Quote(mb.key)+": the last value wins", "remove the duplicate")
+			}
+			seen[mb.key] = true
+		}
+		if mb.key == skip {
+			continue
+		}
+		if fi, ok := si.fields[mb.key]; ok {
+			d.bind(&mb.val, v.Field(fi.index), joinKey(path, mb.key))
+			continue
+		}
+		if si.unknownIdx < 0 {
+			d.errorf(&mb.val, joinKey(path, mb.key), "unknown field %q", mb.key)
+			continue
+		}
+		if unk == nil {
+			unk = Unknown{}
+		}
+		unk[mb.key] = append(json.RawMessage(nil), d.src[mb.val.start:mb.val.end]...)
+	}
+	if si.unknownIdx >= 0 {
+		v.Field(si.unknownIdx).Set(reflect.ValueOf(unk))
+	}
+}
+
+// decodeInto parses data and binds it to v (a pointer to a model type). It
+// is what the model's UnmarshalJSON methods use.
+func decodeInto(data []byte, v any) error {
+	root, serr := parseJSON(data)
+	if serr != nil {
+		return newSyntaxError(data, serr)
+	}
+	d := &decoder{src: data}
+	d.bind(&root, reflect.ValueOf(v).Elem(), "")
+	if len(d.errs) > 0 {
+		return &DecodeError{Errors: d.errs}
+	}
+	return nil
+}
