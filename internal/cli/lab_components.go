@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
 )
 
 // labComponents lists every lab component in start order. Each owning package
@@ -12,6 +13,7 @@ func labComponents(cfg labconfig.Config, self string) ([]component.Spec, error) 
 	var specs []component.Spec
 	providers := []func(labconfig.Config, string) ([]component.Spec, error){
 		// PROVIDERS: one line each, e.g. labmarathon.Components,
+		labnginx.Components, // shared nginx (lab/nginx)
 	}
 	for _, p := range providers {
 		s, err := p(cfg, self)

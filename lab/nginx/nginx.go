@@ -1,0 +1,419 @@
+// Package labnginx owns the lab's shared nginx: its process, its base config
+// (rendered from a Go template and validated with `nginx -t` before use) and
+// the Lua routing module it loads. It does not own routes: those are pushed at
+// run time through the admin API by package traffic, and persisted in
+// <lab dir>/nginx/routes.json, which nginx reloads on start.
+//
+// Layout under <lab dir>/nginx/: nginx.conf (active config), lua/switchyard.lua,
+// routes.json (routing state), access.log (one JSON object per request),
+// error.log, nginx.pid and tmp/ (nginx's temp paths). Nothing outside the lab
+// directory is read or written besides the nginx binary and its modules.
+package labnginx
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/switchyard/switchyard/lab/component"
+	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/traffic"
+)
+
+// ComponentName is the supervisor name of the shared nginx.
+const ComponentName = "nginx"
+
+// DefaultBinary is Debian's nginx executable.
+const DefaultBinary = "/usr/sbin/nginx"
+
+// DefaultModulesDir is where Debian's libnginx-mod-* packages install modules.
+const DefaultModulesDir = "/usr/lib/nginx/modules"
+
+// DebianPackages are the packages that provide nginx with its Lua balancer.
+const DebianPackages = "nginx libnginx-mod-http-lua lua-resty-core"
+
+//go:embed nginx.conf.tmpl
+var confTemplate string
+
+//go:embed lua/switchyard.lua
+var luaModule []byte
+
+// LuaModule returns the Lua routing module that nginx loads (for tests and docs).
+func LuaModule() []byte { return append([]byte(nil), luaModule...) }
+
+// Layout is where the shared nginx keeps its files inside the lab directory.
+type Layout struct {
+	// Dir is <lab dir>/nginx, also nginx's prefix (-p).
+	Dir string
+	// Conf is the active config file.
+	Conf string
+	// PidFile is written by the nginx master.
+	PidFile string
+	// ErrorLog is nginx's error log.
+	ErrorLog string
+	// AccessLog has one JSON object per proxied request (traffic.ParseAccessLog).
+	AccessLog string
+	// StateFile is the routing state nginx loads on start (traffic.Client writes it).
+	StateFile string
+	// LuaDir holds switchyard.lua.
+	LuaDir string
+	// TempDir holds nginx's body/proxy temp directories.
+	TempDir string
+}
+
+// LayoutFor returns the file layout of the lab's nginx.
+func LayoutFor(cfg labconfig.Config) Layout {
+	d := cfg.Path("nginx")
+	return Layout{
+		Dir:       d,
+		Conf:      filepath.Join(d, "nginx.conf"),
+		PidFile:   filepath.Join(d, "nginx.pid"),
+		ErrorLog:  filepath.Join(d, "error.log"),
+		AccessLog: filepath.Join(d, "access.log"),
+		StateFile: filepath.Join(d, "routes.json"),
+		LuaDir:    filepath.Join(d, "lua"),
+		TempDir:   filepath.Join(d, "tmp"),
+	}
+}
+
+// Nginx is the lab's shared nginx: config rendering, validation, start-up
+// arguments, readiness and reloads.
+type Nginx struct {
+	Layout
+	// Binary is the nginx executable.
+	Binary string
+	// ModulesDir holds ndk_http_module.so and ngx_http_lua_module.so.
+	ModulesDir string
+	// Workers is nginx's worker_processes ("auto" or a number).
+	Workers string
+	// Listen is the public address; Admin the loopback admin address.
+	Listen, Admin string
+	// AllowedNetworks are the non-loopback networks backends may live in
+	// (the lab's pod network); loopback is always allowed.
+	AllowedNetworks []string
+	// ErrorLevel is the error_log level (default "warn").
+	ErrorLevel string
+	// MarkerEnv is the KEY=VALUE marker of the lab's processes.
+	MarkerEnv string
+}
+
+// New checks the lab's nginx settings and returns the shared nginx. The admin
+// address must be on loopback: it changes routing for everyone.
+func New(cfg labconfig.Config) (*Nginx, error) {
+	n := &Nginx{
+		Layout:     LayoutFor(cfg),
+		Binary:     cfg.Nginx.Binary,
+		ModulesDir: DefaultModulesDir,
+		Workers:    "auto",
+		Listen:     cfg.Nginx.Listen,
+		Admin:      cfg.Nginx.Admin,
+		ErrorLevel: "warn",
+		MarkerEnv:  labconfig.MarkerEnv + "=" + cfg.ID,
+	}
+	if n.Binary == "" {
+		n.Binary = DefaultBinary
+	}
+	host, _, err := net.SplitHostPort(n.Admin)
+	if err != nil {
+		return nil, fmt.Errorf("nginx.admin: %q must be host:port: %w", n.Admin, err)
+	}
+	if a, err := netip.ParseAddr(host); err != nil || !a.IsLoopback() {
+		return nil, fmt.Errorf("nginx.admin: %q must be a loopback address (the admin API changes routing without authentication)", n.Admin)
+	}
+	if _, _, err := net.SplitHostPort(n.Listen); err != nil {
+		return nil, fmt.Errorf("nginx.listen: %q must be host:port: %w", n.Listen, err)
+	}
+	if cfg.Kubernetes.PodCIDR != "" {
+		p, err := netip.ParsePrefix(cfg.Kubernetes.PodCIDR)
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("kubernetes.podCIDR: %q must be an IPv4 CIDR", cfg.Kubernetes.PodCIDR)
+		}
+		n.AllowedNetworks = append(n.AllowedNetworks, p.Masked().String())
+	}
+	return n, nil
+}
+
+// AdminURL is the base URL of the admin API (GET/PUT /routes, /healthz, /stub_status).
+func (n *Nginx) AdminURL() string { return "http://" + n.Admin }
+
+// PublicURL is the base URL of the load balancer.
+func (n *Nginx) PublicURL() string { return "http://" + n.Listen }
+
+// CheckInstalled reports a missing nginx, Lua module or lua-resty-core with the
+// Debian packages that provide them.
+func (n *Nginx) CheckInstalled() error {
+	if _, err := exec.LookPath(n.Binary); err != nil {
+		return fmt.Errorf("nginx: executable %s not found: install the Debian packages %s (scripts/deps.sh does it): %w", n.Binary, DebianPackages, err)
+	}
+	for _, m := range []string{"ndk_http_module.so", "ngx_http_lua_module.so"} {
+		p := filepath.Join(n.ModulesDir, m)
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("nginx: Lua module %s not found: install the Debian packages %s (scripts/deps.sh does it)", p, DebianPackages)
+		}
+	}
+	const restyCore = "/usr/share/lua/5.1/resty/core.lua"
+	if _, err := os.Stat(restyCore); err != nil {
+		return fmt.Errorf("nginx: %s not found: install the Debian package lua-resty-core (scripts/deps.sh does it)", restyCore)
+	}
+	return nil
+}
+
+// Render returns the nginx config for the current settings.
+func (n *Nginx) Render() ([]byte, error) {
+	funcs := template.FuncMap{
+		// q quotes a path for nginx.
+		"q": func(parts ...string) string { return strconv.Quote(strings.Join(parts, "")) },
+		// lua quotes a string for Lua (Go and Lua share the escapes used here).
+		"lua": func(s string) string { return strconv.Quote(s) },
+	}
+	t, err := template.New("nginx.conf").Funcs(funcs).Parse(confTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("nginx config template: %w", err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "root" // the workers must read the lab directory
+	}
+	marker, _, _ := strings.Cut(n.MarkerEnv, "=")
+	data := map[string]any{
+		"ModulesDir": n.ModulesDir, "User": user, "Workers": n.Workers, "PidFile": n.PidFile,
+		"ErrorLog": n.ErrorLog, "ErrorLevel": n.ErrorLevel, "MarkerEnv": marker, "TempDir": n.TempDir,
+		"LuaDir": n.LuaDir, "SharedDictSize": "32m", "StateFile": n.StateFile,
+		"AllowedNetworks": n.AllowedNetworks, "AccessLog": n.AccessLog, "Listen": n.Listen,
+		"Admin": n.Admin, "NextUpstreamTries": 3, "NoFile": noFileLimit(),
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("render nginx config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Prepare writes the Lua module and a freshly rendered config, validating the
+// config with `nginx -t` before it replaces the active one. On a failed
+// validation the active config stays as it was and the error carries nginx's
+// message verbatim (with file:line).
+func (n *Nginx) Prepare(ctx context.Context) error {
+	if err := n.CheckInstalled(); err != nil {
+		return err
+	}
+	for _, d := range []string{n.Dir, n.LuaDir, n.TempDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("nginx: %w", err)
+		}
+	}
+	if err := writeAtomic(filepath.Join(n.LuaDir, "switchyard.lua"), luaModule); err != nil {
+		return fmt.Errorf("nginx: write Lua module: %w", err)
+	}
+	if err := n.checkStateFile(); err != nil {
+		return err
+	}
+	conf, err := n.Render()
+	if err != nil {
+		return err
+	}
+	candidate := n.Conf + ".new"
+	if err := os.WriteFile(candidate, conf, 0o644); err != nil {
+		return fmt.Errorf("nginx: write %s: %w", candidate, err)
+	}
+	if err := n.Test(ctx, candidate); err != nil {
+		return fmt.Errorf("%w (the active config %s is unchanged; the rejected one is %s)", err, n.Conf, candidate)
+	}
+	if err := os.Rename(candidate, n.Conf); err != nil {
+		return fmt.Errorf("nginx: install config: %w", err)
+	}
+	return nil
+}
+
+// checkStateFile refuses a routing state file that nginx would refuse at
+// start (`nginx -t` does not run init_by_lua, so it cannot see it).
+func (n *Nginx) checkStateFile() error {
+	data, err := os.ReadFile(n.StateFile)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(bytes.TrimSpace(data)) == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("nginx: routing state: %w", err)
+	}
+	var nets []netip.Prefix
+	for _, s := range n.AllowedNetworks {
+		nets = append(nets, netip.MustParsePrefix(s))
+	}
+	if _, err := traffic.DecodeState(data, nets...); err != nil {
+		return fmt.Errorf("nginx: routing state %s: %w (fix the file or remove it to start with no routes)", n.StateFile, err)
+	}
+	return nil
+}
+
+// Test runs `nginx -t` on a config file and returns nginx's output as the
+// error when the config is refused.
+func (n *Nginx) Test(ctx context.Context, conf string) error {
+	cmd := exec.CommandContext(ctx, n.Binary, "-t", "-q", "-p", n.Dir+"/", "-c", conf)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fmt.Errorf("nginx -t refused %s: %s", conf, msg)
+	}
+	return nil
+}
+
+// Argv is the command line that runs nginx in the foreground on the active config.
+func (n *Nginx) Argv() []string {
+	return []string{n.Binary, "-p", n.Dir + "/", "-c", n.Conf}
+}
+
+// Ready probes the admin API's /healthz.
+func (n *Nginx) Ready(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.AdminURL()+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("nginx admin %s: %w", n.Admin, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("nginx admin %s/healthz: %s: %s", n.AdminURL(), resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+var probeClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// MasterPID reads the running master's PID from the pid file.
+func (n *Nginx) MasterPID() (int, error) {
+	b, err := os.ReadFile(n.PidFile)
+	if err != nil {
+		return 0, fmt.Errorf("nginx is not running (no pid file): %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("nginx pid file %s: %q is not a PID", n.PidFile, strings.TrimSpace(string(b)))
+	}
+	return pid, nil
+}
+
+// Reload applies structural changes (listen addresses, the Lua module): it
+// renders and validates the new config with `nginx -t` and sends SIGHUP to
+// the master only when it is valid. Routes and weights never need a reload.
+func (n *Nginx) Reload(ctx context.Context) error {
+	pid, err := n.MasterPID()
+	if err != nil {
+		return err
+	}
+	if err := n.Prepare(ctx); err != nil {
+		return fmt.Errorf("nginx reload refused, still serving the previous config: %w", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return fmt.Errorf("nginx reload: signal master %d: %w", pid, err)
+	}
+	return nil
+}
+
+// Spec describes nginx for the lab supervisor.
+func (n *Nginx) Spec() component.Spec {
+	return component.Spec{
+		Name:         ComponentName,
+		Argv:         n.Argv(),
+		Env:          []string{n.MarkerEnv},
+		Dir:          n.Dir,
+		Address:      n.PublicURL() + " (admin " + n.AdminURL() + ")",
+		Ready:        n.Ready,
+		ReadyTimeout: 20 * time.Second,
+		Prepare:      n.Prepare,
+		StopGrace:    10 * time.Second,
+		Cleanup:      n.Cleanup,
+	}
+}
+
+// Cleanup stops an nginx master of this lab that is still running (found by
+// its pid file and command line) with its workers. nginx rewrites its own
+// environment block (setproctitle), so the lab's environment marker cannot
+// find it; this does. It is idempotent.
+func (n *Nginx) Cleanup(ctx context.Context) error {
+	pid, err := n.MasterPID()
+	if err != nil {
+		return nil
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || !bytes.Contains(cmdline, []byte(n.Conf)) {
+		return nil // not running, or the PID now belongs to someone else
+	}
+	// QUIT is nginx's graceful shutdown; the master stops its workers.
+	_ = syscall.Kill(pid, syscall.SIGQUIT)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err != nil || len(b) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	return nil
+}
+
+// Components returns the shared nginx as a lab component (none when
+// cfg.Nginx.Enabled is false). self is unused: nginx runs as itself.
+func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
+	if !cfg.Nginx.Enabled {
+		return nil, nil
+	}
+	n, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []component.Spec{n.Spec()}, nil
+}
+
+// noFileLimit is the open-files limit nginx may raise itself to: 65536, or
+// the hard limit when that is lower (setrlimit above it fails).
+func noFileLimit() uint64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Max < 65536 {
+		return rl.Max
+	}
+	return 65536
+}
+
+// writeAtomic writes a file through a temp file and a rename.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,365 @@
+package labnginx_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
+	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
+	"github.com/switchyard/switchyard/lab/proc"
+)
+
+func TestNewRejectsBadAddresses(t *testing.T) {
+	tests := []struct {
+		name    string
+		modify  func(*labconfig.Config)
+		wantErr string
+	}{
+		{"defaults", func(*labconfig.Config) {}, ""},
+		{"admin not loopback", func(c *labconfig.Config) { c.Nginx.Admin = "0.0.0.0:8001" }, "nginx.admin"},
+		{"admin a name", func(c *labconfig.Config) { c.Nginx.Admin = "localhost:8001" }, "must be a loopback address"},
+		{"admin no port", func(c *labconfig.Config) { c.Nginx.Admin = "127.0.0.1" }, "nginx.admin"},
+		{"listen no port", func(c *labconfig.Config) { c.Nginx.Listen = "127.0.0.1" }, "nginx.listen"},
+		{"bad pod cidr", func(c *labconfig.Config) { c.Kubernetes.PodCIDR = "fd00::/64" }, "kubernetes.podCIDR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := labconfig.Default()
+			tt.modify(&cfg)
+			_, err := labnginx.New(cfg)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRenderStaysInsideLabDir(t *testing.T) {
+	cfg := labconfig.Default()
+	cfg.Dir = "/srv/lab one"
+	n, err := labnginx.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := n.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(conf)
+	for _, forbidden := range []string{"/etc/nginx", "/var/log/nginx", "/var/lib/nginx", "/run/nginx.pid"} {
+		if strings.Contains(s, forbidden) {
+			t.Errorf("config mentions %s", forbidden)
+		}
+	}
+	for _, want := range []string{
+		`pid "/srv/lab one/nginx/nginx.pid"`,
+		`error_log "/srv/lab one/nginx/error.log"`,
+		`proxy_temp_path "/srv/lab one/nginx/tmp/proxy"`,
+		`state_file = "/srv/lab one/nginx/routes.json"`,
+		`allowed = {"10.244.0.0/16", }`,
+		"listen 127.0.0.1:8000 backlog=4096;",
+		"listen 127.0.0.1:8001;",
+		"daemon off;",
+		"balancer_by_lua_block",
+		"keepalive 64;",
+		"proxy_next_upstream error timeout;",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("config lacks %q", want)
+		}
+	}
+	// keepalive must follow the balancer in the upstream block, or nginx
+	// would not cache connections to the peers the balancer picks.
+	if strings.Index(s, "keepalive 64;") < strings.Index(s, "balancer_by_lua_block") {
+		t.Error("keepalive comes before balancer_by_lua_block")
+	}
+}
+
+func TestCheckInstalledNamesPackages(t *testing.T) {
+	cfg := labconfig.Default()
+	cfg.Nginx.Binary = "/nonexistent/nginx"
+	n, err := labnginx.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.CheckInstalled()
+	if err == nil || !strings.Contains(err.Error(), "libnginx-mod-http-lua") {
+		t.Fatalf("missing binary: error = %v, want one naming the Debian packages", err)
+	}
+	nginxtest.RequireNginx(t)
+	n.Binary = labnginx.DefaultBinary
+	n.ModulesDir = t.TempDir()
+	err = n.CheckInstalled()
+	if err == nil || !strings.Contains(err.Error(), "Lua module") || !strings.Contains(err.Error(), labnginx.DebianPackages) {
+		t.Fatalf("missing module: error = %v, want one naming the module and the packages", err)
+	}
+	if err := n.Prepare(context.Background()); err == nil {
+		t.Fatal("Prepare succeeded without the Lua module")
+	}
+}
+
+func TestComponents(t *testing.T) {
+	cfg := labconfig.Default()
+	cfg.Dir = "/lab"
+	specs, err := labnginx.Components(cfg, "/bin/switchyard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 1 || specs[0].Name != "nginx" || specs[0].Ready == nil || specs[0].Prepare == nil || specs[0].Cleanup == nil {
+		t.Fatalf("specs = %+v", specs)
+	}
+	if got := strings.Join(specs[0].Argv, " "); got != "/usr/sbin/nginx -p /lab/nginx/ -c /lab/nginx/nginx.conf" {
+		t.Errorf("argv = %s", got)
+	}
+	if len(specs[0].Env) != 1 || specs[0].Env[0] != labconfig.MarkerEnv+"="+cfg.ID {
+		t.Errorf("env = %v, want the lab marker", specs[0].Env)
+	}
+	cfg.Nginx.Enabled = false
+	if specs, _ := labnginx.Components(cfg, ""); len(specs) != 0 {
+		t.Errorf("disabled nginx still has specs: %+v", specs)
+	}
+}
+
+func adminDo(t *testing.T, in *nginxtest.Instance, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, in.Nginx.AdminURL()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// TestAdminAPI drives the Lua admin API and balancer of a real nginx.
+func TestAdminAPI(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	b := nginxtest.StartBackend(t, "127.0.0.3", "b")
+
+	if code, body := adminDo(t, in, "GET", "/healthz", ""); code != 200 || !strings.Contains(body, `"version":0`) {
+		t.Fatalf("healthz = %d %s", code, body)
+	}
+	if code, body := adminDo(t, in, "GET", "/stub_status", ""); code != 200 || !strings.Contains(body, "Active connections") {
+		t.Fatalf("stub_status = %d %s", code, body)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "x.test", "/"); code != 404 || !strings.Contains(body, "no route") {
+		t.Fatalf("no routes: %d %s, want 404 saying there is no route", code, body)
+	}
+
+	state := `{"version":1,"routes":[
+	  {"name":"app-a","host":"a.test","pathPrefix":"/","backends":[{"address":"` + a.Addr + `","weight":1,"platform":"marathon","app":"/a \"quoted\" \u00e9","id":"t1"}]},
+	  {"name":"app-b","host":"","pathPrefix":"/b","backends":[{"address":"` + b.Addr + `","weight":1,"platform":"kubernetes","app":"b","id":"p1"}]}]}`
+	if code, body := adminDo(t, in, "PUT", "/routes", state); code != 200 {
+		t.Fatalf("PUT /routes = %d %s", code, body)
+	}
+	code, body := adminDo(t, in, "GET", "/routes/app-a", "")
+	if code != 200 || !strings.Contains(body, `"app":"/a \"quoted\" é"`) {
+		t.Fatalf("GET /routes/app-a = %d %s, want the app name decoded and re-encoded", code, body)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "a.test", "/x"); code != 200 || !strings.HasPrefix(body, "a GET /x") {
+		t.Fatalf("a.test/x = %d %s", code, body)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "other.test", "/b/c"); code != 200 || !strings.HasPrefix(body, "b GET /b/c") {
+		t.Fatalf("other.test/b/c = %d %s", code, body)
+	}
+	if code, _ := nginxtest.Get(t, in.PublicAddr(), "other.test", "/bc"); code != 404 {
+		t.Fatalf("/bc matched prefix /b: %d", code)
+	}
+	// The state file was written by nginx too (atomic rename).
+	if data, err := os.ReadFile(in.Nginx.StateFile); err != nil || !strings.Contains(string(data), `"version":1`) {
+		t.Fatalf("state file after PUT: %v %s", err, data)
+	}
+
+	bad := []struct{ name, path, body, want string }{
+		{"stale version", "/routes", `{"version":1,"routes":[]}`, "not newer than the active version 1"},
+		{"bad json", "/routes", `{"version":2,"routes":[}`, "invalid JSON"},
+		{"foreign address", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"8.8.8.8:80","weight":1,"platform":"marathon"}]}]}`, "neither loopback nor in the lab's pod network"},
+		{"negative weight", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"127.0.0.9:80","weight":-1,"platform":"marathon"}]}]}`, "routes[0].backends[0].weight"},
+		{"duplicate name", "/routes", `{"version":2,"routes":[{"name":"x","pathPrefix":"/1"},{"name":"x","pathPrefix":"/2"}]}`, "used twice"},
+		{"unknown platform", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"127.0.0.9:80","weight":1,"platform":"nomad"}]}]}`, "platform"},
+		{"route name mismatch", "/routes/app-a", `{"name":"zzz"}`, "must match the path"},
+		{"route version mismatch", "/routes/app-a?version=7", `{"name":"app-a"}`, "active version is 1"},
+	}
+	for _, tc := range bad {
+		code, body := adminDo(t, in, "PUT", tc.path, tc.body)
+		if code < 400 || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: PUT %s = %d %s, want an error containing %q", tc.name, tc.path, code, body, tc.want)
+		}
+	}
+	// Nothing of the refused states was applied.
+	if code, body := adminDo(t, in, "GET", "/healthz", ""); code != 200 || !strings.Contains(body, `"version":1,"routes":2`) {
+		t.Fatalf("after refused PUTs: healthz = %d %s", code, body)
+	}
+
+	// One route: all weights 0 gives a clear 503.
+	if code, body := adminDo(t, in, "PUT", "/routes/app-a", `{"host":"a.test","backends":[{"address":"`+a.Addr+`","weight":0,"platform":"marathon"}]}`); code != 200 || !strings.Contains(body, `"version":2`) {
+		t.Fatalf("PUT /routes/app-a = %d %s", code, body)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "a.test", "/"); code != 503 || !strings.Contains(body, `route "app-a" has no backend with weight > 0`) {
+		t.Fatalf("zero weights: %d %s, want 503 naming the route", code, body)
+	}
+	if code, body := adminDo(t, in, "DELETE", "/routes/app-a", ""); code != 200 || strings.Contains(body, "app-a") {
+		t.Fatalf("DELETE /routes/app-a = %d %s", code, body)
+	}
+	if code, _ := adminDo(t, in, "DELETE", "/routes/app-a", ""); code != 404 {
+		t.Fatalf("second DELETE = %d, want 404", code)
+	}
+	if code, _ := nginxtest.Get(t, in.PublicAddr(), "a.test", "/b"); code != 200 {
+		t.Fatalf("a.test/b after delete should fall to the any-host route /b: %d", code)
+	}
+
+	// Connection refused by a backend that left: the request is retried on
+	// another backend of the pool, for GET and for POST.
+	gone := nginxtest.StartBackend(t, "127.0.0.4", "gone")
+	if err := gone.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pool := `{"backends":[{"address":"` + gone.Addr + `","weight":1,"platform":"marathon"},{"address":"` + b.Addr + `","weight":1,"platform":"kubernetes"}]}`
+	if code, body := adminDo(t, in, "PUT", "/routes/retry", pool); code != 200 {
+		t.Fatalf("PUT /routes/retry = %d %s", code, body)
+	}
+	for i := 0; i < 10; i++ {
+		resp, err := http.Post("http://"+in.PublicAddr()+"/", "text/plain", strings.NewReader("hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "b POST") {
+			t.Fatalf("POST with one refusing backend: %d %s", resp.StatusCode, body)
+		}
+	}
+	if a.Hits() == 0 {
+		t.Error("backend a never hit")
+	}
+}
+
+// TestReloadValidatesFirst: an invalid structural change is refused by
+// `nginx -t` with its message and the running nginx keeps serving; a valid
+// one is applied by SIGHUP without stopping the master.
+func TestReloadValidatesFirst(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	be := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	if code, body := adminDo(t, in, "PUT", "/routes/web", `{"backends":[{"address":"`+be.Addr+`","weight":1,"platform":"marathon"}]}`); code != 200 {
+		t.Fatalf("PUT = %d %s", code, body)
+	}
+	before, err := os.ReadFile(in.Nginx.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := in.Process().ID().PID
+
+	in.Nginx.Listen = "256.0.0.1:80" // not an address: nginx -t refuses it
+	err = in.Nginx.Reload(context.Background())
+	if err == nil {
+		t.Fatal("Reload accepted an invalid listen address")
+	}
+	for _, want := range []string{"reload refused", "nginx -t refused", `"listen" directive`, "nginx.conf.new:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("reload error %q lacks %q", err, want)
+		}
+	}
+	after, _ := os.ReadFile(in.Nginx.Conf)
+	if string(after) != string(before) {
+		t.Error("the active config changed after a refused reload")
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 200 || !strings.HasPrefix(body, "a ") {
+		t.Fatalf("after refused reload: %d %s", code, body)
+	}
+
+	// A valid structural change: a new public port.
+	newListen := nginxtest.FreeAddr(t, "127.0.0.1")
+	in.Nginx.Listen = newListen
+	if err := in.Nginx.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + newListen + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new listen address %s not serving after reload: %v\n%s", newListen, err, in.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := in.Process().ID().PID; got != pid || !proc.Alive(in.Process().ID()) {
+		t.Errorf("master changed or died across reload")
+	}
+	// The routes survived the reload (the shared dict is kept, and the state
+	// file is reloaded).
+	if code, body := adminDo(t, in, "GET", "/routes", ""); code != 200 || !strings.Contains(body, be.Addr) {
+		t.Fatalf("routes after reload: %d %s", code, body)
+	}
+}
+
+// TestCleanupStopsLeftover: Cleanup finds a running nginx of this lab by its
+// pid file even though nginx rewrote its environment, and stops it.
+func TestCleanupStopsLeftover(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	id := in.Process().ID()
+	if !proc.Alive(id) {
+		t.Fatal("nginx not running")
+	}
+	if err := in.Nginx.Cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-in.Process().Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("nginx still running after Cleanup")
+	}
+	if _, err := os.Stat(filepath.Join(in.Nginx.Dir, "nginx.pid")); err == nil {
+		t.Error("pid file left behind")
+	}
+	// Idempotent.
+	if err := in.Nginx.Cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestartRestoresState: a restarted nginx loads routes.json.
+func TestRestartRestoresState(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	be := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	if code, body := adminDo(t, in, "PUT", "/routes", `{"version":41,"routes":[{"name":"web","backends":[{"address":"`+be.Addr+`","weight":1,"platform":"marathon"}]}]}`); code != 200 {
+		t.Fatalf("PUT = %d %s", code, body)
+	}
+	in.Restart()
+	if code, body := adminDo(t, in, "GET", "/healthz", ""); !strings.Contains(body, `"version":41,"routes":1`) {
+		t.Fatalf("after restart: %d %s", code, body)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 200 || !strings.HasPrefix(body, "a ") {
+		t.Fatalf("after restart: %d %s", code, body)
+	}
+	// A corrupt state file stops nginx -t with a message naming the file.
+	if err := os.WriteFile(in.Nginx.StateFile, []byte(`{"version":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := in.Nginx.Prepare(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "routes.json") || !strings.Contains(err.Error(), "invalid JSON") {
+		t.Fatalf("Prepare with a corrupt state file: %v", err)
+	}
+}
