@@ -1,8 +1,360 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
-// TODO(lab helper): replace with the real `lab` command tree.
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/lab"
+	"github.com/switchyard/switchyard/lab/component"
+	"github.com/switchyard/switchyard/lab/labconfig"
+)
+
+// labOptions are the flags every `lab` sub-command shares.
+type labOptions struct {
+	labDir     string
+	configFile string
+
+	// Filled by load.
+	cfg        labconfig.Config
+	configPath string
+	self       string
+}
+
 func newLabCmd() *cobra.Command {
-	return &cobra.Command{Use: "lab", Short: "Run the local lab: Marathon, Mesos view, Kubernetes and nginx on loopback"}
+	o := &labOptions{}
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run the local lab: Marathon, Mesos view, Kubernetes and nginx on loopback",
+		Long: `Run the local lab on this machine, on loopback addresses: the lab's Marathon (with its Mesos master view),
+a Kubernetes control plane whose nodes are the lab's nodes, and the shared nginx in front of both.
+
+The lab lives in a directory (--lab-dir, else $SWITCHYARD_LAB_DIR, else ./.lab) that holds its config (lab.yaml,
+written with defaults on the first ` + "`lab up`" + `), logs (logs/<component>.log) and state.`,
+	}
+	cmd.PersistentFlags().StringVar(&o.labDir, "lab-dir", "", "lab directory (default $SWITCHYARD_LAB_DIR or ./.lab)")
+	cmd.PersistentFlags().StringVar(&o.configFile, "config", "", "lab config file (default <lab-dir>/lab.yaml)")
+	cmd.AddCommand(newLabUpCmd(o), newLabStatusCmd(o), newLabDownCmd(o), newLabLogsCmd(o), newLabEnvCmd(o), newLabRunCmd())
+	return cmd
+}
+
+// newLabRunCmd is the hidden parent of the lab's daemons (`lab run marathon`,
+// `lab run node-agent`...), which the supervisor starts as components.
+func newLabRunCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:    "run",
+		Short:  "Run one lab daemon in the foreground (started by `lab up`)",
+		Hidden: true,
+	}
+	cmd.AddCommand(labRunCommands()...)
+	return cmd
+}
+
+// dir resolves the lab directory from the flag, the environment or the default.
+func (o *labOptions) dir() (string, error) {
+	d := o.labDir
+	if d == "" {
+		d = os.Getenv("SWITCHYARD_LAB_DIR")
+	}
+	if d == "" {
+		d = ".lab"
+	}
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return "", fmt.Errorf("lab directory %s: %w", d, err)
+	}
+	return abs, nil
+}
+
+// labID derives the lab's ID from its directory, so two labs never share a
+// marker (and host-level names stay short: interface names have 15 bytes).
+func labID(dir string) string {
+	h := sha256.Sum256([]byte(dir))
+	return "lab-" + hex.EncodeToString(h[:4])
+}
+
+// load reads the lab config; with create, a missing <dir>/lab.yaml is
+// written from labconfig.Default() first.
+func (o *labOptions) load(create bool, out io.Writer) error {
+	dir, err := o.dir()
+	if err != nil {
+		return err
+	}
+	path := o.configFile
+	if path == "" {
+		path = filepath.Join(dir, "lab.yaml")
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if !create || o.configFile != "" {
+			return fmt.Errorf("no lab config %s: start a lab with `switchyard lab up` (or pass --lab-dir/--config)", path)
+		}
+		cfg := labconfig.Default()
+		cfg.ID = labID(dir)
+		cfg.Dir = "."
+		b, err := cfg.Marshal()
+		if err != nil {
+			return fmt.Errorf("render default lab config: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create lab directory: %w", err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return fmt.Errorf("write lab config: %w", err)
+		}
+		fmt.Fprintf(out, "wrote the default lab config to %s (edit it and run `lab down`/`lab up` to change the lab)\n", path)
+	}
+	cfg, err := labconfig.Load(path)
+	if err != nil {
+		return err
+	}
+	if o.labDir != "" && o.configFile != "" {
+		cfg.Dir = dir
+	}
+	o.cfg, o.configPath = cfg, path
+	if o.self, err = os.Executable(); err != nil {
+		return fmt.Errorf("locate the switchyard binary: %w", err)
+	}
+	return nil
+}
+
+func (o *labOptions) specs() ([]component.Spec, error) {
+	specs, err := labComponents(o.cfg, o.self)
+	if err != nil {
+		return nil, fmt.Errorf("lab components: %w", err)
+	}
+	return specs, nil
+}
+
+// signalContext is cancelled on Ctrl-C or SIGTERM.
+func signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+type labUpOptions struct {
+	*labOptions
+	demo      bool
+	kwokNodes int
+	examples  string
+}
+
+func newLabUpCmd(g *labOptions) *cobra.Command {
+	o := &labUpOptions{labOptions: g}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the lab (idempotent) and print what runs where",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			return o.run(ctx, cmd)
+		},
+	}
+	cmd.Flags().BoolVar(&o.demo, "demo", false, "deploy the sample apps from examples/ once the lab is up and print where they answer")
+	cmd.Flags().IntVar(&o.kwokNodes, "kwok-nodes", 0, "add N kwok (simulated) nodes to the lab's Kubernetes for scale tests (saved in lab.yaml)")
+	cmd.Flags().StringVar(&o.examples, "examples", "", "directory of sample apps for --demo (default ./examples, else next to the binary)")
+	return cmd
+}
+
+func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
+	out := cmd.OutOrStdout()
+	t0 := time.Now()
+	if err := o.load(true, out); err != nil {
+		return err
+	}
+	if cmd.Flags().Changed("kwok-nodes") && o.kwokNodes != o.cfg.Kubernetes.KwokNodes {
+		if o.kwokNodes < 0 {
+			return fmt.Errorf("--kwok-nodes: %d: must be 0 or more", o.kwokNodes)
+		}
+		if err := setKwokNodes(o.configPath, o.kwokNodes); err != nil {
+			return err
+		}
+		if err := o.load(false, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "set kubernetes.kwokNodes to %d in %s\n", o.kwokNodes, o.configPath)
+	}
+	specs, err := o.specs()
+	if err != nil {
+		return err
+	}
+	if len(specs) == 0 {
+		return errors.New("lab up: no lab components are wired into this build (internal/cli/lab_components.go)")
+	}
+	if err := lab.Up(ctx, o.cfg, specs, out, lab.WithConfigPath(o.configPath)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "lab up took %s\n", time.Since(t0).Round(10*time.Millisecond))
+	if o.demo {
+		dir, err := examplesDir(o.examples, o.self)
+		if err != nil {
+			return err
+		}
+		eps, err := lab.DeployExamples(ctx, o.cfg, dir, out)
+		if err != nil {
+			return err
+		}
+		lab.PrintEndpoints(out, eps)
+	}
+	fmt.Fprintf(out, "\nuse it from a shell:  eval \"$(%s lab env --lab-dir %s)\"\nstop it:              %s lab down --lab-dir %s\n",
+		o.self, o.cfg.Dir, o.self, o.cfg.Dir)
+	return nil
+}
+
+// setKwokNodes rewrites kubernetes.kwokNodes in the config file.
+func setKwokNodes(path string, n int) error {
+	cfg, err := labconfig.Load(path)
+	if err != nil {
+		return err
+	}
+	// Write the config with its dir as it was written (relative to the file).
+	rel, err := filepath.Rel(filepath.Dir(path), cfg.Dir)
+	if err == nil {
+		cfg.Dir = rel
+	}
+	cfg.Kubernetes.KwokNodes = n
+	b, err := cfg.Marshal()
+	if err != nil {
+		return fmt.Errorf("render lab config: %w", err)
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// examplesDir finds the sample apps: the flag, ./examples, or examples/ next
+// to the binary's directory (bin/switchyard -> examples/).
+func examplesDir(flag, self string) (string, error) {
+	cands := []string{flag}
+	if flag == "" {
+		cands = []string{"examples", filepath.Join(filepath.Dir(filepath.Dir(self)), "examples")}
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(filepath.Join(c, "marathon")); err == nil && st.IsDir() {
+			return filepath.Abs(c)
+		}
+	}
+	return "", fmt.Errorf("lab up --demo: no sample apps found in %s (expected a marathon/ directory): run from the repository or pass --examples DIR", strings.Join(cands, " or "))
+}
+
+type labStatusOptions struct {
+	*labOptions
+	output string
+}
+
+func newLabStatusCmd(g *labOptions) *cobra.Command {
+	o := &labStatusOptions{labOptions: g}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each lab component's health (healthy, unhealthy, crashed with its last log lines, not started)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(false, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			specs, err := o.specs()
+			if err != nil {
+				return err
+			}
+			sts, err := lab.Status(cmd.Context(), o.cfg, specs)
+			if err != nil {
+				return err
+			}
+			if err := Print(cmd.OutOrStdout(), o.output, sts, func(w io.Writer) error { return lab.PrintStatus(w, sts) }); err != nil {
+				return err
+			}
+			for _, s := range sts {
+				if s.State == lab.StateCrashed || s.State == lab.StateUnhealthy {
+					return &ExitError{Code: 3, Err: fmt.Errorf("lab status: %s is %s", s.Name, s.State)}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table|json|yaml")
+	return cmd
+}
+
+func newLabDownCmd(g *labOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab: its components, Marathon tasks and pods; verify no process or port is left",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.load(false, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			specs, err := g.specs()
+			if err != nil {
+				return err
+			}
+			return lab.Down(cmd.Context(), g.cfg, specs, cmd.OutOrStdout(), lab.WithConfigPath(g.configPath))
+		},
+	}
+}
+
+type labLogsOptions struct {
+	*labOptions
+	follow bool
+	tail   int
+}
+
+func newLabLogsCmd(g *labOptions) *cobra.Command {
+	o := &labLogsOptions{labOptions: g}
+	cmd := &cobra.Command{
+		Use:   "logs COMPONENT",
+		Short: "Show a lab component's log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.load(false, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			specs, err := o.specs()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			return lab.Logs(ctx, o.cfg, specs, args[0], lab.LogOptions{Tail: o.tail, Follow: o.follow}, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new output (Ctrl-C to stop)")
+	cmd.Flags().IntVar(&o.tail, "tail", -1, "show only the last N lines (-1: all)")
+	return cmd
+}
+
+type labEnvOptions struct {
+	*labOptions
+	output string
+}
+
+func newLabEnvCmd(g *labOptions) *cobra.Command {
+	o := &labEnvOptions{labOptions: g}
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Print shell export lines for the lab (use: eval \"$(switchyard lab env)\")",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(false, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			vars := lab.Env(o.cfg)
+			if o.output == "sh" {
+				_, err := io.WriteString(cmd.OutOrStdout(), lab.Exports(vars))
+				return err
+			}
+			return Print(cmd.OutOrStdout(), o.output, vars, nil)
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "sh", "output format: sh|json|yaml")
+	return cmd
 }

@@ -1,0 +1,186 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/switchyard/switchyard/lab/labconfig"
+)
+
+// Endpoint is where a deployed sample app answers.
+type Endpoint struct {
+	App      string   `json:"app"`
+	Platform string   `json:"platform"`
+	URLs     []string `json:"urls"`
+	Version  string   `json:"version,omitempty"` // what GET / answered
+}
+
+// DeployExamples deploys the sample Marathon apps in <dir>/marathon/*.json to
+// the lab's Marathon (PUT /v2/apps/{id}: create or update), waits until each
+// app's tasks run and pass their health checks, checks that each answers
+// HTTP, and returns where they answer.
+func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out io.Writer) ([]Endpoint, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "marathon", "*.json"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("deploy examples: no Marathon app definitions in %s", filepath.Join(dir, "marathon"))
+	}
+	sort.Strings(files)
+	c := &http.Client{Timeout: 10 * time.Second}
+	base := cfg.Marathon.URL()
+	var ids []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("deploy examples: %w", err)
+		}
+		var app struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(b, &app); err != nil || app.ID == "" {
+			return nil, fmt.Errorf("deploy examples: %s: not a Marathon app definition with an id (%v)", f, err)
+		}
+		id := "/" + strings.TrimPrefix(app.ID, "/")
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v2/apps"+id+"?force=true", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("deploy examples: %s: the lab's Marathon at %s does not answer (%w): is the lab up?", f, base, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return nil, fmt.Errorf("deploy examples: %s: Marathon answered %s: %s", f, resp.Status, strings.TrimSpace(string(body)))
+		}
+		fmt.Fprintf(out, "deployed %s to Marathon (%s)\n", id, filepath.Base(f))
+		ids = append(ids, id)
+	}
+	var eps []Endpoint
+	for _, id := range ids {
+		ep, err := waitApp(ctx, c, base, id, 90*time.Second)
+		if err != nil {
+			return eps, fmt.Errorf("deploy examples: %w", err)
+		}
+		eps = append(eps, ep)
+	}
+	return eps, nil
+}
+
+type marathonApp struct {
+	App struct {
+		ID           string            `json:"id"`
+		Instances    int               `json:"instances"`
+		TasksRunning int               `json:"tasksRunning"`
+		TasksHealthy int               `json:"tasksHealthy"`
+		HealthChecks []json.RawMessage `json:"healthChecks"`
+		Deployments  []json.RawMessage `json:"deployments"`
+		Tasks        []struct {
+			Host  string `json:"host"`
+			Ports []int  `json:"ports"`
+			State string `json:"state"`
+		} `json:"tasks"`
+		LastTaskFailure *struct {
+			Message string `json:"message"`
+		} `json:"lastTaskFailure"`
+	} `json:"app"`
+}
+
+// waitApp polls the app until its deployment is done and every instance runs
+// (and is healthy when it has health checks), then probes each task.
+func waitApp(ctx context.Context, c *http.Client, base, id string, timeout time.Duration) (Endpoint, error) {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		var a marathonApp
+		err := getJSON(ctx, c, base+"/v2/apps"+id+"?embed=apps.tasks&embed=apps.lastTaskFailure", &a)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case len(a.App.Deployments) == 0 && a.App.TasksRunning >= a.App.Instances &&
+			(len(a.App.HealthChecks) == 0 || a.App.TasksHealthy >= a.App.Instances):
+			return probeTasks(ctx, c, id, a)
+		default:
+			last = fmt.Sprintf("%d/%d running, %d healthy, %d deployment(s)", a.App.TasksRunning, a.App.Instances, a.App.TasksHealthy, len(a.App.Deployments))
+			if f := a.App.LastTaskFailure; f != nil && f.Message != "" {
+				last += "; last task failure: " + f.Message
+			}
+		}
+		if time.Now().After(deadline) {
+			return Endpoint{}, fmt.Errorf("app %s is not running and healthy after %s (%s): see `curl %s/v2/queue` and the task logs under the lab's marathon/ directory", id, timeout, last, base)
+		}
+		select {
+		case <-ctx.Done():
+			return Endpoint{}, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func probeTasks(ctx context.Context, c *http.Client, id string, a marathonApp) (Endpoint, error) {
+	ep := Endpoint{App: id, Platform: "marathon"}
+	for _, t := range a.App.Tasks {
+		if len(t.Ports) == 0 {
+			continue
+		}
+		ip, err := netip.ParseAddr(t.Host)
+		if err != nil || !ip.IsLoopback() {
+			return ep, fmt.Errorf("app %s: task host %q is not a loopback address; the lab only sends traffic to loopback", id, t.Host)
+		}
+		u := (&url.URL{Scheme: "http", Host: net.JoinHostPort(t.Host, fmt.Sprint(t.Ports[0])), Path: "/"}).String()
+		var info struct {
+			Version string `json:"version"`
+		}
+		if err := getJSON(ctx, c, u, &info); err != nil {
+			return ep, fmt.Errorf("app %s: task at %s does not answer: %w", id, u, err)
+		}
+		ep.URLs = append(ep.URLs, u)
+		ep.Version = info.Version
+	}
+	if len(ep.URLs) == 0 {
+		return ep, errors.New("app " + id + " has no task with a port")
+	}
+	return ep, nil
+}
+
+func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}
+
+// PrintEndpoints prints where each sample app answers.
+func PrintEndpoints(w io.Writer, eps []Endpoint) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nAPP\tPLATFORM\tVERSION\tANSWERS AT")
+	for _, e := range eps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.App, e.Platform, e.Version, strings.Join(e.URLs, " "))
+	}
+	tw.Flush()
+}

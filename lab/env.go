@@ -1,0 +1,60 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/switchyard/switchyard/lab/labconfig"
+)
+
+// EnvVar is one variable `lab env` exports.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Env returns the variables that point tools at the lab: MARATHON_URL,
+// MESOS_MASTER_URL, KUBECONFIG (when Kubernetes is enabled), SWITCHYARD_LB
+// and SWITCHYARD_LB_ADMIN (when nginx is enabled) and SWITCHYARD_LAB_DIR.
+func Env(cfg labconfig.Config) []EnvVar {
+	vars := []EnvVar{
+		{"MARATHON_URL", cfg.Marathon.URL()},
+		{"MESOS_MASTER_URL", cfg.Mesos.URL()},
+	}
+	if cfg.Kubernetes.Enabled {
+		vars = append(vars, EnvVar{"KUBECONFIG", Kubeconfig(cfg)})
+	}
+	if cfg.Nginx.Enabled {
+		vars = append(vars,
+			EnvVar{"SWITCHYARD_LB", "http://" + cfg.Nginx.Listen},
+			EnvVar{"SWITCHYARD_LB_ADMIN", "http://" + cfg.Nginx.Admin})
+	}
+	return append(vars, EnvVar{"SWITCHYARD_LAB_DIR", cfg.Dir})
+}
+
+// Kubeconfig is the path of the lab's admin kubeconfig.
+func Kubeconfig(cfg labconfig.Config) string { return cfg.Path("kube", "admin.kubeconfig") }
+
+// Exports renders vars as POSIX shell `export` lines for `eval`.
+func Exports(vars []EnvVar) string {
+	var b strings.Builder
+	for _, v := range vars {
+		fmt.Fprintf(&b, "export %s=%s\n", v.Name, shellQuote(v.Value))
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell (only when it needs it).
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:@%+=,", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
