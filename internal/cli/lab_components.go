@@ -2,6 +2,7 @@ package cli
 
 import (
 	"github.com/switchyard/switchyard/lab/component"
+	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 )
@@ -13,6 +14,7 @@ func labComponents(cfg labconfig.Config, self string) ([]component.Spec, error) 
 	var specs []component.Spec
 	providers := []func(labconfig.Config, string) ([]component.Spec, error){
 		// PROVIDERS: one line each, e.g. labmarathon.Components,
+		labkube.Components,  // Kubernetes control plane: etcd, apiserver, controller-manager, scheduler, kwok (lab/kube)
 		labnginx.Components, // shared nginx (lab/nginx)
 	}
 	for _, p := range providers {
