@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	labmarathon "github.com/switchyard/switchyard/lab/marathon"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labmarathon "github.com/switchyard/switchyard/lab/marathon"
 	"github.com/switchyard/switchyard/lab/proc"
 	"github.com/switchyard/switchyard/marathon"
 )
