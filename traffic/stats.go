@@ -32,7 +32,7 @@ func (s Stat) String() string {
 }
 
 // Window aggregates access log entries per route and platform over a sliding
-// window of time, in one-second buckets with exact millisecond latency
+// window of time (rounded out to whole seconds), in one-second buckets with exact millisecond latency
 // counts, so memory does not grow with the request rate. It is safe for
 // concurrent use.
 type Window struct {

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	Timeout time.Duration
 	// Rate caps the total requests per second (0: as fast as possible).
 	Rate int
+	// Requests stops the run after that many requests in total (0: run
+	// until the context is done).
+	Requests int64
 }
 
 // Result counts what was sent and how it ended.
@@ -98,6 +102,11 @@ func Run(ctx context.Context, cfg Config) Result {
 		defer t.Stop()
 		tokens = t.C
 	}
+	var budget *atomic.Int64
+	if cfg.Requests > 0 {
+		budget = new(atomic.Int64)
+		budget.Store(cfg.Requests)
+	}
 	start := time.Now()
 	ws := make([]*worker, cfg.Conns)
 	var wg sync.WaitGroup
@@ -106,7 +115,7 @@ func Run(ctx context.Context, cfg Config) Result {
 		wg.Add(1)
 		go func(w *worker, id int) {
 			defer wg.Done()
-			w.run(ctx, cfg, id, tokens)
+			w.run(ctx, cfg, id, tokens, budget)
 		}(ws[i], i)
 	}
 	wg.Wait()
@@ -135,7 +144,7 @@ func Run(ctx context.Context, cfg Config) Result {
 	return total
 }
 
-func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time.Time) {
+func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time.Time, budget *atomic.Int64) {
 	var conn net.Conn
 	var br *bufio.Reader
 	defer func() {
@@ -162,7 +171,7 @@ func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time
 			case <-tokens:
 			}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (budget != nil && budget.Add(-1) < 0) {
 			return
 		}
 		req := get

@@ -1,0 +1,379 @@
+package traffic_test
+
+// Tests against a real nginx (Debian nginx + Lua, started by package
+// labnginx on ephemeral loopback ports) and real Go HTTP backends on
+// 127.0.0.x. Failures are counted with loadgen, which keeps connections
+// alive and never retries.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
+	"github.com/switchyard/switchyard/traffic"
+	"github.com/switchyard/switchyard/traffic/loadgen"
+)
+
+func setup(t testing.TB) (*nginxtest.Instance, *traffic.Client) {
+	t.Helper()
+	in := nginxtest.Start(t, nil)
+	c := &traffic.Client{
+		AdminURL:    in.Nginx.AdminURL(),
+		StateFile:   in.Nginx.StateFile,
+		PodNetworks: []netip.Prefix{netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR)},
+	}
+	return in, c
+}
+
+func backend(b *nginxtest.Backend, weight int, platform string) traffic.Backend {
+	return traffic.Backend{Address: b.Addr, Weight: weight, Platform: platform, App: "/web", ID: b.Name}
+}
+
+func TestRoutingByHostAndPath(t *testing.T) {
+	in, c := setup(t)
+	bs := map[string]*nginxtest.Backend{}
+	for i, name := range []string{"any-root", "any-api", "web-root", "web-api-v2", "shop-cart"} {
+		bs[name] = nginxtest.StartBackend(t, fmt.Sprintf("127.0.0.%d", 2+i), name)
+	}
+	route := func(name, host, prefix string) traffic.Route {
+		return traffic.Route{Name: name, Host: host, PathPrefix: prefix, Backends: []traffic.Backend{backend(bs[name], 1, traffic.Marathon)}}
+	}
+	state := traffic.State{Routes: []traffic.Route{
+		route("any-root", "", "/"),
+		route("any-api", "", "/api"),
+		route("web-root", "web.test", ""),
+		route("web-api-v2", "web.test", "/api/v2/"),
+		route("shop-cart", "shop.test", "/cart"),
+	}}
+	applied, err := c.Apply(context.Background(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied.Version != 1 {
+		t.Errorf("first version = %d, want 1", applied.Version)
+	}
+	cases := []struct{ host, path string }{
+		{"web.test", "/"}, {"WEB.TEST", "/x"}, {"web.test", "/api/v2"}, {"web.test", "/api/v2/x"},
+		{"web.test", "/api/v20"}, {"web.test", "/api"}, {"other.test", "/api/x"}, {"other.test", "/apix"},
+		{"shop.test", "/cart/1"}, {"shop.test", "/"}, {"shop.test", "/cartx"},
+	}
+	for _, tc := range cases {
+		want, ok := state.Match(tc.host, tc.path)
+		if !ok {
+			t.Fatalf("no Go match for %s%s", tc.host, tc.path)
+		}
+		code, body := nginxtest.Get(t, in.PublicAddr(), tc.host, tc.path)
+		if code != 200 || !strings.HasPrefix(body, want.Name+" GET "+tc.path) {
+			t.Errorf("%s%s: nginx answered %d %q, Match says route %q", tc.host, tc.path, code, body, want.Name)
+		}
+	}
+}
+
+func TestWeightsHonoured(t *testing.T) {
+	in, c := setup(t)
+	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	b := nginxtest.StartBackend(t, "127.0.0.3", "b")
+	z := nginxtest.StartBackend(t, "127.0.0.4", "zero")
+	for _, tc := range []struct{ wa, wb int }{{1, 3}, {3, 1}, {1, 1}} {
+		_, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Backends: []traffic.Backend{
+			backend(a, tc.wa, traffic.Marathon), backend(b, tc.wb, traffic.Kubernetes), backend(z, 0, traffic.Kubernetes)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 2000
+		res := loadgen.Run(context.Background(), loadgen.Config{Target: in.PublicAddr(), Conns: 4, Requests: n, PostEvery: 4})
+		if res.Failed != 0 || res.OK != n {
+			t.Fatalf("weights %d/%d: %s %v", tc.wa, tc.wb, res, res.Errors)
+		}
+		wantA := float64(n) * float64(tc.wa) / float64(tc.wa+tc.wb)
+		if got := float64(res.ByBackend["a"]); math.Abs(got-wantA) > 0.02*n {
+			t.Errorf("weights %d/%d: a got %.0f of %d requests, want %.0f ± 2%%", tc.wa, tc.wb, got, n, wantA)
+		}
+		if res.ByBackend["zero"] != 0 {
+			t.Errorf("a backend with weight 0 got %d requests", res.ByBackend["zero"])
+		}
+		t.Logf("weights %d/%d: a %d, b %d (%s)", tc.wa, tc.wb, res.ByBackend["a"], res.ByBackend["b"], res)
+	}
+}
+
+// runLoad runs loadgen in the background until stop is called.
+func runLoad(in *nginxtest.Instance, conns int) (stop func() loadgen.Result) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan loadgen.Result, 1)
+	go func() {
+		done <- loadgen.Run(ctx, loadgen.Config{Target: in.PublicAddr(), Host: "web.test", Conns: conns, PostEvery: 3})
+	}()
+	return func() loadgen.Result {
+		cancel()
+		return <-done
+	}
+}
+
+// TestWeightChangesUnderLoadFailNothing shifts all traffic back and forth 20
+// times while a keep-alive client without retries sends GETs and POSTs.
+func TestWeightChangesUnderLoadFailNothing(t *testing.T) {
+	in, c := setup(t)
+	m := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.2", "m1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.3", "m2"), 0, "")}
+	k := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.4", "k1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.5", "k2"), 0, "")}
+	set := func(pct int) {
+		t.Helper()
+		pool, err := traffic.SplitWeights(m, k, pct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", Backends: pool}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(0)
+	pid := in.Process().ID().PID
+	stop := runLoad(in, 16)
+	steps := []int{0, 5, 25, 50, 100}
+	for i := 0; i < 20; i++ {
+		time.Sleep(150 * time.Millisecond)
+		pct := steps[i%len(steps)]
+		if i/len(steps)%2 == 1 {
+			pct = 100 - pct
+		}
+		set(pct)
+	}
+	time.Sleep(150 * time.Millisecond)
+	res := stop()
+	t.Logf("20 weight changes: %s", res)
+	if res.Failed != 0 {
+		t.Fatalf("%d of %d requests failed during weight changes: %v", res.Failed, res.Sent, res.Errors)
+	}
+	if res.Sent < 1000 || res.Posts == 0 {
+		t.Fatalf("too little load to mean anything: %s", res)
+	}
+	for _, name := range []string{"m1", "m2", "k1", "k2"} {
+		if res.ByBackend[name] == 0 {
+			t.Errorf("backend %s got no traffic: %v", name, res.ByBackend)
+		}
+	}
+	if in.Process().ID().PID != pid {
+		t.Error("nginx master changed")
+	}
+	if st, err := c.Get(context.Background()); err != nil || st.Version != 21 {
+		t.Errorf("version after 21 pushes = %d, %v", st.Version, err)
+	}
+	if log, _ := os.ReadFile(in.Nginx.ErrorLog); strings.Contains(string(log), "reconfiguring") {
+		t.Error("nginx reloaded during weight changes")
+	}
+}
+
+// TestRemoveBackendUnderLoadFailsNothing removes backends in the safe order
+// (nginx first, drain, stop) and adds new ones, under load.
+func TestRemoveBackendUnderLoadFailsNothing(t *testing.T) {
+	in, c := setup(t)
+	b1 := nginxtest.StartBackend(t, "127.0.0.2", "b1")
+	b2 := nginxtest.StartBackend(t, "127.0.0.3", "b2")
+	b3 := nginxtest.StartBackend(t, "127.0.0.4", "b3")
+	if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", Backends: []traffic.Backend{
+		backend(b1, 1, traffic.Marathon), backend(b2, 1, traffic.Marathon), backend(b3, 1, traffic.Kubernetes)}}); err != nil {
+		t.Fatal(err)
+	}
+	stop := runLoad(in, 16)
+	time.Sleep(300 * time.Millisecond)
+	for _, b := range []*nginxtest.Backend{b1, b2} {
+		if err := c.RemoveBackend(context.Background(), "web", b.Addr, 300*time.Millisecond, b.Stop); err != nil {
+			t.Fatal(err)
+		}
+		// A replacement joins.
+		nb := nginxtest.StartBackend(t, strings.Replace(b.Addr[:strings.LastIndex(b.Addr, ":")], "127.0.0.", "127.0.1.", 1), b.Name+"-new")
+		if _, err := c.Update(context.Background(), func(s traffic.State) (traffic.State, error) {
+			r, _ := s.Route("web")
+			r.Backends = append(r.Backends, backend(nb, 1, traffic.Kubernetes))
+			return s.WithRoute(r), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	hitsAfterStop := b1.Hits()
+	res := stop()
+	t.Logf("2 backends removed and replaced: %s", res)
+	if res.Failed != 0 {
+		t.Fatalf("%d of %d requests failed while removing backends: %v", res.Failed, res.Sent, res.Errors)
+	}
+	if res.ByBackend["b1-new"] == 0 || res.ByBackend["b2-new"] == 0 {
+		t.Errorf("replacements got no traffic: %v", res.ByBackend)
+	}
+	if b1.Hits() != hitsAfterStop {
+		t.Error("a stopped backend still received requests")
+	}
+	st, err := c.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := st.Route("web")
+	for _, b := range r.Backends {
+		if b.Address == b1.Addr || b.Address == b2.Addr {
+			t.Errorf("removed backend %s still in nginx", b.Address)
+		}
+	}
+	// Removing again is harmless.
+	if err := c.RemoveBackend(context.Background(), "web", b1.Addr, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestartRestoresRoutes: nginx stopped and started again routes as before.
+func TestRestartRestoresRoutes(t *testing.T) {
+	in, c := setup(t)
+	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	b := nginxtest.StartBackend(t, "127.0.0.3", "b")
+	before, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", PathPrefix: "/shop",
+		Backends: []traffic.Backend{backend(a, 0, traffic.Marathon), backend(b, 2, traffic.Kubernetes)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Restart()
+	after, err := c.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("after restart:\n%+v\nbefore:\n%+v", after, before)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "web.test", "/shop/1"); code != 200 || !strings.HasPrefix(body, "b ") {
+		t.Fatalf("after restart: %d %s", code, body)
+	}
+}
+
+// TestApplyFailureKeepsPreviousState: a refused or failed push leaves nginx
+// and the state file on the previous state, and says so.
+func TestApplyFailureKeepsPreviousState(t *testing.T) {
+	in, c := setup(t)
+	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	good, err := c.Apply(context.Background(), traffic.State{Version: 5, Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{backend(a, 1, traffic.Marathon)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := os.ReadFile(c.StateFile)
+
+	// Stale version: refused by nginx.
+	_, err = c.Apply(context.Background(), traffic.State{Version: 3})
+	if !errors.Is(err, traffic.ErrConflict) || !strings.Contains(err.Error(), "nginx keeps its previous state") {
+		t.Fatalf("stale push: %v", err)
+	}
+	// Invalid: refused before anything is written.
+	_, err = c.Apply(context.Background(), traffic.State{Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{{Address: "93.184.216.34:80", Weight: 1, Platform: traffic.Marathon}}}}})
+	if err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Fatalf("invalid push: %v", err)
+	}
+	if got, _ := os.ReadFile(c.StateFile); string(got) != string(file) {
+		t.Fatalf("state file changed by refused pushes:\n%s\nwas\n%s", got, file)
+	}
+	if st, err := c.Get(context.Background()); err != nil || fmt.Sprint(st) != fmt.Sprint(good) {
+		t.Fatalf("active state changed: %+v %v", st, err)
+	}
+
+	// nginx down: the push fails, the file is restored, and after a restart
+	// nginx routes by the previous state.
+	in.Stop()
+	_, err = c.Apply(context.Background(), traffic.State{Version: 6})
+	if err == nil || !strings.Contains(err.Error(), "nginx keeps its previous state") {
+		t.Fatalf("push to a stopped nginx: %v", err)
+	}
+	if got, _ := os.ReadFile(c.StateFile); string(got) != string(file) {
+		t.Fatalf("state file not restored:\n%s", got)
+	}
+	in.Restart()
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 200 || !strings.HasPrefix(body, "a ") {
+		t.Fatalf("after restart: %d %s", code, body)
+	}
+}
+
+// TestInvalidReloadUnderLoad: a structural change refused by nginx -t does
+// not disturb traffic.
+func TestInvalidReloadUnderLoad(t *testing.T) {
+	in, c := setup(t)
+	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Backends: []traffic.Backend{backend(a, 1, traffic.Marathon)}}); err != nil {
+		t.Fatal(err)
+	}
+	stop := runLoad(in, 8)
+	time.Sleep(200 * time.Millisecond)
+	good := in.Nginx.Listen
+	in.Nginx.Listen = "127.0.0.1:0x50"
+	err := in.Nginx.Reload(context.Background())
+	in.Nginx.Listen = good
+	time.Sleep(200 * time.Millisecond)
+	res := stop()
+	if err == nil || !strings.Contains(err.Error(), "nginx -t refused") {
+		t.Fatalf("invalid reload: %v", err)
+	}
+	t.Logf("refused reload: %v", err)
+	if res.Failed != 0 || res.OK == 0 {
+		t.Fatalf("traffic during a refused reload: %s %v", res, res.Errors)
+	}
+}
+
+// TestAccessLogStatsCountTheLoad: the tailer counts exactly what the load
+// generator sent, per route and platform, and 5xx answers as errors.
+func TestAccessLogStatsCountTheLoad(t *testing.T) {
+	in, c := setup(t)
+	m := nginxtest.StartBackend(t, "127.0.0.2", "m")
+	k := nginxtest.StartBackend(t, "127.0.0.3", "k")
+	if _, err := c.Apply(context.Background(), traffic.State{Routes: []traffic.Route{
+		{Name: "web", Host: "web.test", Backends: []traffic.Backend{backend(m, 3, traffic.Marathon), backend(k, 1, traffic.Kubernetes)}},
+		{Name: "down", Host: "down.test", Backends: []traffic.Backend{backend(m, 0, traffic.Marathon)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	tl := traffic.NewTailer(in.Nginx.AccessLog, 5*time.Minute, false)
+	defer tl.Close()
+	if err := tl.Poll(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var web, down loadgen.Result
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		web = loadgen.Run(context.Background(), loadgen.Config{Target: in.PublicAddr(), Host: "web.test", Conns: 4, Requests: 3000, PostEvery: 5})
+	}()
+	go func() {
+		defer wg.Done()
+		down = loadgen.Run(context.Background(), loadgen.Config{Target: in.PublicAddr(), Host: "down.test", Conns: 1, Requests: 50})
+	}()
+	wg.Wait()
+	if web.Failed != 0 || down.OK != 0 {
+		t.Fatalf("web %s; down %s", web, down)
+	}
+	var sm, sk, sd traffic.Stat
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := tl.Poll(); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		sm, sk, sd = tl.Window.Stat(now, "web", traffic.Marathon), tl.Window.Stat(now, "web", traffic.Kubernetes), tl.Window.Stat(now, "down", "*")
+		if int64(sm.Requests+sk.Requests) >= web.Sent && int64(sd.Requests) >= down.Sent || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("marathon: %s; kubernetes: %s; down: %s", sm, sk, sd)
+	if int64(sm.Requests) != web.ByBackend["m"] || int64(sk.Requests) != web.ByBackend["k"] {
+		t.Errorf("stats count marathon %d, kubernetes %d; the load generator got %v", sm.Requests, sk.Requests, web.ByBackend)
+	}
+	if sm.Errors5xx != 0 || sk.Errors5xx != 0 || sm.P99 <= 0 && sm.P50 < 0 {
+		t.Errorf("web errors: %+v %+v", sm, sk)
+	}
+	if int64(sd.Requests) != down.Sent || int64(sd.Errors5xx) != down.Sent || sd.ErrorRate != 1 {
+		t.Errorf("down route: %+v, want %d requests all 5xx", sd, down.Sent)
+	}
+	if tl.BadLines() != 0 {
+		t.Errorf("%d unparseable access log lines", tl.BadLines())
+	}
+}
