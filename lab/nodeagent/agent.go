@@ -1,0 +1,267 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/node"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/switchyard/switchyard/lab/labconfig"
+)
+
+// Options configures an agent run.
+type Options struct {
+	// ConfigPath is the lab config file; it is re-read every ConfigPoll to
+	// pick up share and image changes.
+	ConfigPath string
+	// Config is the already loaded config (from ConfigPath).
+	Config labconfig.Config
+	// Node is the lab node this agent registers.
+	Node string
+	// REST is the client config of the node's identity (system:node:<name>).
+	REST *rest.Config
+	// Self is the switchyard binary.
+	Self string
+	// DrainOnExit stops every pod gracefully when ctx ends; otherwise the
+	// pods' processes keep running for the next agent to re-adopt.
+	DrainOnExit bool
+	// Workers is the number of pod sync workers (default 10).
+	Workers int
+	// ConfigPoll is how often the config file is checked (default 2s).
+	ConfigPoll time.Duration
+	// Logger receives the agent's log (default: stderr text).
+	Logger *slog.Logger
+	// OnReady is called once the node is registered and pods are served.
+	OnReady func()
+}
+
+// apiLookup reads ConfigMaps and Secrets straight from the API server.
+type apiLookup struct{ c kubernetes.Interface }
+
+func (l apiLookup) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	return l.c.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (l apiLookup) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+	return l.c.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+// nodeProvider feeds node status changes (config reloads) to the node controller.
+type nodeProvider struct {
+	mu sync.Mutex
+	cb func(*corev1.Node)
+}
+
+func (p *nodeProvider) Ping(context.Context) error { return nil }
+
+func (p *nodeProvider) NotifyNodeStatus(_ context.Context, cb func(*corev1.Node)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cb = cb
+}
+
+func (p *nodeProvider) push(n *corev1.Node) {
+	p.mu.Lock()
+	cb := p.cb
+	p.mu.Unlock()
+	if cb != nil {
+		go cb(n)
+	}
+}
+
+// Run registers the node and serves its pods until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if o.Workers <= 0 {
+		o.Workers = 10
+	}
+	if o.ConfigPoll <= 0 {
+		o.ConfigPoll = 2 * time.Second
+	}
+	log := o.Logger.With("node", o.Node)
+	nodeObj, err := NodeObject(o.Config, o.Node)
+	if err != nil {
+		return err
+	}
+	rc := rest.CopyConfig(o.REST)
+	rc.QPS, rc.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("node agent %s: kubernetes client: %w", o.Node, err)
+	}
+
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "switchyard-node-agent", Host: o.Node})
+
+	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRuntime()
+	rt, err := NewRuntime(runCtx, RuntimeOptions{
+		Config: o.Config, Node: o.Node, Self: o.Self, Lookup: apiLookup{client}, Recorder: recorder, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := rt.Network().EnsureBridge(ctx); err != nil {
+		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	}
+
+	np := &nodeProvider{}
+	nc, err := node.NewNodeController(np, nodeObj, client.CoreV1().Nodes(),
+		node.WithNodeEnableLeaseV1(client.CoordinationV1().Leases(corev1.NamespaceNodeLease), node.DefaultLeaseDuration),
+		node.WithNodeStatusUpdateInterval(30*time.Second))
+	if err != nil {
+		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	}
+
+	podFactory := informers.NewSharedInformerFactoryWithOptions(client, time.Minute,
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
+			lo.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", o.Node).String()
+		}))
+	// virtual-kubelet wants these informers for its own env resolution, which
+	// the runtime replaces (SkipDownwardAPIResolution); they are never started.
+	other := informers.NewSharedInformerFactory(client, time.Minute)
+	pc, err := node.NewPodController(node.PodControllerConfig{
+		PodClient:                 client.CoreV1(),
+		PodInformer:               podFactory.Core().V1().Pods(),
+		EventRecorder:             recorder,
+		Provider:                  rt,
+		ConfigMapInformer:         other.Core().V1().ConfigMaps(),
+		SecretInformer:            other.Core().V1().Secrets(),
+		ServiceInformer:           other.Core().V1().Services(),
+		SkipDownwardAPIResolution: true,
+	})
+	if err != nil {
+		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	}
+
+	ncErr := make(chan error, 1)
+	go func() { ncErr <- nc.Run(ctx) }()
+	select {
+	case <-nc.Ready():
+	case err := <-ncErr:
+		return fmt.Errorf("node agent %s: register node: %w", o.Node, err)
+	case <-ctx.Done():
+		return nil
+	}
+	log.Info("node registered", "allocatable", fmt.Sprint(nodeObj.Status.Allocatable))
+
+	podFactory.Start(ctx.Done())
+	for typ, ok := range podFactory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("node agent %s: %v informer did not sync", o.Node, typ)
+		}
+	}
+	lister := podFactory.Core().V1().Pods().Lister()
+	if err := rt.Recover(ctx, func(ns, name, uid string) (bool, error) {
+		p, err := lister.Pods(ns).Get(name)
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return string(p.UID) == uid, nil
+	}); err != nil {
+		return err
+	}
+
+	pcErr := make(chan error, 1)
+	go func() { pcErr <- pc.Run(ctx, o.Workers) }()
+	select {
+	case <-pc.Ready():
+	case err := <-pcErr:
+		return fmt.Errorf("node agent %s: pod controller: %w", o.Node, err)
+	case <-ctx.Done():
+	}
+	if o.OnReady != nil && ctx.Err() == nil {
+		o.OnReady()
+	}
+	go watchConfig(ctx, o, log, rt, np)
+
+	<-ctx.Done()
+	if o.DrainOnExit {
+		log.Info("draining pods before exit")
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		rt.Drain(dctx)
+		cancel()
+	}
+	stopRuntime()
+	rt.Wait()
+	var errs []error
+	if err := <-ncErr; err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, err)
+	}
+	if err := <-pcErr; err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// watchConfig re-reads the lab config and pushes node status changes (a
+// grown or shrunk share) and image map changes.
+func watchConfig(ctx context.Context, o Options, log *slog.Logger, rt *Runtime, np *nodeProvider) {
+	if o.ConfigPath == "" {
+		return
+	}
+	var lastMod time.Time
+	if st, err := os.Stat(o.ConfigPath); err == nil {
+		lastMod = st.ModTime()
+	}
+	cur, _ := o.Config.NodeByName(o.Node)
+	t := time.NewTicker(o.ConfigPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := os.Stat(o.ConfigPath)
+		if err != nil || st.ModTime().Equal(lastMod) {
+			continue
+		}
+		lastMod = st.ModTime()
+		cfg, err := labconfig.Load(o.ConfigPath)
+		if err != nil {
+			log.Error("lab config changed but does not load; keeping the old one", "err", err)
+			continue
+		}
+		rt.SetConfig(cfg)
+		n, ok := cfg.NodeByName(o.Node)
+		if !ok {
+			log.Error("lab config no longer has this node; keeping its registration", "node", o.Node)
+			continue
+		}
+		if reflect.DeepEqual(n, cur) {
+			continue
+		}
+		cur = n
+		obj, err := NodeObject(cfg, o.Node)
+		if err != nil {
+			log.Error("lab config change", "err", err)
+			continue
+		}
+		log.Info("node resources changed", "allocatable", fmt.Sprint(obj.Status.Allocatable))
+		np.push(obj)
+	}
+}

@@ -1,0 +1,81 @@
+package nodeagent
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/switchyard/switchyard/lab/labconfig"
+)
+
+// SelfPlaceholder in an image's command or args stands for the switchyard binary.
+const SelfPlaceholder = "{switchyard}"
+
+// ImageNotMappedError says that no local program stands in for an image.
+type ImageNotMappedError struct{ Image string }
+
+func (e *ImageNotMappedError) Error() string {
+	return fmt.Sprintf("ImageNotMapped: image %s has no local program in lab.yaml kubernetes.images (add %q or its name without tag there)", e.Image, e.Image)
+}
+
+// LookupImage finds the local program for an image reference: the exact
+// reference ("name:tag") first, then its name without tag or digest.
+func LookupImage(images map[string]labconfig.Image, ref string) (labconfig.Image, error) {
+	if img, ok := images[ref]; ok {
+		return img, nil
+	}
+	name := ref
+	if i := strings.Index(name, "@"); i >= 0 {
+		name = name[:i]
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	if img, ok := images[name]; ok {
+		return img, nil
+	}
+	return labconfig.Image{}, &ImageNotMappedError{Image: ref}
+}
+
+// Argv computes the program and arguments of a container with Kubernetes'
+// rules: command replaces the image's ENTRYPOINT (its Command) and args
+// replace its CMD (its Args); $(VAR) in command and args expands from the
+// container's environment. "{switchyard}" in the image's entries becomes self.
+func Argv(img labconfig.Image, command, args []string, env map[string]string, self string) ([]string, error) {
+	sub := func(ss []string) []string {
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = strings.ReplaceAll(s, SelfPlaceholder, self)
+		}
+		return out
+	}
+	exp := func(ss []string) []string {
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = Expand(s, mapLookup(env))
+		}
+		return out
+	}
+	var argv []string
+	switch {
+	case len(command) > 0:
+		argv = append(exp(command), exp(args)...)
+	case len(args) > 0:
+		argv = append(sub(img.Command), exp(args)...)
+	default:
+		argv = append(sub(img.Command), sub(img.Args)...)
+	}
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("nothing to run: the container sets no command and its image maps to an empty command in lab.yaml kubernetes.images")
+	}
+	return argv, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
