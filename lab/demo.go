@@ -54,16 +54,17 @@ func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out i
 			return nil, fmt.Errorf("deploy examples: %s: not a Marathon app definition with an id (%v)", f, err)
 		}
 		id := "/" + strings.TrimPrefix(app.ID, "/")
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/v2/apps"+id+"?force=true", bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
+		// PUT creates or updates (Marathon's documented behaviour); fall
+		// back to POST for a Marathon that only creates with POST.
+		code, body, err := send(ctx, c, http.MethodPut, base+"/v2/apps"+id+"?force=true", b)
+		if err == nil && code == http.StatusNotFound {
+			code, body, err = send(ctx, c, http.MethodPost, base+"/v2/apps", b)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("deploy examples: %s: the lab's Marathon at %s does not answer (%w): is the lab up?", f, base, err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return nil, fmt.Errorf("deploy examples: %s: Marathon answered %s: %s", f, resp.Status, strings.TrimSpace(string(body)))
+		if code/100 != 2 {
+			return nil, fmt.Errorf("deploy examples: %s: Marathon answered %d: %s", f, code, strings.TrimSpace(string(body)))
 		}
 		fmt.Fprintf(out, "deployed %s to Marathon (%s)\n", id, filepath.Base(f))
 		ids = append(ids, id)
@@ -140,19 +141,43 @@ func probeTasks(ctx context.Context, c *http.Client, id string, a marathonApp) (
 			return ep, fmt.Errorf("app %s: task host %q is not a loopback address; the lab only sends traffic to loopback", id, t.Host)
 		}
 		u := (&url.URL{Scheme: "http", Host: net.JoinHostPort(t.Host, fmt.Sprint(t.Ports[0])), Path: "/"}).String()
+		code, body, err := send(ctx, c, http.MethodGet, u, nil)
+		if err != nil || code/100 != 2 {
+			return ep, fmt.Errorf("app %s: task at %s does not answer (status %d, %v)", id, u, code, err)
+		}
 		var info struct {
 			Version string `json:"version"`
 		}
-		if err := getJSON(ctx, c, u, &info); err != nil {
-			return ep, fmt.Errorf("app %s: task at %s does not answer: %w", id, u, err)
+		if json.Unmarshal(body, &info) == nil {
+			ep.Version = info.Version
 		}
 		ep.URLs = append(ep.URLs, u)
-		ep.Version = info.Version
 	}
 	if len(ep.URLs) == 0 {
 		return ep, errors.New("app " + id + " has no task with a port")
 	}
 	return ep, nil
+}
+
+func send(ctx context.Context, c *http.Client, method, u string, body []byte) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
 }
 
 func getJSON(ctx context.Context, c *http.Client, u string, v any) error {

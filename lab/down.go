@@ -66,7 +66,8 @@ func Down(ctx context.Context, cfg labconfig.Config, specs []component.Spec, out
 			extra = append(extra, name)
 		}
 	}
-	sort.Strings(extra)
+	// Newest first, as they were presumably started in dependency order.
+	sort.Slice(extra, func(i, j int) bool { return recs[extra[i]].StartedAt.After(recs[extra[j]].StartedAt) })
 	for _, name := range extra {
 		stopRecord(recs[name], out)
 		addrs = append(addrs, hostPort(recs[name].Address))

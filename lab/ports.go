@@ -28,8 +28,12 @@ type PortUse struct {
 
 // Ports lists the listen addresses of the lab's components: the ones lab.yaml
 // sets (for components present in specs) and each component's own Address.
+// With no specs it lists every address lab.yaml sets for its enabled parts.
 func Ports(cfg labconfig.Config, specs []component.Spec) []PortUse {
 	owner := func(candidates ...string) string {
+		if len(specs) == 0 {
+			return candidates[0]
+		}
 		for _, c := range candidates {
 			for _, s := range specs {
 				if s.Name == c || strings.HasPrefix(s.Name, c+"-") {

@@ -86,6 +86,9 @@ func Up(ctx context.Context, cfg labconfig.Config, specs []component.Spec, out i
 	if err != nil {
 		return err
 	}
+	if len(steps) == 0 {
+		return errors.New("lab up: the lab config enables no component (or none is wired into this build)")
+	}
 	kept := map[string]bool{}
 	for _, s := range steps {
 		if s.action == actKeep {

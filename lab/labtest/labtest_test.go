@@ -1,0 +1,254 @@
+package labtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/lab"
+	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lab/proc"
+)
+
+// theLab is this package's lab: the lab's Marathon with the sample apps, and
+// the shared nginx.
+var theLab *Lab
+
+var labOptions = Options{Nginx: true, Demo: true}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SWITCHYARD_LABTEST_NO_LAB") != "" { // for quick runs of the pure tests
+		os.Exit(m.Run())
+	}
+	os.Exit(Main(m, labOptions, &theLab))
+}
+
+func TestConfigIsUniquePerLab(t *testing.T) {
+	a, err := Config(t.TempDir(), Options{Kubernetes: true, Nginx: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Config(t.TempDir(), Options{Kubernetes: true, Nginx: true, Nodes: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == b.ID || len(a.ID) > 11 {
+		t.Errorf("IDs %q and %q: want distinct and short (they prefix interface names)", a.ID, b.ID)
+	}
+	if len(b.Nodes) != 5 {
+		t.Errorf("%d nodes, want 5", len(b.Nodes))
+	}
+	seen := map[string]string{}
+	for _, c := range []struct {
+		name string
+		cfg  labconfig.Config
+	}{{"a", a}, {"b", b}} {
+		cfg := c.cfg
+		for _, u := range lab.Ports(cfg, nil) {
+			if prev, dup := seen[u.Addr]; dup {
+				t.Errorf("%s of lab %s uses %s, already used by %s", u.Field, c.name, u.Addr, prev)
+			}
+			seen[u.Addr] = c.name + " " + u.Field
+			if ap := netip.MustParseAddrPort(u.Addr); !ap.Addr().IsLoopback() {
+				t.Errorf("%s listens on %s, not loopback", u.Field, u.Addr)
+			}
+		}
+		for _, n := range cfg.Nodes {
+			if prev, dup := seen[n.Address]; dup {
+				t.Errorf("node address %s used twice (%s)", n.Address, prev)
+			}
+			seen[n.Address] = c.name + " " + n.Name
+			if strings.HasPrefix(n.Address, "127.0.") {
+				t.Errorf("node %s on %s collides with the default lab's block", n.Name, n.Address)
+			}
+		}
+	}
+	if a.Kubernetes.PodCIDR == b.Kubernetes.PodCIDR && a.Nodes[0].Address == b.Nodes[0].Address {
+		t.Errorf("two labs got the same pod CIDR and node block")
+	}
+	pa, pb := netip.MustParsePrefix(a.Kubernetes.PodCIDR), netip.MustParsePrefix(a.Kubernetes.ServiceCIDR)
+	if pa.Overlaps(pb) {
+		t.Errorf("pod CIDR %s overlaps service CIDR %s", pa, pb)
+	}
+}
+
+func TestStatusReportsEveryComponentHealthy(t *testing.T) {
+	l := Need(t, theLab)
+	out, err := l.Run("lab", "status", "-o", "json")
+	if err != nil {
+		t.Fatalf("lab status: %v\n%s", err, out)
+	}
+	var sts []lab.ComponentStatus
+	if err := json.Unmarshal([]byte(out), &sts); err != nil {
+		t.Fatalf("status JSON: %v\n%s", err, out)
+	}
+	names := map[string]bool{}
+	for _, s := range sts {
+		names[s.Name] = true
+		if s.State != lab.StateHealthy && s.State != lab.StateRunning {
+			t.Errorf("%s is %s: %s", s.Name, s.State, s.Detail)
+		}
+		if s.PID <= 0 || !proc.Alive(proc.ID{PID: s.PID}) {
+			t.Errorf("%s: pid %d is not running", s.Name, s.PID)
+		}
+	}
+	for _, want := range []string{"marathon", "nginx"} {
+		if !names[want] {
+			t.Errorf("status lacks %s: %v", want, names)
+		}
+	}
+}
+
+func TestEnvWorksWithEval(t *testing.T) {
+	l := Need(t, theLab)
+	script := fmt.Sprintf(`eval "$(%q lab env --lab-dir %q)" && printf '%%s %%s %%s %%s' "$MARATHON_URL" "$MESOS_MASTER_URL" "$SWITCHYARD_LB" "$SWITCHYARD_LAB_DIR"`, l.Bin, l.Dir)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = cleanEnv()
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Join([]string{l.MarathonURL, l.MesosURL, l.LBURL, l.Dir}, " "); string(got) != want {
+		t.Fatalf("eval of lab env gave %q, want %q", got, want)
+	}
+	// The exported Marathon URL is the live lab Marathon.
+	if _, err := get(l.MarathonURL + "/v2/info"); err != nil {
+		t.Fatalf("MARATHON_URL does not answer: %v", err)
+	}
+}
+
+var answersRe = regexp.MustCompile(`http://127\.[0-9.]+:[0-9]+/`)
+
+// TestDemoAppsAnswer: `lab up --demo` printed where the sample apps answer,
+// and each answers HTTP.
+func TestDemoAppsAnswer(t *testing.T) {
+	l := Need(t, theLab)
+	urls := answersRe.FindAllString(l.UpOutput[strings.Index(l.UpOutput, "ANSWERS AT"):], -1)
+	if len(urls) < 4 { // web x2, api, static
+		t.Fatalf("lab up --demo printed %d task URLs, want at least 4:\n%s", len(urls), l.UpOutput)
+	}
+	versions := map[string]bool{}
+	for _, u := range urls {
+		body, err := get(u)
+		if err != nil {
+			t.Errorf("%s: %v", u, err)
+			continue
+		}
+		var info struct{ Version, Platform string }
+		if json.Unmarshal(body, &info) == nil && info.Version != "" {
+			versions[info.Version] = true
+			if info.Platform != "marathon" {
+				t.Errorf("%s says platform %q", u, info.Platform)
+			}
+		}
+	}
+	if !versions["v1"] || !versions["v2"] {
+		t.Errorf("versions seen %v, want v1 (web) and v2 (api)", versions)
+	}
+}
+
+func TestUpAgainKeepsTheLab(t *testing.T) {
+	l := Need(t, theLab)
+	before := pids(t, l)
+	out, err := l.Run("lab", "up")
+	if err != nil {
+		t.Fatalf("second lab up: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "running (kept)") {
+		t.Errorf("second lab up did not keep the components:\n%s", out)
+	}
+	if after := pids(t, l); fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("pids changed: %v -> %v", before, after)
+	}
+}
+
+// TestDownLeavesNothingBehind runs a second lab next to the package's lab
+// (so two labs coexist), with a Marathon app running, then stops it and
+// checks that no process, listening port or namespace of it is left, while
+// the package's lab is untouched.
+func TestDownLeavesNothingBehind(t *testing.T) {
+	Need(t, theLab)
+	before := pids(t, theLab)
+	l, err := Start(Options{Nginx: true, Demo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second lab up in %s", l.UpDuration.Round(time.Millisecond))
+	if len(proc.FindByEnv(lab.Marker(l.Config))) < 3 {
+		t.Fatalf("the second lab runs fewer processes than expected")
+	}
+	if err := l.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := Leftovers(l.Config); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	for _, u := range lab.Ports(l.Config, nil) {
+		ln, err := net.Listen("tcp", u.Addr)
+		if err != nil {
+			t.Errorf("port %s (%s) is still taken after lab down: %v", u.Addr, u.Field, err)
+			continue
+		}
+		ln.Close()
+	}
+	if after := pids(t, theLab); fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("stopping the second lab touched the first: %v -> %v", before, after)
+	}
+}
+
+func pids(t *testing.T, l *Lab) map[string]int {
+	t.Helper()
+	out, err := l.Run("lab", "status", "-o", "json")
+	if err != nil {
+		t.Fatalf("lab status: %v\n%s", err, out)
+	}
+	var sts []lab.ComponentStatus
+	if err := json.Unmarshal([]byte(out), &sts); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, s := range sts {
+		m[s.Name] = s.PID
+	}
+	return m
+}
+
+func get(u string) ([]byte, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return b, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return b, nil
+}
+
+// BenchmarkLabUpMarathon measures `lab up` (cold start of every component,
+// binaries built) of a Marathon-only lab, and `lab down`.
+func BenchmarkLabUpMarathon(b *testing.B) {
+	for b.Loop() {
+		l, err := Start(Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(l.UpDuration.Seconds(), "s/up")
+		t0 := time.Now()
+		if err := l.Stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "s/down")
+	}
+}
