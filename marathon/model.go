@@ -13,8 +13,6 @@ package marathon
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 )
 
 // Unknown holds the members of a JSON object that the model does not know,
@@ -166,62 +164,49 @@ type PathApp struct {
 // path (as Issue.Path spells it) in the decoded source, or 0, 0 when the
 // path does not exist there (for example a value added after decoding).
 func (d *Definition) Position(path string) (line, col int) {
-	n := d.lookup(path)
-	if n == nil {
+	off := d.offsetOf(path)
+	if off < 0 {
 		return 0, 0
 	}
-	return lineCol(d.source, n.start)
+	return lineCol(d.source, off)
 }
 
-// lookup walks the parsed tree along a path such as `apps[0].env["a.b"]`.
-func (d *Definition) lookup(path string) *node {
+// offsetOf returns the byte offset of the member key (for object members)
+// or of the value (for array elements and the document) at path, or -1.
+func (d *Definition) offsetOf(path string) int {
 	if d.source == nil {
-		return nil
+		return -1
+	}
+	segs, ok := splitPath(path)
+	if !ok {
+		return -1
 	}
 	n := &d.root
-	for path != "" {
-		switch {
-		case path[0] == '.':
-			path = path[1:]
-		case strings.HasPrefix(path, "[\""):
-			end := closingQuote(path)
-			if end < 0 {
-				return nil
+	off := n.start
+	for _, s := range segs {
+		if s.index >= 0 {
+			if n.kind != kindArray || s.index >= len(n.elems) {
+				return -1
 			}
-			key, err := strconv.Unquote(path[1 : end+1])
-			if err != nil || n.kind != kindObject {
-				return nil
+			n = &n.elems[s.index]
+			off = n.start
+			continue
+		}
+		if n.kind != kindObject {
+			return -1
+		}
+		found := false
+		for i := len(n.members) - 1; i >= 0; i-- {
+			if n.members[i].key == s.key {
+				off, n, found = n.members[i].keyOff, &n.members[i].val, true
+				break
 			}
-			if n = n.get(key); n == nil {
-				return nil
-			}
-			path = strings.TrimPrefix(path[end+1:], "]")
-		case path[0] == '[':
-			end := strings.IndexByte(path, ']')
-			if end < 0 {
-				return nil
-			}
-			i, err := strconv.Atoi(path[1:end])
-			if err != nil || n.kind != kindArray || i < 0 || i >= len(n.elems) {
-				return nil
-			}
-			n = &n.elems[i]
-			path = path[end+1:]
-		default:
-			end := strings.IndexAny(path, ".[")
-			if end < 0 {
-				end = len(path)
-			}
-			if n.kind != kindObject {
-				return nil
-			}
-			if n = n.get(path[:end]); n == nil {
-				return nil
-			}
-			path = path[end:]
+		}
+		if !found {
+			return -1
 		}
 	}
-	return n
+	return off
 }
 
 // closingQuote returns the index of the quote closing the string that

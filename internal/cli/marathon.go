@@ -2,7 +2,9 @@ package cli
 
 import "github.com/spf13/cobra"
 
-// TODO(model helper): replace with the real `marathon` command tree.
+// newMarathonCmd groups the commands that work with Marathon definitions and APIs.
 func newMarathonCmd() *cobra.Command {
-	return &cobra.Command{Use: "marathon", Short: "Work with Marathon definitions and APIs"}
+	cmd := &cobra.Command{Use: "marathon", Short: "Work with Marathon definitions and APIs"}
+	cmd.AddCommand(newMarathonValidateCmd())
+	return cmd
 }
