@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+func runMarathonAPI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := &cobra.Command{Use: "marathon", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(newMarathonAPICmds()...)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestMarathonAPICmdErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+
+	tests := []struct {
+		name string
+		env  string
+		args []string
+		want []string
+	}{
+		{"no URL anywhere", "", []string{"apps"}, []string{"MARATHON_URL is not set", "--url"}},
+		{"unreachable from env", dead, []string{"ping", "--timeout", "1s"}, []string{"cannot reach Marathon at " + dead, "connection refused", "check MARATHON_URL"}},
+		{"unreachable from flag", "", []string{"tasks", "--url", dead}, []string{"cannot reach Marathon at " + dead}},
+		{"bad instances", dead, []string{"scale", "/a", "many"}, []string{`INSTANCES "many": want a whole number >= 0`}},
+		{"bad output", dead, []string{"apps", "-o", "xml"}, []string{`unknown output format "xml"`}},
+		{"bad URL", "", []string{"info", "--url", "ftp://x"}, []string{"want http://HOST:PORT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("MARATHON_URL", tt.env)
+			t.Setenv("DCOS_URL", "")
+			_, err := runMarathonAPI(t, tt.args...)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
