@@ -4,7 +4,9 @@ import (
 	"github.com/switchyard/switchyard/lab/component"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labmarathon "github.com/switchyard/switchyard/lab/marathon"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
+	labnodeagent "github.com/switchyard/switchyard/lab/nodeagent"
 )
 
 // labComponents lists every lab component in start order. Each owning package
@@ -14,8 +16,12 @@ func labComponents(cfg labconfig.Config, self string) ([]component.Spec, error) 
 	var specs []component.Spec
 	providers := []func(labconfig.Config, string) ([]component.Spec, error){
 		// PROVIDERS: one line each, e.g. labmarathon.Components,
+		// the lab's Marathon and its Mesos master view (lab/marathon)
+		labmarathon.Components,
 		labkube.Components,  // Kubernetes control plane: etcd, apiserver, controller-manager, scheduler, kwok (lab/kube)
 		labnginx.Components, // shared nginx (lab/nginx)
+		// node agents: the lab nodes as Kubernetes Nodes running pods (lab/nodeagent)
+		labnodeagent.Components,
 	}
 	for _, p := range providers {
 		s, err := p(cfg, self)

@@ -1,0 +1,142 @@
+package labmarathon
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lab/proc"
+)
+
+// TestServer is a lab Marathon running in-process for other packages'
+// integration tests: real scheduler, real task processes, real HTTP on
+// ephemeral loopback ports.
+type TestServer struct {
+	// Server is the running lab Marathon.
+	*Server
+	// Config is the lab config it runs with (listen addresses filled in).
+	Config labconfig.Config
+	// URL is the Marathon API base URL, e.g. http://127.0.0.1:41234.
+	URL string
+	// MesosURL is the Mesos master view base URL.
+	MesosURL string
+
+	t       testing.TB
+	opts    Options
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+	mu      sync.Mutex
+}
+
+// TestConfig returns a lab config for tests: n nodes on random loopback
+// addresses (127.a.b.c, so tests running at once do not share ports), each
+// with 4 cpus, 4096 MiB, 10 GiB disk and ports 20000-20999, attributes rack
+// (r1/r2 alternating) and zone; Kubernetes and nginx disabled; a unique lab
+// ID; the directory a fresh t.TempDir().
+func TestConfig(t testing.TB, n int) labconfig.Config {
+	t.Helper()
+	cfg := labconfig.Default()
+	cfg.ID = fmt.Sprintf("sy-test-%08x", rand.Uint32())
+	cfg.Dir = t.TempDir()
+	cfg.Kubernetes.Enabled = false
+	cfg.Nginx.Enabled = false
+	cfg.Nodes = nil
+	a, b := 2+rand.IntN(250), 1+rand.IntN(250)
+	for i := 1; i <= n; i++ {
+		cfg.Nodes = append(cfg.Nodes, labconfig.Node{
+			Name:       fmt.Sprintf("node-%d", i),
+			Address:    fmt.Sprintf("127.%d.%d.%d", a, b, i),
+			Resources:  labconfig.Resources{CPUs: 4, Mem: 4096, Disk: 10240},
+			Ports:      []labconfig.PortRange{{Begin: 20000, End: 20999}},
+			Attributes: map[string]string{"rack": fmt.Sprintf("r%d", (i-1)%2+1), "zone": "test"},
+		})
+	}
+	return cfg
+}
+
+// StartForTest starts the lab Marathon for cfg (see TestConfig) on
+// ephemeral ports of 127.0.0.1. The test's cleanup stops the server and
+// every process the lab started (found by the lab marker).
+func StartForTest(t testing.TB, cfg labconfig.Config) *TestServer {
+	t.Helper()
+	return StartForTestWith(t, cfg, Options{TickInterval: 50 * time.Millisecond, HealthRetry: 200 * time.Millisecond, Logf: t.Logf})
+}
+
+// StartForTestWith is StartForTest with explicit Options.
+func StartForTestWith(t testing.TB, cfg labconfig.Config, opts Options) *TestServer {
+	t.Helper()
+	ts := &TestServer{t: t, opts: opts, Config: cfg}
+	ts.start(cfg.Marathon.Listen != "" && !strings.HasSuffix(cfg.Marathon.Listen, ":8080"))
+	t.Cleanup(func() {
+		ts.Stop()
+		for _, id := range proc.FindByEnv(labconfig.MarkerEnv + "=" + ts.Config.ID) {
+			proc.StopID(id, 2*time.Second, nil)
+		}
+	})
+	return ts
+}
+
+func (ts *TestServer) start(reuse bool) {
+	t := ts.t
+	t.Helper()
+	listen := func(addr string) net.Listener {
+		if !reuse {
+			addr = "127.0.0.1:0"
+		}
+		var l net.Listener
+		var err error
+		for i := 0; i < 50; i++ {
+			if l, err = net.Listen("tcp", addr); err == nil {
+				return l
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("lab marathon test server: listen %s: %v", addr, err)
+		return nil
+	}
+	ml, sl := listen(ts.Config.Marathon.Listen), listen(ts.Config.Mesos.Listen)
+	ts.Config.Marathon.Listen, ts.Config.Mesos.Listen = ml.Addr().String(), sl.Addr().String()
+	ts.URL, ts.MesosURL = ts.Config.Marathon.URL(), ts.Config.Mesos.URL()
+	opts := ts.opts
+	opts.AdvertiseURL = ts.URL
+	srv, err := New(ts.Config, opts)
+	if err != nil {
+		ml.Close()
+		sl.Close()
+		t.Fatalf("lab marathon test server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts.Server, ts.cancel, ts.done, ts.stopped = srv, cancel, make(chan error, 1), false
+	go func() { ts.done <- srv.Serve(ctx, ml, sl) }()
+}
+
+// Stop stops the server as SIGTERM does: tasks keep running.
+func (ts *TestServer) Stop() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.stopped {
+		return
+	}
+	ts.stopped = true
+	ts.cancel()
+	if err := <-ts.done; err != nil {
+		ts.t.Logf("lab marathon test server: %v", err)
+	}
+}
+
+// Restart stops the server and starts a new one on the same lab directory
+// and addresses, which re-adopts the running tasks.
+func (ts *TestServer) Restart() {
+	ts.t.Helper()
+	ts.Stop()
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.start(true)
+}
