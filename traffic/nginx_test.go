@@ -377,3 +377,74 @@ func TestAccessLogStatsCountTheLoad(t *testing.T) {
 		t.Errorf("%d unparseable access log lines", tl.BadLines())
 	}
 }
+
+// TestBackendGoneBeforeRemoval: a backend that stops before it is removed
+// from nginx (a crash, or a task killed behind Switchyard's back) refuses
+// connections; nginx retries those requests on another backend of the pool
+// (a connect error is safe to retry, POSTs included) and each worker avoids
+// the dead backend for a while. The one unsafe case is a POST already written
+// on a keep-alive connection the backend closed at that moment: nginx must
+// not resend it, so the client sees 502 — which is why Switchyard removes a
+// backend from nginx before stopping it (TestRemoveBackendUnderLoadFailsNothing).
+func TestBackendGoneBeforeRemoval(t *testing.T) {
+	for _, postEvery := range []int{0, 3} {
+		t.Run(fmt.Sprintf("postEvery=%d", postEvery), func(t *testing.T) {
+			in, c := setup(t)
+			a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+			b := nginxtest.StartBackend(t, "127.0.0.3", "b")
+			if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", Backends: []traffic.Backend{
+				backend(a, 1, traffic.Marathon), backend(b, 1, traffic.Kubernetes)}}); err != nil {
+				t.Fatal(err)
+			}
+			const conns = 16
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan loadgen.Result, 1)
+			go func() {
+				done <- loadgen.Run(ctx, loadgen.Config{Target: in.PublicAddr(), Host: "web.test", Conns: conns, PostEvery: postEvery})
+			}()
+			time.Sleep(300 * time.Millisecond)
+			if err := a.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			cancel()
+			res := <-done
+			t.Logf("backend stopped while in the pool: %s %v", res, res.Errors)
+			var getFailures, postFailures int64
+			for k, n := range res.Errors {
+				if strings.HasPrefix(k, "POST") || strings.HasPrefix(k, "read POST") || strings.HasPrefix(k, "write POST") {
+					postFailures += n
+				} else {
+					getFailures += n
+				}
+			}
+			if getFailures != 0 {
+				t.Errorf("%d GETs failed: %v", getFailures, res.Errors)
+			}
+			if postFailures > conns {
+				t.Errorf("%d POSTs failed, more than the %d connections that can be caught mid-close: %v", postFailures, conns, res.Errors)
+			}
+			// The dead backend is avoided: only a few requests needed a retry.
+			time.Sleep(1100 * time.Millisecond) // access log flush
+			f, err := os.Open(in.Nginx.AccessLog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			es, err := traffic.ParseAccessLog(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			retried := 0
+			for _, e := range es {
+				if e.Tries() > 1 {
+					retried++
+				}
+			}
+			t.Logf("%d of %d requests were retried on another backend", retried, len(es))
+			if retried > 200 {
+				t.Errorf("%d requests retried: the dead backend was not avoided", retried)
+			}
+		})
+	}
+}

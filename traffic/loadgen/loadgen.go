@@ -183,6 +183,10 @@ func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time
 		if isPost {
 			w.res.Posts++
 		}
+		method := http.MethodGet
+		if isPost {
+			method = http.MethodPost
+		}
 		t0 := time.Now()
 		if conn == nil {
 			c, err := net.DialTimeout("tcp", cfg.Target, cfg.Timeout)
@@ -194,12 +198,8 @@ func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time
 		}
 		_ = conn.SetDeadline(t0.Add(cfg.Timeout))
 		if _, err := conn.Write(req); err != nil {
-			fail("write: " + errText(err))
+			fail("write " + method + ": " + errText(err))
 			continue
-		}
-		method := http.MethodGet
-		if isPost {
-			method = http.MethodPost
 		}
 		resp, err := http.ReadResponse(br, &http.Request{Method: method})
 		if err != nil {
@@ -213,7 +213,7 @@ func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
-			w.res.Errors["status "+resp.Status]++
+			w.res.Errors[method+": status "+resp.Status]++
 		} else {
 			w.res.OK++
 			w.res.ByBackend[resp.Header.Get("X-Backend")]++

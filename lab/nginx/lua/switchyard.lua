@@ -285,14 +285,17 @@ local function trim_prefix(p)
   return p
 end
 
-local function compile(st)
+local function compile(st, old)
   local c = { version = st.version, by_host = {}, any = {}, by_name = {} }
   for _, r in ipairs(st.routes) do
     local live = 0
     local peers = {}
+    local before = {}
+    local oldr = old and old.by_name[r.name]
+    for _, p in ipairs(oldr and oldr.peers or {}) do before[p.address] = p.down_until end
     for i, b in ipairs(r.backends) do
       peers[i] = { address = b.address, host = b.host, port = b.port, weight = b.weight,
-        platform = b.platform, app = b.app, cw = 0 }
+        platform = b.platform, app = b.app, cw = 0, down_until = before[b.address] or 0 }
       if b.weight > 0 then live = live + 1 end
     end
     local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live }
@@ -326,7 +329,7 @@ local function refresh()
     ngx.log(ngx.ERR, "switchyard: stored state is invalid: ", err)
     return compiled
   end
-  compiled = compile(st)
+  compiled = compile(st, compiled)
   return compiled
 end
 
@@ -350,12 +353,18 @@ local function match(c, host, path)
   return nil
 end
 
+-- FAIL_TIMEOUT is how long (seconds) a worker avoids a backend after a try on
+-- it failed (like nginx's max_fails=1 fail_timeout), unless every backend of
+-- the pool is marked.
+local FAIL_TIMEOUT = 2
+
 -- pick: smooth weighted round robin over the peers with weight > 0 that this
--- request has not tried yet.
-local function pick(route, tried)
+-- request has not tried yet and that did not fail recently (when now is nil,
+-- recent failures are ignored).
+local function pick_pass(route, tried, now)
   local best, total = nil, 0
   for _, p in ipairs(route.peers) do
-    if p.weight > 0 and not tried[p.address] then
+    if p.weight > 0 and not tried[p.address] and (now == nil or p.down_until <= now) then
       p.cw = p.cw + p.weight
       total = total + p.weight
       if best == nil or p.cw > best.cw then best = p end
@@ -363,6 +372,10 @@ local function pick(route, tried)
   end
   if best then best.cw = best.cw - total end
   return best
+end
+
+local function pick(route, tried)
+  return pick_pass(route, tried, ngx.now()) or pick_pass(route, tried, nil)
 end
 
 ---------------------------------------------------------------------------
@@ -473,6 +486,9 @@ function _M.balance()
     tried = {}
     ctx.sy_tried = tried
     if r.live > 1 then b.set_more_tries(r.live - 1) end
+  elseif ctx.sy_peer then
+    -- This is a retry: the previous try failed; avoid that backend for a while.
+    ctx.sy_peer.down_until = ngx.now() + FAIL_TIMEOUT
   end
   local p = pick(r, tried)
   if not p then
@@ -480,6 +496,7 @@ function _M.balance()
     return ngx.exit(502)
   end
   tried[p.address] = true
+  ctx.sy_peer = p
   ngx.var.sy_platform = p.platform
   ngx.var.sy_app = p.app
   local ok, err = b.set_current_peer(p.host, p.port)
