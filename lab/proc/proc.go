@@ -59,7 +59,7 @@ func (e Exit) String() string {
 	case e.Err != nil:
 		return e.Err.Error()
 	case e.Signal != 0:
-		return "killed by signal " + e.Signal.String()
+		return "killed by signal " + strconv.Itoa(int(e.Signal)) + " (" + e.Signal.String() + ")"
 	case e.Code == -1:
 		return "exited (status unknown: adopted process)"
 	default:
