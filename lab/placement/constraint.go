@@ -83,50 +83,64 @@ func groupKey(a *Agent, field string) string {
 	return missingKey
 }
 
+// prepared is a constraint with what it needs to know about the app's
+// placed tasks, computed once per placement.
+type prepared struct {
+	compiled
+	// groups counts the app's tasks per field value (missingKey for agents
+	// without the attribute); only values with tasks are present.
+	groups map[string]int
+	// minCount and size describe groups (for GROUP_BY).
+	minCount, size int
+	// clusterVal is the one value all placed tasks share (CLUSTER without
+	// value); clusterMixed is set when they do not share one.
+	clusterVal   string
+	clusterMixed bool
+}
+
+func prepare(c compiled, groups map[string]int) prepared {
+	p := prepared{compiled: c, groups: groups, minCount: -1}
+	for k, n := range groups {
+		p.size++
+		if p.minCount < 0 || n < p.minCount {
+			p.minCount = n
+		}
+		if p.size == 1 {
+			p.clusterVal = k
+		} else {
+			p.clusterMixed = true
+		}
+	}
+	return p
+}
+
 // satisfied reports whether placing one more task of the app on an agent
-// whose field value is (val, has) keeps the constraint, given how many of the
-// app's tasks already run per field value (groups).
-func (c compiled) satisfied(val string, has bool, groups map[string]int) bool {
+// whose field value is (val, has) keeps the constraint.
+func (c *prepared) satisfied(val string, has bool) bool {
 	if !has {
 		// Marathon: a missing attribute only satisfies UNLIKE.
 		return c.Operator == OpUnlike
 	}
 	switch c.Operator {
 	case OpUnique:
-		return groups[val] == 0
+		return c.groups[val] == 0
 	case OpCluster:
 		if c.Value != "" {
 			return val == c.Value
 		}
-		for k, n := range groups {
-			if n > 0 && k != val {
-				return false
-			}
-		}
-		return true
+		return c.size == 0 || (!c.clusterMixed && c.clusterVal == val)
 	case OpGroupBy:
-		cnt, present := groups[val]
-		if !present || cnt == 0 {
+		cnt := c.groups[val]
+		if cnt == 0 {
 			return true
 		}
-		minCount := -1
-		size := 0
-		for _, n := range groups {
-			if n == 0 {
-				continue
-			}
-			size++
-			if minCount < 0 || n < minCount {
-				minCount = n
-			}
-		}
-		return size >= c.n && cnt == minCount
+		return c.size >= c.n && cnt == c.minCount
 	case OpLike:
 		return c.re.MatchString(val)
 	case OpUnlike:
 		return !c.re.MatchString(val)
 	case OpMaxPer:
-		return groups[val] < c.n
+		return c.groups[val] < c.n
 	case OpIs:
 		return val == c.Value
 	}

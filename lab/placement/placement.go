@@ -31,7 +31,7 @@ type Cluster struct {
 	agents []agentState
 	byID   map[string]int
 	// byApp counts each app's tasks per agent index.
-	byApp map[string]map[int]int
+	byApp map[string][]int32
 }
 
 type agentState struct {
@@ -40,12 +40,13 @@ type agentState struct {
 	ranges    []PortRange // normalized
 	freePorts int         // ports in ranges not used
 	ownPorts  bool        // UsedPorts is our copy
+	rank      int         // position of ID in ID order (tie-break)
 }
 
 // NewCluster checks the agents and indexes them. The agents' maps and slices
 // are not modified: Commit copies what it changes.
 func NewCluster(agents []Agent) (*Cluster, error) {
-	c := &Cluster{agents: make([]agentState, len(agents)), byID: make(map[string]int, len(agents)), byApp: map[string]map[int]int{}}
+	c := &Cluster{agents: make([]agentState, len(agents)), byID: make(map[string]int, len(agents)), byApp: map[string][]int32{}}
 	for i, a := range agents {
 		if a.ID == "" {
 			return nil, fmt.Errorf("agent %d (hostname %q): the id is empty", i, a.Hostname)
@@ -74,16 +75,24 @@ func NewCluster(agents []Agent) (*Cluster, error) {
 			c.count(t.AppID, i, 1)
 		}
 	}
+	order := make([]int, len(c.agents))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(x, y int) bool { return c.agents[order[x]].ID < c.agents[order[y]].ID })
+	for r, i := range order {
+		c.agents[i].rank = r
+	}
 	return c, nil
 }
 
 func (c *Cluster) count(app string, idx, n int) {
 	m := c.byApp[app]
 	if m == nil {
-		m = map[int]int{}
+		m = make([]int32, len(c.agents))
 		c.byApp[app] = m
 	}
-	m[idx] += n
+	m[idx] += int32(n)
 }
 
 // Agents returns the agents with every committed placement applied.
@@ -101,94 +110,137 @@ func (c *Cluster) Place(req Request) (Decision, error) {
 	if err := req.validate(); err != nil {
 		return Decision{}, err
 	}
-	cons := make([]compiled, len(req.Constraints))
+	comp := make([]compiled, len(req.Constraints))
 	for i, k := range req.Constraints {
 		cc, err := compile(k)
 		if err != nil {
 			return Decision{}, fmt.Errorf("place app %s: constraints[%d]: %w", req.AppID, i, err)
 		}
-		cons[i] = cc
+		comp[i] = cc
 	}
-	appTasks := c.byApp[req.AppID]
+	appTasks := c.byApp[req.AppID] // nil when the app has no task yet
 	// Tasks of the app per value of each constrained field.
 	groups := map[string]map[string]int{}
-	for _, k := range cons {
-		if _, done := groups[k.Field]; done {
-			continue
-		}
-		g := map[string]int{}
-		for idx, n := range appTasks {
-			if n > 0 {
-				g[groupKey(&c.agents[idx].Agent, k.Field)] += n
+	cons := make([]prepared, len(comp))
+	for i, k := range comp {
+		g, done := groups[k.Field]
+		if !done {
+			g = map[string]int{}
+			for idx, n := range appTasks {
+				if n > 0 {
+					g[groupKey(&c.agents[idx].Agent, k.Field)] += int(n)
+				}
 			}
+			groups[k.Field] = g
 		}
-		groups[k.Field] = g
+		cons[i] = prepare(k, g)
 	}
-	need := toAmounts(req.Resources)
-	var fixed []int
-	dynamic := 0
+	q := query{need: toAmounts(req.Resources), cons: cons, accepted: acceptedRoles(req.AcceptedRoles)}
 	for _, p := range req.Ports {
 		if p == 0 {
-			dynamic++
+			q.dynamic++
 		} else {
-			fixed = append(fixed, p)
+			q.fixed = append(q.fixed, p)
 		}
 	}
-	accepted := acceptedRoles(req.AcceptedRoles)
+	for _, k := range cons {
+		if k.Operator == OpGroupBy {
+			q.groupBy = append(q.groupBy, k)
+		}
+	}
 
 	best := -1
 	var bestScore score
-	var rejections []Rejection
 	for i := range c.agents {
 		a := &c.agents[i]
-		var rej Rejection
-		if accepted != nil && !accepted[normRole(a.Role)] {
-			rej.Reasons = append(rej.Reasons, UnfulfilledRole)
-		} else {
-			if need.cpus > a.free.cpus {
-				rej.Reasons = append(rej.Reasons, InsufficientCpus)
-			}
-			if need.mem > a.free.mem {
-				rej.Reasons = append(rej.Reasons, InsufficientMemory)
-			}
-			if need.disk > a.free.disk {
-				rej.Reasons = append(rej.Reasons, InsufficientDisk)
-			}
-			if need.gpus > a.free.gpus {
-				rej.Reasons = append(rej.Reasons, InsufficientGpus)
-			}
-			if !a.portsFit(fixed, dynamic) {
-				rej.Reasons = append(rej.Reasons, InsufficientPorts)
-			}
-			for _, k := range cons {
-				v, has := fieldValue(&a.Agent, k.Field)
-				if !k.satisfied(v, has, groups[k.Field]) {
-					rej.Unmet = append(rej.Unmet, k.Constraint)
-				}
-			}
-			if len(rej.Unmet) > 0 {
-				rej.Reasons = append(rej.Reasons, UnfulfilledConstraint)
-			}
-		}
-		if len(rej.Reasons) > 0 {
-			rej.AgentID, rej.Hostname = a.ID, a.Hostname
-			rejections = append(rejections, rej)
+		if !q.fits(a) {
 			continue
 		}
-		s := score{appHere: appTasks[i], freeCPUs: a.free.cpus, id: a.ID}
-		for _, k := range cons {
-			if k.Operator == OpGroupBy {
-				s.inGroup += groups[k.Field][groupKey(&a.Agent, k.Field)]
-			}
+		s := score{freeCPUs: a.free.cpus, rank: a.rank}
+		if appTasks != nil {
+			s.appHere = int(appTasks[i])
+		}
+		for _, k := range q.groupBy {
+			s.inGroup += k.groups[groupKey(&a.Agent, k.Field)]
 		}
 		if best < 0 || s.better(bestScore) {
 			best, bestScore = i, s
 		}
 	}
 	if best < 0 {
-		return Decision{}, &Unplaceable{AppID: req.AppID, Total: len(c.agents), Rejections: rejections}
+		u := &Unplaceable{AppID: req.AppID, Total: len(c.agents), Rejections: make([]Rejection, 0, len(c.agents))}
+		for i := range c.agents {
+			u.Rejections = append(u.Rejections, q.reject(&c.agents[i]))
+		}
+		return Decision{}, u
 	}
 	return Decision{AgentID: c.agents[best].ID, Ports: c.agents[best].choosePorts(req.Ports)}, nil
+}
+
+// query is one request prepared for matching against agents.
+type query struct {
+	need     amounts
+	fixed    []int
+	dynamic  int
+	accepted map[string]bool
+	cons     []prepared
+	groupBy  []prepared
+}
+
+// fits is the fast check: does the agent take the task?
+func (q *query) fits(a *agentState) bool {
+	if q.accepted != nil && !q.accepted[normRole(a.Role)] {
+		return false
+	}
+	if q.need.cpus > a.free.cpus || q.need.mem > a.free.mem || q.need.disk > a.free.disk || q.need.gpus > a.free.gpus {
+		return false
+	}
+	if !a.portsFit(q.fixed, q.dynamic) {
+		return false
+	}
+	for i := range q.cons {
+		k := &q.cons[i]
+		v, has := fieldValue(&a.Agent, k.Field)
+		if !k.satisfied(v, has) {
+			return false
+		}
+	}
+	return true
+}
+
+// reject lists every reason the agent does not take the task.
+func (q *query) reject(a *agentState) Rejection {
+	rej := Rejection{AgentID: a.ID, Hostname: a.Hostname}
+	if q.accepted != nil && !q.accepted[normRole(a.Role)] {
+		rej.Reasons = append(rej.Reasons, UnfulfilledRole)
+		return rej
+	}
+	if q.need.cpus > a.free.cpus {
+		rej.Reasons = append(rej.Reasons, InsufficientCpus)
+	}
+	if q.need.mem > a.free.mem {
+		rej.Reasons = append(rej.Reasons, InsufficientMemory)
+	}
+	if q.need.disk > a.free.disk {
+		rej.Reasons = append(rej.Reasons, InsufficientDisk)
+	}
+	if q.need.gpus > a.free.gpus {
+		rej.Reasons = append(rej.Reasons, InsufficientGpus)
+	}
+	if !a.portsFit(q.fixed, q.dynamic) {
+		rej.Reasons = append(rej.Reasons, InsufficientPorts)
+	}
+	for i := range q.cons {
+		k := &q.cons[i]
+		v, has := fieldValue(&a.Agent, k.Field)
+		if !k.satisfied(v, has) {
+			rej.Unmet = append(rej.Unmet, k.Constraint)
+		}
+	}
+	if len(rej.Unmet) > 0 {
+		rej.Reasons = append(rej.Reasons, UnfulfilledConstraint)
+	}
+	return rej
 }
 
 // Commit records a placed task on its agent: resources, ports and the task
@@ -233,7 +285,7 @@ type score struct {
 	inGroup  int
 	appHere  int
 	freeCPUs milli
-	id       string
+	rank     int // position of the agent's ID in ID order
 }
 
 func (s score) better(o score) bool {
@@ -246,7 +298,7 @@ func (s score) better(o score) bool {
 	if s.freeCPUs != o.freeCPUs {
 		return s.freeCPUs > o.freeCPUs
 	}
-	return s.id < o.id
+	return s.rank < o.rank
 }
 
 func acceptedRoles(roles []string) map[string]bool {
