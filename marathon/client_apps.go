@@ -145,7 +145,7 @@ func (c *Client) CreateApp(ctx context.Context, app *App) (*DeploymentResult, er
 	if app == nil || app.ID == "" {
 		return nil, fmt.Errorf("create app: the definition has no id: set \"id\", e.g. \"/prod/web\"")
 	}
-	rep, err := c.do(ctx, http.MethodPost, "/v2/apps", nil, app, nil)
+	rep, err := c.do(ctx, http.MethodPost, "/v2/apps", nil, writableApp(app), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +153,8 @@ func (c *Client) CreateApp(ctx context.Context, app *App) (*DeploymentResult, er
 }
 
 // UpdateApp changes (or creates) the app with app.ID (PUT /v2/apps/{id}).
+// The read-only status fields of app (version, tasks, counts...) are not
+// sent, so an app read with Client.App can be changed and written back.
 func (c *Client) UpdateApp(ctx context.Context, app *App, opts UpdateOptions) (*DeploymentResult, error) {
 	if app == nil || app.ID == "" {
 		return nil, fmt.Errorf("update app: the definition has no id: set \"id\"")
@@ -161,7 +163,27 @@ func (c *Client) UpdateApp(ctx context.Context, app *App, opts UpdateOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("update app: %w", err)
 	}
-	rep, err := c.do(ctx, http.MethodPut, p, opts.query(), app, nil)
+	rep, err := c.do(ctx, http.MethodPut, p, opts.query(), writableApp(app), nil)
+	if err != nil {
+		return nil, err
+	}
+	return deploymentFrom(rep)
+}
+
+// RollbackApp puts an app back to one of its stored versions (PUT
+// /v2/apps/{id} with only "version"; see AppVersions).
+func (c *Client) RollbackApp(ctx context.Context, id, version string, force bool) (*DeploymentResult, error) {
+	p, err := objectPath("/v2/apps", id)
+	if err != nil {
+		return nil, fmt.Errorf("roll back app: %w", err)
+	}
+	if version == "" {
+		return nil, fmt.Errorf("roll back app %s: empty version: list them with AppVersions", id)
+	}
+	body := struct {
+		Version string `json:"version"`
+	}{version}
+	rep, err := c.do(ctx, http.MethodPut, p, forceQuery(force), body, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -252,4 +274,16 @@ func deploymentFrom(rep *reply) (*DeploymentResult, error) {
 		return nil, fmt.Errorf("marathon %s %s: the answer names no deployment (no deploymentId, Marathon-Deployment-Id header or deployments)", rep.method, rep.endpoint)
 	}
 	return res, nil
+}
+
+// writableApp returns a shallow copy of app without the read-only status
+// fields that Marathon adds to its answers. Sending "version" back with other
+// fields is rejected by Marathon (alone, it asks for a rollback), and the
+// task and deployment status fields are not part of an app definition.
+func writableApp(app *App) *App {
+	cp := *app
+	cp.Version, cp.VersionInfo = nil, nil
+	cp.TasksStaged, cp.TasksRunning, cp.TasksHealthy, cp.TasksUnhealthy = nil, nil, nil, nil
+	cp.Deployments, cp.Tasks, cp.LastTaskFailure, cp.ReadinessCheckResults, cp.AppTaskStats = nil, nil, nil, nil, nil
+	return &cp
 }

@@ -61,7 +61,7 @@ func (c *Client) CreateGroup(ctx context.Context, g *Group, force bool) (*Deploy
 	if g == nil || strings.Trim(g.ID, "/") == "" {
 		return nil, fmt.Errorf("create group: the definition has no id: set \"id\", e.g. \"/prod\"")
 	}
-	rep, err := c.do(ctx, http.MethodPost, "/v2/groups", forceQuery(force), g, nil)
+	rep, err := c.do(ctx, http.MethodPost, "/v2/groups", forceQuery(force), writableGroup(g), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,9 @@ func (c *Client) CreateGroup(ctx context.Context, g *Group, force bool) (*Deploy
 
 // UpdateGroup changes (or creates) the group with g.ID (PUT /v2/groups/{id}):
 // apps added are started, apps removed are stopped, changed apps are upgraded.
-// opts.Replace is not used (groups are always replaced).
+// opts.Replace is not used (groups are always replaced). Read-only status
+// fields (versions, pod status, app task status) are not sent, so a group
+// read with Client.Group can be changed and written back.
 func (c *Client) UpdateGroup(ctx context.Context, g *Group, opts UpdateOptions) (*DeploymentResult, error) {
 	if g == nil {
 		return nil, fmt.Errorf("update group: no definition")
@@ -79,7 +81,7 @@ func (c *Client) UpdateGroup(ctx context.Context, g *Group, opts UpdateOptions) 
 	if err != nil {
 		return nil, fmt.Errorf("update group: %w", err)
 	}
-	rep, err := c.do(ctx, http.MethodPut, p, forceQuery(opts.Force), g, nil)
+	rep, err := c.do(ctx, http.MethodPut, p, forceQuery(opts.Force), writableGroup(g), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -100,4 +102,25 @@ func (c *Client) DeleteGroup(ctx context.Context, id string, force bool) (*Deplo
 		return nil, err
 	}
 	return deploymentFrom(rep)
+}
+
+// writableGroup returns a copy of the group tree in Marathon's GroupUpdate
+// shape: without versions (a version asks for a rollback), pod status, or
+// the apps' read-only status fields.
+func writableGroup(g *Group) *Group {
+	cp := *g
+	cp.Version, cp.Pods = nil, nil
+	cp.Apps = nil
+	for _, a := range g.Apps {
+		if a != nil {
+			cp.Apps = append(cp.Apps, writableApp(a))
+		}
+	}
+	cp.Groups = nil
+	for _, sub := range g.Groups {
+		if sub != nil {
+			cp.Groups = append(cp.Groups, writableGroup(sub))
+		}
+	}
+	return &cp
 }

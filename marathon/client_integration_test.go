@@ -3,102 +3,61 @@
 package marathon_test
 
 // Integration tests of the Marathon client against the lab's real Marathon
-// (package lab/marathon) serving on loopback, with tasks as real processes.
+// (package lab/marathon), started with `switchyard lab up` through
+// lab/labtest, with tasks as real processes on the lab's loopback nodes.
 // No fake Marathon: every answer here comes from the lab's implementation.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/lab/labconfig"
-	labmarathon "github.com/switchyard/switchyard/lab/marathon"
-	"github.com/switchyard/switchyard/lab/proc"
+	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 )
 
-// lab is one lab Marathon started for a test, with a client for it.
+// lab is one real lab (`switchyard lab up`, Marathon only) with a client for its Marathon.
 type lab struct {
-	cfg    labconfig.Config
+	*labtest.Lab
 	client *marathon.Client
 	nodes  map[string]bool // node addresses
 }
 
-// startLab runs the lab Marathon in-process on loopback listeners, with a
-// lab ID of its own and a random port range so that parallel runs do not
-// collide, and stops it and every process it started when the test ends.
+// startLab starts a lab of its own for the test (unique ID, ports and
+// loopback node block) and stops it when the test ends, checking that
+// nothing of it is left behind.
 func startLab(t *testing.T) *lab {
 	t.Helper()
-	cfg := labconfig.Default()
-	cfg.ID = fmt.Sprintf("sy-client-it-%d-%d", os.Getpid(), rand.IntN(1<<20))
-	cfg.Dir = t.TempDir()
-	cfg.Kubernetes.Enabled = false
-	cfg.Nginx.Enabled = false
-	base := 40000 + rand.IntN(200)*100
-	for i := range cfg.Nodes {
-		cfg.Nodes[i].Ports = []labconfig.PortRange{{Begin: base + i*30, End: base + i*30 + 29}}
-	}
-	ml, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Marathon.Listen = ml.Addr().String()
-	cfg.Mesos.Listen = sl.Addr().String()
-
-	var done atomic.Bool
-	logf := func(format string, args ...any) {
-		if !done.Load() {
-			t.Logf("lab marathon: "+format, args...)
-		}
-	}
-	srv, err := labmarathon.New(cfg, labmarathon.Options{Logf: logf, TickInterval: 50 * time.Millisecond, HealthRetry: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("start lab marathon: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ml, sl) }()
-
-	client, err := marathon.NewClient(marathon.Config{URL: cfg.Marathon.URL(), Timeout: 10 * time.Second})
+	l := labtest.StartT(t, labtest.Options{})
+	client, err := marathon.NewClient(marathon.Config{URL: l.MarathonURL, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// Delete what the test left, then stop the server and sweep processes.
-		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer ccancel()
-		if apps, err := client.Apps(cctx, marathon.AppsOptions{}); err == nil {
-			for _, a := range apps {
-				if res, err := client.DeleteApp(cctx, a.ID, true); err == nil {
-					_ = client.WaitForDeployment(cctx, res.DeploymentID, 100*time.Millisecond)
-				}
+		if t.Failed() {
+			if b, err := os.ReadFile(l.Config.Path("logs", "marathon.log")); err == nil {
+				t.Logf("marathon.log:\n%s", tail(string(b), 60))
 			}
 		}
-		cancel()
-		<-served
-		done.Store(true)
-		for _, id := range proc.FindByEnv(labconfig.MarkerEnv + "=" + cfg.ID) {
-			proc.StopID(id, 2*time.Second, nil)
-		}
 	})
-	l := &lab{cfg: cfg, client: client, nodes: map[string]bool{}}
-	for _, n := range cfg.Nodes {
-		l.nodes[n.Address] = true
+	out := &lab{Lab: l, client: client, nodes: map[string]bool{}}
+	for _, n := range l.Config.Nodes {
+		out.nodes[n.Address] = true
 	}
-	return l
+	return out
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func ptr[T any](v T) *T { return &v }

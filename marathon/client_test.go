@@ -7,6 +7,7 @@ package marathon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -452,3 +453,35 @@ func equalDurations(a, b []time.Duration) bool {
 	}
 	return true
 }
+
+func TestWritableDropsReadOnlyFields(t *testing.T) {
+	v := "2015-09-30T09:09:17.614Z"
+	app := &App{
+		ID: "/prod/web", Cmd: ptrTo("sleep 1"), Instances: ptrTo(2), Version: &v,
+		VersionInfo: &VersionInfo{}, TasksRunning: ptrTo(2), Deployments: []AppDeploymentRef{{ID: "d1"}},
+		Tasks: []AppTask{{ID: "t1"}}, LastTaskFailure: &AppTaskFailure{AppID: "/prod/web"},
+	}
+	g := &Group{ID: "/prod", Version: &v, Apps: []*App{app}, Groups: []*Group{{ID: "/prod/db", Version: &v, Apps: []*App{app}}}}
+	for name, v := range map[string]any{"app": writableApp(app), "group": writableGroup(g)} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, gone := range []string{`"version"`, `"versionInfo"`, `"tasksRunning"`, `"deployments"`, `"tasks"`, `"lastTaskFailure"`} {
+			if strings.Contains(s, gone) {
+				t.Errorf("%s body %s still has %s", name, s, gone)
+			}
+		}
+		for _, kept := range []string{`"id":"/prod/web"`, `"cmd":"sleep 1"`, `"instances":2`} {
+			if !strings.Contains(s, kept) {
+				t.Errorf("%s body %s lost %s", name, s, kept)
+			}
+		}
+	}
+	if app.Version == nil || len(app.Tasks) != 1 || g.Version == nil || g.Groups[0].Version == nil {
+		t.Error("writable copies must not modify the caller's definitions")
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
