@@ -162,6 +162,7 @@ func (s *Server) advanceDeployments(done map[string]bool) {
 	var keep []*deploymentState
 	for _, d := range s.deployments {
 		finished := false
+		evaluated := d.CurrentStep // the step this pass's decisions were made for
 		for d.CurrentStep < len(d.Steps) {
 			st := d.Steps[d.CurrentStep]
 			all := true
@@ -169,7 +170,7 @@ func (s *Server) advanceDeployments(done map[string]bool) {
 				if act.Action == actStart {
 					continue
 				}
-				if !done[act.App] {
+				if d.CurrentStep != evaluated || !done[act.App] {
 					all = false
 				}
 			}
