@@ -7,10 +7,6 @@ import (
 	"strings"
 )
 
-// missingKey groups tasks on agents that lack a constraint's attribute (they
-// still count as a group for GROUP_BY, as in Marathon).
-const missingKey = "\x00missing"
-
 // compiled is a validated constraint ready to evaluate.
 type compiled struct {
 	Constraint
@@ -66,83 +62,132 @@ func compile(c Constraint) (compiled, error) {
 	return out, nil
 }
 
-// fieldValue is the agent's value for a constraint field.
-func fieldValue(a *Agent, field string) (string, bool) {
-	if field == HostnameField {
-		return a.Hostname, true
-	}
-	v, ok := a.Attributes[field]
-	return v, ok
+// fieldIndex interns one constraint field's values across the cluster's
+// agents, so that matching compares small integers instead of strings.
+type fieldIndex struct {
+	vals []string // value id -> value
+	of   []int32  // agent index -> value id, -1 when the agent lacks the field
 }
 
-// groupKey is the key under which a task on agent a counts for field.
-func groupKey(a *Agent, field string) string {
-	if v, ok := fieldValue(a, field); ok {
-		return v
+func newFieldIndex(agents []agentState, field string) *fieldIndex {
+	fi := &fieldIndex{of: make([]int32, len(agents))}
+	ids := map[string]int32{}
+	for i := range agents {
+		var v string
+		if field == HostnameField {
+			v = agents[i].Hostname
+		} else {
+			var ok bool
+			if v, ok = agents[i].Attributes[field]; !ok {
+				fi.of[i] = -1
+				continue
+			}
+		}
+		id, ok := ids[v]
+		if !ok {
+			id = int32(len(fi.vals))
+			ids[v] = id
+			fi.vals = append(fi.vals, v)
+		}
+		fi.of[i] = id
 	}
-	return missingKey
+	return fi
 }
 
 // prepared is a constraint with what it needs to know about the app's
 // placed tasks, computed once per placement.
 type prepared struct {
 	compiled
-	// groups counts the app's tasks per field value (missingKey for agents
-	// without the attribute); only values with tasks are present.
-	groups map[string]int
-	// minCount and size describe groups (for GROUP_BY).
-	minCount, size int
-	// clusterVal is the one value all placed tasks share (CLUSTER without
-	// value); clusterMixed is set when they do not share one.
-	clusterVal   string
+	field *fieldIndex
+	// counts is the app's tasks per value id; missing those on agents
+	// without the field (a group of its own for GROUP_BY, as in Marathon).
+	counts  []int
+	missing int
+	// size is the number of groups with tasks, minCount the smallest one.
+	size, minCount int
+	// clusterVal is the value id all placed tasks share (CLUSTER without a
+	// value), -1 when they are on agents without the field; clusterMixed is
+	// set when they do not share one.
+	clusterVal   int32
 	clusterMixed bool
+	// static is the per value id outcome of value-only operators
+	// (LIKE, UNLIKE, IS, CLUSTER with a value).
+	static []bool
 }
 
-func prepare(c compiled, groups map[string]int) prepared {
-	p := prepared{compiled: c, groups: groups, minCount: -1}
-	for k, n := range groups {
+func prepare(c compiled, fi *fieldIndex, appTasks []int32, buf *[]int) prepared {
+	if cap(*buf) < len(fi.vals) {
+		*buf = make([]int, len(fi.vals))
+	}
+	counts := (*buf)[:len(fi.vals)]
+	clear(counts)
+	p := prepared{compiled: c, field: fi, counts: counts, minCount: -1, clusterVal: -1}
+	for idx, n := range appTasks {
+		if n == 0 {
+			continue
+		}
+		if v := fi.of[idx]; v >= 0 {
+			p.counts[v] += int(n)
+		} else {
+			p.missing += int(n)
+		}
+	}
+	group := func(n int, id int32) {
+		if n == 0 {
+			return
+		}
 		p.size++
 		if p.minCount < 0 || n < p.minCount {
 			p.minCount = n
 		}
 		if p.size == 1 {
-			p.clusterVal = k
+			p.clusterVal = id
 		} else {
 			p.clusterMixed = true
+		}
+	}
+	group(p.missing, -1)
+	for id, n := range p.counts {
+		group(n, int32(id))
+	}
+	switch {
+	case c.Operator == OpLike, c.Operator == OpUnlike, c.Operator == OpIs, c.Operator == OpCluster && c.Value != "":
+		p.static = make([]bool, len(fi.vals))
+		for id, v := range fi.vals {
+			switch c.Operator {
+			case OpLike:
+				p.static[id] = c.re.MatchString(v)
+			case OpUnlike:
+				p.static[id] = !c.re.MatchString(v)
+			default:
+				p.static[id] = v == c.Value
+			}
 		}
 	}
 	return p
 }
 
-// satisfied reports whether placing one more task of the app on an agent
-// whose field value is (val, has) keeps the constraint.
-func (c *prepared) satisfied(val string, has bool) bool {
-	if !has {
+// satisfied reports whether placing one more task of the app on the agent
+// at index idx keeps the constraint.
+func (c *prepared) satisfied(idx int) bool {
+	v := c.field.of[idx]
+	if v < 0 {
 		// Marathon: a missing attribute only satisfies UNLIKE.
 		return c.Operator == OpUnlike
 	}
+	if c.static != nil {
+		return c.static[v]
+	}
 	switch c.Operator {
 	case OpUnique:
-		return c.groups[val] == 0
-	case OpCluster:
-		if c.Value != "" {
-			return val == c.Value
-		}
-		return c.size == 0 || (!c.clusterMixed && c.clusterVal == val)
+		return c.counts[v] == 0
+	case OpCluster: // without a value
+		return c.size == 0 || (!c.clusterMixed && c.clusterVal == v)
 	case OpGroupBy:
-		cnt := c.groups[val]
-		if cnt == 0 {
-			return true
-		}
-		return c.size >= c.n && cnt == c.minCount
-	case OpLike:
-		return c.re.MatchString(val)
-	case OpUnlike:
-		return !c.re.MatchString(val)
+		cnt := c.counts[v]
+		return cnt == 0 || (c.size >= c.n && cnt == c.minCount)
 	case OpMaxPer:
-		return c.groups[val] < c.n
-	case OpIs:
-		return val == c.Value
+		return c.counts[v] < c.n
 	}
 	return false
 }

@@ -32,6 +32,10 @@ type Cluster struct {
 	byID   map[string]int
 	// byApp counts each app's tasks per agent index.
 	byApp map[string][]int32
+	// fields interns constraint field values, built on first use.
+	fields map[string]*fieldIndex
+	// scratch holds reusable per-constraint buffers.
+	scratch [][]int
 }
 
 type agentState struct {
@@ -71,9 +75,6 @@ func NewCluster(agents []Agent) (*Cluster, error) {
 			}
 		}
 		c.agents[i] = st
-		for _, t := range a.Tasks {
-			c.count(t.AppID, i, 1)
-		}
 	}
 	order := make([]int, len(c.agents))
 	for i := range order {
@@ -86,13 +87,38 @@ func NewCluster(agents []Agent) (*Cluster, error) {
 	return c, nil
 }
 
-func (c *Cluster) count(app string, idx, n int) {
-	m := c.byApp[app]
-	if m == nil {
-		m = make([]int32, len(c.agents))
-		c.byApp[app] = m
+// field returns the index of a constraint field's values.
+func (c *Cluster) field(name string) *fieldIndex {
+	if c.fields == nil {
+		c.fields = map[string]*fieldIndex{}
 	}
-	m[idx] += int32(n)
+	fi := c.fields[name]
+	if fi == nil {
+		fi = newFieldIndex(c.agents, name)
+		c.fields[name] = fi
+	}
+	return fi
+}
+
+// appCounts returns the app's task count per agent index, counting the
+// agents' tasks on first use; nil when the app has no task.
+func (c *Cluster) appCounts(app string) []int32 {
+	if m, ok := c.byApp[app]; ok {
+		return m
+	}
+	var m []int32
+	for i := range c.agents {
+		for _, t := range c.agents[i].Tasks {
+			if t.AppID == app {
+				if m == nil {
+					m = make([]int32, len(c.agents))
+				}
+				m[i]++
+			}
+		}
+	}
+	c.byApp[app] = m
+	return m
 }
 
 // Agents returns the agents with every committed placement applied.
@@ -118,22 +144,13 @@ func (c *Cluster) Place(req Request) (Decision, error) {
 		}
 		comp[i] = cc
 	}
-	appTasks := c.byApp[req.AppID] // nil when the app has no task yet
-	// Tasks of the app per value of each constrained field.
-	groups := map[string]map[string]int{}
+	appTasks := c.appCounts(req.AppID) // nil when the app has no task yet
 	cons := make([]prepared, len(comp))
 	for i, k := range comp {
-		g, done := groups[k.Field]
-		if !done {
-			g = map[string]int{}
-			for idx, n := range appTasks {
-				if n > 0 {
-					g[groupKey(&c.agents[idx].Agent, k.Field)] += int(n)
-				}
-			}
-			groups[k.Field] = g
+		if len(c.scratch) <= i {
+			c.scratch = append(c.scratch, nil)
 		}
-		cons[i] = prepare(k, g)
+		cons[i] = prepare(k, c.field(k.Field), appTasks, &c.scratch[i])
 	}
 	q := query{need: toAmounts(req.Resources), cons: cons, accepted: acceptedRoles(req.AcceptedRoles)}
 	for _, p := range req.Ports {
@@ -153,15 +170,16 @@ func (c *Cluster) Place(req Request) (Decision, error) {
 	var bestScore score
 	for i := range c.agents {
 		a := &c.agents[i]
-		if !q.fits(a) {
+		if !q.fits(a, i) {
 			continue
 		}
 		s := score{freeCPUs: a.free.cpus, rank: a.rank}
 		if appTasks != nil {
 			s.appHere = int(appTasks[i])
 		}
-		for _, k := range q.groupBy {
-			s.inGroup += k.groups[groupKey(&a.Agent, k.Field)]
+		for j := range q.groupBy {
+			k := &q.groupBy[j]
+			s.inGroup += k.counts[k.field.of[i]]
 		}
 		if best < 0 || s.better(bestScore) {
 			best, bestScore = i, s
@@ -170,7 +188,7 @@ func (c *Cluster) Place(req Request) (Decision, error) {
 	if best < 0 {
 		u := &Unplaceable{AppID: req.AppID, Total: len(c.agents), Rejections: make([]Rejection, 0, len(c.agents))}
 		for i := range c.agents {
-			u.Rejections = append(u.Rejections, q.reject(&c.agents[i]))
+			u.Rejections = append(u.Rejections, q.reject(&c.agents[i], i))
 		}
 		return Decision{}, u
 	}
@@ -188,7 +206,7 @@ type query struct {
 }
 
 // fits is the fast check: does the agent take the task?
-func (q *query) fits(a *agentState) bool {
+func (q *query) fits(a *agentState, idx int) bool {
 	if q.accepted != nil && !q.accepted[normRole(a.Role)] {
 		return false
 	}
@@ -199,9 +217,7 @@ func (q *query) fits(a *agentState) bool {
 		return false
 	}
 	for i := range q.cons {
-		k := &q.cons[i]
-		v, has := fieldValue(&a.Agent, k.Field)
-		if !k.satisfied(v, has) {
+		if !q.cons[i].satisfied(idx) {
 			return false
 		}
 	}
@@ -209,7 +225,7 @@ func (q *query) fits(a *agentState) bool {
 }
 
 // reject lists every reason the agent does not take the task.
-func (q *query) reject(a *agentState) Rejection {
+func (q *query) reject(a *agentState, idx int) Rejection {
 	rej := Rejection{AgentID: a.ID, Hostname: a.Hostname}
 	if q.accepted != nil && !q.accepted[normRole(a.Role)] {
 		rej.Reasons = append(rej.Reasons, UnfulfilledRole)
@@ -231,10 +247,8 @@ func (q *query) reject(a *agentState) Rejection {
 		rej.Reasons = append(rej.Reasons, InsufficientPorts)
 	}
 	for i := range q.cons {
-		k := &q.cons[i]
-		v, has := fieldValue(&a.Agent, k.Field)
-		if !k.satisfied(v, has) {
-			rej.Unmet = append(rej.Unmet, k.Constraint)
+		if !q.cons[i].satisfied(idx) {
+			rej.Unmet = append(rej.Unmet, q.cons[i].Constraint)
 		}
 	}
 	if len(rej.Unmet) > 0 {
@@ -277,7 +291,13 @@ func (c *Cluster) Commit(req Request, d Decision) error {
 	a.free = a.free.sub(need)
 	a.Used = a.Used.Add(req.Resources)
 	a.Tasks = append(a.Tasks, Running{AppID: req.AppID})
-	c.count(req.AppID, i, 1)
+	if m, ok := c.byApp[req.AppID]; ok {
+		if m == nil {
+			m = make([]int32, len(c.agents))
+			c.byApp[req.AppID] = m
+		}
+		m[i]++
+	}
 	return nil
 }
 
