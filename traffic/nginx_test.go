@@ -25,10 +25,9 @@ import (
 func setup(t testing.TB) (*nginxtest.Instance, *traffic.Client) {
 	t.Helper()
 	in := nginxtest.Start(t, nil)
-	c := &traffic.Client{
-		AdminURL:    in.Nginx.AdminURL(),
-		StateFile:   in.Nginx.StateFile,
-		PodNetworks: []netip.Prefix{netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR)},
+	c := in.Nginx.TrafficClient()
+	if len(c.PodNetworks) != 1 || c.PodNetworks[0] != netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR) {
+		t.Fatalf("client pod networks %v, want the lab's pod CIDR", c.PodNetworks)
 	}
 	return in, c
 }

@@ -153,6 +153,16 @@ func (n *Nginx) AdminURL() string { return "http://" + n.Admin }
 // PublicURL is the base URL of the load balancer.
 func (n *Nginx) PublicURL() string { return "http://" + n.Listen }
 
+// TrafficClient returns a client of this nginx's admin API that keeps the
+// state file in step (what the migration executor and `lab` use).
+func (n *Nginx) TrafficClient() *traffic.Client {
+	c := &traffic.Client{AdminURL: n.AdminURL(), StateFile: n.StateFile}
+	for _, s := range n.AllowedNetworks {
+		c.PodNetworks = append(c.PodNetworks, netip.MustParsePrefix(s))
+	}
+	return c
+}
+
 // CheckInstalled reports a missing nginx, Lua module or lua-resty-core with the
 // Debian packages that provide them.
 func (n *Nginx) CheckInstalled() error {
