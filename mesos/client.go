@@ -94,6 +94,7 @@ type HTTPError struct {
 	Body string
 }
 
+// Error says what the master answered and, for a non-leading master, what to do.
 func (e *HTTPError) Error() string {
 	msg := fmt.Sprintf("the Mesos master at %s answered %d %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Body != "" {

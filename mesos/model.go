@@ -18,43 +18,61 @@ import (
 	"strconv"
 )
 
-// State is the body of GET /master/state.
+// State is the body of GET /master/state. Times are seconds since the epoch.
 type State struct {
-	Version     string  `json:"version"`
-	GitSHA      string  `json:"git_sha,omitempty"`
-	GitBranch   string  `json:"git_branch,omitempty"`
-	GitTag      string  `json:"git_tag,omitempty"`
-	BuildDate   string  `json:"build_date"`
-	BuildTime   float64 `json:"build_time"`
-	BuildUser   string  `json:"build_user"`
-	StartTime   float64 `json:"start_time"`
+	// Version is the master's Mesos version, e.g. "1.9.0".
+	Version string `json:"version"`
+	// GitSHA, GitBranch and GitTag describe the master's build, when known.
+	GitSHA    string `json:"git_sha,omitempty"`
+	GitBranch string `json:"git_branch,omitempty"`
+	GitTag    string `json:"git_tag,omitempty"`
+	// BuildDate, BuildTime and BuildUser describe the master's build.
+	BuildDate string  `json:"build_date"`
+	BuildTime float64 `json:"build_time"`
+	BuildUser string  `json:"build_user"`
+	// StartTime is when the master started.
+	StartTime float64 `json:"start_time"`
+	// ElectedTime is when the master was elected leader (absent otherwise).
 	ElectedTime float64 `json:"elected_time,omitempty"`
 	// ID is the master's id.
 	ID string `json:"id"`
 	// PID is the master's libprocess pid, "master@127.0.0.1:5050".
-	PID      string `json:"pid"`
+	PID string `json:"pid"`
+	// Hostname is the master's hostname.
 	Hostname string `json:"hostname"`
 	// Capabilities are the master's capabilities, e.g. {"type":"AGENT_UPDATE"}.
-	Capabilities      []MasterCapability `json:"capabilities,omitempty"`
-	ActivatedSlaves   float64            `json:"activated_slaves"`
-	DeactivatedSlaves float64            `json:"deactivated_slaves"`
-	UnreachableSlaves float64            `json:"unreachable_slaves"`
-	Domain            *DomainInfo        `json:"domain,omitempty"`
+	Capabilities []MasterCapability `json:"capabilities,omitempty"`
+	// ActivatedSlaves, DeactivatedSlaves and UnreachableSlaves count agents.
+	ActivatedSlaves   float64 `json:"activated_slaves"`
+	DeactivatedSlaves float64 `json:"deactivated_slaves"`
+	UnreachableSlaves float64 `json:"unreachable_slaves"`
+	// Domain is the master's fault domain, when configured.
+	Domain *DomainInfo `json:"domain,omitempty"`
 	// Leader is the leading master's pid (deprecated in Mesos for LeaderInfo).
-	Leader     string      `json:"leader,omitempty"`
+	Leader string `json:"leader,omitempty"`
+	// LeaderInfo describes the leading master.
 	LeaderInfo *MasterInfo `json:"leader_info,omitempty"`
-	Cluster    string      `json:"cluster,omitempty"`
-	LogDir     string      `json:"log_dir,omitempty"`
+	// Cluster is the master's --cluster name.
+	Cluster string `json:"cluster,omitempty"`
+	// LogDir is the master's --log_dir.
+	LogDir string `json:"log_dir,omitempty"`
 	// ExternalLogFile is the master's --external_log_file.
 	ExternalLogFile string `json:"external_log_file,omitempty"`
 	// Flags are the master's flags, every value a string.
-	Flags                  map[string]string `json:"flags,omitempty"`
-	Slaves                 []Slave           `json:"slaves"`
-	RecoveredSlaves        []SlaveInfo       `json:"recovered_slaves"`
-	Frameworks             []Framework       `json:"frameworks"`
-	CompletedFrameworks    []Framework       `json:"completed_frameworks"`
-	OrphanTasks            []Task            `json:"orphan_tasks"`
-	UnregisteredFrameworks []string          `json:"unregistered_frameworks"`
+	Flags map[string]string `json:"flags,omitempty"`
+	// Slaves are the registered agents (without the *_full fields).
+	Slaves []Slave `json:"slaves"`
+	// RecoveredSlaves are agents known from the registry that have not
+	// re-registered since the master failed over.
+	RecoveredSlaves []SlaveInfo `json:"recovered_slaves"`
+	// Frameworks are the registered frameworks with their tasks.
+	Frameworks []Framework `json:"frameworks"`
+	// CompletedFrameworks are frameworks that were torn down.
+	CompletedFrameworks []Framework `json:"completed_frameworks"`
+	// OrphanTasks is always empty since Mesos 1.0 (kept for compatibility).
+	OrphanTasks []Task `json:"orphan_tasks"`
+	// UnregisteredFrameworks is always empty since Mesos 1.0.
+	UnregisteredFrameworks []string `json:"unregistered_frameworks"`
 }
 
 // Slaves is the body of GET /master/slaves.
@@ -70,13 +88,15 @@ type MasterCapability struct {
 
 // MasterInfo is a protobuf MasterInfo as Mesos writes it in leader_info.
 type MasterInfo struct {
-	ID       string          `json:"id"`
-	PID      string          `json:"pid"`
-	Port     int             `json:"port"`
-	Hostname string          `json:"hostname"`
-	Address  json.RawMessage `json:"address,omitempty"`
-	Domain   *DomainInfo     `json:"domain,omitempty"`
-	Version  string          `json:"version,omitempty"`
+	ID       string `json:"id"`
+	PID      string `json:"pid"`
+	Port     int    `json:"port"`
+	Hostname string `json:"hostname"`
+	// IP is the master's IPv4 address as a number (protobuf uint32).
+	IP      uint32          `json:"ip,omitempty"`
+	Address json.RawMessage `json:"address,omitempty"`
+	Domain  *DomainInfo     `json:"domain,omitempty"`
+	Version string          `json:"version,omitempty"`
 	// Capabilities are the master's capabilities.
 	Capabilities []MasterCapability `json:"capabilities,omitempty"`
 }

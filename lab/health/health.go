@@ -155,6 +155,7 @@ var client = &http.Client{
 // errInformational aborts a request at its first 1xx answer.
 type errInformational struct{ code int }
 
+// Error names the informational status.
 func (e errInformational) Error() string { return "informational " + strconv.Itoa(e.code) }
 
 func probeHTTP(ctx context.Context, c Check, scheme string, timeout time.Duration) Result {
@@ -280,6 +281,7 @@ func mergeEnv(base []string, extra map[string]string) []string {
 // tailBuffer keeps the last maxOutput bytes written to it.
 type tailBuffer struct{ b bytes.Buffer }
 
+// Write keeps the tail of p.
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	n := len(p)
 	t.b.Write(p)
@@ -291,6 +293,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// String is the kept output, "..." marking a cut.
 func (t *tailBuffer) String() string {
 	b := t.b.Bytes()
 	if len(b) > maxOutput {

@@ -17,9 +17,13 @@ import (
 // Resources is an amount of agent resources in Mesos units (cpus, MiB). Its
 // fields match labconfig.Resources, so one converts to the other directly.
 type Resources struct {
+	// CPUs is the number of CPU shares.
 	CPUs float64 `json:"cpus"`
-	Mem  float64 `json:"mem"`
+	// Mem is the memory in MiB.
+	Mem float64 `json:"mem"`
+	// Disk is the disk space in MiB.
 	Disk float64 `json:"disk,omitempty"`
+	// GPUs is the number of GPUs.
 	GPUs float64 `json:"gpus,omitempty"`
 }
 
@@ -31,8 +35,10 @@ func (r Resources) Add(o Resources) Resources {
 // PortRange is an inclusive range of host ports an agent offers. Its fields
 // match labconfig.PortRange.
 type PortRange struct {
+	// Begin is the first port of the range.
 	Begin int `json:"begin"`
-	End   int `json:"end"`
+	// End is the last port of the range (inclusive).
+	End int `json:"end"`
 }
 
 // Running is a running or staged task on an agent, as constraints see it.
