@@ -337,7 +337,7 @@ func failUp(ctx context.Context, cfg labconfig.Config, specs []component.Spec, s
 	} else {
 		fmt.Fprintln(out, "the lab is not running")
 	}
-	return fmt.Errorf("lab up: %s failed to start: %w (fix: %s)", name, cause, fix)
+	return fmt.Errorf("lab up: %s failed to start: %w", name, cause)
 }
 
 func runningNames(cfg labconfig.Config) []string {
