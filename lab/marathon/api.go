@@ -106,6 +106,9 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 			FailoverTimeout: 604800, Executor: "//cmd",
 		},
 		HTTPConfig: &marathon.HTTPConfig{HTTPPort: port},
+		// The lab keeps Marathon's state in files, not ZooKeeper; the "zk"
+		// member says where (clients such as python-marathon need the object).
+		ZooKeeperConfig: &marathon.ZooKeeperConfig{ZK: "file://" + s.store.dir, ZKMaxVersions: maxVersions},
 	}
 	writeJSON(w, http.StatusOK, info)
 }
@@ -1092,7 +1095,8 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 		if d.Launch == 0 {
 			continue
 		}
-		item := marathon.QueueItem{Count: d.Launch, Role: "*", Since: formatTime(a.queue.Since)}
+		// No "role": python-marathon 0.13 rejects members it does not know.
+		item := marathon.QueueItem{Count: d.Launch, Since: formatTime(a.queue.Since)}
 		var app marathon.App
 		if b, err := json.Marshal(s.renderApp(a, nil)); err == nil && json.Unmarshal(b, &app) == nil {
 			item.App = &app

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/switchyard/switchyard/lab/placement"
+	"github.com/switchyard/switchyard/marathon"
 )
 
 // appDef is an app definition as Marathon stores it: every member the client
@@ -55,8 +57,25 @@ func (d appDef) id() string {
 	return s
 }
 
+// knownAppFields are the members of Marathon's AppDefinition (the JSON
+// names of marathon.App, the project's model of it).
+var knownAppFields = func() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeOf(marathon.App{})
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}()
+
 // decodeAppDef parses one app object. Syntax and type errors are reported as
-// Marathon's 400 "Invalid JSON" details.
+// Marathon's 400 "Invalid JSON" details. Members that are not part of
+// Marathon's AppDefinition are dropped, as Marathon drops them (clients
+// such as python-marathon reject unknown members in answers); they are
+// returned so the caller can log them.
 func decodeAppDef(raw json.RawMessage) (appDef, *apiError) {
 	var d appDef
 	if err := json.Unmarshal(raw, &d); err != nil || d == nil {
@@ -64,6 +83,11 @@ func decodeAppDef(raw json.RawMessage) (appDef, *apiError) {
 	}
 	for _, k := range readOnlyAppFields {
 		delete(d, k)
+	}
+	for k := range d {
+		if !knownAppFields[k] {
+			delete(d, k)
+		}
 	}
 	return d, nil
 }

@@ -80,7 +80,7 @@ func (s *Server) renderGroup(id string, all map[string]bool, emb map[string]bool
 	}
 	return map[string]any{
 		"id": id, "apps": apps, "groups": groups, "pods": []any{}, "dependencies": deps,
-		"version": formatTime(version), "enforceRole": false,
+		"version": formatTime(version),
 	}
 }
 

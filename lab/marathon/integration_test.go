@@ -61,8 +61,8 @@ func TestDeployHealthyTasksAnswerOnHostPort(t *testing.T) {
 func TestTaskEnvironment(t *testing.T) {
 	ts := StartForTest(t, TestConfig(t, 1))
 	app := map[string]any{
-		"id":  "/env/dump",
-		"cmd": "env > env.txt; exec sleep 600",
+		"id":   "/env/dump",
+		"cmd":  "env > env.txt; exec sleep 600",
 		"cpus": 0.1, "mem": 16, "instances": 1,
 		"portDefinitions": []map[string]any{{"port": 0, "name": "http"}, {"port": 0}},
 		"labels":          map[string]string{"team": "a", "tier.level": "web"},
