@@ -54,7 +54,7 @@ type Check struct {
 	Host string
 	// Port is the port to probe (HTTP, HTTPS, TCP).
 	Port int
-	// Path is the HTTP path, "/" when empty.
+	// Path is the HTTP path; a leading "/" is added when missing, as Marathon does.
 	Path string
 	// Command is the shell command of a COMMAND check, run with /bin/sh -c.
 	Command string
@@ -94,9 +94,6 @@ func (c Check) Validate() error {
 		}
 		if c.Port < 1 || c.Port > 65535 {
 			return fmt.Errorf("health check %s: port %d is not within 1-65535", c.Protocol, c.Port)
-		}
-		if c.Path != "" && !strings.HasPrefix(c.Path, "/") && (c.Protocol != TCP && c.Protocol != MesosTCP) {
-			return fmt.Errorf("health check %s: path %q must start with /", c.Protocol, c.Path)
 		}
 	case COMMAND:
 		if strings.TrimSpace(c.Command) == "" {
@@ -160,8 +157,8 @@ func (e errInformational) Error() string { return "informational " + strconv.Ito
 
 func probeHTTP(ctx context.Context, c Check, scheme string, timeout time.Duration) Result {
 	path := c.Path
-	if path == "" {
-		path = "/"
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path // as Marathon does
 	}
 	url := scheme + "://" + net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) + path
 	trace := &httptrace.ClientTrace{

@@ -136,7 +136,7 @@ func TestProbe(t *testing.T) {
 		{"invalid protocol", Check{Protocol: "UDP", Host: host, Port: port}, false, false, []string{`protocol "UDP" is not one of`}},
 		{"invalid port", Check{Protocol: HTTP, Host: host, Port: 0}, false, false, []string{"port 0 is not within 1-65535"}},
 		{"invalid host", Check{Protocol: TCP, Port: 80}, false, false, []string{"host is empty"}},
-		{"invalid path", Check{Protocol: HTTP, Host: host, Port: port, Path: "health"}, false, false, []string{`path "health" must start with /`}},
+		{"path without leading slash", Check{Protocol: HTTP, Host: host, Port: port, Path: "ok"}, true, false, []string{"/ok: 200 OK"}},
 		{"invalid command", Check{Protocol: COMMAND, Command: "  "}, false, false, []string{"command is empty"}},
 	}
 	for _, tc := range cases {
