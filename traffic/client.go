@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"os"
@@ -139,10 +140,19 @@ func (c *Client) put(ctx context.Context, body []byte) (State, error) {
 }
 
 // Update reads the active state, applies change to it and pushes the result
-// as the next version, retrying when another writer got there first.
+// as the next version, retrying (up to 20 times) when another writer got
+// there first. change may be called several times.
 func (c *Client) Update(ctx context.Context, change func(State) (State, error)) (State, error) {
 	var last error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 20; attempt++ {
+		if attempt > 0 {
+			// Another writer won: back off a little (jittered) and re-read.
+			select {
+			case <-ctx.Done():
+				return State{}, fmt.Errorf("%w (gave up: %w)", last, ctx.Err())
+			case <-time.After(time.Duration(attempt*5+rand.IntN(20)) * time.Millisecond):
+			}
+		}
 		cur, err := c.Get(ctx)
 		if err != nil {
 			return State{}, err

@@ -30,6 +30,10 @@ const (
 	Kubernetes = "kubernetes"
 )
 
+// MaxVersion is the largest state version: nginx's Lua numbers are doubles,
+// exact up to 2^53.
+const MaxVersion = 1 << 53
+
 // State is the whole routing state of the shared nginx.
 type State struct {
 	// Version increases with every change; nginx refuses a state that is not
@@ -135,8 +139,8 @@ var routeName = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 // naming its field.
 func Validate(s State, podNetworks ...netip.Prefix) error {
 	var errs []error
-	if s.Version < 0 {
-		errs = append(errs, errors.New("version: must be >= 0"))
+	if s.Version < 0 || s.Version > MaxVersion {
+		errs = append(errs, fmt.Errorf("version: %d must be between 0 and %d", s.Version, int64(MaxVersion)))
 	}
 	names := map[string]bool{}
 	keys := map[string]string{}

@@ -25,6 +25,7 @@ func TestValidate(t *testing.T) {
 		{"valid", State{Version: 3, Routes: []Route{ok}}, nil},
 		{"empty", State{}, nil},
 		{"negative version", State{Version: -1}, []string{"version"}},
+		{"version beyond 2^53", State{Version: MaxVersion + 1}, []string{"version"}},
 		{"bad name", State{Routes: []Route{{Name: "a b"}}}, []string{"routes[0].name"}},
 		{"empty name", State{Routes: []Route{{Name: ""}}}, []string{"routes[0].name"}},
 		{"duplicate name", State{Routes: []Route{{Name: "a", PathPrefix: "/1"}, {Name: "a", PathPrefix: "/2"}}}, []string{"routes[1].name", "used twice"}},
