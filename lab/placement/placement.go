@@ -455,6 +455,37 @@ func (u *Unplaceable) Counts() map[Reason]int {
 // messageOrder puts resource shortfalls before constraints in messages.
 var messageOrder = []Reason{UnfulfilledRole, InsufficientCpus, InsufficientMemory, InsufficientDisk, InsufficientGpus, InsufficientPorts, UnfulfilledConstraint}
 
+// ReasonSummary is one entry of Marathon's
+// processedOffersSummary.rejectSummaryLastOffers: how many offers (agents)
+// reached this stage of the funnel and how many were declined at it.
+type ReasonSummary struct {
+	Reason    Reason `json:"reason"`
+	Declined  int    `json:"declined"`
+	Processed int    `json:"processed"`
+}
+
+// Summary funnels the rejections as Marathon does: each agent is declined
+// for the first of its reasons in Reasons order; Processed is the number of
+// agents still in the funnel when the reason is checked.
+func (u *Unplaceable) Summary() []ReasonSummary {
+	declined := map[Reason]int{}
+	for _, r := range u.Rejections {
+		for _, why := range Reasons {
+			if hasReason(r.Reasons, why) {
+				declined[why]++
+				break
+			}
+		}
+	}
+	out := make([]ReasonSummary, 0, len(Reasons))
+	left := u.Total
+	for _, why := range Reasons {
+		out = append(out, ReasonSummary{Reason: why, Declined: declined[why], Processed: left})
+		left -= declined[why]
+	}
+	return out
+}
+
 var reasonPhrase = map[Reason]string{
 	UnfulfilledRole:    "no accepted resource role",
 	InsufficientCpus:   "insufficient cpus",

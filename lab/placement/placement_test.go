@@ -397,3 +397,35 @@ func TestUnplaceableMessageTruncatesLongLists(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestUnplaceableSummaryFunnel(t *testing.T) {
+	agents := []Agent{
+		with(agent("pub", nil), func(a *Agent) { a.Role = "slave_public" }),
+		with(agent("n1", nil, "/web"), func(a *Agent) { a.Used.CPUs = 4 }), // constraint and cpus: declined for the constraint
+		with(agent("n2", nil), func(a *Agent) { a.Used.CPUs = 4; a.Used.Mem = 4096 }),
+		with(agent("n3", nil), func(a *Agent) { a.Used.Mem = 4096 }),
+	}
+	r := req(con("hostname:UNIQUE"))
+	r.AcceptedRoles = []string{"*"}
+	_, err := Place(agents, r)
+	var u *Unplaceable
+	if !errors.As(err, &u) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []ReasonSummary{
+		{UnfulfilledRole, 1, 4},
+		{UnfulfilledConstraint, 1, 3},
+		{NoCorrespondingReservationFound, 0, 2},
+		{InsufficientCpus, 1, 2},
+		{InsufficientMemory, 1, 1},
+		{InsufficientDisk, 0, 0},
+		{InsufficientGpus, 0, 0},
+		{InsufficientPorts, 0, 0},
+	}
+	if got := u.Summary(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Summary() =\n%v\nwant\n%v", got, want)
+	}
+	if got := u.Counts(); !reflect.DeepEqual(got, map[Reason]int{UnfulfilledRole: 1, UnfulfilledConstraint: 1, InsufficientCpus: 2, InsufficientMemory: 2}) {
+		t.Errorf("Counts() = %v", got)
+	}
+}

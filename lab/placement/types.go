@@ -133,19 +133,24 @@ func (c Constraint) String() string {
 // /v2/queue's processedOffersSummary.
 type Reason string
 
-// Rejection reasons, in the order Marathon lists them.
+// Rejection reasons.
 const (
 	UnfulfilledRole       Reason = "UnfulfilledRole"
 	UnfulfilledConstraint Reason = "UnfulfilledConstraint"
-	InsufficientCpus      Reason = "InsufficientCpus"
-	InsufficientMemory    Reason = "InsufficientMemory"
-	InsufficientDisk      Reason = "InsufficientDisk"
-	InsufficientGpus      Reason = "InsufficientGpus"
-	InsufficientPorts     Reason = "InsufficientPorts"
+	// NoCorrespondingReservationFound is part of Marathon's funnel; the lab
+	// has no resident tasks, so Place never reports it.
+	NoCorrespondingReservationFound Reason = "NoCorrespondingReservationFound"
+	InsufficientCpus                Reason = "InsufficientCpus"
+	InsufficientMemory              Reason = "InsufficientMemory"
+	InsufficientDisk                Reason = "InsufficientDisk"
+	InsufficientGpus                Reason = "InsufficientGpus"
+	InsufficientPorts               Reason = "InsufficientPorts"
 )
 
-// Reasons lists every Reason in Marathon's order.
-var Reasons = []Reason{UnfulfilledRole, UnfulfilledConstraint, InsufficientCpus, InsufficientMemory, InsufficientDisk, InsufficientGpus, InsufficientPorts}
+// Reasons lists every Reason in the order of Marathon's reason funnel
+// (NoOfferMatchReason.reasonFunnel): an offer declined for several reasons
+// counts for the first of them.
+var Reasons = []Reason{UnfulfilledRole, UnfulfilledConstraint, NoCorrespondingReservationFound, InsufficientCpus, InsufficientMemory, InsufficientDisk, InsufficientGpus, InsufficientPorts}
 
 // milli is a resource amount in thousandths, the fixed-point precision Mesos
 // uses for scalars, so that ten 0.1-cpu tasks fit exactly on one cpu.
