@@ -307,3 +307,25 @@ func TestTaskStateTerminal(t *testing.T) {
 		}
 	}
 }
+
+func TestAttributes(t *testing.T) {
+	var as Attributes
+	if err := json.Unmarshal([]byte(`{"rack":"r1","cores":8,"weight":0.5,"ports":"[1-2]"}`), &as); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"rack": "r1", "cores": "8", "weight": "0.5", "ports": "[1-2]"}
+	if got := as.Strings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Strings() = %v, want %v", got, want)
+	}
+	b, _ := json.Marshal(as)
+	var back map[string]any
+	json.Unmarshal(b, &back)
+	if back["cores"] != 8.0 || back["rack"] != "r1" {
+		t.Errorf("re-encoded attributes %s lost scalar/text kinds", b)
+	}
+	for _, bad := range []string{`{"rack":true}`, `{"rack":{"a":1}}`} {
+		if err := json.Unmarshal([]byte(bad), &as); err == nil || !strings.Contains(err.Error(), "want a string or a number") {
+			t.Errorf("%s: err = %v", bad, err)
+		}
+	}
+}

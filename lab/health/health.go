@@ -108,7 +108,7 @@ func (c Check) Validate() error {
 	return nil
 }
 
-// Probe runs the check once. An invalid check is reported as an unhealthy
+// Probe runs the check once; it is safe for concurrent use. An invalid check is reported as an unhealthy
 // result whose message says what is wrong; the probe never takes longer than
 // the check's timeout (or ctx).
 func Probe(ctx context.Context, c Check) Result {
