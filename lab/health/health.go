@@ -108,9 +108,9 @@ func (c Check) Validate() error {
 	return nil
 }
 
-// Probe runs the check once; it is safe for concurrent use. An invalid check is reported as an unhealthy
-// result whose message says what is wrong; the probe never takes longer than
-// the check's timeout (or ctx).
+// Probe runs the check once; it is safe for concurrent use. An invalid check
+// is reported as an unhealthy result whose message says what is wrong; the
+// probe never takes longer than the check's timeout (or ctx).
 func Probe(ctx context.Context, c Check) Result {
 	if err := c.Validate(); err != nil {
 		return Result{Message: err.Error()}
