@@ -232,6 +232,11 @@ func (n *Nginx) Prepare(ctx context.Context) error {
 	if err := n.checkStateFile(); err != nil {
 		return err
 	}
+	if !n.running() {
+		if err := checkFree(map[string]string{"nginx.listen": n.Listen, "nginx.admin": n.Admin}); err != nil {
+			return err
+		}
+	}
 	conf, err := n.Render()
 	if err != nil {
 		return err
@@ -247,6 +252,32 @@ func (n *Nginx) Prepare(ctx context.Context) error {
 		return fmt.Errorf("nginx: install config: %w", err)
 	}
 	return nil
+}
+
+// running reports whether this lab's nginx master is running (its pid file
+// names a live process whose command line uses our config).
+func (n *Nginx) running() bool {
+	pid, err := n.MasterPID()
+	if err != nil {
+		return false
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && bytes.Contains(cmdline, []byte(n.Conf))
+}
+
+// checkFree fails when one of the addresses cannot be bound (taken by
+// another process), naming the setting to change.
+func checkFree(addrs map[string]string) error {
+	var errs []error
+	for field, addr := range addrs {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("nginx: %s %s cannot be used: %w (stop what listens there or change %s in the lab config)", field, addr, err, field))
+			continue
+		}
+		l.Close()
+	}
+	return errors.Join(errs...)
 }
 
 // checkStateFile refuses a routing state file that nginx would refuse at
@@ -360,13 +391,12 @@ func (n *Nginx) Spec() component.Spec {
 // environment block (setproctitle), so the lab's environment marker cannot
 // find it; this does. It is idempotent.
 func (n *Nginx) Cleanup(ctx context.Context) error {
+	if !n.running() {
+		return nil // not running, or the PID now belongs to someone else
+	}
 	pid, err := n.MasterPID()
 	if err != nil {
 		return nil
-	}
-	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil || !bytes.Contains(cmdline, []byte(n.Conf)) {
-		return nil // not running, or the PID now belongs to someone else
 	}
 	// QUIT is nginx's graceful shutdown; the master stops its workers.
 	_ = syscall.Kill(pid, syscall.SIGQUIT)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -390,5 +391,28 @@ func TestAdminConcurrentRouteWrites(t *testing.T) {
 	}
 	if code, body := adminDo(t, in, "GET", "/healthz", ""); code != 200 || !strings.Contains(body, fmt.Sprintf(`"version":%d,"routes":%d`, n, n)) {
 		t.Fatalf("after %d concurrent PUTs: %d %s", n, code, body)
+	}
+}
+
+// TestPrepareRefusesTakenPort: a port held by another process is reported
+// with the setting to change, before nginx is started.
+func TestPrepareRefusesTakenPort(t *testing.T) {
+	nginxtest.RequireNginx(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := labconfig.Default()
+	cfg.Dir = t.TempDir()
+	cfg.Nginx.Listen = l.Addr().String()
+	cfg.Nginx.Admin = nginxtest.FreeAddr(t, "127.0.0.1")
+	n, err := labnginx.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Prepare(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "nginx.listen "+l.Addr().String()+" cannot be used") {
+		t.Fatalf("Prepare with a taken port: %v", err)
 	}
 }
