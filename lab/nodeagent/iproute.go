@@ -23,7 +23,9 @@ func ipCmd(ctx context.Context, args ...string) error {
 	return nil
 }
 
-func isExists(err error) bool { return err != nil && strings.Contains(err.Error(), "File exists") }
+func isExists(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "File exists") || strings.Contains(err.Error(), "already assigned"))
+}
 
 // EnsureBridge creates the lab bridge with the gateway address and brings it
 // up; it is idempotent and safe to run from several agents at once.
