@@ -58,6 +58,8 @@ func BenchmarkThroughputWeightChanges(b *testing.B) {
 	b.ReportMetric(changing.RPS(), "req/s-20changes")
 	b.ReportMetric(changing.RPS()/steady.RPS(), "ratio")
 	b.ReportMetric(float64(steady.Failed+changing.Failed), "failed")
+	b.ReportMetric(float64(steady.P99.Microseconds())/1000, "p99-ms-steady")
+	b.ReportMetric(float64(changing.P99.Microseconds())/1000, "p99-ms-20changes")
 	b.Logf("steady: %s", steady)
 	b.Logf("20 weight changes: %s", changing)
 	if steady.Failed+changing.Failed != 0 {

@@ -96,6 +96,13 @@ func (c *Client) Apply(ctx context.Context, s State) (State, error) {
 		return State{}, fmt.Errorf("routing state not applied (nothing changed): %w", err)
 	}
 	applied, perr := c.put(ctx, body)
+	if errors.Is(perr, ErrConflict) {
+		// nginx may already hold exactly this state: it reloaded (and read
+		// the file written above) between the write and the PUT.
+		if cur, err := c.Get(ctx); err == nil && sameState(cur, s) {
+			return cur, nil
+		}
+	}
 	if perr != nil {
 		var rerr error
 		if prevErr == nil {
@@ -247,6 +254,29 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// sameState compares two states as nginx stores them (nil and empty lists
+// are the same).
+func sameState(a, b State) bool {
+	norm := func(s State) State {
+		s = s.Clone()
+		if s.Routes == nil {
+			s.Routes = []Route{}
+		}
+		for i := range s.Routes {
+			if s.Routes[i].Backends == nil {
+				s.Routes[i].Backends = []Backend{}
+			}
+			if s.Routes[i].PathPrefix == "" {
+				s.Routes[i].PathPrefix = "/"
+			}
+		}
+		return s
+	}
+	ja, err1 := json.Marshal(norm(a))
+	jb, err2 := json.Marshal(norm(b))
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 func adminError(body []byte) string {

@@ -7,6 +7,7 @@ package traffic_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -479,5 +480,50 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if len(st.Routes) != writers || st.Version != writers {
 		t.Fatalf("after %d concurrent writers: version %d, %d routes", writers, st.Version, len(st.Routes))
+	}
+}
+
+// TestApplyRacingReload: nginx reloads (and reads the state file) between
+// the client's file write and its PUT; the PUT then conflicts with the very
+// same state, which is a success, not a failure to undo.
+func TestApplyRacingReload(t *testing.T) {
+	in, c := setup(t)
+	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	want := traffic.State{Version: 2, Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{backend(a, 1, traffic.Marathon)}}}}
+	// What Apply writes before its PUT, picked up by a reload.
+	data, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := traffic.WriteFileAtomic(c.StateFile, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Nginx.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := c.Get(context.Background())
+		if err == nil && st.Version == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reload did not load the state file: %+v %v", st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, err := c.Apply(context.Background(), want)
+	if err != nil {
+		t.Fatalf("Apply of the state nginx already holds: %v", err)
+	}
+	if got.Version != 2 {
+		t.Fatalf("applied %+v", got)
+	}
+	if file, _ := os.ReadFile(c.StateFile); !strings.Contains(string(file), a.Addr) {
+		t.Fatalf("state file lost the state: %s", file)
+	}
+	// A different state at the same version is still a conflict.
+	if _, err := c.Apply(context.Background(), traffic.State{Version: 2}); !errors.Is(err, traffic.ErrConflict) {
+		t.Fatalf("different state, same version: %v", err)
 	}
 }
