@@ -37,7 +37,34 @@ func (l layout) apiserverReady(ctx context.Context) error {
 	if err := ensureNodeAgentRBAC(ctx, cs); err != nil {
 		return fmt.Errorf("bootstrap RBAC for node agents: %w", err)
 	}
+	if err := pruneKwokNodes(ctx, cs, l.cfg.Kubernetes.KwokNodes); err != nil {
+		return fmt.Errorf("remove kwok nodes beyond kubernetes.kwokNodes=%d: %w", l.cfg.Kubernetes.KwokNodes, err)
+	}
 	return nil
+}
+
+// pruneKwokNodes deletes the kwok nodes that the config no longer asks for
+// (kubernetes.kwokNodes lowered or set to 0 since the last `lab up`); the
+// pod garbage collector then removes their pods.
+func pruneKwokNodes(ctx context.Context, cs kubernetes.Interface, n int) error {
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: KwokNodeLabel + "=kwok", ResourceVersion: "0"})
+	if err != nil {
+		return fmt.Errorf("list kwok nodes: %w", err)
+	}
+	want := make(map[string]bool, n)
+	for i := range n {
+		want[KwokNodeName(i)] = true
+	}
+	var errs []error
+	for _, nd := range list.Items {
+		if want[nd.Name] || nd.Annotations[KwokAnnotation] != "fake" {
+			continue
+		}
+		if err := cs.CoreV1().Nodes().Delete(ctx, nd.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete node %s: %w", nd.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (l layout) clientset() (*kubernetes.Clientset, error) {

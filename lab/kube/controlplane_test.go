@@ -26,6 +26,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
+
+	"github.com/switchyard/switchyard/lab/component"
 )
 
 func adminClient(t *testing.T, c *testCluster) *kubernetes.Clientset {
@@ -511,5 +513,39 @@ func TestNodeAgentIdentityIsRestrictedToItsNode(t *testing.T) {
 	}
 	if err := cs.CoreV1().Namespaces().Delete(ctx, "default", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("node agent deleting a namespace: err = %v, want Forbidden", err)
+	}
+}
+
+// kwok nodes beyond kubernetes.kwokNodes (left from an earlier `lab up` with
+// more) are removed when the apiserver is found ready.
+func TestExtraKwokNodesArePruned(t *testing.T) {
+	c := sharedCluster(t)
+	cs := adminClient(t, c)
+	ctx := context.Background()
+	extra := KwokNodeName(sharedKwokNodes + 7)
+	if _, err := cs.CoreV1().Nodes().Create(ctx, kwokNode(extra), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var apiserver component.Spec
+	for _, s := range c.specs {
+		if s.Name == APIServerName {
+			apiserver = s
+		}
+	}
+	eventually(t, 30*time.Second, "extra kwok node deleted", func(ctx context.Context) error {
+		if err := apiserver.Ready(ctx); err != nil {
+			return err
+		}
+		if _, err := cs.CoreV1().Nodes().Get(ctx, extra, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("node %s: err = %v, want NotFound", extra, err)
+		}
+		return nil
+	})
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: KwokNodeLabel + "=kwok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != sharedKwokNodes {
+		t.Errorf("%d kwok nodes left, want %d", len(nodes.Items), sharedKwokNodes)
 	}
 }
