@@ -122,6 +122,15 @@ func (o *labOptions) load(create bool, out io.Writer) error {
 	if o.labDir != "" && o.configFile != "" {
 		cfg.Dir = dir
 	}
+	if create && path != cfg.Path("lab.yaml") {
+		// The components read <lab-dir>/lab.yaml: keep the lab's copy there.
+		if err := writeLabConfig(cfg, cfg.Path("lab.yaml")); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "copied %s to %s (the lab's components read it there)\n", path, cfg.Path("lab.yaml"))
+		path = cfg.Path("lab.yaml")
+		o.configFile, o.labDir = "", cfg.Dir
+	}
 	o.cfg, o.configPath = cfg, path
 	if o.self, err = os.Executable(); err != nil {
 		return fmt.Errorf("locate the switchyard binary: %w", err)
@@ -215,17 +224,26 @@ func setKwokNodes(path string, n int) error {
 	if err != nil {
 		return err
 	}
-	// Write the config with its dir as it was written (relative to the file).
-	rel, err := filepath.Rel(filepath.Dir(path), cfg.Dir)
-	if err == nil {
+	cfg.Kubernetes.KwokNodes = n
+	return writeLabConfig(cfg, path)
+}
+
+// writeLabConfig writes cfg to path with its dir relative to the file.
+func writeLabConfig(cfg labconfig.Config, path string) error {
+	if rel, err := filepath.Rel(filepath.Dir(path), cfg.Dir); err == nil {
 		cfg.Dir = rel
 	}
-	cfg.Kubernetes.KwokNodes = n
 	b, err := cfg.Marshal()
 	if err != nil {
 		return fmt.Errorf("render lab config: %w", err)
 	}
-	return os.WriteFile(path, b, 0o644)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write lab config: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write lab config: %w", err)
+	}
+	return nil
 }
 
 // examplesDir finds the sample apps: the flag, ./examples, or examples/ next

@@ -2,6 +2,7 @@ package labtest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,6 +188,7 @@ func TestDownLeavesNothingBehind(t *testing.T) {
 	if len(proc.FindByEnv(lab.Marker(l.Config))) < 3 {
 		t.Fatalf("the second lab runs fewer processes than expected")
 	}
+	crashAndRecover(t, l)
 	if err := l.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +205,44 @@ func TestDownLeavesNothingBehind(t *testing.T) {
 	}
 	if after := pids(t, theLab); fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("stopping the second lab touched the first: %v -> %v", before, after)
+	}
+}
+
+// crashAndRecover kills the lab Marathon's program: `lab status` must report
+// it crashed (exit status 3) with how it ended and its log, and `lab up` must
+// start it again.
+func crashAndRecover(t *testing.T, l *Lab) {
+	t.Helper()
+	shim := pids(t, l)["marathon"]
+	kids, err := exec.Command("pgrep", "-P", fmt.Sprint(shim)).Output()
+	if err != nil {
+		t.Fatalf("find marathon's process under pid %d: %v", shim, err)
+	}
+	var child int
+	fmt.Sscan(string(kids), &child)
+	if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for proc.Alive(proc.ID{PID: shim}) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, err := l.Run("lab", "status")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("lab status with a crashed component: %v, want exit status 3", err)
+	}
+	for _, want := range []string{"crashed", "killed by signal 9", "marathon is crashed; last lines of"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lab status lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = l.Run("lab", "up")
+	if err != nil || !strings.Contains(out, "marathon                 was killed by signal 9") {
+		t.Fatalf("lab up after the crash: %v\n%s", err, out)
+	}
+	if _, err := get(l.MarathonURL + "/v2/info"); err != nil {
+		t.Fatalf("restarted Marathon does not answer: %v", err)
 	}
 }
 
