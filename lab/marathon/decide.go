@@ -61,7 +61,8 @@ type strategy struct {
 //
 // Rolling restarts follow Marathon's upgradeStrategy: at least
 // ceil(target*minimumHealthCapacity) healthy tasks stay up, at most
-// floor(target*(1+maximumOverCapacity)) tasks exist at once; old tasks are
+// floor(target*(1+maximumOverCapacity)) tasks exist at once (tasks being
+// killed included, as they still hold resources); old tasks are
 // killed as new ones become healthy and ready. When the strategy leaves no
 // room at all (minimumHealthCapacity=1, maximumOverCapacity=0), one old task
 // is killed at a time, as Marathon does.
@@ -174,7 +175,9 @@ func decideRestart(target int, st strategy, tasks []taskView) decision {
 			canKill--
 		}
 	}
-	total := len(old) - killedOld + len(newLive) + killing
+	// Tasks being killed still hold their resources, so they count against
+	// maxCapacity until they are gone.
+	total := len(old) + len(newLive) + killing
 	d.Launch = min(target-len(newLive), maxCap-total)
 	if d.Launch < 0 {
 		d.Launch = 0
