@@ -64,7 +64,9 @@ func (c *Client) WaitForDeployment(ctx context.Context, id string, poll time.Dur
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events, err := c.Events(sctx, EventOptions{Types: []string{EventDeploymentSuccess, EventDeploymentFailed}})
+	// event_stream_attached is asked for too: Marathon sends it at once,
+	// which confirms the subscription before the first look at the list.
+	events, err := c.Events(sctx, EventOptions{Types: []string{EventStreamAttached, EventDeploymentSuccess, EventDeploymentFailed}})
 	if err != nil {
 		events = nil // poll only
 	}

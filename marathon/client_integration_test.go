@@ -3,8 +3,8 @@
 package marathon_test
 
 // Integration tests of the Marathon client against the lab's real Marathon
-// (package lab/marathon), started with `switchyard lab up` through
-// lab/labtest, with tasks as real processes on the lab's loopback nodes.
+// (package lab/marathon) running in-process on loopback, with tasks as real
+// processes on the lab's loopback nodes.
 // No fake Marathon: every answer here comes from the lab's implementation.
 
 import (
@@ -12,52 +12,39 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/lab/labtest"
+	labmarathon "github.com/switchyard/switchyard/lab/marathon"
+	"github.com/switchyard/switchyard/lab/proc"
 	"github.com/switchyard/switchyard/marathon"
 )
 
-// lab is one real lab (`switchyard lab up`, Marathon only) with a client for its Marathon.
+// lab is the lab's Marathon running in-process for the test, with a client for it.
 type lab struct {
-	*labtest.Lab
+	*labmarathon.TestServer
 	client *marathon.Client
 	nodes  map[string]bool // node addresses
 }
 
-// startLab starts a lab of its own for the test (unique ID, ports and
-// loopback node block) and stops it when the test ends, checking that
-// nothing of it is left behind.
+// startLab starts the lab Marathon (real scheduler, real task processes,
+// real HTTP on loopback) with three nodes of its own; the test's cleanup
+// stops it and every process it started.
 func startLab(t *testing.T) *lab {
 	t.Helper()
-	l := labtest.StartT(t, labtest.Options{})
-	client, err := marathon.NewClient(marathon.Config{URL: l.MarathonURL, Timeout: 10 * time.Second})
+	ts := labmarathon.StartForTest(t, labmarathon.TestConfig(t, 3))
+	client, err := marathon.NewClient(marathon.Config{URL: ts.URL, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			if b, err := os.ReadFile(l.Config.Path("logs", "marathon.log")); err == nil {
-				t.Logf("marathon.log:\n%s", tail(string(b), 60))
-			}
-		}
-	})
-	out := &lab{Lab: l, client: client, nodes: map[string]bool{}}
-	for _, n := range l.Config.Nodes {
-		out.nodes[n.Address] = true
+	l := &lab{TestServer: ts, client: client, nodes: map[string]bool{}}
+	for _, n := range ts.Config.Nodes {
+		l.nodes[n.Address] = true
 	}
-	return out
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return l
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -160,9 +147,9 @@ func TestLabMarathon(t *testing.T) {
 		ctx := ctxT(t)
 		evctx, stop := context.WithCancel(ctx)
 		defer stop()
-		events, err := c.Events(evctx, marathon.EventOptions{Types: []string{
-			marathon.EventDeploymentSuccess, marathon.EventDeploymentInfo, marathon.EventStatusUpdate, marathon.EventAPIPost,
-		}})
+		types := []string{marathon.EventStreamAttached, marathon.EventDeploymentSuccess, marathon.EventDeploymentInfo,
+			marathon.EventStatusUpdate, marathon.EventAPIPost}
+		events, err := c.Events(evctx, marathon.EventOptions{Types: types})
 		if err != nil {
 			t.Fatalf("Events: %v", err)
 		}
@@ -188,6 +175,11 @@ func TestLabMarathon(t *testing.T) {
 		for _, x := range tasks {
 			if x.AppID != "/it/web" || !l.nodes[x.Host] || x.SlaveID == "" || x.StartedAt == "" || x.Version == "" {
 				t.Errorf("task %+v: want appId /it/web, a lab node host, slaveId, startedAt, version", x)
+			}
+		}
+		for _, x := range tasks {
+			if pids := proc.FindByEnv("MESOS_TASK_ID=" + x.ID); len(pids) == 0 {
+				t.Errorf("task %s: no process carries MESOS_TASK_ID=%s (tasks are real processes)", x.ID, x.ID)
 			}
 		}
 		all, err := c.Tasks(ctx, marathon.TasksOptions{Status: []string{marathon.TaskStatusRunning}})
@@ -247,8 +239,20 @@ func TestLabMarathon(t *testing.T) {
 			if len(seen[marathon.EventDeploymentInfo]) == 0 {
 				return errors.New("no deployment_info event")
 			}
+			if len(seen[marathon.EventStreamAttached]) != 1 {
+				return fmt.Errorf("%d event_stream_attached events, want 1", len(seen[marathon.EventStreamAttached]))
+			}
+			posted := false
+			for _, ev := range seen[marathon.EventAPIPost] {
+				if p, _ := ev.Payload.(*marathon.APIPostEvent); p != nil && p.AppDefinition != nil && p.AppDefinition.ID == "/it/web" {
+					posted = true
+				}
+			}
+			if !posted {
+				return errors.New("no api_post_event with the /it/web definition")
+			}
 			for typ := range seen {
-				if !slices.Contains([]string{marathon.EventDeploymentSuccess, marathon.EventDeploymentInfo, marathon.EventStatusUpdate, marathon.EventAPIPost}, typ) {
+				if !slices.Contains(types, typ) {
 					return fmt.Errorf("event_type filter let %s through", typ)
 				}
 			}
@@ -337,6 +341,12 @@ func TestLabMarathon(t *testing.T) {
 			ts := running(t, c, "/it/web")
 			if len(ts) != 1 || ts[0].ID == tasks[0].ID {
 				return fmt.Errorf("running = %v, want only %s", taskIDs(ts), tasks[1].ID)
+			}
+			return nil
+		})
+		eventually(t, 10*time.Second, func() error {
+			if pids := proc.FindByEnv("MESOS_TASK_ID=" + tasks[0].ID); len(pids) != 0 {
+				return fmt.Errorf("the process of killed task %s still runs", tasks[0].ID)
 			}
 			return nil
 		})
@@ -515,8 +525,10 @@ func TestLabMarathon(t *testing.T) {
 		if n := len(running(t, c, "/itgroup/b")); n != 2 {
 			t.Errorf("after group update /itgroup/b runs %d tasks, want 2", n)
 		}
-		if v, err := c.GroupVersions(ctx, "/itgroup"); err != nil || len(v) < 2 {
+		if v, err := c.GroupVersions(ctx, "/itgroup"); err != nil || len(v) == 0 {
 			t.Errorf("group versions = %v, %v", v, err)
+		} else if _, err := time.Parse(time.RFC3339, v[0]); err != nil {
+			t.Errorf("group version %q is not a timestamp: %v", v[0], err)
 		}
 		root, err := c.Group(ctx, "/")
 		if err != nil || len(root.Groups) == 0 {
@@ -539,6 +551,94 @@ func TestLabMarathon(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("health check results", func(t *testing.T) {
+		ctx := ctxT(t)
+		evctx, stop := context.WithCancel(ctx)
+		defer stop()
+		events, err := c.Events(evctx, marathon.EventOptions{Types: []string{marathon.EventStreamAttached, marathon.EventHealthStatusChanged}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := sleeper("/it/checked", 2)
+		app.HealthChecks = []marathon.HealthCheck{{
+			Protocol:        ptr(marathon.ProtocolCommand),
+			Command:         &marathon.CommandCheck{Value: `test -n "$MESOS_TASK_ID"`},
+			IntervalSeconds: ptr(1), GracePeriodSeconds: ptr(5), MaxConsecutiveFailures: ptr(3),
+		}}
+		res, err := c.CreateApp(ctx, app)
+		deploy(t, c, res, err)
+		tasks := running(t, c, "/it/checked")
+		if len(tasks) != 2 {
+			t.Fatalf("%d running", len(tasks))
+		}
+		for _, x := range tasks {
+			if !x.Healthy() || x.HealthCheckResults[0].ConsecutiveFailures != 0 {
+				t.Errorf("task %s health = %+v, want alive", x.ID, x.HealthCheckResults)
+			}
+		}
+		got, err := c.App(ctx, "/it/checked", marathon.EmbedAppCounts)
+		if err != nil || got.TasksHealthy == nil || *got.TasksHealthy != 2 {
+			t.Errorf("tasksHealthy = %v, %v", got.TasksHealthy, err)
+		}
+		alive := map[string]bool{}
+		timeout := time.After(10 * time.Second)
+		for len(alive) < 2 {
+			select {
+			case ev := <-events:
+				if p, ok := ev.Payload.(*marathon.HealthStatusChangedEvent); ok && p.AppID == "/it/checked" && p.Alive {
+					alive[p.InstanceID+p.TaskID] = true
+				}
+			case <-timeout:
+				t.Fatalf("health_status_changed_event alive for %d tasks, want 2", len(alive))
+			}
+		}
+		res, err = c.DeleteApp(ctx, "/it/checked", false)
+		deploy(t, c, res, err)
+	})
+
+	t.Run("event stream survives a Marathon restart", func(t *testing.T) {
+		ctx := ctxT(t)
+		evctx, stop := context.WithCancel(ctx)
+		defer stop()
+		events, err := c.Events(evctx, marathon.EventOptions{Types: []string{marathon.EventStreamAttached, marathon.EventDeploymentSuccess}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := func() marathon.Event {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatal("event channel closed")
+				}
+				return ev
+			case <-time.After(30 * time.Second):
+				t.Fatal("no event within 30s")
+			}
+			return marathon.Event{}
+		}
+		if ev := next(); ev.Type != marathon.EventStreamAttached {
+			t.Fatalf("first event %q, want %s", ev.Type, marathon.EventStreamAttached)
+		}
+		l.Restart() // stops the server (the stream drops) and starts a new one on the same address
+		if ev := next(); ev.Type != marathon.EventReconnected {
+			t.Fatalf("after the restart got %q, want %s", ev.Type, marathon.EventReconnected)
+		}
+		if ev := next(); ev.Type != marathon.EventStreamAttached {
+			t.Fatalf("after reconnecting got %q, want %s", ev.Type, marathon.EventStreamAttached)
+		}
+		res, err := c.CreateApp(ctx, sleeper("/it/after-restart", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := next().Payload.(*marathon.DeploymentSuccessEvent); !ok || p.ID != res.DeploymentID {
+			t.Fatalf("want deployment_success for %s on the re-opened stream, got %+v", res.DeploymentID, p)
+		}
+		// Tasks started before the restart were re-adopted.
+		if n := len(running(t, c, "/it/web")); n != 1 {
+			t.Errorf("/it/web runs %d tasks after the restart, want 1", n)
+		}
 	})
 
 	t.Run("errors carry Marathon's status, message and details", func(t *testing.T) {
