@@ -474,13 +474,13 @@ end
 function _M.balance()
   local b = require "ngx.balancer"
   local ctx = ngx.ctx
-  local r = ctx.sy_route
+  local routed = ctx.sy_route
+  if not routed then return ngx.exit(ngx.ERROR) end
   local c = refresh()
   -- Use the newest pool of this route (weights may have changed since the
-  -- access phase); fall back to the one the request was routed with.
-  local fresh = r and c.by_name[r.name]
-  if fresh then r = fresh end
-  if not r then return ngx.exit(500) end
+  -- access phase); fall back to the pool the request was routed with when
+  -- the newest has nothing left for it (its backends are still draining).
+  local r = c.by_name[routed.name] or routed
   local tried = ctx.sy_tried
   if not tried then
     tried = {}
@@ -491,9 +491,11 @@ function _M.balance()
     ctx.sy_peer.down_until = ngx.now() + FAIL_TIMEOUT
   end
   local p = pick(r, tried)
+  if not p and r ~= routed then p = pick(routed, tried) end
   if not p then
-    ngx.log(ngx.ERR, "switchyard: route ", r.name, ": every backend failed for this request")
-    return ngx.exit(502)
+    -- Only when the pool shrank between tries; nginx answers 500.
+    ngx.log(ngx.ERR, "switchyard: route ", r.name, ": no untried backend left for this request")
+    return ngx.exit(ngx.ERROR)
   end
   tried[p.address] = true
   ctx.sy_peer = p
@@ -502,7 +504,7 @@ function _M.balance()
   local ok, err = b.set_current_peer(p.host, p.port)
   if not ok then
     ngx.log(ngx.ERR, "switchyard: set peer ", p.address, ": ", err)
-    return ngx.exit(500)
+    return ngx.exit(ngx.ERROR)
   end
 end
 
