@@ -87,7 +87,7 @@ if [ "${KUBE_BUILD_FORCE:-}" != 1 ] && cached_ok "$want"; then
   exit 0
 fi
 
-avail_kb=$(df -Pk "$(go env GOCACHE | xargs dirname)" | awk 'NR==2{print $4}')
+avail_kb=$(df -Pk "$(go env GOCACHE | xargs dirname)" 2>/dev/null | awk 'NR==2{print $4}' || true)
 if [ -n "$avail_kb" ] && [ "$avail_kb" -lt $((6 * 1024 * 1024)) ]; then
   log "warning: only $((avail_kb / 1024)) MiB free for the Go build cache; the first build needs ~6 GB"
 fi

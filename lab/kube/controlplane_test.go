@@ -480,8 +480,19 @@ func TestNodeAgentIdentityIsRestrictedToItsNode(t *testing.T) {
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Unschedulable: true}}
 	}
 	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{}) })
-	if _, err := cs.CoreV1().Nodes().Create(ctx, mk(node), metav1.CreateOptions{}); err != nil {
+	// The node agent sets its own podCIDR (the controller-manager does not allocate).
+	own := mk(node)
+	own.Spec.PodCIDR, own.Spec.PodCIDRs = "10.244.0.0/24", []string{"10.244.0.0/24"}
+	created, err := cs.CoreV1().Nodes().Create(ctx, own, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatalf("node agent registering its own Node: %v", err)
+	}
+	if created.Spec.PodCIDR != "10.244.0.0/24" {
+		t.Errorf("registered Node has podCIDR %q, want the one the agent set", created.Spec.PodCIDR)
+	}
+	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "Test", LastHeartbeatTime: metav1.Now()}}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("node agent updating its Node status: %v", err)
 	}
 	if _, err := cs.CoreV1().Nodes().Create(ctx, mk(other), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
 		_ = admin.CoreV1().Nodes().Delete(ctx, other, metav1.DeleteOptions{})
