@@ -402,3 +402,34 @@ func TestEventStreamOpenErrors(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkEventStreamDecode measures SSE framing plus typed decoding of a
+// stream of status updates and deployment events, as a busy Marathon sends them.
+func BenchmarkEventStreamDecode(b *testing.B) {
+	var sb strings.Builder
+	for i := range 1000 {
+		if i%10 == 0 {
+			fmt.Fprintf(&sb, "event: deployment_info\ndata: {\"eventType\":\"deployment_info\",\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"plan\":{\"id\":\"d%d\",\"version\":\"v\",\"steps\":[{\"actions\":[{\"action\":\"ScaleApplication\",\"app\":\"/prod/web\"}]}]},\"currentStep\":{\"actions\":[{\"action\":\"ScaleApplication\",\"app\":\"/prod/web\"}]}}\n\n", i)
+			continue
+		}
+		fmt.Fprintf(&sb, "event: status_update_event\ndata: {\"slaveId\":\"S0\",\"taskId\":\"prod_web.%d\",\"taskStatus\":\"TASK_RUNNING\",\"message\":\"\",\"appId\":\"/prod/web\",\"host\":\"127.0.1.1\",\"ports\":[31000],\"version\":\"2026-01-01T00:00:00.000Z\",\"eventType\":\"status_update_event\",\"timestamp\":\"2026-01-01T00:00:00.000Z\"}\n\n", i)
+	}
+	stream := sb.String()
+	b.SetBytes(int64(len(stream)))
+	b.ResetTimer()
+	events := 0
+	for range b.N {
+		r := newSSEReader(strings.NewReader(stream))
+		for {
+			raw, err := r.next()
+			if err != nil {
+				break
+			}
+			if _, err := DecodeEvent(raw.name, raw.id, []byte(raw.data)); err != nil {
+				b.Fatal(err)
+			}
+			events++
+		}
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
