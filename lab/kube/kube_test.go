@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -358,5 +359,41 @@ func TestNodeKubeconfigAndServingCert(t *testing.T) {
 	}
 	if _, _, _, err := NodeServingCert(cfg, "node-2", "not-an-ip"); err == nil {
 		t.Error("bad address accepted")
+	}
+}
+
+// PinnedVersion, the tools modules and scripts/build-kube.sh must agree, or
+// the lab would look for binaries the script never builds.
+func TestPinnedVersionsAgree(t *testing.T) {
+	read := func(p string) string {
+		data, err := os.ReadFile(filepath.Join("..", "..", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	kubeMod, kwokMod, script := read("tools/kube/go.mod"), read("tools/kwok/go.mod"), read("scripts/build-kube.sh")
+	requires := func(mod, path, version string) bool {
+		return regexp.MustCompile(`(?m)^\s*(require\s+)?` + regexp.QuoteMeta(path+" "+version) + `\s*(// indirect)?\s*$`).MatchString(mod)
+	}
+	if !requires(kubeMod, "k8s.io/kubernetes", PinnedVersion) {
+		t.Errorf("tools/kube/go.mod does not require k8s.io/kubernetes %s", PinnedVersion)
+	}
+	staging := "v0." + strings.TrimPrefix(PinnedVersion, "v1.")
+	for _, m := range []string{"api", "apiserver", "client-go", "kubectl", "kubelet"} {
+		if !strings.Contains(kubeMod, "k8s.io/"+m+" => k8s.io/"+m+" "+staging+"\n") {
+			t.Errorf("tools/kube/go.mod: no replace of k8s.io/%s to %s", m, staging)
+		}
+	}
+	if !strings.Contains(script, "\nKUBE_VERSION="+PinnedVersion+"\n") {
+		t.Errorf("scripts/build-kube.sh does not build %s", PinnedVersion)
+	}
+	i := strings.Index(script, "\nKWOK_VERSION=")
+	if i < 0 {
+		t.Fatal("scripts/build-kube.sh sets no KWOK_VERSION")
+	}
+	kwokVersion := strings.SplitN(script[i+len("\nKWOK_VERSION="):], "\n", 2)[0]
+	if !requires(kwokMod, "sigs.k8s.io/kwok", kwokVersion) {
+		t.Errorf("tools/kwok/go.mod does not require sigs.k8s.io/kwok %s", kwokVersion)
 	}
 }
