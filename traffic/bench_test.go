@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
-	"github.com/switchyard/switchyard/traffic"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
 
@@ -22,17 +20,7 @@ import (
 // ratio. Any failed request fails the benchmark.
 func BenchmarkThroughputWeightChanges(b *testing.B) {
 	in, c := setup(b)
-	m := []traffic.Backend{backend(nginxtest.StartBackend(b, "127.0.0.2", "m1"), 0, ""), backend(nginxtest.StartBackend(b, "127.0.0.3", "m2"), 0, "")}
-	k := []traffic.Backend{backend(nginxtest.StartBackend(b, "127.0.0.4", "k1"), 0, ""), backend(nginxtest.StartBackend(b, "127.0.0.5", "k2"), 0, "")}
-	set := func(pct int) {
-		pool, err := traffic.SplitWeights(m, k, pct)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", Backends: pool}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	set := splitRoute(b, c)
 	run := func(changes int) loadgen.Result {
 		set(50)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -131,17 +119,7 @@ func BenchmarkWrkWeightChanges(b *testing.B) {
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	m := []traffic.Backend{backend(nginxtest.StartBackend(b, "127.0.0.2", "m1"), 0, ""), backend(nginxtest.StartBackend(b, "127.0.0.3", "m2"), 0, "")}
-	k := []traffic.Backend{backend(nginxtest.StartBackend(b, "127.0.0.4", "k1"), 0, ""), backend(nginxtest.StartBackend(b, "127.0.0.5", "k2"), 0, "")}
-	set := func(pct int) {
-		pool, err := traffic.SplitWeights(m, k, pct)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", Backends: pool}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	set := splitRoute(b, c)
 	url := "http://" + in.PublicAddr() + "/"
 	var steady, changing wrkResult
 	b.ResetTimer()

@@ -104,6 +104,25 @@ func TestWeightsHonoured(t *testing.T) {
 	}
 }
 
+// splitRoute starts two Marathon and two Kubernetes backends (m1, m2, k1,
+// k2) and returns a function that routes web.test to them with the given
+// Kubernetes percentage.
+func splitRoute(t testing.TB, c *traffic.Client) func(kubePercent int) {
+	t.Helper()
+	m := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.2", "m1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.3", "m2"), 0, "")}
+	k := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.4", "k1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.5", "k2"), 0, "")}
+	return func(pct int) {
+		t.Helper()
+		pool, err := traffic.SplitWeights(m, k, pct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", Backends: pool}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // runLoad runs loadgen in the background until stop is called.
 func runLoad(in *nginxtest.Instance, conns int) (stop func() loadgen.Result) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -121,18 +140,7 @@ func runLoad(in *nginxtest.Instance, conns int) (stop func() loadgen.Result) {
 // times while a keep-alive client without retries sends GETs and POSTs.
 func TestWeightChangesUnderLoadFailNothing(t *testing.T) {
 	in, c := setup(t)
-	m := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.2", "m1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.3", "m2"), 0, "")}
-	k := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.4", "k1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.5", "k2"), 0, "")}
-	set := func(pct int) {
-		t.Helper()
-		pool, err := traffic.SplitWeights(m, k, pct)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Host: "web.test", Backends: pool}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	set := splitRoute(t, c)
 	set(0)
 	pid := in.Process().ID().PID
 	stop := runLoad(in, 16)

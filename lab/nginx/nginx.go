@@ -226,7 +226,7 @@ func (n *Nginx) Prepare(ctx context.Context) error {
 			return fmt.Errorf("nginx: %w", err)
 		}
 	}
-	if err := writeAtomic(filepath.Join(n.LuaDir, "switchyard.lua"), luaModule); err != nil {
+	if err := traffic.WriteFileAtomic(filepath.Join(n.LuaDir, "switchyard.lua"), luaModule); err != nil {
 		return fmt.Errorf("nginx: write Lua module: %w", err)
 	}
 	if err := n.checkStateFile(); err != nil {
@@ -437,23 +437,4 @@ func noFileLimit() uint64 {
 		return rl.Max
 	}
 	return 65536
-}
-
-// writeAtomic writes a file through a temp file and a rename.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
