@@ -104,6 +104,10 @@ func Decode(data []byte) (*Definition, error) {
 		return nil, &DecodeError{Errors: d.errs}
 	}
 	def.notes = d.notes
+	// Build the line index now so that Position is read-only (safe for
+	// concurrent use).
+	def.lines = d.lines
+	def.lines.lineCol(data, 0)
 	return def, nil
 }
 

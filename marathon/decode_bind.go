@@ -18,6 +18,9 @@ import (
 // maxErrors bounds the number of type errors collected for one document.
 const maxErrors = 50
 
+// maxNotes bounds the number of decode warnings kept for one document.
+const maxNotes = 1000
+
 // nodeDecoder is implemented by model types whose JSON form is not a plain
 // object (union types such as EnvValue or Constraint).
 type nodeDecoder interface {
@@ -25,6 +28,7 @@ type nodeDecoder interface {
 }
 
 type decoder struct {
+	lines lineIndex
 	src   []byte
 	errs  []FieldError
 	notes []Issue
@@ -34,12 +38,15 @@ func (d *decoder) errorf(n *node, path, format string, args ...any) {
 	if len(d.errs) >= maxErrors {
 		return
 	}
-	line, col := lineCol(d.src, n.start)
+	line, col := d.lines.lineCol(d.src, n.start)
 	d.errs = append(d.errs, FieldError{Path: path, Line: line, Column: col, Offset: n.start, Message: fmt.Sprintf(format, args...)})
 }
 
 func (d *decoder) note(n *node, path string, sev Severity, msg, hint string) {
-	line, col := lineCol(d.src, n.start)
+	if len(d.notes) >= maxNotes {
+		return
+	}
+	line, col := d.lines.lineCol(d.src, n.start)
 	d.notes = append(d.notes, Issue{Path: path, Line: line, Column: col, Severity: sev, Message: msg, Hint: hint})
 }
 

@@ -507,15 +507,40 @@ func plainKey(k string) bool {
 // lineCol converts a byte offset into a 1-based line and column (columns
 // count characters, not bytes).
 func lineCol(src []byte, off int) (int, int) {
+	var li lineIndex
+	return li.lineCol(src, off)
+}
+
+// lineIndex converts offsets to line/column in O(log n) after one scan of
+// the source, so that reporting many issues stays linear.
+type lineIndex struct {
+	starts []int // offsets where lines start; nil until first use
+}
+
+func (li *lineIndex) lineCol(src []byte, off int) (int, int) {
 	if off > len(src) {
 		off = len(src)
 	}
-	line, lineStart := 1, 0
-	for i := 0; i < off; i++ {
-		if src[i] == '\n' {
-			line++
-			lineStart = i + 1
+	if off < 0 {
+		off = 0
+	}
+	if li.starts == nil {
+		li.starts = append(make([]int, 0, 64), 0)
+		for i, c := range src {
+			if c == '\n' {
+				li.starts = append(li.starts, i+1)
+			}
 		}
 	}
-	return line, utf8.RuneCount(src[lineStart:off]) + 1
+	// The last line start <= off.
+	lo, hi := 0, len(li.starts)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if li.starts[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo + 1, utf8.RuneCount(src[li.starts[lo]:off]) + 1
 }

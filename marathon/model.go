@@ -71,9 +71,11 @@ type Definition struct {
 	// "app"/"apps".
 	EnvelopeUnknown Unknown
 
-	// source and positions let Validate report line/column for a JSON path.
+	// source, root and lines let Validate report line/column for a JSON
+	// path; notes are the warnings found while decoding.
 	source []byte
 	root   node
+	lines  lineIndex
 	notes  []Issue
 }
 
@@ -168,7 +170,7 @@ func (d *Definition) Position(path string) (line, col int) {
 	if off < 0 {
 		return 0, 0
 	}
-	return lineCol(d.source, off)
+	return d.lines.lineCol(d.source, off)
 }
 
 // offsetOf returns the byte offset of the member key (for object members)
