@@ -172,15 +172,12 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	lister := podFactory.Core().V1().Pods().Lister()
-	if err := rt.Recover(ctx, func(ns, name, uid string) (bool, error) {
+	if err := rt.Recover(ctx, func(ns, name string) (*corev1.Pod, error) {
 		p, err := lister.Pods(ns).Get(name)
 		if apierrors.IsNotFound(err) {
-			return false, nil
+			return nil, nil
 		}
-		if err != nil {
-			return false, err
-		}
-		return string(p.UID) == uid, nil
+		return p, err
 	}); err != nil {
 		return err
 	}

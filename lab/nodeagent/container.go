@@ -78,6 +78,10 @@ func (p *podRunner) runOnce(c *ctr) (code int32, ok bool) {
 			c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}}
 			c.started = c.spec.StartupProbe == nil
 			c.ready = c.spec.ReadinessProbe == nil && c.spec.StartupProbe == nil
+			if p.wasReady[c.spec.Name] {
+				c.started, c.ready = true, true
+			}
+			p.persistLocked()
 			p.mu.Unlock()
 			p.markDirty()
 			if l, _, err := p.prepare(c); err == nil {
@@ -219,7 +223,10 @@ func containerID(pr *proc.Process) string {
 // container (the supervisor then applies the restart policy).
 func (p *podRunner) probe(ctx context.Context, c *ctr, pr *proc.Process, env []string) {
 	s := c.spec
-	if s.StartupProbe != nil {
+	p.mu.Lock()
+	started, ready := c.started, c.ready
+	p.mu.Unlock()
+	if s.StartupProbe != nil && !started {
 		if !p.probeLoop(ctx, c, pr, env, "Startup", s.StartupProbe, false) {
 			return
 		}
@@ -236,7 +243,7 @@ func (p *podRunner) probe(ctx context.Context, c *ctr, pr *proc.Process, env []s
 	}
 	if s.ReadinessProbe != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.probeLoop(ctx, c, pr, env, "Readiness", s.ReadinessProbe, false) }()
+		go func() { defer wg.Done(); p.probeLoop(ctx, c, pr, env, "Readiness", s.ReadinessProbe, ready) }()
 	}
 	wg.Wait()
 }

@@ -700,6 +700,23 @@ func TestAgentRestartReadoptsRunningPods(t *testing.T) {
 		return podReady(p), string(p.Status.Phase)
 	})
 	id := containerPID(t, p)
+	// Sample the pod's readiness in the API through the agent restart.
+	stopSampling := make(chan struct{})
+	sampled := make(chan []string, 1)
+	go func() {
+		var flaps []string
+		for {
+			select {
+			case <-stopSampling:
+				sampled <- flaps
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if q := getPod(ns, "sticky"); q.Name != "" && !podReady(q) {
+				flaps = append(flaps, time.Now().Format("15:04:05.000"))
+			}
+		}
+	}()
 	if err := e.stopAgent(node); err != nil {
 		t.Fatal(err)
 	}
@@ -719,6 +736,10 @@ func TestAgentRestartReadoptsRunningPods(t *testing.T) {
 	}
 	if id2 := containerPID(t, p2); id2 != id {
 		t.Errorf("container process changed from %v to %v: not re-adopted", id, id2)
+	}
+	close(stopSampling)
+	if flaps := <-sampled; len(flaps) > 0 {
+		t.Errorf("the pod was reported unready during the agent restart at %v", flaps)
 	}
 	// The re-adopted pod still stops cleanly on delete.
 	if err := e.cs.CoreV1().Pods(ns).Delete(context.Background(), "sticky", metav1.DeleteOptions{}); err != nil {

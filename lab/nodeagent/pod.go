@@ -41,6 +41,7 @@ type podRunner struct {
 	finished    bool
 	conds       map[corev1.PodConditionType]corev1.PodCondition
 	termOnce    sync.Once
+	wasReady    map[string]bool // API readiness of containers at re-adoption
 }
 
 // ctr is one container's runtime state; fields are guarded by podRunner.mu.
@@ -299,6 +300,9 @@ func (p *podRunner) persistLocked() {
 		cs := containerState{Restarts: c.restarts, Done: c.done}
 		if c.proc != nil {
 			cs.Proc = c.proc.ID()
+		} else if a, ok := p.adopted.containerOK(c.stateKey()); ok && c.runs == 0 {
+			// Not looked at yet since the agent restarted: keep what was known.
+			cs.Proc, cs.StartedAt = a.Proc, a.StartedAt
 		}
 		if c.state.Running != nil {
 			cs.StartedAt = c.state.Running.StartedAt.Time
@@ -378,4 +382,15 @@ func (p *podRunner) stopAdopted() {
 	p.finished = true
 	p.mu.Unlock()
 	p.rt.forget(p)
+}
+
+// seedReadiness remembers which containers the API shows ready, so that a
+// re-adopted container does not flap to unready while its probe restarts.
+func (p *podRunner) seedReadiness(st []corev1.ContainerStatus) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.wasReady = map[string]bool{}
+	for _, s := range st {
+		p.wasReady[s.Name] = s.Ready
+	}
 }

@@ -248,10 +248,11 @@ func (r *Runtime) forget(p *podRunner) {
 
 // Recover re-adopts the pods persisted under <lab dir>/pods by an earlier
 // agent of this node: containers whose processes still run are adopted,
-// the others are restarted under the pod's restart policy. keep tells
-// whether a persisted pod (namespace, name, uid) still exists in the API;
-// pods that do not are terminated.
-func (r *Runtime) Recover(ctx context.Context, keep func(ns, name string, uid string) (bool, error)) error {
+// the others are restarted under the pod's restart policy. current returns
+// the pod as the API has it now (nil when it is gone); persisted pods that
+// are gone or were replaced (another UID) are stopped. An adopted
+// container keeps the readiness the API shows until its probe says otherwise.
+func (r *Runtime) Recover(ctx context.Context, current func(ns, name string) (*corev1.Pod, error)) error {
 	states, errs := readStates(r.podsDir)
 	for _, err := range errs {
 		r.log.Warn("pod state", "err", err)
@@ -265,12 +266,16 @@ func (r *Runtime) Recover(ctx context.Context, keep func(ns, name string, uid st
 			r.log.Warn("pod state has no valid IP, ignored", "dir", dir)
 			continue
 		}
-		ok, err := keep(s.Pod.Namespace, s.Pod.Name, string(s.Pod.UID))
+		apiPod, err := current(s.Pod.Namespace, s.Pod.Name)
 		if err != nil {
 			return fmt.Errorf("recover pods: %w", err)
 		}
+		ok := apiPod != nil && apiPod.UID == s.Pod.UID
 		r.mu.Lock()
 		p := newPodRunner(r, s.Pod, ip, s)
+		if ok {
+			p.seedReadiness(apiPod.Status.ContainerStatuses)
+		}
 		r.pods[p.key] = p
 		if !s.Pod.Spec.HostNetwork {
 			r.ips[ip] = true

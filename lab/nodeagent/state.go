@@ -75,3 +75,12 @@ func readStates(podsDir string) (map[string]*podState, []error) {
 	}
 	return out, errs
 }
+
+// containerOK returns a container's persisted state (s may be nil).
+func (s *podState) containerOK(key string) (containerState, bool) {
+	if s == nil {
+		return containerState{}, false
+	}
+	c, ok := s.Containers[key]
+	return c, ok
+}
