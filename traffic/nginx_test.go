@@ -6,11 +6,14 @@ package traffic_test
 // alive and never retries.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -533,5 +536,60 @@ func TestApplyRacingReload(t *testing.T) {
 	// A different state at the same version is still a conflict.
 	if _, err := c.Apply(context.Background(), traffic.State{Version: 2}); !errors.Is(err, traffic.ErrConflict) {
 		t.Fatalf("different state, same version: %v", err)
+	}
+}
+
+// TestNginxAndGoAgreeOnValidity: nginx's own validation (Lua) accepts and
+// refuses the same states as Validate, so a state the client lets through is
+// never refused by nginx for its shape, and nginx is guarded on its own.
+func TestNginxAndGoAgreeOnValidity(t *testing.T) {
+	in, c := setup(t)
+	ok := traffic.Backend{Address: "127.0.1.1:31000", Weight: 1, Platform: traffic.Marathon}
+	pod := traffic.Backend{Address: "10.244.3.7:8080", Weight: 2, Platform: traffic.Kubernetes}
+	with := func(mut func(*traffic.Route)) traffic.State {
+		r := traffic.Route{Name: "web", Host: "web.test", PathPrefix: "/", Backends: []traffic.Backend{ok, pod}}
+		mut(&r)
+		return traffic.State{Routes: []traffic.Route{r}}
+	}
+	cases := map[string]traffic.State{
+		"valid":              with(func(r *traffic.Route) {}),
+		"any host":           with(func(r *traffic.Route) { r.Host = "" }),
+		"no backends":        with(func(r *traffic.Route) { r.Backends = nil }),
+		"zero weights":       with(func(r *traffic.Route) { r.Backends[0].Weight, r.Backends[1].Weight = 0, 0 }),
+		"name with slash":    with(func(r *traffic.Route) { r.Name = "/group/app" }),
+		"empty name":         with(func(r *traffic.Route) { r.Name = "" }),
+		"name with space":    with(func(r *traffic.Route) { r.Name = "a b" }),
+		"host uppercase":     with(func(r *traffic.Route) { r.Host = "Web.test" }),
+		"host with port":     with(func(r *traffic.Route) { r.Host = "web.test:80" }),
+		"relative prefix":    with(func(r *traffic.Route) { r.PathPrefix = "api" }),
+		"negative weight":    with(func(r *traffic.Route) { r.Backends[0].Weight = -1 }),
+		"unknown platform":   with(func(r *traffic.Route) { r.Backends[0].Platform = "nomad" }),
+		"public address":     with(func(r *traffic.Route) { r.Backends[0].Address = "1.2.3.4:80" }),
+		"outside pod cidr":   with(func(r *traffic.Route) { r.Backends[1].Address = "10.245.0.1:80" }),
+		"host name address":  with(func(r *traffic.Route) { r.Backends[0].Address = "localhost:80" }),
+		"port out of range":  with(func(r *traffic.Route) { r.Backends[0].Address = "127.0.0.1:70000" }),
+		"duplicate backend":  with(func(r *traffic.Route) { r.Backends[1] = r.Backends[0] }),
+		"duplicate route":    {Routes: []traffic.Route{{Name: "a"}, {Name: "a", PathPrefix: "/x"}}},
+		"same host and path": {Routes: []traffic.Route{{Name: "a", PathPrefix: "/x"}, {Name: "b", PathPrefix: "/x/"}}},
+	}
+	version := int64(0)
+	for name, s := range cases {
+		goErr := traffic.Validate(s, c.PodNetworks...)
+		version++
+		s.Version = version
+		body, _ := json.Marshal(s)
+		req, _ := http.NewRequest(http.MethodPut, in.Nginx.AdminURL()+"/routes", bytes.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if (goErr == nil) != (resp.StatusCode == http.StatusOK) {
+			t.Errorf("%s: Go says %v, nginx says %d %s", name, goErr, resp.StatusCode, msg)
+		}
+		if resp.StatusCode != http.StatusOK {
+			version-- // nothing applied
+		}
 	}
 }

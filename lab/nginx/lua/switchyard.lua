@@ -219,7 +219,11 @@ local function check_route(r, where)
   local prefix = str_or_empty(r.pathPrefix)
   if prefix == "" then prefix = "/" end
   if sub(prefix, 1, 1) ~= "/" then return nil, where .. ".pathPrefix: must start with '/'" end
-  local out = { name = r.name, host = str_or_empty(r.host):lower(), pathPrefix = prefix, backends = {} }
+  local host = str_or_empty(r.host)
+  if host ~= host:lower() or find(host, "[:/ ]") then
+    return nil, where .. ".host: " .. json_string(host) .. " must be a lowercase host name without port"
+  end
+  local out = { name = r.name, host = host, pathPrefix = prefix, backends = {} }
   local bs = r.backends
   if bs == nil or bs == ngx.null then bs = {} end
   if type(bs) ~= "table" then return nil, where .. ".backends: must be an array" end
@@ -263,7 +267,9 @@ local function check_state(st)
     if not route then return nil, err end
     if names[route.name] then return nil, format("routes[%d].name: %q is used twice", i - 1, route.name) end
     names[route.name] = true
-    local key = route.host .. " " .. route.pathPrefix
+    local norm = route.pathPrefix
+    if #norm > 1 and sub(norm, -1) == "/" then norm = sub(norm, 1, -2) end
+    local key = route.host .. " " .. norm
     if keys[key] then
       return nil, format("routes[%d]: host %q and pathPrefix %q are already routed by %q",
         i - 1, route.host, route.pathPrefix, keys[key])
