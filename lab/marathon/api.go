@@ -230,13 +230,59 @@ func finishApp(d appDef, id string, base appDef, prefix string) (appDef, *apiErr
 		}
 		return nil, &apiError{Status: http.StatusBadRequest, Message: "Invalid JSON", Details: errs}
 	}
-	if errs := validateSpec(sp, d); len(errs) > 0 {
+	errs = validateSpec(sp, d)
+	seen := map[string]bool{}
+	for _, e := range errs {
+		seen[e.Path] = true
+	}
+	for _, e := range modelIssues(d) {
+		if !seen[e.Path] {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
 		for i := range errs {
 			errs[i].Path = prefix + errs[i].Path
 		}
 		return nil, invalidObject(errs)
 	}
 	return d, nil
+}
+
+// modelIssues runs the project's Marathon model validation (package
+// marathon, strict mode) on the definition and returns the rules Marathon's
+// API enforces as 422 details, with Marathon's JSON paths.
+func modelIssues(d appDef) []errorDetail {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return nil
+	}
+	def, err := marathon.Decode(raw)
+	if err != nil || def.Kind != marathon.KindApp {
+		return nil
+	}
+	var out []errorDetail
+	for _, is := range marathon.ValidateWith(def, marathon.Options{Strict: true}) {
+		if is.Severity != marathon.SeverityError || !is.MarathonRejects || is.Category != "" {
+			continue
+		}
+		msg := is.Message
+		if is.Hint != "" {
+			msg += " (" + is.Hint + ")"
+		}
+		out = append(out, errorDetail{Path: marathonPath(is.Path), Errors: []string{msg}})
+	}
+	return out
+}
+
+// marathonPath turns a model path ("healthChecks[0].portIndex") into
+// Marathon's form ("/healthChecks(0)/portIndex").
+func marathonPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	r := strings.NewReplacer(".", "/", "[", "(", "]", ")")
+	return "/" + r.Replace(p)
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
