@@ -128,11 +128,17 @@ func TestInfoAndEcho(t *testing.T) {
 			t.Errorf("POST %s = %d %q", path, rec.Code, rec.Body)
 		}
 	}
-	if rec, _ := do(t, a, "GET", "/nope", ""); rec.Code != 404 {
-		t.Errorf("GET /nope = %d", rec.Code)
+	if rec, m := do(t, a, "GET", "/demo/web/x", ""); rec.Code != 200 || m["path"] != "/demo/web/x" || m["version"] != "v3" {
+		t.Errorf("GET /demo/web/x = %d %v (every path answers, for path-prefix routes)", rec.Code, m)
 	}
 	if rec, _ := do(t, a, "GET", "/admin/fail?rate=1", ""); rec.Code != 405 {
 		t.Errorf("GET on an admin endpoint = %d, want 405", rec.Code)
+	}
+	if rec, _ := do(t, a, "POST", "/admin/state", ""); rec.Code != 405 {
+		t.Errorf("POST /admin/state = %d, want 405", rec.Code)
+	}
+	if rec, _ := do(t, a, "POST", "/admin/nope", ""); rec.Code != 404 {
+		t.Errorf("POST /admin/nope = %d, want 404", rec.Code)
 	}
 }
 

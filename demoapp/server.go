@@ -26,6 +26,7 @@ type Info struct {
 	Host       string `json:"host"`
 	TaskID     string `json:"taskId,omitempty"`
 	Platform   string `json:"platform"`
+	Path       string `json:"path"`
 	Request    int64  `json:"request"`
 }
 
@@ -76,8 +77,10 @@ func newApp(cfg Config, now func() time.Time) *App {
 	}
 	a.readyAt = a.started.Add(cfg.ReadyDelay)
 	m := http.NewServeMux()
-	m.HandleFunc("GET /{$}", a.serveInfo)
-	m.HandleFunc("POST /{$}", a.serveEcho)
+	// Every other path answers too, so the app can sit behind a path-prefix
+	// route of a load balancer (which passes the path through).
+	m.HandleFunc("GET /", a.serveInfo)
+	m.HandleFunc("POST /", a.serveEcho)
 	m.HandleFunc("POST /echo", a.serveEcho)
 	m.HandleFunc("GET /health", a.serveHealth)
 	m.HandleFunc("GET /healthz", a.serveHealth)
@@ -88,6 +91,8 @@ func newApp(cfg Config, now func() time.Time) *App {
 	m.HandleFunc("POST /admin/ready", a.adminReady)
 	m.HandleFunc("POST /admin/slow", a.adminSlow)
 	m.HandleFunc("POST /admin/crash", a.adminCrash)
+	m.HandleFunc("GET /admin/", adminFallback)
+	m.HandleFunc("POST /admin/", adminFallback)
 	a.mux = m
 	return a
 }
@@ -130,9 +135,9 @@ func (a *App) crashLocked() {
 	}
 }
 
-func (a *App) info(n int64) Info {
+func (a *App) info(n int64, path string) Info {
 	return Info{App: a.cfg.App, Version: a.cfg.Version, InstanceID: a.cfg.InstanceID, Host: a.cfg.Host,
-		TaskID: a.cfg.TaskID, Platform: a.cfg.Platform, Request: n}
+		TaskID: a.cfg.TaskID, Platform: a.cfg.Platform, Path: path, Request: n}
 }
 
 func (a *App) serveInfo(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +149,7 @@ func (a *App) serveInfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "injected failure", "instanceId": a.cfg.InstanceID, "version": a.cfg.Version})
 		return
 	}
-	writeJSON(w, http.StatusOK, a.info(n))
+	writeJSON(w, http.StatusOK, a.info(n, r.URL.Path))
 }
 
 func (a *App) serveEcho(w http.ResponseWriter, r *http.Request) {
@@ -294,6 +299,21 @@ func (a *App) adminCrash(w http.ResponseWriter, _ *http.Request) {
 	a.mu.Lock()
 	a.crashLocked()
 	a.mu.Unlock()
+}
+
+// adminFallback answers admin paths the routes above do not serve: 405 for a
+// known endpoint with the wrong method, 404 otherwise (never the workload).
+func adminFallback(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/admin/fail", "/admin/healthy", "/admin/ready", "/admin/slow", "/admin/crash":
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.URL.Path + " takes POST"})
+	case "/admin/state":
+		w.Header().Set("Allow", http.MethodGet)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.URL.Path + " takes GET"})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no admin endpoint " + r.URL.Path + " (state, fail, healthy, ready, slow, crash)"})
+	}
 }
 
 func boolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool) {

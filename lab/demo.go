@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
+	"github.com/switchyard/switchyard/traffic"
 )
 
 // Endpoint is where a deployed sample app answers.
@@ -27,6 +29,10 @@ type Endpoint struct {
 	Platform string   `json:"platform"`
 	URLs     []string `json:"urls"`
 	Version  string   `json:"version,omitempty"` // what GET / answered
+	// LB is the app's URL through the shared nginx ("" without nginx).
+	LB string `json:"lb,omitempty"`
+
+	backends []traffic.Backend
 }
 
 // DeployExamples deploys the sample Marathon apps in <dir>/marathon/*.json to
@@ -77,7 +83,37 @@ func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out i
 		}
 		eps = append(eps, ep)
 	}
+	if cfg.Nginx.Enabled {
+		if err := routeThroughNginx(ctx, cfg, c, eps, out); err != nil {
+			return eps, fmt.Errorf("deploy examples: %w", err)
+		}
+	}
 	return eps, nil
+}
+
+// routeThroughNginx gives each app a path-prefix route (its id) on the shared
+// nginx, with its tasks as backends, and checks that it answers there. The
+// routes are a snapshot of the tasks now: keeping them in step with Marathon
+// is the traffic follower's job.
+func routeThroughNginx(ctx context.Context, cfg labconfig.Config, c *http.Client, eps []Endpoint, out io.Writer) error {
+	n, err := labnginx.New(cfg)
+	if err != nil {
+		return err
+	}
+	tc := n.TrafficClient()
+	for i := range eps {
+		ep := &eps[i]
+		if _, err := tc.SetRoute(ctx, traffic.Route{Name: ep.App, PathPrefix: ep.App, Backends: ep.backends}); err != nil {
+			return fmt.Errorf("route %s through nginx: %w", ep.App, err)
+		}
+		u := n.PublicURL() + ep.App + "/"
+		if code, body, err := send(ctx, c, http.MethodGet, u, nil); err != nil || code != http.StatusOK {
+			return fmt.Errorf("app %s does not answer through nginx at %s (status %d, %v): %s", ep.App, u, code, err, strings.TrimSpace(string(body)))
+		}
+		ep.LB = u
+		fmt.Fprintf(out, "routed %s through nginx: %s\n", ep.App, u)
+	}
+	return nil
 }
 
 type marathonApp struct {
@@ -89,6 +125,7 @@ type marathonApp struct {
 		HealthChecks []json.RawMessage `json:"healthChecks"`
 		Deployments  []json.RawMessage `json:"deployments"`
 		Tasks        []struct {
+			ID    string `json:"id"`
 			Host  string `json:"host"`
 			Ports []int  `json:"ports"`
 			State string `json:"state"`
@@ -152,6 +189,8 @@ func probeTasks(ctx context.Context, c *http.Client, id string, a marathonApp) (
 			ep.Version = info.Version
 		}
 		ep.URLs = append(ep.URLs, u)
+		ep.backends = append(ep.backends, traffic.Backend{Address: net.JoinHostPort(t.Host, fmt.Sprint(t.Ports[0])),
+			Weight: 1, Platform: traffic.Marathon, App: id, ID: t.ID})
 	}
 	if len(ep.URLs) == 0 {
 		return ep, errors.New("app " + id + " has no task with a port")
@@ -203,9 +242,9 @@ func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
 // PrintEndpoints prints where each sample app answers.
 func PrintEndpoints(w io.Writer, eps []Endpoint) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nAPP\tPLATFORM\tVERSION\tANSWERS AT")
+	fmt.Fprintln(tw, "\nAPP\tPLATFORM\tVERSION\tTHROUGH NGINX\tANSWERS AT")
 	for _, e := range eps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.App, e.Platform, e.Version, strings.Join(e.URLs, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.App, e.Platform, dash(e.Version), dash(e.LB), strings.Join(e.URLs, " "))
 	}
 	tw.Flush()
 }

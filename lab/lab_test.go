@@ -453,7 +453,9 @@ func TestLogs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := newPipe()
 	done := make(chan error, 1)
-	go func() { done <- Logs(ctx, cfg, specs, "web", LogOptions{Tail: 1, Follow: true, PollInterval: 20 * time.Millisecond}, pw) }()
+	go func() {
+		done <- Logs(ctx, cfg, specs, "web", LogOptions{Tail: 1, Follow: true, PollInterval: 20 * time.Millisecond}, pw)
+	}()
 	waitFor(t, func() bool { return strings.Contains(pr.String(), "line 50") })
 	f, _ := os.OpenFile(LogPath(cfg, "web"), os.O_APPEND|os.O_WRONLY, 0)
 	fmt.Fprintln(f, "line 51")

@@ -128,13 +128,18 @@ func TestEnvWorksWithEval(t *testing.T) {
 	}
 }
 
-var answersRe = regexp.MustCompile(`http://127\.[0-9.]+:[0-9]+/`)
+var answersRe = regexp.MustCompile(`^http://127\.[0-9.]+:[0-9]+/$`)
 
 // TestDemoAppsAnswer: `lab up --demo` printed where the sample apps answer,
 // and each answers HTTP.
 func TestDemoAppsAnswer(t *testing.T) {
 	l := Need(t, theLab)
-	urls := answersRe.FindAllString(l.UpOutput[strings.Index(l.UpOutput, "ANSWERS AT"):], -1)
+	var urls []string
+	for _, f := range strings.Fields(l.UpOutput[strings.Index(l.UpOutput, "ANSWERS AT"):]) {
+		if answersRe.MatchString(f) {
+			urls = append(urls, f)
+		}
+	}
 	if len(urls) < 4 { // web x2, api, static
 		t.Fatalf("lab up --demo printed %d task URLs, want at least 4:\n%s", len(urls), l.UpOutput)
 	}
@@ -156,7 +161,36 @@ func TestDemoAppsAnswer(t *testing.T) {
 	if !versions["v1"] || !versions["v2"] {
 		t.Errorf("versions seen %v, want v1 (web) and v2 (api)", versions)
 	}
+
+	// Every app also answers through the shared nginx, on its id as path
+	// prefix; the two web instances share the traffic.
+	routes := routedRe.FindAllStringSubmatch(l.UpOutput, -1)
+	if len(routes) != 3 {
+		t.Fatalf("lab up --demo routed %d apps through nginx, want 3:\n%s", len(routes), l.UpOutput)
+	}
+	for _, r := range routes {
+		app, u := r[1], r[2]
+		if !strings.HasPrefix(u, l.LBURL+app) {
+			t.Errorf("%s routed at %s, not under %s", app, u, l.LBURL)
+		}
+		instances := map[string]bool{}
+		for range 6 {
+			body, err := get(u)
+			if err != nil {
+				t.Fatalf("%s through nginx: %v", app, err)
+			}
+			var info struct{ InstanceID string }
+			if json.Unmarshal(body, &info) == nil {
+				instances[info.InstanceID] = true
+			}
+		}
+		if app == "/demo/web" && len(instances) != 2 {
+			t.Errorf("/demo/web through nginx reached instances %v, want both", instances)
+		}
+	}
 }
+
+var routedRe = regexp.MustCompile(`routed (\S+) through nginx: (\S+)`)
 
 func TestUpAgainKeepsTheLab(t *testing.T) {
 	l := Need(t, theLab)
