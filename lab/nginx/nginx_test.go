@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
 	"github.com/switchyard/switchyard/lab/proc"
+	"github.com/switchyard/switchyard/traffic"
+	"pgregory.net/rapid"
 )
 
 func TestNewRejectsBadAddresses(t *testing.T) {
@@ -414,5 +417,42 @@ func TestPrepareRefusesTakenPort(t *testing.T) {
 	err = n.Prepare(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "nginx.listen "+l.Addr().String()+" cannot be used") {
 		t.Fatalf("Prepare with a taken port: %v", err)
+	}
+}
+
+// TestAdminSurvivesMangledBodies: whatever bytes arrive, the admin API
+// answers 200, 400 or 409 (never a Lua error), and the active state stays a
+// valid state.
+func TestAdminSurvivesMangledBodies(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	valid := `{"version":1000000,"routes":[{"name":"a","host":"h","pathPrefix":"/p","backends":[{"address":"127.0.0.2:80","weight":3,"platform":"marathon","app":"x\u00e9\"","id":"t"}]}]}`
+	rapid.Check(t, func(rt *rapid.T) {
+		b := []byte(valid)
+		for i, n := 0, rapid.IntRange(1, 4).Draw(rt, "edits"); i < n; i++ {
+			pos := rapid.IntRange(0, len(b)-1).Draw(rt, "pos")
+			switch rapid.IntRange(0, 2).Draw(rt, "op") {
+			case 0: // replace a byte
+				b[pos] = rapid.Byte().Draw(rt, "byte")
+			case 1: // cut
+				b = append(b[:pos:pos], b[pos+1:]...)
+			case 2: // insert a JSON-ish byte
+				c := rapid.SampledFrom([]byte(`{}[]",:\0-1e.tfn `)).Draw(rt, "ins")
+				b = append(b[:pos:pos], append([]byte{c}, b[pos:]...)...)
+			}
+		}
+		code, body := adminDo(t, in, "PUT", "/routes", string(b))
+		if code != 200 && code != 400 && code != 409 {
+			rt.Fatalf("PUT %q: %d %s", b, code, body)
+		}
+	})
+	code, body := adminDo(t, in, "GET", "/routes", "")
+	if code != 200 {
+		t.Fatalf("GET /routes: %d %s", code, body)
+	}
+	if _, err := traffic.DecodeState([]byte(body), netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR)); err != nil {
+		t.Fatalf("active state after mangled PUTs is invalid: %v\n%s", err, body)
+	}
+	if strings.Contains(in.Log(), "[error]") && strings.Contains(in.Log(), "lua entry thread aborted") {
+		t.Fatalf("Lua errors in the log:\n%s", in.Log())
 	}
 }
