@@ -767,7 +767,7 @@ func (v *validator) healthChecks(a *App, path string, nports int) {
 		if hc.Path != nil && proto != ProtocolHTTP && proto != ProtocolHTTPS && proto != ProtocolMesosHTTP && proto != ProtocolMesosHTTPS {
 			v.warn(joinKey(p, "path"), "path is only used by HTTP health checks", "")
 		}
-		if hc.IgnoreHTTP1xx != nil && proto != ProtocolHTTP && proto != ProtocolHTTPS {
+		if hc.IgnoreHTTP1xx != nil && *hc.IgnoreHTTP1xx && proto != ProtocolHTTP && proto != ProtocolHTTPS {
 			v.warn(joinKey(p, "ignoreHttp1xx"), "ignoreHttp1xx is only used by HTTP and HTTPS health checks", "")
 		}
 		if hc.IPProtocol != nil {

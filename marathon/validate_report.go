@@ -14,7 +14,7 @@ type FileReport struct {
 	// could not be decoded.
 	Kind Kind `json:"kind,omitempty"`
 	// IDs are the ids of the apps and pods in the document, in order.
-	IDs []string `json:"ids,omitempty"`
+	IDs []string `json:"ids"`
 	// Valid is false when there is at least one error.
 	Valid bool `json:"valid"`
 	// Errors and Warnings count the issues by severity.
@@ -31,7 +31,7 @@ type FileReport struct {
 // Check decodes and validates one document and summarises the outcome.
 // Decode errors become error issues (category "syntax" or "type").
 func Check(file string, data []byte, opts Options) FileReport {
-	r := FileReport{File: file, Issues: []Issue{}, UnknownFields: []string{}, DeprecatedFields: []string{}}
+	r := FileReport{File: file, IDs: []string{}, Issues: []Issue{}, UnknownFields: []string{}, DeprecatedFields: []string{}}
 	def, err := Decode(data)
 	if err != nil {
 		var de *DecodeError
@@ -56,7 +56,7 @@ func Check(file string, data []byte, opts Options) FileReport {
 		if def.Kind == KindPod {
 			r.IDs = append(r.IDs, def.Pod.ID)
 		}
-		r.Issues = ValidateWith(def, opts)
+		r.Issues = append(r.Issues, ValidateWith(def, opts)...)
 	}
 	for _, is := range r.Issues {
 		switch is.Severity {

@@ -121,7 +121,7 @@ func (o *MarathonValidateOptions) Complete() error {
 
 func unreadable(path string, err error) marathon.FileReport {
 	return marathon.FileReport{
-		File: path, Errors: 1,
+		File: path, Errors: 1, IDs: []string{},
 		Issues: []marathon.Issue{{Severity: marathon.SeverityError, Message: err.Error(),
 			Hint: "give an existing JSON file or a directory holding *.json files"}},
 		UnknownFields: []string{}, DeprecatedFields: []string{},
