@@ -54,7 +54,7 @@ func (e *DeploymentFailedError) Error() string {
 // *DeploymentFailedError when Marathon reported it failed. It listens to the
 // event stream for deployment_success/deployment_failed and also polls
 // /v2/deployments every poll interval (default 1s), so it works when the event
-// stream is not available.
+// stream is not available (the stream never delays the polling).
 func (c *Client) WaitForDeployment(ctx context.Context, id string, poll time.Duration) error {
 	if id == "" {
 		return fmt.Errorf("wait for deployment: empty deployment id")
@@ -64,12 +64,23 @@ func (c *Client) WaitForDeployment(ctx context.Context, id string, poll time.Dur
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// event_stream_attached is asked for too: Marathon sends it at once,
-	// which confirms the subscription before the first look at the list.
-	events, err := c.Events(sctx, EventOptions{Types: []string{EventStreamAttached, EventDeploymentSuccess, EventDeploymentFailed}})
-	if err != nil {
-		events = nil // poll only
-	}
+	// The event stream only makes the wait quicker: it is opened in the
+	// background so that a slow or unavailable stream never delays polling.
+	// event_stream_attached is asked for too: Marathon sends it at once.
+	events := make(chan Event)
+	go func() {
+		ch, err := c.Events(sctx, EventOptions{Types: []string{EventStreamAttached, EventDeploymentSuccess, EventDeploymentFailed}})
+		if err != nil {
+			return
+		}
+		for ev := range ch {
+			select {
+			case events <- ev:
+			case <-sctx.Done():
+				return
+			}
+		}
+	}()
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	for {
@@ -93,11 +104,7 @@ func (c *Client) WaitForDeployment(ctx context.Context, id string, poll time.Dur
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("wait for deployment %s: %w", id, ctx.Err())
-			case ev, ok := <-events:
-				if !ok {
-					events = nil
-					continue
-				}
+			case ev := <-events:
 				switch p := ev.Payload.(type) {
 				case *DeploymentSuccessEvent:
 					if p.ID == id {
