@@ -593,3 +593,44 @@ func TestNginxAndGoAgreeOnValidity(t *testing.T) {
 		}
 	}
 }
+
+// TestTailerAcrossLogRotation: the stats keep counting when nginx's access
+// log is rotated under load.
+func TestTailerAcrossLogRotation(t *testing.T) {
+	in, c := setup(t)
+	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	if _, err := c.SetRoute(context.Background(), traffic.Route{Name: "web", Backends: []traffic.Backend{backend(a, 1, traffic.Marathon)}}); err != nil {
+		t.Fatal(err)
+	}
+	tl := traffic.NewTailer(in.Nginx.AccessLog, time.Minute, true)
+	defer tl.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tl.Interval = 20 * time.Millisecond
+	go tl.Run(ctx)
+	first := loadgen.Run(context.Background(), loadgen.Config{Target: in.PublicAddr(), Conns: 2, Requests: 500})
+	time.Sleep(1200 * time.Millisecond) // nginx flushes its log buffer every second
+	if err := in.Nginx.RotateAccessLog(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	second := loadgen.Run(context.Background(), loadgen.Config{Target: in.PublicAddr(), Conns: 2, Requests: 700})
+	if first.Failed+second.Failed != 0 {
+		t.Fatalf("failures: %s / %s", first, second)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var s traffic.Stat
+	for time.Now().Before(deadline) {
+		s = tl.Window.Stat(time.Now(), "web", traffic.Marathon)
+		if s.Requests >= 1200 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.Requests != 1200 {
+		t.Fatalf("counted %d requests across the rotation, want 1200", s.Requests)
+	}
+	if _, err := os.Stat(in.Nginx.AccessLog + ".1"); err != nil {
+		t.Fatalf("rotated log: %v", err)
+	}
+}

@@ -145,15 +145,24 @@ func TestTailerFollowsAppendsAndRotation(t *testing.T) {
 	if tl.BadLines() != 1 {
 		t.Errorf("bad lines = %d", tl.BadLines())
 	}
-	// Rotation: a new file at the same path is read from its start.
+	// Rotation: what the writer still appended to the old file is read,
+	// then the new file at the same path from its start.
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
+	old, err := os.OpenFile(path+".1", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.WriteString(line("web", 200)); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
 	appendTo(line("web", 200))
 	if err := tl.Poll(); err != nil {
 		t.Fatal(err)
 	}
-	if s := tl.Window.Stat(now, "web", "*"); s.Requests != 4 {
+	if s := tl.Window.Stat(now, "web", "*"); s.Requests != 5 {
 		t.Fatalf("after rotation: %+v", s)
 	}
 	if s := tl.Window.Stat(now, "old", "*"); s.Requests != 0 {

@@ -82,8 +82,15 @@ func (t *Tailer) pollLocked() error {
 	ino := inode(st)
 	if t.f == nil || ino != t.ino || st.Size() < t.offset {
 		// First open, rotation or truncation: (re)open at the start, except
-		// on the very first open without fromStart.
+		// on the very first open without fromStart. After a rotation, first
+		// read what was appended to the old file since the last poll.
 		if t.f != nil {
+			if ino != t.ino {
+				if err := t.readFrom(t.f); err != nil {
+					return err
+				}
+				t.partial = nil
+			}
 			t.f.Close()
 		}
 		f, err := os.Open(t.Path)
@@ -96,9 +103,14 @@ func (t *Tailer) pollLocked() error {
 		}
 		t.started = true
 	}
+	return t.readFrom(t.f)
+}
+
+// readFrom consumes f from the current offset to its end.
+func (t *Tailer) readFrom(f *os.File) error {
 	buf := make([]byte, 256<<10)
 	for {
-		n, err := t.f.ReadAt(buf, t.offset)
+		n, err := f.ReadAt(buf, t.offset)
 		if n > 0 {
 			t.offset += int64(n)
 			t.consume(buf[:n])

@@ -370,6 +370,23 @@ func (n *Nginx) Reload(ctx context.Context) error {
 	return nil
 }
 
+// RotateAccessLog moves access.log to access.log.1 (replacing an older one)
+// and makes nginx reopen its logs (SIGUSR1), so a long-running lab under load
+// does not fill the disk. traffic.Tailer follows the new file.
+func (n *Nginx) RotateAccessLog() error {
+	pid, err := n.MasterPID()
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(n.AccessLog, n.AccessLog+".1"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("rotate nginx access log: %w", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		return fmt.Errorf("rotate nginx access log: signal master %d: %w", pid, err)
+	}
+	return nil
+}
+
 // Spec describes nginx for the lab supervisor.
 func (n *Nginx) Spec() component.Spec {
 	return component.Spec{
