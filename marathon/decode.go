@@ -113,7 +113,11 @@ func Decode(data []byte) (*Definition, error) {
 
 // detect decides what an object document is and binds it.
 func detect(d *decoder, def *Definition, root *node) {
-	has := func(k string) bool { return root.get(k) != nil }
+	// A member whose value is null counts as absent, as everywhere else.
+	has := func(k string) bool {
+		n := root.get(k)
+		return n != nil && n.kind != kindNull
+	}
 	switch {
 	case has("containers"):
 		def.Kind = KindPod

@@ -37,29 +37,63 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{}`, `[]`, `{"app": {}}`, `{"apps": []}`, `{"id": "/g", "pods": [{"id": "/g/p", "spec": {"id": "/g/p", "containers": []}}]}`, `{"id":"/a","constraints":["a:b:c:d"],"unreachableStrategy":"disabled","env":{"A":{"secret":"s"}}}`} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		def, err := Decode(data)
-		if err != nil {
-			if _, ok := err.(*DecodeError); !ok {
-				t.Fatalf("error is %T, want *DecodeError: %v", err, err)
-			}
-			return
+	for _, s := range roundTripEdgeCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkRoundTrip)
+}
+
+// roundTripEdgeCases are inputs whose shape once made (or could make) the
+// decoder change its mind about a document on re-encoding.
+var roundTripEdgeCases = []string{
+	`{"app": {"id": "/a"}, "apps": [{"id": "/b"}]}`,
+	`{"apps": [], "app": 1, "x": null}`,
+	`{"id": "/a", "containers": null}`,
+	`{"containers": null, "apps": null, "groups": null}`,
+	`{"id": "/g", "apps": [null, {"id": "a"}]}`,
+	`{"id": "/a", "cmd": "x", "cmd": null}`,
+	`{"id": "/a", "constraints": ["", "a", "a:b:c:d", [], ["x"]]}`,
+	`{"id": "/a", "container": {"volumes": [{"external": {"options": {"pluginName": null}}}, {"external": {"options": {}}}]}}`,
+	`{"id": "/a", "env": {"A": {"secret": "s", "more": [1, {"b": null}]}}}`,
+	`{"id": "/a", "instances": "1e2", "cpus": "-0", "mem": -0, "disk": 1E+2}`,
+	"{\"id\": \"/\xff\xfe\", \"\xff\": {\"\xfe\": \"\xff\"}}",
+	`{"id": "/a", "labels": {"a": null}, "secrets": {"s": null}}`,
+	`{"id": "/p", "containers": [], "scheduling": {"unreachableStrategy": "disabled"}}`,
+	`{"id": "/a", "resourceLimits": {"cpus": "unlimited", "mem": 0}}`,
+	`[]`,
+	`{}`,
+}
+
+func TestRoundTripEdgeCases(t *testing.T) {
+	for _, s := range roundTripEdgeCases {
+		t.Run(s, func(t *testing.T) { checkRoundTrip(t, []byte(s)) })
+	}
+}
+
+// checkRoundTrip is the fuzz property: Decode does not panic, and what it
+// accepts it encodes into something that decodes to the same meaning.
+func checkRoundTrip(t *testing.T, data []byte) {
+	def, err := Decode(data)
+	if err != nil {
+		if _, ok := err.(*DecodeError); !ok {
+			t.Fatalf("error is %T, want *DecodeError: %v", err, err)
 		}
-		_ = Validate(def)
-		_ = UnknownFields(def)
-		first := canonical(t, def)
-		enc, _ := json.Marshal(def)
-		again, err := Decode(enc)
-		if err != nil {
-			t.Fatalf("re-decoding the encoded definition failed: %v\nencoded: %s", err, enc)
-		}
-		if again.Kind != def.Kind || again.Envelope != def.Envelope {
-			t.Fatalf("kind changed from %s/%s to %s/%s\nencoded: %s", def.Kind, def.Envelope, again.Kind, again.Envelope, enc)
-		}
-		if second := canonical(t, again); !reflect.DeepEqual(first, second) {
-			t.Fatalf("decode(encode(decode(x))) != decode(x)\nfirst:  %s\nsecond: %s", mustJSON(first), mustJSON(second))
-		}
-	})
+		return
+	}
+	_ = Validate(def)
+	_ = UnknownFields(def)
+	first := canonical(t, def)
+	enc, _ := json.Marshal(def)
+	again, err := Decode(enc)
+	if err != nil {
+		t.Fatalf("re-decoding the encoded definition failed: %v\nencoded: %s", err, enc)
+	}
+	if again.Kind != def.Kind || again.Envelope != def.Envelope {
+		t.Fatalf("kind changed from %s/%s to %s/%s\nencoded: %s", def.Kind, def.Envelope, again.Kind, again.Envelope, enc)
+	}
+	if second := canonical(t, again); !reflect.DeepEqual(first, second) {
+		t.Fatalf("decode(encode(decode(x))) != decode(x)\nfirst:  %s\nsecond: %s", mustJSON(first), mustJSON(second))
+	}
 }
 
 func mustJSON(v any) string {

@@ -106,16 +106,14 @@ func (d *Definition) MarshalJSON() ([]byte, error) {
 	if d.Envelope == EnvelopeNone {
 		return json.Marshal(body)
 	}
-	var env struct {
-		App  any `json:"app,omitempty"`
-		Apps any `json:"apps,omitempty"`
-	}
 	if d.Envelope == EnvelopeApp {
-		env.App = body
-	} else {
-		env.Apps = body
+		return marshalObject(struct {
+			App any `json:"app"`
+		}{body}, d.EnvelopeUnknown)
 	}
-	return marshalObject(env, d.EnvelopeUnknown)
+	return marshalObject(struct {
+		Apps any `json:"apps"`
+	}{body}, d.EnvelopeUnknown)
 }
 
 // AllApps returns every app of the document, with the JSON path of each:
