@@ -2,7 +2,6 @@ package marathon
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -303,6 +302,7 @@ type sseReader struct {
 	lastEventID string
 	retry       time.Duration // set by a "retry:" field; 0 when none
 	onLine      func()        // called for every line read (idle watchdog)
+	started     bool          // the byte order mark check is done
 }
 
 func newSSEReader(r io.Reader) *sseReader {
@@ -311,6 +311,14 @@ func newSSEReader(r io.Reader) *sseReader {
 
 // readLine returns one line without its terminator (LF, CRLF or CR).
 func (s *sseReader) readLine() (string, error) {
+	if !s.started {
+		s.started = true
+		// A leading byte order mark is ignored. ReadRune returns as soon as
+		// it has one whole rune, so this never waits for more data.
+		if r, _, err := s.r.ReadRune(); err == nil && r != '\uFEFF' {
+			_ = s.r.UnreadRune()
+		}
+	}
 	var b []byte
 	for {
 		c, err := s.r.ReadByte()
@@ -590,7 +598,7 @@ func (c *Client) readStream(ctx context.Context, conn *streamConn, opts EventOpt
 			return err
 		}
 		*lastID = sr.lastEventID
-		ev, derr := DecodeEvent(raw.name, raw.id, bytes.Clone([]byte(raw.data)))
+		ev, derr := DecodeEvent(raw.name, raw.id, []byte(raw.data))
 		if derr != nil && opts.OnError != nil {
 			opts.OnError(derr)
 		}

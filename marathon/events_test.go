@@ -41,6 +41,7 @@ func TestSSEFraming(t *testing.T) {
 		{"bad retry ignored", "retry: soon\ndata: a\n\n", []sseEvent{{data: "a"}}, 0},
 		{"unterminated last event dropped", "data: a\n\ndata: b\n", []sseEvent{{data: "a"}}, 0},
 		{"unterminated last line dropped", "data: a\n\ndata: b", []sseEvent{{data: "a"}}, 0},
+		{"leading byte order mark ignored", "\xef\xbb\xbfdata: a\n\n", []sseEvent{{data: "a"}}, 0},
 		{"colon in value kept", "data: {\"t\":\"12:00\"}\n\n", []sseEvent{{data: `{"t":"12:00"}`}}, 0},
 	}
 	for _, tt := range tests {
