@@ -1,5 +1,3 @@
-//go:build labmarathon
-
 package marathon_test
 
 // Integration tests of the Marathon client against the lab's real Marathon

@@ -1,5 +1,3 @@
-//go:build labmarathon
-
 package cli
 
 import (
