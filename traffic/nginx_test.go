@@ -147,6 +147,8 @@ func TestWeightChangesUnderLoadFailNothing(t *testing.T) {
 	set(0)
 	pid := in.Process().ID().PID
 	stop := runLoad(in, 16)
+	time.Sleep(500 * time.Millisecond)
+	changesFrom := time.Now()
 	steps := []int{0, 5, 25, 50, 100}
 	for i := 0; i < 20; i++ {
 		time.Sleep(150 * time.Millisecond)
@@ -156,9 +158,13 @@ func TestWeightChangesUnderLoadFailNothing(t *testing.T) {
 		}
 		set(pct)
 	}
-	time.Sleep(150 * time.Millisecond)
+	changesTo := time.Now()
+	time.Sleep(500 * time.Millisecond)
 	res := stop()
 	t.Logf("20 weight changes: %s", res)
+	t.Logf("before: %s", res.Between(res.Start, changesFrom))
+	t.Logf("during: %s", res.Between(changesFrom, changesTo))
+	t.Logf("after:  %s", res.Between(changesTo, res.Start.Add(res.Duration+time.Second)))
 	if res.Failed != 0 {
 		t.Fatalf("%d of %d requests failed during weight changes: %v", res.Failed, res.Sent, res.Errors)
 	}

@@ -61,6 +61,59 @@ type Result struct {
 	Duration time.Duration
 	// P50 and P99 are the latencies of successful requests.
 	P50, P99 time.Duration
+	// Start is when the run began.
+	Start time.Time
+
+	samples []sample
+}
+
+// sample is one request: when it started (since Result.Start), its latency
+// and whether it succeeded.
+type sample struct {
+	at      time.Duration
+	latency time.Duration
+	ok      bool
+}
+
+// Summary counts the requests of a part of a run.
+type Summary struct {
+	Sent, Failed int64
+	// P50 and P99 are the latencies of the successful requests.
+	P50, P99 time.Duration
+}
+
+// String renders the summary on one line.
+func (s Summary) String() string {
+	return fmt.Sprintf("sent %d, failed %d, p50 %s, p99 %s", s.Sent, s.Failed, s.P50, s.P99)
+}
+
+// Between summarizes the requests that started in [from, to): e.g. before,
+// during and after a cut-over.
+func (r Result) Between(from, to time.Time) Summary {
+	var s Summary
+	var lats []time.Duration
+	lo, hi := from.Sub(r.Start), to.Sub(r.Start)
+	for _, x := range r.samples {
+		if x.at < lo || x.at >= hi {
+			continue
+		}
+		s.Sent++
+		if x.ok {
+			lats = append(lats, x.latency)
+		} else {
+			s.Failed++
+		}
+	}
+	s.P50, s.P99 = quantiles(lats)
+	return s
+}
+
+func quantiles(lats []time.Duration) (p50, p99 time.Duration) {
+	if len(lats) == 0 {
+		return 0, 0
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	return lats[(len(lats)-1)*50/100], lats[(len(lats)-1)*99/100]
 }
 
 // RPS is the successful request rate.
@@ -78,8 +131,9 @@ func (r Result) String() string {
 }
 
 type worker struct {
-	res  Result
-	lats []time.Duration
+	res     Result
+	start   time.Time
+	samples []sample
 }
 
 // Run sends requests until ctx is done and returns the counts.
@@ -111,7 +165,7 @@ func Run(ctx context.Context, cfg Config) Result {
 	ws := make([]*worker, cfg.Conns)
 	var wg sync.WaitGroup
 	for i := range ws {
-		ws[i] = &worker{res: Result{Errors: map[string]int64{}, ByBackend: map[string]int64{}}}
+		ws[i] = &worker{res: Result{Errors: map[string]int64{}, ByBackend: map[string]int64{}}, start: start}
 		wg.Add(1)
 		go func(w *worker, id int) {
 			defer wg.Done()
@@ -119,7 +173,7 @@ func Run(ctx context.Context, cfg Config) Result {
 		}(ws[i], i)
 	}
 	wg.Wait()
-	total := Result{Errors: map[string]int64{}, ByBackend: map[string]int64{}, Duration: time.Since(start)}
+	total := Result{Errors: map[string]int64{}, ByBackend: map[string]int64{}, Duration: time.Since(start), Start: start}
 	var lats []time.Duration
 	for _, w := range ws {
 		total.Sent += w.res.Sent
@@ -133,14 +187,15 @@ func Run(ctx context.Context, cfg Config) Result {
 		for k, v := range w.res.ByBackend {
 			total.ByBackend[k] += v
 		}
-		lats = append(lats, w.lats...)
+		for _, x := range w.samples {
+			if x.ok {
+				lats = append(lats, x.latency)
+			}
+		}
+		total.samples = append(total.samples, w.samples...)
 	}
 	total.Failed = total.Sent - total.OK
-	if len(lats) > 0 {
-		sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-		total.P50 = lats[(len(lats)-1)*50/100]
-		total.P99 = lats[(len(lats)-1)*99/100]
-	}
+	total.P50, total.P99 = quantiles(lats)
 	return total
 }
 
@@ -156,7 +211,13 @@ func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time
 	body := "conn=" + strconv.Itoa(id) + "&payload=" + strings.Repeat("x", 64)
 	post := []byte("POST " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: switchyard-loadgen\r\n" +
 		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	var t0 time.Time
+	var okNow bool
+	record := func() {
+		w.samples = append(w.samples, sample{at: t0.Sub(w.start), latency: time.Since(t0), ok: okNow})
+	}
 	fail := func(what string) {
+		record()
 		w.res.Errors[what]++
 		if conn != nil {
 			conn.Close()
@@ -187,7 +248,7 @@ func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time
 		if isPost {
 			method = http.MethodPost
 		}
-		t0 := time.Now()
+		t0, okNow = time.Now(), false
 		if conn == nil {
 			c, err := net.DialTimeout("tcp", cfg.Target, cfg.Timeout)
 			if err != nil {
@@ -217,8 +278,9 @@ func (w *worker) run(ctx context.Context, cfg Config, id int, tokens <-chan time
 		} else {
 			w.res.OK++
 			w.res.ByBackend[resp.Header.Get("X-Backend")]++
-			w.lats = append(w.lats, time.Since(t0))
+			okNow = true
 		}
+		record()
 		if resp.Close {
 			// The server announced the close: not a failure, reconnect.
 			conn.Close()

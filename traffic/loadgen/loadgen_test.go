@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestCountsFailuresWithoutRetrying: a server that drops every 10th request
@@ -39,6 +40,19 @@ func TestCountsFailuresWithoutRetrying(t *testing.T) {
 	}
 	if res.Failed != 100 || res.OK != 900 || res.ByBackend["only"] != 900 || res.Posts != 500 {
 		t.Fatalf("got %s %v %v", res, res.Errors, res.ByBackend)
+	}
+	// Between splits the run by start time; the parts add up to the whole.
+	mid := res.Start.Add(res.Duration / 2)
+	end := res.Start.Add(res.Duration + time.Second)
+	a, b := res.Between(res.Start, mid), res.Between(mid, end)
+	if a.Sent+b.Sent != res.Sent || a.Failed+b.Failed != res.Failed || a.Sent == 0 || b.Sent == 0 {
+		t.Fatalf("halves %s and %s do not add up to %s", a, b, res)
+	}
+	if all := res.Between(res.Start, end); all.P99 != res.P99 || all.P50 != res.P50 {
+		t.Fatalf("whole-run summary %s differs from the result %s", all, res)
+	}
+	if none := res.Between(end, end.Add(time.Hour)); none.Sent != 0 {
+		t.Fatalf("requests after the end: %s", none)
 	}
 	// Connection refused counts as a failure too.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
