@@ -278,7 +278,7 @@ func (v *validator) group(g *Group, path, base string, root bool) {
 		return
 	}
 	id := canonicalID(g.ID, base)
-	if !root && !strings.HasPrefix(id+"/", strings.TrimSuffix(base, "/")+"/") {
+	if !root && (id == base || !strings.HasPrefix(id+"/", strings.TrimSuffix(base, "/")+"/")) {
 		v.reject(joinKey(path, "id"), fmt.Sprintf("group id %s is not a child of %s", id, base), "use a relative id or one under the parent group's path")
 	}
 	for i, d := range g.Dependencies {

@@ -27,6 +27,7 @@ type MarathonValidateOptions struct {
 	Quiet bool
 
 	files []string
+	stdin io.Reader
 	// missing are arguments that could not be read, with the reason.
 	missing []marathon.FileReport
 }
@@ -49,10 +50,11 @@ type ValidateSummary struct {
 func newMarathonValidateCmd() *cobra.Command {
 	o := &MarathonValidateOptions{}
 	cmd := &cobra.Command{
-		Use:   "validate FILE|DIR...",
+		Use:   "validate FILE|DIR|-...",
 		Short: "Check Marathon app, group and pod definitions (JSON)",
 		Long: `Check Marathon definitions: an app, a group, a pod, a JSON array of apps, or a
-saved /v2/apps or /v2/groups response. Directories are searched for *.json files.
+saved /v2/apps or /v2/groups response. Directories are searched for *.json files;
+"-" reads standard input.
 
 For each file it prints the errors (with line, column and JSON path), and the
 unknown and deprecated fields as warnings. Rules that Marathon's API enforces
@@ -71,6 +73,7 @@ Exit status: 0 when every file is valid, 1 when any file is invalid.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
+			o.stdin = cmd.InOrStdin()
 			return o.Run(cmd.OutOrStdout())
 		},
 	}
@@ -84,6 +87,10 @@ Exit status: 0 when every file is valid, 1 when any file is invalid.`,
 func (o *MarathonValidateOptions) Complete() error {
 	o.files, o.missing = nil, nil
 	for _, p := range o.Paths {
+		if p == "-" {
+			o.files = append(o.files, p)
+			continue
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			o.missing = append(o.missing, unreadable(p, err))
@@ -142,7 +149,13 @@ func (o *MarathonValidateOptions) Validate() error {
 func (o *MarathonValidateOptions) Run(w io.Writer) error {
 	rep := ValidateReport{Files: append([]marathon.FileReport{}, o.missing...)}
 	for _, f := range o.files {
-		data, err := os.ReadFile(f)
+		var data []byte
+		var err error
+		if f == "-" && o.stdin != nil {
+			data, err = io.ReadAll(o.stdin)
+		} else {
+			data, err = os.ReadFile(f)
+		}
 		if err != nil {
 			rep.Files = append(rep.Files, unreadable(f, err))
 			continue

@@ -127,6 +127,18 @@ func TestMarathonValidateCorpus(t *testing.T) {
 	}
 }
 
+func TestMarathonValidateStdin(t *testing.T) {
+	cmd := NewRoot()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetIn(strings.NewReader(`{"id": "/a", "cmd": "x", "cpus": -1}`))
+	cmd.SetArgs([]string{"marathon", "validate", "-"})
+	err := cmd.Execute()
+	if ExitCode(err) != 1 || !strings.Contains(out.String(), "cpus: cpus is -1; it must not be negative") {
+		t.Errorf("err %v\n%s", err, out.String())
+	}
+}
+
 func TestMarathonValidateBadFlags(t *testing.T) {
 	if _, err := runValidate(t); err == nil {
 		t.Error("no arguments: want an error")
