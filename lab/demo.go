@@ -35,10 +35,13 @@ type Endpoint struct {
 	backends []traffic.Backend
 }
 
-// DeployExamples deploys the sample Marathon apps in <dir>/marathon/*.json to
-// the lab's Marathon (PUT /v2/apps/{id}: create or update), waits until each
-// app's tasks run and pass their health checks, checks that each answers
-// HTTP, and returns where they answer.
+// DeployExamples deploys the sample apps: <dir>/marathon/*.json to the lab's
+// Marathon (PUT /v2/apps/{id}: create or update), waiting until each app's
+// tasks run and pass their health checks, and, when the lab runs Kubernetes,
+// <dir>/kubernetes/*.yaml to its API server (server-side apply), waiting
+// until each Deployment is ready. It checks that every task and pod answers
+// HTTP and, when the lab runs nginx, routes each app (Marathon app id or
+// /namespace/service) through it. It returns where each app answers.
 func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out io.Writer) ([]Endpoint, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "marathon", "*.json"))
 	if err != nil || len(files) == 0 {
@@ -82,6 +85,13 @@ func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out i
 			return eps, fmt.Errorf("deploy examples: %w", err)
 		}
 		eps = append(eps, ep)
+	}
+	if cfg.Kubernetes.Enabled {
+		keps, err := deployKubernetesExamples(ctx, cfg, dir, out)
+		if err != nil {
+			return eps, fmt.Errorf("deploy examples: %w", err)
+		}
+		eps = append(eps, keps...)
 	}
 	if cfg.Nginx.Enabled {
 		if err := routeThroughNginx(ctx, cfg, c, eps, out); err != nil {
@@ -182,12 +192,7 @@ func probeTasks(ctx context.Context, c *http.Client, id string, a marathonApp) (
 		if err != nil || code/100 != 2 {
 			return ep, fmt.Errorf("app %s: task at %s does not answer (status %d, %v)", id, u, code, err)
 		}
-		var info struct {
-			Version string `json:"version"`
-		}
-		if json.Unmarshal(body, &info) == nil {
-			ep.Version = info.Version
-		}
+		ep.Version = jsonVersion(body)
 		ep.URLs = append(ep.URLs, u)
 		ep.backends = append(ep.backends, traffic.Backend{Address: net.JoinHostPort(t.Host, fmt.Sprint(t.Ports[0])),
 			Weight: 1, Platform: traffic.Marathon, App: id, ID: t.ID})
@@ -196,6 +201,17 @@ func probeTasks(ctx context.Context, c *http.Client, id string, a marathonApp) (
 		return ep, errors.New("app " + id + " has no task with a port")
 	}
 	return ep, nil
+}
+
+// jsonVersion is the "version" of a demo-app answer ("" for anything else).
+func jsonVersion(body []byte) string {
+	var info struct {
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(body, &info) != nil {
+		return ""
+	}
+	return info.Version
 }
 
 func send(ctx context.Context, c *http.Client, method, u string, body []byte) (int, []byte, error) {

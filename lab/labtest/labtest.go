@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/lab"
+	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
 )
@@ -250,6 +251,14 @@ func Prerequisites(cfg labconfig.Config) error {
 	if cfg.Kubernetes.Enabled {
 		if _, err := exec.LookPath("ip"); err != nil {
 			missing = append(missing, "ip (Debian package iproute2)")
+		}
+		if _, err := os.Stat("/usr/bin/etcd"); err != nil {
+			missing = append(missing, "/usr/bin/etcd (Debian package etcd-server)")
+		}
+		for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+			if _, err := labkube.Binary(cfg.Kubernetes.Version, b); err != nil {
+				missing = append(missing, err.Error())
+			}
 		}
 	}
 	if len(missing) > 0 {

@@ -207,17 +207,22 @@ func TestUpAgainKeepsTheLab(t *testing.T) {
 	}
 }
 
-// TestDownLeavesNothingBehind runs a second lab next to the package's lab
-// (so two labs coexist), with a Marathon app running, then stops it and
-// checks that no process, listening port or namespace of it is left, while
-// the package's lab is untouched.
+// TestDownLeavesNothingBehind runs a second, whole lab (Marathon, Kubernetes
+// with node agents, nginx, the sample apps on both platforms) next to the
+// package's lab, so two labs coexist; then it stops it and checks that no
+// process, listening port or network namespace of it is left, while the
+// package's lab is untouched.
 func TestDownLeavesNothingBehind(t *testing.T) {
 	Need(t, theLab)
 	before := pids(t, theLab)
-	l, err := Start(Options{Nginx: true, Demo: true})
+	l, err := Start(Options{Kubernetes: true, Nginx: true, Demo: true})
+	if errors.Is(err, ErrPrerequisite) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkKubernetesDemo(t, l)
 	t.Logf("second lab up in %s", l.UpDuration.Round(time.Millisecond))
 	if len(proc.FindByEnv(lab.Marker(l.Config))) < 3 {
 		t.Fatalf("the second lab runs fewer processes than expected")
@@ -239,6 +244,37 @@ func TestDownLeavesNothingBehind(t *testing.T) {
 	}
 	if after := pids(t, theLab); fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("stopping the second lab touched the first: %v -> %v", before, after)
+	}
+}
+
+// checkKubernetesDemo: the Kubernetes sample app answers from its pods and
+// through nginx, next to the Marathon apps.
+func checkKubernetesDemo(t *testing.T, l *Lab) {
+	t.Helper()
+	m := routedRe.FindAllStringSubmatch(l.UpOutput, -1)
+	var shop string
+	for _, r := range m {
+		if r[1] == "/demo/shop" {
+			shop = r[2]
+		}
+	}
+	if shop == "" || len(m) != 4 {
+		t.Fatalf("lab up --demo on a whole lab routed %d apps (want 4, /demo/shop among them):\n%s", len(m), l.UpOutput)
+	}
+	seen := map[string]bool{}
+	for range 6 {
+		body, err := get(shop)
+		if err != nil {
+			t.Fatalf("/demo/shop through nginx: %v", err)
+		}
+		var info struct{ Platform, TaskID string }
+		if err := json.Unmarshal(body, &info); err != nil || info.Platform != "kubernetes" {
+			t.Fatalf("/demo/shop answered %s", body)
+		}
+		seen[info.TaskID] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("/demo/shop through nginx reached pods %v, want both replicas", seen)
 	}
 }
 
