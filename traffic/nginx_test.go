@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
 	"github.com/switchyard/switchyard/traffic"
 	"github.com/switchyard/switchyard/traffic/loadgen"
+	"pgregory.net/rapid"
 )
 
 func setup(t testing.TB) (*nginxtest.Instance, *traffic.Client) {
@@ -639,4 +640,48 @@ func TestTailerAcrossLogRotation(t *testing.T) {
 	if _, err := os.Stat(in.Nginx.AccessLog + ".1"); err != nil {
 		t.Fatalf("rotated log: %v", err)
 	}
+}
+
+// TestNginxAndGoAgreeOnRandomStates is the property behind
+// TestNginxAndGoAgreeOnValidity: for states drawn from tricky names, hosts,
+// prefixes, addresses, weights and platforms, nginx accepts exactly the
+// states Validate accepts.
+func TestNginxAndGoAgreeOnRandomStates(t *testing.T) {
+	in, c := setup(t)
+	version := int64(0)
+	rapid.Check(t, func(rt *rapid.T) {
+		pick := func(label string, xs ...string) string { return rapid.SampledFrom(xs).Draw(rt, label) }
+		var s traffic.State
+		for i, n := 0, rapid.IntRange(0, 3).Draw(rt, "routes"); i < n; i++ {
+			r := traffic.Route{
+				Name:       pick("name", "a", "b", "/g/app", "a b", "", "é", "x.y-z_1"),
+				Host:       pick("host", "", "h.test", "H.test", "h.test:80", "a/b"),
+				PathPrefix: pick("prefix", "", "/", "/a", "/a/", "a", "/a/b"),
+			}
+			for j, m := 0, rapid.IntRange(0, 3).Draw(rt, "backends"); j < m; j++ {
+				r.Backends = append(r.Backends, traffic.Backend{
+					Address:  pick("addr", "127.0.0.1:80", "127.0.0.2:80", "127.9.9.9:1", "10.244.0.1:8080", "10.245.0.1:1", "1.1.1.1:1", "localhost:80", "127.0.0.1:0", "127.0.0.1:65536", "[::1]:80", "127.0.0.1", "256.0.0.1:80"),
+					Weight:   rapid.SampledFrom([]int{-1, 0, 1, 7}).Draw(rt, "weight"),
+					Platform: pick("platform", traffic.Marathon, traffic.Kubernetes, "", "nomad"),
+				})
+			}
+			s.Routes = append(s.Routes, r)
+		}
+		goErr := traffic.Validate(s, c.PodNetworks...)
+		s.Version = version + 1
+		body, _ := json.Marshal(s)
+		req, _ := http.NewRequest(http.MethodPut, in.Nginx.AdminURL()+"/routes", bytes.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			version++
+		}
+		if (goErr == nil) != (resp.StatusCode == http.StatusOK) {
+			rt.Fatalf("state %s: Go says %v, nginx says %d %s", body, goErr, resp.StatusCode, msg)
+		}
+	})
 }
