@@ -750,3 +750,42 @@ func TestAgentRestartReadoptsRunningPods(t *testing.T) {
 		return apierrors.IsNotFound(err) && !proc.Alive(id), fmt.Sprint(err)
 	})
 }
+
+func TestShareChangeInLabConfigUpdatesAllocatable(t *testing.T) {
+	e := need(t)
+	ctx := context.Background()
+	node := e.cfg.Nodes[2].Name
+	write := func(share labconfig.Resources) {
+		t.Helper()
+		cfg := e.cfg
+		cfg.Nodes = append([]labconfig.Node{}, e.cfg.Nodes...)
+		cfg.Nodes[2].KubernetesShare = &share
+		b, err := cfg.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The agent polls the file's modification time.
+		time.Sleep(1100 * time.Millisecond)
+		if err := os.WriteFile(e.cfgPath, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alloc := func() (string, string) {
+		n, err := e.cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return "", ""
+		}
+		c, m := n.Status.Allocatable[corev1.ResourceCPU], n.Status.Allocatable[corev1.ResourceMemory]
+		return c.String(), m.String()
+	}
+	write(labconfig.Resources{CPUs: 1.5, Mem: 1024, Disk: 100})
+	t.Cleanup(func() { write(labconfig.Resources{}) })
+	waitFor(t, 20*time.Second, "the grown share to show as allocatable", func() (bool, string) {
+		c, m := alloc()
+		return c == "1500m" && m == "1Gi", c + " " + m
+	})
+	n, _ := e.cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if q := n.Status.Capacity[corev1.ResourceCPU]; q.String() != "4" {
+		t.Errorf("capacity changed with the share: cpu %s", q.String())
+	}
+}

@@ -128,4 +128,3 @@ func ShellQuote(argv []string) string {
 	}
 	return strings.Join(q, " ")
 }
-
