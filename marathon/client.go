@@ -220,47 +220,61 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if len(query) > 0 {
 		endpoint += "?" + query.Encode()
 	}
+	base, rep, err := c.withRetries(ctx, method, endpoint, func(base *url.URL) (*reply, error) {
+		return c.once(ctx, method, base, endpoint, body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.method, rep.endpoint = method, endpoint
+	if out != nil && len(bytes.TrimSpace(rep.body)) > 0 {
+		if err := json.Unmarshal(rep.body, out); err != nil {
+			return rep, fmt.Errorf("marathon %s %s: decode answer from %s: %w", method, endpoint, base, err)
+		}
+	}
+	return rep, nil
+}
+
+// withRetries runs try (one attempt against a base URL) until it gets a 2xx
+// answer, applying the retry policy: connection errors and 5xx answers are
+// retried as retryableErr and retryableStatus allow, with backoff (or the
+// server's Retry-After, capped at Backoff.Max) between attempts, and a
+// connection that was refused moves on to the next configured URL. A final
+// failure is a *TransportError or an *APIError.
+func (c *Client) withRetries(ctx context.Context, method, endpoint string, try func(base *url.URL) (*reply, error)) (*url.URL, *reply, error) {
 	for attempt := 0; ; attempt++ {
 		base := c.base()
-		rep, err := c.once(ctx, method, base, endpoint, body)
-		if rep != nil {
-			rep.method, rep.endpoint = method, endpoint
-		}
-		if err != nil {
+		rep, err := try(base)
+		var failure error
+		var delay time.Duration
+		switch {
+		case err != nil:
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("marathon %s %s: %w", method, endpoint, ctx.Err())
+				return base, nil, fmt.Errorf("marathon %s %s: %w", method, endpoint, ctx.Err())
 			}
-			if attempt < c.cfg.Retries && retryableErr(method, err) {
-				if notSent(err) {
-					c.failover(base)
-				}
-				if serr := c.sleep(ctx, c.backoff.Delay(attempt, c.jitter())); serr != nil {
-					return nil, fmt.Errorf("marathon %s %s: %w", method, endpoint, serr)
-				}
-				continue
+			failure = &TransportError{Method: method, Endpoint: endpoint, URL: base.String(), Attempts: attempt + 1, Err: err}
+			if attempt >= c.cfg.Retries || !retryableErr(method, err) {
+				return base, nil, failure
 			}
-			return nil, &TransportError{Method: method, Endpoint: endpoint, URL: base.String(), Attempts: attempt + 1, Err: err}
+			if notSent(err) {
+				c.failover(base)
+			}
+			delay = c.backoff.Delay(attempt, c.jitter())
+		case rep.status < 200 || rep.status > 299:
+			failure = newAPIError(base.String(), method, endpoint, rep.status, rep.body)
+			if attempt >= c.cfg.Retries || !retryableStatus(method, rep.status) {
+				return base, nil, failure
+			}
+			delay = c.backoff.Delay(attempt, c.jitter())
+			if ra, ok := retryAfter(rep.header); ok && ra > delay {
+				delay = min(ra, c.backoff.Max)
+			}
+		default:
+			return base, rep, nil
 		}
-		if rep.status < 200 || rep.status > 299 {
-			apiErr := newAPIError(base.String(), method, endpoint, rep.status, rep.body)
-			if attempt < c.cfg.Retries && retryableStatus(method, rep.status) {
-				d := c.backoff.Delay(attempt, c.jitter())
-				if ra, ok := retryAfter(rep.header); ok && ra > d {
-					d = min(ra, c.backoff.Max)
-				}
-				if serr := c.sleep(ctx, d); serr != nil {
-					return nil, fmt.Errorf("%w (gave up: %w)", apiErr, serr)
-				}
-				continue
-			}
-			return nil, apiErr
+		if serr := c.sleep(ctx, delay); serr != nil {
+			return base, nil, fmt.Errorf("%w (gave up retrying: %w)", failure, serr)
 		}
-		if out != nil && len(bytes.TrimSpace(rep.body)) > 0 {
-			if err := json.Unmarshal(rep.body, out); err != nil {
-				return rep, fmt.Errorf("marathon %s %s: decode answer from %s: %w", method, endpoint, base, err)
-			}
-		}
-		return rep, nil
 	}
 }
 

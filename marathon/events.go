@@ -445,50 +445,37 @@ type streamConn struct {
 // openStream connects to the event stream, with the same retry rules as other
 // GET requests; the response header must arrive within the client timeout.
 func (c *Client) openStream(ctx context.Context, endpoint, lastEventID string) (*streamConn, error) {
-	for attempt := 0; ; attempt++ {
-		base := c.base()
-		conn, status, hdr, errBody, err := c.openStreamOnce(ctx, base.String(), endpoint, lastEventID)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("marathon GET %s: %w", endpoint, ctx.Err())
-			}
-			if attempt < c.cfg.Retries && retryableErr(http.MethodGet, err) {
-				if notSent(err) {
-					c.failover(base)
-				}
-				if serr := c.sleep(ctx, c.backoff.Delay(attempt, c.jitter())); serr != nil {
-					return nil, fmt.Errorf("marathon GET %s: %w", endpoint, serr)
-				}
-				continue
-			}
-			return nil, &TransportError{Method: http.MethodGet, Endpoint: endpoint, URL: base.String(), Attempts: attempt + 1, Err: err}
-		case conn == nil:
-			apiErr := newAPIError(base.String(), http.MethodGet, endpoint, status, errBody)
-			if attempt < c.cfg.Retries && retryableStatus(http.MethodGet, status) {
-				d := c.backoff.Delay(attempt, c.jitter())
-				if ra, ok := retryAfter(hdr); ok && ra > d {
-					d = min(ra, c.backoff.Max)
-				}
-				if serr := c.sleep(ctx, d); serr != nil {
-					return nil, fmt.Errorf("%w (gave up: %w)", apiErr, serr)
-				}
-				continue
-			}
-			return nil, apiErr
+	var conn *streamConn
+	var notStream error // a 200 answer that is no event stream: not retried
+	_, _, err := c.withRetries(ctx, http.MethodGet, endpoint, func(base *url.URL) (*reply, error) {
+		sc, rep, err := c.openStreamOnce(ctx, base.String(), endpoint, lastEventID)
+		if errors.Is(err, errNotEventStream) {
+			notStream = err
+			return &reply{status: http.StatusOK}, nil
 		}
-		return conn, nil
+		conn = sc
+		return rep, err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case notStream != nil:
+		return nil, fmt.Errorf("marathon GET %s: %w", endpoint, notStream)
 	}
+	return conn, nil
 }
 
+// errNotEventStream is a 200 answer to /v2/events that is not text/event-stream.
+var errNotEventStream = errors.New("not an event stream (text/event-stream)")
+
 // openStreamOnce makes one connection attempt. On a non-200 answer it returns
-// a nil conn with the status, headers and body.
-func (c *Client) openStreamOnce(ctx context.Context, base, endpoint, lastEventID string) (*streamConn, int, http.Header, []byte, error) {
+// a nil conn and the answer (status, headers, body).
+func (c *Client) openStreamOnce(ctx context.Context, base, endpoint, lastEventID string) (*streamConn, *reply, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(sctx, http.MethodGet, base+endpoint, nil)
 	if err != nil {
 		cancel()
-		return nil, 0, nil, nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
@@ -509,24 +496,24 @@ func (c *Client) openStreamOnce(ctx context.Context, base, endpoint, lastEventID
 			resp.Body.Close()
 		}
 		cancel()
-		return nil, 0, nil, nil, fmt.Errorf("no answer within %s: %w", c.cfg.Timeout, context.DeadlineExceeded)
+		return nil, nil, fmt.Errorf("no answer within %s: %w", c.cfg.Timeout, context.DeadlineExceeded)
 	}
 	if err != nil {
 		cancel()
-		return nil, 0, nil, nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		resp.Body.Close()
 		cancel()
-		return nil, resp.StatusCode, resp.Header, b, nil
+		return nil, &reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		resp.Body.Close()
 		cancel()
-		return nil, 0, nil, nil, fmt.Errorf("answer is %q, not text/event-stream: is %s a Marathon?", resp.Header.Get("Content-Type"), base)
+		return nil, nil, fmt.Errorf("%w: the answer is %q: is %s a Marathon?", errNotEventStream, resp.Header.Get("Content-Type"), base)
 	}
-	return &streamConn{body: resp.Body, cancel: cancel, base: base}, 0, nil, nil, nil
+	return &streamConn{body: resp.Body, cancel: cancel, base: base}, &reply{status: http.StatusOK, header: resp.Header}, nil
 }
 
 // streamLoop reads events from conn and delivers them on ch, reconnecting when

@@ -388,11 +388,14 @@ func TestEventStreamOpenErrors(t *testing.T) {
 		}
 	})
 	t.Run("not an event stream", func(t *testing.T) {
-		srv, _ := statusSequence(t, 200)
-		c, _ := testClient(t, Config{URL: srv.URL, Retries: -1})
+		srv, n := statusSequence(t, 200)
+		c, _ := testClient(t, Config{URL: srv.URL, Backoff: testBackoff})
 		_, err := c.Events(context.Background(), EventOptions{})
-		if err == nil || !strings.Contains(err.Error(), "not text/event-stream") {
+		if err == nil || !strings.Contains(err.Error(), "GET /v2/events: not an event stream") || !strings.Contains(err.Error(), "is "+srv.URL+" a Marathon?") {
 			t.Errorf("err = %v", err)
+		}
+		if n.Load() != 1 {
+			t.Errorf("requests = %d: a wrong content type must not be retried", n.Load())
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {
