@@ -87,7 +87,7 @@ func TestGroupDeploymentOrdersDependencies(t *testing.T) {
 	}
 	// The group tree.
 	var g struct {
-		ID     string `json:"id"`
+		ID     string                `json:"id"`
 		Apps   []struct{ ID string } `json:"apps"`
 		Groups []struct {
 			ID   string                `json:"id"`
