@@ -113,10 +113,11 @@ func Decode(data []byte) (*Definition, error) {
 
 // detect decides what an object document is and binds it.
 func detect(d *decoder, def *Definition, root *node) {
-	// A member whose value is null counts as absent, as everywhere else.
+	// A member whose value is null counts as absent, as everywhere else,
+	// and so does an empty id (the model does not write it back).
 	has := func(k string) bool {
 		n := root.get(k)
-		return n != nil && n.kind != kindNull
+		return n != nil && n.kind != kindNull && !(k == "id" && n.kind == kindString && n.str == "")
 	}
 	switch {
 	case has("containers"):

@@ -62,6 +62,9 @@ var roundTripEdgeCases = []string{
 	`{"id": "/a", "resourceLimits": {"cpus": "unlimited", "mem": 0}}`,
 	`[]`,
 	`{}`,
+	`{"id": "", "apps": []}`,
+	`{"id": "", "app": {"id": "/a"}}`,
+	`{"id": "", "groups": []}`,
 }
 
 func TestRoundTripEdgeCases(t *testing.T) {
