@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,7 +171,10 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 	if k.NodeAgentBasePort, err = freeBlock(nodes + 1); err != nil {
 		return cfg, err
 	}
-	r := 100 + rand.IntN(150)
+	r, err := freePodBlock()
+	if err != nil {
+		return cfg, err
+	}
 	k.PodCIDR = fmt.Sprintf("10.%d.0.0/16", r)
 	k.ServiceCIDR = fmt.Sprintf("10.96.%d.0/24", r)
 	a, b := 2+rand.IntN(253), rand.IntN(256)
@@ -234,6 +238,58 @@ func freeBlock(n int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("labtest: no block of %d free ports found", n)
+}
+
+// freePodBlock picks R for a pod CIDR 10.R.0.0/16 that no route on this
+// machine overlaps (another lab's bridge), avoiding the default lab's 10.244.
+func freePodBlock() (int, error) {
+	routes := routedPrefixes()
+	for range 200 {
+		r := 100 + rand.IntN(150)
+		if r == 244 {
+			continue
+		}
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(r), 0, 0}), 16)
+		free := true
+		for _, q := range routes {
+			if q.Bits() > 0 && p.Overlaps(q) {
+				free = false
+				break
+			}
+		}
+		if free {
+			return r, nil
+		}
+	}
+	return 0, errors.New("labtest: no free 10.R.0.0/16 pod network left on this machine")
+}
+
+// routedPrefixes reads the IPv4 routing table (/proc/net/route).
+func routedPrefixes() []netip.Prefix {
+	b, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		dst, err1 := strconv.ParseUint(f[1], 16, 32)
+		mask, err2 := strconv.ParseUint(f[7], 16, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		// Little-endian words: the first byte of the address is the lowest.
+		a := netip.AddrFrom4([4]byte{byte(dst), byte(dst >> 8), byte(dst >> 16), byte(dst >> 24)})
+		bits := 0
+		for m := mask; m != 0; m >>= 1 {
+			bits += int(m & 1)
+		}
+		out = append(out, netip.PrefixFrom(a, bits))
+	}
+	return out
 }
 
 // Prerequisites says which programs the lab needs and are missing.

@@ -83,6 +83,28 @@ func TestConfigIsUniquePerLab(t *testing.T) {
 	}
 }
 
+func TestRoutedPrefixes(t *testing.T) {
+	ps := routedPrefixes()
+	if len(ps) == 0 {
+		t.Skip("no IPv4 routes readable")
+	}
+	for _, p := range ps {
+		if !p.IsValid() || p.Addr() != p.Masked().Addr() {
+			t.Errorf("route %v is not a network prefix", p)
+		}
+	}
+	r, err := freePodBlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", r))
+	for _, q := range ps {
+		if q.Bits() > 0 && q.Overlaps(p) {
+			t.Errorf("picked %v, which overlaps the route %v", p, q)
+		}
+	}
+}
+
 func TestStatusReportsEveryComponentHealthy(t *testing.T) {
 	l := Need(t, theLab)
 	out, err := l.Run("lab", "status", "-o", "json")
