@@ -68,7 +68,7 @@ func (s *Server) healthLoop(ctx context.Context, taskID string, sp *appSpec, idx
 		interval = time.Second
 	}
 	if strings.HasPrefix(hc.Protocol, "MESOS_") && hc.DelaySeconds > 0 {
-		if !sleepCtx(ctx, min(secs(hc.DelaySeconds), s.opts.HealthRetry)) {
+		if !sleepCtx(ctx, secs(hc.DelaySeconds)) {
 			return
 		}
 	}
