@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	labmarathon "github.com/switchyard/switchyard/lab/marathon"
 	"github.com/switchyard/switchyard/marathon"
@@ -74,6 +78,50 @@ func TestMarathonAPICmdsAgainstLab(t *testing.T) {
 	}
 	if out := run("restart", "/cli/web", "--wait"); !strings.Contains(out, "finished in") {
 		t.Errorf("restart --wait:\n%s", out)
+	}
+
+	// `events` prints one JSON object per event until its context ends.
+	evctx, evcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer evcancel()
+	root := &cobra.Command{Use: "marathon", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(newMarathonAPICmds()...)
+	pr, pw := io.Pipe()
+	root.SetOut(pw)
+	root.SetArgs([]string{"events", "--type", "event_stream_attached,deployment_success"})
+	evdone := make(chan error, 1)
+	go func() { evdone <- root.ExecuteContext(evctx); pw.Close() }()
+	type eventLine struct {
+		Type string `json:"type"`
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	lines := bufio.NewScanner(pr)
+	next := func() eventLine {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("events ended early: %v", lines.Err())
+		}
+		var l eventLine
+		if err := json.Unmarshal(lines.Bytes(), &l); err != nil {
+			t.Fatalf("events printed %q: %v", lines.Text(), err)
+		}
+		return l
+	}
+	if l := next(); l.Type != "event_stream_attached" {
+		t.Fatalf("first event line %+v, want event_stream_attached", l)
+	}
+	res, err = c.ScaleApp(ctx, "/cli/web", 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := next(); l.Type != "deployment_success" || l.Data.ID != res.DeploymentID {
+		t.Errorf("events printed %+v, want deployment_success of %s", l, res.DeploymentID)
+	}
+	evcancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if err := <-evdone; err != nil {
+		t.Fatalf("events after cancel: %v", err)
 	}
 
 	// A change to a locked app fails with the deployment id and the --force hint.
