@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,8 +117,14 @@ func stopRecord(r *Record, out io.Writer) {
 // another while it is being stopped), and returns how many it stopped.
 func sweep(marker string, out io.Writer) int {
 	total := 0
+	skip := ancestors()
 	for round := 0; round < 5; round++ {
-		ids := proc.FindByEnv(marker)
+		var ids []proc.ID
+		for _, id := range proc.FindByEnv(marker) {
+			if !skip[id.PID] {
+				ids = append(ids, id)
+			}
+		}
 		if len(ids) == 0 {
 			break
 		}
@@ -133,11 +140,35 @@ func sweep(marker string, out io.Writer) int {
 	return total
 }
 
+// ancestors are the processes above this one: a `lab down` run from a shell
+// or tool that carries the marker must not stop its own caller.
+func ancestors() map[int]bool {
+	out := map[int]bool{}
+	for pid := os.Getppid(); pid > 1 && !out[pid]; {
+		out[pid] = true
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			break
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 2 {
+			break
+		}
+		pid, _ = strconv.Atoi(f[1])
+	}
+	return out
+}
+
 // verifyGone checks that no process carries the lab's marker and nothing
 // listens on the lab's ports or on its nodes' addresses.
 func verifyGone(cfg labconfig.Config, specs []component.Spec, extraAddrs []string) error {
 	le := &LeftoverError{}
+	skip := ancestors()
 	for _, id := range proc.FindByEnv(Marker(cfg)) {
+		if skip[id.PID] {
+			continue
+		}
 		le.Processes = append(le.Processes, fmt.Sprintf("%d (%s)", id.PID, comm(id.PID)))
 	}
 	for _, a := range Leftovers(cfg, specs, extraAddrs) {
