@@ -403,34 +403,83 @@ func (n *Nginx) Spec() component.Spec {
 	}
 }
 
-// Cleanup stops an nginx master of this lab that is still running (found by
-// its pid file and command line) with its workers. nginx rewrites its own
-// environment block (setproctitle), so the lab's environment marker cannot
-// find it; this does. It is idempotent.
+// Cleanup stops what is left of this lab's nginx: a master still running
+// (found by its pid file and command line, stopped gracefully with SIGQUIT)
+// and any stray nginx process working in this lab's nginx directory (workers
+// orphaned by a master killed with SIGKILL keep the listening sockets).
+// nginx rewrites its own environment block (setproctitle), so the lab's
+// environment marker cannot find these processes; this does. Idempotent.
 func (n *Nginx) Cleanup(ctx context.Context) error {
-	if !n.running() {
-		return nil // not running, or the PID now belongs to someone else
+	if n.running() {
+		if pid, err := n.MasterPID(); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGQUIT)
+			if !waitGone(ctx, []int{pid}, 10*time.Second) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 	}
-	pid, err := n.MasterPID()
+	strays := n.strays()
+	for _, pid := range strays {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if !waitGone(ctx, strays, 5*time.Second) {
+		return fmt.Errorf("nginx: processes %v of this lab survived SIGKILL", strays)
+	}
+	return nil
+}
+
+// strays lists the processes running the nginx binary with this lab's nginx
+// directory as working directory.
+func (n *Nginx) strays() []int {
+	exe, err := filepath.EvalSymlinks(n.Binary)
 	if err != nil {
 		return nil
 	}
-	// QUIT is nginx's graceful shutdown; the master stops its workers.
-	_ = syscall.Kill(pid, syscall.SIGQUIT)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err != nil || len(b) == 0 {
-			return nil
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		base := "/proc/" + e.Name()
+		if x, err := os.Readlink(base + "/exe"); err != nil || x != exe {
+			continue
+		}
+		if cwd, err := os.Readlink(base + "/cwd"); err != nil || filepath.Clean(cwd) != filepath.Clean(n.Dir) {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// waitGone waits until none of pids is a live (non-zombie) process.
+func waitGone(ctx context.Context, pids []int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		alive := false
+		for _, pid := range pids {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if err != nil {
+				continue
+			}
+			if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] != 'Z' && b[i+2] != 'X' {
+				alive = true
+			}
+		}
+		if !alive {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	return nil
 }
 
 // Components returns the shared nginx as a lab component (none when

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -454,5 +455,34 @@ func TestAdminSurvivesMangledBodies(t *testing.T) {
 	}
 	if strings.Contains(in.Log(), "[error]") && strings.Contains(in.Log(), "lua entry thread aborted") {
 		t.Fatalf("Lua errors in the log:\n%s", in.Log())
+	}
+}
+
+// TestCleanupStopsOrphanedWorkers: a master killed with SIGKILL leaves its
+// workers holding the ports; Cleanup finds them by binary and working
+// directory, and the next Prepare finds the ports free again.
+func TestCleanupStopsOrphanedWorkers(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	pid, err := in.Nginx.MasterPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-in.Process().Done()
+	// The orphaned workers still answer on the public port.
+	time.Sleep(100 * time.Millisecond)
+	if code, _ := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 404 {
+		t.Fatalf("orphaned workers do not answer (%d): the test does not test anything", code)
+	}
+	if err := in.Nginx.Prepare(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot be used") {
+		t.Fatalf("Prepare with orphans holding the ports: %v", err)
+	}
+	if err := in.Nginx.Cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Nginx.Prepare(context.Background()); err != nil {
+		t.Fatalf("Prepare after Cleanup: %v", err)
 	}
 }
