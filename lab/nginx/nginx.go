@@ -233,6 +233,11 @@ func (n *Nginx) Prepare(ctx context.Context) error {
 		return err
 	}
 	if !n.running() {
+		// Workers orphaned by a master that was killed hold the ports:
+		// they are this lab's, stop them first.
+		if err := n.Cleanup(ctx); err != nil {
+			return err
+		}
 		if err := checkFree(map[string]string{"nginx.listen": n.Listen, "nginx.admin": n.Admin}); err != nil {
 			return err
 		}
