@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -43,11 +44,17 @@ func BenchmarkControlPlaneUp(b *testing.B) {
 	})
 }
 
-// BenchmarkKwokNodesReady measures a control plane with 1000 kwok nodes, from
-// start to every node Ready.
+// BenchmarkKwokNodesReady measures a control plane with 1000 kwok nodes
+// (KUBE_BENCH_KWOK_NODES overrides), from start to every node Ready.
 func BenchmarkKwokNodesReady(b *testing.B) {
 	requireBinaries(b, true)
-	const n = 1000
+	n := 1000
+	if v := os.Getenv("KUBE_BENCH_KWOK_NODES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("KUBE_BENCH_KWOK_NODES=%q: want a positive number", v)
+		}
+	}
 	for b.Loop() {
 		b.StopTimer()
 		dir := b.TempDir()
@@ -58,6 +65,7 @@ func BenchmarkKwokNodesReady(b *testing.B) {
 		c.stop()
 		b.StartTimer()
 	}
+	b.ReportMetric(float64(n), "nodes")
 }
 
 func benchStart(b *testing.B, dir string, kwokNodes int) *testCluster {

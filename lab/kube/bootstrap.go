@@ -73,6 +73,10 @@ func (l layout) clientset() (*kubernetes.Clientset, error) {
 		return nil, err
 	}
 	rc.Timeout = 30 * time.Second
+	// Creating thousands of kwok nodes: the admin user is exempt from the
+	// apiserver's flow control, so the client's own limit is what counts.
+	rc.QPS, rc.Burst = 1000, 2000
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
@@ -129,6 +133,7 @@ func ensureNodeAgentRBAC(ctx context.Context, cs kubernetes.Interface) error {
 
 func (l layout) kwokSpec() component.Spec {
 	n := l.cfg.Kubernetes.KwokNodes
+	throttle := &minInterval{}
 	argv := []string{
 		l.bin["kwok"],
 		"--kubeconfig=" + l.kubeconfig("kwok"),
@@ -136,7 +141,9 @@ func (l layout) kwokSpec() component.Spec {
 		"--manage-nodes-with-annotation-selector=" + KwokAnnotation + "=fake",
 		"--cidr=" + l.kwokNet,
 		"--node-ip=127.0.0.1",
-		"--node-lease-duration-seconds=40",
+		"--node-lease-duration-seconds=" + strconv.Itoa(kwokLeaseSeconds(n)),
+		"--v=WARN",
+		"--config=" + l.kwokConfigPath(),
 	}
 	for _, s := range kwokStages {
 		argv = append(argv, "--config="+filepath.Join(filepath.Dir(l.bin["kwok"]), "stages", s+".yaml"))
@@ -148,16 +155,52 @@ func (l layout) kwokSpec() component.Spec {
 		Env:     append(l.env(), "KWOK_WORKDIR="+filepath.Join(l.dir, "kwok")),
 		After:   []string{APIServerName},
 		Address: strconv.Itoa(n) + " simulated nodes " + KwokNodePrefix + "0.." + KwokNodePrefix + strconv.Itoa(n-1),
-		Prepare: func(context.Context) error { return l.prepareFiles() },
+		Prepare: func(context.Context) error {
+			if err := l.prepareFiles(); err != nil {
+				return err
+			}
+			return writeFileAtomic(l.kwokConfigPath(), kwokConfig(n), 0o644)
+		},
 		Ready: func(ctx context.Context) error {
+			// Listing thousands of nodes is not free: at most one check a second.
+			if err := throttle.wait(ctx, time.Second); err != nil {
+				return err
+			}
 			cs, err := l.clientset()
 			if err != nil {
 				return err
 			}
 			return ensureKwokNodes(ctx, cs, n)
 		},
-		ReadyTimeout: 60*time.Second + time.Duration(n)*20*time.Millisecond,
+		ReadyTimeout: 60*time.Second + time.Duration(n)*50*time.Millisecond,
 	}
+}
+
+func (l layout) kwokConfigPath() string { return filepath.Join(l.dir, "kwok", "kwok.yaml") }
+
+// kwokLeaseSeconds is the node Lease duration of kwok nodes. kwok renews a
+// Lease every quarter of it, like a kubelet; with thousands of nodes the
+// kubelet's 40 s would mean hundreds of writes a second on a laptop-sized
+// machine, so larger sets renew every 30 s, still well inside the
+// controller-manager's 50 s node-monitor grace period.
+func kwokLeaseSeconds(n int) int {
+	if n <= 500 {
+		return 40
+	}
+	return 120
+}
+
+// kwokConfig is kwok's KwokConfiguration: more workers than its defaults (4)
+// so that thousands of nodes initialise and keep their Leases.
+func kwokConfig(n int) []byte {
+	par := min(max(n/100, 4), 32)
+	p := strconv.Itoa(par)
+	return []byte("apiVersion: config.kwok.x-k8s.io/v1alpha1\n" +
+		"kind: KwokConfiguration\n" +
+		"options:\n" +
+		"  nodePlayStageParallelism: " + p + "\n" +
+		"  nodeLeaseParallelism: " + p + "\n" +
+		"  podPlayStageParallelism: " + p + "\n")
 }
 
 // kwokNode is the Node object of a simulated node: kwok manages it because
@@ -191,17 +234,22 @@ func kwokNode(name string) *corev1.Node {
 // ensureKwokNodes creates the missing kwok nodes kwok-0..kwok-(n-1) and
 // reports an error until all of them are Ready (kwok sets that).
 func ensureKwokNodes(ctx context.Context, cs kubernetes.Interface, n int) error {
-	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: KwokNodeLabel + "=kwok"})
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: KwokNodeLabel + "=kwok", ResourceVersion: "0"})
 	if err != nil {
 		return fmt.Errorf("list kwok nodes: %w", err)
 	}
 	have, ready := map[string]bool{}, 0
+	var notReady []string
 	for _, nd := range list.Items {
 		have[nd.Name] = true
+		ok := false
 		for _, c := range nd.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				ready++
-			}
+			ok = ok || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+		}
+		if ok {
+			ready++
+		} else if len(notReady) < 3 {
+			notReady = append(notReady, nd.Name)
 		}
 	}
 	var missing []string
@@ -214,14 +262,14 @@ func ensureKwokNodes(ctx context.Context, cs kubernetes.Interface, n int) error 
 		return err
 	}
 	if ready < n {
-		return fmt.Errorf("%d of %d kwok nodes Ready", ready, n)
+		return fmt.Errorf("%d of %d kwok nodes Ready (not yet: %v)", ready, n, notReady)
 	}
 	return nil
 }
 
 // createNodes creates kwok nodes with a few requests in flight.
 func createNodes(ctx context.Context, cs kubernetes.Interface, names []string) error {
-	const workers = 16
+	const workers = 32
 	ch := make(chan string)
 	var mu sync.Mutex
 	var errs []error
@@ -247,4 +295,25 @@ func createNodes(ctx context.Context, cs kubernetes.Interface, names []string) e
 		errs = append(errs[:3], fmt.Errorf("and %d more", len(errs)-3))
 	}
 	return errors.Join(errs...)
+}
+
+// minInterval spaces calls at least d apart.
+type minInterval struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// wait blocks until d has passed since the previous call returned.
+func (m *minInterval) wait(ctx context.Context, d time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if wait := d - time.Since(m.last); !m.last.IsZero() && wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	m.last = time.Now()
+	return nil
 }
