@@ -338,9 +338,16 @@ func (s *sseReader) readLine() (string, error) {
 			}
 			return string(b), nil
 		}
+		if len(b) >= maxEventLine {
+			return "", fmt.Errorf("event stream line longer than %d MiB: is this a Marathon event stream?", maxEventLine>>20)
+		}
 		b = append(b, c)
 	}
 }
+
+// maxEventLine bounds one line of the event stream (a whole app definition
+// in an api_post_event is far smaller).
+const maxEventLine = 16 << 20
 
 // next returns the next complete event; it returns an error (io.EOF when the
 // stream ended cleanly) when no complete event is left.

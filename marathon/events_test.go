@@ -68,6 +68,13 @@ func TestSSEFraming(t *testing.T) {
 	}
 }
 
+func TestSSELineLimit(t *testing.T) {
+	r := newSSEReader(io.MultiReader(strings.NewReader("data: "), strings.NewReader(strings.Repeat("x", maxEventLine)), strings.NewReader("\n\n")))
+	if _, err := r.next(); err == nil || !strings.Contains(err.Error(), "longer than 16 MiB") {
+		t.Errorf("err = %v, want the line limit", err)
+	}
+}
+
 func TestDecodeEventTyped(t *testing.T) {
 	// Payloads from Marathon's event-bus documentation and REST API examples.
 	tests := []struct {
