@@ -222,6 +222,8 @@ func finishApp(d appDef, id string, base appDef, prefix string) (appDef, *apiErr
 		d = base.merge(d)
 	}
 	d.set("id", id)
+	// The model validates what the client sent; defaults come after.
+	model := modelIssues(d)
 	d.applyDefaults()
 	sp, errs := parseSpec(d)
 	if len(errs) > 0 {
@@ -235,7 +237,7 @@ func finishApp(d appDef, id string, base appDef, prefix string) (appDef, *apiErr
 	for _, e := range errs {
 		seen[e.Path] = true
 	}
-	for _, e := range modelIssues(d) {
+	for _, e := range model {
 		if !seen[e.Path] {
 			errs = append(errs, e)
 		}

@@ -138,17 +138,26 @@ func (d appDef) applyDefaults() {
 	def("dependencies", []any{})
 	def("executor", "")
 	def("killSelection", "YOUNGEST_FIRST")
-	def("unreachableStrategy", map[string]any{"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0})
+	// Apps with persistent volumes (resident apps) get Marathon's resident
+	// defaults: no unreachable replacement, upgrade in place.
+	resident := hasPersistentVolume(d)
+	minHealth, maxOver := "1", "1"
+	if resident {
+		def("unreachableStrategy", "disabled")
+		minHealth, maxOver = "0.5", "0"
+	} else {
+		def("unreachableStrategy", map[string]any{"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0})
+	}
 	var us map[string]json.RawMessage
 	_ = json.Unmarshal(d["upgradeStrategy"], &us)
 	if us == nil {
 		us = map[string]json.RawMessage{}
 	}
 	if _, ok := us["minimumHealthCapacity"]; !ok {
-		us["minimumHealthCapacity"] = json.RawMessage("1")
+		us["minimumHealthCapacity"] = json.RawMessage(minHealth)
 	}
 	if _, ok := us["maximumOverCapacity"]; !ok {
-		us["maximumOverCapacity"] = json.RawMessage("1")
+		us["maximumOverCapacity"] = json.RawMessage(maxOver)
 	}
 	d.set("upgradeStrategy", us)
 	if d.has("ports") && !d.has("portDefinitions") {
@@ -164,6 +173,22 @@ func (d appDef) applyDefaults() {
 	if !d.has("portDefinitions") && !hasPortMappings(d) && !isContainerNetwork(d) {
 		d.set("portDefinitions", []map[string]any{{"port": 0, "protocol": "tcp"}})
 	}
+}
+
+// hasPersistentVolume reports whether the app declares a local persistent volume.
+func hasPersistentVolume(d appDef) bool {
+	var c struct {
+		Volumes []struct {
+			Persistent json.RawMessage `json:"persistent"`
+		} `json:"volumes"`
+	}
+	_ = json.Unmarshal(d["container"], &c)
+	for _, v := range c.Volumes {
+		if len(v.Persistent) > 0 && string(v.Persistent) != "null" {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPortMappings(d appDef) bool {
@@ -262,15 +287,17 @@ type readinessSpec struct {
 func (s *appSpec) hostPortCount() int { return len(s.hostPortRequests()) }
 
 // hostPortRequests lists the host ports a task asks for: 0 means any port
-// from the node's ranges, anything else that exact port.
+// from the node's ranges, anything else that exact port. In the lab every
+// port mapping gets a host port, also on container networks: tasks are
+// processes on their node's loopback address, with no container address of
+// their own.
 func (s *appSpec) hostPortRequests() []int {
 	var out []int
 	if len(s.PortMappings) > 0 {
 		for _, m := range s.PortMappings {
-			switch {
-			case m.HostPort != nil:
+			if m.HostPort != nil {
 				out = append(out, *m.HostPort)
-			case !s.ContainerNet:
+			} else {
 				out = append(out, 0)
 			}
 		}
@@ -294,9 +321,7 @@ func (s *appSpec) portNames() []string {
 	var out []string
 	if len(s.PortMappings) > 0 {
 		for _, m := range s.PortMappings {
-			if m.HostPort != nil || !s.ContainerNet {
-				out = append(out, m.Name)
-			}
+			out = append(out, m.Name)
 		}
 		return out
 	}

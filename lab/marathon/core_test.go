@@ -331,12 +331,12 @@ func TestAppDefaultsAndPorts(t *testing.T) {
 	if got := sp.hostPortRequests(); !reflect.DeepEqual(got, []int{0, 0}) {
 		t.Errorf("host ports %v", got)
 	}
-	bridge, e := decodeApp(json.RawMessage(`{"id":"/b","container":{"type":"DOCKER","docker":{"image":"nginx:1"},"portMappings":[{"containerPort":80,"hostPort":0,"name":"web"},{"containerPort":81,"hostPort":31005}]},"networks":[{"mode":"container/bridge"}]}`), "", nil)
+	bridge, e := decodeApp(json.RawMessage(`{"id":"/b","container":{"type":"DOCKER","docker":{"image":"nginx:1"},"portMappings":[{"containerPort":80,"hostPort":0,"name":"web"},{"containerPort":81,"hostPort":31005},{"containerPort":82}]},"networks":[{"mode":"container/bridge"}]}`), "", nil)
 	if e != nil {
 		t.Fatal(e)
 	}
 	bs, _ := parseSpec(bridge)
-	if got := bs.hostPortRequests(); !reflect.DeepEqual(got, []int{0, 31005}) || bs.portNames()[0] != "web" || bs.Image != "nginx:1" {
+	if got := bs.hostPortRequests(); !reflect.DeepEqual(got, []int{0, 31005, 0}) || bs.portNames()[0] != "web" || bs.Image != "nginx:1" {
 		t.Errorf("bridge spec: ports %v names %v image %q", got, bs.portNames(), bs.Image)
 	}
 }

@@ -258,11 +258,14 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, urlID string, 
 		return
 	}
 	changes := map[string]change{}
+	// "version" or "scaleBy" alone ask for a rollback or a scale; in a full
+	// group document (a saved /v2/groups answer) they are read-only members.
+	special := !gb.hasApps && !gb.hasGroups
 	switch {
-	case !create && gb.Version != nil:
+	case !create && special && gb.Version != nil:
 		writeError(w, invalidObject([]errorDetail{{Path: "/version", Errors: []string{"the lab Marathon keeps app versions, not group versions: roll back each app with PUT /v2/apps/{id} {\"version\": \"...\"}"}}}))
 		return
-	case !create && gb.ScaleBy != nil:
+	case !create && special && gb.ScaleBy != nil:
 		if !all[id] {
 			writeError(w, notFound("Group '%s' does not exist", id))
 			return
