@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"reflect"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -22,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
 )
 
@@ -117,12 +120,39 @@ func Run(ctx context.Context, o Options) error {
 	defer stopRuntime()
 	rt, err := NewRuntime(runCtx, RuntimeOptions{
 		Config: o.Config, Node: o.Node, Self: o.Self, Lookup: apiLookup{client}, Recorder: recorder, Logger: log,
+		Finalize: func(ctx context.Context, ns, name string, uid types.UID) error {
+			opts := metav1.NewDeleteOptions(0)
+			opts.Preconditions = metav1.NewUIDPreconditions(string(uid))
+			err := client.CoreV1().Pods(ns).Delete(ctx, name, *opts)
+			if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+				return nil
+			}
+			return err
+		},
 	})
 	if err != nil {
 		return err
 	}
 	if err := rt.Network().EnsureBridge(ctx); err != nil {
 		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	}
+
+	idx, _ := NodeIndex(o.Config, o.Node)
+	hostIP := o.Config.Nodes[idx].Address
+	crt, key, ca, err := kube.NodeServingCert(o.Config, o.Node, hostIP)
+	if err != nil {
+		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	}
+	api := &KubeletAPI{Runtime: rt, CertFile: crt, KeyFile: key, CAFile: ca, Logger: log}
+	apiAddr := net.JoinHostPort(hostIP, kubeletPort(o.Config, idx))
+	apiErr := make(chan error, 1)
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	defer stopAPI()
+	go func() { apiErr <- api.Serve(apiCtx, apiAddr) }()
+	select {
+	case err := <-apiErr:
+		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	case <-time.After(100 * time.Millisecond):
 	}
 
 	np := &nodeProvider{}
@@ -209,6 +239,9 @@ func Run(ctx context.Context, o Options) error {
 		errs = append(errs, err)
 	}
 	if err := <-pcErr; err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, err)
+	}
+	if err := <-apiErr; err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

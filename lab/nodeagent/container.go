@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +127,9 @@ func (p *podRunner) runOnce(c *ctr) (code int32, ok bool) {
 		if p.ctx.Err() != nil {
 			return 0, false
 		}
+		if c.runs == 0 {
+			p.event(corev1.EventTypeNormal, "Pulled", "Container image %q is mapped to a local program by lab.yaml kubernetes.images", c.spec.Image)
+		}
 		started, err := proc.Start(l.spec)
 		p.mu.Lock()
 		if c.state.Terminated != nil {
@@ -151,7 +155,7 @@ func (p *podRunner) runOnce(c *ctr) (code int32, ok bool) {
 		p.persistLocked()
 		p.mu.Unlock()
 		p.markDirty()
-		p.event(corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
+		p.event(corev1.EventTypeNormal, "Started", "Started container %s: %s", c.spec.Name, strings.Join(l.spec.Argv, " "))
 	}
 	pctx, stopProbes := context.WithCancel(p.ctx)
 	var probes sync.WaitGroup
@@ -256,6 +260,7 @@ func (p *podRunner) probeLoop(ctx context.Context, c *ctr, pr *proc.Process, env
 	t := TimingOf(pb)
 	st := NewProbeState(t, initial)
 	check, err := CheckFor(pb.ProbeHandler, &c.spec, p.ip.String(), env, p.wrap(), t.Timeout)
+	check.Dir = p.dir
 	if err != nil {
 		p.event(corev1.EventTypeWarning, "Unhealthy", "%s probe cannot run: %v", kind, err)
 	}
@@ -376,6 +381,7 @@ func (p *podRunner) runHook(ctx context.Context, c *ctr, h corev1.LifecycleHandl
 	if err != nil {
 		return err
 	}
+	check.Dir = p.dir
 	return p.rt.probe(ctx, check)
 }
 

@@ -3,6 +3,7 @@ package nodeagent_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -643,6 +644,16 @@ func TestEnvSecretsConfigMapsInitContainersAndLogs(t *testing.T) {
 		}
 		return true, ""
 	})
+	// kubectl logs: the API server fetches the log from the node agent.
+	logs, err := e.cs.CoreV1().Pods(ns).GetLogs("envpod", &corev1.PodLogOptions{Container: "main"}).Do(ctx).Raw()
+	if err != nil || !strings.Contains(string(logs), "PW=s3cr3t") {
+		t.Errorf("pod logs through the API: %v %q", err, logs)
+	}
+	tail := int64(1)
+	logs, err = e.cs.CoreV1().Pods(ns).GetLogs("envpod", &corev1.PodLogOptions{Container: "main", TailLines: &tail}).Do(ctx).Raw()
+	if err != nil || strings.Count(strings.TrimSpace(string(logs)), "\n") != 0 || !strings.Contains(string(logs), "inet ") {
+		t.Errorf("tailLines=1: %v %q", err, logs)
+	}
 	id := containerPID(t, p)
 	found := false
 	for _, m := range proc.FindByEnv(labconfig.MarkerEnv + "=" + e.cfg.ID) {
@@ -787,5 +798,109 @@ func TestShareChangeInLabConfigUpdatesAllocatable(t *testing.T) {
 	n, _ := e.cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if q := n.Status.Capacity[corev1.ResourceCPU]; q.String() != "4" {
 		t.Errorf("capacity changed with the share: cpu %s", q.String())
+	}
+}
+
+func TestPreStopHookAndGracePeriodOnDelete(t *testing.T) {
+	e := need(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	mk := func(name, script string, grace int64) *corev1.Pod {
+		return createPod(t, ns, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PodSpec{
+				NodeName: e.cfg.Nodes[1].Name,
+				Containers: []corev1.Container{{
+					Name: "c", Image: "lab/shell", Args: []string{script},
+					Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+						Command: []string{"/bin/sh", "-c", "echo prestop-ran > prestop.txt"}}}},
+				}},
+				TerminationGracePeriodSeconds: int64p(grace),
+			},
+		})
+	}
+	// One container exits on SIGTERM, the other ignores it and needs SIGKILL.
+	polite := mk("polite", `trap 'echo got-sigterm; exit 0' TERM; echo up; while :; do sleep 0.2; done`, 20)
+	stubborn := mk("stubborn", `trap '' TERM; echo up; while :; do sleep 0.2; done`, 2)
+	for _, name := range []string{"polite", "stubborn"} {
+		waitFor(t, 30*time.Second, name+" running", func() (bool, string) {
+			p := getPod(ns, name)
+			return p.Status.Phase == corev1.PodRunning, string(p.Status.Phase)
+		})
+	}
+	polite, stubborn = getPod(ns, "polite"), getPod(ns, "stubborn")
+	time.Sleep(500 * time.Millisecond) // let the shells install their traps
+	gone := func(p *corev1.Pod) time.Duration {
+		t0 := time.Now()
+		if err := e.cs.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 40*time.Second, p.Name+" deleted", func() (bool, string) {
+			_, err := e.cs.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), fmt.Sprint(err)
+		})
+		return time.Since(t0)
+	}
+	politeTook, stubbornTook := gone(polite), gone(stubborn)
+	dir := func(p *corev1.Pod) string { return e.cfg.Path("pods", nodeagent.PodDirName(p)) }
+	for _, p := range []*corev1.Pod{polite, stubborn} {
+		if b, err := os.ReadFile(filepath.Join(dir(p), "prestop.txt")); err != nil || !strings.Contains(string(b), "prestop-ran") {
+			t.Errorf("%s: preStop hook did not run: %v", p.Name, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir(polite), "c.log")); !strings.Contains(string(b), "got-sigterm") {
+		t.Errorf("polite: no SIGTERM seen; log %q", b)
+	}
+	if politeTook > 10*time.Second {
+		t.Errorf("polite pod took %s to go although it exits on SIGTERM", politeTook)
+	}
+	if stubbornTook < 2*time.Second {
+		t.Errorf("stubborn pod went after %s, before its 2s grace period", stubbornTook)
+	}
+	t.Logf("deletion took %s (exits on SIGTERM) and %s (ignores SIGTERM, grace 2s)", politeTook, stubbornTook)
+}
+
+func TestKubeletAPIRefusesNonAdminClients(t *testing.T) {
+	e := need(t)
+	n := e.cfg.Nodes[0]
+	kc, err := kube.NodeKubeconfig(e.cfg, n.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("https://%s:%d/healthz", n.Address, e.cfg.Kubernetes.NodeAgentBasePort)
+	try := func(certPEM, keyPEM []byte) int {
+		t.Helper()
+		tc := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the test checks client authentication, not the server
+		if certPEM != nil {
+			c, err := tls.X509KeyPair(certPEM, keyPEM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.Certificates = []tls.Certificate{c}
+		}
+		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		resp, err := c.Get(url)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := try(nil, nil); code != 0 {
+		t.Errorf("no client certificate: status %d, want the TLS handshake refused", code)
+	}
+	if code := try(rc.CertData, rc.KeyData); code != http.StatusForbidden {
+		t.Errorf("node identity: status %d, want 403", code)
+	}
+	adm, err := kube.RESTConfig(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := try(adm.CertData, adm.KeyData); code != http.StatusOK {
+		t.Errorf("admin identity: status %d, want 200", code)
 	}
 }

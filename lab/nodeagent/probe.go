@@ -26,6 +26,8 @@ type ProbeCheck struct {
 	Timeout  time.Duration
 	// Wrap runs Command inside the pod's network namespace.
 	Wrap []string
+	// Dir is the working directory of Command (the pod's directory).
+	Dir string
 }
 
 // ProbeFunc runs one probe attempt; nil means success.
@@ -99,7 +101,7 @@ func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
 func DefaultProbe(ctx context.Context, c ProbeCheck) error {
 	hc := health.Check{
 		Protocol: health.Protocol(c.Protocol), Host: c.Host, Port: c.Port, Path: c.Path,
-		Timeout: c.Timeout, Wrap: c.Wrap,
+		Timeout: c.Timeout, Wrap: c.Wrap, Dir: c.Dir,
 	}
 	if c.Protocol == "COMMAND" {
 		hc.Command = ShellQuote(c.Command)

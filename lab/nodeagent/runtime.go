@@ -13,6 +13,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -34,6 +35,9 @@ type RuntimeOptions struct {
 	Probe ProbeFunc
 	// Logger receives the agent's own log (default: discard).
 	Logger *slog.Logger
+	// Finalize, when set, removes a pod from the API once all its containers
+	// stopped after a deletion (the kubelet's final delete with grace 0).
+	Finalize func(ctx context.Context, namespace, name string, uid types.UID) error
 	// RetryDelay is how long a container whose image is unmapped or whose
 	// env cannot be resolved waits before trying again (default 5s).
 	RetryDelay time.Duration
@@ -54,6 +58,7 @@ type Runtime struct {
 	probe    ProbeFunc
 	log      *slog.Logger
 	retry    time.Duration
+	finalize func(ctx context.Context, namespace, name string, uid types.UID) error
 
 	mu          sync.Mutex
 	cfg         labconfig.Config
@@ -95,7 +100,7 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 	return &Runtime{
 		node: o.Node, hostIP: o.Config.Nodes[idx].Address, podCIDR: cidr, net: nw, self: o.Self,
 		podsDir: o.Config.Path("pods"), marker: labconfig.MarkerEnv + "=" + o.Config.ID,
-		lookup: o.Lookup, recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay,
+		lookup: o.Lookup, recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay, finalize: o.Finalize,
 		cfg: o.Config, allocatable: NodeResources(o.Config.Nodes[idx]).Allocatable,
 		pods: map[string]*podRunner{}, ips: map[netip.Addr]bool{}, ctx: ctx,
 		notify: func(*corev1.Pod) {},
@@ -191,7 +196,15 @@ func (r *Runtime) DeletePod(_ context.Context, pod *corev1.Pod) error {
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = *pod.DeletionGracePeriodSeconds
 	}
-	go p.terminate(time.Duration(grace) * time.Second)
+	deleted := pod.DeletionTimestamp != nil
+	go func() {
+		p.terminate(time.Duration(grace) * time.Second)
+		if deleted && r.finalize != nil {
+			if err := r.finalize(r.ctx, pod.Namespace, pod.Name, pod.UID); err != nil {
+				r.log.Warn("final pod delete", "pod", p.key, "err", err)
+			}
+		}
+	}()
 	return nil
 }
 
