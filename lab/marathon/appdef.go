@@ -273,14 +273,14 @@ type healthCheckSpec struct {
 
 // readinessSpec is one readiness check with defaults applied.
 type readinessSpec struct {
-	Name                string
-	Protocol            string
-	Path                string
-	PortName            string
-	Interval            float64
-	Timeout             float64
-	ReadyStatusCodes    []int
-	PreserveLastRespone bool
+	Name                 string
+	Protocol             string
+	Path                 string
+	PortName             string
+	Interval             float64
+	Timeout              float64
+	ReadyStatusCodes     []int
+	PreserveLastResponse bool
 }
 
 // hostPortCount is how many host ports one task of the app needs.
@@ -537,7 +537,7 @@ func parseSpec(d appDef) (*appSpec, []errorDetail) {
 		rs := readinessSpec{
 			Name: r.Name, Protocol: strings.ToUpper(r.Protocol), Path: r.Path, PortName: r.PortName,
 			Interval: orF(r.IntervalSeconds, 30), Timeout: orF(r.TimeoutSeconds, 10),
-			ReadyStatusCodes: r.HTTPStatusCodesForReady, PreserveLastRespone: r.PreserveLastResponse,
+			ReadyStatusCodes: r.HTTPStatusCodesForReady, PreserveLastResponse: r.PreserveLastResponse,
 		}
 		if rs.Name == "" {
 			rs.Name = "readinessCheck"
@@ -684,15 +684,6 @@ func checkConstraint(c []string) error {
 		pc.Value = c[2]
 	}
 	return placement.ValidateConstraint(pc)
-}
-
-func atoiStrict(s string) (int, error) {
-	var n int
-	_, err := fmt.Sscanf(s, "%d", &n)
-	if err != nil || fmt.Sprint(n) != s {
-		return 0, fmt.Errorf("not an integer: %q", s)
-	}
-	return n, nil
 }
 
 // ceilInt is math.Ceil for counts, tolerant of float noise.

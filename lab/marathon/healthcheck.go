@@ -263,7 +263,7 @@ func probeReadiness(ctx context.Context, sp *appSpec, rc readinessSpec, host str
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	r.Status = resp.StatusCode
 	r.ContentType, _, _ = mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if rc.PreserveLastRespone {
+	if rc.PreserveLastResponse {
 		r.Body = string(body)
 	}
 	for _, c := range rc.ReadyStatusCodes {

@@ -2,7 +2,6 @@ package labmarathon
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 
@@ -461,5 +460,3 @@ func (s *Server) logf(format string, a ...any) {
 		s.opts.Logf(format, a...)
 	}
 }
-
-var _ = fmt.Sprintf
