@@ -36,7 +36,9 @@ func (c *Client) DeleteDeployment(ctx context.Context, id string, force bool) (*
 
 // DeploymentFailedError says a deployment waited for ended in failure or was cancelled.
 type DeploymentFailedError struct {
-	ID     string
+	// ID is the deployment's id.
+	ID string
+	// Reason is Marathon's reason, when the event carried one.
 	Reason string
 }
 

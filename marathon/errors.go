@@ -13,13 +13,16 @@ import (
 // ErrorDetail is one entry of the "details" array of a Marathon error body:
 // the JSON path of the offending field and what is wrong with it.
 type ErrorDetail struct {
-	Path   string   `json:"path,omitempty"`
+	// Path is the JSON path of the field, e.g. "/upgradeStrategy/minimumHealthCapacity".
+	Path string `json:"path,omitempty"`
+	// Errors says what is wrong with it.
 	Errors []string `json:"errors,omitempty"`
 }
 
 // DeploymentRef names a deployment, as Marathon lists them in 409 bodies and
 // in an app's "deployments" field.
 type DeploymentRef struct {
+	// ID is the deployment's id (see Client.Deployments).
 	ID string `json:"id"`
 }
 
@@ -187,11 +190,15 @@ func IsInvalid(err error) bool {
 // TransportError is a request that got no HTTP answer from Marathon after all
 // attempts (connection refused, DNS failure, TLS failure, timeout...).
 type TransportError struct {
+	// Method and Endpoint name the request (Endpoint is the path and query).
 	Method   string
 	Endpoint string
-	URL      string
+	// URL is the base URL of the Marathon that could not be reached.
+	URL string
+	// Attempts is how many times the request was tried.
 	Attempts int
-	Err      error
+	// Err is the last network error.
+	Err error
 }
 
 // Error says which Marathon could not be reached and what to check.

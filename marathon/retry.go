@@ -15,10 +15,14 @@ import (
 // Backoff is an exponential backoff with jitter: attempt n (0-based) waits
 // Initial*Multiplier^n, capped at Max, then randomised by ±Jitter (a fraction).
 type Backoff struct {
-	Initial    time.Duration
-	Max        time.Duration
+	// Initial is the wait before the first retry.
+	Initial time.Duration
+	// Max caps every wait (also a server's Retry-After).
+	Max time.Duration
+	// Multiplier grows the wait from one retry to the next (at least 1).
 	Multiplier float64
-	Jitter     float64
+	// Jitter is the fraction (0 to 1) by which each wait is randomised either way.
+	Jitter float64
 }
 
 // DefaultBackoff is used when Config.Backoff is the zero value.
