@@ -394,6 +394,46 @@ func TestLabMarathon(t *testing.T) {
 		if err != nil || len(apps) != 1 {
 			t.Errorf("label filter tier==api: %d apps, %v", len(apps), err)
 		}
+
+		// Without Replace, fields left out keep their values; with it they are reset.
+		res, err = c.UpdateApp(ctx, &marathon.App{ID: "/it/web", Cmd: ptr("sleep 3602")}, marathon.UpdateOptions{})
+		deploy(t, c, res, err)
+		got, err = c.App(ctx, "/it/web")
+		if err != nil || got.Labels["tier"] != "api" || *got.Cmd != "sleep 3602" {
+			t.Fatalf("after a partial PUT: labels %v cmd %v, %v", got.Labels, got.Cmd, err)
+		}
+		res, err = c.UpdateApp(ctx, sleeper("/it/web", 1), marathon.UpdateOptions{Replace: true})
+		deploy(t, c, res, err)
+		got, err = c.App(ctx, "/it/web")
+		if err != nil || len(got.Labels) != 0 || *got.Cmd != "sleep 3600" {
+			t.Fatalf("after a replacing PUT: labels %v cmd %v, %v", got.Labels, got.Cmd, err)
+		}
+
+		// Roll back to the version with "sleep 3601".
+		versions, err := c.AppVersions(ctx, "/it/web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var target string
+		for _, v := range versions {
+			def, err := c.AppVersion(ctx, "/it/web", v)
+			if err != nil {
+				t.Fatalf("AppVersion(%s): %v", v, err)
+			}
+			if def.Cmd != nil && *def.Cmd == "sleep 3601" {
+				target = v
+				break
+			}
+		}
+		if target == "" {
+			t.Fatalf("no stored version runs sleep 3601 among %v", versions)
+		}
+		res, err = c.RollbackApp(ctx, "/it/web", target, false)
+		deploy(t, c, res, err)
+		got, err = c.App(ctx, "/it/web")
+		if err != nil || *got.Cmd != "sleep 3601" {
+			t.Fatalf("after rollback to %s: cmd %v, %v", target, got.Cmd, err)
+		}
 	})
 
 	t.Run("409 while locked, then force", func(t *testing.T) {
