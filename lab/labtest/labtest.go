@@ -336,12 +336,14 @@ func Start(o Options) (*Lab, error) {
 	}
 	cfg, err := Config(dir, o)
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("labtest: generated config is invalid: %w", err)
 	}
 	if err := Prerequisites(cfg); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+
 	file := cfg
 	file.Dir = "."
 	b, err := file.Marshal()
@@ -376,7 +378,12 @@ func Start(o Options) (*Lab, error) {
 	l.UpDuration = time.Since(t0)
 	l.UpOutput = out
 	if err != nil {
+		// lab up stops what it started; lab down makes sure, and the
+		// directory goes when nothing is left (its log tails are in out).
 		downOut, derr := l.run(2*time.Minute, "lab", "down")
+		if derr == nil && len(Leftovers(cfg)) == 0 {
+			os.RemoveAll(dir)
+		}
 		return nil, fmt.Errorf("labtest: lab up in %s failed: %w\n--- lab up:\n%s--- lab down (%v):\n%s", dir, err, out, derr, downOut)
 	}
 	return l, nil

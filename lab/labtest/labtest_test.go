@@ -105,6 +105,38 @@ func TestRoutedPrefixes(t *testing.T) {
 	}
 }
 
+// TestPortTakenIsRefusedUpFront: `lab up` with the Marathon port taken by
+// another process refuses before starting anything, naming the component,
+// the port, the owner and the lab.yaml field.
+func TestPortTakenIsRefusedUpFront(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	var cfg labconfig.Config
+	_, err = Start(Options{Nginx: true, Configure: func(c *labconfig.Config) { c.Marathon.Listen = addr; cfg = *c }})
+	if err == nil {
+		t.Fatal("lab up succeeded with its Marathon port taken")
+	}
+	want := fmt.Sprintf("port %s for marathon is in use by another process (pid %d, ", addr, os.Getpid())
+	for _, w := range []string{want, "free it or change marathon.listen in " + cfg.Dir + "/lab.yaml", "nothing was started"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	defer os.RemoveAll(cfg.Dir)
+	if ids := proc.FindByEnv(lab.Marker(cfg)); len(ids) > 0 {
+		t.Errorf("processes of the refused lab run: %v", ids)
+	}
+	// The cleanup `lab down` rightly reports the foreign listener on the
+	// lab's port instead of calling the lab clean.
+	if !strings.Contains(err.Error(), fmt.Sprintf("ports still listening: %s (pid %d", addr, os.Getpid())) {
+		t.Errorf("lab down did not report the foreign listener:\n%v", err)
+	}
+}
+
 func TestStatusReportsEveryComponentHealthy(t *testing.T) {
 	l := Need(t, theLab)
 	out, err := l.Run("lab", "status", "-o", "json")
