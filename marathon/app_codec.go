@@ -26,16 +26,16 @@ func (e EnvValue) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a string or a secret reference.
 func (e *EnvValue) UnmarshalJSON(data []byte) error { return decodeInto(data, e) }
 
-func (e *EnvValue) decodeNode(d *decoder, n *node, path string) {
+func (e *EnvValue) decodeNode(d *decoder, n *node) {
 	switch n.kind {
 	case kindString:
 		*e = EnvValue{Value: n.str}
 	case kindObject:
 		ref := &SecretRef{}
-		d.bindStruct(n, reflect.ValueOf(ref).Elem(), path, "")
+		d.bindStruct(n, reflect.ValueOf(ref).Elem(), "")
 		*e = EnvValue{Secret: ref}
 	default:
-		d.errorf(n, path, `expected a string or a secret reference {"secret": "name"}, got %s`, describe(n))
+		d.errorf(n, `expected a string or a secret reference {"secret": "name"}, got %s`, describe(n))
 	}
 }
 
@@ -48,19 +48,19 @@ func (u UnreachableStrategy) MarshalJSON() ([]byte, error) {
 	return marshalObject(plain(u), u.Unknown)
 }
 
-func (u *UnreachableStrategy) decodeNode(d *decoder, n *node, path string) {
+func (u *UnreachableStrategy) decodeNode(d *decoder, n *node) {
 	switch n.kind {
 	case kindString:
 		if n.str != "disabled" {
-			d.errorf(n, path, `expected "disabled" or an object {"inactiveAfterSeconds": N, "expungeAfterSeconds": M}, got %s`, describe(n))
+			d.errorf(n, `expected "disabled" or an object {"inactiveAfterSeconds": N, "expungeAfterSeconds": M}, got %s`, describe(n))
 			return
 		}
 		*u = UnreachableStrategy{Disabled: true}
 	case kindObject:
 		*u = UnreachableStrategy{}
-		d.bindStruct(n, reflect.ValueOf(u).Elem(), path, "")
+		d.bindStruct(n, reflect.ValueOf(u).Elem(), "")
 	default:
-		d.errorf(n, path, `expected "disabled" or an object {"inactiveAfterSeconds": N, "expungeAfterSeconds": M}, got %s`, describe(n))
+		d.errorf(n, `expected "disabled" or an object {"inactiveAfterSeconds": N, "expungeAfterSeconds": M}, got %s`, describe(n))
 	}
 }
 
@@ -75,7 +75,7 @@ func (r ResourceLimit) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads "unlimited" or a number.
 func (r *ResourceLimit) UnmarshalJSON(data []byte) error { return decodeInto(data, r) }
 
-func (r *ResourceLimit) decodeNode(d *decoder, n *node, path string) {
+func (r *ResourceLimit) decodeNode(d *decoder, n *node) {
 	if n.kind == kindString && n.str == "unlimited" {
 		*r = ResourceLimit{Unlimited: true}
 		return
@@ -87,5 +87,5 @@ func (r *ResourceLimit) decodeNode(d *decoder, n *node, path string) {
 			return
 		}
 	}
-	d.errorf(n, path, `expected a number or "unlimited", got %s`, describe(n))
+	d.errorf(n, `expected a number or "unlimited", got %s`, describe(n))
 }

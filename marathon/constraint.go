@@ -77,14 +77,16 @@ func (c Constraint) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the array form or the legacy "field:OP:value" string.
 func (c *Constraint) UnmarshalJSON(data []byte) error { return decodeInto(data, c) }
 
-func (c *Constraint) decodeNode(d *decoder, n *node, path string) {
+func (c *Constraint) decodeNode(d *decoder, n *node) {
 	switch n.kind {
 	case kindArray:
 		parts := make([]string, len(n.elems))
 		for i := range n.elems {
 			e := &n.elems[i]
 			if e.kind != kindString {
-				d.errorf(e, joinIndex(path, i), "expected a string in a constraint, got %s", describe(e))
+				d.pushIndex(i)
+				d.errorf(e, "expected a string in a constraint, got %s", describe(e))
+				d.pop()
 				continue
 			}
 			parts[i] = e.str
@@ -93,6 +95,6 @@ func (c *Constraint) decodeNode(d *decoder, n *node, path string) {
 	case kindString:
 		*c = Constraint{Parts: strings.SplitN(n.str, ":", 3), Legacy: true}
 	default:
-		d.errorf(n, path, `expected a constraint ["field", "OPERATOR"(, "value")] or "field:OPERATOR:value", got %s`, describe(n))
+		d.errorf(n, `expected a constraint ["field", "OPERATOR"(, "value")] or "field:OPERATOR:value", got %s`, describe(n))
 	}
 }

@@ -89,16 +89,18 @@ func Decode(data []byte) (*Definition, error) {
 	switch root.kind {
 	case kindArray:
 		def.Kind = KindAppList
-		d.bind(&root, reflect.ValueOf(&def.Apps).Elem(), "")
+		d.bind(&root, reflect.ValueOf(&def.Apps).Elem())
 		for i, a := range def.Apps {
 			if a == nil {
-				d.errorf(&root.elems[i], joinIndex("", i), "expected an app definition (an object), got null")
+				d.pushIndex(i)
+				d.errorf(&root.elems[i], "expected an app definition (an object), got null")
+				d.pop()
 			}
 		}
 	case kindObject:
 		detect(d, def, &root)
 	default:
-		d.errorf(&root, "", "expected a JSON object (app, group or pod) or an array of apps, got %s", describe(&root))
+		d.errorf(&root, "expected a JSON object (app, group or pod) or an array of apps, got %s", describe(&root))
 	}
 	if len(d.errs) > 0 {
 		return nil, &DecodeError{Errors: d.errs}
@@ -123,7 +125,7 @@ func detect(d *decoder, def *Definition, root *node) {
 	case has("containers"):
 		def.Kind = KindPod
 		def.Pod = &Pod{}
-		d.bind(root, reflect.ValueOf(def.Pod).Elem(), "")
+		d.bind(root, reflect.ValueOf(def.Pod).Elem())
 	case !has("id") && has("apps") && root.get("apps").kind == kindArray:
 		def.Kind, def.Envelope = KindAppList, EnvelopeApps
 		bindEnvelope(d, def, root, "apps", reflect.ValueOf(&def.Apps).Elem())
@@ -134,11 +136,11 @@ func detect(d *decoder, def *Definition, root *node) {
 	case has("apps") || has("groups") || has("pods"):
 		def.Kind = KindGroup
 		def.Group = &Group{}
-		d.bind(root, reflect.ValueOf(def.Group).Elem(), "")
+		d.bind(root, reflect.ValueOf(def.Group).Elem())
 	default:
 		def.Kind = KindApp
 		def.App = &App{}
-		d.bind(root, reflect.ValueOf(def.App).Elem(), "")
+		d.bind(root, reflect.ValueOf(def.App).Elem())
 	}
 }
 
@@ -154,7 +156,9 @@ func bindEnvelope(d *decoder, def *Definition, root *node, key string, v reflect
 		def.EnvelopeUnknown[mb.key] = append([]byte(nil), d.src[mb.val.start:mb.val.end]...)
 	}
 	n := root.get(key)
-	d.bind(n, v, key)
+	d.pushKey(key)
+	d.bind(n, v)
+	d.pop()
 }
 
 // DecodeFile reads and decodes one file; errors name the file.

@@ -24,30 +24,40 @@ const maxNotes = 1000
 // nodeDecoder is implemented by model types whose JSON form is not a plain
 // object (union types such as EnvValue or Constraint).
 type nodeDecoder interface {
-	decodeNode(d *decoder, n *node, path string)
+	decodeNode(d *decoder, n *node)
 }
 
 type decoder struct {
 	lines lineIndex
 	src   []byte
+	// segs is the JSON path of the value being bound; it is formatted only
+	// when an error or note is recorded.
+	segs  []pathSeg
 	errs  []FieldError
 	notes []Issue
 }
 
-func (d *decoder) errorf(n *node, path, format string, args ...any) {
+func (d *decoder) pushKey(k string) { d.segs = append(d.segs, pathSeg{key: k, index: -1}) }
+func (d *decoder) pushIndex(i int)  { d.segs = append(d.segs, pathSeg{index: i}) }
+func (d *decoder) pop()             { d.segs = d.segs[:len(d.segs)-1] }
+func (d *decoder) path() string     { return formatPath(d.segs) }
+
+// errorf records a type error at node n, whose path is the current one.
+func (d *decoder) errorf(n *node, format string, args ...any) {
 	if len(d.errs) >= maxErrors {
 		return
 	}
 	line, col := d.lines.lineCol(d.src, n.start)
-	d.errs = append(d.errs, FieldError{Path: path, Line: line, Column: col, Offset: n.start, Message: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, FieldError{Path: d.path(), Line: line, Column: col, Offset: n.start, Message: fmt.Sprintf(format, args...)})
 }
 
-func (d *decoder) note(n *node, path string, sev Severity, msg, hint string) {
+// note records a decode warning at node n, whose path is the current one.
+func (d *decoder) note(n *node, sev Severity, msg, hint string) {
 	if len(d.notes) >= maxNotes {
 		return
 	}
 	line, col := d.lines.lineCol(d.src, n.start)
-	d.notes = append(d.notes, Issue{Path: path, Line: line, Column: col, Severity: sev, Message: msg, Hint: hint})
+	d.notes = append(d.notes, Issue{Path: d.path(), Line: line, Column: col, Severity: sev, Message: msg, Hint: hint})
 }
 
 // describe says what a node is, for "expected X, got Y" messages.
@@ -121,14 +131,14 @@ var (
 	rawType         = reflect.TypeOf(json.RawMessage(nil))
 )
 
-// bind stores n into v (which must be settable).
-func (d *decoder) bind(n *node, v reflect.Value, path string) {
+// bind stores n into v (which must be settable); d.segs is n's path.
+func (d *decoder) bind(n *node, v reflect.Value) {
 	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
 		if n.kind == kindNull {
 			v.SetZero()
 			return
 		}
-		v.Addr().Interface().(nodeDecoder).decodeNode(d, n, path)
+		v.Addr().Interface().(nodeDecoder).decodeNode(d, n)
 		return
 	}
 	if v.Type() == rawType {
@@ -146,10 +156,10 @@ func (d *decoder) bind(n *node, v reflect.Value, path string) {
 			return
 		}
 		p := reflect.New(v.Type().Elem())
-		d.bind(n, p.Elem(), path)
+		d.bind(n, p.Elem())
 		v.Set(p)
 	case reflect.Struct:
-		d.bindStruct(n, v, path, "")
+		d.bindStruct(n, v, "")
 	case reflect.Slice:
 		switch n.kind {
 		case kindNull:
@@ -157,11 +167,13 @@ func (d *decoder) bind(n *node, v reflect.Value, path string) {
 		case kindArray:
 			s := reflect.MakeSlice(v.Type(), len(n.elems), len(n.elems))
 			for i := range n.elems {
-				d.bind(&n.elems[i], s.Index(i), joinIndex(path, i))
+				d.pushIndex(i)
+				d.bind(&n.elems[i], s.Index(i))
+				d.pop()
 			}
 			v.Set(s)
 		default:
-			d.errorf(n, path, "expected an array, got %s", describe(n))
+			d.errorf(n, "expected an array, got %s", describe(n))
 		}
 	case reflect.Map:
 		switch n.kind {
@@ -170,40 +182,38 @@ func (d *decoder) bind(n *node, v reflect.Value, path string) {
 		case kindObject:
 			m := reflect.MakeMapWithSize(v.Type(), len(n.members))
 			et := v.Type().Elem()
-			seen := make(map[string]bool, len(n.members))
 			for i := range n.members {
 				mb := &n.members[i]
-				p := joinKey(path, mb.key)
-				if seen[mb.key] {
-					d.note(&mb.val, p, SeverityWarning, "duplicate key "+strconv.Quote(mb.key)+": the last value wins", "remove the duplicate")
-				}
-				seen[mb.key] = true
+				d.pushKey(mb.key)
+				d.checkDuplicate(n, i)
 				if mb.val.kind == kindNull {
-					d.note(&mb.val, p, SeverityWarning, "value is null: the entry is ignored", "remove the entry or give it a value")
+					d.note(&mb.val, SeverityWarning, "value is null: the entry is ignored", "remove the entry or give it a value")
+					d.pop()
 					continue
 				}
 				e := reflect.New(et).Elem()
-				d.bind(&mb.val, e, p)
+				d.bind(&mb.val, e)
 				m.SetMapIndex(reflect.ValueOf(mb.key), e)
+				d.pop()
 			}
 			v.Set(m)
 		default:
-			d.errorf(n, path, "expected an object, got %s", describe(n))
+			d.errorf(n, "expected an object, got %s", describe(n))
 		}
 	case reflect.String:
 		if n.kind == kindString {
 			v.SetString(n.str)
 		} else if n.kind != kindNull {
-			d.errorf(n, path, "expected a string, got %s", describe(n))
+			d.errorf(n, "expected a string, got %s", describe(n))
 		}
 	case reflect.Bool:
 		if n.kind == kindBool {
 			v.SetBool(n.b)
 		} else if n.kind != kindNull {
-			d.errorf(n, path, "expected a boolean (true or false), got %s", describe(n))
+			d.errorf(n, "expected a boolean (true or false), got %s", describe(n))
 		}
 	case reflect.Int, reflect.Int32, reflect.Int64:
-		lit, ok := d.numberLiteral(n, path, "an integer")
+		lit, ok := d.numberLiteral(n, "an integer")
 		if !ok {
 			return
 		}
@@ -211,84 +221,79 @@ func (d *decoder) bind(n *node, v reflect.Value, path string) {
 		if err != nil {
 			f, ferr := strconv.ParseFloat(lit, 64)
 			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32*4096 {
-				d.errorf(n, path, "expected an integer, got %s", describe(n))
+				d.errorf(n, "expected an integer, got %s", describe(n))
 				return
 			}
 			i = int64(f)
 			if v.OverflowInt(i) {
-				d.errorf(n, path, "integer %s is out of range", lit)
+				d.errorf(n, "integer %s is out of range", lit)
 				return
 			}
 		}
 		v.SetInt(i)
 	case reflect.Float64:
-		lit, ok := d.numberLiteral(n, path, "a number")
+		lit, ok := d.numberLiteral(n, "a number")
 		if !ok {
 			return
 		}
 		f, err := strconv.ParseFloat(lit, 64)
 		if err != nil {
-			d.errorf(n, path, "number %s is out of range", lit)
+			d.errorf(n, "number %s is out of range", lit)
 			return
 		}
 		v.SetFloat(f)
 	default:
-		d.errorf(n, path, "internal error: cannot decode into %s", v.Type())
+		d.errorf(n, "internal error: cannot decode into %s", v.Type())
 	}
 }
 
 // numberLiteral returns the literal of a number node. A string holding a
 // number is accepted with a warning (Marathon itself rejects it).
-func (d *decoder) numberLiteral(n *node, path, want string) (string, bool) {
+func (d *decoder) numberLiteral(n *node, want string) (string, bool) {
 	switch n.kind {
 	case kindNumber:
 		return n.str, true
 	case kindString:
 		s := strings.TrimSpace(n.str)
 		if _, err := strconv.ParseFloat(s, 64); err == nil && s != "" && !strings.ContainsAny(s, "xXpP_") && !strings.EqualFold(s, "inf") && !strings.EqualFold(s, "+inf") && !strings.EqualFold(s, "-inf") && !strings.EqualFold(s, "nan") && !strings.EqualFold(s, "infinity") && !strings.EqualFold(s, "+infinity") && !strings.EqualFold(s, "-infinity") {
-			d.note(n, path, SeverityWarning, fmt.Sprintf("expected %s, got %s: read as %s", want, describe(n), s), "write the number without quotes; Marathon rejects quoted numbers")
+			d.note(n, SeverityWarning, fmt.Sprintf("expected %s, got %s: read as %s", want, describe(n), s), "write the number without quotes; Marathon rejects quoted numbers")
 			return s, true
 		}
 	case kindNull:
 		return "", false
 	}
-	d.errorf(n, path, "expected %s, got %s", want, describe(n))
+	d.errorf(n, "expected %s, got %s", want, describe(n))
 	return "", false
 }
 
 // bindStruct binds an object node to struct v; members named skip are left
 // to the caller.
-func (d *decoder) bindStruct(n *node, v reflect.Value, path string, skip string) {
+func (d *decoder) bindStruct(n *node, v reflect.Value, skip string) {
 	if n.kind == kindNull {
 		return
 	}
 	if n.kind != kindObject {
-		d.errorf(n, path, "expected an object, got %s", describe(n))
+		d.errorf(n, "expected an object, got %s", describe(n))
 		return
 	}
 	si := infoOf(v.Type())
 	var unk Unknown
-	var seen map[string]bool
-	if len(n.members) > 1 {
-		seen = make(map[string]bool, len(n.members))
-	}
 	for i := range n.members {
 		mb := &n.members[i]
-		if seen != nil {
-			if seen[mb.key] {
-				d.note(&mb.val, joinKey(path, mb.key), SeverityWarning, "duplicate key "+strconv.Quote(mb.key)+": the last value wins", "remove the duplicate")
-			}
-			seen[mb.key] = true
-		}
 		if mb.key == skip {
 			continue
 		}
-		if fi, ok := si.fields[mb.key]; ok {
-			d.bind(&mb.val, v.Field(fi.index), joinKey(path, mb.key))
-			continue
+		d.pushKey(mb.key)
+		d.checkDuplicate(n, i)
+		fi, ok := si.fields[mb.key]
+		switch {
+		case ok:
+			d.bind(&mb.val, v.Field(fi.index))
+		case si.unknownIdx < 0:
+			d.errorf(&mb.val, "unknown field %q", mb.key)
 		}
-		if si.unknownIdx < 0 {
-			d.errorf(&mb.val, joinKey(path, mb.key), "unknown field %q", mb.key)
+		d.pop()
+		if ok || si.unknownIdx < 0 {
 			continue
 		}
 		if unk == nil {
@@ -301,6 +306,19 @@ func (d *decoder) bindStruct(n *node, v reflect.Value, path string, skip string)
 	}
 }
 
+// checkDuplicate notes when member i of object n repeats an earlier key
+// (the last value wins, as in Marathon). Objects are small, so a linear
+// scan beats a map.
+func (d *decoder) checkDuplicate(n *node, i int) {
+	key := n.members[i].key
+	for j := 0; j < i; j++ {
+		if n.members[j].key == key {
+			d.note(&n.members[i].val, SeverityWarning, "duplicate key "+strconv.Quote(key)+": the last value wins", "remove the duplicate")
+			return
+		}
+	}
+}
+
 // decodeInto parses data and binds it to v (a pointer to a model type). It
 // is what the model's UnmarshalJSON methods use.
 func decodeInto(data []byte, v any) error {
@@ -309,7 +327,7 @@ func decodeInto(data []byte, v any) error {
 		return newSyntaxError(data, serr)
 	}
 	d := &decoder{src: data}
-	d.bind(&root, reflect.ValueOf(v).Elem(), "")
+	d.bind(&root, reflect.ValueOf(v).Elem())
 	if len(d.errs) > 0 {
 		return &DecodeError{Errors: d.errs}
 	}

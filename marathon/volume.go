@@ -98,9 +98,9 @@ func (x ExternalVolume) MarshalJSON() ([]byte, error) {
 	return marshalObject(w, x.Unknown)
 }
 
-func (x *ExternalVolume) decodeNode(d *decoder, n *node, path string) {
+func (x *ExternalVolume) decodeNode(d *decoder, n *node) {
 	*x = ExternalVolume{}
-	d.bindStruct(n, reflect.ValueOf(x).Elem(), path, "options")
+	d.bindStruct(n, reflect.ValueOf(x).Elem(), "options")
 	if n.kind != kindObject {
 		return
 	}
@@ -108,11 +108,12 @@ func (x *ExternalVolume) decodeNode(d *decoder, n *node, path string) {
 	if opts == nil || opts.kind == kindNull {
 		return
 	}
-	p := joinKey(path, "options")
+	d.pushKey("options")
+	defer d.pop()
 	if opts.kind == kindObject && (opts.get("pluginName") != nil || opts.get("capability") != nil) {
 		x.CSI = &CSIVolumeOptions{}
-		d.bind(opts, reflect.ValueOf(x.CSI).Elem(), p)
+		d.bind(opts, reflect.ValueOf(x.CSI).Elem())
 		return
 	}
-	d.bind(opts, reflect.ValueOf(&x.Options).Elem(), p)
+	d.bind(opts, reflect.ValueOf(&x.Options).Elem())
 }
