@@ -21,6 +21,8 @@ package labtest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -104,26 +106,58 @@ func Binary() (string, error) {
 			builtBin, buildErr = filepath.Abs(b)
 			return
 		}
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "switchyard-labtest-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		bin := filepath.Join(dir, "switchyard")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/switchyard")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build switchyard: %w\n%s", err, out)
-			return
-		}
-		builtBin = bin
+		builtBin, buildErr = build()
 	})
 	return builtBin, buildErr
+}
+
+// build compiles the switchyard binary into a shared directory, named by its
+// content, so concurrent test processes of one tree share one file and no
+// binary is left per process; binaries unused for a day are pruned.
+func build() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(os.TempDir(), "switchyard-labtest-bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, ".build-*")
+	if err != nil {
+		return "", err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cmd := exec.Command("go", "build", "-o", tmp.Name(), "./cmd/switchyard")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build switchyard: %w\n%s", err, out)
+	}
+	f, err := os.Open(tmp.Name())
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "switchyard-"+hex.EncodeToString(h.Sum(nil)[:8]))
+	if err := os.Rename(tmp.Name(), bin); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	_ = os.Chtimes(bin, now, now) // mark it used
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > 24*time.Hour {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return bin, nil
 }
 
 func moduleRoot() (string, error) {
