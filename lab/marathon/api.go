@@ -1253,7 +1253,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ch, leave := s.bus.subscribe()
-	defer leave()
+	defer func() {
+		leave()
+		s.bus.publish(marathon.EventStreamDetached, marathon.StreamAttachEvent{EventMeta: meta(marathon.EventStreamDetached), RemoteAddress: clientIP(r)})
+	}()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

@@ -174,6 +174,7 @@ func (s *Server) deploy(changes map[string]change, force bool, group string) (*d
 		trimVersions(a)
 	}
 	s.deployments = append(s.deployments, dep)
+	s.snapshotGroups(ids, version)
 	s.dirty = true
 	if len(steps) > 0 {
 		s.bus.publish(marathon.EventDeploymentInfo, marathon.DeploymentInfoEvent{DeploymentStepEvent: s.stepEvent(marathon.EventDeploymentInfo, dep, steps[0])})
@@ -210,4 +211,31 @@ func trimVersions(a *appState) {
 func deploymentResult(w http.ResponseWriter, status int, d *deploymentState) {
 	w.Header().Set("Marathon-Deployment-Id", d.ID)
 	writeJSON(w, status, marathon.DeploymentResult{DeploymentID: d.ID, Version: formatTime(d.Version)})
+}
+
+// snapshotGroups records a new version of every group above the changed
+// apps (the root included), as Marathon versions its group tree.
+func (s *Server) snapshotGroups(changed []string, version time.Time) {
+	groups := map[string]bool{}
+	for _, id := range changed {
+		for g := parentPath(id); ; g = parentPath(g) {
+			groups[g] = true
+			if g == "/" {
+				break
+			}
+		}
+	}
+	for g := range groups {
+		snap := groupSnapshot{Version: version, Apps: map[string]appDef{}}
+		for id, a := range s.apps {
+			if !a.Deleted && isUnder(id, g) {
+				snap.Apps[id] = a.Def
+			}
+		}
+		h := append(s.history[g], snap)
+		if len(h) > maxGroupVersions {
+			h = h[len(h)-maxGroupVersions:]
+		}
+		s.history[g] = h
+	}
 }

@@ -139,12 +139,33 @@ func (s *Server) groupVersions(w http.ResponseWriter, r *http.Request, id string
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	all := s.groupIDs()
-	if !all[id] {
+	if !all[id] && len(s.history[id]) == 0 {
 		writeError(w, notFound("Group '%s' does not exist", id))
 		return
 	}
-	g := s.renderGroup(id, all, map[string]bool{})
-	writeJSON(w, http.StatusOK, []string{g["version"].(string)})
+	out := []string{}
+	h := s.history[id]
+	for i := len(h) - 1; i >= 0; i-- {
+		out = append(out, formatTime(h[i].Version))
+	}
+	if len(out) == 0 {
+		g := s.renderGroup(id, all, map[string]bool{})
+		out = append(out, g["version"].(string))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// groupAt returns the snapshot of group id at version v.
+func (s *Server) groupAt(id, v string) (groupSnapshot, bool) {
+	for _, snap := range s.history[id] {
+		if formatTime(snap.Version) == v {
+			return snap, true
+		}
+		if t, err := parseTime(v); err == nil && snap.Version.Equal(t) {
+			return snap, true
+		}
+	}
+	return groupSnapshot{}, false
 }
 
 // groupBody is a group definition in a request (GroupUpdate).
@@ -263,8 +284,20 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, urlID string, 
 	special := !gb.hasApps && !gb.hasGroups
 	switch {
 	case !create && special && gb.Version != nil:
-		writeError(w, invalidObject([]errorDetail{{Path: "/version", Errors: []string{"the lab Marathon keeps app versions, not group versions: roll back each app with PUT /v2/apps/{id} {\"version\": \"...\"}"}}}))
-		return
+		snap, ok := s.groupAt(id, *gb.Version)
+		if !ok {
+			writeError(w, notFound("Group '%s' does not exist in version %s", id, *gb.Version))
+			return
+		}
+		for aid, a := range s.apps {
+			if _, keep := snap.Apps[aid]; !keep && !a.Deleted && isUnder(aid, id) {
+				changes[aid] = change{}
+			}
+		}
+		for aid, d := range snap.Apps {
+			changes[aid] = change{def: d.clone()}
+		}
+		groups = map[string]*groupState{}
 	case !create && special && gb.ScaleBy != nil:
 		if !all[id] {
 			writeError(w, notFound("Group '%s' does not exist", id))
@@ -279,6 +312,7 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, urlID string, 
 			nd.set("instances", ceilInt(float64(a.spec.Instances)**gb.ScaleBy))
 			changes[aid] = change{def: nd}
 		}
+		groups = map[string]*groupState{}
 	default:
 		for aid, d := range apps {
 			var prev appDef

@@ -112,11 +112,25 @@ func TestGroupDeploymentOrdersDependencies(t *testing.T) {
 	decodeJSON(t, mustCall(t, ts, 200, "PUT", "/v2/groups/shop", group), &res)
 	waitDeployed(t, ts, res.DeploymentID, 30*time.Second)
 	mustCall(t, ts, 404, "GET", "/v2/apps/shop/api", nil)
+	// Versions: the group has one per change; rolling back to the first
+	// brings the api app back.
+	var versions []string
+	decodeJSON(t, mustCall(t, ts, 200, "GET", "/v2/groups/shop/versions", nil), &versions)
+	if len(versions) != 2 || versions[0] <= versions[1] {
+		t.Fatalf("group versions %v", versions)
+	}
+	decodeJSON(t, mustCall(t, ts, 200, "PUT", "/v2/groups/shop", map[string]any{"version": versions[1]}), &res)
+	waitDeployed(t, ts, res.DeploymentID, 30*time.Second)
+	if a := getApp(t, ts, "/shop/api"); a.TasksHealthy != 1 {
+		t.Errorf("api after group rollback: %+v", a)
+	}
 	// scaleBy doubles every app.
 	decodeJSON(t, mustCall(t, ts, 200, "PUT", "/v2/groups/shop", map[string]any{"scaleBy": 2}), &res)
 	waitDeployed(t, ts, res.DeploymentID, 30*time.Second)
-	if a := getApp(t, ts, "/shop/front/web"); a.Instances != 2 || a.TasksHealthy != 2 {
-		t.Errorf("after scaleBy 2: %+v", a)
+	for _, id := range []string{"/shop/front/web", "/shop/api", "/shop/back/db"} {
+		if a := getApp(t, ts, id); a.Instances != 2 || a.TasksHealthy != 2 {
+			t.Errorf("%s after scaleBy 2: %+v", id, a)
+		}
 	}
 	// Relative ids outside the group are refused.
 	status, _, body = call(t, ts, "POST", "/v2/groups", map[string]any{"id": "/g2", "apps": []any{map[string]any{"id": "/elsewhere/x", "cmd": "sleep 1"}}})

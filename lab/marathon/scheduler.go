@@ -429,7 +429,7 @@ func (s *Server) flush() {
 	if !s.dirty {
 		return
 	}
-	p := &persisted{Deployments: s.deployments, LastVersion: s.clock.last, Saved: time.Now().UTC()}
+	p := &persisted{Deployments: s.deployments, LastVersion: s.clock.last, Saved: time.Now().UTC(), History: s.history}
 	for _, a := range s.apps {
 		p.Apps = append(p.Apps, a)
 	}

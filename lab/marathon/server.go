@@ -57,6 +57,7 @@ type Server struct {
 	tasks       map[string]*taskState
 	deployments []*deploymentState
 	groups      map[string]*groupState
+	history     map[string][]groupSnapshot
 	procs       map[string]*proc.Process
 	checkCancel map[string]context.CancelFunc
 	specCache   map[string]*appSpec
@@ -102,6 +103,7 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 		apps:        map[string]*appState{},
 		tasks:       map[string]*taskState{},
 		groups:      map[string]*groupState{},
+		history:     map[string][]groupSnapshot{},
 		procs:       map[string]*proc.Process{},
 		checkCancel: map[string]context.CancelFunc{},
 		specCache:   map[string]*appSpec{},
@@ -145,6 +147,9 @@ func (s *Server) restore() error {
 	}
 	for _, g := range p.Groups {
 		s.groups[g.ID] = g
+	}
+	if p.History != nil {
+		s.history = p.History
 	}
 	s.deployments = p.Deployments
 	for _, t := range p.Tasks {

@@ -161,14 +161,26 @@ type groupState struct {
 	Enforce      bool      `json:"enforceRole,omitempty"`
 }
 
+// maxGroupVersions is how many snapshots of each group are kept.
+const maxGroupVersions = 20
+
+// groupSnapshot is a group at one version: the definitions of every app
+// below it, for GET /v2/groups/{id}/versions and rollback by version.
+type groupSnapshot struct {
+	Version time.Time         `json:"version"`
+	Apps    map[string]appDef `json:"apps"`
+}
+
 // persisted is the state file's shape.
 type persisted struct {
 	Apps        []*appState        `json:"apps"`
 	Tasks       []*taskState       `json:"tasks"`
 	Deployments []*deploymentState `json:"deployments"`
 	Groups      []*groupState      `json:"groups"`
-	LastVersion time.Time          `json:"lastVersion"`
-	Saved       time.Time          `json:"saved"`
+	// History holds group snapshots per group id, newest last.
+	History     map[string][]groupSnapshot `json:"history,omitempty"`
+	LastVersion time.Time                  `json:"lastVersion"`
+	Saved       time.Time                  `json:"saved"`
 }
 
 // store writes and reads the scheduler state atomically (write to a
