@@ -37,9 +37,10 @@ func (s *Server) MesosHandler() http.Handler {
 }
 
 // MesosState builds /master/state from the scheduler state: one agent per
-// lab node (id = node name, hostname = node address) with its total,
-// used, reserved and unreserved resources, and the Marathon framework with
-// its non-terminal tasks and their resources and ports.
+// lab node (id = node name, hostname = node address, attributes) whose
+// resources are the node's total minus its kubernetesShare and all its port
+// ranges, with used, reserved (none) and unreserved resources, and the
+// Marathon framework with its non-terminal tasks and their resources and ports.
 func (s *Server) MesosState() mesos.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -77,7 +78,8 @@ func (s *Server) MesosState() mesos.State {
 		for _, pr := range n.Ports {
 			ranges = append(ranges, mesos.Range{Begin: pr.Begin, End: pr.End})
 		}
-		total := mesos.Resources{CPUs: n.Resources.CPUs, Mem: n.Resources.Mem, Disk: n.Resources.Disk, GPUs: n.Resources.GPUs, Ports: ranges.Normalize()}
+		r := ag.Resources
+		total := mesos.Resources{CPUs: r.CPUs, Mem: r.Mem, Disk: r.Disk, GPUs: r.GPUs, Ports: ranges.Normalize()}
 		attrs := mesos.Attributes{}
 		for k, v := range n.Attributes {
 			attrs[k] = mesos.Text(v)

@@ -26,10 +26,10 @@ func (s *Server) placementAgents() []placement.Agent {
 	out := make([]placement.Agent, len(s.agents))
 	idx := map[string]int{}
 	for i, ag := range s.agents {
-		n := ag.Node
+		n, r := ag.Node, ag.Resources
 		pa := placement.Agent{
 			ID: ag.ID, Hostname: ag.Hostname, Attributes: n.Attributes, Role: "*",
-			Total:     placement.Resources{CPUs: n.Resources.CPUs, Mem: n.Resources.Mem, Disk: n.Resources.Disk, GPUs: n.Resources.GPUs},
+			Total:     placement.Resources{CPUs: r.CPUs, Mem: r.Mem, Disk: r.Disk, GPUs: r.GPUs},
 			UsedPorts: map[int]bool{},
 		}
 		for _, r := range n.Ports {

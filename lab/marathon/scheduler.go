@@ -15,6 +15,22 @@ type agent struct {
 	ID       string // Mesos agent (slave) id: the node name
 	Hostname string // the node's loopback address (what $HOST and task "host" carry)
 	Node     labconfig.Node
+	// Resources are what the node gives Mesos: its total minus its
+	// kubernetesShare (the node agent gives Kubernetes exactly that share and
+	// reserves the rest for "the Mesos side"), so the two never overlap.
+	Resources labconfig.Resources
+}
+
+// mesosResources is a node's total minus its Kubernetes share.
+func mesosResources(n labconfig.Node) labconfig.Resources {
+	r := n.Resources
+	if s := n.KubernetesShare; s != nil {
+		r.CPUs = max(0, r.CPUs-s.CPUs)
+		r.Mem = max(0, r.Mem-s.Mem)
+		r.Disk = max(0, r.Disk-s.Disk)
+		r.GPUs = max(0, r.GPUs-s.GPUs)
+	}
+	return r
 }
 
 // kickNow asks the reconcile loop to run soon.

@@ -109,7 +109,7 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 		specCache:   map[string]*appSpec{},
 	}
 	for _, n := range cfg.Nodes {
-		s.agents = append(s.agents, agent{ID: n.Name, Hostname: n.Address, Node: n})
+		s.agents = append(s.agents, agent{ID: n.Name, Hostname: n.Address, Node: n, Resources: mesosResources(n)})
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.restore(); err != nil {
