@@ -266,12 +266,69 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kubernetes.serviceCIDR: %w", err))
 		}
 	}
-	for name, ep := range map[string]string{"marathon.listen": c.Marathon.Listen, "mesos.listen": c.Mesos.Listen, "nginx.listen": c.Nginx.Listen, "nginx.admin": c.Nginx.Admin} {
-		if _, _, err := splitHostPort(ep); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	errs = append(errs, c.validateListen()...)
+	return errors.Join(errs...)
+}
+
+// validateListen checks the components' listen addresses: well-formed, and
+// no two components on the same address (the second would fail to start).
+func (c Config) validateListen() []error {
+	var errs []error
+	type use struct{ field, addr string }
+	uses := []use{{"marathon.listen", c.Marathon.Listen}, {"mesos.listen", c.Mesos.Listen}}
+	if c.Nginx.Enabled {
+		uses = append(uses, use{"nginx.listen", c.Nginx.Listen}, use{"nginx.admin", c.Nginx.Admin})
+	} else {
+		// Still well-formed, so enabling nginx later does not surprise.
+		for _, u := range []use{{"nginx.listen", c.Nginx.Listen}, {"nginx.admin", c.Nginx.Admin}} {
+			if _, _, err := splitHostPort(u.addr); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", u.field, err))
+			}
 		}
 	}
-	return errors.Join(errs...)
+	if k := c.Kubernetes; k.Enabled {
+		for _, p := range []struct {
+			field string
+			port  int
+		}{{"kubernetes.etcdClientPort", k.EtcdClientPort}, {"kubernetes.etcdPeerPort", k.EtcdPeerPort},
+			{"kubernetes.apiServerPort", k.APIServerPort}, {"kubernetes.controllerManagerPort", k.ControllerManagerPort},
+			{"kubernetes.schedulerPort", k.SchedulerPort}} {
+			if p.port < 1 || p.port > 65535 {
+				errs = append(errs, fmt.Errorf("%s: %d is not a valid port (1-65535)", p.field, p.port))
+				continue
+			}
+			uses = append(uses, use{p.field, "127.0.0.1:" + strconv.Itoa(p.port)})
+		}
+		if k.NodeAgentBasePort < 1 || k.NodeAgentBasePort+len(c.Nodes) > 65535 {
+			errs = append(errs, fmt.Errorf("kubernetes.nodeAgentBasePort: %d leaves no valid port for each of the %d nodes", k.NodeAgentBasePort, len(c.Nodes)))
+		}
+	}
+	seen := map[string]string{}
+	for _, u := range uses {
+		host, port, err := splitHostPort(u.addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.field, err))
+			continue
+		}
+		key := normHost(host) + ":" + strconv.Itoa(port)
+		if other, dup := seen[key]; dup {
+			errs = append(errs, fmt.Errorf("%s: %s is already used by %s; give each component its own port", u.field, u.addr, other))
+			continue
+		}
+		seen[key] = u.field
+	}
+	return errs
+}
+
+// normHost maps the spellings of loopback/any to one form for comparisons.
+func normHost(h string) string {
+	switch h {
+	case "localhost", "127.0.0.1":
+		return "127.0.0.1"
+	case "", "0.0.0.0", "[::]", "::":
+		return "*"
+	}
+	return h
 }
 
 // NodeByName returns the node with that name.
