@@ -258,6 +258,18 @@ func TestReadyTimeoutStopsWhatUpStarted(t *testing.T) {
 	}
 }
 
+func TestMissingProgram(t *testing.T) {
+	cfg := testConfig(t)
+	var out bytes.Buffer
+	err := Up(context.Background(), cfg, []component.Spec{{Name: "ghost", Argv: []string{"/nonexistent/ghostd", "--serve"}}}, &out)
+	if err == nil || !strings.Contains(err.Error(), "ghost failed to start: exited right after start (exited with status 127)") {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(out.String(), "/nonexistent/ghostd: not found") || !strings.Contains(out.String(), "a program or file it needs is missing") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
 func TestExitDuringStart(t *testing.T) {
 	cfg := testConfig(t)
 	bad := sh("bad", "echo 'fatal: cannot open /nonexistent/config: no such file or directory' >&2; exit 2")

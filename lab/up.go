@@ -357,7 +357,8 @@ func fixHint(lines []string, cause error, name string) string {
 	switch {
 	case strings.Contains(text, "address already in use"):
 		return "a port it needs is taken: find the owner with `ss -ltnp`, free it or change the port in lab.yaml, then run `switchyard lab up` again"
-	case strings.Contains(text, "executable file not found") || strings.Contains(text, "no such file or directory"):
+	case strings.Contains(text, "executable file not found") || strings.Contains(text, "no such file or directory") ||
+		strings.Contains(text, ": not found") || strings.Contains(text, "exited with status 127"):
 		return "a program or file it needs is missing: run `make deps` (installs the lab's packages and binaries), then `switchyard lab up` again"
 	case strings.Contains(text, "permission denied") || strings.Contains(text, "operation not permitted"):
 		return "it lacks a permission: the lab runs as root (network namespaces, nginx); run `switchyard lab up` as root"
