@@ -187,6 +187,18 @@ func TestAdminAPI(t *testing.T) {
 	if code, body := nginxtest.Get(t, in.PublicAddr(), "other.test", "/b/c"); code != 200 || !strings.HasPrefix(body, "b GET /b/c") {
 		t.Fatalf("other.test/b/c = %d %s", code, body)
 	}
+	// An HTTP/1.0 client without Host reaches the any-host route, and the
+	// backend still gets a Host header.
+	conn, err := net.Dial("tcp", in.PublicAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(conn, "GET /b/old HTTP/1.0\r\n\r\n")
+	raw, _ := io.ReadAll(conn)
+	conn.Close()
+	if !strings.HasPrefix(string(raw), "HTTP/1.1 200") || !strings.Contains(string(raw), "b GET /b/old") {
+		t.Fatalf("HTTP/1.0 without Host: %q", raw)
+	}
 	if code, _ := nginxtest.Get(t, in.PublicAddr(), "other.test", "/bc"); code != 404 {
 		t.Fatalf("/bc matched prefix /b: %d", code)
 	}
