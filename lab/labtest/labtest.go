@@ -41,6 +41,7 @@ import (
 	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labnodeagent "github.com/switchyard/switchyard/lab/nodeagent"
 	"github.com/switchyard/switchyard/lab/proc"
 )
 
@@ -496,8 +497,8 @@ func (l *Lab) Stop() error {
 }
 
 // Leftovers lists what of the lab is still there: processes carrying its
-// marker, listeners on its ports or node addresses, network namespaces
-// whose name contains its ID.
+// marker, listeners on its ports or node addresses, its pod network
+// namespaces and its pod bridge.
 func Leftovers(cfg labconfig.Config) []string {
 	var out []string
 	for _, id := range proc.FindByEnv(lab.Marker(cfg)) {
@@ -507,10 +508,17 @@ func Leftovers(cfg labconfig.Config) []string {
 	for _, a := range lab.Leftovers(cfg, nil, nodeAgentAddrs(cfg)) {
 		out = append(out, "still listening: "+a)
 	}
-	if ents, err := os.ReadDir("/run/netns"); err == nil {
-		for _, e := range ents {
-			if strings.Contains(e.Name(), cfg.ID) {
-				out = append(out, "network namespace left: "+e.Name())
+	if cfg.Kubernetes.Enabled {
+		if nw, err := labnodeagent.NetworkFor(cfg); err == nil {
+			if ents, err := os.ReadDir("/run/netns"); err == nil {
+				for _, e := range ents {
+					if strings.HasPrefix(e.Name(), nw.NetnsPrefix) {
+						out = append(out, "pod network namespace left: "+e.Name())
+					}
+				}
+			}
+			if _, err := os.Stat("/sys/class/net/" + nw.Bridge); err == nil {
+				out = append(out, "pod bridge left: "+nw.Bridge)
 			}
 		}
 	}

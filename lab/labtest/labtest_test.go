@@ -246,6 +246,18 @@ func TestDemoAppsAnswer(t *testing.T) {
 
 var routedRe = regexp.MustCompile(`routed (\S+) through nginx: (\S+)`)
 
+func TestLogsShowsAComponentsLog(t *testing.T) {
+	l := Need(t, theLab)
+	out, err := l.Run("lab", "logs", "marathon", "--tail", "1000")
+	if err != nil || !strings.Contains(out, "=== switchyard lab: starting marathon at ") {
+		t.Fatalf("lab logs marathon: %v\n%s", err, out)
+	}
+	out, err = l.Run("lab", "logs", "nope")
+	if err == nil || !strings.Contains(out, `no component "nope" in this lab (components: marathon`) {
+		t.Fatalf("lab logs nope: %v\n%s", err, out)
+	}
+}
+
 func TestUpAgainKeepsTheLab(t *testing.T) {
 	l := Need(t, theLab)
 	before := pids(t, l)
@@ -277,6 +289,13 @@ func TestDownLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKubernetesDemo(t, l)
+	// While it runs, Leftovers sees it: the check below is not vacuous.
+	left := strings.Join(Leftovers(l.Config), "\n")
+	for _, want := range []string{"process ", "still listening: ", "pod network namespace left: ", "pod bridge left: "} {
+		if !strings.Contains(left, want) {
+			t.Errorf("Leftovers of a running whole lab lacks %q:\n%s", want, left)
+		}
+	}
 	t.Logf("second lab up in %s", l.UpDuration.Round(time.Millisecond))
 	if len(proc.FindByEnv(lab.Marker(l.Config))) < 3 {
 		t.Fatalf("the second lab runs fewer processes than expected")
