@@ -28,6 +28,7 @@ type LeftoverError struct {
 	Listeners []string // "addr (pid N, command)"
 }
 
+// Error lists the leftovers.
 func (e *LeftoverError) Error() string {
 	var parts []string
 	if len(e.Processes) > 0 {

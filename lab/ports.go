@@ -110,6 +110,7 @@ type PortInUseError struct {
 	ConfigPath  string
 }
 
+// Error names the port, the component, the owner and the fix.
 func (e *PortInUseError) Error() string {
 	by := "another process"
 	if e.PID > 0 {
