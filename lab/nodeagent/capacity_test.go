@@ -170,3 +170,26 @@ func TestPickPodIP(t *testing.T) {
 		t.Error("full range accepted another pod")
 	}
 }
+
+func TestConflictingInterface(t *testing.T) {
+	out := `1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
+2: eth0    inet 192.168.5.10/24 brd 192.168.5.255 scope global eth0\       valid_lft forever preferred_lft forever
+7: sy111111br    inet 10.244.0.1/16 scope global sy111111br\       valid_lft forever preferred_lft forever
+9: sy222222br    inet 10.120.0.1/16 scope global sy222222br\       valid_lft forever preferred_lft forever
+`
+	tests := []struct {
+		bridge, prefix, wantDev string
+	}{
+		{"sy111111br", "10.244.0.0/16", ""},           // our own bridge
+		{"sy333333br", "10.244.0.0/16", "sy111111br"}, // another lab uses the range
+		{"sy333333br", "10.244.8.0/22", "sy111111br"}, // overlapping sub-range
+		{"sy333333br", "10.250.0.0/16", ""},
+		{"sy333333br", "192.168.0.0/16", "eth0"},
+	}
+	for _, tt := range tests {
+		dev, _ := conflictingInterface(out, tt.bridge, netip.MustParsePrefix(tt.prefix))
+		if dev != tt.wantDev {
+			t.Errorf("bridge %s prefix %s: conflict %q, want %q", tt.bridge, tt.prefix, dev, tt.wantDev)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -59,7 +60,8 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 			Argv:    []string{self, "lab", "run", "node-agent", "--config", path, "--node", name},
 			Env:     []string{labconfig.MarkerEnv + "=" + cfg.ID},
 			After:   []string{kube.APIServerName},
-			Address: "node " + name + " (" + n.Address + "), pods in " + mustCIDR(cfg, i),
+			// Where the node agent's kubelet API (kubectl logs) answers.
+			Address: "https://" + net.JoinHostPort(n.Address, kubeletPort(cfg, i)),
 			Prepare: func(context.Context) error {
 				if snapshot {
 					b, err := cfg.Marshal()
@@ -85,13 +87,6 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 	return specs, nil
 }
 
-func mustCIDR(cfg labconfig.Config, i int) string {
-	p, err := NodePodCIDR(cfg, i)
-	if err != nil {
-		return "?"
-	}
-	return p.String()
-}
 
 // NodeReady checks with the admin credentials that the node is registered,
 // its Ready condition is True and its Lease was renewed within its duration.

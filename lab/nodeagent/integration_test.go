@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,6 +64,11 @@ var (
 
 func TestMain(m *testing.M) {
 	code := func() int {
+		flag.Parse()
+		if testing.Short() {
+			skipMsg = "-short: no control plane started"
+			return m.Run()
+		}
 		e, err := startEnv()
 		if err != nil {
 			if e != nil {

@@ -30,6 +30,13 @@ func isExists(err error) bool {
 // EnsureBridge creates the lab bridge with the gateway address and brings it
 // up; it is idempotent and safe to run from several agents at once.
 func (n Network) EnsureBridge(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "ip", "-o", "-4", "addr", "show").Output()
+	if err != nil {
+		return fmt.Errorf("list addresses (is iproute2 installed?): %w", err)
+	}
+	if dev, addr := conflictingInterface(string(out), n.Bridge, n.Prefix); dev != "" {
+		return fmt.Errorf("kubernetes.podCIDR %s overlaps %s on interface %s (another lab or a host network): choose a free range in lab.yaml", n.Prefix, addr, dev)
+	}
 	if err := ipCmd(ctx, "link", "add", n.Bridge, "type", "bridge"); err != nil && !isExists(err) {
 		return fmt.Errorf("create pod bridge (is iproute2 installed and are we root?): %w", err)
 	}
@@ -122,4 +129,27 @@ func netnsPids(ctx context.Context, ns string) []int {
 		}
 	}
 	return pids
+}
+
+// conflictingInterface finds, in `ip -o -4 addr show` output, an interface
+// other than bridge with an address whose network overlaps prefix.
+func conflictingInterface(out, bridge string, prefix netip.Prefix) (dev, addr string) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[2] != "inet" {
+			continue
+		}
+		name := strings.TrimSuffix(f[1], ":")
+		if name == bridge {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[3])
+		if err != nil {
+			continue
+		}
+		if p.Masked().Overlaps(prefix) {
+			return name, f[3]
+		}
+	}
+	return "", ""
 }

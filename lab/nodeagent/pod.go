@@ -27,6 +27,7 @@ type podRunner struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when run returns
 	dirty  chan struct{}
+	gone   chan struct{} // closed when the runtime forgets the pod
 
 	adopted *podState
 
@@ -70,7 +71,7 @@ func newPodRunner(rt *Runtime, pod *corev1.Pod, ip netip.Addr, adopted *podState
 	ctx, cancel := context.WithCancel(rt.ctx)
 	p := &podRunner{
 		rt: rt, key: podKey(pod.Namespace, pod.Name), dir: rt.podDir(pod), ip: ip,
-		ctx: ctx, cancel: cancel, done: make(chan struct{}), dirty: make(chan struct{}, 1),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), dirty: make(chan struct{}, 1), gone: make(chan struct{}),
 		adopted: adopted, pod: pod, startTime: metav1.Now(),
 		conds: map[corev1.PodConditionType]corev1.PodCondition{},
 	}
@@ -147,6 +148,8 @@ func (p *podRunner) notifier() {
 	for {
 		select {
 		case <-p.rt.ctx.Done():
+			return
+		case <-p.gone:
 			return
 		case <-p.dirty:
 			p.rt.callback()(p.snapshot())
@@ -369,6 +372,7 @@ func (p *podRunner) terminate(grace time.Duration) {
 
 // stopAdopted kills the leftovers of a persisted pod that no longer exists.
 func (p *podRunner) stopAdopted() {
+	defer p.cancel()
 	for _, cs := range p.adopted.Containers {
 		if cs.Proc.PID > 0 {
 			killStray(cs.Proc, 5*time.Second)

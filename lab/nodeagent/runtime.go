@@ -253,6 +253,7 @@ func (r *Runtime) forget(p *podRunner) {
 	defer r.mu.Unlock()
 	if r.pods[p.key] == p {
 		delete(r.pods, p.key)
+		close(p.gone)
 	}
 	if !p.hostNetwork() {
 		delete(r.ips, p.ip)
