@@ -2,11 +2,13 @@ package traffic_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,43 +17,76 @@ import (
 
 // BenchmarkThroughputWeightChanges measures requests per second through the
 // shared nginx (50 keep-alive connections, one POST in three, no retries)
-// for 3 s without changes and 3 s with 20 weight changes (all traffic moved
-// between two Marathon and two Kubernetes backends and back), and reports the
-// ratio. Any failed request fails the benchmark.
+// without changes, with small weight changes (Kubernetes share 49% <-> 51%:
+// the cost of a push) and with flips of all traffic between two Marathon and
+// two Kubernetes backends (0% <-> 100%: the cost of moving traffic, which
+// opens upstream connections to the other backends), 20 changes per 3 s,
+// and reports the ratios to the steady rate. The three phases are
+// interleaved in 1 s slices (3 rounds) so that the load of a shared machine
+// drifts over all of them alike. Any failed request fails the benchmark.
 func BenchmarkThroughputWeightChanges(b *testing.B) {
 	in, c := setup(b)
 	set := splitRoute(b, c)
-	run := func(changes int) loadgen.Result {
+	run := func(pcts ...int) loadgen.Result {
 		set(50)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		done := make(chan loadgen.Result, 1)
 		go func() {
 			done <- loadgen.Run(ctx, loadgen.Config{Target: in.PublicAddr(), Host: "web.test", Conns: 50, PostEvery: 3})
 		}()
-		for i := 0; i < changes; i++ {
-			time.Sleep(3 * time.Second / time.Duration(changes+1))
-			set([]int{0, 100}[i%2])
+		if len(pcts) > 0 {
+			for i := 0; i < 7; i++ { // ~20 per 3 s
+				time.Sleep(time.Second / 8)
+				set(pcts[i%len(pcts)])
+			}
 		}
 		return <-done
 	}
-	var steady, changing loadgen.Result
+	type phase struct {
+		name string
+		pcts []int
+		sum  loadgen.Result
+		p99  time.Duration
+	}
+	phases := []*phase{{name: "steady"}, {name: "pushes", pcts: []int{49, 51}}, {name: "flips", pcts: []int{0, 100}}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		steady = run(0)
-		changing = run(20)
+		for round := 0; round < 3; round++ {
+			for _, p := range phases {
+				r := run(p.pcts...)
+				p.sum.Sent += r.Sent
+				p.sum.OK += r.OK
+				p.sum.Failed += r.Failed
+				p.sum.Duration += r.Duration
+				p.p99 = max(p.p99, r.P99)
+				for k, v := range r.Errors {
+					if p.sum.Errors == nil {
+						p.sum.Errors = map[string]int64{}
+					}
+					p.sum.Errors[k] += v
+				}
+			}
+		}
 	}
 	b.StopTimer()
-	b.ReportMetric(steady.RPS(), "req/s-steady")
-	b.ReportMetric(changing.RPS(), "req/s-20changes")
-	b.ReportMetric(changing.RPS()/steady.RPS(), "ratio")
-	b.ReportMetric(float64(steady.Failed+changing.Failed), "failed")
-	b.ReportMetric(float64(steady.P99.Microseconds())/1000, "p99-ms-steady")
-	b.ReportMetric(float64(changing.P99.Microseconds())/1000, "p99-ms-20changes")
-	b.Logf("steady: %s", steady)
-	b.Logf("20 weight changes: %s", changing)
-	if steady.Failed+changing.Failed != 0 {
-		b.Fatalf("failed requests: steady %v, changing %v", steady.Errors, changing.Errors)
+	steady := phases[0].sum.RPS()
+	b.ReportMetric(steady, "req/s-steady")
+	var failed int64
+	for _, p := range phases {
+		failed += p.sum.Failed
+		b.ReportMetric(float64(p.p99.Microseconds())/1000, "p99-ms-"+p.name)
+		if p.name != "steady" {
+			b.ReportMetric(p.sum.RPS()/steady, "ratio-"+p.name)
+		}
+		b.Logf("%-7s sent %d, failed %d, %.0f req/s, worst 1 s p99 %s", p.name, p.sum.Sent, p.sum.Failed, p.sum.RPS(), p.p99)
+	}
+	b.ReportMetric(float64(failed), "failed")
+	if failed != 0 {
+		for _, p := range phases {
+			b.Errorf("%s: %v", p.name, p.sum.Errors)
+		}
+		b.FailNow()
 	}
 }
 
@@ -71,6 +106,7 @@ type wrkResult struct {
 	rps    float64
 	errors int64 // socket errors + non-2xx/3xx responses
 	raw    string
+	err    error
 }
 
 var (
@@ -79,15 +115,17 @@ var (
 	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 )
 
-func runWrk(b *testing.B, url, script string, d time.Duration) wrkResult {
+func runWrk(url, script string, d time.Duration) wrkResult {
 	out, err := exec.Command("wrk", "-t2", "-c50", "-d"+strconv.Itoa(int(d.Seconds()))+"s", "-s", script, "-H", "Host: web.test", url).CombinedOutput()
-	if err != nil {
-		b.Fatalf("wrk: %v\n%s", err, out)
-	}
 	r := wrkResult{raw: string(out)}
+	if err != nil {
+		r.err = fmt.Errorf("wrk: %w\n%s", err, out)
+		return r
+	}
 	m := wrkRPS.FindStringSubmatch(r.raw)
 	if m == nil {
-		b.Fatalf("no Requests/sec in wrk output:\n%s", out)
+		r.err = fmt.Errorf("no Requests/sec in wrk output:\n%s", out)
+		return r
 	}
 	r.rps, _ = strconv.ParseFloat(m[1], 64)
 	if m := wrkSocket.FindStringSubmatch(r.raw); m != nil {
@@ -105,8 +143,9 @@ func runWrk(b *testing.B, url, script string, d time.Duration) wrkResult {
 
 // BenchmarkWrkWeightChanges is the same measurement with wrk (-t2 -c50,
 // keep-alive, one POST in three), as in ../shared/notes/nginx-traffic.md:
-// 3 s steady, then 3 s with 20 weight changes; wrk never retries, so its
-// socket errors and non-2xx answers are failed requests.
+// steady, small weight changes (pushes) and flips of all traffic, interleaved
+// in 1 s slices over 3 rounds; wrk never retries, so its socket errors and
+// non-2xx answers are failed requests.
 func BenchmarkWrkWeightChanges(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -121,29 +160,59 @@ func BenchmarkWrkWeightChanges(b *testing.B) {
 	}
 	set := splitRoute(b, c)
 	url := "http://" + in.PublicAddr() + "/"
-	var steady, changing wrkResult
+	run := func(pcts ...int) wrkResult {
+		set(50)
+		done := make(chan wrkResult, 1)
+		go func() { done <- runWrk(url, script, time.Second) }()
+		if len(pcts) > 0 {
+			for i := 0; i < 7; i++ {
+				time.Sleep(time.Second / 8)
+				set(pcts[i%len(pcts)])
+			}
+		}
+		r := <-done
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		return r
+	}
+	type phase struct {
+		name     string
+		pcts     []int
+		requests float64 // req/s summed over the rounds
+		errors   int64
+		raw      []string
+	}
+	phases := []*phase{{name: "steady"}, {name: "pushes", pcts: []int{49, 51}}, {name: "flips", pcts: []int{0, 100}}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		set(50)
-		steady = runWrk(b, url, script, 3*time.Second)
-		set(50)
-		stop := make(chan struct{})
-		go func() {
-			defer close(stop)
-			for j := 0; j < 20; j++ {
-				time.Sleep(3 * time.Second / 21)
-				set([]int{0, 100}[j%2])
+		for round := 0; round < 3; round++ {
+			for _, p := range phases {
+				r := run(p.pcts...)
+				p.requests += r.rps
+				p.errors += r.errors
+				if r.errors > 0 {
+					p.raw = append(p.raw, r.raw)
+				}
 			}
-		}()
-		changing = runWrk(b, url, script, 3*time.Second)
-		<-stop
+		}
 	}
 	b.StopTimer()
-	b.ReportMetric(steady.rps, "req/s-steady")
-	b.ReportMetric(changing.rps, "req/s-20changes")
-	b.ReportMetric(changing.rps/steady.rps, "ratio")
-	b.ReportMetric(float64(steady.errors+changing.errors), "failed")
-	if steady.errors+changing.errors != 0 {
-		b.Fatalf("wrk saw failures:\nsteady:\n%s\nchanging:\n%s", steady.raw, changing.raw)
+	steady := phases[0].requests / 3
+	b.ReportMetric(steady, "req/s-steady")
+	var failed int64
+	for _, p := range phases {
+		failed += p.errors
+		if p.name != "steady" {
+			b.ReportMetric(p.requests/3/steady, "ratio-"+p.name)
+		}
+		b.Logf("%-7s %.0f req/s, %d failed", p.name, p.requests/3, p.errors)
+	}
+	b.ReportMetric(float64(failed), "failed")
+	if failed != 0 {
+		for _, p := range phases {
+			b.Errorf("%s: %s", p.name, strings.Join(p.raw, "\n"))
+		}
+		b.FailNow()
 	}
 }
