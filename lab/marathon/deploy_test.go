@@ -255,15 +255,22 @@ func TestCrashRestartsWithBackoff(t *testing.T) {
 	if a.App.LastTaskFailure.State != "TASK_FAILED" || !strings.Contains(a.App.LastTaskFailure.Message, "exited with status 3") {
 		t.Errorf("lastTaskFailure %+v", a.App.LastTaskFailure)
 	}
-	// Resetting the delay launches at once.
+	// Resetting the delay launches at once (the next delay would be 9s).
+	events := subscribe(t, ts, "status_update_event")
 	status, _, _ := call(t, ts, "DELETE", "/v2/queue/crash/delay", nil)
 	if status != http.StatusNoContent {
 		t.Errorf("reset delay: %d", status)
 	}
-	eventually(t, 2*time.Second, "a launch after the reset", func() (bool, string) {
-		tasks := appTasks(t, ts, "/crash")
-		return len(tasks) == 1, fmt.Sprint(tasks)
-	})
+	reset := time.Now()
+	for {
+		ev := events.next(t, 5*time.Second)
+		if strings.Contains(ev, `"TASK_RUNNING"`) {
+			break
+		}
+	}
+	if d := time.Since(reset); d > 2500*time.Millisecond {
+		t.Errorf("launch came %s after the reset", d)
+	}
 }
 
 func TestUnplaceableAppWaitsInQueueWithReason(t *testing.T) {

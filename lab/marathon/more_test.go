@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +347,49 @@ func TestProjectClientAgainstLabMarathon(t *testing.T) {
 	}
 	if _, err := c.UpdateApp(ctx, def.App, marathon.UpdateOptions{}); err != nil {
 		t.Errorf("update: %v", err)
+	}
+}
+
+// TestKillGracePeriod: a kill sends SIGTERM first; a task that ignores it is
+// killed with SIGKILL after taskKillGracePeriodSeconds.
+func TestKillGracePeriod(t *testing.T) {
+	ts := StartForTest(t, TestConfig(t, 1))
+	polite := map[string]any{"id": "/polite", "cpus": 0.1, "mem": 16, "taskKillGracePeriodSeconds": 10,
+		"cmd": `trap 'echo got-term > term.txt; exit 0' TERM; while true; do sleep 0.1; done`}
+	stubborn := map[string]any{"id": "/stubborn", "cpus": 0.1, "mem": 16, "taskKillGracePeriodSeconds": 1,
+		"cmd": `trap '' TERM; while true; do sleep 0.1; done`}
+	deploy(t, ts, polite, 20*time.Second)
+	deploy(t, ts, stubborn, 20*time.Second)
+	p, s := appTasks(t, ts, "/polite")[0], appTasks(t, ts, "/stubborn")[0]
+	time.Sleep(200 * time.Millisecond) // let the shells install their traps
+	start := time.Now()
+	mustCall(t, ts, 200, "POST", "/v2/tasks/delete?scale=true", map[string]any{"ids": []string{p.ID, s.ID}})
+	gone := func(id string) func() (bool, string) {
+		return func() (bool, string) {
+			var all struct {
+				Tasks []wireTask `json:"tasks"`
+			}
+			decodeJSON(t, mustCall(t, ts, 200, "GET", "/v2/tasks", nil), &all)
+			for _, tk := range all.Tasks {
+				if tk.ID == id {
+					return false, tk.State
+				}
+			}
+			return true, ""
+		}
+	}
+	eventually(t, 5*time.Second, "the polite task gone", gone(p.ID))
+	b, err := os.ReadFile(filepath.Join(ts.Config.Dir, "marathon", "sandboxes", p.ID, "term.txt"))
+	if err != nil || strings.TrimSpace(string(b)) != "got-term" {
+		t.Errorf("the polite task did not get SIGTERM: %q %v", b, err)
+	}
+	eventually(t, 10*time.Second, "the stubborn task gone", gone(s.ID))
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("the stubborn task was gone after %s, before its 1s grace period", d)
+	}
+	for _, id := range []string{"/polite", "/stubborn"} {
+		if a := getApp(t, ts, id); a.Instances != 0 {
+			t.Errorf("%s: instances %d after kill with scale", id, a.Instances)
+		}
 	}
 }
