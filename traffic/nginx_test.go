@@ -106,6 +106,13 @@ func TestWeightsHonoured(t *testing.T) {
 		}
 		t.Logf("weights %d/%d: a %d, b %d (%s)", tc.wa, tc.wb, res.ByBackend["a"], res.ByBackend["b"], res)
 	}
+	// nginx keeps its upstream connections alive: 6,000 requests over 4
+	// client connections need a handful of backend connections, not one each.
+	if n := a.Conns() + b.Conns(); n > 40 {
+		t.Errorf("backends accepted %d connections for 6000 requests: upstream keep-alive is not working", n)
+	} else {
+		t.Logf("backends accepted %d connections for 6000 requests", n)
+	}
 }
 
 // splitRoute starts two Marathon and two Kubernetes backends (m1, m2, k1,

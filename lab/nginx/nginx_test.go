@@ -1,6 +1,7 @@
 package labnginx_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -199,6 +200,22 @@ func TestAdminAPI(t *testing.T) {
 	if !strings.HasPrefix(string(raw), "HTTP/1.1 200") || !strings.Contains(string(raw), "b GET /b/old") {
 		t.Fatalf("HTTP/1.0 without Host: %q", raw)
 	}
+	// A protocol upgrade (as WebSocket does) is tunnelled to the backend.
+	conn, err = net.Dial("tcp", in.PublicAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(conn, "GET /b/ws HTTP/1.1\r\nHost: other.test\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade through nginx: %v %v", resp, err)
+	}
+	fmt.Fprint(conn, "ping\n")
+	if line, err := br.ReadString('\n'); err != nil || line != "ping\n" {
+		t.Fatalf("echo through the upgraded connection: %q %v", line, err)
+	}
+	conn.Close()
 	if code, _ := nginxtest.Get(t, in.PublicAddr(), "other.test", "/bc"); code != 404 {
 		t.Fatalf("/bc matched prefix /b: %d", code)
 	}

@@ -150,15 +150,17 @@ func (in *Instance) Restart() {
 func (in *Instance) PublicAddr() string { return in.Cfg.Nginx.Listen }
 
 // Backend is a small HTTP server standing in for a task or pod. It answers
-// every request with 200, its name in the body and in the X-Backend header.
+// every request with 200, its name in the body and in the X-Backend header;
+// a request with "Upgrade: echo" switches protocols and echoes bytes back.
 type Backend struct {
 	// Name identifies it in answers.
 	Name string
 	// Addr is its host:port.
-	Addr string
-	srv  *http.Server
-	hits atomic.Int64
-	done chan struct{}
+	Addr  string
+	srv   *http.Server
+	hits  atomic.Int64
+	conns atomic.Int64
+	done  chan struct{}
 }
 
 // StartBackend starts a backend on ip (e.g. 127.0.0.2) and a free port; it is
@@ -172,13 +174,29 @@ func StartBackend(t testing.TB, ip, name string) *Backend {
 	b := &Backend{Name: name, Addr: l.Addr().String(), done: make(chan struct{})}
 	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
+		if r.Header.Get("Upgrade") == "echo" {
+			// A minimal protocol upgrade: after 101, echo every byte.
+			conn, rw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Backend: %s\r\n\r\n", name)
+			rw.Flush()
+			_, _ = io.Copy(conn, rw)
+			return
+		}
 		if r.Body != nil {
 			_, _ = io.Copy(io.Discard, r.Body)
 		}
 		w.Header().Set("X-Backend", name)
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintf(w, "%s %s %s\n", name, r.Method, r.URL.Path)
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}), ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			b.conns.Add(1)
+		}
+	}}
 	go func() {
 		defer close(b.done)
 		if err := b.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -188,6 +206,9 @@ func StartBackend(t testing.TB, ip, name string) *Backend {
 	t.Cleanup(func() { b.Stop(context.Background()) })
 	return b
 }
+
+// Conns is the number of connections the backend accepted.
+func (b *Backend) Conns() int64 { return b.conns.Load() }
 
 // Hits is the number of requests the backend received.
 func (b *Backend) Hits() int64 { return b.hits.Load() }
