@@ -177,7 +177,7 @@ func (s *Server) deploy(changes map[string]change, force bool, group string) (*d
 	s.snapshotGroups(ids, version)
 	s.dirty = true
 	if len(steps) > 0 {
-		s.bus.publish(marathon.EventDeploymentInfo, marathon.DeploymentInfoEvent{DeploymentStepEvent: s.stepEvent(marathon.EventDeploymentInfo, dep, steps[0])})
+		s.bus.publish(marathon.EventDeploymentInfo, s.stepEvent(marathon.EventDeploymentInfo, dep, steps[0]))
 	}
 	s.logf("deployment %s started: %s", dep.ID, describeSteps(steps))
 	s.flush()

@@ -199,11 +199,11 @@ func (s *Server) advanceDeployments(done map[string]bool) {
 					}
 				}
 			}
-			s.bus.publish(marathon.EventDeploymentStepSuccess, marathon.DeploymentStepSuccessEvent{DeploymentStepEvent: s.stepEvent(marathon.EventDeploymentStepSuccess, d, st)})
+			s.bus.publish(marathon.EventDeploymentStepSuccess, s.stepEvent(marathon.EventDeploymentStepSuccess, d, st))
 			d.CurrentStep++
 			s.dirty = true
 			if d.CurrentStep < len(d.Steps) {
-				s.bus.publish(marathon.EventDeploymentInfo, marathon.DeploymentInfoEvent{DeploymentStepEvent: s.stepEvent(marathon.EventDeploymentInfo, d, d.Steps[d.CurrentStep])})
+				s.bus.publish(marathon.EventDeploymentInfo, s.stepEvent(marathon.EventDeploymentInfo, d, d.Steps[d.CurrentStep]))
 			}
 		}
 		if d.CurrentStep >= len(d.Steps) {
@@ -253,8 +253,42 @@ func wireStep(st step) marathon.DeploymentStep {
 	return ws
 }
 
-func (s *Server) stepEvent(typ string, d *deploymentState, st step) marathon.DeploymentStepEvent {
-	return marathon.DeploymentStepEvent{EventMeta: meta(typ), Plan: s.planOf(d), CurrentStep: wireStep(st)}
+// eventPlan is the deployment plan as Marathon puts it in deployment_info
+// and deployment_step_* events: with the original and target group states
+// (clients such as python-marathon require them).
+type eventPlan struct {
+	ID       string                    `json:"id"`
+	Version  string                    `json:"version"`
+	Steps    []marathon.DeploymentStep `json:"steps"`
+	Original map[string]any            `json:"original"`
+	Target   map[string]any            `json:"target"`
+}
+
+// stepEvent is the body of deployment_info and deployment_step_* events.
+type stepEvent struct {
+	marathon.EventMeta
+	Plan        eventPlan               `json:"plan"`
+	CurrentStep marathon.DeploymentStep `json:"currentStep"`
+}
+
+func (s *Server) stepEvent(typ string, d *deploymentState, st step) stepEvent {
+	p := s.planOf(d)
+	state := func(defs map[string]appDef) map[string]any {
+		apps := []map[string]any{}
+		for _, id := range sortedKeys(defs) {
+			a := map[string]any{}
+			for k, v := range defs[id] {
+				a[k] = v
+			}
+			apps = append(apps, a)
+		}
+		return map[string]any{"id": "/", "apps": apps, "groups": []any{}, "pods": []any{}, "dependencies": []string{}, "version": formatTime(d.Version)}
+	}
+	return stepEvent{
+		EventMeta:   meta(typ),
+		Plan:        eventPlan{ID: p.ID, Version: p.Version, Steps: p.Steps, Original: state(d.Original), Target: state(d.Target)},
+		CurrentStep: wireStep(st),
+	}
 }
 
 // launch starts up to n tasks of the app's current configuration, honouring

@@ -32,6 +32,20 @@ def running(app_id, n):
     return len(tasks) == n and all(t.state == "TASK_RUNNING" for t in tasks) and tasks
 
 
+# Follow the event stream in the background, as an operator's tool would.
+import threading
+seen = set()
+
+
+def follow():
+    for ev in c.event_stream(event_types=["deployment_info", "deployment_step_success",
+                                          "deployment_success", "status_update_event"]):
+        seen.add(ev.event_type)
+
+
+threading.Thread(target=follow, daemon=True).start()
+time.sleep(0.5)
+
 assert c.ping() is not None
 info = c.get_info()
 print("info", info.name, info.version)
@@ -74,6 +88,17 @@ print("versions", len(versions))
 
 groups = c.list_groups()
 print("groups", len(groups))
+
+# An app no agent can take waits in the queue with the reason.
+c.create_app("huge", marathon.MarathonApp(cmd="sleep 600", cpus=64, mem=16))
+q = wait("a queue entry", lambda: c.list_queue(embed_last_unused_offers=True))
+assert q[0].app.id == "/huge" and q[0].count == 1, q
+print("queued", q[0].app.id, q[0].count)
+c.delete_app("/huge", force=True)
+
+wait("events", lambda: {"deployment_info", "deployment_step_success", "deployment_success",
+                        "status_update_event"} <= seen)
+print("events", sorted(seen))
 
 c.delete_app("/pyapp")
 wait("app gone", lambda: c.list_apps() == [])
