@@ -177,7 +177,8 @@ func DetectPlatform(getenv func(string) string) string {
 }
 
 // ListenAddress picks the address to serve on: $DEMO_LISTEN; Marathon's
-// $HOST:$PORT0; Kubernetes' $POD_IP:$PORT or :$PORT; else 127.0.0.1:8080.
+// $HOST:$PORT0; Kubernetes' $POD_IP:$PORT or :$PORT, or :8080 in a pod (a
+// container listens on all of its pod's interfaces); else 127.0.0.1:8080.
 func ListenAddress(getenv func(string) string) string {
 	if l := getenv(EnvListen); l != "" {
 		return l
@@ -187,6 +188,9 @@ func ListenAddress(getenv func(string) string) string {
 	}
 	if p := getenv("PORT"); p != "" {
 		return net.JoinHostPort(getenv("POD_IP"), p)
+	}
+	if DetectPlatform(getenv) == PlatformKubernetes {
+		return ":8080"
 	}
 	return "127.0.0.1:8080"
 }
