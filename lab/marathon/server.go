@@ -155,6 +155,16 @@ func (s *Server) restore() error {
 	for _, t := range p.Tasks {
 		a := s.apps[t.AppID]
 		if a == nil || terminal(t.State) {
+			// A task without an app is unknown to Marathon: it is killed.
+			if a == nil && proc.Alive(t.Proc) {
+				s.logf("task %s belongs to no app: killing it", t.ID)
+				id, grace := t.Proc, t.KillGrace
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					proc.StopID(id, grace, nil)
+				}()
+			}
 			s.dirty = true
 			continue
 		}
