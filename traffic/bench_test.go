@@ -216,3 +216,15 @@ func BenchmarkWrkWeightChanges(b *testing.B) {
 		b.FailNow()
 	}
 }
+
+// BenchmarkSetRoute measures one weight change as the executor makes it:
+// read the active state, write the state file (fsync, rename), PUT it to
+// nginx. This is part of Switchyard's own time per migration step.
+func BenchmarkSetRoute(b *testing.B) {
+	_, c := setup(b)
+	set := splitRoute(b, c)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		set([]int{5, 25, 50, 100}[i%4])
+	}
+}

@@ -169,3 +169,22 @@ func TestTailerFollowsAppendsAndRotation(t *testing.T) {
 		t.Fatalf("counted lines from before the start: %+v", s)
 	}
 }
+
+// BenchmarkParseAndCount measures how many access log lines per second the
+// stats path (ParseLine + Window.Add) handles; it must stay well above the
+// request rate nginx can serve (~40,000 req/s here).
+func BenchmarkParseAndCount(b *testing.B) {
+	line := []byte(sampleLine)
+	w := NewWindow(time.Minute)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e, err := ParseLine(line)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Add(e)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
