@@ -146,7 +146,11 @@ func Run(ctx context.Context, o Options) error {
 	api := &KubeletAPI{Runtime: rt, CertFile: crt, KeyFile: key, CAFile: ca, Logger: log}
 	apiAddr := net.JoinHostPort(hostIP, kubeletPort(o.Config, idx))
 	apiErr := make(chan error, 1)
-	apiCtx, stopAPI := context.WithCancel(ctx)
+	// The controllers outlive ctx while the agent drains its pods (DrainOnExit),
+	// so that the pods' final status still reaches the API.
+	ctrlCtx, stopCtrl := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCtrl()
+	apiCtx, stopAPI := context.WithCancel(ctrlCtx)
 	defer stopAPI()
 	go func() { apiErr <- api.Serve(apiCtx, apiAddr) }()
 	select {
@@ -185,7 +189,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	ncErr := make(chan error, 1)
-	go func() { ncErr <- nc.Run(ctx) }()
+	go func() { ncErr <- nc.Run(ctrlCtx) }()
 	select {
 	case <-nc.Ready():
 	case err := <-ncErr:
@@ -195,8 +199,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("node registered", "allocatable", fmt.Sprint(nodeObj.Status.Allocatable))
 
-	podFactory.Start(ctx.Done())
-	for typ, ok := range podFactory.WaitForCacheSync(ctx.Done()) {
+	podFactory.Start(ctrlCtx.Done())
+	for typ, ok := range podFactory.WaitForCacheSync(ctrlCtx.Done()) {
 		if !ok {
 			return fmt.Errorf("node agent %s: %v informer did not sync", o.Node, typ)
 		}
@@ -213,7 +217,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	pcErr := make(chan error, 1)
-	go func() { pcErr <- pc.Run(ctx, o.Workers) }()
+	go func() { pcErr <- pc.Run(ctrlCtx, o.Workers) }()
 	select {
 	case <-pc.Ready():
 	case err := <-pcErr:
@@ -223,7 +227,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.OnReady != nil && ctx.Err() == nil {
 		o.OnReady()
 	}
-	go watchConfig(ctx, o, log, rt, np)
+	go watchConfig(ctrlCtx, o, log, rt, np)
 
 	<-ctx.Done()
 	if o.DrainOnExit {
@@ -231,7 +235,12 @@ func Run(ctx context.Context, o Options) error {
 		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		rt.Drain(dctx)
 		cancel()
+		// Let the pod controller send the pods' final status.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && pc.SyncPodStatusFromProviderQueueLen() > 0; {
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
+	stopCtrl()
 	stopRuntime()
 	rt.Wait()
 	var errs []error

@@ -151,7 +151,10 @@ func startEnv() (*env, error) {
 
 // startAgent runs a node agent in this process (its pods are children of
 // the test binary; they carry the lab marker like any lab process).
-func (e *env) startAgent(node string) error {
+func (e *env) startAgent(node string) error { return e.startAgentWith(node, false) }
+
+// startAgentWith starts a node agent; drain makes it stop its pods on exit.
+func (e *env) startAgentWith(node string, drain bool) error {
 	kc, err := kube.NodeKubeconfig(e.cfg, node)
 	if err != nil {
 		return err
@@ -170,7 +173,7 @@ func (e *env) startAgent(node string) error {
 	go func() {
 		defer logf.Close()
 		run.done <- nodeagent.Run(ctx, nodeagent.Options{
-			ConfigPath: e.cfgPath, Config: e.cfg, Node: node, REST: rc, Self: e.bin,
+			ConfigPath: e.cfgPath, Config: e.cfg, Node: node, REST: rc, Self: e.bin, DrainOnExit: drain,
 			Logger: slog.New(slog.NewTextHandler(logf, nil)), OnReady: func() { close(ready) },
 		})
 	}()
@@ -908,5 +911,47 @@ func TestKubeletAPIRefusesNonAdminClients(t *testing.T) {
 	}
 	if code := try(adm.CertData, adm.KeyData); code != http.StatusOK {
 		t.Errorf("admin identity: status %d, want 200", code)
+	}
+}
+
+func TestDrainOnExitStopsPodsAndReportsThem(t *testing.T) {
+	e := need(t)
+	ns := e.namespace(t)
+	node := e.cfg.Nodes[1].Name
+	if err := e.stopAgent(node); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.startAgentWith(node, true); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = e.stopAgent(node)
+		if err := e.startAgent(node); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	createPod(t, ns, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "drained"},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{demoContainer()}, TerminationGracePeriodSeconds: int64p(5)},
+	})
+	var p *corev1.Pod
+	waitFor(t, 60*time.Second, "drained Ready", func() (bool, string) {
+		p = getPod(ns, "drained")
+		return podReady(p), string(p.Status.Phase)
+	})
+	id := containerPID(t, p)
+	if err := e.stopAgent(node); err != nil {
+		t.Fatal(err)
+	}
+	if proc.Alive(id) {
+		t.Error("the pod's process survived a draining agent")
+	}
+	nw, _ := nodeagent.NetworkFor(e.cfg)
+	if nw.HasNetns(string(p.UID)) {
+		t.Error("the pod's network namespace survived a draining agent")
+	}
+	p = getPod(ns, "drained")
+	if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		t.Errorf("phase after drain = %s, want a terminal phase reported before the agent exited", p.Status.Phase)
 	}
 }
