@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,8 +61,10 @@ func TestConfig(t testing.TB, n int) labconfig.Config {
 }
 
 // StartForTest starts the lab Marathon for cfg (see TestConfig) on
-// ephemeral ports of 127.0.0.1. The test's cleanup stops the server and
-// every process the lab started (found by the lab marker).
+// ephemeral ports of 127.0.0.1 (cfg's listen addresses are replaced; the
+// TestServer's Config and URLs carry the real ones). The test's cleanup
+// stops the server and every process the lab started (found by the lab
+// marker).
 func StartForTest(t testing.TB, cfg labconfig.Config) *TestServer {
 	t.Helper()
 	return StartForTestWith(t, cfg, Options{TickInterval: 50 * time.Millisecond, HealthRetry: 200 * time.Millisecond, Logf: t.Logf})
@@ -73,7 +74,7 @@ func StartForTest(t testing.TB, cfg labconfig.Config) *TestServer {
 func StartForTestWith(t testing.TB, cfg labconfig.Config, opts Options) *TestServer {
 	t.Helper()
 	ts := &TestServer{t: t, opts: opts, Config: cfg}
-	ts.start(cfg.Marathon.Listen != "" && !strings.HasSuffix(cfg.Marathon.Listen, ":8080"))
+	ts.start(false)
 	t.Cleanup(func() {
 		ts.Stop()
 		for _, id := range proc.FindByEnv(labconfig.MarkerEnv + "=" + ts.Config.ID) {
