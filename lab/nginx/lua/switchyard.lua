@@ -204,6 +204,12 @@ local function address_allowed(n)
   return false
 end
 
+-- trim_prefix drops a trailing "/" (not from "/"): "/a/" and "/a" route alike.
+local function trim_prefix(p)
+  if #p > 1 and sub(p, -1) == "/" then return sub(p, 1, -2) end
+  return p
+end
+
 local function is_int(v) return type(v) == "number" and v == floor(v) end
 local function opt_string(v) return v == nil or v == ngx.null or type(v) == "string" end
 local function str_or_empty(v) if type(v) == "string" then return v end return "" end
@@ -267,9 +273,7 @@ local function check_state(st)
     if not route then return nil, err end
     if names[route.name] then return nil, format("routes[%d].name: %q is used twice", i - 1, route.name) end
     names[route.name] = true
-    local norm = route.pathPrefix
-    if #norm > 1 and sub(norm, -1) == "/" then norm = sub(norm, 1, -2) end
-    local key = route.host .. " " .. norm
+    local key = route.host .. " " .. trim_prefix(route.pathPrefix)
     if keys[key] then
       return nil, format("routes[%d]: host %q and pathPrefix %q are already routed by %q",
         i - 1, route.host, route.pathPrefix, keys[key])
@@ -285,11 +289,6 @@ end
 ---------------------------------------------------------------------------
 
 local compiled = { version = -1, by_host = {}, any = {}, by_name = {} }
-
-local function trim_prefix(p)
-  if #p > 1 and sub(p, -1) == "/" then return sub(p, 1, -2) end
-  return p
-end
 
 local function compile(st, old)
   local c = { version = st.version, by_host = {}, any = {}, by_name = {} }
