@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -391,5 +393,37 @@ func TestKillGracePeriod(t *testing.T) {
 		if a := getApp(t, ts, id); a.Instances != 0 {
 			t.Errorf("%s: instances %d after kill with scale", id, a.Instances)
 		}
+	}
+}
+
+// TestFixedPortClash: two apps asking for the same fixed host port on a
+// one-node lab: the second waits in the queue with InsufficientPorts.
+func TestFixedPortClash(t *testing.T) {
+	ts := StartForTest(t, TestConfig(t, 1))
+	app := func(id string) map[string]any {
+		return map[string]any{"id": id, "cmd": "sleep 600", "cpus": 0.1, "mem": 16, "requirePorts": true,
+			"portDefinitions": []map[string]any{{"port": 20500}}}
+	}
+	deploy(t, ts, app("/first"), 20*time.Second)
+	if tk := appTasks(t, ts, "/first")[0]; tk.Ports[0] != 20500 {
+		t.Fatalf("requirePorts: task got port %v", tk.Ports)
+	}
+	mustCall(t, ts, 201, "POST", "/v2/apps", app("/second"))
+	eventually(t, 10*time.Second, "InsufficientPorts in the queue", func() (bool, string) {
+		b := mustCall(t, ts, 200, "GET", "/v2/queue", nil)
+		return strings.Contains(string(b), `"reason":"InsufficientPorts","declined":1`), string(b)
+	})
+	// The text/plain task list names the app, its service port and host:port.
+	req, _ := http.NewRequest("GET", ts.URL+"/v2/tasks", nil)
+	req.Header.Set("Accept", "text/plain")
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf("first\t20500\t%s:20500\t", ts.Config.Nodes[0].Address)
+	if !strings.Contains(string(body), want) {
+		t.Errorf("text/plain tasks %q lack %q", body, want)
 	}
 }
