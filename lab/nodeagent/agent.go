@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/node"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -105,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	rc := rest.CopyConfig(o.REST)
-	rc.QPS, rc.Burst = 50, 100
+	rc.QPS, rc.Burst = 100, 200
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return fmt.Errorf("node agent %s: kubernetes client: %w", o.Node, err)
@@ -183,6 +185,11 @@ func Run(ctx context.Context, o Options) error {
 		SecretInformer:            other.Core().V1().Secrets(),
 		ServiceInformer:           other.Core().V1().Services(),
 		SkipDownwardAPIResolution: true,
+		// virtual-kubelet's default (10 qps overall) delays status updates
+		// of a burst of pods by seconds; a kubelet reports them at once.
+		SyncPodsFromKubernetesRateLimiter:    fastLimiter(),
+		SyncPodStatusFromProviderRateLimiter: fastLimiter(),
+		DeletePodsFromKubernetesRateLimiter:  fastLimiter(),
 	})
 	if err != nil {
 		return fmt.Errorf("node agent %s: %w", o.Node, err)
@@ -303,4 +310,13 @@ func watchConfig(ctx context.Context, o Options, log *slog.Logger, rt *Runtime, 
 		log.Info("node resources changed", "allocatable", fmt.Sprint(obj.Status.Allocatable))
 		np.push(obj)
 	}
+}
+
+// fastLimiter retries a failing key with exponential backoff (5ms to 30s)
+// and lets 200 keys per second through overall.
+func fastLimiter() workqueue.TypedRateLimiter[any] {
+	return workqueue.NewTypedMaxOfRateLimiter[any](
+		workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 30*time.Second),
+		&workqueue.TypedBucketRateLimiter[any]{Limiter: rate.NewLimiter(rate.Limit(200), 400)},
+	)
 }
