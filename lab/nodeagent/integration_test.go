@@ -955,3 +955,83 @@ func TestDrainOnExitStopsPodsAndReportsThem(t *testing.T) {
 		t.Errorf("phase after drain = %s, want a terminal phase reported before the agent exited", p.Status.Phase)
 	}
 }
+
+func TestStartupProbeGatesReadinessAndLiveness(t *testing.T) {
+	e := need(t)
+	ns := e.namespace(t)
+	createPod(t, ns, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "slowstart"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Name: "c", Image: "lab/shell", Args: []string{"sleep 2; touch started; exec sleep 600"},
+				StartupProbe: &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-e", "started"}}},
+					PeriodSeconds: 1, FailureThreshold: 10,
+				},
+				// Would kill the container if it ran before startup succeeded.
+				LivenessProbe: &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-e", "started"}}},
+					PeriodSeconds: 1, FailureThreshold: 1,
+				},
+			}},
+			TerminationGracePeriodSeconds: int64p(1),
+		},
+	})
+	sawUnstarted := false
+	waitFor(t, 30*time.Second, "started and Ready", func() (bool, string) {
+		p := getPod(ns, "slowstart")
+		if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
+			return false, "not running"
+		}
+		s := p.Status.ContainerStatuses[0]
+		if s.Started != nil && !*s.Started {
+			sawUnstarted = true
+			if s.Ready || podReady(p) {
+				t.Errorf("container Ready before its startup probe succeeded")
+			}
+		}
+		return s.Started != nil && *s.Started && podReady(p), fmt.Sprintf("started=%v ready=%v", *s.Started, s.Ready)
+	})
+	if !sawUnstarted {
+		t.Error("never saw the container running but not yet started")
+	}
+	if p := getPod(ns, "slowstart"); p.Status.ContainerStatuses[0].RestartCount != 0 {
+		t.Errorf("restarted %d times: liveness ran before startup succeeded", p.Status.ContainerStatuses[0].RestartCount)
+	}
+}
+
+func TestRestartPolicyNeverAndOnFailureComplete(t *testing.T) {
+	e := need(t)
+	ns := e.namespace(t)
+	mk := func(name string, policy corev1.RestartPolicy, script string) {
+		createPod(t, ns, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PodSpec{RestartPolicy: policy, Containers: []corev1.Container{{
+				Name: "c", Image: "lab/shell", Args: []string{script}}}},
+		})
+	}
+	mk("ok-never", corev1.RestartPolicyNever, "exit 0")
+	mk("fail-never", corev1.RestartPolicyNever, "exit 4")
+	// Fails on its first run, succeeds on the second (state kept in the pod dir).
+	mk("retry-onfailure", corev1.RestartPolicyOnFailure, "if [ -e ran ]; then exit 0; fi; touch ran; exit 1")
+	want := map[string]struct {
+		phase    corev1.PodPhase
+		code     int32
+		restarts int32
+	}{
+		"ok-never":        {corev1.PodSucceeded, 0, 0},
+		"fail-never":      {corev1.PodFailed, 4, 0},
+		"retry-onfailure": {corev1.PodSucceeded, 0, 1},
+	}
+	for name, w := range want {
+		waitFor(t, 30*time.Second, name+" "+string(w.phase), func() (bool, string) {
+			p := getPod(ns, name)
+			if len(p.Status.ContainerStatuses) == 0 {
+				return false, string(p.Status.Phase)
+			}
+			s := p.Status.ContainerStatuses[0]
+			ok := p.Status.Phase == w.phase && s.State.Terminated != nil && s.State.Terminated.ExitCode == w.code && s.RestartCount == w.restarts
+			return ok, fmt.Sprintf("phase=%s state=%+v restarts=%d", p.Status.Phase, s.State, s.RestartCount)
+		})
+	}
+}
