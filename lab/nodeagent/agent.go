@@ -59,10 +59,12 @@ type Options struct {
 // apiLookup reads ConfigMaps and Secrets straight from the API server.
 type apiLookup struct{ c kubernetes.Interface }
 
+// ConfigMap reads a ConfigMap from the API.
 func (l apiLookup) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
 	return l.c.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
+// Secret reads a Secret from the API.
 func (l apiLookup) Secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	return l.c.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 }
@@ -73,8 +75,10 @@ type nodeProvider struct {
 	cb func(*corev1.Node)
 }
 
+// Ping reports the node healthy while the agent runs.
 func (p *nodeProvider) Ping(context.Context) error { return nil }
 
+// NotifyNodeStatus registers the node controller's status callback.
 func (p *nodeProvider) NotifyNodeStatus(_ context.Context, cb func(*corev1.Node)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

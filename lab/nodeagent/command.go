@@ -14,6 +14,7 @@ const SelfPlaceholder = "{switchyard}"
 // ImageNotMappedError says that no local program stands in for an image.
 type ImageNotMappedError struct{ Image string }
 
+// Error says which image lacks a mapping and where to add it.
 func (e *ImageNotMappedError) Error() string {
 	return fmt.Sprintf("ImageNotMapped: image %s has no local program in lab.yaml kubernetes.images (add %q or its name without tag there)", e.Image, e.Image)
 }

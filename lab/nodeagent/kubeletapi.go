@@ -181,6 +181,7 @@ type limitWriter struct {
 	n int64
 }
 
+// Write passes at most the remaining byte budget through.
 func (l *limitWriter) Write(p []byte) (int, error) {
 	if l.n <= 0 {
 		return 0, io.EOF
