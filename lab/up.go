@@ -90,17 +90,31 @@ func Up(ctx context.Context, cfg labconfig.Config, specs []component.Spec, out i
 		return errors.New("lab up: the lab config enables no component (or none is wired into this build)")
 	}
 	kept := map[string]bool{}
+	restarting := map[string]component.Spec{}
 	for _, s := range steps {
-		if s.action == actKeep {
+		switch s.action {
+		case actKeep:
 			kept[s.spec.Name] = true
+		case actRestart:
+			restarting[s.spec.Name] = s.spec
 		}
 	}
 	var portErrs []error
 	for _, u := range Ports(cfg, ordered) {
-		if !kept[u.Component] {
-			if err := checkPort(u, Marker(cfg), o.configPath); err != nil {
-				portErrs = append(portErrs, err)
+		if kept[u.Component] {
+			continue
+		}
+		err := checkPort(u, Marker(cfg), o.configPath)
+		if s, ok := restarting[u.Component]; ok && err != nil && s.Cleanup != nil {
+			// A crashed component may have left children holding its port
+			// (nginx workers outlive a killed master): its Cleanup stops them.
+			if cerr := s.Cleanup(ctx); cerr != nil {
+				fmt.Fprintf(out, "warning: cleanup of crashed %s: %v\n", u.Component, cerr)
 			}
+			err = checkPort(u, Marker(cfg), o.configPath)
+		}
+		if err != nil {
+			portErrs = append(portErrs, err)
 		}
 	}
 	if len(portErrs) > 0 {
