@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -189,8 +190,27 @@ func (s *Server) restore() error {
 		}
 		s.startChecks(a, t)
 	}
+	s.gcSandboxes(24 * time.Hour)
 	s.flush()
 	return nil
+}
+
+// gcSandboxes removes the sandboxes of finished tasks older than age (Mesos
+// keeps them a while for their logs, then collects them).
+func (s *Server) gcSandboxes(age time.Duration) {
+	dir := s.cfg.Path("marathon", "sandboxes")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if _, live := s.tasks[e.Name()]; live {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Run serves the Marathon API on cfg.Marathon.Listen and the Mesos view on
