@@ -52,6 +52,9 @@ func (s *Server) assignServicePorts(d appDef, prev appDef) {
 				} else {
 					used[port] = true
 				}
+				if _, ok := pd["protocol"]; !ok {
+					pd["protocol"] = json.RawMessage(`"tcp"`)
+				}
 			}
 			d.set("portDefinitions", list)
 		}
