@@ -5,18 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/switchyard/switchyard/marathon"
 )
 
 // errorDetail is one entry of the "details" array of Marathon's error bodies.
-type errorDetail struct {
-	Path   string   `json:"path"`
-	Errors []string `json:"errors"`
-}
+type errorDetail = marathon.ErrorDetail
 
 // deploymentRef names a deployment in 409 bodies and app answers.
-type deploymentRef struct {
-	ID string `json:"id"`
-}
+type deploymentRef = marathon.DeploymentRef
 
 // apiError is an HTTP error answer in Marathon's shape.
 type apiError struct {
