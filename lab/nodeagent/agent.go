@@ -208,7 +208,7 @@ func Run(ctx context.Context, o Options) error {
 	case <-ctx.Done():
 		return nil
 	}
-	log.Info("node registered", "allocatable", fmt.Sprint(nodeObj.Status.Allocatable))
+	log.Info("node registered", "capacity", FormatResources(nodeObj.Status.Capacity), "allocatable", FormatResources(nodeObj.Status.Allocatable))
 
 	podFactory.Start(ctrlCtx.Done())
 	for typ, ok := range podFactory.WaitForCacheSync(ctrlCtx.Done()) {
@@ -311,7 +311,7 @@ func watchConfig(ctx context.Context, o Options, log *slog.Logger, rt *Runtime, 
 			log.Error("lab config change", "err", err)
 			continue
 		}
-		log.Info("node resources changed", "allocatable", fmt.Sprint(obj.Status.Allocatable))
+		log.Info("node resources changed", "allocatable", FormatResources(obj.Status.Allocatable))
 		np.push(obj)
 	}
 }

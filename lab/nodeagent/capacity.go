@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -172,4 +173,15 @@ func reservedString(l corev1.ResourceList) string {
 // kubeletPort returns the port the node's kubelet endpoint advertises.
 func kubeletPort(cfg labconfig.Config, idx int) string {
 	return strconv.Itoa(cfg.Kubernetes.NodeAgentBasePort + idx)
+}
+
+// FormatResources renders a resource list as "cpu=2 memory=4Gi ...", in a
+// fixed order.
+func FormatResources(l corev1.ResourceList) string {
+	var parts []string
+	for _, k := range sortedKeys(l) {
+		q := l[corev1.ResourceName(k)]
+		parts = append(parts, k+"="+q.String())
+	}
+	return strings.Join(parts, " ")
 }

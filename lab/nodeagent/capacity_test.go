@@ -107,6 +107,12 @@ func TestNodeObject(t *testing.T) {
 	if n.Status.DaemonEndpoints.KubeletEndpoint.Port != 10251 {
 		t.Errorf("kubelet port = %d", n.Status.DaemonEndpoints.KubeletEndpoint.Port)
 	}
+	if got, want := FormatResources(n.Status.Allocatable), "cpu=2 ephemeral-storage=10Gi memory=4Gi pods=110"; got != want {
+		t.Errorf("allocatable = %s, want %s", got, want)
+	}
+	if got := n.Annotations["node.switchyard.io/system-reserved"]; got != "cpu=2,memory=4Gi,ephemeral-storage=10Gi" {
+		t.Errorf("system-reserved annotation = %s", got)
+	}
 	alloc := n.Status.Allocatable[corev1.ResourceCPU]
 	if alloc.String() != "2" {
 		t.Errorf("allocatable cpu = %s", alloc.String())

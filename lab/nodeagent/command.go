@@ -72,10 +72,10 @@ func Argv(img labconfig.Image, command, args []string, env map[string]string, se
 	return argv, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+func sortedKeys[K ~string, V any](m map[K]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
-		ks = append(ks, k)
+		ks = append(ks, string(k))
 	}
 	sort.Strings(ks)
 	return ks

@@ -284,7 +284,10 @@ func (r *Runtime) Recover(ctx context.Context, current func(ns, name string) (*c
 		if err != nil {
 			return fmt.Errorf("recover pods: %w", err)
 		}
-		ok := apiPod != nil && apiPod.UID == s.Pod.UID
+		// A pod that is gone, replaced, or already reported finished is not
+		// run again: its leftovers are stopped.
+		ok := apiPod != nil && apiPod.UID == s.Pod.UID &&
+			apiPod.Status.Phase != corev1.PodSucceeded && apiPod.Status.Phase != corev1.PodFailed
 		r.mu.Lock()
 		p := newPodRunner(r, s.Pod, ip, s)
 		if ok {
@@ -296,7 +299,7 @@ func (r *Runtime) Recover(ctx context.Context, current func(ns, name string) (*c
 		}
 		r.mu.Unlock()
 		if !ok {
-			r.log.Info("pod no longer in the API: stopping its leftovers", "pod", p.key)
+			r.log.Info("pod gone from the API or finished: stopping its leftovers", "pod", p.key)
 			p.stopAdopted()
 			continue
 		}
