@@ -1035,3 +1035,31 @@ func TestRestartPolicyNeverAndOnFailureComplete(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkingDir(t *testing.T) {
+	e := need(t)
+	ns := e.namespace(t)
+	for name, dir := range map[string]string{"in-tmp": "/tmp", "nowhere": "/nonexistent-lab-dir"} {
+		createPod(t, ns, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{
+				Name: "c", Image: "lab/shell", Args: []string{"pwd"}, WorkingDir: dir}}},
+		})
+	}
+	waitFor(t, 30*time.Second, "in-tmp Succeeded", func() (bool, string) {
+		p := getPod(ns, "in-tmp")
+		return p.Status.Phase == corev1.PodSucceeded, string(p.Status.Phase)
+	})
+	p := getPod(ns, "in-tmp")
+	if b, _ := os.ReadFile(e.cfg.Path("pods", nodeagent.PodDirName(p), "c.log")); strings.TrimSpace(string(b)) != "/tmp" {
+		t.Errorf("pwd printed %q, want /tmp", b)
+	}
+	waitFor(t, 30*time.Second, "nowhere waiting with CreateContainerError", func() (bool, string) {
+		p := getPod(ns, "nowhere")
+		if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+			return false, "no waiting state"
+		}
+		w := p.Status.ContainerStatuses[0].State.Waiting
+		return w.Reason == "CreateContainerError" && strings.Contains(w.Message, "workingDir /nonexistent-lab-dir does not exist"), fmt.Sprintf("%+v", w)
+	})
+}
