@@ -77,15 +77,21 @@ func ShareAllocatable(node string, total, share Resources, o Overhead) (Resource
 }
 
 // ShareFor is the inverse: the smallest share whose allocatable covers
-// want (want + overhead per resource, for a non-zero want).
+// want: want plus the overhead, for each resource want asks for (a share
+// with no disk gets no disk eviction threshold).
 func ShareFor(want Resources, o Overhead) Resources {
-	if want.IsZero() {
-		return Resources{}
-	}
-	s := want.Add(o.KubeReserved.NonNegative())
 	ev := o.EvictionHard.NonNegative()
 	ev.CPUs = 0
-	s = s.Add(ev)
-	s.Ports = 0
+	over := o.KubeReserved.NonNegative().Add(ev)
+	s := Resources{}
+	if want.CPUs > 0 {
+		s.CPUs = want.CPUs + over.CPUs
+	}
+	if want.Mem > 0 {
+		s.Mem = want.Mem + over.Mem
+	}
+	if want.Disk > 0 {
+		s.Disk = want.Disk + over.Disk
+	}
 	return s
 }
