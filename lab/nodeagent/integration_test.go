@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,7 +73,7 @@ func TestMain(m *testing.M) {
 		e, err := startEnv()
 		if err != nil {
 			if e != nil {
-				e.stop()
+				_ = e.stop()
 			}
 			if os.Getenv("CI") == "" && strings.Contains(err.Error(), "prerequisite") {
 				skipMsg = err.Error()
@@ -82,8 +83,14 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		theEnv = e
-		defer e.stop()
-		return m.Run()
+		code := m.Run()
+		if err := e.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "node agent integration environment left something behind:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+		return code
 	}()
 	os.Exit(code)
 }
@@ -210,34 +217,47 @@ func (e *env) stopAgent(node string) error {
 	}
 }
 
-func (e *env) stop() {
+// stop stops the agents and the control plane, runs the lab cleanup, and
+// reports anything of the lab still on the machine: processes carrying the
+// lab marker, pod network namespaces, the lab bridge.
+func (e *env) stop() error {
 	e.mu.Lock()
 	nodes := make([]string, 0, len(e.agents))
 	for n := range e.agents {
 		nodes = append(nodes, n)
 	}
 	e.mu.Unlock()
+	var errs []error
 	for _, n := range nodes {
-		_ = e.stopAgent(n)
+		if err := e.stopAgent(n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	ctx := context.Background()
 	if err := nodeagent.Cleanup(ctx, e.cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "node agent cleanup:", err)
+		errs = append(errs, fmt.Errorf("node agent cleanup: %w", err))
 	}
 	var out bytes.Buffer
 	if err := lab.Down(ctx, e.cfg, e.specs, &out); err != nil {
-		fmt.Fprintln(os.Stderr, "lab down:", err, out.String())
+		errs = append(errs, fmt.Errorf("lab down: %w\n%s", err, out.String()))
 	}
 	nw, _ := nodeagent.NetworkFor(e.cfg)
 	if _, err := os.Stat("/sys/class/net/" + nw.Bridge); err == nil {
-		fmt.Fprintln(os.Stderr, "LEFTOVER: bridge", nw.Bridge)
+		errs = append(errs, fmt.Errorf("bridge %s left", nw.Bridge))
+	}
+	ents, _ := os.ReadDir("/run/netns")
+	for _, en := range ents {
+		if strings.HasPrefix(en.Name(), nw.NetnsPrefix) {
+			errs = append(errs, fmt.Errorf("network namespace %s left", en.Name()))
+		}
 	}
 	if left := proc.FindByEnv(labconfig.MarkerEnv + "=" + e.cfg.ID); len(left) > 0 {
-		fmt.Fprintln(os.Stderr, "LEFTOVER processes:", left)
+		errs = append(errs, fmt.Errorf("processes left: %v", left))
 	}
 	if os.Getenv("NODEAGENT_KEEP_DIR") == "" {
 		_ = os.RemoveAll(e.cfg.Dir)
 	}
+	return errors.Join(errs...)
 }
 
 // namespace creates a fresh namespace for one test and deletes it after.
