@@ -441,7 +441,7 @@ func (p *podRunner) statusLocked() corev1.PodStatus {
 			}
 		}
 	} else {
-		st.Phase = PodPhase(p.pod.Spec.RestartPolicy, st.InitContainerStatuses, st.ContainerStatuses, p.initFailed)
+		st.Phase = PodPhase(p.policy, st.InitContainerStatuses, st.ContainerStatuses, p.initFailed)
 	}
 	initialized := p.initDone || len(p.inits) == 0
 	ready := allReady && !p.finished && st.Phase == corev1.PodRunning

@@ -31,6 +31,12 @@ type podRunner struct {
 
 	adopted *podState
 
+	// Immutable in a pod's spec, so readable without the lock.
+	uidStr   string
+	name, ns string
+	policy   corev1.RestartPolicy
+	hostNet  bool
+
 	mu          sync.Mutex
 	pod         *corev1.Pod
 	startTime   metav1.Time
@@ -73,6 +79,7 @@ func newPodRunner(rt *Runtime, pod *corev1.Pod, ip netip.Addr, adopted *podState
 		rt: rt, key: podKey(pod.Namespace, pod.Name), dir: rt.podDir(pod), ip: ip,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), dirty: make(chan struct{}, 1), gone: make(chan struct{}),
 		adopted: adopted, pod: pod, startTime: metav1.Now(),
+		uidStr: string(pod.UID), name: pod.Name, ns: pod.Namespace, policy: pod.Spec.RestartPolicy, hostNet: pod.Spec.HostNetwork,
 		conds: map[corev1.PodConditionType]corev1.PodCondition{},
 	}
 	if adopted != nil {
@@ -106,13 +113,9 @@ func newPodRunner(rt *Runtime, pod *corev1.Pod, ip netip.Addr, adopted *podState
 	return p
 }
 
-func (p *podRunner) uid() types.UID {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pod.UID
-}
+func (p *podRunner) uid() types.UID { return types.UID(p.uidStr) }
 
-func (p *podRunner) hostNetwork() bool { return p.pod.Spec.HostNetwork }
+func (p *podRunner) hostNetwork() bool { return p.hostNet }
 
 func (p *podRunner) update(pod *corev1.Pod) {
 	p.mu.Lock()
@@ -126,7 +129,7 @@ func (p *podRunner) wrap() []string {
 	if p.hostNetwork() {
 		return nil
 	}
-	return p.rt.net.Wrap(string(p.pod.UID))
+	return p.rt.net.Wrap(p.uidStr)
 }
 
 func (p *podRunner) event(typ, reason, msgFmt string, args ...any) {
@@ -173,7 +176,7 @@ func (p *podRunner) sleep(d time.Duration) bool {
 // context ends.
 func (p *podRunner) run() {
 	defer close(p.done)
-	uid := string(p.pod.UID)
+	uid := p.uidStr
 	p.persist()
 	p.markDirty()
 	if !p.hostNetwork() && !(p.adopted != nil && p.rt.net.HasNetns(uid)) {
@@ -239,7 +242,7 @@ func (p *podRunner) runInit(c *ctr) bool {
 			p.mu.Unlock()
 			return true
 		}
-		if p.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+		if p.policy == corev1.RestartPolicyNever {
 			p.mu.Lock()
 			p.initFailed = true
 			p.mu.Unlock()
@@ -256,7 +259,7 @@ func (p *podRunner) runInit(c *ctr) bool {
 func (p *podRunner) supervise(c *ctr) {
 	for {
 		code, ok := p.runOnce(c)
-		if !ok || !ShouldRestart(p.pod.Spec.RestartPolicy, code) {
+		if !ok || !ShouldRestart(p.policy, code) {
 			return
 		}
 		if !p.backoffWait(c) {
@@ -274,11 +277,11 @@ func (p *podRunner) backoffWait(c *ctr) bool {
 		c.last = c.state
 		c.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
 			Reason:  "CrashLoopBackOff",
-			Message: "back-off " + c.backoff.Current(now).String() + " restarting failed container=" + c.spec.Name + " pod=" + p.pod.Name + "_" + p.pod.Namespace + "(" + string(p.pod.UID) + ")",
+			Message: "back-off " + c.backoff.Current(now).String() + " restarting failed container=" + c.spec.Name + " pod=" + p.name + "_" + p.ns + "(" + p.uidStr + ")",
 		}}
 		p.mu.Unlock()
 		p.markDirty()
-		p.event(corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s", c.spec.Name, p.pod.Name)
+		p.event(corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s", c.spec.Name, p.name)
 		if !p.sleep(wait) {
 			return false
 		}
@@ -347,7 +350,7 @@ func (p *podRunner) terminate(grace time.Duration) {
 		}
 		wg.Wait()
 		if !p.hostNetwork() {
-			if err := p.rt.net.TeardownPod(context.Background(), string(p.pod.UID)); err != nil {
+			if err := p.rt.net.TeardownPod(context.Background(), p.uidStr); err != nil {
 				p.rt.log.Error("pod network teardown", "pod", p.key, "err", err)
 			}
 		}
@@ -379,7 +382,7 @@ func (p *podRunner) stopAdopted() {
 		}
 	}
 	if !p.hostNetwork() {
-		_ = p.rt.net.TeardownPod(context.Background(), string(p.pod.UID))
+		_ = p.rt.net.TeardownPod(context.Background(), p.uidStr)
 	}
 	_ = os.Remove(filepath.Join(p.dir, "state.json"))
 	p.mu.Lock()
