@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/capacity/monitor"
+	"github.com/switchyard/switchyard/capacity/rollout"
+	"github.com/switchyard/switchyard/marathon"
+)
+
+// capacityWatchOptions binds `capacity watch` flags.
+type capacityWatchOptions struct {
+	interval      time.Duration
+	raise, clear  float64
+	webhook       string
+	metricsListen string
+	once          bool
+}
+
+func newCapacityWatchCmd(co *capacityOptions) *cobra.Command {
+	o := &capacityWatchOptions{}
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Watch both sides of every node and raise congestion alerts (log, metrics, webhook)",
+		Long: `Read the inventory every --interval and raise an alert when one side of a node or of the cluster (Mesos:
+allocations incl. the kubelet wrapper / total; Kubernetes: pod requests / allocatable) reaches --raise, clearing it
+only below --clear (hysteresis, no flapping). Alerts are logged as structured JSON lines on stderr, exported as
+Prometheus metrics (switchyard_node_*, switchyard_cluster_*) on --metrics-listen /metrics, and POSTed as JSON to
+--webhook when set.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg := prometheus.NewRegistry()
+			var src monitor.Source = co.cluster
+			m, err := monitor.New(monitor.Options{
+				Source: src, Thresholds: monitor.Thresholds{Raise: o.raise, Clear: o.clear}, Interval: o.interval,
+				Logger: slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)), Registerer: reg, Webhook: o.webhook,
+			})
+			if err != nil {
+				return fmt.Errorf("--raise/--clear: %w", err)
+			}
+			if o.once {
+				_, err := m.Step(cmd.Context())
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			if o.metricsListen != "" {
+				ln, err := net.Listen("tcp", o.metricsListen)
+				if err != nil {
+					return fmt.Errorf("--metrics-listen %s: %w", o.metricsListen, err)
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				go func() { _ = srv.Serve(ln) }()
+				defer func() {
+					sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					_ = srv.Shutdown(sctx)
+				}()
+				fmt.Fprintf(cmd.ErrOrStderr(), "metrics on http://%s/metrics\n", ln.Addr())
+			}
+			return m.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	th := monitor.DefaultThresholds()
+	f.DurationVar(&o.interval, "interval", 15*time.Second, "time between inventory reads")
+	f.Float64Var(&o.raise, "raise", th.Raise, "raise an alert at this utilization (0-1)")
+	f.Float64Var(&o.clear, "clear", th.Clear, "clear it below this utilization (0-1, <= --raise)")
+	f.StringVar(&o.webhook, "webhook", "", "POST each alert as JSON to this URL")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
+	f.BoolVar(&o.once, "once", false, "read and evaluate once, then exit")
+	return cmd
+}
+
+// applyPlan performs the plan through Marathon (capacity/rollout).
+func (o *capacityPlanOptions) applyPlan(cmd *cobra.Command, out PlanOutput) error {
+	var cfg marathon.Config
+	if o.marathonURL != "" {
+		cfg.URL = o.marathonURL
+	} else {
+		env, err := marathon.ConfigFromEnv()
+		if err != nil {
+			return fmt.Errorf("--apply: %w, or pass --marathon-url", err)
+		}
+		cfg = env
+	}
+	mc, err := marathon.NewClient(cfg)
+	if err != nil {
+		return fmt.Errorf("--apply: %w", err)
+	}
+	w := cmd.OutOrStdout()
+	err = rollout.Apply(cmd.Context(), mc, out.Plan, rollout.Options{
+		Spec: o.spec(o.prefix),
+		Inventory: o.inventory,
+		Progress: func(i int, s capacity.Step) { fmt.Fprintf(w, "applying step %d: %s\n", i+1, s.Description) },
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "plan applied")
+	return nil
+}
