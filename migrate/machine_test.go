@@ -276,8 +276,18 @@ func TestProperty(t *testing.T) {
 		n := rapid.IntRange(0, 80).Draw(t, "n")
 		for i := 0; i < n; i++ {
 			ev := Event{Kind: rapid.SampledFrom(kinds).Draw(t, "kind")}
+			if rapid.IntRange(0, 9).Draw(t, "progress") < 6 {
+				// mostly the natural completion of the state's action
+				ev.Kind = EvDone
+				if s.Phase == Pending {
+					ev.Kind = EvStart
+				}
+				if acts := Actions(s); len(acts) == 1 && acts[0].Kind == ActObserve {
+					ev.Kind = EvObserved
+				}
+			}
 			if ev.Kind == EvObserved {
-				ev.Obs = rapid.SampledFrom([]Observation{good, good, bad, slow}).Draw(t, "obs")
+				ev.Obs = rapid.SampledFrom([]Observation{good, good, good, bad, slow}).Draw(t, "obs")
 			}
 			if ev.Kind == EvDone || ev.Kind == EvObserved {
 				// the state's action completed: it had its effect
