@@ -18,6 +18,45 @@ type labRunNodeAgentOptions struct {
 	node, kubeconfig string
 	drain            bool
 	workers          int
+
+	systemReserved, kubeReserved, evictionHard, kubeletConfig string
+}
+
+// reservation builds the kubelet-style reservation from the flags (nil when
+// none is given: allocatable is then the node's kubernetesShare).
+func (o *labRunNodeAgentOptions) reservation() (*nodeagent.Reservation, error) {
+	if o.systemReserved == "" && o.kubeReserved == "" && o.evictionHard == "" && o.kubeletConfig == "" {
+		return nil, nil
+	}
+	r := nodeagent.Reservation{}
+	if o.kubeletConfig != "" {
+		var err error
+		if r, err = nodeagent.LoadKubeletConfig(o.kubeletConfig); err != nil {
+			return nil, fmt.Errorf("--kubelet-config: %w", err)
+		}
+	}
+	if o.systemReserved != "" {
+		l, err := nodeagent.ParseResourceList(o.systemReserved)
+		if err != nil {
+			return nil, fmt.Errorf("--system-reserved: %w", err)
+		}
+		r.SystemReserved = l
+	}
+	if o.kubeReserved != "" {
+		l, err := nodeagent.ParseResourceList(o.kubeReserved)
+		if err != nil {
+			return nil, fmt.Errorf("--kube-reserved: %w", err)
+		}
+		r.KubeReserved = l
+	}
+	if o.evictionHard != "" {
+		m, err := nodeagent.ParseEvictionHard(o.evictionHard)
+		if err != nil {
+			return nil, fmt.Errorf("--eviction-hard: %w", err)
+		}
+		r.EvictionHard = m
+	}
+	return &r, nil
 }
 
 // newLabRunNodeAgentCmd is the hidden `lab run node-agent` daemon: one lab
@@ -30,7 +69,11 @@ func newLabRunNodeAgentCmd() *cobra.Command {
 		Long: `Register one lab node with the lab's Kubernetes API server (capacity = the node's total, allocatable = its
 kubernetesShare, like a kubelet with --system-reserved), keep its Lease, and run the pods bound to it as local
 processes in per-pod network namespaces. SIGTERM leaves the pods running for the next agent to re-adopt, unless
---drain-on-exit is set.`,
+--drain-on-exit is set.
+
+With --system-reserved/--kube-reserved/--eviction-hard (kubelet syntax) or --kubelet-config (a
+KubeletConfiguration file with those fields; flags win), allocatable is computed from the node's total as a kubelet
+computes it, instead of taken from kubernetesShare: this is how the kubelet wrapper of a shared node starts it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.node == "" {
@@ -53,9 +96,12 @@ processes in per-pod network namespaces. SIGTERM leaves the pods running for the
 			if n.KubernetesShare == nil {
 				return fmt.Errorf("--node %s: the node has no kubernetesShare in %s, so it does not join Kubernetes (set kubernetesShare, 0 is allowed)", o.node, lo.configPath)
 			}
+			res, err := o.reservation()
+			if err != nil {
+				return err
+			}
 			kc := o.kubeconfig
 			if kc == "" {
-				var err error
 				if kc, err = kube.NodeKubeconfig(lo.cfg, o.node); err != nil {
 					return err
 				}
@@ -68,7 +114,7 @@ processes in per-pod network namespaces. SIGTERM leaves the pods running for the
 			defer stop()
 			return nodeagent.Run(ctx, nodeagent.Options{
 				ConfigPath: lo.configPath, Config: lo.cfg, Node: o.node, REST: rc, Self: lo.self,
-				DrainOnExit: o.drain, Workers: o.workers,
+				DrainOnExit: o.drain, Workers: o.workers, Reservation: res,
 				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 			})
 		},
@@ -78,5 +124,9 @@ processes in per-pod network namespaces. SIGTERM leaves the pods running for the
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the node identity (default: the lab's node kubeconfig)")
 	f.BoolVar(&o.drain, "drain-on-exit", false, "stop every pod gracefully on SIGTERM (default: leave them running for re-adoption)")
 	f.IntVar(&o.workers, "workers", 10, "pod sync workers")
+	f.StringVar(&o.systemReserved, "system-reserved", "", "resources held back for the rest of the node, e.g. cpu=2,memory=4Gi,ephemeral-storage=10Gi")
+	f.StringVar(&o.kubeReserved, "kube-reserved", "", "resources held back for Kubernetes daemons, e.g. cpu=100m,memory=256Mi")
+	f.StringVar(&o.evictionHard, "eviction-hard", "", "hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%")
+	f.StringVar(&o.kubeletConfig, "kubelet-config", "", "KubeletConfiguration file to read systemReserved, kubeReserved and evictionHard from")
 	return cmd
 }

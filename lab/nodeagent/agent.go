@@ -52,6 +52,10 @@ type Options struct {
 	ConfigPoll time.Duration
 	// Logger receives the agent's log (default: stderr text).
 	Logger *slog.Logger
+	// Reservation, when set, makes allocatable = capacity − reservation
+	// (kubelet --system-reserved/--kube-reserved/--eviction-hard) instead of
+	// the node's kubernetesShare.
+	Reservation *Reservation
 	// OnReady is called once the node is registered and pods are served.
 	OnReady func()
 }
@@ -106,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 		o.ConfigPoll = 2 * time.Second
 	}
 	log := o.Logger.With("node", o.Node)
-	nodeObj, err := NodeObject(o.Config, o.Node)
+	nodeObj, err := NodeObjectFor(o.Config, o.Node, o.Reservation)
 	if err != nil {
 		return err
 	}
@@ -139,6 +143,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	rt.SetConfig(o.Config, nodeObj.Status.Allocatable)
 	if err := rt.Network().EnsureBridge(ctx); err != nil {
 		return fmt.Errorf("node agent %s: %w", o.Node, err)
 	}
@@ -296,21 +301,22 @@ func watchConfig(ctx context.Context, o Options, log *slog.Logger, rt *Runtime, 
 			log.Error("lab config changed but does not load; keeping the old one", "err", err)
 			continue
 		}
-		rt.SetConfig(cfg)
 		n, ok := cfg.NodeByName(o.Node)
 		if !ok {
 			log.Error("lab config no longer has this node; keeping its registration", "node", o.Node)
+			rt.SetConfig(cfg, nil)
 			continue
 		}
-		if reflect.DeepEqual(n, cur) {
-			continue
-		}
-		cur = n
-		obj, err := NodeObject(cfg, o.Node)
+		obj, err := NodeObjectFor(cfg, o.Node, o.Reservation)
 		if err != nil {
 			log.Error("lab config change", "err", err)
 			continue
 		}
+		rt.SetConfig(cfg, obj.Status.Allocatable)
+		if reflect.DeepEqual(n, cur) {
+			continue
+		}
+		cur = n
 		log.Info("node resources changed", "allocatable", FormatResources(obj.Status.Allocatable))
 		np.push(obj)
 	}

@@ -102,6 +102,13 @@ func NodePodCIDR(cfg labconfig.Config, i int) (netip.Prefix, error) {
 // well-known hostname/os/arch labels, its loopback address as InternalIP, its
 // pod /24, capacity/allocatable from NodeResources and a Ready condition.
 func NodeObject(cfg labconfig.Config, name string) (*corev1.Node, error) {
+	return NodeObjectFor(cfg, name, nil)
+}
+
+// NodeObjectFor is NodeObject with allocatable computed from a kubelet
+// reservation (AllocatableFor) instead of the node's kubernetesShare when r
+// is not nil.
+func NodeObjectFor(cfg labconfig.Config, name string, r *Reservation) (*corev1.Node, error) {
 	idx, err := NodeIndex(cfg, name)
 	if err != nil {
 		return nil, err
@@ -124,12 +131,25 @@ func NodeObject(cfg labconfig.Config, name string) (*corev1.Node, error) {
 	labels["beta.kubernetes.io/arch"] = runtime.GOARCH
 	labels["node.switchyard.io/lab"] = "true"
 	res := NodeResources(n)
+	if r != nil {
+		res.Allocatable = AllocatableFor(res.Capacity, *r)
+		for k, c := range res.Capacity {
+			if k == corev1.ResourcePods {
+				continue
+			}
+			q := c.DeepCopy()
+			q.Sub(res.Allocatable[k])
+			res.SystemReserved[k] = q
+		}
+	}
 	now := metav1.Now()
 	port := cfg.Kubernetes.NodeAgentBasePort + idx
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        n.Name,
 			Labels:      labels,
+			// What the node holds back from pods (the Mesos side, plus kube
+			// reservations and eviction thresholds when a reservation is given).
 			Annotations: map[string]string{"node.switchyard.io/system-reserved": reservedString(res.SystemReserved)},
 		},
 		Spec: corev1.NodeSpec{PodCIDR: cidr.String(), PodCIDRs: []string{cidr.String()}},

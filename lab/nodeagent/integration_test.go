@@ -158,10 +158,10 @@ func startEnv() (*env, error) {
 
 // startAgent runs a node agent in this process (its pods are children of
 // the test binary; they carry the lab marker like any lab process).
-func (e *env) startAgent(node string) error { return e.startAgentWith(node, false) }
+func (e *env) startAgent(node string) error { return e.startAgentWith(node, nil) }
 
-// startAgentWith starts a node agent; drain makes it stop its pods on exit.
-func (e *env) startAgentWith(node string, drain bool) error {
+// startAgentWith starts a node agent with options adjusted by mod.
+func (e *env) startAgentWith(node string, mod func(*nodeagent.Options)) error {
 	kc, err := kube.NodeKubeconfig(e.cfg, node)
 	if err != nil {
 		return err
@@ -179,10 +179,14 @@ func (e *env) startAgentWith(node string, drain bool) error {
 	run := &agentRun{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		defer logf.Close()
-		run.done <- nodeagent.Run(ctx, nodeagent.Options{
-			ConfigPath: e.cfgPath, Config: e.cfg, Node: node, REST: rc, Self: e.bin, DrainOnExit: drain,
+		o := nodeagent.Options{
+			ConfigPath: e.cfgPath, Config: e.cfg, Node: node, REST: rc, Self: e.bin,
 			Logger: slog.New(slog.NewTextHandler(logf, nil)), OnReady: func() { close(ready) },
-		})
+		}
+		if mod != nil {
+			mod(&o)
+		}
+		run.done <- nodeagent.Run(ctx, o)
 	}()
 	select {
 	case <-ready:
@@ -941,7 +945,7 @@ func TestDrainOnExitStopsPodsAndReportsThem(t *testing.T) {
 	if err := e.stopAgent(node); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.startAgentWith(node, true); err != nil {
+	if err := e.startAgentWith(node, func(o *nodeagent.Options) { o.DrainOnExit = true }); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -1081,5 +1085,37 @@ func TestWorkingDir(t *testing.T) {
 		}
 		w := p.Status.ContainerStatuses[0].State.Waiting
 		return w.Reason == "CreateContainerError" && strings.Contains(w.Message, "workingDir /nonexistent-lab-dir does not exist"), fmt.Sprintf("%+v", w)
+	})
+}
+
+func TestKubeletReservationSetsAllocatable(t *testing.T) {
+	e := need(t)
+	ctx := context.Background()
+	node := e.cfg.Nodes[2].Name // joined with a zero share
+	r := nodeagent.Reservation{}
+	var err error
+	if r.SystemReserved, err = nodeagent.ParseResourceList("cpu=3,memory=6Gi"); err != nil {
+		t.Fatal(err)
+	}
+	r.EvictionHard = map[string]string{"memory.available": "1Gi"}
+	if err := e.stopAgent(node); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.startAgentWith(node, func(o *nodeagent.Options) { o.Reservation = &r }); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = e.stopAgent(node)
+		if err := e.startAgent(node); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	waitFor(t, 20*time.Second, "allocatable from the reservation", func() (bool, string) {
+		n, err := e.cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		got := nodeagent.FormatResources(n.Status.Allocatable)
+		return got == "cpu=1 ephemeral-storage=20Gi memory=1Gi pods=110", got
 	})
 }

@@ -110,14 +110,15 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 // Network returns the lab pod network the runtime plugs pods into.
 func (r *Runtime) Network() Network { return r.net }
 
-// SetConfig applies a reloaded lab config (image map, allocatable for
-// resourceFieldRef); running containers are not touched.
-func (r *Runtime) SetConfig(cfg labconfig.Config) {
+// SetConfig applies a reloaded lab config (the image map) and the node's
+// allocatable (what resourceFieldRef limits default to); running containers
+// are not touched.
+func (r *Runtime) SetConfig(cfg labconfig.Config, allocatable corev1.ResourceList) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cfg = cfg
-	if n, ok := cfg.NodeByName(r.node); ok {
-		r.allocatable = NodeResources(n).Allocatable
+	if allocatable != nil {
+		r.allocatable = allocatable
 	}
 }
 
