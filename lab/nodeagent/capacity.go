@@ -146,8 +146,8 @@ func NodeObjectFor(cfg labconfig.Config, name string, r *Reservation) (*corev1.N
 	port := cfg.Kubernetes.NodeAgentBasePort + idx
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        n.Name,
-			Labels:      labels,
+			Name:   n.Name,
+			Labels: labels,
 			// What the node holds back from pods (the Mesos side, plus kube
 			// reservations and eviction thresholds when a reservation is given).
 			Annotations: map[string]string{"node.switchyard.io/system-reserved": reservedString(res.SystemReserved)},

@@ -56,10 +56,10 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 		}
 		name := n.Name
 		specs = append(specs, component.Spec{
-			Name:    ComponentName(name),
-			Argv:    []string{self, "lab", "run", "node-agent", "--config", path, "--node", name},
-			Env:     []string{labconfig.MarkerEnv + "=" + cfg.ID},
-			After:   []string{kube.APIServerName},
+			Name:  ComponentName(name),
+			Argv:  []string{self, "lab", "run", "node-agent", "--config", path, "--node", name},
+			Env:   []string{labconfig.MarkerEnv + "=" + cfg.ID},
+			After: []string{kube.APIServerName},
 			// Where the node agent's kubelet API (kubectl logs) answers.
 			Address: "https://" + net.JoinHostPort(n.Address, kubeletPort(cfg, i)),
 			Prepare: func(context.Context) error {
@@ -86,7 +86,6 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 	}
 	return specs, nil
 }
-
 
 // NodeReady checks with the admin credentials that the node is registered,
 // its Ready condition is True and its Lease was renewed within its duration.
