@@ -58,6 +58,25 @@ type Options struct {
 	Reservation *Reservation
 	// OnReady is called once the node is registered and pods are served.
 	OnReady func()
+	// Share, when set, is the node's allocatable instead of its
+	// kubernetesShare in the lab config (set by the kubelet wrapper, which
+	// computes it from its Marathon task's resources; see package wrapper).
+	Share *labconfig.Resources
+}
+
+// withShare applies o.Share to the node in cfg (a copy).
+func (o Options) withShare(cfg labconfig.Config) labconfig.Config {
+	if o.Share == nil {
+		return cfg
+	}
+	cfg.Nodes = append([]labconfig.Node(nil), cfg.Nodes...)
+	for i := range cfg.Nodes {
+		if cfg.Nodes[i].Name == o.Node {
+			s := *o.Share
+			cfg.Nodes[i].KubernetesShare = &s
+		}
+	}
+	return cfg
 }
 
 // apiLookup reads ConfigMaps and Secrets straight from the API server.
@@ -301,6 +320,7 @@ func watchConfig(ctx context.Context, o Options, log *slog.Logger, rt *Runtime, 
 			log.Error("lab config changed but does not load; keeping the old one", "err", err)
 			continue
 		}
+		cfg = o.withShare(cfg)
 		n, ok := cfg.NodeByName(o.Node)
 		if !ok {
 			log.Error("lab config no longer has this node; keeping its registration", "node", o.Node)

@@ -104,13 +104,13 @@ func need(t testing.TB) *env {
 }
 
 func startEnv() (*env, error) {
-	if _, err := kube.Binary(kube.PinnedVersion, "kube-apiserver"); err != nil {
-		return nil, fmt.Errorf("prerequisite missing: %w (run scripts/build-kube.sh)", err)
-	}
-	for _, p := range []string{"ip", "etcd"} {
-		if _, err := exec.LookPath(p); err != nil {
-			return nil, fmt.Errorf("prerequisite missing: %s (run `make deps`)", p)
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		if _, err := kube.Binary(kube.PinnedVersion, b); err != nil {
+			return nil, fmt.Errorf("prerequisite missing: %w", err)
 		}
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return nil, errors.New("prerequisite missing: ip (Debian package iproute2; run `make deps`)")
 	}
 	dir, err := os.MkdirTemp("", "nodeagent-it-")
 	if err != nil {
@@ -686,6 +686,29 @@ func TestEnvSecretsConfigMapsInitContainersAndLogs(t *testing.T) {
 	logs, err = e.cs.CoreV1().Pods(ns).GetLogs("envpod", &corev1.PodLogOptions{Container: "main", TailLines: &tail}).Do(ctx).Raw()
 	if err != nil || strings.Count(strings.TrimSpace(string(logs)), "\n") != 0 || !strings.Contains(string(logs), "inet ") {
 		t.Errorf("tailLines=1: %v %q", err, logs)
+	}
+	// kubectl logs -f streams: a line written after the stream opened arrives.
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	rc, err := e.cs.CoreV1().Pods(ns).GetLogs("envpod", &corev1.PodLogOptions{Container: "main", Follow: true}).Stream(sctx)
+	if err != nil {
+		t.Fatalf("follow logs: %v", err)
+	}
+	defer rc.Close()
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "appended-after-follow")
+	f.Close()
+	var streamed []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(streamed), "appended-after-follow") {
+		n, err := rc.Read(buf)
+		streamed = append(streamed, buf[:n]...)
+		if err != nil {
+			t.Fatalf("follow stream ended (%v) before the appended line; got %q", err, streamed)
+		}
 	}
 	id := containerPID(t, p)
 	found := false
