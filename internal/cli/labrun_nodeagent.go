@@ -93,12 +93,14 @@ computes it, instead of taken from kubernetesShare: this is how the kubelet wrap
 			if !ok {
 				return fmt.Errorf("--node %s: no such node in %s (nodes[].name)", o.node, lo.configPath)
 			}
-			if n.KubernetesShare == nil {
-				return fmt.Errorf("--node %s: the node has no kubernetesShare in %s, so it does not join Kubernetes (set kubernetesShare, 0 is allowed)", o.node, lo.configPath)
-			}
 			res, err := o.reservation()
 			if err != nil {
 				return err
+			}
+			// A node without kubernetesShare joins only under the kubelet
+			// wrapper, whose reservation gives its allocatable.
+			if n.KubernetesShare == nil && res == nil {
+				return fmt.Errorf("--node %s: the node has no kubernetesShare in %s, so it does not join Kubernetes (set kubernetesShare, 0 is allowed, or give a reservation: --kubelet-config/--system-reserved)", o.node, lo.configPath)
 			}
 			kc := o.kubeconfig
 			if kc == "" {
