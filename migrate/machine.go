@@ -140,6 +140,8 @@ type State struct {
 	// happened (a failed gate, an error, an operator's command).
 	Last   Observation `json:"last"`
 	Reason string      `json:"reason,omitempty"`
+	// Cause is why a rollback started (kept until the end).
+	Cause string `json:"cause,omitempty"`
 }
 
 // EventKind names an event.
@@ -294,13 +296,13 @@ func next(s State, ev Event) (State, bool) {
 			s.Reason = "operator: " + string(ev.Kind)
 		}
 		if s.Phase == Pending { // nothing was done
-			s.Phase = RolledBack
+			s.Phase, s.Cause = RolledBack, s.Reason
 			return s, true
 		}
 		return rollback(s), true
 	case EvFailed:
 		if s.Phase == Pending {
-			s.Phase = RolledBack
+			s.Phase, s.Cause = RolledBack, s.Reason
 			return s, true
 		}
 		if s.Phase == RollingBack {
@@ -445,7 +447,7 @@ func gateFailed(s State, reason string) State {
 
 // rollback starts the way back from any forward phase.
 func rollback(s State) State {
-	s.Phase, s.Paused, s.Attempts, s.Applied = RollingBack, false, 0, false
+	s.Phase, s.Paused, s.Attempts, s.Applied, s.Cause = RollingBack, false, 0, false, s.Reason
 	if s.MarathonDown {
 		s.Stage = StageMarathon
 	} else {

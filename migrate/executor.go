@@ -1,0 +1,496 @@
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/journal"
+)
+
+// App names what one migration moves.
+type App struct {
+	// Name is the app (app.yaml name); the journal key.
+	Name string
+	// MarathonID is the Marathon app id ("/demo/web").
+	MarathonID string
+	// Route is the app's route name at nginx.
+	Route string
+	// Plan is the migration's plan (used when it starts; a journaled
+	// migration keeps its journaled plan).
+	Plan Plan
+}
+
+// Kubernetes installs, waits for and removes an app's Kubernetes release.
+type Kubernetes interface {
+	Install(ctx context.Context, app App) error
+	WaitReady(ctx context.Context, app App) error
+	Remove(ctx context.Context, app App) error
+}
+
+// Marathon scales and removes the app's Marathon side.
+type Marathon interface {
+	// Instances returns the app's configured instance count.
+	Instances(ctx context.Context, app App) (int, error)
+	// Scale sets the instance count and waits until that many are healthy
+	// (or none run, for 0).
+	Scale(ctx context.Context, app App, n int) error
+	// Delete removes the app (absent is not an error).
+	Delete(ctx context.Context, app App) error
+}
+
+// Traffic moves an app's route at nginx.
+type Traffic interface {
+	// SetShare gives Kubernetes kubePercent of the route's requests and
+	// waits until nginx applied it.
+	SetShare(ctx context.Context, app App, kubePercent int) error
+	// SetMarathon puts Marathon's ready backends in the route's pool, or
+	// takes them out (first step of a scale-down).
+	SetMarathon(ctx context.Context, app App, in bool) error
+}
+
+// Stats reads what nginx saw of the app's Kubernetes backends.
+type Stats interface {
+	Observe(ctx context.Context, app App, from, to time.Time) (Observation, error)
+}
+
+// Clock is time, replaceable in tests.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now implements Clock.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// Sleep implements Clock.
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ResumePolicy says what a restarted executor does with a migration that
+// was in flight.
+type ResumePolicy string
+
+// ResumeContinue continues every migration where it stood (mid-shift: the
+// journaled weights are re-applied and the step watched again);
+// ResumeRollback rolls back those that had not reached Soaking.
+const (
+	ResumeContinue ResumePolicy = "continue"
+	ResumeRollback ResumePolicy = "rollback"
+)
+
+// Executor drives migrations: for each transition it first appends the
+// journal entry (fsync'd), then performs the new state's actions.
+type Executor struct {
+	Journal    journal.Journal
+	Kubernetes Kubernetes
+	Marathon   Marathon
+	Traffic    Traffic
+	Stats      Stats
+	Clock      Clock
+	// Resume is the restart policy (default ResumeContinue).
+	Resume ResumePolicy
+	// Drain is how long a backend that left nginx keeps finishing requests
+	// before it is stopped (default 2 s).
+	Drain time.Duration
+	// ActionTimeout bounds one action (default 3 minutes); a timeout is a
+	// failure (a forward migration rolls back).
+	ActionTimeout time.Duration
+	// RetryBackoff is the pause before a failed rollback action is retried
+	// (default 1 s); MaxRollbackAttempts bounds the retries (default 60),
+	// after which the executor stops with an error naming what is left.
+	RetryBackoff        time.Duration
+	MaxRollbackAttempts int
+	// Progress receives one line per transition and per observation
+	// (nil: discarded). Lines are plain text, fit for logs and terminals.
+	Progress io.Writer
+
+	mu       sync.Mutex
+	commands map[string]chan Event
+	outMu    sync.Mutex
+}
+
+// Result is how one migration ended.
+type Result struct {
+	App      string
+	State    State
+	Err      error
+	Duration time.Duration
+}
+
+// Latest returns the app's latest journaled state (ok false: never
+// journaled).
+func Latest(j journal.Journal, app string) (State, bool, error) {
+	es, err := j.Load(app)
+	if err != nil || len(es) == 0 {
+		return State{}, false, err
+	}
+	return decodeState(es[len(es)-1])
+}
+
+func decodeState(e journal.Entry) (State, bool, error) {
+	var s State
+	if err := json.Unmarshal(e.State, &s); err != nil {
+		return State{}, false, fmt.Errorf("journal entry %d of %s: %w", e.Seq, e.App, err)
+	}
+	return s, true, nil
+}
+
+// Send delivers an operator command (pause, resume, abort, rollback,
+// finalize) to a running migration; it reports false when the app is not
+// being migrated by this executor.
+func (x *Executor) Send(app string, ev Event) bool {
+	x.mu.Lock()
+	ch := x.commands[app]
+	x.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	select {
+	case ch <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// Migrate runs (or resumes, from the journal) one app's migration until it
+// is Finalized or RolledBack, or until ctx ends (the journal then holds
+// where it stood). A first event (e.g. EvRollback) may be given.
+func (x *Executor) Migrate(ctx context.Context, app App, first ...Event) Result {
+	start := time.Now()
+	st, err := x.migrate(ctx, app, first)
+	return Result{App: app.Name, State: st, Err: err, Duration: time.Since(start)}
+}
+
+// Wave migrates apps with at most parallel migrations at once (<= 0: one).
+// Results are in the order of apps.
+func (x *Executor) Wave(ctx context.Context, apps []App, parallel int) []Result {
+	if parallel <= 0 {
+		parallel = 1
+	}
+	out := make([]Result, len(apps))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, a := range apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				out[i] = Result{App: a.Name, Err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			out[i] = x.Migrate(ctx, a)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (x *Executor) clock() Clock {
+	if x.Clock == nil {
+		return RealClock{}
+	}
+	return x.Clock
+}
+
+func (x *Executor) migrate(ctx context.Context, app App, first []Event) (State, error) {
+	cmds := make(chan Event, 8)
+	x.mu.Lock()
+	if x.commands == nil {
+		x.commands = map[string]chan Event{}
+	}
+	if x.commands[app.Name] != nil {
+		x.mu.Unlock()
+		return State{}, fmt.Errorf("migrate %s: already running in this executor", app.Name)
+	}
+	x.commands[app.Name] = cmds
+	x.mu.Unlock()
+	defer func() {
+		x.mu.Lock()
+		delete(x.commands, app.Name)
+		x.mu.Unlock()
+	}()
+
+	s, found, err := Latest(x.Journal, app.Name)
+	if err != nil {
+		return s, err
+	}
+	var pending []Event
+	switch {
+	case found && (s.Phase == Finalized || s.Phase.Terminal() && len(first) > 0):
+		x.logf(app.Name, "already %s (%s); nothing to do", s.Phase, s.Reason)
+		return s, nil
+	case !found && len(first) > 0:
+		return s, fmt.Errorf("migrate %s: no migration of this app in the journal", app.Name)
+	case !found || s.Phase == RolledBack:
+		p := app.Plan
+		if len(p.Steps) == 0 {
+			p.Steps = DefaultSteps
+		}
+		if p.MarathonInstances == 0 {
+			n, err := x.Marathon.Instances(ctx, app)
+			if err != nil {
+				return s, fmt.Errorf("migrate %s: read the Marathon app: %w", app.Name, err)
+			}
+			p.MarathonInstances = n
+		}
+		if err := p.Check(); err != nil {
+			return s, fmt.Errorf("migrate %s: plan: %w", app.Name, err)
+		}
+		s = Start(app.Name, p)
+		pending = append(pending, Event{Kind: EvStart})
+	default:
+		x.logf(app.Name, "resuming from the journal: %s", summary(s))
+		if x.Resume == ResumeRollback && (s.Phase == Installing || s.Phase == WaitingReady || s.Phase == Shifting || s.Phase == ScalingDownMarathon) {
+			pending = append(pending, Event{Kind: EvRollback, Reason: "executor restarted mid-migration (resume policy: rollback)"})
+		}
+	}
+	pending = append(pending, first...)
+	for _, ev := range pending {
+		if s, err = x.step(ctx, s, ev); err != nil {
+			return s, err
+		}
+	}
+	for !s.Phase.Terminal() {
+		acts := Actions(s)
+		if len(acts) == 0 { // paused: wait for a command
+			select {
+			case ev := <-cmds:
+				if s, err = x.step(ctx, s, ev); err != nil {
+					return s, err
+				}
+				continue
+			case <-ctx.Done():
+				return s, ctx.Err()
+			}
+		}
+		ev, cmd := x.perform(ctx, app, s, acts[0], cmds)
+		if ctx.Err() != nil {
+			return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, s.Phase, ctx.Err())
+		}
+		if s.Phase == RollingBack && ev.Kind == EvFailed {
+			max := x.MaxRollbackAttempts
+			if max <= 0 {
+				max = 60
+			}
+			if s.Attempts+1 >= max {
+				s2, _ := x.step(ctx, s, ev)
+				return s2, fmt.Errorf("migrate %s: rollback stage %s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", app.Name, s.Stage, s2.Attempts, ev.Reason, app.Name)
+			}
+		}
+		if s, err = x.step(ctx, s, ev); err != nil {
+			return s, err
+		}
+		if cmd != nil {
+			if s, err = x.step(ctx, s, *cmd); err != nil {
+				return s, err
+			}
+		}
+		if s.Phase == RollingBack && s.Attempts > 0 {
+			backoff := x.RetryBackoff
+			if backoff <= 0 {
+				backoff = time.Second
+			}
+			if err := x.clock().Sleep(ctx, backoff); err != nil {
+				return s, err
+			}
+		}
+	}
+	if s.Phase == RolledBack {
+		return s, &RolledBackError{App: app.Name, Reason: s.Cause}
+	}
+	return s, nil
+}
+
+// RolledBackError says a migration ended rolled back, and why.
+type RolledBackError struct{ App, Reason string }
+
+func (e *RolledBackError) Error() string {
+	return fmt.Sprintf("migrate %s: rolled back: %s", e.App, e.Reason)
+}
+
+// step applies an event: the transition is journaled (durably) before the
+// caller performs the new state's actions.
+func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
+	n, _ := Next(s, ev)
+	if equalState(n, s) {
+		return s, nil
+	}
+	data, err := json.Marshal(n)
+	if err != nil {
+		return s, err
+	}
+	e := &journal.Entry{App: n.App, From: label(s), To: label(n), Event: string(ev.Kind), Time: x.clock().Now(), Reason: n.Reason, State: data}
+	// The journal write must not be cut short by a cancelled migration.
+	if err := x.Journal.Append(context.WithoutCancel(ctx), e); err != nil {
+		return s, fmt.Errorf("migrate %s: %w (nothing was done for this transition)", s.App, err)
+	}
+	x.logf(n.App, "%s → %s (%s)%s", label(s), label(n), ev.Kind, reasonSuffix(n.Reason))
+	return n, nil
+}
+
+func equalState(a, b State) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func label(s State) string {
+	switch s.Phase {
+	case Shifting:
+		l := fmt.Sprintf("Shifting[%d%%", s.KubePercent)
+		if s.Applied {
+			l += " applied"
+		}
+		if s.Paused {
+			l += " paused"
+		}
+		return l + "]"
+	case RollingBack:
+		return "RollingBack[" + string(s.Stage) + "]"
+	case Soaking:
+		if s.Paused {
+			return "Soaking[paused]"
+		}
+	}
+	return string(s.Phase)
+}
+
+func summary(s State) string {
+	return fmt.Sprintf("%s, weights kubernetes %d%% / marathon %d%%", label(s), s.KubePercent, 100-s.KubePercent)
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}
+
+// perform runs one action and returns the event it ends with, and an
+// operator command that arrived meanwhile (applied after it). Waits and
+// observations are interrupted by a command; other actions finish first.
+func (x *Executor) perform(ctx context.Context, app App, s State, a Action, cmds <-chan Event) (Event, *Event) {
+	timeout := x.ActionTimeout
+	if timeout <= 0 {
+		timeout = 3 * time.Minute
+	}
+	if a.Kind == ActObserve || a.Kind == ActWait {
+		timeout += a.Wait
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan Event, 1)
+	go func() { done <- x.do(actx, app, s, a, timeout) }()
+	select {
+	case ev := <-done:
+		return ev, nil
+	case cmd := <-cmds:
+		if a.Kind == ActObserve || a.Kind == ActWait {
+			cancel()
+			<-done
+			return cmd, nil
+		}
+		return <-done, &cmd
+	}
+}
+
+func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout time.Duration) Event {
+	fail := func(what string, err error) Event {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("timed out after %s: %w", timeout, err)
+		}
+		return Event{Kind: EvFailed, Reason: fmt.Sprintf("%s: %v", what, err)}
+	}
+	ok := Event{Kind: EvDone}
+	switch a.Kind {
+	case ActInstall:
+		if err := x.Kubernetes.Install(ctx, app); err != nil {
+			return fail("install on Kubernetes", err)
+		}
+	case ActWaitReady:
+		if err := x.Kubernetes.WaitReady(ctx, app); err != nil {
+			return fail("wait for the Kubernetes release to be ready", err)
+		}
+	case ActSetWeights:
+		if err := x.Traffic.SetShare(ctx, app, a.KubePercent); err != nil {
+			return fail(fmt.Sprintf("set weights kubernetes=%d%%", a.KubePercent), err)
+		}
+	case ActObserve:
+		from := x.clock().Now()
+		if err := x.clock().Sleep(ctx, a.Wait); err != nil {
+			return fail("watch the step", err)
+		}
+		obs, err := x.Stats.Observe(ctx, app, from, x.clock().Now())
+		if err != nil {
+			return fail("read nginx statistics", err)
+		}
+		x.logf(app.Name, "step %d%%: kubernetes %d%% / marathon %d%%, %d requests to Kubernetes, error rate %.2f%%, p99 %s",
+			s.KubePercent, s.KubePercent, 100-s.KubePercent, obs.Requests, 100*obs.ErrorRate, obs.P99)
+		return Event{Kind: EvObserved, Obs: obs}
+	case ActScaleMarathon:
+		if a.Instances == 0 {
+			if err := x.Traffic.SetMarathon(ctx, app, false); err != nil {
+				return fail("take Marathon's backends out of nginx", err)
+			}
+			drain := x.Drain
+			if drain <= 0 {
+				drain = 2 * time.Second
+			}
+			if err := x.clock().Sleep(ctx, drain); err != nil {
+				return fail("drain Marathon's backends", err)
+			}
+			if err := x.Marathon.Scale(ctx, app, 0); err != nil {
+				return fail("scale Marathon to 0", err)
+			}
+			break
+		}
+		if err := x.Marathon.Scale(ctx, app, a.Instances); err != nil {
+			return fail(fmt.Sprintf("scale Marathon to %d", a.Instances), err)
+		}
+		if err := x.Traffic.SetMarathon(ctx, app, true); err != nil {
+			return fail("put Marathon's backends back in nginx", err)
+		}
+	case ActWait:
+		if err := x.clock().Sleep(ctx, a.Wait); err != nil {
+			return fail("soak", err)
+		}
+	case ActDeleteMarathon:
+		if err := x.Marathon.Delete(ctx, app); err != nil {
+			return fail("remove the Marathon app", err)
+		}
+	case ActRemoveKubernetes:
+		if err := x.Kubernetes.Remove(ctx, app); err != nil {
+			return fail("remove the Kubernetes release", err)
+		}
+	}
+	return ok
+}
+
+func (x *Executor) logf(app, format string, args ...any) {
+	if x.Progress == nil {
+		return
+	}
+	x.outMu.Lock()
+	defer x.outMu.Unlock()
+	fmt.Fprintf(x.Progress, "%s %s: %s\n", x.clock().Now().Format("15:04:05.000"), app, fmt.Sprintf(format, args...))
+}
