@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"net/netip"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,31 @@ type BuildOptions struct {
 	// (default DefaultWrapperAppPrefix); tasks labelled WrapperLabel are
 	// wrappers too.
 	WrapperAppPrefix string
+	// NodeNameFrom names a node that has not joined Kubernetes yet (the name
+	// its wrapper will register): NodeNameHostname, NodeNameAgentID, or
+	// NodeNameAuto (default): the hostname, unless it is an IP address (as
+	// in the lab, whose agents are loopback addresses), then the agent id.
+	NodeNameFrom string
+}
+
+// Ways to name a node that has not joined Kubernetes.
+const (
+	NodeNameAuto     = "auto"
+	NodeNameHostname = "hostname"
+	NodeNameAgentID  = "agent-id"
+)
+
+func nodeName(s mesos.Slave, from string) string {
+	switch from {
+	case NodeNameAgentID:
+		return s.ID
+	case NodeNameHostname:
+		return s.Hostname
+	}
+	if _, err := netip.ParseAddr(s.Hostname); err == nil && s.ID != "" {
+		return s.ID
+	}
+	return s.Hostname
 }
 
 // AppIDOfTask recovers a Marathon app id from a Mesos task name
@@ -127,7 +153,7 @@ func Build(src Sources, o BuildOptions) Cluster {
 	c := Cluster{Nodes: make([]Node, 0, len(src.Mesos.Slaves)+len(src.Nodes))}
 	nodeIdx := map[string]int{}
 	for _, s := range src.Mesos.Slaves {
-		n := Node{Name: s.Hostname, Hostname: s.Hostname, AgentID: s.ID, Total: FromMesos(s.Resources), Attributes: s.Attributes.Strings()}
+		n := Node{Name: nodeName(s, o.NodeNameFrom), Hostname: s.Hostname, AgentID: s.ID, Total: FromMesos(s.Resources), Attributes: s.Attributes.Strings()}
 		if len(n.Attributes) == 0 {
 			n.Attributes = nil
 		}

@@ -25,6 +25,7 @@ type capacityOptions struct {
 	kubeconfig    string
 	noKubernetes  bool
 	wrapperPrefix string
+	nodeNameFrom  string
 	timeout       time.Duration
 	output        string
 }
@@ -35,6 +36,7 @@ func (o *capacityOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes cluster (default $KUBECONFIG, ~/.kube/config)")
 	f.BoolVar(&o.noKubernetes, "no-kubernetes", false, "read the Mesos side only")
 	f.StringVar(&o.wrapperPrefix, "wrapper-prefix", capacity.DefaultWrapperAppPrefix, "Marathon app id prefix of the kubelet wrapper apps")
+	f.StringVar(&o.nodeNameFrom, "node-name-from", capacity.NodeNameAuto, "name of a node not yet in Kubernetes: hostname, agent-id, or auto (the hostname unless it is an IP address)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the inventory read")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table|json|yaml")
 }
@@ -59,6 +61,11 @@ func kubeClient(path string) (kubernetes.Interface, error) {
 
 // reader builds the inventory reader from the flags and environment.
 func (o *capacityOptions) reader() (inventory.Reader, error) {
+	switch o.nodeNameFrom {
+	case capacity.NodeNameAuto, capacity.NodeNameHostname, capacity.NodeNameAgentID:
+	default:
+		return inventory.Reader{}, fmt.Errorf("--node-name-from %q: use auto, hostname or agent-id", o.nodeNameFrom)
+	}
 	var mc *mesos.Client
 	if o.mesosURL != "" {
 		mc = mesos.NewClient(o.mesosURL)
@@ -88,7 +95,7 @@ func (o *capacityOptions) cluster(ctx context.Context) (capacity.Cluster, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	return r.Cluster(ctx, capacity.BuildOptions{WrapperAppPrefix: o.wrapperPrefix})
+	return r.Cluster(ctx, capacity.BuildOptions{WrapperAppPrefix: o.wrapperPrefix, NodeNameFrom: o.nodeNameFrom})
 }
 
 // newCapacityCmd is `switchyard capacity`: the shared nodes' capacity, and

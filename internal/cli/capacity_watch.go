@@ -102,9 +102,9 @@ func (o *capacityPlanOptions) applyPlan(cmd *cobra.Command, out PlanOutput) erro
 	}
 	w := cmd.OutOrStdout()
 	err = rollout.Apply(cmd.Context(), mc, out.Plan, rollout.Options{
-		Spec: o.spec(o.prefix),
+		Spec:      o.spec(o.prefix),
 		Inventory: o.inventory,
-		Progress: func(i int, s capacity.Step) { fmt.Fprintf(w, "applying step %d: %s\n", i+1, s.Description) },
+		Progress:  func(i int, s capacity.Step) { fmt.Fprintf(w, "applying step %d: %s\n", i+1, s.Description) },
 	})
 	if err != nil {
 		return err

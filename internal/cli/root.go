@@ -21,6 +21,8 @@ func NewRoot() *cobra.Command {
 		newLabCmd(),      // lab.go: up, status, down, logs, env, and hidden run daemons
 		newDemoAppCmd(),  // demoapp.go: the demo workload
 		newCapacityCmd(), // capacity*.go: capacity, plan, watch
+
+		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs
 	)
 	return root
 }
