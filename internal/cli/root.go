@@ -20,6 +20,7 @@ func NewRoot() *cobra.Command {
 		newMarathonCmd(), // marathon.go: validate, and later client sub-commands
 		newLabCmd(),      // lab.go: up, status, down, logs, env, and hidden run daemons
 		newDemoAppCmd(),  // demoapp.go: the demo workload
+		newConvertCmd(),  // convert.go: Marathon -> Kubernetes manifests or a Helm chart
 		newCapacityCmd(), // capacity*.go: capacity, plan, watch
 
 		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs

@@ -1,0 +1,68 @@
+package convert
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"sigs.k8s.io/yaml"
+)
+
+// ObjectMap returns obj as a generic JSON map without the fields a
+// manifest does not carry (status, creationTimestamp).
+func ObjectMap(obj Object) (map[string]any, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	prune(m)
+	return m, nil
+}
+
+// prune removes creationTimestamp: null from nested object metadata
+// (pod templates, claim templates).
+func prune(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		if ts, ok := x["creationTimestamp"]; ok && ts == nil {
+			delete(x, "creationTimestamp")
+		}
+		if st, ok := x["status"].(map[string]any); ok && len(st) == 0 {
+			delete(x, "status")
+		}
+		for _, e := range x {
+			prune(e)
+		}
+	case []any:
+		for _, e := range x {
+			prune(e)
+		}
+	}
+}
+
+// YAML renders objects as a multi-document YAML stream, each document
+// introduced by "---" (keys sorted: byte-identical for the same input).
+func YAML(objs []Object) ([]byte, error) {
+	var buf bytes.Buffer
+	for _, o := range objs {
+		m, err := ObjectMap(o)
+		if err != nil {
+			return nil, err
+		}
+		b, err := yaml.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", o.GetName(), err)
+		}
+		buf.WriteString("---\n")
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}
