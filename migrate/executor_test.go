@@ -142,7 +142,7 @@ func (p *platforms) consistent(t *testing.T, phase Phase) {
 // noSleep is a clock whose sleeps return at once.
 type noSleep struct{}
 
-func (noSleep) Now() time.Time                                { return time.Now() }
+func (noSleep) Now() time.Time                                   { return time.Now() }
 func (noSleep) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 func newExec(p *platforms, j journal.Journal) *Executor {
@@ -337,7 +337,9 @@ func (q *perApp) Remove(ctx context.Context, a App) error    { return q.p(a, fal
 func (q *perApp) Instances(ctx context.Context, a App) (int, error) {
 	return q.p(a, false).Instances(ctx, a)
 }
-func (q *perApp) Scale(ctx context.Context, a App, n int) error { return q.p(a, false).Scale(ctx, a, n) }
+func (q *perApp) Scale(ctx context.Context, a App, n int) error {
+	return q.p(a, false).Scale(ctx, a, n)
+}
 func (q *perApp) Delete(ctx context.Context, a App) error {
 	defer q.p(a, true)
 	return q.p(a, false).Delete(ctx, a)

@@ -1,0 +1,147 @@
+// Package edge holds the real implementations of the migration executor's
+// interfaces: the shared nginx (through traffic/follow followers and the
+// access log), the Marathon v2 API and Kubernetes (server-side applied
+// manifests; the Helm installer of package deploy plugs into the same
+// migrate.Kubernetes interface). Each method is idempotent.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/traffic"
+	"github.com/switchyard/switchyard/traffic/follow"
+)
+
+// Traffic implements migrate.Traffic with one follower per app.
+type Traffic struct {
+	mu        sync.Mutex
+	followers map[string]*follow.Follower
+}
+
+// Add registers the follower of an app's route.
+func (t *Traffic) Add(app string, f *follow.Follower) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.followers == nil {
+		t.followers = map[string]*follow.Follower{}
+	}
+	t.followers[app] = f
+}
+
+// Follower returns the app's follower.
+func (t *Traffic) Follower(app string) (*follow.Follower, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.followers[app]
+	if f == nil {
+		return nil, fmt.Errorf("no traffic follower for app %s", app)
+	}
+	return f, nil
+}
+
+// SetShare implements migrate.Traffic.
+func (t *Traffic) SetShare(ctx context.Context, app migrate.App, pct int) error {
+	f, err := t.Follower(app.Name)
+	if err != nil {
+		return err
+	}
+	return f.SetShare(ctx, pct)
+}
+
+// SetMarathon implements migrate.Traffic.
+func (t *Traffic) SetMarathon(ctx context.Context, app migrate.App, in bool) error {
+	f, err := t.Follower(app.Name)
+	if err != nil {
+		return err
+	}
+	return f.SetMarathon(ctx, in)
+}
+
+// Stats implements migrate.Stats from nginx's access log.
+type Stats struct {
+	Tailer *traffic.Tailer
+}
+
+// Observe implements migrate.Stats: the Kubernetes requests of the app's
+// route in the tailer's window ending at to (whole seconds).
+func (s Stats) Observe(ctx context.Context, app migrate.App, from, to time.Time) (migrate.Observation, error) {
+	// Give the tailer one poll to catch up with lines written until now.
+	if err := s.Tailer.Poll(); err != nil {
+		return migrate.Observation{}, fmt.Errorf("access log: %w", err)
+	}
+	st := s.Tailer.Window.Stat(to, app.Route, traffic.Kubernetes)
+	return migrate.Observation{Requests: st.Requests, Errors: st.Errors5xx, ErrorRate: st.ErrorRate, P99: st.P99}, nil
+}
+
+// Marathon implements migrate.Marathon with the Marathon v2 API.
+type Marathon struct {
+	Client *marathon.Client
+	// Poll is the period of readiness checks (default 250 ms).
+	Poll time.Duration
+}
+
+// Instances implements migrate.Marathon.
+func (m Marathon) Instances(ctx context.Context, app migrate.App) (int, error) {
+	a, err := m.Client.App(ctx, app.MarathonID)
+	if err != nil {
+		return 0, err
+	}
+	if a.Instances == nil {
+		return 1, nil // Marathon's default
+	}
+	return *a.Instances, nil
+}
+
+// Scale implements migrate.Marathon: it scales the app and waits until n
+// tasks run (and are healthy when the app has health checks).
+func (m Marathon) Scale(ctx context.Context, app migrate.App, n int) error {
+	poll := m.Poll
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	if _, err := m.Client.ScaleApp(ctx, app.MarathonID, n, true); err != nil {
+		return fmt.Errorf("scale %s to %d: %w", app.MarathonID, n, err)
+	}
+	for {
+		a, err := m.Client.App(ctx, app.MarathonID)
+		if err == nil {
+			running, staged, healthy := deref(a.TasksRunning), deref(a.TasksStaged), deref(a.TasksHealthy)
+			ready := running
+			if len(a.HealthChecks) > 0 {
+				ready = healthy
+			}
+			if (n == 0 && running == 0 && staged == 0) || (n > 0 && ready >= n && len(a.Deployments) == 0) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: waiting for %d ready instances: %w", app.MarathonID, n, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+}
+
+// Delete implements migrate.Marathon (an absent app is not an error).
+func (m Marathon) Delete(ctx context.Context, app migrate.App) error {
+	_, err := m.Client.DeleteApp(ctx, app.MarathonID, true)
+	var he *marathon.APIError
+	if errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

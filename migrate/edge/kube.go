@@ -1,0 +1,219 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/switchyard/switchyard/migrate"
+)
+
+// FieldManager owns the fields Switchyard applies.
+const FieldManager = "switchyard-migrate"
+
+// Manifests implements migrate.Kubernetes by server-side applying each
+// app's Kubernetes objects (a Deployment, its Service...), waiting for its
+// Deployments to be fully available, and deleting them on removal.
+type Manifests struct {
+	Dynamic   dynamic.Interface
+	Clientset kubernetes.Interface
+	Mapper    meta.RESTMapper
+	// Poll is the period of readiness checks (default 300 ms).
+	Poll time.Duration
+
+	mu   sync.Mutex
+	objs map[string][]*unstructured.Unstructured
+}
+
+// Set gives the objects of an app (namespace "default" when unset).
+func (m *Manifests) Set(app string, objs []*unstructured.Unstructured) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.objs == nil {
+		m.objs = map[string][]*unstructured.Unstructured{}
+	}
+	for _, o := range objs {
+		if o.GetNamespace() == "" {
+			o.SetNamespace("default")
+		}
+	}
+	m.objs[app] = objs
+}
+
+func (m *Manifests) get(app string) ([]*unstructured.Unstructured, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o := m.objs[app]
+	if len(o) == 0 {
+		return nil, fmt.Errorf("no Kubernetes objects for app %s", app)
+	}
+	return o, nil
+}
+
+func (m *Manifests) resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := o.GroupVersionKind()
+	mp, err := m.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", gvk.Kind, o.GetName(), err)
+	}
+	if mp.Scope.Name() == meta.RESTScopeNameNamespace {
+		return m.Dynamic.Resource(mp.Resource).Namespace(o.GetNamespace()), nil
+	}
+	return m.Dynamic.Resource(mp.Resource), nil
+}
+
+// Install implements migrate.Kubernetes (server-side apply: repeatable).
+func (m *Manifests) Install(ctx context.Context, app migrate.App) error {
+	objs, err := m.get(app.Name)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		r, err := m.resource(o)
+		if err != nil {
+			return err
+		}
+		if _, err := r.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+			return fmt.Errorf("apply %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// WaitReady implements migrate.Kubernetes: every Deployment of the app has
+// all its replicas updated and available.
+func (m *Manifests) WaitReady(ctx context.Context, app migrate.App) error {
+	objs, err := m.get(app.Name)
+	if err != nil {
+		return err
+	}
+	poll := m.Poll
+	if poll <= 0 {
+		poll = 300 * time.Millisecond
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		var last string
+		for {
+			d, err := m.Clientset.AppsV1().Deployments(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+			if err == nil {
+				if ready(d) {
+					break
+				}
+				last = fmt.Sprintf("%d of %d replicas available", d.Status.AvailableReplicas, replicas(d))
+			} else {
+				last = err.Error()
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("deployment %s/%s not ready (%s): %w", o.GetNamespace(), o.GetName(), last, ctx.Err())
+			case <-time.After(poll):
+			}
+		}
+	}
+	return nil
+}
+
+func replicas(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+func ready(d *appsv1.Deployment) bool {
+	n := replicas(d)
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == n &&
+		d.Status.AvailableReplicas == n && d.Status.ReadyReplicas == n
+}
+
+// Remove implements migrate.Kubernetes: the objects are deleted in reverse
+// order (absent ones are skipped) and their removal is awaited.
+func (m *Manifests) Remove(ctx context.Context, app migrate.App) error {
+	objs, err := m.get(app.Name)
+	if err != nil {
+		return err
+	}
+	poll := m.Poll
+	if poll <= 0 {
+		poll = 300 * time.Millisecond
+	}
+	bg := metav1.DeletePropagationForeground
+	for i := len(objs) - 1; i >= 0; i-- {
+		o := objs[i]
+		if o.GetKind() == "Namespace" {
+			continue // shared with other apps
+		}
+		r, err := m.resource(o)
+		if err != nil {
+			return err
+		}
+		if err := r.Delete(ctx, o.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+		for {
+			_, err := r.Get(ctx, o.GetName(), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s %s/%s still there: %w", o.GetKind(), o.GetNamespace(), o.GetName(), ctx.Err())
+			case <-time.After(poll):
+			}
+		}
+	}
+	return nil
+}
+
+// ReadObjects decodes a multi-document YAML (or JSON) file of Kubernetes objects.
+func ReadObjects(path string) ([]*unstructured.Unstructured, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := DecodeObjects(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return objs, nil
+}
+
+// DecodeObjects decodes multi-document YAML into objects.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for i := 0; ; i++ {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		o := &unstructured.Unstructured{Object: m}
+		if o.GetKind() == "" || o.GetName() == "" {
+			return nil, fmt.Errorf("document %d: kind and metadata.name are required", i+1)
+		}
+		out = append(out, o)
+	}
+}
