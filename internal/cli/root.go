@@ -21,6 +21,8 @@ func NewRoot() *cobra.Command {
 		newLabCmd(),      // lab.go: up, status, down, logs, env, and hidden run daemons
 		newDemoAppCmd(),  // demoapp.go: the demo workload
 		newConvertCmd(),  // convert.go: Marathon -> Kubernetes manifests or a Helm chart
+		newDeployCmd(),   // deploy.go: deploy app.yaml to Marathon or Helm
+		newDiffCmd(),     // diff.go: what deploy would change
 		newCapacityCmd(), // capacity*.go: capacity, plan, watch
 
 		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs

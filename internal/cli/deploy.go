@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/deploy"
+	"github.com/switchyard/switchyard/lab"
+	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
+	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/traffic"
+)
+
+// DeployOptions holds the flags and arguments shared by `deploy` and `diff`.
+type DeployOptions struct {
+	// Path is an app.yaml or a directory of them.
+	Path string
+	// Kubeconfig, Context and Namespace select the cluster (client-go rules).
+	Kubeconfig, Context, Namespace string
+	// MarathonURL is Marathon's URL (default $MARATHON_URL).
+	MarathonURL string
+	// LBAdmin is the shared nginx's admin API (default $SWITCHYARD_LB_ADMIN).
+	LBAdmin string
+	// LabDir is a lab whose settings fill what the flags and environment leave unset.
+	LabDir string
+	// DryRun checks everything and applies nothing.
+	DryRun bool
+	// Timeout bounds the wait for each app.
+	Timeout time.Duration
+	// Output is text or json.
+	Output string
+}
+
+func (o *DeployOptions) addFlags(cmd *cobra.Command, deployFlags bool) {
+	f := cmd.Flags()
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&o.Context, "context", "", "kubeconfig context (default the current context)")
+	f.StringVarP(&o.Namespace, "namespace", "n", "", "namespace of releases whose app.yaml names none (default the context's)")
+	f.StringVar(&o.MarathonURL, "marathon-url", "", "Marathon URL (default $MARATHON_URL)")
+	f.StringVar(&o.LabDir, "lab-dir", "", "lab directory whose Marathon, Kubernetes and nginx are the defaults (default $SWITCHYARD_LAB_DIR when set)")
+	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	if deployFlags {
+		f.StringVar(&o.LBAdmin, "lb-admin", "", "admin API of the shared nginx where routes are registered (default $SWITCHYARD_LB_ADMIN)")
+		f.BoolVar(&o.DryRun, "dry-run", false, "check, render and dry-run everything on the platforms; apply nothing")
+		f.DurationVar(&o.Timeout, "timeout", deploy.DefaultTimeout, "how long to wait for each app to be ready")
+	}
+}
+
+func newDeployCmd() *cobra.Command {
+	o := &DeployOptions{}
+	cmd := &cobra.Command{
+		Use:   "deploy APP.yaml|DIR",
+		Short: "Deploy apps described by app.yaml to Marathon or Kubernetes (Helm)",
+		Long: `Deploy the app described by an app.yaml, or every app.yaml under a directory
+(dependencies first). type: marathon creates or updates the Marathon app and
+waits for its deployment; type: helm installs or upgrades a Helm release (the
+chart, or the Marathon definition converted into one) and waits until its
+pods are ready. On failure it shows why (Marathon: last task failure and the
+launch queue; Kubernetes: the failing pods' events and logs) and rolls the
+change back. Then it registers the app's route at the shared nginx.
+
+Every app is checked first (definitions, charts rendered, objects dry-run on
+the API server); when one fails nothing is applied.`,
+		Example: `  switchyard deploy examples/apps/web/app.yaml
+  switchyard deploy examples/apps --dry-run`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Path = args[0]
+			return o.RunDeploy(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.addFlags(cmd, true)
+	return cmd
+}
+
+// lab returns the lab config from --lab-dir or $SWITCHYARD_LAB_DIR (nil when neither names one).
+func (o *DeployOptions) lab() (*labconfig.Config, error) {
+	dir := o.LabDir
+	if dir == "" {
+		dir = os.Getenv("SWITCHYARD_LAB_DIR")
+	}
+	if dir == "" {
+		return nil, nil
+	}
+	cfg, err := labconfig.Load(filepath.Join(dir, "lab.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("lab directory %s: %w", dir, err)
+	}
+	return &cfg, nil
+}
+
+// Deployer builds the deploy.Deployer from the flags, the environment and the lab.
+func (o *DeployOptions) Deployer(out io.Writer) (*deploy.Deployer, error) {
+	if o.Output != "text" && o.Output != "json" {
+		return nil, fmt.Errorf("unknown output format %q: use text or json", o.Output)
+	}
+	lc, err := o.lab()
+	if err != nil {
+		return nil, err
+	}
+	opts := deploy.Options{Out: out, DryRun: o.DryRun, Timeout: o.Timeout, Convert: deploy.ConvertChart(convertOptionsForDeploy())}
+
+	murl := o.MarathonURL
+	mcfg, envErr := marathon.ConfigFromEnv()
+	if murl == "" && envErr == nil {
+		murl = mcfg.URL
+	}
+	if murl == "" && lc != nil {
+		murl = lc.Marathon.URL()
+	}
+	if murl != "" {
+		mcfg.URL = murl
+		if opts.Marathon, err = marathon.NewClient(mcfg); err != nil {
+			return nil, fmt.Errorf("--marathon-url: %w", err)
+		}
+	}
+
+	kc := o.Kubeconfig
+	if kc == "" && os.Getenv("KUBECONFIG") == "" && lc != nil && lc.Kubernetes.Enabled {
+		kc = lab.Kubeconfig(*lc)
+	}
+	opts.Kube = &deploy.KubeConfig{Kubeconfig: kc, Context: o.Context, Namespace: o.Namespace}
+
+	admin := o.LBAdmin
+	if admin == "" {
+		admin = os.Getenv("SWITCHYARD_LB_ADMIN")
+	}
+	switch {
+	case lc != nil && lc.Nginx.Enabled:
+		n, err := labnginx.New(*lc)
+		if err != nil {
+			return nil, err
+		}
+		opts.Traffic = n.TrafficClient()
+		if admin != "" {
+			opts.Traffic.AdminURL = strings.TrimRight(admin, "/")
+		}
+	case admin != "":
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		opts.Traffic = &traffic.Client{AdminURL: strings.TrimRight(admin, "/"), StateFile: filepath.Join(dir, "switchyard", "routes.json")}
+	}
+	return deploy.New(opts), nil
+}
+
+// RunDeploy loads, checks and deploys the apps.
+func (o *DeployOptions) RunDeploy(ctx context.Context, out, errOut io.Writer) error {
+	progress := out
+	if o.Output == "json" {
+		progress = errOut
+	}
+	specs, err := appspec.LoadPath(o.Path)
+	if err != nil {
+		return fmt.Errorf("%w\nnothing was applied", err)
+	}
+	d, err := o.Deployer(progress)
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+	results, err := d.DeployAll(ctx, specs)
+	if perr := Print(out, o.Output, deployReport{Results: emptyIfNil(results), DryRun: o.DryRun}, func(w io.Writer) error {
+		return printResults(w, results)
+	}); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+func emptyIfNil(r []*deploy.Result) []*deploy.Result {
+	if r == nil {
+		return []*deploy.Result{}
+	}
+	return r
+}
+
+// deployReport is the answer of `deploy -o json`.
+type deployReport struct {
+	Results []*deploy.Result `json:"results"`
+	DryRun  bool             `json:"dryRun"`
+}
+
+func printResults(w io.Writer, results []*deploy.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nAPP\tPLATFORM\tACTION\tID\tROUTE\tBACKENDS\tTIME")
+	for _, r := range results {
+		route := r.Route
+		if route == "" {
+			route = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.App, r.Platform, r.Action, r.ID, route, len(r.Backends), r.Duration)
+	}
+	return tw.Flush()
+}
