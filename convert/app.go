@@ -200,6 +200,8 @@ func (c *appConv) containerImage() {
 			c.image = d.Image
 			c.container.Image = d.Image
 			c.rec.conv("container.docker.image", c.ctr+".image", "")
+		} else {
+			c.rec.approx("container.docker.image", c.ctr+".image", "an empty image: the base image "+c.o.BaseImage+" runs the command", "set the image")
 		}
 		if d.ForcePullImage != nil {
 			c.rec.conv("container.docker.forcePullImage", c.ctr+".imagePullPolicy", "")
@@ -634,7 +636,9 @@ func (c *appConv) command() {
 		notes, _ := c.env.scan(*app.Cmd)
 		c.container.Command = []string{"/bin/sh", "-c", escapeDollar(*app.Cmd)}
 		reason := "runs in a shell as on Mesos: command [/bin/sh, -c, cmd]" + noteSuffix(notes)
-		if slices.ContainsFunc(notes, func(s string) bool { return strings.HasPrefix(s, "$HOST ") }) && c.o.HostAddress == HostPodIP {
+		if c.container.Image == "" {
+			c.rec.approx("cmd", c.ctr+".command", reason+"; no container image: the command ran on the Mesos agent's filesystem, it now runs in image "+c.o.BaseImage+" in the sandbox directory", "pass --base-image with an image that has the tools the command needs")
+		} else if slices.ContainsFunc(notes, func(s string) bool { return strings.HasPrefix(s, "$HOST ") }) && c.o.HostAddress == HostPodIP {
 			c.rec.approx("cmd", c.ctr+".command", reason, "$HOST is now the pod IP; pass --host-address host-ip if the node's IP is meant")
 		} else {
 			c.rec.conv("cmd", c.ctr+".command", reason)
@@ -668,13 +672,6 @@ func (c *appConv) command() {
 		c.container.ImagePullPolicy = corev1.PullIfNotPresent
 		c.sandbox = true
 		c.container.WorkingDir = c.o.SandboxPath
-		if app.Cmd != nil || app.Args != nil {
-			p := "cmd"
-			if app.Cmd == nil {
-				p = "args"
-			}
-			c.rec.approx(p, c.ctr+".image", "no container image: the command ran on the Mesos agent's filesystem; it now runs in image "+c.o.BaseImage+" in the sandbox directory", "pass --base-image with an image that has the tools the command needs")
-		}
 	}
 }
 
