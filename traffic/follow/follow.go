@@ -69,6 +69,15 @@ func (f *Follower) setup() {
 	}
 }
 
+// Init sets the starting share and Marathon's membership without pushing
+// (e.g. from a journaled migration, before Run).
+func (f *Follower) Init(share int, marathonIn bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setup()
+	f.share, f.marathonIn = share, marathonIn
+}
+
 // Kick asks Run for a sync soon (a platform reported a change).
 func (f *Follower) Kick() {
 	f.mu.Lock()

@@ -1,0 +1,134 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/lab"
+	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
+	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/traffic"
+	"github.com/switchyard/switchyard/traffic/follow"
+)
+
+// Target is one app to migrate on a lab: what the executor moves, the
+// Kubernetes objects to install, and the Service whose endpoints serve it.
+type Target struct {
+	App migrate.App
+	// Objects are the app's Kubernetes objects (a Deployment and a Service).
+	Objects []*unstructured.Unstructured
+	// Namespace and Service name the Service whose EndpointSlices list the
+	// app's pods; Port names its port ("" = first).
+	Namespace, Service, Port string
+	// Host and PathPrefix are the app's public route at nginx.
+	Host, PathPrefix string
+}
+
+// Lab connects the executor's edges to a running lab: its Marathon, its
+// Kubernetes API server and its shared nginx (admin API and access log).
+type Lab struct {
+	Cfg       labconfig.Config
+	Marathon  *marathon.Client
+	Clientset kubernetes.Interface
+	Manifests *Manifests
+	Traffic   *Traffic
+	Nginx     *traffic.Client
+	Tailer    *traffic.Tailer
+	// OnError receives follower errors (default: dropped).
+	OnError func(error)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+}
+
+// NewLab connects to the lab; statsWindow is the span of the access-log
+// statistics a step is judged on (use the plan's pause per step).
+func NewLab(cfg labconfig.Config, statsWindow time.Duration) (*Lab, error) {
+	mc, err := marathon.NewClient(marathon.Config{URL: "http://" + cfg.Marathon.Listen})
+	if err != nil {
+		return nil, err
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", lab.Kubeconfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("lab kubeconfig %s: %w", lab.Kubeconfig(cfg), err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	n, err := labnginx.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Lab{Cfg: cfg, Marathon: mc, Clientset: cs, ctx: ctx, cancel: cancel,
+		Manifests: &Manifests{Dynamic: dyn, Clientset: cs, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))},
+		Traffic:   &Traffic{}, Nginx: n.TrafficClient(),
+		Tailer: traffic.NewTailer(labnginx.LayoutFor(cfg).AccessLog, statsWindow, false)}
+	go l.Tailer.Run(ctx)
+	return l, nil
+}
+
+// Executor returns an executor on this lab's edges writing to j.
+func (l *Lab) Executor(j journal.Journal) *migrate.Executor {
+	return &migrate.Executor{Journal: j, Kubernetes: l.Manifests, Marathon: Marathon{Client: l.Marathon}, Traffic: l.Traffic, Stats: Stats{Tailer: l.Tailer}}
+}
+
+// Add starts following an app's backends on both platforms (Marathon event
+// stream + resync, EndpointSlice informer). The follower starts from the
+// share journaled for the app in j (nil: Marathon only), so a restarted
+// executor never pushes a different split than the one it resumes.
+func (l *Lab) Add(ctx context.Context, t Target, j journal.Journal) (*follow.Follower, error) {
+	l.Manifests.Set(t.App.Name, t.Objects)
+	f := &follow.Follower{Route: traffic.Route{Name: t.App.Route, Host: t.Host, PathPrefix: t.PathPrefix}, Client: l.Nginx,
+		Marathon: follow.MarathonTasks{Client: l.Marathon, AppID: t.App.MarathonID}, Resync: 2 * time.Second}
+	share, in := 0, true
+	if j != nil {
+		s, found, err := migrate.Latest(j, t.App.Name)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			share, in = s.KubePercent, !s.MarathonDown
+		}
+	}
+	f.Init(share, in)
+	eps, err := follow.WatchEndpoints(l.ctx, l.Clientset, t.Namespace, t.Service, f)
+	if err != nil {
+		return nil, err
+	}
+	eps.Port = t.Port
+	f.Kubernetes = eps
+	if err := follow.WatchMarathon(l.ctx, l.Marathon, t.App.MarathonID, f); err != nil {
+		return nil, err
+	}
+	l.Traffic.Add(t.App.Name, f)
+	go f.Run(l.ctx, l.OnError)
+	return f, nil
+}
+
+// Close stops the followers and the access-log tailer.
+func (l *Lab) Close() { l.cancel() }
