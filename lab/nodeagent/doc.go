@@ -5,7 +5,16 @@
 // started with --system-reserved reports), and runs the pods scheduled to it
 // as local processes, each pod in its own network namespace on a per-lab
 // bridge, honouring command/args/env, probes, restart policy and termination
-// grace and reporting status back.
+// grace and reporting status back. It also serves the kubelet API's
+// containerLogs endpoint (kubectl logs) to lab-CA clients in system:masters.
+//
+// Allocatable comes from the node's kubernetesShare in lab.yaml (re-read
+// while running), or, when the kubelet wrapper passes a kubelet-style
+// reservation (--system-reserved, --kube-reserved, --eviction-hard or a
+// KubeletConfiguration), from the node's total minus that reservation.
+//
+// Pods run as children of the agent in their own sessions and survive an
+// agent restart: the next agent re-adopts them from <lab dir>/pods/*/state.json.
 //
 // The pure parts (capacity/allocatable, the node object, pod networking
 // names and addresses, env and downward-API resolution, command/args
