@@ -95,3 +95,18 @@ func ShareFor(want Resources, o Overhead) Resources {
 	}
 	return s
 }
+
+// MinWrapperCPUs is the least cpus a Marathon app may ask for (Marathon
+// refuses less than 0.001): a "zero" share is a wrapper holding this much,
+// which kubeReserved absorbs, so the node still has zero allocatable.
+const MinWrapperCPUs = 0.001
+
+// WrapperShare normalizes a share to what a wrapper task can hold (cpus at
+// least MinWrapperCPUs, no ports).
+func WrapperShare(r Resources) Resources {
+	r.Ports = 0
+	if r.CPUs < MinWrapperCPUs {
+		r.CPUs = MinWrapperCPUs
+	}
+	return r
+}

@@ -139,7 +139,7 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 		for j := range sims {
 			if st.matches(*sims[j].n) {
 				hit = true
-				sims[j].want = Resources{CPUs: st.Share.CPUs, Mem: st.Share.Mem, Disk: st.Share.Disk}
+				sims[j].want = WrapperShare(st.Share)
 				sims[j].touched = true
 			}
 		}
@@ -175,7 +175,7 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 			}
 			if s.migrating != nil {
 				s.wantPods = s.wantPods.Add(add)
-				s.want = s.want.Max(ShareFor(s.wantPods, ov))
+				s.want = WrapperShare(s.want.Max(ShareFor(s.wantPods, ov)))
 				s.touched = true
 			}
 		}

@@ -208,7 +208,7 @@ func TestPlanNeverOverCommits(t *testing.T) {
 		}
 		for name, s := range want {
 			n, _, _ := c.Node(name)
-			if !s.Fits(noPorts(n.Total.Sub(n.MesosAllocated))) {
+			if !WrapperShare(s).Fits(noPorts(n.Total.Sub(n.MesosAllocated))) {
 				fitsFree = false
 			}
 		}
@@ -225,7 +225,7 @@ func TestPlanNeverOverCommits(t *testing.T) {
 		}
 		final := replay(rt, c, p)
 		for name, s := range want {
-			if !final[name].Equal(s) {
+			if !final[name].Equal(WrapperShare(s)) {
 				rt.Fatalf("node %s ends with share %v, want %v", name, final[name], s)
 			}
 		}

@@ -1,0 +1,410 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/capacity/inventory"
+	"github.com/switchyard/switchyard/capacity/monitor"
+	"github.com/switchyard/switchyard/capacity/rollout"
+	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lab/labtest"
+	labnodeagent "github.com/switchyard/switchyard/lab/nodeagent"
+	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/mesos"
+)
+
+// TestSharedNodesOnTheLab runs the whole shared-node story on one lab whose
+// nodes have no preset kubernetesShare (Mesos offers each whole node):
+// plan -> wrapper apps on Marathon -> nodes register with the planned
+// allocatable (zero share included) -> `switchyard capacity` shows it ->
+// killing a wrapper drains its pods to another node -> a congestion alert
+// fires and clears -> an over-committing change is refused.
+func TestSharedNodesOnTheLab(t *testing.T) {
+	l := labtest.StartT(t, labtest.Options{Nodes: 3, Kubernetes: true, Configure: func(c *labconfig.Config) {
+		for i := range c.Nodes {
+			c.Nodes[i].KubernetesShare = nil // the wrapper provides it
+		}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	rc, err := clientcmd.BuildConfigFromFlags("", l.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := kubernetes.NewForConfigOrDie(rc)
+	mc, err := marathon.NewClient(marathon.Config{URL: l.MarathonURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := inventory.Reader{Mesos: mesos.NewClient(l.MesosURL), Kube: kc}
+	read := func(ctx context.Context) (capacity.Cluster, error) { return inv.Cluster(ctx, capacity.BuildOptions{}) }
+	t.Cleanup(func() { teardown(t, l, mc) })
+
+	c, err := read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Nodes) != 3 || c.Nodes[0].Name != "node-1" || c.Nodes[0].Joined {
+		t.Fatalf("inventory before the plan: %+v", c.Nodes)
+	}
+
+	// Plan: node-1 and node-2 get shares, node-3 joins with zero.
+	tg := capacity.Target{Shares: []capacity.ShareTarget{
+		{Node: "node-1", Share: capacity.Resources{CPUs: 2, Mem: 4096, Disk: 10240}},
+		{Node: "node-2", Share: capacity.Resources{CPUs: 1, Mem: 2048, Disk: 4096}},
+		{Node: "node-3"},
+	}}
+	plan, err := capacity.MakePlan(c, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Steps) != 3 {
+		t.Fatalf("steps = %+v", plan.Steps)
+	}
+	spec := capacity.WrapperSpec{
+		Command: l.Bin + " kubelet-wrapper",
+		Args: []string{"--kubeconfig", l.Kubeconfig, "--kubelet", l.Bin,
+			"--kubelet-arg=lab", "--kubelet-arg=run", "--kubelet-arg=node-agent", "--kubelet-arg=--config=" + l.ConfigPath,
+			"--kubelet-arg=--node={node}", "--kubelet-arg=--kubelet-config={kubelet-config}"},
+		DrainSeconds: 40,
+	}
+	if err := rollout.Apply(ctx, mc, plan, rollout.Options{Spec: spec, Inventory: read,
+		Progress: func(i int, s capacity.Step) { t.Logf("step %d: %s", i+1, s.Description) }}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Each node registers with exactly the planned allocatable.
+	for _, np := range plan.Nodes {
+		waitFor(t, ctx, 90*time.Second, "node "+np.Name+" registered with the planned allocatable", func() error {
+			n, err := kc.CoreV1().Nodes().Get(ctx, np.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			return sameAllocatable(n.Status.Allocatable, np.Allocatable)
+		})
+	}
+	n3, _ := kc.CoreV1().Nodes().Get(ctx, "node-3", metav1.GetOptions{})
+	if p := n3.Status.Allocatable[corev1.ResourcePods]; !p.IsZero() {
+		t.Errorf("node-3 (zero share) allocatable pods = %s, want 0", p.String())
+	}
+
+	t.Run("capacity command shows the shares", func(t *testing.T) {
+		out, err := run(l, "capacity", "-o", "json")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var rep capacity.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		for _, np := range plan.Nodes {
+			var got *capacity.NodeReport
+			for i := range rep.Nodes {
+				if rep.Nodes[i].Name == np.Name {
+					got = &rep.Nodes[i]
+				}
+			}
+			if got == nil || !got.Joined || got.Wrapper == "" || !got.KubernetesShare.Equal(np.Share) || !got.Allocatable.Equal(np.Allocatable) || got.Violation != "" {
+				t.Errorf("%s in `capacity -o json`: %+v, want share %v allocatable %v", np.Name, got, np.Share, np.Allocatable)
+			}
+		}
+		table, err := run(l, "capacity")
+		if err != nil || !strings.Contains(table, "TOTAL (3)") || !strings.Contains(table, "node-1") {
+			t.Errorf("table: %v\n%s", err, table)
+		}
+		t.Logf("switchyard capacity:\n%s", table)
+	})
+
+	t.Run("killing a wrapper drains its pods to another node", func(t *testing.T) {
+		drainTest(t, ctx, l, kc, mc)
+	})
+
+	t.Run("congestion alert fires and clears", func(t *testing.T) {
+		congestionTest(t, ctx, l, mc, read)
+	})
+}
+
+func drainTest(t *testing.T, ctx context.Context, l *labtest.Lab, kc kubernetes.Interface, mc *marathon.Client) {
+	// Keep node-2 unschedulable so both replicas land on node-1.
+	cordon(t, ctx, kc, "node-2", true)
+	labels := map[string]string{"app": "drain-demo"}
+	two := int32(2)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "drain-demo", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+				TerminationGracePeriodSeconds: ptr(int64(5)),
+				Containers: []corev1.Container{{Name: "web", Image: "switchyard/demo-app", Args: []string{"--listen", ":8080"},
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}}}}}}},
+	}
+	if _, err := kc.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	one := intstr.FromInt32(1)
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "drain-demo", Namespace: "default"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}}}
+	if _, err := kc.PolicyV1().PodDisruptionBudgets("default").Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	running := func(node string) ([]string, error) {
+		pl, err := kc.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=drain-demo"})
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, p := range pl.Items {
+			if p.Spec.NodeName == node && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				out = append(out, p.Name)
+			}
+		}
+		return out, nil
+	}
+	waitFor(t, ctx, 90*time.Second, "2 pods running on node-1", func() error {
+		ps, err := running("node-1")
+		if err == nil && len(ps) != 2 {
+			err = fmt.Errorf("running on node-1: %v", ps)
+		}
+		return err
+	})
+	before, _ := running("node-1")
+	cordon(t, ctx, kc, "node-2", false)
+
+	tasks, err := mc.AppTasks(ctx, "/switchyard/kubelet-node-1")
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("wrapper tasks of node-1: %v %v", tasks, err)
+	}
+	taskID := tasks[0].ID
+	killedAt := time.Now()
+	if _, err := mc.KillTasks(ctx, []string{taskID}, marathon.KillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, 90*time.Second, "2 pods running on node-2", func() error {
+		ps, err := running("node-2")
+		if err == nil && len(ps) != 2 {
+			err = fmt.Errorf("running on node-2: %v", ps)
+		}
+		return err
+	})
+	t.Logf("pods moved from node-1 %v to node-2 in %v", before, time.Since(killedAt).Round(time.Second))
+	// The wrapper's log shows the order: evictions, drained, then kubelet stopped.
+	logPath := filepath.Join(l.Config.Path("marathon", "sandboxes", taskID), "stderr")
+	waitFor(t, ctx, 60*time.Second, "the wrapper of node-1 to stop kubelet", func() error {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "kubelet stopped") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	b, _ := os.ReadFile(logPath)
+	log := string(b)
+	iEv, iDrained, iStop := strings.Index(log, "pod evicted"), strings.Index(log, "node drained"), strings.Index(log, "kubelet stopped")
+	if iEv < 0 || iDrained < iEv || iStop < iDrained || strings.Count(log, "pod evicted") != 2 {
+		t.Errorf("wrapper log order: evicted@%d drained@%d stopped@%d:\n%s", iEv, iDrained, iStop, tail(log, 3000))
+	}
+	// Marathon relaunches the wrapper on node-1, which uncordons the node.
+	waitFor(t, ctx, 120*time.Second, "node-1 back and uncordoned", func() error {
+		n, err := kc.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if n.Spec.Unschedulable {
+			return errors.New("still cordoned")
+		}
+		return nil
+	})
+	_ = kc.AppsV1().Deployments("default").Delete(ctx, "drain-demo", metav1.DeleteOptions{})
+}
+
+func congestionTest(t *testing.T, ctx context.Context, l *labtest.Lab, mc *marathon.Client, read monitor.Source) {
+	var mu sync.Mutex
+	var got []monitor.WebhookPayload
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p monitor.WebhookPayload
+		_ = json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		got = append(got, p)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	m, err := monitor.New(monitor.Options{Source: read, Webhook: hook.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := monitor.Key{Scope: monitor.ScopeNode, Node: "node-3", Side: capacity.SideMesos, Resource: "cpus"}
+	if m.Active()[key] {
+		t.Fatal("node-3 congested before the load")
+	}
+	// node-3 (4 cpus, zero share) gets a Mesos app holding 3.5 cpus: 87.5%.
+	host := ""
+	for _, n := range l.Config.Nodes {
+		if n.Name == "node-3" {
+			host = n.Address
+		}
+	}
+	cmd, one, cpus, mem := "sleep 600", 1, 3.5, 64.0
+	app := &marathon.App{ID: "/load/hog", Cmd: &cmd, Instances: &one, CPUs: &cpus, Mem: &mem,
+		Constraints: []marathon.Constraint{marathon.NewConstraint("hostname", marathon.OpCluster, host)}}
+	dep, err := mc.CreateApp(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.WaitForDeployment(ctx, dep.DeploymentID, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A change that would over-commit node-3 is refused, naming node and resource.
+	c, err := read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckAdd("node-3", capacity.SideMesos, capacity.Resources{CPUs: 1}); err == nil || !strings.Contains(err.Error(), "node node-3: cpus") {
+		t.Errorf("CheckAdd over-commit: %v", err)
+	}
+	if _, err := capacity.MakePlan(c, capacity.Target{Shares: []capacity.ShareTarget{{All: true, Share: capacity.Resources{CPUs: 3.9}}}}); err == nil {
+		t.Error("a plan over-committing every node was accepted")
+	} else {
+		t.Logf("refused as expected: %v", err)
+	}
+	waitFor(t, ctx, 30*time.Second, "the alert to fire", func() error {
+		if _, err := m.Step(ctx); err != nil {
+			return err
+		}
+		if !m.Active()[key] {
+			return errors.New("not active")
+		}
+		return nil
+	})
+	if dep, err = mc.ScaleApp(ctx, "/load/hog", 0, true); err != nil {
+		t.Fatal(err)
+	}
+	_ = mc.WaitForDeployment(ctx, dep.DeploymentID, 0)
+	waitFor(t, ctx, 30*time.Second, "the alert to clear", func() error {
+		if _, err := m.Step(ctx); err != nil {
+			return err
+		}
+		if m.Active()[key] {
+			return errors.New("still active")
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	var kinds []string
+	for _, p := range got {
+		if p.Key == key {
+			kinds = append(kinds, p.Kind)
+		}
+	}
+	if strings.Join(kinds, ",") != "raised,cleared" {
+		t.Errorf("webhook events for %v: %v", key, kinds)
+	}
+	_, _ = mc.DeleteApp(ctx, "/load/hog", true)
+}
+
+func cordon(t *testing.T, ctx context.Context, kc kubernetes.Interface, node string, on bool) {
+	t.Helper()
+	n, err := kc.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Spec.Unschedulable = on
+	if _, err := kc.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameAllocatable compares a Node's allocatable with the plan's, exactly
+// (cpu in millicores, memory and ephemeral-storage in bytes).
+func sameAllocatable(l corev1.ResourceList, want capacity.Resources) error {
+	cpu, mem, disk := l[corev1.ResourceCPU], l[corev1.ResourceMemory], l[corev1.ResourceEphemeralStorage]
+	wcpu := int64(math.Round(want.CPUs * 1000))
+	wmem, wdisk := int64(math.Round(want.Mem*(1<<20))), int64(math.Round(want.Disk*(1<<20)))
+	if cpu.MilliValue() != wcpu || mem.Value() != wmem || disk.Value() != wdisk {
+		return fmt.Errorf("allocatable cpu=%s memory=%s ephemeral-storage=%s, want %dm %d %d", cpu.String(), mem.String(), disk.String(), wcpu, wmem, wdisk)
+	}
+	return nil
+}
+
+func waitFor(t *testing.T, ctx context.Context, d time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("timed out waiting for %s: %v", what, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// run runs the switchyard binary with the lab's environment (MESOS_MASTER_URL,
+// KUBECONFIG...), as a user after `eval "$(switchyard lab env)"`; stdout only.
+func run(l *labtest.Lab, args ...string) (string, error) {
+	cmd := exec.Command(l.Bin, args...)
+	cmd.Env = l.Env()
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("switchyard %s: %w: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return string(out), nil
+}
+
+// teardown removes the wrapper apps (each drains and stops its node agent)
+// and then the lab's pod processes, namespaces and bridge (no node agent is
+// a lab component here, so the lab's own cleanup does not do it).
+func teardown(t *testing.T, l *labtest.Lab, mc *marathon.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, n := range l.Config.Nodes {
+		if dep, err := mc.DeleteApp(ctx, "/switchyard/kubelet-"+n.Name, true); err == nil && dep != nil {
+			_ = mc.WaitForDeployment(ctx, dep.DeploymentID, 0)
+		}
+	}
+	if err := labnodeagent.Cleanup(ctx, l.Config); err != nil {
+		t.Errorf("pod network cleanup: %v", err)
+	}
+}
