@@ -24,6 +24,9 @@ func NewRoot() *cobra.Command {
 		newDeployCmd(),   // deploy.go: deploy app.yaml to Marathon or Helm
 		newDiffCmd(),     // diff.go: what deploy would change
 		newCapacityCmd(), // capacity*.go: capacity, plan, watch
+		newMigrateCmd(),  // migrate*.go: live migration Marathon -> Kubernetes
+		newRollbackCmd(), // rollback*.go: move apps back to Marathon
+		newStatusCmd(),   // status*.go: migrations in the journal
 
 		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs
 	)

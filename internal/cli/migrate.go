@@ -1,0 +1,254 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/migrate/edge"
+)
+
+// CrashAfterEnv makes `switchyard migrate` kill itself with SIGKILL right
+// after its Nth journal append (a test hook for the crash tests).
+const CrashAfterEnv = "SWITCHYARD_MIGRATE_CRASH_AFTER"
+
+// WavePlanner names the apps of wave n (1-based). The planner (package
+// plan) implements it; until then the CLI groups apps by dependency depth.
+type WavePlanner interface {
+	Wave(n int) ([]string, error)
+}
+
+// migrateOptions are the flags of migrate, rollback and status.
+type migrateOptions struct {
+	labDir, appsDir, journalPath, namespace, output, onRestart string
+	wave, parallel                                             int
+	timeout                                                    time.Duration
+
+	cfg   labconfig.Config
+	specs []*appspec.Spec
+}
+
+func (o *migrateOptions) bind(cmd *cobra.Command, withApps bool) {
+	f := cmd.Flags()
+	f.StringVar(&o.labDir, "lab-dir", "", "lab directory (default $SWITCHYARD_LAB_DIR or ./.lab)")
+	f.StringVar(&o.journalPath, "journal", "", "migration journal (default <lab-dir>/migrate/journal.db)")
+	if withApps {
+		f.StringVar(&o.appsDir, "apps", ".", "directory searched for app.yaml files")
+		f.StringVar(&o.namespace, "namespace", "default", "Kubernetes namespace of apps whose app.yaml names none")
+		f.DurationVar(&o.timeout, "action-timeout", 3*time.Minute, "bound on one action (install, readiness, scaling); a timeout rolls back")
+	}
+}
+
+// complete loads the lab config and, when needed, the app specs.
+func (o *migrateOptions) complete(withApps bool) error {
+	d := o.labDir
+	if d == "" {
+		d = os.Getenv("SWITCHYARD_LAB_DIR")
+	}
+	if d == "" {
+		d = ".lab"
+	}
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return err
+	}
+	cfg, err := labconfig.Load(filepath.Join(abs, "lab.yaml"))
+	if err != nil {
+		return fmt.Errorf("lab config: %w (start a lab with `switchyard lab up`, or pass --lab-dir)", err)
+	}
+	cfg.Dir = abs
+	o.cfg = cfg
+	if o.journalPath == "" {
+		o.journalPath = cfg.Path("migrate", "journal.db")
+	}
+	if withApps {
+		if o.specs, err = appspec.LoadDir(o.appsDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *migrateOptions) openJournal() (*journal.Bolt, error) {
+	if err := os.MkdirAll(filepath.Dir(o.journalPath), 0o755); err != nil {
+		return nil, fmt.Errorf("journal directory: %w", err)
+	}
+	j, err := journal.Open(o.journalPath, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := strconv.Atoi(os.Getenv(CrashAfterEnv)); n > 0 {
+		j.AfterAppend = func(k int) {
+			if k == n {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	return j, nil
+}
+
+func (o *migrateOptions) spec(name string) (*appspec.Spec, error) {
+	for _, s := range o.specs {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("app %s: no app.yaml with that name under %s (pass --apps DIR)", name, o.appsDir)
+}
+
+// run drives the named apps (with first as their first event) on the lab.
+func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string, first ...migrate.Event) ([]migrate.Result, error) {
+	j, err := o.openJournal()
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	var targets []edge.Target
+	for _, n := range names {
+		s, err := o.spec(n)
+		if err != nil {
+			return nil, err
+		}
+		t, err := edge.TargetFromSpec(s, o.namespace)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, t)
+	}
+	window := time.Second
+	for _, t := range targets {
+		if p := t.App.Plan.PausePerStep; p > window {
+			window = p
+		}
+	}
+	l, err := edge.NewLab(o.cfg, window)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	l.OnError = func(err error) { fmt.Fprintf(out, "traffic: %v\n", err) }
+	var apps []migrate.App
+	for _, t := range targets {
+		if _, err := l.Add(ctx, t, j); err != nil {
+			return nil, err
+		}
+		apps = append(apps, t.App)
+	}
+	x := l.Executor(j)
+	x.Progress, x.ActionTimeout = out, o.timeout
+	x.Resume = migrate.ResumePolicy(o.onRestart)
+	if len(first) > 0 {
+		var rs []migrate.Result
+		for _, a := range apps {
+			rs = append(rs, x.Migrate(ctx, a, first...))
+		}
+		return rs, nil
+	}
+	return x.Wave(ctx, apps, o.parallel), nil
+}
+
+func newMigrateCmd() *cobra.Command {
+	o := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "migrate APP... | --wave N",
+		Short: "Move apps from Marathon to Kubernetes under live traffic, with automatic rollback",
+		Long: `Migrate moves each app (an app.yaml under --apps) from the lab's Marathon to its Kubernetes while it
+serves traffic through the shared nginx: install on Kubernetes, wait until ready, shift the route's weights in
+steps (app.yaml migration.steps, default 5, 25, 50, 100 %), judging each step's Kubernetes error rate and p99 from
+nginx's access log against the app's gates, scale Marathon to 0 (backends leave nginx first, drain, then stop),
+soak, then remove the Marathon app. A failed gate or a timeout rolls back: weights to Marathon, Marathon healthy,
+Kubernetes removed. Every transition is journaled (fsync'd) before it is acted on; run migrate again after a
+crash and it resumes (--on-restart=continue) or rolls back (--on-restart=rollback) what was in flight.
+Ctrl-C stops after journaling where each app stands.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(true); err != nil {
+				return err
+			}
+			names := args
+			if o.wave > 0 {
+				if len(args) > 0 {
+					return errors.New("give apps or --wave, not both")
+				}
+				var err error
+				if names, err = dependencyWaves(o.specs).Wave(o.wave); err != nil {
+					return err
+				}
+			}
+			if len(names) == 0 {
+				return errors.New("name the apps to migrate (or --wave N)")
+			}
+			if o.onRestart != string(migrate.ResumeContinue) && o.onRestart != string(migrate.ResumeRollback) {
+				return fmt.Errorf("--on-restart %q: use continue or rollback", o.onRestart)
+			}
+			ctx, cancel := signalContext(context.Background())
+			defer cancel()
+			start := time.Now()
+			rs, err := o.run(ctx, cmd.OutOrStdout(), names)
+			if err != nil {
+				return err
+			}
+			return report(cmd.OutOrStdout(), o.output, rs, time.Since(start))
+		},
+	}
+	o.bind(cmd, true)
+	cmd.Flags().IntVar(&o.wave, "wave", 0, "migrate the apps of wave N")
+	cmd.Flags().IntVar(&o.parallel, "parallel", 4, "migrations running at once")
+	cmd.Flags().StringVar(&o.onRestart, "on-restart", string(migrate.ResumeContinue), "what to do with a migration found in flight in the journal: continue or rollback")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "result format: table, json or yaml")
+	return cmd
+}
+
+// resultRow is one app's outcome as printed.
+type resultRow struct {
+	App      string  `json:"app"`
+	Phase    string  `json:"phase"`
+	Seconds  float64 `json:"seconds"`
+	Error    string  `json:"error,omitempty"`
+	KubePct  int     `json:"kubernetesPercent"`
+	Requests int     `json:"lastStepRequests"`
+}
+
+func report(w io.Writer, format string, rs []migrate.Result, total time.Duration) error {
+	var rows []resultRow
+	failed := 0
+	for _, r := range rs {
+		row := resultRow{App: r.App, Phase: string(r.State.Phase), Seconds: r.Duration.Seconds(), KubePct: r.State.KubePercent, Requests: r.State.Last.Requests}
+		if r.Err != nil {
+			row.Error = r.Err.Error()
+			failed++
+		}
+		rows = append(rows, row)
+	}
+	err := Print(w, format, rows, func(w io.Writer) error {
+		fmt.Fprintf(w, "%-20s %-12s %8s  %s\n", "APP", "PHASE", "TIME", "RESULT")
+		for _, r := range rows {
+			res := "ok"
+			if r.Error != "" {
+				res = r.Error
+			}
+			fmt.Fprintf(w, "%-20s %-12s %7.1fs  %s\n", r.App, r.Phase, r.Seconds, res)
+		}
+		fmt.Fprintf(w, "%d app(s) in %.1fs, %d not migrated\n", len(rows), total.Seconds(), failed)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d app(s) not migrated", failed, len(rows))}
+	}
+	return nil
+}

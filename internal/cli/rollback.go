@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/migrate"
+)
+
+func newRollbackCmd() *cobra.Command {
+	o := &migrateOptions{onRestart: string(migrate.ResumeContinue)}
+	cmd := &cobra.Command{
+		Use:   "rollback APP...",
+		Short: "Move apps back to Marathon: weights first, Marathon healthy, then the Kubernetes release removed",
+		Long: `Rollback takes each app's migration from the journal and rolls it back: all weight returns to Marathon
+(after scaling it back up when it was scaled down), Marathon is checked healthy at its original instance count,
+then the Kubernetes objects are removed. Each step is journaled. A finalized migration (Marathon app removed)
+cannot be rolled back. The journal is locked while a migrate command runs: stop it first (Ctrl-C journals where
+it stood).`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(true); err != nil {
+				return err
+			}
+			ctx, cancel := signalContext(context.Background())
+			defer cancel()
+			start := time.Now()
+			rs, err := o.run(ctx, cmd.OutOrStdout(), args, migrate.Event{Kind: migrate.EvRollback, Reason: "operator: switchyard rollback"})
+			if err != nil {
+				return err
+			}
+			var rb *migrate.RolledBackError
+			for i := range rs {
+				if errors.As(rs[i].Err, &rb) {
+					rs[i].Err = nil // rolled back is what was asked
+				}
+			}
+			return report(cmd.OutOrStdout(), o.output, rs, time.Since(start))
+		},
+	}
+	o.bind(cmd, true)
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "result format: table, json or yaml")
+	return cmd
+}

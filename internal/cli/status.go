@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/migrate"
+)
+
+// statusRow is one app's migration as `switchyard status` shows it.
+type statusRow struct {
+	App        string    `json:"app"`
+	Phase      string    `json:"phase"`
+	Kubernetes int       `json:"kubernetesPercent"`
+	Marathon   int       `json:"marathonPercent"`
+	ErrorRate  float64   `json:"lastErrorRate"`
+	P99        string    `json:"lastP99"`
+	Requests   int       `json:"lastRequests"`
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+func newStatusCmd() *cobra.Command {
+	o := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show every app's migration from the journal: phase, weights, last step's error rate and p99",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(false); err != nil {
+				return err
+			}
+			j, err := o.openJournal()
+			if err != nil {
+				return fmt.Errorf("%w (a running `switchyard migrate` holds the journal; its progress is on its terminal)", err)
+			}
+			defer j.Close()
+			es, err := j.LoadAll()
+			if err != nil {
+				return err
+			}
+			var rows []statusRow
+			for _, e := range es {
+				s, _, err := migrate.Latest(j, e.App)
+				if err != nil {
+					return err
+				}
+				r := statusRow{App: e.App, Phase: e.To, Kubernetes: s.KubePercent, Marathon: 100 - s.KubePercent, ErrorRate: s.Last.ErrorRate,
+					P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason}
+				if s.Phase == migrate.RolledBack && s.Cause != "" {
+					r.Reason = s.Cause
+				}
+				rows = append(rows, r)
+			}
+			return Print(cmd.OutOrStdout(), o.output, rows, func(w io.Writer) error {
+				if len(rows) == 0 {
+					fmt.Fprintf(w, "no migration in %s\n", o.journalPath)
+					return nil
+				}
+				fmt.Fprintf(w, "%-16s %-28s %-9s %-9s %-9s %-8s %-19s %s\n", "APP", "PHASE", "K8S", "MARATHON", "ERRORS", "P99", "SINCE", "REASON")
+				for _, r := range rows {
+					fmt.Fprintf(w, "%-16s %-28s %-9s %-9s %-9s %-8s %-19s %s\n", r.App, r.Phase, fmt.Sprintf("%d%%", r.Kubernetes),
+						fmt.Sprintf("%d%%", r.Marathon), fmt.Sprintf("%.2f%%", 100*r.ErrorRate), r.P99, r.Time.Format("2006-01-02 15:04:05"), r.Reason)
+				}
+				return nil
+			})
+		},
+	}
+	o.bind(cmd, false)
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
+	return cmd
+}
