@@ -15,6 +15,8 @@ import (
 	"github.com/switchyard/switchyard/marathon"
 )
 
+func corpusFiles() ([]string, error) { return shared.MarathonCorpus() }
+
 func corpus(t testing.TB) []string {
 	t.Helper()
 	files, err := shared.MarathonCorpus()
