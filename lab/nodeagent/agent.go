@@ -235,8 +235,11 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("node registered", "capacity", FormatResources(nodeObj.Status.Capacity), "allocatable", FormatResources(nodeObj.Status.Allocatable))
 
 	podFactory.Start(ctrlCtx.Done())
-	for typ, ok := range podFactory.WaitForCacheSync(ctrlCtx.Done()) {
+	for typ, ok := range podFactory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("node agent %s: %v informer did not sync", o.Node, typ)
 		}
 	}
