@@ -3,6 +3,9 @@
 # version in ${SWITCHYARD_CACHE:-$HOME/.cache/switchyard}/kube/<version>/:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #     from k8s.io/kubernetes (module tools/kube, kept apart from the product's go.mod)
+#   etcd
+#     go.etcd.io/etcd/server/v3 at the version Kubernetes pins (tools/kube/etcd;
+#     Debian's etcd 3.4 lacks the watch progress notifications apiserver 1.37 needs)
 #   kwok
 #     from sigs.k8s.io/kwok (module tools/kwok, it pins its own k8s.io/* versions)
 # plus kwok's stage configs in stages/.
@@ -38,6 +41,7 @@ targets=(
   "kube-controller-manager|tools/kube|k8s.io/kubernetes/cmd/kube-controller-manager|105"
   "kube-scheduler|tools/kube|k8s.io/kubernetes/cmd/kube-scheduler|10"
   "kubectl|tools/kube|k8s.io/kubernetes/cmd/kubectl|20"
+  "etcd|tools/kube|./etcd|60"
   "kwok|tools/kwok|sigs.k8s.io/kwok/cmd/kwok|80"
 )
 
@@ -56,7 +60,7 @@ want_stamp() {
     go version
     echo "kube_ldflags=$kube_ldflags"
     echo "kwok_ldflags=$kwok_ldflags"
-    cat tools/kube/go.mod tools/kube/go.sum tools/kwok/go.mod tools/kwok/go.sum
+    cat tools/kube/go.mod tools/kube/go.sum tools/kube/etcd/main.go tools/kwok/go.mod tools/kwok/go.sum
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -83,7 +87,7 @@ fi
 
 want=$(want_stamp)
 if [ "${KUBE_BUILD_FORCE:-}" != 1 ] && cached_ok "$want"; then
-  log "cached Kubernetes $KUBE_VERSION and kwok $KWOK_VERSION binaries in $out are up to date"
+  log "cached Kubernetes $KUBE_VERSION, etcd and kwok $KWOK_VERSION binaries in $out are up to date"
   exit 0
 fi
 
@@ -93,7 +97,7 @@ if [ -n "$avail_kb" ] && [ "$avail_kb" -lt $((6 * 1024 * 1024)) ]; then
 fi
 total=0
 for t in "${targets[@]}"; do total=$((total + ${t##*|})); done
-log "building Kubernetes $KUBE_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) and kwok $KWOK_VERSION into $out"
+log "building Kubernetes $KUBE_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl), etcd and kwok $KWOK_VERSION into $out"
 log "a cold build takes about $((total / 60)) minutes on 2 cores (longer on a busy machine; seconds when the Go build cache is warm) and needs ~6 GB of disk"
 
 # Prints a progress line every 30 s while a build runs.
@@ -150,4 +154,4 @@ chmod -R u+w "$out/stages"
 "$out/kube-apiserver" --version | grep -qx "Kubernetes $KUBE_VERSION" ||
   die "kube-apiserver reports '$("$out/kube-apiserver" --version)', want 'Kubernetes $KUBE_VERSION' (version ldflags)"
 echo "$want" >"$stamp"
-log "done in $(($(date +%s) - all_start))s: $(cd "$out" && ls kube-apiserver kube-controller-manager kube-scheduler kubectl kwok | tr '\n' ' ')"
+log "done in $(($(date +%s) - all_start))s: $(cd "$out" && ls kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok | tr '\n' ' ')"

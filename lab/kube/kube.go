@@ -1,8 +1,8 @@
-// Package kube owns the lab's real Kubernetes control plane: etcd (Debian's
-// etcd-server), kube-apiserver, kube-controller-manager and kube-scheduler
-// built from k8s.io/kubernetes at a pinned version (scripts/build-kube.sh
-// caches them per machine), and optionally kwok with simulated nodes for
-// scale tests. It generates the lab's PKI (a CA, serving certificates, client
+// Package kube owns the lab's real Kubernetes control plane: etcd,
+// kube-apiserver, kube-controller-manager and kube-scheduler built from
+// k8s.io/kubernetes at a pinned version (and etcd at the version it pins;
+// scripts/build-kube.sh caches them per machine), and optionally kwok with
+// simulated nodes for scale tests. It generates the lab's PKI (a CA, serving certificates, client
 // certificates for every identity, the service-account signing key) and the
 // kubeconfigs in <lab dir>/kube/, and describes each process as a
 // component.Spec for the lab supervisor.
@@ -34,7 +34,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -81,11 +80,12 @@ const (
 	KwokNodePrefix = "kwok-"
 )
 
-// etcdBinary is Debian's etcd-server.
-const etcdBinary = "/usr/bin/etcd"
-
-// kubeBinaries are the cached binaries Components needs.
-var kubeBinaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+// etcd is built from go.etcd.io/etcd/server/v3 v3.7.0 (the version
+// Kubernetes v1.37 pins) by scripts/build-kube.sh: Debian's etcd 3.4.23 lacks
+// the watch progress notifications kube-apiserver 1.37 relies on for
+// streaming watch-lists and consistent reads from its cache; with it, kwok
+// nodes lost Lease renewals to conflicts at 3000 nodes.
+var kubeBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 // BinDir returns the directory where scripts/build-kube.sh caches the
 // binaries of a Kubernetes version:
@@ -286,14 +286,7 @@ func newLayout(cfg labconfig.Config) (layout, error) {
 		}
 		l.bin[n] = p
 	}
-	l.etcd = etcdBinary
-	if _, err := os.Stat(l.etcd); err != nil {
-		p, lerr := exec.LookPath("etcd")
-		if lerr != nil {
-			return layout{}, fmt.Errorf("etcd not found at %s or on PATH: install Debian's etcd-server (make deps)", etcdBinary)
-		}
-		l.etcd = p
-	}
+	l.etcd = l.bin["etcd"]
 	return l, nil
 }
 

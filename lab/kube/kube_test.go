@@ -29,7 +29,7 @@ func fakeBinDir(t *testing.T) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"} {
+	for _, n := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"} {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestComponentsErrors(t *testing.T) {
 		fake   bool
 		want   []string
 	}{
-		{"missing binaries", func(*labconfig.Config) {}, false, []string{"kube-apiserver", "run scripts/build-kube.sh (or make deps)"}},
+		{"missing binaries", func(*labconfig.Config) {}, false, []string{"binary etcd not found", "run scripts/build-kube.sh (or make deps)"}},
 		{"other version", func(c *labconfig.Config) { c.Kubernetes.Version = "v1.30.0" }, true, []string{"v1.30.0", "set kubernetes.version to " + PinnedVersion}},
 		{"bad service CIDR", func(c *labconfig.Config) { c.Kubernetes.ServiceCIDR = "10.0.0.0/31" }, true, []string{"kubernetes.serviceCIDR", "at least /30"}},
 		{"small pod CIDR", func(c *labconfig.Config) { c.Kubernetes.PodCIDR = "10.244.0.0/24" }, true, []string{"kubernetes.podCIDR", "/22"}},
