@@ -25,7 +25,8 @@ func jsonMap(t *testing.T, s string) map[string]any {
 
 func TestDiffDefinitions(t *testing.T) {
 	cur := `{"id":"/web","instances":2,"cpus":0.1,"backoffSeconds":1,"env":{"A":"1","B":"2"},"labels":{},
-		"container":{"type":"DOCKER","docker":{"image":"demo:1","privileged":false}},"healthChecks":[{"path":"/h"}]}`
+		"container":{"type":"DOCKER","docker":{"image":"demo:1","privileged":false},"portMappings":[{"servicePort":10002,"hostPort":31000}]},
+		"portDefinitions":[{"port":10000}],"healthChecks":[{"path":"/h"}]}`
 	cases := []struct {
 		name, want string
 		changes    []Change
@@ -39,6 +40,8 @@ func TestDiffDefinitions(t *testing.T) {
 			[]Change{{Path: "container.docker.image", Old: `"demo:1"`, New: `"demo:2"`}}},
 		{"list shorter", `{"id":"/web","healthChecks":[]}`, []Change{{Path: "healthChecks[0]", Old: `{"path":"/h"}`}}},
 		{"new field", `{"id":"/web","mem":128}`, []Change{{Path: "mem", New: "128"}}},
+		{"assigned ports are no change", `{"id":"/web","portDefinitions":[{"port":0}],"container":{"portMappings":[{"servicePort":0,"hostPort":0}]}}`, nil},
+		{"fixed port changed", `{"id":"/web","portDefinitions":[{"port":10001}]}`, []Change{{Path: "portDefinitions[0].port", Old: "10000", New: "10001"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -210,9 +210,23 @@ func diffValue(out *[]Change, path string, cur, want any, keyed bool) {
 		}
 		return
 	}
-	if jsonText(cur) != jsonText(want) {
+	if jsonText(cur) != jsonText(want) && !assignedPort(path, cur, want) {
 		*out = append(*out, Change{Path: path, Old: jsonText(cur), New: jsonText(want)})
 	}
+}
+
+// assignedPort: a port 0 in the definition asks Marathon to assign one, so
+// the port it assigned is no change.
+func assignedPort(path string, cur, want any) bool {
+	if w, ok := want.(float64); !ok || w != 0 {
+		return false
+	}
+	if c, ok := cur.(float64); !ok || c == 0 {
+		return false
+	}
+	return strings.HasPrefix(path, "ports[") ||
+		strings.HasPrefix(path, "portDefinitions[") && strings.HasSuffix(path, "].port") ||
+		strings.HasSuffix(path, ".servicePort") || strings.HasSuffix(path, ".hostPort")
 }
 
 func jsonText(v any) string {
@@ -247,8 +261,14 @@ func UnifiedDiff(fromName, toName, from, to string) (string, error) {
 	if strings.TrimSpace(from) == strings.TrimSpace(to) {
 		return "", nil
 	}
+	lines := func(s string) []string {
+		if s = strings.TrimSpace(s); s == "" {
+			return nil
+		}
+		return difflib.SplitLines(s + "\n")
+	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(strings.TrimSpace(from) + "\n"), B: difflib.SplitLines(strings.TrimSpace(to) + "\n"),
+		A: lines(from), B: lines(to),
 		FromFile: fromName, ToFile: toName, Context: 3,
 	})
 }

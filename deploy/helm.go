@@ -352,6 +352,9 @@ func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 		// Diagnose before the rollback removes the failing pods.
 		diag := d.kubeDiagnostics(context.WithoutCancel(ctx), hp)
 		rb := d.rollbackHelm(context.WithoutCancel(ctx), hp, install)
+		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "context deadline exceeded") {
+			err = fmt.Errorf("not ready within --timeout %s (%w)", d.o.Timeout, err)
+		}
 		return nil, fmt.Errorf("Helm release %s failed: %w%s%s", r.ID, err, diag, rb)
 	}
 	r.Revision = rel.Version

@@ -172,9 +172,17 @@ func TestSameAppOnBothPlatforms(t *testing.T) {
 		t.Fatalf("marathon deploy: exit %d", code)
 	}
 	onMarathon := answers(t, l, "/web/", 6)
+	tasks, err := marathonClient(t, l).AppTasks(context.Background(), "/demo/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taskIDs := map[string]bool{}
+	for _, tk := range tasks {
+		taskIDs[tk.ID] = true
+	}
 	for _, a := range onMarathon {
-		if a["platform"] != "marathon" {
-			t.Fatalf("answer from %v, want marathon: %v", a["platform"], a)
+		if a["platform"] != "marathon" || !taskIDs[fmt.Sprint(a["taskId"])] {
+			t.Fatalf("answer not from a Marathon task of /demo/web (tasks %v): %v", taskIDs, a)
 		}
 	}
 
@@ -195,9 +203,23 @@ func TestSameAppOnBothPlatforms(t *testing.T) {
 		t.Errorf("diff with 3 instances: exit %d, want 2 and the instances change", code)
 	}
 
+	// A dry run validates and applies nothing; -o json is the result.
+	out, code = run(t, l, "deploy", "--dry-run", "-o", "json", app3)
+	var res struct {
+		Results []struct{ App, Platform, Action string } `json:"results"`
+		DryRun  bool                                     `json:"dryRun"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res) != nil || !res.DryRun ||
+		len(res.Results) != 1 || res.Results[0].Action != "would update" || res.Results[0].Platform != "marathon" {
+		t.Errorf("marathon dry run: exit %d, result %+v", code, res)
+	}
+	if a, err := marathonClient(t, l).App(context.Background(), "/demo/web"); err != nil || *a.Instances != 2 {
+		t.Errorf("the dry run changed the app (err %v)", err)
+	}
+
 	// The same app on Kubernetes, converted from its Marathon definition.
 	appK := writeApp(t, "", fmt.Sprintf(webMarathon, "helm", web))
-	if out, code := run(t, l, "diff", appK); code != 2 || !strings.Contains(out, "+  replicas: 2") {
+	if out, code := run(t, l, "diff", appK); code != 2 || !strings.Contains(out, "+  replicas: 2") || !strings.Contains(out, "@@ -0,0 +1,") {
 		t.Errorf("diff before install: exit %d, want 2 and the whole manifest added", code)
 	}
 	out, code = run(t, l, "deploy", appK)
@@ -206,10 +228,21 @@ func TestSameAppOnBothPlatforms(t *testing.T) {
 		t.Fatalf("helm deploy: exit %d", code)
 	}
 	onKube := answers(t, l, "/web/", 6)
+	pods, err := kube(t, l).CoreV1().Pods("it-web").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	podNames := map[string]bool{}
+	for _, p := range pods.Items {
+		podNames[p.Name] = true
+	}
 	want := comparable(onMarathon[0])
 	for _, a := range onKube {
-		if a["platform"] != "kubernetes" {
-			t.Fatalf("answer from %v, want kubernetes: %v", a["platform"], a)
+		// The body's "platform" is what the demo app guesses from its
+		// environment, and the converted pod keeps Marathon's variables
+		// (MARATHON_APP_ID, MESOS_TASK_ID): the pod name says where it ran.
+		if !podNames[fmt.Sprint(a["taskId"])] {
+			t.Fatalf("answer not from a pod of it-web (pods %v): %v", podNames, a)
 		}
 		if got := comparable(a); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("Kubernetes answers %v, Marathon answered %v", got, want)
@@ -273,7 +306,7 @@ func TestNeverReadyRollsBack(t *testing.T) {
 		if code == 0 {
 			t.Fatal("a release that never becomes ready deployed")
 		}
-		for _, w := range []string{"app never", "Helm release it-never/never failed", "pods ready 0/1", "events:", "Unhealthy", "probe failed",
+		for _, w := range []string{"app never", "Helm release it-never/never failed: not ready within --timeout 15s", "pods ready 0/1", "events:", "Unhealthy", "probe failed",
 			"logs of container app", "the failed release was uninstalled"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("output lacks %q", w)
@@ -298,7 +331,7 @@ func TestNeverReadyRollsBack(t *testing.T) {
 		if code == 0 {
 			t.Fatal("an upgrade that never becomes ready succeeded")
 		}
-		for _, w := range []string{"upgrading Helm release it-rb/rb from revision 1", "events:", "probe failed", "the release was rolled back to revision 1"} {
+		for _, w := range []string{"upgrading Helm release it-rb/rb from revision 1", "pods ready 0/1", "events:", "probe failed", "the release was rolled back to revision 1"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("output lacks %q", w)
 			}

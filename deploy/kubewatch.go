@@ -58,10 +58,12 @@ func (d *Deployer) readiness(ctx context.Context, ns string, w workload) (ready,
 		if o.Spec.Replicas != nil {
 			want = *o.Spec.Replicas
 		}
-		// Count only pods of the new revision once it rolls.
-		ready = o.Status.ReadyReplicas
-		if o.Status.UpdatedReplicas < ready {
-			ready = o.Status.UpdatedReplicas
+		// Count only pods of the new revision: the pods of older ones
+		// (Replicas - UpdatedReplicas) are taken out of the ready count.
+		ready = o.Status.ReadyReplicas - (o.Status.Replicas - o.Status.UpdatedReplicas)
+		ready = max(0, min(ready, o.Status.UpdatedReplicas))
+		if o.Status.ObservedGeneration < o.Generation {
+			ready = 0 // the controller has not seen the new revision yet
 		}
 		return ready, want, nil
 	default:

@@ -43,7 +43,7 @@ func (d *Deployer) marathonClient() (*marathon.Client, error) {
 // unreachable rewrites a transport error into a clear one.
 func unreachable(c *marathon.Client, err error) error {
 	if marathon.IsUnreachable(err) {
-		return fmt.Errorf("Marathon at %s cannot be reached: %w (check --marathon-url / $%s, and that Marathon runs)", c.URL(), err, marathon.EnvURL)
+		return fmt.Errorf("Marathon at %s cannot be reached (pass --marathon-url or set $%s): %w", c.URL(), marathon.EnvURL, err)
 	}
 	return err
 }
@@ -134,7 +134,7 @@ func (d *Deployer) waitMarathon(ctx context.Context, c *marathon.Client, app *ma
 			}
 			why := d.marathonWhy(ctx, c, app.ID)
 			if wctx.Err() != nil && ctx.Err() == nil {
-				err = fmt.Errorf("not running and healthy after %s", d.o.Timeout)
+				err = fmt.Errorf("not running and healthy within --timeout %s", d.o.Timeout)
 			}
 			rb := d.cancelMarathon(ctx, c, depID)
 			return fmt.Errorf("Marathon deployment %s of %s failed: %w%s%s", depID, app.ID, err, why, rb)
