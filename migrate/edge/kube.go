@@ -11,6 +11,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,9 @@ func (m *Manifests) Install(ctx context.Context, app migrate.App) error {
 	if err != nil {
 		return err
 	}
+	if err := m.ensureNamespaces(ctx, objs); err != nil {
+		return err
+	}
 	for _, o := range objs {
 		r, err := m.resource(o)
 		if err != nil {
@@ -89,6 +93,30 @@ func (m *Manifests) Install(ctx context.Context, app migrate.App) error {
 		}
 		if _, err := r.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 			return fmt.Errorf("apply %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// ensureNamespaces creates the namespaces the objects go to when missing
+// (as Helm's --create-namespace does).
+func (m *Manifests) ensureNamespaces(ctx context.Context, objs []*unstructured.Unstructured) error {
+	done := map[string]bool{}
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		if ns == "" || done[ns] || o.GetKind() == "Namespace" {
+			continue
+		}
+		done[ns] = true
+		_, err := m.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = m.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("namespace %s: %w", ns, err)
 		}
 	}
 	return nil
