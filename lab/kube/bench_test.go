@@ -96,6 +96,6 @@ func reportRSS(b *testing.B, c *testCluster) {
 		b.ReportMetric(mib, name+"-RSS-MiB")
 	}
 	if os.Getenv("KUBE_BENCH_VERBOSE") != "" {
-		b.Logf("ready in %s", c.started)
+		b.Logf("ready in %s: %v", c.started, c.readyIn)
 	}
 }

@@ -152,10 +152,7 @@ func (l layout) kwokSpec() component.Spec {
 		Name: KwokName,
 		Argv: argv,
 		// kwok reads ~/.kwok unless told otherwise: keep it in the lab dir.
-		Env: append(l.env(), "KWOK_WORKDIR="+filepath.Join(l.dir, "kwok"),
-			// Debian's etcd 3.4 lacks the watch progress notifications that
-			// streaming watch-lists need; kwok's informers then churn.
-			"KUBE_FEATURE_WatchListClient=false"),
+		Env:     append(l.env(), "KWOK_WORKDIR="+filepath.Join(l.dir, "kwok")),
 		After:   []string{APIServerName},
 		Address: strconv.Itoa(n) + " simulated nodes " + KwokNodePrefix + "0.." + KwokNodePrefix + strconv.Itoa(n-1),
 		Prepare: func(context.Context) error {

@@ -24,7 +24,8 @@ type testCluster struct {
 	cfg     labconfig.Config
 	specs   []component.Spec
 	procs   map[string]*proc.Process
-	started time.Duration // start to all ready
+	started time.Duration            // start to all ready
+	readyIn map[string]time.Duration // per component: process start to ready
 }
 
 // testConfig returns a lab config in dir with free loopback ports.
@@ -93,7 +94,7 @@ func startCluster(ctx context.Context, cfg labconfig.Config) (*testCluster, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &testCluster{cfg: cfg, specs: specs, procs: map[string]*proc.Process{}}
+	c := &testCluster{cfg: cfg, specs: specs, procs: map[string]*proc.Process{}, readyIn: map[string]time.Duration{}}
 	t0 := time.Now()
 	for _, s := range specs {
 		if err := c.startOne(ctx, s); err != nil {
@@ -122,6 +123,7 @@ func (c *testCluster) startOne(ctx context.Context, s component.Spec) error {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	c.procs[s.Name] = p
+	t0 := time.Now()
 	timeout := s.ReadyTimeout
 	if timeout == 0 {
 		timeout = 60 * time.Second
@@ -132,6 +134,7 @@ func (c *testCluster) startOne(ctx context.Context, s component.Spec) error {
 		err := s.Ready(pctx)
 		cancel()
 		if err == nil {
+			c.readyIn[s.Name] = time.Since(t0)
 			return nil
 		}
 		select {
