@@ -2,10 +2,10 @@
 // kube-apiserver, kube-controller-manager and kube-scheduler built from
 // k8s.io/kubernetes at a pinned version (and etcd at the version it pins;
 // scripts/build-kube.sh caches them per machine), and optionally kwok with
-// simulated nodes for scale tests. It generates the lab's PKI (a CA, serving certificates, client
-// certificates for every identity, the service-account signing key) and the
-// kubeconfigs in <lab dir>/kube/, and describes each process as a
-// component.Spec for the lab supervisor.
+// simulated nodes for scale tests. It generates the lab's PKI (a CA, serving
+// certificates, client certificates for every identity, the service-account
+// signing key) and the kubeconfigs in <lab dir>/kube/, and describes each
+// process as a component.Spec for the lab supervisor.
 //
 // Authentication is by client certificate only. Identities:
 //   - the user: switchyard-admin in group system:masters (admin.kubeconfig);
@@ -252,12 +252,15 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 func newLayout(cfg labconfig.Config) (layout, error) {
 	k := cfg.Kubernetes
 	var errs []error
-	for name, port := range map[string]int{
-		"etcdClientPort": k.EtcdClientPort, "etcdPeerPort": k.EtcdPeerPort, "apiServerPort": k.APIServerPort,
-		"controllerManagerPort": k.ControllerManagerPort, "schedulerPort": k.SchedulerPort,
+	for _, p := range []struct {
+		name string
+		port int
+	}{
+		{"etcdClientPort", k.EtcdClientPort}, {"etcdPeerPort", k.EtcdPeerPort}, {"apiServerPort", k.APIServerPort},
+		{"controllerManagerPort", k.ControllerManagerPort}, {"schedulerPort", k.SchedulerPort},
 	} {
-		if port < 1 || port > 65535 {
-			errs = append(errs, fmt.Errorf("lab config kubernetes.%s: %d is not a port (1-65535)", name, port))
+		if p.port < 1 || p.port > 65535 {
+			errs = append(errs, fmt.Errorf("lab config kubernetes.%s: %d is not a port (1-65535)", p.name, p.port))
 		}
 	}
 	if k.KwokNodes < 0 {
