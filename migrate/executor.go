@@ -131,6 +131,8 @@ type Result struct {
 	State    State
 	Err      error
 	Duration time.Duration
+	// Spent is the time spent per action kind (summed over repeats).
+	Spent map[ActionKind]time.Duration
 }
 
 // Latest returns the app's latest journaled state (ok false: never
@@ -174,8 +176,9 @@ func (x *Executor) Send(app string, ev Event) bool {
 // where it stood). A first event (e.g. EvRollback) may be given.
 func (x *Executor) Migrate(ctx context.Context, app App, first ...Event) Result {
 	start := time.Now()
-	st, err := x.migrate(ctx, app, first)
-	return Result{App: app.Name, State: st, Err: err, Duration: time.Since(start)}
+	spent := map[ActionKind]time.Duration{}
+	st, err := x.migrate(ctx, app, first, spent)
+	return Result{App: app.Name, State: st, Err: err, Duration: time.Since(start), Spent: spent}
 }
 
 // Wave migrates apps with at most parallel migrations at once (<= 0: one).
@@ -212,7 +215,7 @@ func (x *Executor) clock() Clock {
 	return x.Clock
 }
 
-func (x *Executor) migrate(ctx context.Context, app App, first []Event) (State, error) {
+func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent map[ActionKind]time.Duration) (State, error) {
 	cmds := make(chan Event, 8)
 	x.mu.Lock()
 	if x.commands == nil {
@@ -283,7 +286,9 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event) (State, 
 				return s, ctx.Err()
 			}
 		}
+		began := time.Now()
 		ev, cmd := x.perform(ctx, app, s, acts[0], cmds)
+		spent[acts[0].Kind] += time.Since(began)
 		if ctx.Err() != nil {
 			return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, s.Phase, ctx.Err())
 		}

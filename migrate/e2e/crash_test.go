@@ -129,8 +129,10 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, "resuming") {
-			return strings.TrimSpace(l[strings.Index(l, "resuming"):])
+		for _, w := range []string{"resuming", "already"} {
+			if i := strings.Index(l, w); i >= 0 {
+				return strings.TrimSpace(l[i:])
+			}
 		}
 	}
 	return "(fresh start)"
