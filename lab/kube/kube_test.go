@@ -169,6 +169,7 @@ func TestComponentsSpecs(t *testing.T) {
 		{SchedulerName, "--bind-address", "127.0.0.1"},
 		{KwokName, "--cidr", "10.244.128.0/17"},
 		{KwokName, "--manage-nodes-with-annotation-selector", KwokAnnotation + "=fake"},
+		{KwokName, "--node-lease-duration-seconds", "40"},
 	}
 	for _, f := range flags {
 		got, ok := argValue(byName[f.comp], f.flag)
@@ -395,5 +396,31 @@ func TestPinnedVersionsAgree(t *testing.T) {
 	kwokVersion := strings.SplitN(script[i+len("\nKWOK_VERSION="):], "\n", 2)[0]
 	if !requires(kwokMod, "sigs.k8s.io/kwok", kwokVersion) {
 		t.Errorf("tools/kwok/go.mod does not require sigs.k8s.io/kwok %s", kwokVersion)
+	}
+}
+
+func TestKwokScaleSettings(t *testing.T) {
+	tests := []struct {
+		nodes, lease int
+		parallelism  string
+	}{
+		{1, 40, "nodeLeaseParallelism: 4\n"},
+		{500, 40, "nodeLeaseParallelism: 5\n"},
+		{3000, 80, "nodeLeaseParallelism: 30\n"},
+		{20000, 80, "nodeLeaseParallelism: 32\n"},
+	}
+	for _, tt := range tests {
+		if got := kwokLeaseSeconds(tt.nodes); got != tt.lease {
+			t.Errorf("kwokLeaseSeconds(%d) = %d, want %d", tt.nodes, got, tt.lease)
+		}
+		// The renewal interval (a quarter of the lease) must survive one
+		// failed renewal inside the 50 s node-monitor grace period.
+		if renew := tt.lease / 4; 2*renew >= 50 {
+			t.Errorf("%d nodes: renewal every %d s is too slow for a 50 s grace period", tt.nodes, renew)
+		}
+		cfg := string(kwokConfig(tt.nodes))
+		if !strings.Contains(cfg, "kind: KwokConfiguration\n") || !strings.Contains(cfg, tt.parallelism) {
+			t.Errorf("kwokConfig(%d) =\n%s\nwant %q", tt.nodes, cfg, tt.parallelism)
+		}
 	}
 }
