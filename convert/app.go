@@ -757,6 +757,11 @@ func (c *appConv) volumes() {
 	// that mount them by name (hostPath "data" + persistent "data").
 	persistent := map[string]string{}
 	for i, v := range vols {
+		if v.Persistent != nil {
+			persistent[ptr.Deref(v.ContainerPath, "")] = fmt.Sprintf("vol-%d", i)
+		}
+	}
+	for i, v := range vols {
 		p := fmt.Sprintf("container.volumes[%d]", i)
 		cp := ptr.Deref(v.ContainerPath, "")
 		ro := strings.EqualFold(ptr.Deref(v.Mode, "RW"), marathon.VolumeModeRO)
@@ -784,7 +789,6 @@ func (c *appConv) volumes() {
 			}
 			c.claims = append(c.claims, claim)
 			c.container.VolumeMounts = append(c.container.VolumeMounts, mount)
-			persistent[cp] = vname
 			if !strings.HasPrefix(cp, "/") {
 				c.sandbox = true
 			}

@@ -147,8 +147,18 @@ func convertPod(pod *marathon.Pod, id, path, name string, o Options) (*Release, 
 				p.hostPort = int32(hp)
 			}
 			p.servicePort = p.containerPort
-			c.env.literal("ENDPOINT_"+envName(e.Name), strconv.Itoa(int(p.containerPort)), "fixed container port", true)
-			c.rec.conv(ep, tgt+".ports", fmt.Sprintf("container port %d, exported as $ENDPOINT_%s", p.containerPort, envName(e.Name)))
+			pv := strconv.Itoa(int(p.containerPort))
+			for _, pre := range []string{"ENDPOINT_", "EP_HOST_", "EP_CONTAINER_"} {
+				c.env.literal(pre+envName(e.Name), pv, "fixed container port "+pv, true)
+			}
+			reason := fmt.Sprintf("container port %d, exported as $ENDPOINT_%s (and $EP_HOST_%[2]s, $EP_CONTAINER_%[2]s)", p.containerPort, envName(e.Name))
+			if validPort(hp) {
+				c.rec.conv(ep, tgt+".ports", reason+"; fixed host port "+strconv.Itoa(hp))
+			} else if e.HostPort != nil {
+				c.rec.approx(ep, tgt+".ports", reason+"; the random host port is not needed (pods have their own IP)", "")
+			} else {
+				c.rec.conv(ep, tgt+".ports", reason)
+			}
 			c.portLabels(ep, p, "Service/"+name+" ")
 			ports = append(ports, p)
 			allPorts = append(allPorts, p)
@@ -200,11 +210,14 @@ func convertPod(pod *marathon.Pod, id, path, name string, o Options) (*Release, 
 				continue
 			}
 			vm := corev1.VolumeMount{Name: vn, MountPath: m.MountPath, ReadOnly: ptr.Deref(m.ReadOnly, false)}
+			reason := ""
+			if !strings.HasPrefix(m.MountPath, "/") {
+				vm.MountPath = strings.TrimSuffix(o.SandboxPath, "/") + "/" + m.MountPath
+				c.sandbox = true
+				reason = "relative to the sandbox " + o.SandboxPath
+			}
 			for _, v := range pod.Volumes {
 				if v.Name == m.Name && v.Secret != nil {
-					for _, s := range []string{} {
-						_ = s
-					}
 					if def, ok := pod.Secrets[*v.Secret]; ok {
 						_, key := secretTarget(def.Source)
 						vm.SubPath = key
@@ -213,7 +226,7 @@ func convertPod(pod *marathon.Pod, id, path, name string, o Options) (*Release, 
 				}
 			}
 			ctr.VolumeMounts = append(ctr.VolumeMounts, vm)
-			c.rec.conv(mp, tgt+".volumeMounts", "")
+			c.rec.conv(mp, tgt+".volumeMounts", reason)
 		}
 		if pc.HealthCheck != nil {
 			c.podHealth(cp+".healthCheck", tgt, &ctr, pc.HealthCheck, ports)
@@ -244,7 +257,7 @@ func convertPod(pod *marathon.Pod, id, path, name string, o Options) (*Release, 
 			linuxInfo(&c.rec, cp+".linuxInfo", tgt, &ctr, &c.pod, pc.LinuxInfo)
 		}
 		if pc.Labels != nil {
-			c.rec.approx(cp+".labels", "spec.template.metadata.annotations", "container labels are kept as a pod annotation", "")
+			c.rec.approx(cp+".labels", "metadata.annotations["+AnnotationPrefix+"container-labels-"+cn+"]", "container labels are kept as a workload annotation (JSON)", "")
 			c.annotations[AnnotationPrefix+"container-labels-"+cn] = portLabelsJSON(pc.Labels)
 		}
 		ctrs = append(ctrs, ctr)
@@ -252,7 +265,7 @@ func convertPod(pod *marathon.Pod, id, path, name string, o Options) (*Release, 
 	if graceMax >= 0 {
 		c.pod.TerminationGracePeriodSeconds = ptr.To(graceMax)
 	}
-	cps, sps := finishPorts(allPorts, c.env, "Service/"+name+" ", &c.rec, func(p *port) string { return p.path })
+	cps, sps := finishPorts(allPorts, nil, "Service/"+name+" ", &c.rec, func(p *port) string { return p.path })
 	for _, cp := range cps {
 		for _, p := range allPorts {
 			if p.containerPort == cp.ContainerPort {
