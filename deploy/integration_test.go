@@ -465,3 +465,33 @@ func TestBadAppYAML(t *testing.T) {
 		}
 	}
 }
+
+// TestExamples: the example apps (examples/apps: a Marathon app, a Marathon
+// definition converted on the fly, a team's own chart) pass a dry run, then
+// deploy in dependency order and answer through nginx at their routes.
+func TestExamples(t *testing.T) {
+	l := needLab(t)
+	dir := abs(t, "../examples/apps")
+	out, code := run(t, l, "deploy", "--dry-run", dir)
+	if code != 0 || !strings.Contains(out, "would install Helm release demo/api (chart converted from the Marathon definition)") ||
+		!strings.Contains(out, "would install Helm release shop/shop") {
+		t.Fatalf("dry run of the examples: exit %d", code)
+	}
+	cs := kube(t, l)
+	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), "shop", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the dry run created namespace shop (err %v)", err)
+	}
+	out, code = run(t, l, "deploy", dir)
+	if code != 0 {
+		t.Fatalf("deploy of the examples: exit %d", code)
+	}
+	if i, j := strings.Index(out, "Marathon app /demo/web"), strings.Index(out, "installing Helm release demo/api"); i < 0 || j < 0 || j < i {
+		t.Errorf("api (dependsOn: [web]) was not deployed after web")
+	}
+	for path, version := range map[string]string{"/web/": "v1", "/api/": "v2", "/shop/": "v3"} {
+		a := answers(t, l, path, 1)[0]
+		if a["version"] != version {
+			t.Errorf("%s answers %v, want version %s", path, a, version)
+		}
+	}
+}
