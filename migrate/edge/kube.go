@@ -55,6 +55,13 @@ func (m *Manifests) Set(app string, objs []*unstructured.Unstructured) {
 	m.objs[app] = objs
 }
 
+// Objects returns the objects given for an app.
+func (m *Manifests) Objects(app string) []*unstructured.Unstructured {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.objs[app]
+}
+
 func (m *Manifests) get(app string) ([]*unstructured.Unstructured, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
