@@ -63,6 +63,10 @@ type Options struct {
 	Convert ChartConverter
 	// LogLines is how many log lines of a failing container are shown (default 20).
 	LogLines int
+	// PodLogDir is the lab's pod directory (<lab dir>/pods), read for a
+	// container's log when the API server cannot serve it (a node agent
+	// without the kubelet log API); "" outside the lab.
+	PodLogDir string
 }
 
 // Deployer deploys apps and shows their differences with what runs.

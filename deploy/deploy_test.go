@@ -2,12 +2,17 @@ package deploy
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chartutil"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/convert"
@@ -171,4 +176,30 @@ func TestConvertChartRenders(t *testing.T) {
 		t.Errorf("workloads %+v", ws)
 	}
 	_ = chartutil.DefaultCapabilities
+}
+
+func TestPodLogFileTail(t *testing.T) {
+	dir := t.TempDir()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u1"}}
+	p := podLogFile(dir, pod, "app")
+	if p != filepath.Join(dir, "ns_p_u1", "app.log") {
+		t.Fatalf("path %s", p)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&b, "line %d\n", i)
+	}
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fileTail(p, 3)
+	if err != nil || got != "line 47\nline 48\nline 49" {
+		t.Errorf("tail %q %v", got, err)
+	}
+	if _, err := fileTail(filepath.Join(dir, "nope"), 3); err == nil {
+		t.Error("no error for a missing file")
+	}
 }

@@ -2,8 +2,12 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -246,6 +250,12 @@ func (d *Deployer) logTail(ctx context.Context, pod *corev1.Pod, container strin
 		}
 	}
 	head := fmt.Sprintf("\n    logs of container %s (last %d lines):", container, n)
+	if err != nil && d.o.PodLogDir != "" {
+		if tail, ferr := fileTail(podLogFile(d.o.PodLogDir, pod, container), d.o.LogLines); ferr == nil {
+			out, err = tail, nil
+			head = fmt.Sprintf("\n    logs of container %s (last %d lines, from the node agent's file):", container, n)
+		}
+	}
 	switch {
 	case err != nil:
 		return head + " cannot read them: " + err.Error()
@@ -359,4 +369,34 @@ func (d *Deployer) sliceBackends(ctx context.Context, s *appspec.Spec, ns string
 		}
 	}
 	return nil, nil
+}
+
+// podLogFile is where the lab's node agent writes a container's output:
+// <pods dir>/<namespace>_<name>_<uid>/<container>.log (nodeagent.PodDirName).
+func podLogFile(dir string, pod *corev1.Pod, container string) string {
+	return filepath.Join(dir, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container+".log")
+}
+
+// fileTail returns the last n lines of a file (reading at most its last 1 MiB).
+func fileTail(path string, n int) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	const window = 1 << 20
+	off := max(0, st.Size()-window)
+	b := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n"), nil
 }

@@ -125,6 +125,9 @@ func (o *DeployOptions) Deployer(out io.Writer) (*deploy.Deployer, error) {
 		}
 	}
 
+	if lc != nil {
+		opts.PodLogDir = lc.Path("pods")
+	}
 	kc := o.Kubeconfig
 	if kc == "" && os.Getenv("KUBECONFIG") == "" && lc != nil && lc.Kubernetes.Enabled {
 		kc = lab.Kubeconfig(*lc)
