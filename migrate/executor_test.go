@@ -353,3 +353,73 @@ func (q *perApp) SetMarathon(ctx context.Context, a App, in bool) error {
 func (q *perApp) Observe(ctx context.Context, a App, from, to time.Time) (Observation, error) {
 	return q.p(a, false).Observe(ctx, a, from, to)
 }
+
+// shortSleep sleeps for real but at most 20 ms (commands can arrive during
+// a wait).
+type shortSleep struct{}
+
+func (shortSleep) Now() time.Time { return time.Now() }
+func (shortSleep) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(min(d, 20*time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func waitJournal(t *testing.T, j journal.Journal, app string, cond func(State) bool) State {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if s, ok, _ := Latest(j, app); ok && cond(s) {
+			return s
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s, _, _ := Latest(j, app)
+	t.Fatalf("journal never reached the condition; last %s", describe(s))
+	return s
+}
+
+func TestExecutorPauseResumeAbort(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		j := openJournal(t)
+		p := newPlatforms(t, j)
+		x := newExec(p, j)
+		x.Clock = shortSleep{}
+		a := webApp
+		a.Plan.PausePerStep = time.Hour // shortSleep caps it; commands interrupt it
+		res := make(chan Result, 1)
+		go func() { res <- x.Migrate(context.Background(), a) }()
+		waitJournal(t, j, "web", func(s State) bool { return s.Phase == Shifting && s.KubePercent == 25 && s.Applied })
+		for !x.Send("web", Event{Kind: EvPause}) {
+			time.Sleep(time.Millisecond)
+		}
+		s := waitJournal(t, j, "web", func(s State) bool { return s.Paused })
+		time.Sleep(50 * time.Millisecond)
+		if now, _, _ := Latest(j, "web"); !now.Paused || now.KubePercent != s.KubePercent {
+			t.Fatalf("paused migration moved on: %s", describe(now))
+		}
+		if abort {
+			x.Send("web", Event{Kind: EvAbort})
+			r := <-res
+			if r.State.Phase != RolledBack || !strings.Contains(fmt.Sprint(r.Err), "operator: abort") {
+				t.Fatalf("abort: %v %s", r.Err, describe(r.State))
+			}
+			p.consistent(t, RolledBack)
+			continue
+		}
+		x.Send("web", Event{Kind: EvResume})
+		r := <-res
+		if r.Err != nil || r.State.Phase != Finalized {
+			t.Fatalf("resume: %v %s", r.Err, describe(r.State))
+		}
+		p.consistent(t, Finalized)
+	}
+	if (&Executor{}).Send("nothing", Event{Kind: EvPause}) {
+		t.Fatal("command delivered to an app that is not migrating")
+	}
+}

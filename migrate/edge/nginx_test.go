@@ -100,6 +100,8 @@ type rig struct {
 	kube     *simPlatform
 	lb       string
 	out      *strings.Builder
+	nginx    *nginxtest.Instance
+	client   *traffic.Client
 }
 
 func newRig(t *testing.T, kubeFailRate float64) *rig {
@@ -131,7 +133,7 @@ func newRig(t *testing.T, kubeFailRate float64) *rig {
 	tr.Add("web", f)
 	out := &strings.Builder{}
 	x := &migrate.Executor{Journal: j, Kubernetes: k, Marathon: m, Traffic: tr, Stats: Stats{Tailer: tl}, Drain: 300 * time.Millisecond, Progress: syncWriter{b: out}}
-	return &rig{x: x, fol: f, marathon: m, kube: k, lb: in.PublicAddr(), out: out}
+	return &rig{x: x, fol: f, marathon: m, kube: k, lb: in.PublicAddr(), out: out, nginx: in, client: client}
 }
 
 type syncWriter struct{ b *strings.Builder }
@@ -233,5 +235,64 @@ func TestBadReleaseRolledBack(t *testing.T) {
 	}
 	if sh, in := r.fol.Share(); sh != 0 || !in {
 		t.Fatalf("share %d marathon in pool %v", sh, in)
+	}
+}
+
+// hookTraffic calls before ahead of each weight change.
+type hookTraffic struct {
+	migrate.Traffic
+	before func(pct int)
+}
+
+func (h hookTraffic) SetShare(ctx context.Context, a migrate.App, pct int) error {
+	h.before(pct)
+	return h.Traffic.SetShare(ctx, a, pct)
+}
+
+// TestNginxDownMidMigration: nginx is stopped just before the 25% weight
+// change and restarted 3 s later (it reloads its routing state from the
+// state file). The push fails, the migration rolls back, the rollback's
+// weight change is retried until nginx answers again, and the route ends
+// with Marathon alone; the journal names the failure.
+func TestNginxDownMidMigration(t *testing.T) {
+	r := newRig(t, 0)
+	r.x.RetryBackoff = 500 * time.Millisecond
+	var once sync.Once
+	r.x.Traffic = hookTraffic{Traffic: r.x.Traffic, before: func(pct int) {
+		if pct == 25 {
+			once.Do(func() {
+				r.nginx.Stop()
+				time.AfterFunc(3*time.Second, r.nginx.Restart)
+			})
+		}
+	}}
+	ctx, stop := context.WithCancel(context.Background())
+	res := r.load(ctx)
+	got := r.x.Migrate(context.Background(), webApp)
+	stop()
+	lg := <-res
+	t.Logf("executor:\n%s", r.out.String())
+	t.Logf("load (nginx itself was down for 3 s): %s %v", lg, lg.Errors)
+	var rb *migrate.RolledBackError
+	if !errors.As(got.Err, &rb) || !strings.Contains(rb.Reason, "set weights kubernetes=25%") {
+		t.Fatalf("want a rollback naming the failed push, got %v", got.Err)
+	}
+	st, err := r.client.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := st.Route("web")
+	if sh := traffic.Shares(rt.Backends); sh[traffic.Marathon] != 100 {
+		t.Fatalf("route after the rollback: %+v", rt.Backends)
+	}
+	es, _ := r.x.Journal.Load("web")
+	retried := 0
+	for _, e := range es {
+		if e.Event == "failed" && strings.Contains(e.Reason, "set weights") {
+			retried++
+		}
+	}
+	if retried < 2 {
+		t.Fatalf("journal: want the failed push and at least one failed retry, got %d", retried)
 	}
 }
