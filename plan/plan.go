@@ -1,0 +1,343 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/switchyard/switchyard/capacity"
+)
+
+// Make plans the migration of inv's apps. Invalid input (duplicate names,
+// unknown dependencies, dependency cycles, bad options) is an error; a plan
+// that capacity or host ports make impossible comes back with OK false and
+// its Blockers.
+func Make(inv Inventory, o Options) (*Plan, error) {
+	o, err := o.complete()
+	if err != nil {
+		return nil, err
+	}
+	g, err := buildGraph(inv)
+	if err != nil {
+		return nil, err
+	}
+	ov := capacity.DefaultOverhead()
+	if inv.Overhead != nil {
+		ov = *inv.Overhead
+	}
+	groups, eff := waves(g, o.Order, o.MaxWaveSize)
+	s := newSim(inv, ov)
+	p := &Plan{Version: Version, OK: true, Options: o, Conflicts: Conflicts(inv), Waves: make([]Wave, 0, len(groups))}
+	for _, c := range p.Conflicts {
+		p.Warnings = append(p.Warnings, c.Message())
+	}
+	for wi, grp := range groups {
+		w := s.wave(wi+1, grp, g, eff, o)
+		p.Blockers = append(p.Blockers, w.Blockers...)
+		p.Waves = append(p.Waves, w)
+	}
+	p.OK = len(p.Blockers) == 0
+	return p, nil
+}
+
+// pod is one pod to place.
+type pod struct {
+	app  int // index in the wave
+	req  Resources
+	size float64
+}
+
+// wave plans one wave on the simulated cluster.
+func (s *sim) wave(index int, grp []int, g graph, eff []int, o Options) Wave {
+	s.release(index)
+	until := index + o.RollbackWindow
+	switch {
+	case o.NoRollbackRoom:
+		until = index
+	case o.RollbackWindow < 0:
+		until = forever
+	}
+	sort.Slice(grp, func(a, b int) bool {
+		x, y := grp[a], grp[b]
+		if eff[x] != eff[y] {
+			return eff[x] > eff[y]
+		}
+		return g.apps[x].Name < g.apps[y].Name
+	})
+	w := Wave{Index: index, Apps: make([]AppPlan, len(grp))}
+	blocked := make([]bool, len(grp))
+	var pods []pod
+	for k, i := range grp {
+		a := g.apps[i]
+		req, lim, from, warns := Derive(a, o.Headroom)
+		w.Warnings = append(w.Warnings, warns...)
+		ap := AppPlan{Name: a.Name, MarathonID: a.MarathonID, Namespace: a.Namespace, Owner: a.Owner,
+			Priority: a.Priority, EffectivePriority: eff[i], DependsOn: a.DependsOn, Instances: a.Instances,
+			Requests: req, Limits: lim, RequestsFrom: from, HostPorts: a.HostPorts, Route: a.Route, Gates: a.Gates}
+		if ap.Route.Name == "" {
+			ap.Route.Name = a.Name
+		}
+		w.Apps[k] = ap
+		if a.Instances == 0 {
+			w.Warnings = append(w.Warnings, fmt.Sprintf("app %s: 0 instances on Marathon: its release starts with 0 pods and takes no room", a.Name))
+		}
+		// Rollback room for instances Marathon does not run right now
+		// (their tasks' room is not held by live tasks).
+		if missing := a.Instances - len(s.tasks[a.MarathonID]); missing > 0 {
+			left := s.reserveRollback(a.Name, noPorts(a.Marathon), missing, until)
+			if left > 0 {
+				blocked[k] = true
+				w.Blockers = append(w.Blockers, s.rollbackBlocker(index, a, missing, left))
+			}
+		}
+		if blocked[k] {
+			continue
+		}
+		for j := 0; j < a.Instances; j++ {
+			pods = append(pods, pod{app: k, req: req, size: s.size(req)})
+		}
+	}
+	sort.SliceStable(pods, func(x, y int) bool { return pods[x].size > pods[y].size })
+	changes := map[int]*ShareChange{}
+	placed := make([]map[int]int, len(grp))
+	for _, pd := range pods {
+		if blocked[pd.app] {
+			continue
+		}
+		a := g.apps[grp[pd.app]]
+		ni := s.firstFit(pd.req, a.HostPorts)
+		if ni < 0 && !o.NoShareChanges {
+			ni = s.grow(pd.req, a.HostPorts, !o.NoJoin, changes, a.Name)
+		}
+		if ni < 0 {
+			blocked[pd.app] = true
+			w.Blockers = append(w.Blockers, s.blocker(index, a, pd.req, o))
+			continue
+		}
+		n := &s.nodes[ni]
+		n.pods = n.pods.Add(pd.req)
+		n.takePorts(a.HostPorts, "pod of "+a.Name)
+		if placed[pd.app] == nil {
+			placed[pd.app] = map[int]int{}
+		}
+		placed[pd.app][ni]++
+	}
+	for k := range grp {
+		if pl := placed[k]; pl != nil {
+			for ni, c := range pl {
+				w.Apps[k].Placement = append(w.Apps[k].Placement, Placement{Node: s.nodes[ni].name, Pods: c})
+			}
+			sort.Slice(w.Apps[k].Placement, func(x, y int) bool { return w.Apps[k].Placement[x].Node < w.Apps[k].Placement[y].Node })
+		}
+		a := g.apps[grp[k]]
+		u := until
+		if blocked[k] {
+			u = forever // it stays on Marathon
+		}
+		s.retire(a.Name, a.MarathonID, u)
+	}
+	for ni, c := range changes {
+		c.To, c.Allocatable = s.nodes[ni].share, s.nodes[ni].alloc
+		w.ShareChanges = append(w.ShareChanges, *c)
+	}
+	sort.Slice(w.ShareChanges, func(x, y int) bool { return w.ShareChanges[x].Node < w.ShareChanges[y].Node })
+	return w
+}
+
+// firstFit returns the first node (by name) whose free Kubernetes room and
+// host ports hold the pod, or -1.
+func (s *sim) firstFit(r Resources, ports []int) int {
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if n.fits(r) && (len(ports) == 0 || n.portsFree(ports, s.nodePorts)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// grow finds the first node whose share can grow to hold the pod without
+// squeezing the Mesos side, grows it (recording the change) and returns
+// it, or -1.
+func (s *sim) grow(r Resources, ports []int, join bool, changes map[int]*ShareChange, app string) int {
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if !n.canHost(join) || (len(ports) > 0 && !n.portsFree(ports, s.nodePorts)) {
+			continue
+		}
+		share, alloc, ok := s.growth(n, r)
+		if !ok {
+			continue
+		}
+		c := changes[i]
+		if c == nil {
+			c = &ShareChange{Node: n.name, From: n.share, Joins: !n.joined}
+			changes[i] = c
+		}
+		if len(c.For) == 0 || c.For[len(c.For)-1] != app {
+			c.For = append(c.For, app)
+		}
+		n.share, n.alloc, n.joined = share, alloc, true
+		return i
+	}
+	return -1
+}
+
+var resourceNames = []string{"cpus", "mem", "disk"}
+
+func unitOf(r string) string {
+	if r == "cpus" {
+		return " cpus"
+	}
+	return " MiB " + r
+}
+
+// blocker explains why a pod of a fits nowhere: the node that comes
+// closest, the resource most missing there, what the node can give, and
+// whose rollback room holds the rest.
+func (s *sim) blocker(wave int, a App, r Resources, o Options) Blocker {
+	b := Blocker{Wave: wave, App: a.Name, Kind: "capacity"}
+	best, bestScore, bestRes := -1, math.Inf(1), ""
+	portOK := 0
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if !n.canHost(!o.NoJoin) {
+			continue
+		}
+		if len(a.HostPorts) > 0 && !n.portsFree(a.HostPorts, s.nodePorts) {
+			continue
+		}
+		portOK++
+		avail := n.kubeFree().NonNegative()
+		if !o.NoShareChanges && !n.kubeOnly {
+			avail = avail.Add(n.headroom())
+		}
+		score, worst, wv := 0.0, "", 0.0
+		for _, rn := range resourceNames {
+			miss := r.Get(rn) - avail.Get(rn)
+			if miss <= 1e-9 {
+				continue
+			}
+			norm := miss / math.Max(s.scale.Get(rn), 1e-9)
+			score += norm
+			if norm > wv {
+				worst, wv = rn, norm
+			}
+		}
+		if worst == "" { // fits by resources: the overhead of joining is what is missing
+			worst, score = "cpus", 0
+		}
+		if score < bestScore {
+			best, bestScore, bestRes = i, score, worst
+		}
+	}
+	if portOK == 0 && len(a.HostPorts) > 0 {
+		b.Kind, b.Resource = "host-port", "port "+joinInts(a.HostPorts)
+		b.Message = fmt.Sprintf("wave %d: app %s needs host port(s) %s on a node, but no schedulable node has them free (%s)", wave, a.Name, joinInts(a.HostPorts), s.portHolders(a.HostPorts))
+		b.Unblock = []string{"free the port(s) on a node (move the Marathon tasks or pods that hold them)", "drop the fixed host port from " + a.Name + "'s definition (requirePorts/hostPort): pods are reached on their own IP"}
+		return b
+	}
+	if best < 0 {
+		b.Resource = "node"
+		b.Message = fmt.Sprintf("wave %d: app %s: no node can run pods (every node is cordoned%s)", wave, a.Name, map[bool]string{true: " or not in Kubernetes", false: ""}[o.NoJoin])
+		b.Unblock = []string{"add a node", "uncordon a node"}
+		return b
+	}
+	n := &s.nodes[best]
+	rn := bestRes
+	free := math.Max(n.kubeFree().Get(rn), 0)
+	give := 0.0
+	if !o.NoShareChanges && !n.kubeOnly {
+		give = n.headroom().Get(rn)
+	}
+	b.Resource, b.Node = rn, n.name
+	b.Missing = round(r.Get(rn) - free)
+	b.CanGive = round(give)
+	var rb []string
+	var rbRoom float64
+	for _, gh := range n.ghosts {
+		if gh.res.Get(rn) > 0 {
+			rbRoom += gh.res.Get(rn)
+			if len(rb) == 0 || rb[len(rb)-1] != gh.app {
+				rb = append(rb, gh.app)
+			}
+		}
+	}
+	rb = uniq(rb)
+	b.RollbackFor = rb
+	u := unitOf(rn)
+	msg := fmt.Sprintf("wave %d: app %s needs %s%s more on the Kubernetes side", wave, a.Name, fmtNum(b.Missing), u)
+	switch {
+	case o.NoShareChanges:
+		msg += fmt.Sprintf(" than %s has free (share changes are off)", n.name)
+	case len(rb) > 0:
+		msg += fmt.Sprintf("; %s can give %s without breaking the Marathon rollback room for app %s", n.name, fmtNum(b.CanGive), strings.Join(rb, ", "))
+	default:
+		msg += fmt.Sprintf("; %s can give %s without squeezing its Marathon tasks", n.name, fmtNum(b.CanGive))
+	}
+	b.Message = msg
+	avail := free + give
+	b.Unblock = append(b.Unblock, fmt.Sprintf("add a node (or %s%s on %s)", fmtNum(math.Max(r.Get(rn)-avail, 0)), u, n.name))
+	if avail > 1e-9 {
+		b.Unblock = append(b.Unblock, fmt.Sprintf("lower %s's requests to ≤ %s%s", a.Name, fmtNum(avail), u))
+	}
+	if len(rb) > 0 {
+		b.Unblock = append(b.Unblock, fmt.Sprintf("finalize %s before this wave (frees %s%s of rollback room on %s)", strings.Join(rb, ", "), fmtNum(rbRoom), u, n.name))
+	}
+	if o.NoShareChanges {
+		b.Unblock = append(b.Unblock, "allow share changes")
+	}
+	return b
+}
+
+func (s *sim) rollbackBlocker(wave int, a App, missing, left int) Blocker {
+	r := noPorts(a.Marathon)
+	return Blocker{Wave: wave, App: a.Name, Kind: "rollback-room", Resource: "cpus/mem",
+		Message: fmt.Sprintf("wave %d: app %s runs %d of %d instances on Marathon and the Mesos side has no room to run %d of the missing %d again (%s each) if the migration rolls back", wave, a.Name, a.Instances-missing, a.Instances, left, missing, r),
+		Unblock: []string{"let Marathon run all instances before migrating (fix what keeps them from starting)", fmt.Sprintf("scale %s down to %d instances", a.MarathonID, a.Instances-missing), "add Mesos room (a node)"}}
+}
+
+func (s *sim) portHolders(ports []int) string {
+	var parts []string
+	for _, p := range ports {
+		if o, ok := s.nodePorts[p]; ok {
+			parts = append(parts, fmt.Sprintf("%d is the NodePort of %s on every node", p, o))
+			continue
+		}
+		cnt := 0
+		var who string
+		for i := range s.nodes {
+			if o, ok := s.nodes[i].ports[p]; ok {
+				cnt++
+				if who == "" {
+					who = fmt.Sprintf("%s on %s", o, s.nodes[i].name)
+				}
+			}
+		}
+		if cnt > 0 {
+			parts = append(parts, fmt.Sprintf("%d is held on %d node(s), e.g. by %s", p, cnt, who))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func uniq(v []string) []string {
+	seen := map[string]bool{}
+	out := v[:0]
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
