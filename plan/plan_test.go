@@ -194,22 +194,22 @@ func TestCapacity(t *testing.T) {
 	cordoned.Cordoned = true
 	joinee := Node{Name: "node-2", Total: total, MesosAllocated: res(1, 1100), Tasks: tasks("/web", 1, res(1, 1100))}
 	cases := []struct {
-		name     string
-		nodes    []Node
-		apps     []App
-		opts     Options
-		changes  []ShareChange
-		blocker  string // substring of the first blocker's message
-		unblock  string
-		place    []Placement
+		name    string
+		nodes   []Node
+		apps    []App
+		opts    Options
+		changes []ShareChange
+		blocker string // substring of the first blocker's message
+		unblock string
+		place   []Placement
 	}{
 		{name: "fits in the current shares, first fit by name",
 			nodes: []Node{node("node-1", total, small, res(1, 1024), tasks("/web", 2, res(0.5, 256))...), node("node-2", total, small, res(1, 1024), tasks("/web", 1, res(0.5, 256))...)},
 			apps:  []App{web(3, 0.5, 256)},
 			place: []Placement{{"node-1", 2}, {"node-2", 1}}},
 		{name: "does not fit: the share grows on the first node with Mesos room",
-			nodes: []Node{node("node-1", total, small, res(2.9, 6800), tasks("/web", 2, res(1, 256))...), node("node-2", total, small, res(1, 1024), tasks("/web", 1, res(1, 256))...)},
-			apps:  []App{web(3, 1, 256)},
+			nodes:   []Node{node("node-1", total, small, res(2.9, 6800), tasks("/web", 2, res(1, 256))...), node("node-2", total, small, res(1, 1024), tasks("/web", 1, res(1, 256))...)},
+			apps:    []App{web(3, 1, 256)},
 			changes: []ShareChange{{Node: "node-2", From: small, To: res(2.1, 1380), Allocatable: res(2, 1024), For: []string{"web"}}},
 			place:   []Placement{{"node-1", 1}, {"node-2", 2}}},
 		{name: "share changes off: blocked with the node's free room",
@@ -226,8 +226,8 @@ func TestCapacity(t *testing.T) {
 			apps:    []App{web(2, 0.1, 600)},
 			blocker: "app web needs 176 MiB mem more on the Kubernetes side; node-1 can give 120", unblock: "lower web's requests to ≤ 544 MiB mem"},
 		{name: "a node not in Kubernetes joins with the overhead",
-			nodes: []Node{node("node-1", total, small, res(3, 7000)), joinee},
-			apps:  []App{web(1, 1, 1100)},
+			nodes:   []Node{node("node-1", total, small, res(3, 7000)), joinee},
+			apps:    []App{web(1, 1, 1100)},
 			changes: []ShareChange{{Node: "node-2", Joins: true, From: Resources{}, To: res(1.1, 1456), Allocatable: res(1, 1100), For: []string{"web"}}},
 			place:   []Placement{{"node-2", 1}}},
 		{name: "NoJoin keeps nodes out of Kubernetes",
