@@ -250,7 +250,7 @@ func convertFile(path string, opts convert.Options) (*convert.Result, error) {
 		msgs = append(msgs, m)
 	}
 	if len(msgs) > 0 {
-		return nil, fmt.Errorf("invalid Marathon definition:\n%s", strings.Join(msgs, "\n"))
+		return nil, fmt.Errorf("invalid Marathon definition:\n%s\nfix: correct these fields (`switchyard marathon validate %s` lists every issue)", strings.Join(msgs, "\n"), path)
 	}
 	res, err := convert.Definition(def, opts)
 	if err != nil {
