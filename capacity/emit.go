@@ -16,11 +16,13 @@ import (
 type WrapperSpec struct {
 	// AppPrefix is the app id prefix (default DefaultWrapperAppPrefix).
 	AppPrefix string `json:"appPrefix,omitempty"`
-	// Command starts the wrapper, e.g. "switchyard kubelet-wrapper"; the
-	// node flags are appended, then Args.
+	// Command starts the wrapper, e.g. "switchyard kubelet-wrapper" (split
+	// on spaces, no shell quoting); the node flags are appended, then Args.
+	// The app runs it through Marathon "args", without a shell, so the
+	// wrapper itself receives the kill signal and can drain before exiting
+	// (behind "sh -c" the shell dies at once and takes the wrapper with it).
 	Command string `json:"command"`
-	// Args are extra wrapper arguments (kubelet path, kubelet flags...),
-	// shell-quoted into the command line.
+	// Args are extra wrapper arguments (kubelet path, kubelet flags...).
 	Args []string `json:"args,omitempty"`
 	// DrainSeconds bounds the drain on SIGTERM (default 120); the kill grace
 	// period is DrainSeconds + 30 so the drain always finishes first.
@@ -65,18 +67,14 @@ func (w WrapperSpec) WrapperApp(np NodePlan, o Overhead) marathon.App {
 		"--eviction-hard", FormatResources(o.EvictionHard),
 		"--drain-timeout", fmt.Sprintf("%ds", w.drain()),
 	}
-	args = append(args, w.Args...)
-	cmd := w.Command
-	for _, a := range args {
-		cmd += " " + shellQuote(a)
-	}
+	args = append(append(strings.Fields(w.Command), args...), w.Args...)
 	proto, path, portIndex := marathon.ProtocolHTTP, "/healthz", 0
 	grace0, interval, timeout, fails := 60, 10, 5, 3
 	minHealth, maxOver := 0.0, 0.0
 	port := 0
 	name := "health"
 	return marathon.App{
-		ID: w.WrapperAppID(np.Name), Cmd: &cmd, Instances: &one, CPUs: &cpus, Mem: &mem, Disk: &disk,
+		ID: w.WrapperAppID(np.Name), Args: args, Instances: &one, CPUs: &cpus, Mem: &mem, Disk: &disk,
 		Constraints:     []marathon.Constraint{marathon.NewConstraint("hostname", marathon.OpCluster, np.Hostname)},
 		PortDefinitions: []marathon.PortDefinition{{Port: &port, Name: &name}},
 		HealthChecks: []marathon.HealthCheck{{Protocol: &proto, Path: &path, PortIndex: &portIndex,
@@ -90,16 +88,6 @@ func (w WrapperSpec) WrapperApp(np NodePlan, o Overhead) marathon.App {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ',' || r == ':' || r == '+' ||
-			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 // FormatResources renders "cpus=1.5,mem=2048,disk=0" (the wrapper's flag form).
 func FormatResources(r Resources) string {

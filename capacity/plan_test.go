@@ -164,8 +164,8 @@ func TestWrapperAppAndSelector(t *testing.T) {
 	app := WrapperSpec{Command: "switchyard kubelet-wrapper", DrainSeconds: 60}.WrapperApp(p.Nodes[0], p.Overhead)
 	if app.ID != "/switchyard/kubelet-b" || *app.CPUs != 1 || *app.Mem != 1024 || *app.TaskKillGracePeriodSeconds != 90 ||
 		app.Constraints[0].Parts[2] != "b" || app.Labels[WrapperLabel] != "b" || *app.UpgradeStrategy.MaximumOverCapacity != 0 ||
-		!strings.Contains(*app.Cmd, "--node b --total cpus=4,mem=8192,disk=100") {
-		t.Fatalf("app = %+v cmd %s", app, *app.Cmd)
+		app.Cmd != nil || !strings.Contains(strings.Join(app.Args, " "), "switchyard kubelet-wrapper --node b --total cpus=4,mem=8192,disk=100") {
+		t.Fatalf("app = %+v args %q", app, app.Args)
 	}
 }
 
@@ -275,4 +275,22 @@ func BenchmarkPlan5000Nodes(b *testing.B) {
 	b.ReportMetric(float64(moves), "moved-tasks")
 	b.ReportMetric(5000, "nodes")
 	b.ReportMetric(50000, "tasks")
+}
+
+func TestParseTarget(t *testing.T) {
+	tg, err := ParseTarget([]byte("shares:\n  - selector: {rack: r1}\n    share: {cpus: 1, mem: 512}\napps:\n  - id: /web\n"))
+	if err != nil || len(tg.Shares) != 1 || tg.Shares[0].Share.Mem != 512 || tg.Apps[0].ID != "/web" {
+		t.Fatalf("%+v %v", tg, err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"shares:\n  - nodes: a\n", `unknown field "nodes"`},
+		{"shares:\n  - node: a\n    all: true\n", "shares[0]: set exactly one of node, selector or all"},
+		{"shares:\n  - node: a\n    share: {cpus: -1}\n", "shares[0].share: amounts must be >= 0"},
+		{"apps:\n  - requests: {cpus: 1}\n", "apps[0].id: required"},
+		{"{}", "nothing to plan"},
+	} {
+		if _, err := ParseTarget([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.in, err, tc.want)
+		}
+	}
 }

@@ -85,7 +85,7 @@ func (t Target) Validate() error {
 		if ways != 1 {
 			return fmt.Errorf("target: shares[%d]: set exactly one of node, selector or all", i)
 		}
-		if !s.Share.Fits(s.Share.NonNegative()) || s.Share.Ports != 0 {
+		if !s.Share.Equal(s.Share.NonNegative()) || s.Share.Ports != 0 {
 			return fmt.Errorf("target: shares[%d].share: amounts must be >= 0 (cpus, mem, disk; no ports)", i)
 		}
 	}
@@ -93,7 +93,7 @@ func (t Target) Validate() error {
 		if a.ID == "" {
 			return fmt.Errorf("target: apps[%d].id: required (a Marathon app id such as /shop/web)", i)
 		}
-		if a.Requests != nil && !a.Requests.Fits(a.Requests.NonNegative()) {
+		if a.Requests != nil && !a.Requests.Equal(a.Requests.NonNegative()) {
 			return fmt.Errorf("target: apps[%d].requests: amounts must be >= 0", i)
 		}
 	}

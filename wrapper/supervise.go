@@ -56,6 +56,11 @@ type Options struct {
 	Logger *slog.Logger
 	// OnReady is called once the config is written and kubelet started.
 	OnReady func(Plan)
+	// LockDir holds the per-node lock file kubelet-wrapper-<node>.lock:
+	// a wrapper waits for the previous wrapper of its node to finish
+	// draining and exit before it starts kubelet (Marathon may launch the
+	// replacement while the old task is still being killed). Empty: no lock.
+	LockDir string
 }
 
 func (o *Options) defaults() {
@@ -132,6 +137,13 @@ func Run(ctx context.Context, o Options) error {
 		"systemReserved", plan.Reservations.SystemReserved.String(), "kubeReserved", plan.Reservations.KubeReserved.String(),
 		"evictionHard", plan.Reservations.EvictionHard.String(), "allocatable", plan.Allocatable.String(), "config", cfgPath, "kubelet", argv)
 
+	if o.LockDir != "" {
+		unlock, err := lockNode(ctx, o.LockDir, o.Node, o.Signals, log)
+		if err != nil || unlock == nil {
+			return err
+		}
+		defer unlock()
+	}
 	var mu sync.Mutex
 	var cur *exec.Cmd
 	running := func() bool { mu.Lock(); defer mu.Unlock(); return cur != nil }
@@ -282,4 +294,42 @@ func serveHealth(addr string, running func() bool) (func(), error) {
 		}
 	}()
 	return func() { _ = srv.Close() }, nil
+}
+
+// lockNode takes the node's wrapper lock, waiting for a previous wrapper to
+// release it; a SIGTERM/SIGINT or ctx ending while waiting returns (nil, nil).
+func lockNode(ctx context.Context, dir, node string, sigs <-chan os.Signal, log *slog.Logger) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lock dir: %w", err)
+	}
+	path := filepath.Join(dir, "kubelet-wrapper-"+node+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("node lock: %w", err)
+	}
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		log.Info("another wrapper of this node is still running (draining?): waiting for it to exit", "lock", path)
+		got := make(chan error, 1)
+		go func() { got <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
+		for waiting := true; waiting; {
+			select {
+			case err := <-got:
+				if err != nil {
+					f.Close()
+					return nil, fmt.Errorf("node lock %s: %w", path, err)
+				}
+				waiting = false
+			case <-ctx.Done():
+				f.Close()
+				return nil, nil
+			case sig := <-sigs:
+				if sig == syscall.SIGTERM || sig == os.Interrupt {
+					log.Info("terminated while waiting for the node lock", "signal", sig.String())
+					f.Close()
+					return nil, nil
+				}
+			}
+		}
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }

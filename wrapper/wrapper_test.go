@@ -207,3 +207,45 @@ func waitFor(t *testing.T, what string, f func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestNodeLock: a second wrapper of the same node waits for the first to
+// release the lock; a SIGTERM while waiting gives up without starting.
+func TestNodeLock(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	unlock1, err := lockNode(context.Background(), dir, "n1", nil, log)
+	if err != nil || unlock1 == nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		u, _ := lockNode(context.Background(), dir, "n1", nil, log)
+		got <- u
+	}()
+	select {
+	case <-got:
+		t.Fatal("second wrapper got the lock while the first holds it")
+	case <-time.After(200 * time.Millisecond):
+	}
+	unlock1()
+	select {
+	case u := <-got:
+		if u == nil {
+			t.Fatal("no lock")
+		}
+		sigs := make(chan os.Signal, 1)
+		sigs <- syscall.SIGTERM
+		if u3, err := lockNode(context.Background(), dir, "n1", sigs, log); u3 != nil || err != nil {
+			t.Errorf("waiting wrapper ignored SIGTERM: %v %v", u3, err)
+		}
+		u()
+	case <-time.After(5 * time.Second):
+		t.Fatal("second wrapper never got the lock")
+	}
+	// Another node's lock is independent.
+	u, err := lockNode(context.Background(), dir, "n2", nil, log)
+	if err != nil || u == nil {
+		t.Fatal(err)
+	}
+	u()
+}

@@ -88,7 +88,7 @@ func TestSharedNodesOnTheLab(t *testing.T) {
 	}
 	spec := capacity.WrapperSpec{
 		Command: l.Bin + " kubelet-wrapper",
-		Args: []string{"--kubeconfig", l.Kubeconfig, "--kubelet", l.Bin,
+		Args: []string{"--kubeconfig", l.Kubeconfig, "--lock-dir", l.Config.Path("run"), "--kubelet", l.Bin,
 			"--kubelet-arg=lab", "--kubelet-arg=run", "--kubelet-arg=node-agent", "--kubelet-arg=--config=" + l.ConfigPath,
 			"--kubelet-arg=--node={node}", "--kubelet-arg=--kubelet-config={kubelet-config}"},
 		DrainSeconds: 40,
@@ -129,7 +129,7 @@ func TestSharedNodesOnTheLab(t *testing.T) {
 					got = &rep.Nodes[i]
 				}
 			}
-			if got == nil || !got.Joined || got.Wrapper == "" || !got.KubernetesShare.Equal(np.Share) || !got.Allocatable.Equal(np.Allocatable) || got.Violation != "" {
+			if got == nil || !got.Joined || got.Wrapper == "" || !noPorts(got.KubernetesShare).Equal(np.Share) || !got.Allocatable.Equal(np.Allocatable) || got.Violation != "" {
 				t.Errorf("%s in `capacity -o json`: %+v, want share %v allocatable %v", np.Name, got, np.Share, np.Allocatable)
 			}
 		}
@@ -138,6 +138,44 @@ func TestSharedNodesOnTheLab(t *testing.T) {
 			t.Errorf("table: %v\n%s", err, table)
 		}
 		t.Logf("switchyard capacity:\n%s", table)
+	})
+
+	t.Run("capacity plan emits the wrapper app and kubelet config", func(t *testing.T) {
+		dir := t.TempDir()
+		target := filepath.Join(dir, "target.yaml")
+		if err := os.WriteFile(target, []byte("shares:\n  - node: node-2\n    share: {cpus: 1.5, mem: 3072, disk: 4096}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := run(l, "capacity", "plan", "--target", target, "--emit", dir, "-o", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var po struct {
+			Steps []capacity.Step     `json:"steps"`
+			Apps  []json.RawMessage   `json:"apps"`
+			Nodes []capacity.NodePlan `json:"nodes"`
+		}
+		if err := json.Unmarshal([]byte(out), &po); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if len(po.Steps) != 1 || po.Steps[0].Kind != capacity.StepSetShare || po.Steps[0].Node != "node-2" || len(po.Apps) != 1 {
+			t.Fatalf("plan: %s", out)
+		}
+		app, err := os.ReadFile(filepath.Join(dir, "apps", "node-2.json"))
+		if err != nil || !strings.Contains(string(app), `"hostname",`) || !strings.Contains(string(app), `"cpus": 1.5`) || !strings.Contains(string(app), `"taskKillGracePeriodSeconds": 150`) {
+			t.Errorf("emitted app: %v\n%s", err, app)
+		}
+		kcfg, err := os.ReadFile(filepath.Join(dir, "kubelet", "node-2.yaml"))
+		if err != nil || !strings.Contains(string(kcfg), "cpu: 2500m") || !strings.Contains(string(kcfg), "kind: KubeletConfiguration") {
+			t.Errorf("emitted kubelet config: %v\n%s", err, kcfg)
+		}
+		// Unsatisfiable: more than the node has.
+		if err := os.WriteFile(target, []byte("shares:\n  - node: node-2\n    share: {cpus: 9}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := run(l, "capacity", "plan", "--target", target); err == nil || !strings.Contains(err.Error(), "node node-2: cpus") {
+			t.Errorf("unsatisfiable plan: %v %s", err, out)
+		}
 	})
 
 	t.Run("killing a wrapper drains its pods to another node", func(t *testing.T) {
@@ -203,16 +241,22 @@ func drainTest(t *testing.T, ctx context.Context, l *labtest.Lab, kc kubernetes.
 	if _, err := mc.KillTasks(ctx, []string{taskID}, marathon.KillOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	logPath := filepath.Join(l.Config.Path("marathon", "sandboxes", taskID), "stderr")
 	waitFor(t, ctx, 90*time.Second, "2 pods running on node-2", func() error {
 		ps, err := running("node-2")
 		if err == nil && len(ps) != 2 {
-			err = fmt.Errorf("running on node-2: %v", ps)
+			pl, _ := kc.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=drain-demo"})
+			var st []string
+			for _, p := range pl.Items {
+				st = append(st, fmt.Sprintf("%s@%s:%s(del=%v)", p.Name, p.Spec.NodeName, p.Status.Phase, p.DeletionTimestamp != nil))
+			}
+			b, _ := os.ReadFile(logPath)
+			err = fmt.Errorf("running on node-2: %v; pods %v; wrapper log:\n%s", ps, st, tail(string(b), 2500))
 		}
 		return err
 	})
 	t.Logf("pods moved from node-1 %v to node-2 in %v", before, time.Since(killedAt).Round(time.Second))
 	// The wrapper's log shows the order: evictions, drained, then kubelet stopped.
-	logPath := filepath.Join(l.Config.Path("marathon", "sandboxes", taskID), "stderr")
 	waitFor(t, ctx, 60*time.Second, "the wrapper of node-1 to stop kubelet", func() error {
 		b, err := os.ReadFile(logPath)
 		if err != nil {
@@ -378,6 +422,9 @@ func tail(s string, n int) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// noPorts drops the port count (the wrapper also holds its health port).
+func noPorts(r capacity.Resources) capacity.Resources { r.Ports = 0; return r }
 
 // run runs the switchyard binary with the lab's environment (MESOS_MASTER_URL,
 // KUBECONFIG...), as a user after `eval "$(switchyard lab env)"`; stdout only.

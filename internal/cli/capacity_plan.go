@@ -92,7 +92,7 @@ a time, waiting for each deployment.`,
 	f := cmd.Flags()
 	f.StringVar(&o.target, "target", "", "target file (YAML or JSON; - for stdin)")
 	f.StringVar(&o.emitDir, "emit", "", "write apps/<node>.json and kubelet/<node>.yaml under this directory")
-	f.StringVar(&o.wrapperCmd, "wrapper-command", "switchyard kubelet-wrapper", "command line that starts the wrapper in the app")
+	f.StringVar(&o.wrapperCmd, "wrapper-command", "switchyard kubelet-wrapper", "program and sub-command that start the wrapper (split on spaces; the app runs it via args, without a shell)")
 	f.StringArrayVar(&o.wrapperArgs, "wrapper-arg", nil, "extra wrapper argument (repeatable), e.g. --wrapper-arg=--kubelet=/usr/bin/kubelet")
 	f.IntVar(&o.drain, "drain-seconds", 120, "drain deadline of the wrapper on SIGTERM (the kill grace period is 30 s longer)")
 	f.BoolVar(&o.apply, "apply", false, "perform the steps through Marathon (MARATHON_URL), one node at a time")

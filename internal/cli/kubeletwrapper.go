@@ -28,6 +28,7 @@ type kubeletWrapperOptions struct {
 	drainTimeout, stopGrace                 time.Duration
 	configDir                               string
 	maxFailures                             int
+	lockDir                                 string
 }
 
 // newKubeletWrapperCmd is `switchyard kubelet-wrapper`, the process a
@@ -72,7 +73,7 @@ Mesos master (--mesos-url or $MESOS_MASTER_URL: the agent whose hostname is $HOS
 			opts := wrapper.Options{
 				Node: node, Total: total, Overhead: capacity.Overhead{KubeReserved: kr, EvictionHard: ev}, Task: task,
 				Kubelet: o.kubelet, KubeletArgs: o.kubeletArgs, ConfigDir: o.configDir,
-				DrainTimeout: o.drainTimeout, StopGrace: o.stopGrace, MaxFailures: o.maxFailures,
+				DrainTimeout: o.drainTimeout, LockDir: o.lockDir, StopGrace: o.stopGrace, MaxFailures: o.maxFailures,
 				Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Logger: log,
 			}
 			if !o.noDrain {
@@ -104,6 +105,7 @@ Mesos master (--mesos-url or $MESOS_MASTER_URL: the agent whose hostname is $HOS
 	f.DurationVar(&o.stopGrace, "stop-grace", 10*time.Second, "time kubelet gets after SIGTERM before SIGKILL")
 	f.StringVar(&o.configDir, "config-dir", "", "where to write kubelet-config.yaml (default $MESOS_SANDBOX, else .)")
 	f.IntVar(&o.maxFailures, "max-failures", 5, "quick consecutive kubelet crashes before the wrapper gives up")
+	f.StringVar(&o.lockDir, "lock-dir", "/run/switchyard", "directory of the per-node lock: a new wrapper waits until the previous one of its node has drained and exited (empty: no lock)")
 	return cmd
 }
 
