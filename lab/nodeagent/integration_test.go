@@ -718,6 +718,20 @@ func TestEnvSecretsConfigMapsInitContainersAndLogs(t *testing.T) {
 	if !found {
 		t.Errorf("container process %d does not carry %s", id.PID, labconfig.MarkerEnv)
 	}
+	// Like a kubelet, the agent hands every container the API server's Service.
+	svcIP, err := kube.APIServiceIP(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", id.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range []string{"KUBERNETES_SERVICE_HOST=" + svcIP, "KUBERNETES_SERVICE_PORT=443"} {
+		if !strings.Contains("\x00"+string(environ)+"\x00", "\x00"+kv+"\x00") {
+			t.Errorf("container environment lacks %s", kv)
+		}
+	}
 }
 
 func TestLivenessFailureRestartsContainer(t *testing.T) {

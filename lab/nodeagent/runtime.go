@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
 )
@@ -354,7 +355,17 @@ func (r *Runtime) baseEnv(pod *corev1.Pod) []string {
 	if host == "" {
 		host = pod.Name
 	}
-	return []string{"PATH=" + path, "HOME=/root", "HOSTNAME=" + host, r.marker}
+	env := []string{"PATH=" + path, "HOME=/root", "HOSTNAME=" + host, r.marker}
+	// Like a kubelet, hand every container the API server's Service address.
+	r.mu.Lock()
+	cfg := r.cfg
+	r.mu.Unlock()
+	if ip, err := kube.APIServiceIP(cfg); err == nil {
+		env = append(env, "KUBERNETES_SERVICE_HOST="+ip, "KUBERNETES_SERVICE_PORT=443", "KUBERNETES_SERVICE_PORT_HTTPS=443",
+			"KUBERNETES_PORT=tcp://"+ip+":443", "KUBERNETES_PORT_443_TCP=tcp://"+ip+":443",
+			"KUBERNETES_PORT_443_TCP_PROTO=tcp", "KUBERNETES_PORT_443_TCP_PORT=443", "KUBERNETES_PORT_443_TCP_ADDR="+ip)
+	}
+	return env
 }
 
 func (r *Runtime) podDir(pod *corev1.Pod) string { return filepath.Join(r.podsDir, PodDirName(pod)) }
