@@ -207,9 +207,11 @@ func (f *flakyKube) k() migrate.Kubernetes {
 	}
 	return f.live
 }
-func (f *flakyKube) Install(ctx context.Context, a migrate.App) error   { return f.k().Install(ctx, a) }
-func (f *flakyKube) WaitReady(ctx context.Context, a migrate.App) error { return f.k().WaitReady(ctx, a) }
-func (f *flakyKube) Remove(ctx context.Context, a migrate.App) error    { return f.k().Remove(ctx, a) }
+func (f *flakyKube) Install(ctx context.Context, a migrate.App) error { return f.k().Install(ctx, a) }
+func (f *flakyKube) WaitReady(ctx context.Context, a migrate.App) error {
+	return f.k().WaitReady(ctx, a)
+}
+func (f *flakyKube) Remove(ctx context.Context, a migrate.App) error { return f.k().Remove(ctx, a) }
 
 // TestAPIServerUnreachableMidMigration: the API server stops answering
 // while the executor waits for readiness (after install) and comes back
