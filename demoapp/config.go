@@ -165,12 +165,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 }
 
 // DetectPlatform says where the process runs from the environment each
-// platform gives its workloads.
+// platform gives its workloads. A kubelet always sets KUBERNETES_SERVICE_HOST
+// and Mesos never does, so it wins over MARATHON_APP_ID/MESOS_TASK_ID, which a
+// converted app keeps in its pod spec for compatibility.
 func DetectPlatform(getenv func(string) string) string {
 	switch {
+	case getenv("KUBERNETES_SERVICE_HOST") != "":
+		return PlatformKubernetes
 	case getenv("MARATHON_APP_ID") != "" || getenv("MESOS_TASK_ID") != "":
 		return PlatformMarathon
-	case getenv("KUBERNETES_SERVICE_HOST") != "" || getenv("POD_NAME") != "" || getenv("POD_IP") != "":
+	case getenv("POD_NAME") != "" || getenv("POD_IP") != "":
 		return PlatformKubernetes
 	}
 	return PlatformLocal

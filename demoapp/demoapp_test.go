@@ -44,6 +44,16 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "converted marathon app in a pod", env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1", "MARATHON_APP_ID": "/demo/web", "MESOS_TASK_ID": "web-5d9", "PORT": "8080"}, check: func(t *testing.T, c Config) {
+			if c.Platform != PlatformKubernetes || c.Listen != ":8080" {
+				t.Errorf("got platform %q listen %q, want kubernetes on :8080", c.Platform, c.Listen)
+			}
+		}},
+		{name: "pod without PORT listens on all pod interfaces", env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, check: func(t *testing.T, c Config) {
+			if c.Listen != ":8080" {
+				t.Errorf("listen %q, want :8080", c.Listen)
+			}
+		}},
 		{name: "explicit listen wins", env: map[string]string{"DEMO_LISTEN": "127.0.0.9:1234", "PORT0": "31000", "HOST": "127.0.1.1"}, check: func(t *testing.T, c Config) {
 			if c.Listen != "127.0.0.9:1234" {
 				t.Errorf("listen %q", c.Listen)
