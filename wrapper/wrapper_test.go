@@ -236,7 +236,7 @@ func TestNodeLock(t *testing.T) {
 		sigs := make(chan os.Signal, 1)
 		sigs <- syscall.SIGTERM
 		if u3, err := lockNode(context.Background(), dir, "n1", sigs, log); u3 != nil || err != nil {
-			t.Errorf("waiting wrapper ignored SIGTERM: %v %v", u3, err)
+			t.Errorf("waiting wrapper ignored SIGTERM: got a lock (%v), err %v", u3 != nil, err)
 		}
 		u()
 	case <-time.After(5 * time.Second):
