@@ -16,6 +16,7 @@ type ghost struct {
 	app   string
 	res   Resources
 	ports []int
+	owner string // the ports' holder in simNode.ports
 	until int
 }
 
@@ -104,7 +105,7 @@ func newSim(inv Inventory, ov capacity.Overhead) *sim {
 		for _, t := range n.Tasks {
 			for _, p := range t.Ports {
 				if p != 0 {
-					sn.takePorts([]int{p}, "Marathon app "+t.App)
+					sn.takePorts([]int{p}, marathonOwner(t.App))
 				}
 			}
 			s.tasks[t.App] = append(s.tasks[t.App], taskRef{node: k, res: noPorts(t.Resources), ptr: t.Ports, id: t.ID})
@@ -130,7 +131,9 @@ func (s *sim) release(w int) {
 			if g.until < w {
 				n.reserved = n.reserved.Sub(g.res).NonNegative()
 				for _, p := range g.ports {
-					delete(n.ports, p)
+					if n.ports[p] == g.owner {
+						delete(n.ports, p)
+					}
 				}
 				continue
 			}
@@ -217,6 +220,8 @@ func (s *sim) reserveRollback(app string, res Resources, k, until int) int {
 func (s *sim) retire(app, marathonID string, until int) {
 	for _, t := range s.tasks[marathonID] {
 		n := &s.nodes[t.node]
-		n.ghosts = append(n.ghosts, ghost{app: app, res: t.res, ports: t.ptr, until: until})
+		n.ghosts = append(n.ghosts, ghost{app: app, res: t.res, ports: t.ptr, owner: marathonOwner(marathonID), until: until})
 	}
 }
+
+func marathonOwner(id string) string { return "Marathon app " + id }
