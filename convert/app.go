@@ -352,6 +352,33 @@ func (c *appConv) dockerParameter(path string, p marathon.DockerParameter) {
 		} else {
 			c.rec.unsup(path, "hostname "+v+" is not a DNS label", "")
 		}
+	case "net", "network":
+		switch v {
+		case "bridge", "":
+			c.rec.conv(path, "spec.template.spec", "the pod's own network")
+		case "host":
+			c.rec.approx(path, "spec.template.spec", "host networking: the pod gets its own IP instead", "set hostNetwork: true by hand if the app must bind node addresses")
+		default:
+			c.rec.approx(path, "spec.template.spec", "docker network "+v+": pods join the cluster's pod network", "")
+		}
+	case "net-alias", "network-alias":
+		c.rec.approx(path, "Service/"+c.name, "a DNS alias on a docker network: clients find the pods by the Service name "+c.name+" instead of "+v, "point clients at "+c.name+".<namespace>.svc, or add an ExternalName Service named "+v)
+	case "name":
+		c.rec.approx(path, "metadata.name", "Kubernetes names pods after the workload ("+c.name+"-...); a fixed container name is not possible", "")
+	case "tty", "t":
+		c.container.TTY = v == "" || v == "true"
+		c.rec.conv(path, c.ctr+".tty", "")
+	case "pid":
+		if v == "host" {
+			c.pod.HostPID = true
+			c.rec.conv(path, "spec.template.spec.hostPID", "")
+		} else {
+			c.rec.unsup(path, "pid mode "+v+" has no equivalent", "")
+		}
+	case "log-driver", "log-opt":
+		c.rec.unsup(path, "container logs go to the node's log files; the logging agent of the cluster ships them", "configure the cluster's log collector instead")
+	case "memory", "m", "memory-swap", "memory-swappiness", "memory-reservation":
+		c.rec.unsup(path, "memory settings come from mem and resourceLimits (requests/limits); swap is not given to containers", "set mem / resourceLimits.mem")
 	default:
 		c.rec.unsup(path, "docker run option --"+key+" has no Kubernetes equivalent the converter knows", "express it in the pod spec by hand if it matters")
 	}

@@ -174,6 +174,9 @@ func (c *appConv) build(path string) (*Release, error) {
 	env = append(env, c.userEnv...)
 	env = append(env, c.container.Env...) // docker -e parameters
 	c.container.Env = env
+	if c.env.used["MESOS_SANDBOX"] {
+		c.sandbox = true // $MESOS_SANDBOX must exist
+	}
 	if c.sandbox {
 		c.pod.Volumes = append([]corev1.Volume{{Name: sandboxVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, c.pod.Volumes...)
 		c.container.VolumeMounts = append([]corev1.VolumeMount{{Name: sandboxVolume, MountPath: c.o.SandboxPath}}, c.container.VolumeMounts...)
@@ -336,4 +339,3 @@ const unknownField = "unknown field: not part of Marathon's API (Marathon ignore
 
 // notHandled is the reason of entries the coverage sweep adds.
 const notHandled = "not converted: the converter has no mapping for this field"
-

@@ -66,4 +66,3 @@ func firstDiff(a, b string) string {
 	}
 	return "lengths differ"
 }
-

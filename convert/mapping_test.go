@@ -341,6 +341,18 @@ func TestMapping(t *testing.T) {
 			}
 			wantStatus(t, res, "container.volumes[0].external", convert.Approximated)
 		}},
+		{"docker parameters", `{"id":"/a","args":["$MESOS_SANDBOX/run"],"container":{"type":"DOCKER","docker":{"image":"x","parameters":[{"key":"cap-add","value":"NET_ADMIN"},{"key":"add-host","value":"db:10.0.0.5"},{"key":"pid","value":"host"},{"key":"log-driver","value":"syslog"},{"key":"net-alias","value":"api"}]}}}`, convert.Options{}, func(t *testing.T, res *convert.Result, rel *convert.Release) {
+			ps := rel.PodTemplate().Spec
+			c := main0(rel)
+			if c.SecurityContext.Capabilities.Add[0] != "NET_ADMIN" || ps.HostAliases[0].IP != "10.0.0.5" || !ps.HostPID {
+				t.Errorf("pod %+v", ps)
+			}
+			wantStatus(t, res, "container.docker.parameters[3]", convert.Unsupported)
+			wantStatus(t, res, "container.docker.parameters[4]", convert.Approximated)
+			if c.Args[0] != "$(MESOS_SANDBOX)/run" || envOf(c, "MESOS_SANDBOX") == nil || ps.Volumes[0].EmptyDir == nil {
+				t.Errorf("$MESOS_SANDBOX: args %q volumes %+v", c.Args, ps.Volumes)
+			}
+		}},
 		{"unknown field is reported", `{"id":"/a",` + img + `,"colour":"blue"}`, convert.Options{}, func(t *testing.T, res *convert.Result, rel *convert.Release) {
 			e := wantStatus(t, res, "colour", convert.Unsupported)
 			if !strings.Contains(e.Reason, "unknown field") {

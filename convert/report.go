@@ -100,21 +100,6 @@ type Report struct {
 	Totals Totals `json:"totals"`
 }
 
-// Lookup returns the entry for path in the source with the given id.
-func (r *Report) Lookup(id, path string) (Entry, bool) {
-	for _, s := range r.Sources {
-		if s.ID != id {
-			continue
-		}
-		for _, e := range s.Entries {
-			if e.Path == path {
-				return e, true
-			}
-		}
-	}
-	return Entry{}, false
-}
-
 func (r *Report) add(s SourceReport) {
 	sortEntries(s.Entries)
 	s.Totals = Totals{}
