@@ -190,3 +190,56 @@ func checkFinalized(t *testing.T, e *env, tgt edge.Target, journalPath string, l
 		t.Fatalf("no ready Deployment for %s in namespace mig", tgt.App.Name)
 	}
 }
+
+// TestCLIRollback: `switchyard migrate` dies mid-shift (SIGKILL after the
+// 4th journal append: 50% applied); `switchyard rollback` then moves the
+// app back: Marathon alone serves the route, the Kubernetes objects are
+// gone, status says RolledBack, and no request failed.
+func TestCLIRollback(t *testing.T) {
+	l := labtest.Need(t, theLab)
+	e := setup(t, time.Second)
+	dir := t.TempDir()
+	journalPath := filepath.Join(t.TempDir(), "journal.db")
+	tgt := cliApp(t, e, dir, "rb")
+	ctx, stop := context.WithCancel(context.Background())
+	res := load(ctx, l.Config.Nginx.Listen, "/rb/")
+	common := []string{"--apps", dir, "--journal", journalPath, "--namespace", "mig"}
+	out, err := runCLI(l, []string{crashAfterEnv + "=4"}, append([]string{"migrate", "rb"}, common...)...)
+	if err == nil {
+		t.Fatalf("migrate was not killed:\n%s", out)
+	}
+	out2, err := runCLI(l, nil, append([]string{"rollback", "rb"}, common...)...)
+	time.Sleep(time.Second)
+	stop()
+	lg := <-res
+	t.Logf("rollback:\n%s\nload: %s", out2, lg)
+	if err != nil || !strings.Contains(out2, "RolledBack") || !strings.Contains(out2, "operator: switchyard rollback") {
+		t.Fatalf("rollback: %v\n%s", err, out2)
+	}
+	if lg.Failed != 0 {
+		t.Fatalf("%d of %d requests failed: %v", lg.Failed, lg.Sent, lg.Errors)
+	}
+	st, err := e.lab.Nginx.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := st.Route("rb")
+	if sh := traffic.Shares(r.Backends); sh[traffic.Marathon] != 100 {
+		t.Fatalf("route after rollback: %+v", r.Backends)
+	}
+	a, err := e.lab.Marathon.App(context.Background(), tgt.App.MarathonID)
+	if err != nil || a.TasksHealthy == nil || *a.TasksHealthy != 2 {
+		t.Fatalf("Marathon after rollback: %v", err)
+	}
+	ds, _ := e.lab.Clientset.AppsV1().Deployments("mig").List(context.Background(), metav1.ListOptions{})
+	for _, d := range ds.Items {
+		if strings.Contains(d.Name, "rb") {
+			t.Fatalf("Deployment %s still there", d.Name)
+		}
+	}
+	out3, err := runCLI(l, nil, "status", "--journal", journalPath)
+	if err != nil || !strings.Contains(out3, "RolledBack") {
+		t.Fatalf("status: %v\n%s", err, out3)
+	}
+	t.Logf("status:\n%s", out3)
+}
