@@ -28,6 +28,7 @@ func Make(inv Inventory, o Options) (*Plan, error) {
 	}
 	groups, eff := waves(g, o.Order, o.MaxWaveSize)
 	s := newSim(inv, ov)
+	s.setMin(smallestPod(inv.Apps, o.Headroom))
 	p := &Plan{Version: Version, OK: true, Options: o, Conflicts: Conflicts(inv), Waves: make([]Wave, 0, len(groups))}
 	for _, c := range p.Conflicts {
 		p.Warnings = append(p.Warnings, c.Message())
@@ -118,6 +119,7 @@ func (s *sim) wave(index int, grp []int, g graph, eff []int, o Options) Wave {
 		n := &s.nodes[ni]
 		n.pods = n.pods.Add(pd.req)
 		n.takePorts(a.HostPorts, "pod of "+a.Name)
+		s.update(ni)
 		if placed[pd.app] == nil {
 			placed[pd.app] = map[int]int{}
 		}
@@ -148,7 +150,10 @@ func (s *sim) wave(index int, grp []int, g graph, eff []int, o Options) Wave {
 // firstFit returns the first node (by name) whose free Kubernetes room and
 // host ports hold the pod, or -1.
 func (s *sim) firstFit(r Resources, ports []int) int {
-	for i := range s.nodes {
+	for i := s.firstOpen; i < len(s.nodes); i++ {
+		if s.full[i] {
+			continue
+		}
 		n := &s.nodes[i]
 		if n.fits(r) && (len(ports) == 0 || n.portsFree(ports, s.nodePorts)) {
 			return i
@@ -340,4 +345,20 @@ func uniq(v []string) []string {
 		}
 	}
 	return out
+}
+
+// smallestPod is the least of every app's requests per resource: a node
+// with less free room than it takes no pod of the plan.
+func smallestPod(apps []App, headroom float64) Resources {
+	var m Resources
+	for i, a := range apps {
+		r, _, _, _ := Derive(a, headroom)
+		if i == 0 {
+			m = r
+			continue
+		}
+		m = m.Min(r)
+	}
+	m.Ports = 0
+	return m
 }

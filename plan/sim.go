@@ -82,6 +82,38 @@ type sim struct {
 	ov        capacity.Overhead
 	tasks     map[string][]taskRef // Marathon app id -> its tasks
 	scale     Resources            // largest node total per resource (sizes)
+	// full marks nodes that cannot take even the smallest pod (min);
+	// firstOpen is the first node not full. Placements only fill nodes;
+	// a share growth reopens one.
+	full      []bool
+	firstOpen int
+	min       Resources
+}
+
+// setMin sets the smallest pod of the plan and marks the full nodes.
+func (s *sim) setMin(min Resources) {
+	s.min = min
+	s.full = make([]bool, len(s.nodes))
+	s.firstOpen = len(s.nodes)
+	for i := range s.nodes {
+		s.full[i] = !s.nodes[i].open(min)
+		if !s.full[i] && i < s.firstOpen {
+			s.firstOpen = i
+		}
+	}
+}
+
+// update re-marks node i after its room changed.
+func (s *sim) update(i int) {
+	s.full[i] = !s.nodes[i].open(s.min)
+	switch {
+	case !s.full[i] && i < s.firstOpen:
+		s.firstOpen = i
+	case s.full[i] && i == s.firstOpen:
+		for s.firstOpen < len(s.nodes) && s.full[s.firstOpen] {
+			s.firstOpen++
+		}
+	}
 }
 
 func noPorts(r Resources) Resources { r.Ports = 0; return r }
@@ -164,10 +196,20 @@ func (n *simNode) canHost(join bool) bool {
 	return !n.cordoned && (n.joined || join)
 }
 
-// fits says whether r fits in n's Kubernetes free room now.
+// eps absorbs float rounding in fit checks (as the capacity model does).
+const eps = 1e-6
+
+// fits says whether r fits in n's Kubernetes free room now (the hot path
+// of the simulation: plain comparisons, no allocation).
 func (n *simNode) fits(r Resources) bool {
-	return n.joined && !n.cordoned && r.Fits(n.kubeFree())
+	return n.joined && !n.cordoned &&
+		r.CPUs <= n.alloc.CPUs-n.pods.CPUs+eps &&
+		r.Mem <= n.alloc.Mem-n.pods.Mem+eps &&
+		r.Disk <= n.alloc.Disk-n.pods.Disk+eps
 }
+
+// open says whether n may still take the smallest pod of the plan.
+func (n *simNode) open(min Resources) bool { return n.fits(min) }
 
 // growth is the share and allocatable n needs so that its allocatable
 // holds its pods plus r; ok is false when the Mesos side has no room.
