@@ -15,7 +15,9 @@ func (l *list) Ready(context.Context) ([]traffic.Backend, error) { return *l, ni
 
 type failing struct{}
 
-func (failing) Ready(context.Context) ([]traffic.Backend, error) { return nil, errors.New("unreachable") }
+func (failing) Ready(context.Context) ([]traffic.Backend, error) {
+	return nil, errors.New("unreachable")
+}
 
 // pusher records the states pushed (it applies change to its own state).
 type pusher struct {
