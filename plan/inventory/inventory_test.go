@@ -25,7 +25,7 @@ func spec(t *testing.T, doc string) *appspec.Spec {
 	return s
 }
 
-func strp(s string) *string { return &s }
+func strp(s string) *string  { return &s }
 func f64(v float64) *float64 { return &v }
 func intp(v int) *int        { return &v }
 
