@@ -182,6 +182,39 @@ func TestSharedNodesOnTheLab(t *testing.T) {
 		drainTest(t, ctx, l, kc, mc)
 	})
 
+	t.Run("capacity plan --apply changes a share by restarting one wrapper", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "grow.yaml")
+		if err := os.WriteFile(target, []byte("shares:\n  - node: node-2\n    share: {cpus: 1.5, mem: 3072, disk: 4096}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"capacity", "plan", "--target", target, "--apply", "--drain-seconds", "40", "--wrapper-command", spec.Command}
+		for _, a := range spec.Args {
+			args = append(args, "--wrapper-arg="+a)
+		}
+		before, _ := mc.AppTasks(ctx, "/switchyard/kubelet-node-2")
+		out, err := run(l, args...)
+		if err != nil || !strings.Contains(out, "plan applied") {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		waitFor(t, ctx, 90*time.Second, "node-2 re-registered with the grown allocatable", func() error {
+			n, err := kc.CoreV1().Nodes().Get(ctx, "node-2", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			return sameAllocatable(n.Status.Allocatable, capacity.Resources{CPUs: 1.4, Mem: 2716, Disk: 3072})
+		})
+		after, _ := mc.AppTasks(ctx, "/switchyard/kubelet-node-2")
+		if len(before) != 1 || len(after) != 1 || before[0].ID == after[0].ID {
+			t.Errorf("wrapper of node-2 was not replaced: before %v after %v", before, after)
+		}
+		// The other wrappers were not touched.
+		for _, n := range []string{"node-1", "node-3"} {
+			if ts, _ := mc.AppTasks(ctx, "/switchyard/kubelet-"+n); len(ts) != 1 {
+				t.Errorf("%s wrapper tasks: %v", n, ts)
+			}
+		}
+	})
+
 	t.Run("congestion alert fires and clears", func(t *testing.T) {
 		congestionTest(t, ctx, l, mc, read)
 	})
