@@ -26,9 +26,13 @@ type App struct {
 }
 
 // Kubernetes installs, waits for and removes an app's Kubernetes release.
+// Every method is idempotent.
 type Kubernetes interface {
+	// Install installs or upgrades the release (no wait).
 	Install(ctx context.Context, app App) error
+	// WaitReady waits until every replica is ready.
 	WaitReady(ctx context.Context, app App) error
+	// Remove uninstalls the release (absent is not an error) and waits.
 	Remove(ctx context.Context, app App) error
 }
 
@@ -55,12 +59,16 @@ type Traffic interface {
 
 // Stats reads what nginx saw of the app's Kubernetes backends.
 type Stats interface {
+	// Observe returns the Kubernetes requests of the app's route between
+	// from and to.
 	Observe(ctx context.Context, app App, from, to time.Time) (Observation, error)
 }
 
 // Clock is time, replaceable in tests.
 type Clock interface {
+	// Now is the current time.
 	Now() time.Time
+	// Sleep waits d or until ctx ends (then it returns ctx.Err()).
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
@@ -97,6 +105,8 @@ const (
 // Executor drives migrations: for each transition it first appends the
 // journal entry (fsync'd), then performs the new state's actions.
 type Executor struct {
+	// Journal records every transition before it is acted on; the edges
+	// below perform the actions.
 	Journal    journal.Journal
 	Kubernetes Kubernetes
 	Marathon   Marathon
@@ -127,6 +137,8 @@ type Executor struct {
 
 // Result is how one migration ended.
 type Result struct {
+	// App is the app; State its last state; Err why it did not finalize
+	// (a *RolledBackError when it rolled back); Duration the time it took.
 	App      string
 	State    State
 	Err      error

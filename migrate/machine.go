@@ -101,6 +101,8 @@ func (p Plan) Check() error {
 // Observation is what nginx saw of the app's Kubernetes backends during a
 // step's pause.
 type Observation struct {
+	// Requests and Errors (5xx) count the Kubernetes requests; ErrorRate is
+	// Errors/Requests; P99 their 99th percentile latency.
 	Requests  int           `json:"requests"`
 	Errors    int           `json:"errors"`
 	ErrorRate float64       `json:"errorRate"`
@@ -164,6 +166,7 @@ const (
 
 // Event is something that happened to a migration.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind `json:"kind"`
 	// Obs is the step's statistics (EvObserved).
 	Obs Observation `json:"obs,omitempty"`
@@ -201,12 +204,15 @@ const (
 
 // Action is something the driver must do for a state.
 type Action struct {
+	// Kind says what to do; KubePercent (set-weights), Instances
+	// (scale-marathon) and Wait (observe, wait) are its parameters.
 	Kind        ActionKind    `json:"kind"`
 	KubePercent int           `json:"kubePercent,omitempty"`
 	Instances   int           `json:"instances,omitempty"`
 	Wait        time.Duration `json:"wait,omitempty"`
 }
 
+// String renders the action for progress lines ("set-weights kubernetes=25% marathon=75%").
 func (a Action) String() string {
 	switch a.Kind {
 	case ActSetWeights:

@@ -214,6 +214,7 @@ func (f *Follower) Run(ctx context.Context, onErr func(error)) {
 // MarathonTasks lists a Marathon app's ready tasks: running, and healthy
 // when the app has health checks.
 type MarathonTasks struct {
+	// Client is the Marathon API client; AppID the app's id ("/prod/web").
 	Client *marathon.Client
 	AppID  string
 	// PortIndex selects the task port (default 0).
@@ -268,11 +269,13 @@ func WatchMarathon(ctx context.Context, c *marathon.Client, appID string, f *Fol
 // Endpoints lists a Service's ready endpoints from an EndpointSlice
 // informer (only endpoints whose ready condition is true).
 type Endpoints struct {
+	// Namespace and Service name the Service.
 	Namespace, Service string
 	// Port names the Service port ("" = the first).
-	Port   string
-	lister cache.Indexer
+	Port string
+	// App labels the backends ("namespace/service").
 	App    string
+	lister cache.Indexer
 }
 
 // WatchEndpoints starts an EndpointSlice informer for the Service and kicks
