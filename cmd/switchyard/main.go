@@ -11,7 +11,9 @@ import (
 
 func main() {
 	if err := cli.NewRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		if cli.Report(err) {
+			fmt.Fprintln(os.Stderr, "error:", err)
+		}
 		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -78,7 +78,7 @@ func (o *DeployOptions) RunDiff(ctx context.Context, out, errOut io.Writer) erro
 	}
 	for _, df := range diffs {
 		if !df.Empty() {
-			return &ExitError{Code: 2, Err: errChanges}
+			return &ExitError{Code: 2, Err: errChanges, Silent: true}
 		}
 	}
 	return nil
