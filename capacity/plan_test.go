@@ -192,7 +192,13 @@ func TestPlanNeverOverCommits(t *testing.T) {
 					room = room.Sub(r)
 				}
 			}
-			c.Nodes = append(c.Nodes, node(fmt.Sprintf("n%02d", i), total, share, tasks...))
+			nd := node(fmt.Sprintf("n%02d", i), total, share, tasks...)
+			if nd.Joined {
+				// Pods use a random part of the allocatable.
+				f := float64(rapid.IntRange(0, 4).Draw(rt, "podFill")) / 4
+				nd.PodRequests = Resources{CPUs: nd.Allocatable.CPUs * f, Mem: nd.Allocatable.Mem * f}
+			}
+			c.Nodes = append(c.Nodes, nd)
 		}
 		var tg Target
 		fitsFree := true
@@ -211,6 +217,9 @@ func TestPlanNeverOverCommits(t *testing.T) {
 			if !WrapperShare(s).Fits(noPorts(n.Total.Sub(n.MesosAllocated))) {
 				fitsFree = false
 			}
+			if a, err := ShareAllocatable(name, n.Total, WrapperShare(s), DefaultOverhead()); err != nil || !n.PodRequests.Fits(a) {
+				fitsFree = false // a shrink below the pods is refused, rightly
+			}
 		}
 		p, err := MakePlan(c, tg)
 		if err != nil {
@@ -227,6 +236,19 @@ func TestPlanNeverOverCommits(t *testing.T) {
 		for name, s := range want {
 			if !final[name].Equal(WrapperShare(s)) {
 				rt.Fatalf("node %s ends with share %v, want %v", name, final[name], s)
+			}
+		}
+		// The Kubernetes side holds too: every node's pods fit its final allocatable.
+		for _, n := range c.Nodes {
+			a, err := ShareAllocatable(n.Name, n.Total, final[n.Name], DefaultOverhead())
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if _, ok := want[n.Name]; !ok && n.Joined {
+				a = n.Allocatable
+			}
+			if !n.PodRequests.Fits(a) {
+				rt.Fatalf("node %s: pods %v exceed the final allocatable %v", n.Name, n.PodRequests, a)
 			}
 		}
 	})
