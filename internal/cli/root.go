@@ -27,6 +27,7 @@ func NewRoot() *cobra.Command {
 		newMigrateCmd(),  // migrate*.go: live migration Marathon -> Kubernetes
 		newRollbackCmd(), // rollback*.go: move apps back to Marathon
 		newStatusCmd(),   // status*.go: migrations in the journal
+		newPlanCmd(),     // plan*.go: migration waves checked against capacity
 
 		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs
 	)

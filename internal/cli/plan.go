@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/mesos"
+	"github.com/switchyard/switchyard/plan"
+	"github.com/switchyard/switchyard/plan/inventory"
+)
+
+// ExitUnsatisfiable is the exit code of `switchyard plan` when a blocker
+// makes the plan impossible (the plan and its reasons are still printed).
+const ExitUnsatisfiable = 2
+
+// planOptions are the flags of `switchyard plan`.
+type planOptions struct {
+	marathonURL, mesosURL, kubeconfig string
+	noKubernetes                      bool
+	timeout                           time.Duration
+	output                            string
+	namespace                         string
+	usageFile                         string
+	inventoryFile                     string
+	dumpInventory                     bool
+	order                             string
+	opts                              plan.Options
+}
+
+func newPlanCmd() *cobra.Command {
+	o := &planOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan [DIR]",
+		Short: "Plan the migration of the apps under DIR in waves, checked against both platforms' capacity",
+		Long: `Plan reads the app.yaml files under DIR (default .), the live Marathon apps and tasks, the Mesos
+master's agents and the Kubernetes nodes, pods and services, and orders the migrations in waves: every app after
+the apps it depends on (--order dependents-first reverses it), higher priority first (an app inherits the priority
+of the apps waiting on it), at most --max-wave-size apps per wave. For each wave it checks, in a first-fit-decreasing
+simulation, that the shared nodes' Kubernetes side has room for the wave's pods (their requests: app.yaml, else the
+Marathon definition, adjusted by --usage), growing Kubernetes shares where the Mesos side can give room without
+squeezing live Marathon tasks or the rollback room of apps migrated in the last --rollback-window waves; and it
+reports host ports both platforms hold (Marathon tasks vs Kubernetes hostPorts and NodePorts).
+
+An unsatisfiable plan is printed with its blockers (which app, node and resource, and what would unblock it) and
+the command exits with code 2. -o json writes the plan the executor reads (switchyard migrate --wave N --plan FILE);
+its fields are documented in package plan.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.marathonURL, "marathon-url", "", "Marathon URL (default $MARATHON_URL)")
+	f.StringVar(&o.mesosURL, "mesos-url", "", "Mesos master URL (default $MESOS_MASTER_URL)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes cluster (default $KUBECONFIG, ~/.kube/config)")
+	f.BoolVar(&o.noKubernetes, "no-kubernetes", false, "plan without reading Kubernetes (no node has joined yet)")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the inventory read")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json|yaml")
+	f.StringVar(&o.namespace, "namespace", "default", "Kubernetes namespace of apps whose app.yaml names none")
+	f.StringVar(&o.usageFile, "usage", "", "observed peak usage per instance (YAML/JSON: {APP-or-MARATHON-ID: {cpus: 0.2, mem: 180}}); requests follow it")
+	f.StringVar(&o.inventoryFile, "inventory", "", "plan from a saved inventory (JSON from --dump-inventory) instead of the live platforms")
+	f.BoolVar(&o.dumpInventory, "dump-inventory", false, "print the inventory as JSON and stop")
+	f.StringVar(&o.order, "order", string(plan.OrderDependenciesFirst), "dependencies-first (backends first) or dependents-first")
+	f.IntVar(&o.opts.MaxWaveSize, "max-wave-size", plan.DefaultMaxWaveSize, "most apps in one wave")
+	f.IntVar(&o.opts.RollbackWindow, "rollback-window", 1, "waves during which a migrated app keeps Mesos room to roll back (-1: the whole plan)")
+	f.BoolVar(&o.opts.NoRollbackRoom, "no-rollback-room", false, "keep no rollback room (apps are finalized right after their wave)")
+	f.Float64Var(&o.opts.Headroom, "headroom", 1.25, "requests = observed usage × headroom (with --usage)")
+	f.BoolVar(&o.opts.NoShareChanges, "no-share-changes", false, "check the current Kubernetes shares only; never propose growing them")
+	f.BoolVar(&o.opts.NoJoin, "no-join", false, "never propose that a node not yet in Kubernetes joins")
+	return cmd
+}
+
+func (o *planOptions) run(ctx context.Context, out, errOut io.Writer, dir string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	switch o.output {
+	case "text", "table", "json", "yaml":
+	default:
+		return fmt.Errorf("-o %q: use text, json or yaml", o.output)
+	}
+	o.opts.Order = plan.Order(o.order)
+	inv, warns, err := o.inventory(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if o.dumpInventory {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(inv)
+	}
+	p, err := plan.Make(inv, o.opts)
+	if err != nil {
+		return err
+	}
+	p.Warnings = append(warns, p.Warnings...)
+	if err := Print(out, o.output, p, func(w io.Writer) error { return planText(w, p) }); err != nil {
+		return err
+	}
+	if !p.OK {
+		msgs := make([]string, len(p.Blockers))
+		for i, b := range p.Blockers {
+			msgs[i] = b.Error()
+		}
+		return &ExitError{Code: ExitUnsatisfiable, Err: fmt.Errorf("the plan cannot be carried out (%d blocker(s)):\n  %s", len(p.Blockers), strings.Join(msgs, "\n  "))}
+	}
+	return nil
+}
+
+// inventory reads the saved inventory, or the app.yaml files and the live platforms.
+func (o *planOptions) inventory(ctx context.Context, dir string) (plan.Inventory, []string, error) {
+	if o.inventoryFile != "" {
+		b, err := os.ReadFile(o.inventoryFile)
+		if err != nil {
+			return plan.Inventory{}, nil, fmt.Errorf("--inventory: %w", err)
+		}
+		var inv plan.Inventory
+		if err := json.Unmarshal(b, &inv); err != nil {
+			return inv, nil, fmt.Errorf("--inventory %s: %w (write it with --dump-inventory)", o.inventoryFile, err)
+		}
+		return inv, nil, nil
+	}
+	specs, err := appspec.LoadDir(dir)
+	if err != nil {
+		return plan.Inventory{}, nil, err
+	}
+	usage, err := readUsage(o.usageFile)
+	if err != nil {
+		return plan.Inventory{}, nil, err
+	}
+	r, err := o.reader()
+	if err != nil {
+		return plan.Inventory{}, nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	src, err := r.Read(rctx)
+	if err != nil {
+		return plan.Inventory{}, nil, err
+	}
+	return inventory.Build(src, specs, inventory.Options{Namespace: o.namespace, Usage: usage,
+		Capacity: capacity.BuildOptions{NodeNameFrom: capacity.NodeNameAuto}})
+}
+
+func (o *planOptions) reader() (inventory.Reader, error) {
+	var mcfg marathon.Config
+	if o.marathonURL != "" {
+		mcfg.URL = o.marathonURL
+	} else {
+		c, err := marathon.ConfigFromEnv()
+		if err != nil {
+			return inventory.Reader{}, fmt.Errorf("%w, or pass --marathon-url", err)
+		}
+		mcfg = c
+	}
+	mc, err := marathon.NewClient(mcfg)
+	if err != nil {
+		return inventory.Reader{}, err
+	}
+	var ms *mesos.Client
+	if o.mesosURL != "" {
+		ms = mesos.NewClient(o.mesosURL)
+	} else if ms, err = mesos.NewClientFromEnv(); err != nil {
+		return inventory.Reader{}, fmt.Errorf("%w, or pass --mesos-url", err)
+	}
+	r := inventory.Reader{Marathon: mc, Mesos: ms}
+	if !o.noKubernetes {
+		if r.Kube, err = kubeClient(o.kubeconfig); err != nil {
+			return inventory.Reader{}, err
+		}
+	}
+	return r, nil
+}
+
+// readUsage reads --usage: observed peak usage per instance by app name or
+// Marathon id.
+func readUsage(path string) (map[string]plan.Resources, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--usage: %w", err)
+	}
+	var u map[string]plan.Resources
+	if err := yaml.UnmarshalStrict(b, &u); err != nil {
+		return nil, fmt.Errorf("--usage %s: %w (want {APP: {cpus: 0.2, mem: 180}}, mem in MiB)", path, err)
+	}
+	for k, r := range u {
+		if r.CPUs < 0 || r.Mem < 0 || r.Disk < 0 {
+			return nil, fmt.Errorf("--usage %s: %s: negative usage", path, k)
+		}
+	}
+	return u, nil
+}
