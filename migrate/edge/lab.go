@@ -46,7 +46,9 @@ type Lab struct {
 	Manifests *Manifests
 	Traffic   *Traffic
 	Nginx     *traffic.Client
-	Tailer    *traffic.Tailer
+	// Pusher serializes the followers' pushes to Nginx.
+	Pusher *follow.Serial
+	Tailer *traffic.Tailer
 	// OnError receives follower errors (default: dropped).
 	OnError func(error)
 
@@ -88,6 +90,7 @@ func NewLab(cfg labconfig.Config, statsWindow time.Duration) (*Lab, error) {
 		Manifests: &Manifests{Dynamic: dyn, Clientset: cs, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))},
 		Traffic:   &Traffic{}, Nginx: n.TrafficClient(),
 		Tailer: traffic.NewTailer(labnginx.LayoutFor(cfg).AccessLog, statsWindow, false)}
+	l.Pusher = &follow.Serial{Pusher: l.Nginx}
 	go l.Tailer.Run(ctx)
 	return l, nil
 }
@@ -103,7 +106,7 @@ func (l *Lab) Executor(j journal.Journal) *migrate.Executor {
 // executor never pushes a different split than the one it resumes.
 func (l *Lab) Add(ctx context.Context, t Target, j journal.Journal) (*follow.Follower, error) {
 	l.Manifests.Set(t.App.Name, t.Objects)
-	f := &follow.Follower{Route: traffic.Route{Name: t.App.Route, Host: t.Host, PathPrefix: t.PathPrefix}, Client: l.Nginx,
+	f := &follow.Follower{Route: traffic.Route{Name: t.App.Route, Host: t.Host, PathPrefix: t.PathPrefix}, Client: l.Pusher,
 		Marathon: follow.MarathonTasks{Client: l.Marathon, AppID: t.App.MarathonID}, Resync: 2 * time.Second}
 	share, in := 0, true
 	if j != nil {

@@ -40,6 +40,22 @@ type Pusher interface {
 	Update(ctx context.Context, change func(traffic.State) (traffic.State, error)) (traffic.State, error)
 }
 
+// Serial makes the followers of one process push one at a time: every
+// Update reads nginx's state and pushes the next version, so concurrent
+// writers conflict and retry; serialized, the followers of a wave of apps
+// never conflict with each other.
+type Serial struct {
+	Pusher Pusher
+	mu     sync.Mutex
+}
+
+// Update implements Pusher.
+func (s *Serial) Update(ctx context.Context, change func(traffic.State) (traffic.State, error)) (traffic.State, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Pusher.Update(ctx, change)
+}
+
 // Follower keeps one route's pool equal to the ready backends of both
 // platforms, split by the current share.
 type Follower struct {

@@ -3,8 +3,12 @@ package follow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/traffic"
 )
@@ -111,5 +115,42 @@ func TestPoolRefusesToStarveAPlatform(t *testing.T) {
 	f.Marathon = failing{}
 	if err := f.Sync(context.Background()); err == nil || !strings.Contains(err.Error(), "marathon backends: unreachable") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// racyPusher fails an Update that overlaps another (as two writers of
+// nginx's versioned state would conflict).
+type racyPusher struct {
+	pusher
+	busy atomic.Bool
+}
+
+func (p *racyPusher) Update(ctx context.Context, change func(traffic.State) (traffic.State, error)) (traffic.State, error) {
+	if !p.busy.CompareAndSwap(false, true) {
+		return traffic.State{}, errors.New("version conflict")
+	}
+	defer p.busy.Store(false)
+	time.Sleep(time.Millisecond)
+	return p.pusher.Update(ctx, change)
+}
+
+func TestSerialFollowersNeverOverlap(t *testing.T) {
+	rp := &racyPusher{}
+	s := &Serial{Pusher: rp}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		m := backends(traffic.Marathon, fmt.Sprintf("127.0.0.2:%d", 1000+i))
+		f := &Follower{Route: traffic.Route{Name: fmt.Sprintf("app%d", i), PathPrefix: fmt.Sprintf("/app%d", i)}, Client: s, Marathon: &m}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.SetShare(context.Background(), 0); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(rp.s.Routes) != 20 {
+		t.Fatalf("%d routes pushed, want 20", len(rp.s.Routes))
 	}
 }
