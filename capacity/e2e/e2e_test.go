@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -182,6 +183,10 @@ func TestSharedNodesOnTheLab(t *testing.T) {
 		drainTest(t, ctx, l, kc, mc)
 	})
 
+	t.Run("a drain never breaks a PodDisruptionBudget", func(t *testing.T) {
+		pdbTest(t, ctx, l, kc, mc)
+	})
+
 	t.Run("capacity plan --apply changes a share by restarting one wrapper", func(t *testing.T) {
 		target := filepath.Join(t.TempDir(), "grow.yaml")
 		if err := os.WriteFile(target, []byte("shares:\n  - node: node-2\n    share: {cpus: 1.5, mem: 3072, disk: 4096}\n"), 0o644); err != nil {
@@ -320,6 +325,86 @@ func drainTest(t *testing.T, ctx context.Context, l *labtest.Lab, kc kubernetes.
 	_ = kc.AppsV1().Deployments("default").Delete(ctx, "drain-demo", metav1.DeleteOptions{})
 }
 
+// pdbTest: a pod pinned to node-1 under a budget allowing no disruption is
+// never evicted when node-1's wrapper is killed: the wrapper retries until
+// its drain deadline, then stops kubelet, and the pod is still there.
+func pdbTest(t *testing.T, ctx context.Context, l *labtest.Lab, kc kubernetes.Interface, mc *marathon.Client) {
+	labels := map[string]string{"app": "guarded"}
+	one := int32(1)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "guarded", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+				NodeSelector:                  map[string]string{corev1.LabelHostname: "node-1"},
+				TerminationGracePeriodSeconds: ptr(int64(5)),
+				Containers: []corev1.Container{{Name: "web", Image: "switchyard/demo-app", Args: []string{"--listen", ":8080"},
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}}}},
+	}
+	if _, err := kc.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	zero := intstr.FromInt32(0)
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "guarded", Namespace: "default"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &zero, Selector: &metav1.LabelSelector{MatchLabels: labels}}}
+	if _, err := kc.PolicyV1().PodDisruptionBudgets("default").Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = kc.AppsV1().Deployments("default").Delete(context.Background(), "guarded", metav1.DeleteOptions{})
+		_ = kc.PolicyV1().PodDisruptionBudgets("default").Delete(context.Background(), "guarded", metav1.DeleteOptions{})
+	}()
+	var pod corev1.Pod
+	waitFor(t, ctx, 90*time.Second, "the guarded pod running on node-1 under its budget", func() error {
+		pl, err := kc.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=guarded"})
+		if err != nil {
+			return err
+		}
+		if len(pl.Items) != 1 || pl.Items[0].Status.Phase != corev1.PodRunning {
+			return fmt.Errorf("pods: %d", len(pl.Items))
+		}
+		pod = pl.Items[0]
+		b, err := kc.PolicyV1().PodDisruptionBudgets("default").Get(ctx, "guarded", metav1.GetOptions{})
+		if err != nil || b.Status.CurrentHealthy != 1 {
+			return fmt.Errorf("budget not observed yet: %v", err)
+		}
+		return nil
+	})
+	tasks, err := mc.AppTasks(ctx, "/switchyard/kubelet-node-1")
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("wrapper tasks of node-1: %v %v", tasks, err)
+	}
+	if _, err := mc.KillTasks(ctx, []string{tasks[0].ID}, marathon.KillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(l.Config.Path("marathon", "sandboxes", tasks[0].ID), "stderr")
+	waitFor(t, ctx, 90*time.Second, "the wrapper to give up draining at its deadline and stop kubelet", func() error {
+		b, _ := os.ReadFile(logPath)
+		if !strings.Contains(string(b), "kubelet stopped") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	b, _ := os.ReadFile(logPath)
+	log := string(b)
+	if !strings.Contains(log, "eviction refused by a PodDisruptionBudget") || !strings.Contains(log, "drain incomplete") || strings.Contains(log, "pod evicted") {
+		t.Errorf("wrapper log:\n%s", tail(log, 3000))
+	}
+	p, err := kc.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil || p.UID != pod.UID || p.DeletionTimestamp != nil {
+		t.Errorf("the guarded pod was disrupted: %v %+v", err, p.ObjectMeta)
+	}
+	waitFor(t, ctx, 120*time.Second, "node-1 back and uncordoned", func() error {
+		n, err := kc.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if n.Spec.Unschedulable {
+			return errors.New("still cordoned")
+		}
+		return nil
+	})
+}
+
 func congestionTest(t *testing.T, ctx context.Context, l *labtest.Lab, mc *marathon.Client, read monitor.Source) {
 	var mu sync.Mutex
 	var got []monitor.WebhookPayload
@@ -381,6 +466,7 @@ func congestionTest(t *testing.T, ctx context.Context, l *labtest.Lab, mc *marat
 		}
 		return nil
 	})
+	watchCLI(t, l, key)
 	if dep, err = mc.ScaleApp(ctx, "/load/hog", 0, true); err != nil {
 		t.Fatal(err)
 	}
@@ -406,6 +492,57 @@ func congestionTest(t *testing.T, ctx context.Context, l *labtest.Lab, mc *marat
 		t.Errorf("webhook events for %v: %v", key, kinds)
 	}
 	_, _ = mc.DeleteApp(ctx, "/load/hog", true)
+}
+
+// watchCLI runs `switchyard capacity watch` against the lab while node-3 is
+// congested: --once posts the raised alert to a webhook, and the long-running
+// form exports switchyard_node_congested=1 for it on /metrics.
+func watchCLI(t *testing.T, l *labtest.Lab, key monitor.Key) {
+	t.Helper()
+	var mu sync.Mutex
+	var bodies []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	if out, err := run(l, "capacity", "watch", "--once", "--webhook", hook.URL); err != nil {
+		t.Fatalf("watch --once: %v %s", err, out)
+	}
+	mu.Lock()
+	all := strings.Join(bodies, "\n")
+	mu.Unlock()
+	if !strings.Contains(all, `"node":"node-3","side":"mesos","resource":"cpus"`) || !strings.Contains(all, `"kind":"raised"`) {
+		t.Errorf("watch --once webhook bodies:\n%s", all)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(l.Bin, "capacity", "watch", "--interval", "1s", "--metrics-listen", addr)
+	cmd.Env = l.Env()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	want := `switchyard_node_congested{node="node-3",resource="cpus",side="mesos"} 1`
+	waitFor(t, context.Background(), 20*time.Second, "metrics of the running watch", func() error {
+		r, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if !strings.Contains(string(b), want) || !strings.Contains(string(b), "switchyard_cluster_utilization_ratio") {
+			return fmt.Errorf("no %s yet", want)
+		}
+		return nil
+	})
+	_ = key
 }
 
 func cordon(t *testing.T, ctx context.Context, kc kubernetes.Interface, node string, on bool) {
