@@ -469,11 +469,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			if err := x.Traffic.SetMarathon(ctx, app, false); err != nil {
 				return fail("take Marathon's backends out of nginx", err)
 			}
-			drain := x.Drain
-			if drain <= 0 {
-				drain = 2 * time.Second
-			}
-			if err := x.clock().Sleep(ctx, drain); err != nil {
+			if err := x.clock().Sleep(ctx, x.drain()); err != nil {
 				return fail("drain Marathon's backends", err)
 			}
 			if err := x.Marathon.Scale(ctx, app, 0); err != nil {
@@ -496,11 +492,23 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			return fail("remove the Marathon app", err)
 		}
 	case ActRemoveKubernetes:
+		// Its backends left the pool with the weights stage: let requests
+		// already sent to them finish before the pods stop.
+		if err := x.clock().Sleep(ctx, x.drain()); err != nil {
+			return fail("drain Kubernetes' backends", err)
+		}
 		if err := x.Kubernetes.Remove(ctx, app); err != nil {
 			return fail("remove the Kubernetes release", err)
 		}
 	}
 	return ok
+}
+
+func (x *Executor) drain() time.Duration {
+	if x.Drain <= 0 {
+		return 2 * time.Second
+	}
+	return x.Drain
 }
 
 func (x *Executor) logf(app, format string, args ...any) {
