@@ -570,3 +570,21 @@ func (b *syncBuf) String() string {
 	defer func() { <-b.mu }()
 	return b.buf.String()
 }
+
+// TestCleanupOnlySpec: a spec without Argv is never started nor shown, and
+// its Cleanup runs on Down.
+func TestCleanupOnlySpec(t *testing.T) {
+	cfg := testConfig(t)
+	cleaned := 0
+	specs := []component.Spec{sh("db", "exec sleep 300"), {Name: "pod-network", Cleanup: func(context.Context) error { cleaned++; return nil }}}
+	if out := mustUp(t, cfg, specs); strings.Contains(out, "pod-network") {
+		t.Errorf("up shows the cleanup-only spec:\n%s", out)
+	}
+	if st := statusByName(t, cfg, specs); len(st) != 1 || st["db"].State != StateRunning {
+		t.Errorf("status %+v, want only db running", st)
+	}
+	mustDown(t, cfg, specs)
+	if cleaned != 1 {
+		t.Errorf("cleanup-only spec cleaned %d times on down, want 1", cleaned)
+	}
+}

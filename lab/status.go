@@ -40,7 +40,7 @@ type ComponentStatus struct {
 // Status reports every component's state: the lab's components in start
 // order, then any recorded process that is no longer part of the config.
 func Status(ctx context.Context, cfg labconfig.Config, specs []component.Spec) ([]ComponentStatus, error) {
-	ordered, err := Order(specs)
+	ordered, err := Order(component.Runnable(specs))
 	if err != nil {
 		return nil, fmt.Errorf("lab status: %w", err)
 	}

@@ -69,7 +69,7 @@ type step struct {
 // runs where.
 func Up(ctx context.Context, cfg labconfig.Config, specs []component.Spec, out io.Writer, opts ...Option) error {
 	o := newOptions(cfg, opts)
-	ordered, err := Order(specs)
+	ordered, err := Order(component.Runnable(specs))
 	if err != nil {
 		return fmt.Errorf("lab up: %w", err)
 	}

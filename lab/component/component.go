@@ -14,7 +14,10 @@ type Spec struct {
 	// Name identifies the component in `lab status` and `lab logs NAME`
 	// (e.g. "marathon", "kube-apiserver", "node-agent-node-1").
 	Name string
-	// Argv is the program and its arguments.
+	// Argv is the program and its arguments. A Spec without Argv is
+	// cleanup-only: it is never started nor shown, and its Cleanup runs on
+	// `lab down` (host-level objects that outlive every process, such as a
+	// pod network with no node agent configured).
 	Argv []string
 	// Env is added to the supervisor's environment (KEY=VALUE).
 	Env []string
@@ -36,4 +39,15 @@ type Spec struct {
 	Cleanup func(ctx context.Context) error
 	// StopGrace is how long `lab down` waits after SIGTERM before SIGKILL (default 10s).
 	StopGrace time.Duration
+}
+
+// Runnable returns the specs that describe a process (see Spec.Argv).
+func Runnable(specs []Spec) []Spec {
+	var out []Spec
+	for _, s := range specs {
+		if len(s.Argv) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
 }

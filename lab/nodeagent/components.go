@@ -84,6 +84,11 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 			StopGrace:    10 * time.Second,
 		})
 	}
+	if len(specs) == 0 {
+		// No node joins from lab.yaml (kubelet wrappers start the agents):
+		// still remove the pod network on `lab down`.
+		specs = append(specs, component.Spec{Name: "pod-network", Cleanup: func(ctx context.Context) error { return Cleanup(ctx, cfg) }})
+	}
 	return specs, nil
 }
 
