@@ -113,7 +113,7 @@ func (s *sim) wave(index int, grp []int, g graph, eff []int, o Options) Wave {
 		}
 		if ni < 0 {
 			blocked[pd.app] = true
-			w.Blockers = append(w.Blockers, s.blocker(index, a, pd.req, o))
+			w.Blockers = append(w.Blockers, s.blocker(index, a, pd.req, placed[pd.app], o))
 			continue
 		}
 		n := &s.nodes[ni]
@@ -201,7 +201,7 @@ func unitOf(r string) string {
 // blocker explains why a pod of a fits nowhere: the node that comes
 // closest, the resource most missing there, what the node can give, and
 // whose rollback room holds the rest.
-func (s *sim) blocker(wave int, a App, r Resources, o Options) Blocker {
+func (s *sim) blocker(wave int, a App, r Resources, placed map[int]int, o Options) Blocker {
 	b := Blocker{Wave: wave, App: a.Name, Kind: "capacity"}
 	best, bestScore, bestRes := -1, math.Inf(1), ""
 	portOK := 0
@@ -284,8 +284,8 @@ func (s *sim) blocker(wave int, a App, r Resources, o Options) Blocker {
 	b.Message = msg
 	avail := free + give
 	b.Unblock = append(b.Unblock, fmt.Sprintf("add a node (or %s%s on %s)", fmtNum(math.Max(r.Get(rn)-avail, 0)), u, n.name))
-	if avail > 1e-9 {
-		b.Unblock = append(b.Unblock, fmt.Sprintf("lower %s's requests to ≤ %s%s", a.Name, fmtNum(avail), u))
+	if x := s.fitRequest(a, r, rn, placed, o); x > 1e-9 {
+		b.Unblock = append(b.Unblock, fmt.Sprintf("lower %s's requests to ≤ %s%s per pod (then its %d pod(s) fit)", a.Name, fmtNum(x), u, a.Instances))
 	}
 	if len(rb) > 0 {
 		b.Unblock = append(b.Unblock, fmt.Sprintf("finalize %s before this wave (frees %s%s of rollback room on %s)", strings.Join(rb, ", "), fmtNum(rbRoom), u, n.name))
@@ -294,6 +294,77 @@ func (s *sim) blocker(wave int, a App, r Resources, o Options) Blocker {
 		b.Unblock = append(b.Unblock, "allow share changes")
 	}
 	return b
+}
+
+// fitRequest is the largest request of resource rn (the app's other
+// requests unchanged) with which all the app's pods fit in the nodes' free
+// Kubernetes room (its pods placed so far in this wave taken back out)
+// plus what their Mesos side can give (a joining node gives up the kubelet
+// overhead first), one pod per node when it has fixed host ports; 0 when
+// none does.
+func (s *sim) fitRequest(a App, r Resources, rn string, placed map[int]int, o Options) float64 {
+	left := a.Instances
+	var rooms []Resources
+	over := s.ov.KubeReserved.Add(s.ov.EvictionHard)
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if !n.canHost(!o.NoJoin) || (len(a.HostPorts) > 0 && placed[i] == 0 && !n.portsFree(a.HostPorts, s.nodePorts)) {
+			continue
+		}
+		av := n.kubeFree().Add(r.Scale(float64(placed[i]))).NonNegative()
+		if !o.NoShareChanges && !n.kubeOnly {
+			h := n.headroom()
+			if !n.joined || n.alloc.IsZero() {
+				h = h.Sub(over).NonNegative()
+			}
+			av = av.Add(h)
+		}
+		rooms = append(rooms, av)
+	}
+	fits := func(x float64) bool {
+		q := r
+		switch rn {
+		case "cpus":
+			q.CPUs = x
+		case "mem":
+			q.Mem = x
+		case "disk":
+			q.Disk = x
+		}
+		n := 0
+		for _, av := range rooms {
+			k := math.Inf(1)
+			for _, name := range resourceNames {
+				if v := q.Get(name); v > 0 {
+					k = math.Min(k, math.Floor(av.Get(name)/v+1e-9))
+				}
+			}
+			if math.IsInf(k, 1) {
+				k = float64(left)
+			}
+			if len(a.HostPorts) > 0 {
+				k = math.Min(k, 1)
+			}
+			n += int(k)
+			if n >= left {
+				return true
+			}
+		}
+		return false
+	}
+	lo, hi := 0.0, r.Get(rn)
+	if !fits(lo + 1e-9) {
+		return 0
+	}
+	for i := 0; i < 40; i++ {
+		mid := (lo + hi) / 2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return math.Floor(lo*1000) / 1000
 }
 
 func (s *sim) rollbackBlocker(wave int, a App, missing, left int) Blocker {

@@ -123,7 +123,9 @@ func TestPlanOnTheLab(t *testing.T) {
 	if _, err := kc.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create NodePort service %d: %v", clash, err)
 	}
-	t.Cleanup(func() { _ = kc.CoreV1().Services("default").Delete(context.Background(), "plan-clash", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = kc.CoreV1().Services("default").Delete(context.Background(), "plan-clash", metav1.DeleteOptions{})
+	})
 
 	reader := inventory.Reader{Marathon: mc, Mesos: mesos.NewClient(l.MesosURL), Kube: kc}
 	build := func(dir string) plan.Inventory {
