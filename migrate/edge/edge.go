@@ -52,6 +52,11 @@ func (t *Traffic) SetShare(ctx context.Context, app migrate.App, pct int) error 
 	if err != nil {
 		return err
 	}
+	if pct > 0 {
+		if err := f.WaitKubernetes(ctx); err != nil {
+			return err
+		}
+	}
 	return f.SetShare(ctx, pct)
 }
 

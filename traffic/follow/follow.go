@@ -139,6 +139,25 @@ func (f *Follower) SetMarathon(ctx context.Context, in bool) error {
 	return nil
 }
 
+// WaitKubernetes waits until the Kubernetes source lists a ready backend
+// (a Deployment can report its replicas available a moment before its
+// EndpointSlices say so).
+func (f *Follower) WaitKubernetes(ctx context.Context) error {
+	for {
+		if f.Kubernetes != nil {
+			bs, err := f.Kubernetes.Ready(ctx)
+			if err == nil && len(bs) > 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("route %s: no ready Kubernetes endpoint: %w", f.Route.Name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Share returns the current Kubernetes share and whether Marathon is in the pool.
 func (f *Follower) Share() (int, bool) {
 	f.mu.Lock()

@@ -154,3 +154,30 @@ func TestSerialFollowersNeverOverlap(t *testing.T) {
 		t.Fatalf("%d routes pushed, want 20", len(rp.s.Routes))
 	}
 }
+
+func TestWaitKubernetes(t *testing.T) {
+	var k list
+	var mu sync.Mutex
+	f := &Follower{Route: traffic.Route{Name: "web"}, Kubernetes: sourceFunc(func() []traffic.Backend {
+		mu.Lock()
+		defer mu.Unlock()
+		return k
+	})}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	if err := f.WaitKubernetes(ctx); err == nil || !strings.Contains(err.Error(), "no ready Kubernetes endpoint") {
+		t.Fatalf("err %v", err)
+	}
+	time.AfterFunc(150*time.Millisecond, func() {
+		mu.Lock()
+		k = backends(traffic.Kubernetes, "10.1.0.2:8080")
+		mu.Unlock()
+	})
+	if err := f.WaitKubernetes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type sourceFunc func() []traffic.Backend
+
+func (s sourceFunc) Ready(context.Context) ([]traffic.Backend, error) { return s(), nil }
