@@ -47,8 +47,13 @@ type Node struct {
 	PodRequests Resources `json:"podRequests"`
 	// Joined is true when the node is a Kubernetes node.
 	Joined bool `json:"joined"`
-	// Cordoned is true when pods may not be scheduled on it.
+	// Cordoned is true when pods may not be scheduled on it (unschedulable,
+	// not Ready, or tainted NoSchedule/NoExecute).
 	Cordoned bool `json:"cordoned,omitempty"`
+	// Labels are the Node's labels (for a node not yet in Kubernetes: its
+	// Mesos attributes and kubernetes.io/hostname), matched by apps'
+	// NodeSelector.
+	Labels map[string]string `json:"labels,omitempty"`
 	// KubernetesOnly is true for a node that is no Mesos agent (its share
 	// cannot grow).
 	KubernetesOnly bool `json:"kubernetesOnly,omitempty"`
@@ -100,11 +105,50 @@ type App struct {
 	Observed *Resources `json:"observed,omitempty"`
 	// HostPorts are the fixed host ports each pod takes on its node.
 	HostPorts []int `json:"hostPorts,omitempty"`
+	// OnePerNode keeps its pods on distinct nodes (required pod
+	// anti-affinity on the hostname, as Marathon's hostname:UNIQUE converts).
+	OnePerNode bool `json:"onePerNode,omitempty"`
+	// NodeSelector is the pods' required node affinity: every requirement
+	// must match the node's labels.
+	NodeSelector []Requirement `json:"nodeSelector,omitempty"`
 	// Route is the app's public route; Gates its migration gates.
 	Route Route `json:"route"`
 	Gates Gates `json:"gates"`
 	// Namespace is the Kubernetes namespace of its release.
 	Namespace string `json:"namespace,omitempty"`
+}
+
+// Requirement is one node selector requirement (Kubernetes semantics:
+// In, NotIn, Exists, DoesNotExist).
+type Requirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// Matches reports whether labels satisfy the requirement.
+func (r Requirement) Matches(labels map[string]string) bool {
+	v, ok := labels[r.Key]
+	switch r.Operator {
+	case "Exists":
+		return ok
+	case "DoesNotExist":
+		return !ok
+	case "In":
+		return ok && containsString(r.Values, v)
+	case "NotIn":
+		return !ok || !containsString(r.Values, v)
+	}
+	return false
+}
+
+func containsString(v []string, s string) bool {
+	for _, x := range v {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Partial is a set of resources of which only some are given.

@@ -107,9 +107,9 @@ func (s *sim) wave(index int, grp []int, g graph, eff []int, o Options) Wave {
 			continue
 		}
 		a := g.apps[grp[pd.app]]
-		ni := s.firstFit(pd.req, a.HostPorts)
+		ni := s.firstFit(pd.req, &a, placed[pd.app])
 		if ni < 0 && !o.NoShareChanges {
-			ni = s.grow(pd.req, a.HostPorts, !o.NoJoin, changes, a.Name)
+			ni = s.grow(pd.req, &a, placed[pd.app], !o.NoJoin, changes)
 		}
 		if ni < 0 {
 			blocked[pd.app] = true
@@ -149,26 +149,38 @@ func (s *sim) wave(index int, grp []int, g graph, eff []int, o Options) Wave {
 
 // firstFit returns the first node (by name) whose free Kubernetes room and
 // host ports hold the pod, or -1.
-func (s *sim) firstFit(r Resources, ports []int) int {
+func (s *sim) firstFit(r Resources, a *App, placed map[int]int) int {
 	for i := s.firstOpen; i < len(s.nodes); i++ {
 		if s.full[i] {
 			continue
 		}
 		n := &s.nodes[i]
-		if n.fits(r) && (len(ports) == 0 || n.portsFree(ports, s.nodePorts)) {
+		if n.fits(r) && s.eligible(i, a, placed) {
 			return i
 		}
 	}
 	return -1
 }
 
+// eligible says whether a pod of a may go on node i apart from resources:
+// its host ports are free there, the node matches its node selector, and
+// (one pod per node) none of its pods is there yet.
+func (s *sim) eligible(i int, a *App, placed map[int]int) bool {
+	n := &s.nodes[i]
+	if (a.OnePerNode || len(a.HostPorts) > 0) && placed[i] > 0 {
+		return false
+	}
+	return (len(a.HostPorts) == 0 || n.portsFree(a.HostPorts, s.nodePorts)) && n.admits(a.NodeSelector)
+}
+
 // grow finds the first node whose share can grow to hold the pod without
 // squeezing the Mesos side, grows it (recording the change) and returns
 // it, or -1.
-func (s *sim) grow(r Resources, ports []int, join bool, changes map[int]*ShareChange, app string) int {
+func (s *sim) grow(r Resources, a *App, placed map[int]int, join bool, changes map[int]*ShareChange) int {
+	app := a.Name
 	for i := range s.nodes {
 		n := &s.nodes[i]
-		if !n.canHost(join) || (len(ports) > 0 && !n.portsFree(ports, s.nodePorts)) {
+		if !n.canHost(join) || !s.eligible(i, a, placed) {
 			continue
 		}
 		share, alloc, ok := s.growth(n, r)
@@ -214,6 +226,9 @@ func (s *sim) blocker(wave int, a App, r Resources, placed map[int]int, o Option
 			continue
 		}
 		portOK++
+		if !s.eligible(i, &a, placed) {
+			continue
+		}
 		avail := n.kubeFree().NonNegative()
 		if !o.NoShareChanges && !n.kubeOnly {
 			avail = avail.Add(n.headroom())
@@ -244,9 +259,18 @@ func (s *sim) blocker(wave int, a App, r Resources, placed map[int]int, o Option
 		return b
 	}
 	if best < 0 {
-		b.Resource = "node"
-		b.Message = fmt.Sprintf("wave %d: app %s: no node can run pods (every node is cordoned%s)", wave, a.Name, map[bool]string{true: " or not in Kubernetes", false: ""}[o.NoJoin])
-		b.Unblock = []string{"add a node", "uncordon a node"}
+		b.Kind, b.Resource = "placement", "node"
+		switch {
+		case portOK > 0 && (a.OnePerNode || len(a.HostPorts) > 0) && len(placed) > 0:
+			b.Message = fmt.Sprintf("wave %d: app %s: its %d pods must run on distinct nodes and only %d schedulable node(s) can take one", wave, a.Name, a.Instances, len(placed))
+			b.Unblock = []string{"add a node", fmt.Sprintf("scale %s to %d instances", a.MarathonID, len(placed)), "drop the hostname:UNIQUE constraint or the fixed host port"}
+		case portOK > 0 && len(a.NodeSelector) > 0:
+			b.Message = fmt.Sprintf("wave %d: app %s: no schedulable node matches its node selector %s", wave, a.Name, fmtSelector(a.NodeSelector))
+			b.Unblock = []string{"label a node (or give a Mesos agent the attribute) to match", "relax the Marathon constraint the selector comes from"}
+		default:
+			b.Message = fmt.Sprintf("wave %d: app %s: no node can run pods (every node is cordoned, not Ready or tainted%s)", wave, a.Name, map[bool]string{true: ", or not in Kubernetes", false: ""}[o.NoJoin])
+			b.Unblock = []string{"add a node", "uncordon a node"}
+		}
 		return b
 	}
 	n := &s.nodes[best]
@@ -308,7 +332,7 @@ func (s *sim) fitRequest(a App, r Resources, rn string, placed map[int]int, o Op
 	over := s.ov.KubeReserved.Add(s.ov.EvictionHard)
 	for i := range s.nodes {
 		n := &s.nodes[i]
-		if !n.canHost(!o.NoJoin) || (len(a.HostPorts) > 0 && placed[i] == 0 && !n.portsFree(a.HostPorts, s.nodePorts)) {
+		if !n.canHost(!o.NoJoin) || !n.admits(a.NodeSelector) || (len(a.HostPorts) > 0 && placed[i] == 0 && !n.portsFree(a.HostPorts, s.nodePorts)) {
 			continue
 		}
 		av := n.kubeFree().Add(r.Scale(float64(placed[i]))).NonNegative()
@@ -342,7 +366,7 @@ func (s *sim) fitRequest(a App, r Resources, rn string, placed map[int]int, o Op
 			if math.IsInf(k, 1) {
 				k = float64(left)
 			}
-			if len(a.HostPorts) > 0 {
+			if len(a.HostPorts) > 0 || a.OnePerNode {
 				k = math.Min(k, 1)
 			}
 			n += int(k)
@@ -396,6 +420,17 @@ func (s *sim) portHolders(ports []int) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+func fmtSelector(sel []Requirement) string {
+	parts := make([]string, len(sel))
+	for i, r := range sel {
+		parts[i] = r.Key + " " + r.Operator
+		if len(r.Values) > 0 {
+			parts[i] += " (" + strings.Join(r.Values, ",") + ")"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func joinInts(v []int) string {

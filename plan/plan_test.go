@@ -444,3 +444,48 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestPlacementConstraints(t *testing.T) {
+	total, share := res(4, 8192), res(2.1, 2404)
+	labeled := func(name, rack string) Node {
+		n := node(name, total, share, Resources{})
+		n.Labels = map[string]string{"rack": rack}
+		return n
+	}
+	nodes := []Node{labeled("node-1", "r1"), labeled("node-2", "r2"), labeled("node-3", "r2")}
+	cases := []struct {
+		name    string
+		app     App
+		place   []Placement
+		blocker string
+	}{
+		{name: "node selector", app: App{Name: "a", MarathonID: "/a", Instances: 2, Marathon: res(0.1, 32),
+			NodeSelector: []Requirement{{Key: "rack", Operator: "In", Values: []string{"r2"}}}},
+			place: []Placement{{"node-2", 2}}},
+		{name: "NotIn and one pod per node", app: App{Name: "a", MarathonID: "/a", Instances: 2, Marathon: res(0.1, 32), OnePerNode: true,
+			NodeSelector: []Requirement{{Key: "rack", Operator: "NotIn", Values: []string{"r9"}}, {Key: "rack", Operator: "Exists"}}},
+			place: []Placement{{"node-1", 1}, {"node-2", 1}}},
+		{name: "no node matches", app: App{Name: "a", MarathonID: "/a", Instances: 1, Marathon: res(0.1, 32),
+			NodeSelector: []Requirement{{Key: "zone", Operator: "In", Values: []string{"z1"}}}},
+			blocker: "wave 1: app a: no schedulable node matches its node selector zone In (z1)"},
+		{name: "more pods than distinct nodes", app: App{Name: "a", MarathonID: "/a", Instances: 4, Marathon: res(0.1, 32), OnePerNode: true},
+			blocker: "wave 1: app a: its 4 pods must run on distinct nodes and only 3 schedulable node(s) can take one"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Make(Inventory{Nodes: nodes, Apps: []App{c.app}}, Options{NoRollbackRoom: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.blocker != "" {
+				if p.OK || p.Blockers[0].Message != c.blocker || p.Blockers[0].Kind != "placement" {
+					t.Fatalf("blockers %+v, want %q", p.Blockers, c.blocker)
+				}
+				return
+			}
+			if !p.OK || !reflect.DeepEqual(p.Waves[0].Apps[0].Placement, c.place) {
+				t.Fatalf("ok %v blockers %+v placement %+v, want %+v", p.OK, p.Blockers, p.Waves[0].Apps[0].Placement, c.place)
+			}
+		})
+	}
+}

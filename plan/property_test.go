@@ -15,7 +15,8 @@ func genInventory(t *rapid.T) Inventory {
 	for i := 0; i < nn; i++ {
 		total := Resources{CPUs: float64(rapid.IntRange(2, 16).Draw(t, "cpus")), Mem: float64(rapid.IntRange(2, 32).Draw(t, "gib")) * 1024}
 		joined := rapid.IntRange(0, 4).Draw(t, "joined") > 0
-		n := Node{Name: fmt.Sprintf("node-%d", i+1), Total: total, Joined: joined}
+		n := Node{Name: fmt.Sprintf("node-%d", i+1), Total: total, Joined: joined,
+			Labels: map[string]string{"rack": rapid.SampledFrom([]string{"r1", "r2"}).Draw(t, "rack")}}
 		if joined {
 			n.Share = Resources{CPUs: total.CPUs * float64(rapid.IntRange(1, 5).Draw(t, "sharecpu")) / 10, Mem: total.Mem * float64(rapid.IntRange(1, 5).Draw(t, "sharemem")) / 10}
 			n.Allocatable = n.Share.Sub(Resources{CPUs: 0.1, Mem: 356}).NonNegative()
@@ -34,6 +35,10 @@ func genInventory(t *rapid.T) Inventory {
 			if rapid.IntRange(0, 4).Draw(t, "dep") == 0 {
 				a.DependsOn = append(a.DependsOn, fmt.Sprintf("app-%02d", j))
 			}
+		}
+		a.OnePerNode = rapid.IntRange(0, 3).Draw(t, "unique") == 0
+		if rapid.IntRange(0, 3).Draw(t, "selector") == 0 {
+			a.NodeSelector = []Requirement{{Key: "rack", Operator: "In", Values: []string{"r1"}}}
 		}
 		if rapid.Bool().Draw(t, "hostport") {
 			a.HostPorts = []int{9000 + rapid.IntRange(0, 2).Draw(t, "port")}
@@ -117,6 +122,14 @@ func replay(t *rapid.T, inv Inventory, p *Plan) {
 	for _, n := range inv.Nodes {
 		nodes[n.Name] = &st{total: n.Total, share: n.Share, alloc: n.Allocatable, pods: n.PodRequests, cordoned: n.Cordoned, joined: n.Joined}
 	}
+	appByName := map[string]App{}
+	for _, a := range inv.Apps {
+		appByName[a.Name] = a
+	}
+	labels := map[string]map[string]string{}
+	for _, n := range inv.Nodes {
+		labels[n.Name] = n.Labels
+	}
 	blocked := map[string]bool{}
 	for _, b := range p.Blockers {
 		blocked[b.App] = true
@@ -134,10 +147,14 @@ func replay(t *rapid.T, inv Inventory, p *Plan) {
 		}
 		for _, a := range w.Apps {
 			sum := 0
+			ia := appByName[a.Name]
 			for _, pl := range a.Placement {
 				n := nodes[pl.Node]
 				if n.cordoned || !n.joined {
 					t.Fatalf("wave %d: %s placed on cordoned or unjoined %s", w.Index, a.Name, pl.Node)
+				}
+				if (ia.OnePerNode && pl.Pods > 1) || (len(ia.NodeSelector) > 0 && labels[pl.Node]["rack"] != "r1") {
+					t.Fatalf("wave %d: %s: %d pod(s) on %s break its placement constraints", w.Index, a.Name, pl.Pods, pl.Node)
 				}
 				n.pods = n.pods.Add(a.Requests.Scale(float64(pl.Pods)))
 				sum += pl.Pods

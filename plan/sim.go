@@ -31,6 +31,7 @@ type simNode struct {
 	joined   bool
 	cordoned bool
 	kubeOnly bool
+	labels   map[string]string
 	// ports in use on the node (Marathon tasks, pod hostPorts, planned pods).
 	ports  map[int]string
 	ghosts []ghost
@@ -133,7 +134,7 @@ func newSim(inv Inventory, ov capacity.Overhead) *sim {
 		n := &inv.Nodes[i]
 		sn := simNode{name: n.Name, total: noPorts(n.Total), reserved: noPorts(n.MesosAllocated),
 			share: noPorts(n.Share), alloc: noPorts(n.Allocatable), pods: noPorts(n.PodRequests),
-			joined: n.Joined, cordoned: n.Cordoned, kubeOnly: n.KubernetesOnly}
+			joined: n.Joined, cordoned: n.Cordoned, kubeOnly: n.KubernetesOnly, labels: n.Labels}
 		for _, t := range n.Tasks {
 			for _, p := range t.Ports {
 				if p != 0 {
@@ -267,3 +268,13 @@ func (s *sim) retire(app, marathonID string, until int) {
 }
 
 func marathonOwner(id string) string { return "Marathon app " + id }
+
+// admits says whether n's labels satisfy every requirement of sel.
+func (n *simNode) admits(sel []Requirement) bool {
+	for _, r := range sel {
+		if !r.Matches(n.labels) {
+			return false
+		}
+	}
+	return true
+}

@@ -106,10 +106,29 @@ func Build(src Sources, specs []*appspec.Spec, o Options) (plan.Inventory, []str
 	byAgent := map[string]int{}
 	byHost := map[string]int{}
 	byName := map[string]int{}
+	kube := map[string]*corev1.Node{}
+	for i := range src.Capacity.Nodes {
+		kube[src.Capacity.Nodes[i].Name] = &src.Capacity.Nodes[i]
+	}
 	for i, n := range c.Nodes {
 		inv.Nodes[i] = plan.Node{Name: n.Name, Hostname: n.Hostname, Total: n.Total, MesosAllocated: n.MesosAllocated,
 			Share: n.KubernetesShare, Allocatable: n.Allocatable, PodRequests: n.PodRequests, Joined: n.Joined,
 			Cordoned: n.Cordoned, KubernetesOnly: n.AgentID == ""}
+		if kn, ok := kube[n.Name]; ok {
+			inv.Nodes[i].Labels = kn.Labels
+			if why := unschedulable(kn); why != "" && !n.Cordoned {
+				inv.Nodes[i].Cordoned = true
+				warns = append(warns, fmt.Sprintf("node %s takes no pods in the plan: %s", n.Name, why))
+			}
+		} else {
+			// Not in Kubernetes yet: it registers with its Mesos attributes
+			// as labels (the lab's and the wrapper's convention).
+			l := map[string]string{corev1.LabelHostname: n.Name}
+			for k, v := range n.Attributes {
+				l[k] = v
+			}
+			inv.Nodes[i].Labels = l
+		}
 		if n.AgentID != "" {
 			byAgent[n.AgentID] = i
 		}
@@ -260,6 +279,8 @@ func appOf(s *appspec.Spec, live *marathon.App, nameOf map[string]string, o Opti
 		default:
 			continue
 		}
+		a.OnePerNode = a.OnePerNode || onePerNode(spec)
+		a.NodeSelector = append(a.NodeSelector, selector(spec)...)
 		for _, c := range spec.Containers {
 			for _, p := range c.Ports {
 				if p.HostPort != 0 && !seen[int(p.HostPort)] {
@@ -276,6 +297,65 @@ func appOf(s *appspec.Spec, live *marathon.App, nameOf map[string]string, o Opti
 	}
 	a.Gates = gates(s.Migration)
 	return a, nil
+}
+
+// unschedulable says why the scheduler would place no new pod on the
+// node: not Ready, or a NoSchedule/NoExecute taint (converted apps carry
+// no tolerations); "" when it would.
+func unschedulable(n *corev1.Node) string {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
+			return "not Ready (" + string(c.Status) + ")"
+		}
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Key == corev1.TaintNodeUnschedulable {
+			continue // the cordon itself
+		}
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return fmt.Sprintf("tainted %s=%s:%s", t.Key, t.Value, t.Effect)
+		}
+	}
+	return ""
+}
+
+// onePerNode reports a required pod anti-affinity on the hostname (how
+// the converter maps hostname:UNIQUE).
+func onePerNode(spec *corev1.PodSpec) bool {
+	if spec.Affinity == nil || spec.Affinity.PodAntiAffinity == nil {
+		return false
+	}
+	for _, t := range spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+		if t.TopologyKey == corev1.LabelHostname {
+			return true
+		}
+	}
+	return false
+}
+
+// selector is the pod's nodeSelector and its first required node affinity
+// term (the converter writes one term) as requirements.
+func selector(spec *corev1.PodSpec) []plan.Requirement {
+	var out []plan.Requirement
+	keys := make([]string, 0, len(spec.NodeSelector))
+	for k := range spec.NodeSelector {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, plan.Requirement{Key: k, Operator: "In", Values: []string{spec.NodeSelector[k]}})
+	}
+	if spec.Affinity != nil && spec.Affinity.NodeAffinity != nil && spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		if terms := spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms; len(terms) > 0 {
+			for _, r := range terms[0].MatchExpressions {
+				switch r.Operator {
+				case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn, corev1.NodeSelectorOpExists, corev1.NodeSelectorOpDoesNotExist:
+					out = append(out, plan.Requirement{Key: r.Key, Operator: string(r.Operator), Values: r.Values})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func gates(m *appspec.Migration) plan.Gates {

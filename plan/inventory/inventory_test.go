@@ -179,3 +179,43 @@ marathon: {id: /shop/web, cmd: ./web}
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Constraints: hostname:UNIQUE becomes one pod per node, an attribute
+// CLUSTER constraint a node selector; a node not yet in Kubernetes gets
+// its Mesos attributes as labels; a tainted Node takes no pods.
+func TestBuildPlacement(t *testing.T) {
+	src := sources()
+	src.Capacity.Mesos.Slaves[1].Attributes = mesos.Attributes{"rack": mesos.Text("r2")}
+	src.Capacity.Nodes[0].Labels = map[string]string{"rack": "r1", corev1.LabelHostname: "node-1"}
+	src.Capacity.Nodes[0].Spec.Taints = []corev1.Taint{{Key: "maintenance", Value: "yes", Effect: corev1.TaintEffectNoSchedule}}
+	s := spec(t, `name: web
+type: marathon
+marathon:
+  id: /shop/web
+  cmd: ./web
+  constraints: [[hostname, UNIQUE], [rack, CLUSTER, r2]]
+`)
+	inv, warns, err := Build(src, []*appspec.Spec{s}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1, n2 := inv.Nodes[1], inv.Nodes[0]
+	if !n1.Cordoned || !strings.Contains(strings.Join(warns, "\n"), "node node-1 takes no pods in the plan: tainted maintenance=yes:NoSchedule") {
+		t.Fatalf("node-1 %+v warnings %v", n1, warns)
+	}
+	if !reflect.DeepEqual(n2.Labels, map[string]string{"rack": "r2", corev1.LabelHostname: "agent-2"}) {
+		t.Fatalf("agent-2 labels %v", n2.Labels)
+	}
+	a := inv.Apps[0]
+	if !a.OnePerNode || !reflect.DeepEqual(a.NodeSelector, []plan.Requirement{{Key: "rack", Operator: "In", Values: []string{"r2"}}}) {
+		t.Fatalf("app %+v", a)
+	}
+	p, err := plan.Make(inv, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two pods, one node with rack r2 (agent-2 joins for the first).
+	if p.OK || p.Blockers[0].Kind != "placement" || !strings.Contains(p.Blockers[0].Message, "its 2 pods must run on distinct nodes and only 1 schedulable node(s)") {
+		t.Fatalf("blockers %+v", p.Blockers)
+	}
+}
