@@ -100,3 +100,6 @@ func TestPlanCommand(t *testing.T) {
 		}
 	})
 }
+
+// The executor's `migrate --wave N` reads waves through WavePlanner.
+var _ WavePlanner = (*plan.Plan)(nil)
