@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
 )
 
@@ -14,15 +15,16 @@ type EnvVar struct {
 }
 
 // Env returns the variables that point tools at the lab: MARATHON_URL,
-// MESOS_MASTER_URL, KUBECONFIG (when Kubernetes is enabled), SWITCHYARD_LB
-// and SWITCHYARD_LB_ADMIN (when nginx is enabled) and SWITCHYARD_LAB_DIR.
+// MESOS_MASTER_URL, KUBECONFIG and PATH (the lab's own kubectl first, when
+// Kubernetes is enabled), SWITCHYARD_LB and SWITCHYARD_LB_ADMIN (when nginx is
+// enabled) and SWITCHYARD_LAB_DIR. PATH's value is the directory to prepend.
 func Env(cfg labconfig.Config) []EnvVar {
 	vars := []EnvVar{
 		{"MARATHON_URL", cfg.Marathon.URL()},
 		{"MESOS_MASTER_URL", cfg.Mesos.URL()},
 	}
 	if cfg.Kubernetes.Enabled {
-		vars = append(vars, EnvVar{"KUBECONFIG", Kubeconfig(cfg)})
+		vars = append(vars, EnvVar{"KUBECONFIG", Kubeconfig(cfg)}, EnvVar{"PATH", kube.BinDir(cfg.Kubernetes.Version)})
 	}
 	if cfg.Nginx.Enabled {
 		vars = append(vars,
@@ -39,6 +41,10 @@ func Kubeconfig(cfg labconfig.Config) string { return cfg.Path("kube", "admin.ku
 func Exports(vars []EnvVar) string {
 	var b strings.Builder
 	for _, v := range vars {
+		if v.Name == "PATH" {
+			fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", shellQuote(v.Value))
+			continue
+		}
 		fmt.Fprintf(&b, "export %s=%s\n", v.Name, shellQuote(v.Value))
 	}
 	return b.String()

@@ -494,6 +494,15 @@ func TestEnvEvaluatesInAShell(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("eval gave %q, want %q", got, want)
 	}
+	// PATH gains the lab's kubectl directory in front and keeps the rest.
+	t.Setenv("SWITCHYARD_CACHE", "/tmp/cache dir")
+	got, err = exec.Command("/bin/sh", "-c", Exports(Env(cfg))+`printf '%s' "$PATH"`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantPrefix := "/tmp/cache dir/kube/" + cfg.Kubernetes.Version + ":"; !strings.HasPrefix(string(got), wantPrefix) || !strings.HasSuffix(string(got), os.Getenv("PATH")) {
+		t.Errorf("PATH after eval is %q, want %q followed by the old PATH", got, wantPrefix)
+	}
 	cfg.Kubernetes.Enabled, cfg.Nginx.Enabled = false, false
 	for _, v := range Env(cfg) {
 		if v.Name == "KUBECONFIG" || v.Name == "SWITCHYARD_LB" {

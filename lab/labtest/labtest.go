@@ -343,10 +343,7 @@ func Prerequisites(cfg labconfig.Config) error {
 		if _, err := exec.LookPath("ip"); err != nil {
 			missing = append(missing, "ip (Debian package iproute2)")
 		}
-		if _, err := os.Stat("/usr/bin/etcd"); err != nil {
-			missing = append(missing, "/usr/bin/etcd (Debian package etcd-server)")
-		}
-		for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
 			if _, err := labkube.Binary(cfg.Kubernetes.Version, b); err != nil {
 				missing = append(missing, err.Error())
 			}
