@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 )
 
 // ChartFile is one file of a generated Helm chart, with its path relative
@@ -68,13 +66,13 @@ func Chart(rel *Release) ([]ChartFile, error) {
 				}
 			}
 		}
-		b, err := yaml.Marshal(m)
+		b, err := toYAML(m)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", rel.Name, err)
 		}
 		files = append(files, ChartFile{Name: "templates/" + strings.ToLower(kind) + ".yaml", Data: applySentinels(b, subst)})
 	}
-	vb, err := yaml.Marshal(values)
+	vb, err := toYAML(values)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: values: %w", rel.Name, err)
 	}
@@ -115,7 +113,7 @@ func chartYAML(rel *Release) []byte {
 		"appVersion":  appVersion,
 		"annotations": ann,
 	}
-	b, _ := yaml.Marshal(c)
+	b, _ := toYAML(c)
 	return b
 }
 

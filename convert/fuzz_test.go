@@ -37,6 +37,9 @@ func FuzzConvert(f *testing.F) {
 			if _, err := convert.Chart(rel); err != nil {
 				t.Fatal(err)
 			}
+			for _, err := range validateRelease(rel) {
+				t.Errorf("%s\n%s", err, data)
+			}
 		}
 	})
 }

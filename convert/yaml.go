@@ -57,7 +57,7 @@ func YAML(objs []Object) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := yaml.Marshal(m)
+		b, err := toYAML(m)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", o.GetName(), err)
 		}
@@ -65,4 +65,34 @@ func YAML(objs []Object) ([]byte, error) {
 		buf.Write(b)
 	}
 	return buf.Bytes(), nil
+}
+
+// toYAML is sigs.k8s.io/yaml's Marshal (JSON, then YAML with sorted keys)
+// made safe for characters YAML does not allow raw (DEL, C1 controls,
+// U+FFFE/U+FFFF): they are escaped in the JSON first, which the YAML
+// reader accepts and the writer then quotes.
+func toYAML(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return yaml.JSONToYAML(escapeYAMLUnsafe(b))
+}
+
+func escapeYAMLUnsafe(b []byte) []byte {
+	unsafe := func(r rune) bool {
+		return r == 0x7f || (r >= 0x80 && r <= 0x9f && r != 0x85) || r == 0xfffe || r == 0xffff
+	}
+	if !bytes.ContainsFunc(b, unsafe) {
+		return b
+	}
+	var out bytes.Buffer
+	for _, r := range string(b) {
+		if unsafe(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	return out.Bytes()
 }
