@@ -18,21 +18,23 @@ import (
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
+	"github.com/switchyard/switchyard/plan"
 )
 
 // CrashAfterEnv makes `switchyard migrate` kill itself with SIGKILL right
 // after its Nth journal append (a test hook for the crash tests).
 const CrashAfterEnv = "SWITCHYARD_MIGRATE_CRASH_AFTER"
 
-// WavePlanner names the apps of wave n (1-based). The planner (package
-// plan) implements it; until then the CLI groups apps by dependency depth.
+// WavePlanner names the apps of wave n (1-based). A plan written by
+// `switchyard plan -o json` (*plan.Plan) implements it; without one the CLI
+// groups apps by dependency depth.
 type WavePlanner interface {
 	Wave(n int) ([]string, error)
 }
 
 // migrateOptions are the flags of migrate, rollback and status.
 type migrateOptions struct {
-	labDir, appsDir, journalPath, namespace, output, onRestart string
+	labDir, appsDir, journalPath, namespace, output, onRestart, planFile string
 	wave, parallel                                             int
 	timeout                                                    time.Duration
 
@@ -182,8 +184,11 @@ Ctrl-C stops after journaling where each app stands.`,
 				if len(args) > 0 {
 					return errors.New("give apps or --wave, not both")
 				}
-				var err error
-				if names, err = dependencyWaves(o.specs).Wave(o.wave); err != nil {
+				planner, err := o.planner()
+				if err != nil {
+					return err
+				}
+				if names, err = planner.Wave(o.wave); err != nil {
 					return err
 				}
 			}
@@ -204,11 +209,28 @@ Ctrl-C stops after journaling where each app stands.`,
 		},
 	}
 	o.bind(cmd, true)
-	cmd.Flags().IntVar(&o.wave, "wave", 0, "migrate the apps of wave N")
+	cmd.Flags().IntVar(&o.wave, "wave", 0, "migrate the apps of wave N (of --plan, else by dependsOn depth)")
+	cmd.Flags().StringVar(&o.planFile, "plan", "", "plan written by `switchyard plan -o json` that names the waves")
 	cmd.Flags().IntVar(&o.parallel, "parallel", 4, "migrations running at once")
 	cmd.Flags().StringVar(&o.onRestart, "on-restart", string(migrate.ResumeContinue), "what to do with a migration found in flight in the journal: continue or rollback")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "result format: table, json or yaml")
 	return cmd
+}
+
+// planner returns the waves: the plan file's, else dependency depth.
+func (o *migrateOptions) planner() (WavePlanner, error) {
+	if o.planFile == "" {
+		return dependencyWaves(o.specs), nil
+	}
+	data, err := os.ReadFile(o.planFile)
+	if err != nil {
+		return nil, fmt.Errorf("--plan: %w", err)
+	}
+	p, err := plan.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("--plan %s: %w", o.planFile, err)
+	}
+	return p, nil
 }
 
 // resultRow is one app's outcome as printed.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,5 +30,21 @@ func TestDependencyWaves(t *testing.T) {
 	bad := dependencyWaves([]*appspec.Spec{{Name: "a", DependsOn: []string{"missing"}}})
 	if _, err := bad.Wave(1); err == nil || !strings.Contains(err.Error(), `no app named "missing"`) {
 		t.Errorf("missing dependency: %v", err)
+	}
+}
+
+func TestMigratePlanFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(bad, []byte(`{"version": 999, "waves": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := &migrateOptions{planFile: bad}
+	if _, err := o.planner(); err == nil || !strings.Contains(err.Error(), "--plan "+bad) {
+		t.Fatalf("bad plan: %v", err)
+	}
+	o.planFile = filepath.Join(dir, "missing.json")
+	if _, err := o.planner(); err == nil || !strings.Contains(err.Error(), "--plan") {
+		t.Fatalf("missing plan: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/plan"
 )
 
 // depthWaves is the fallback WavePlanner until package plan lands: wave 1
@@ -51,3 +52,6 @@ func (w *depthWaves) Wave(n int) ([]string, error) {
 	}
 	return w.waves[n-1], nil
 }
+
+// The planner's plan is a WavePlanner.
+var _ WavePlanner = (*plan.Plan)(nil)
