@@ -35,8 +35,8 @@ type WavePlanner interface {
 // migrateOptions are the flags of migrate, rollback and status.
 type migrateOptions struct {
 	labDir, appsDir, journalPath, namespace, output, onRestart, planFile string
-	wave, parallel                                             int
-	timeout                                                    time.Duration
+	wave, parallel                                                       int
+	timeout                                                              time.Duration
 
 	cfg   labconfig.Config
 	specs []*appspec.Spec
