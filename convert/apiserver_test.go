@@ -71,13 +71,10 @@ func startControlPlane(dir string) (func(), error) {
 			apiServer.procs[i].Stop(10 * time.Second)
 		}
 	}
-	for _, b := range []string{"kube-apiserver"} {
+	for _, b := range []string{"etcd", "kube-apiserver"} {
 		if _, err := kube.Binary(kube.PinnedVersion, b); err != nil {
 			return stop, missingPrereq{fmt.Errorf("%w (run scripts/build-kube.sh)", err)}
 		}
-	}
-	if _, err := os.Stat("/usr/bin/etcd"); err != nil {
-		return stop, missingPrereq{errors.New("etcd missing at /usr/bin/etcd: install etcd-server (make deps)")}
 	}
 	ports, err := freePorts(5)
 	if err != nil {
