@@ -20,13 +20,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/traffic"
 )
@@ -44,23 +40,11 @@ func deployKubernetesExamples(ctx context.Context, cfg labconfig.Config, dir str
 		return nil, nil
 	}
 	sort.Strings(files)
-	rc, err := clientcmd.BuildConfigFromFlags("", Kubeconfig(cfg))
+	kc, err := kubeclient.FromKubeconfig(Kubeconfig(cfg), 0, 0)
 	if err != nil {
-		return nil, fmt.Errorf("lab kubeconfig %s: %w", Kubeconfig(cfg), err)
+		return nil, fmt.Errorf("lab %w", err)
 	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	cs := kc.Clientset
 	var deployments, services []*unstructured.Unstructured
 	for _, f := range files {
 		objs, err := readObjects(f)
@@ -69,20 +53,8 @@ func deployKubernetesExamples(ctx context.Context, cfg labconfig.Config, dir str
 		}
 		for _, o := range objs {
 			gvk := o.GroupVersionKind()
-			m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s %s: %w", f, gvk.Kind, o.GetName(), err)
-			}
-			ri := dyn.Resource(m.Resource)
-			var r dynamic.ResourceInterface = ri
-			if m.Scope.Name() == "namespace" {
-				if o.GetNamespace() == "" {
-					o.SetNamespace("default")
-				}
-				r = ri.Namespace(o.GetNamespace())
-			}
-			if _, err := r.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-				return nil, fmt.Errorf("%s: apply %s %s: %w", f, gvk.Kind, o.GetName(), err)
+			if err := kc.Apply(ctx, o, fieldManager); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
 			}
 			fmt.Fprintf(out, "applied %s %s to Kubernetes (%s)\n", strings.ToLower(gvk.Kind), qualified(o), filepath.Base(f))
 			switch gvk.Kind {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
@@ -224,7 +225,7 @@ func TestAPIServerUnreachableMidMigration(t *testing.T) {
 	rc := &rest.Config{Host: "https://127.0.0.1:1", Timeout: time.Second}
 	cs, _ := kubernetes.NewForConfig(rc)
 	dyn, _ := dynamic.NewForConfig(rc)
-	deadK := &edge.Manifests{Dynamic: dyn, Clientset: cs, Mapper: e.lab.Manifests.Mapper}
+	deadK := &edge.Manifests{Clients: &kubeclient.Clients{Dynamic: dyn, Clientset: cs, Mapper: e.lab.Manifests.Mapper}}
 	fk := &flakyKube{live: e.lab.Manifests, dead: deadK}
 	e.x.Kubernetes = &installThenDown{flakyKube: fk}
 	tgt := e.deployDemo(t, "apidown", nil, plan)

@@ -13,13 +13,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/migrate"
 )
 
@@ -30,9 +28,7 @@ const FieldManager = "switchyard-migrate"
 // app's Kubernetes objects (a Deployment, its Service...), waiting for its
 // Deployments to be fully available, and deleting them on removal.
 type Manifests struct {
-	Dynamic   dynamic.Interface
-	Clientset kubernetes.Interface
-	Mapper    meta.RESTMapper
+	*kubeclient.Clients
 	// Poll is the period of readiness checks (default 300 ms).
 	Poll time.Duration
 
@@ -72,18 +68,6 @@ func (m *Manifests) get(app string) ([]*unstructured.Unstructured, error) {
 	return o, nil
 }
 
-func (m *Manifests) resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
-	gvk := o.GroupVersionKind()
-	mp, err := m.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", gvk.Kind, o.GetName(), err)
-	}
-	if mp.Scope.Name() == meta.RESTScopeNameNamespace {
-		return m.Dynamic.Resource(mp.Resource).Namespace(o.GetNamespace()), nil
-	}
-	return m.Dynamic.Resource(mp.Resource), nil
-}
-
 // Install implements migrate.Kubernetes (server-side apply: repeatable).
 func (m *Manifests) Install(ctx context.Context, app migrate.App) error {
 	objs, err := m.get(app.Name)
@@ -94,12 +78,8 @@ func (m *Manifests) Install(ctx context.Context, app migrate.App) error {
 		return err
 	}
 	for _, o := range objs {
-		r, err := m.resource(o)
-		if err != nil {
+		if err := m.Apply(ctx, o, FieldManager); err != nil {
 			return err
-		}
-		if _, err := r.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
-			return fmt.Errorf("apply %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}
 	}
 	return nil
@@ -195,7 +175,7 @@ func (m *Manifests) Remove(ctx context.Context, app migrate.App) error {
 		if o.GetKind() == "Namespace" {
 			continue // shared with other apps
 		}
-		r, err := m.resource(o)
+		r, err := m.Resource(o)
 		if err != nil {
 			return err
 		}

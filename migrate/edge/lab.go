@@ -7,13 +7,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -64,30 +60,17 @@ func NewLab(cfg labconfig.Config, statsWindow time.Duration) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", lab.Kubeconfig(cfg))
+	kc, err := kubeclient.FromKubeconfig(lab.Kubeconfig(cfg), 100, 200)
 	if err != nil {
-		return nil, fmt.Errorf("lab kubeconfig %s: %w", lab.Kubeconfig(cfg), err)
-	}
-	rc.QPS, rc.Burst = 100, 200
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(rc)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lab %w", err)
 	}
 	n, err := labnginx.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &Lab{Cfg: cfg, Marathon: mc, Clientset: cs, ctx: ctx, cancel: cancel,
-		Manifests: &Manifests{Dynamic: dyn, Clientset: cs, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))},
+	l := &Lab{Cfg: cfg, Marathon: mc, Clientset: kc.Clientset, ctx: ctx, cancel: cancel,
+		Manifests: &Manifests{Clients: kc},
 		Traffic:   &Traffic{}, Nginx: n.TrafficClient(),
 		Tailer: traffic.NewTailer(labnginx.LayoutFor(cfg).AccessLog, statsWindow, false)}
 	l.Pusher = &follow.Serial{Pusher: l.Nginx}
