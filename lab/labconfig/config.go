@@ -357,3 +357,26 @@ func splitHostPort(s string) (string, int, error) {
 	}
 	return s[:i], port, nil
 }
+
+// LookupImage finds the local program that stands in for a container image:
+// the exact reference ("name:tag") first, then its name without tag or
+// digest. The lab's Marathon and its node agents both resolve images here.
+func (k Kubernetes) LookupImage(ref string) (Image, bool) {
+	if img, ok := k.Images[ref]; ok {
+		return img, true
+	}
+	img, ok := k.Images[ImageName(ref)]
+	return img, ok
+}
+
+// ImageName strips the tag or digest from an image reference
+// ("registry:5000/app:1" → "registry:5000/app").
+func ImageName(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
+}

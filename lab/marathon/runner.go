@@ -98,9 +98,9 @@ func taskArgv(cfg labconfig.Config, self string, sp *appSpec) (shell string, arg
 		}
 		return "", sp.Args, nil
 	}
-	img, ok := lookupImage(cfg.Kubernetes.Images, sp.Image)
+	img, ok := cfg.Kubernetes.LookupImage(sp.Image)
 	if !ok {
-		return "", nil, fmt.Errorf("container image %q of app %s has no local program in the lab: add it under kubernetes.images in the lab config (e.g. %q: {command: [\"{switchyard}\", \"demo-app\"]}), or give the app a cmd", sp.Image, sp.ID, imageName(sp.Image))
+		return "", nil, fmt.Errorf("container image %q of app %s has no local program in the lab: add it under kubernetes.images in the lab config (e.g. %q: {command: [\"{switchyard}\", \"demo-app\"]}), or give the app a cmd", sp.Image, sp.ID, labconfig.ImageName(sp.Image))
 	}
 	for _, c := range img.Command {
 		argv = append(argv, strings.ReplaceAll(c, "{switchyard}", self))
@@ -114,27 +114,6 @@ func taskArgv(cfg labconfig.Config, self string, sp *appSpec) (shell string, arg
 		return "", nil, fmt.Errorf("container image %q of app %s maps to an empty command in the lab config", sp.Image, sp.ID)
 	}
 	return "", argv, nil
-}
-
-// lookupImage finds an image by exact "name:tag", then by name for any tag.
-func lookupImage(images map[string]labconfig.Image, ref string) (labconfig.Image, bool) {
-	if img, ok := images[ref]; ok {
-		return img, true
-	}
-	img, ok := images[imageName(ref)]
-	return img, ok
-}
-
-// imageName strips the tag or digest from an image reference.
-func imageName(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	slash := strings.LastIndex(ref, "/")
-	if i := strings.LastIndex(ref, ":"); i > slash {
-		ref = ref[:i]
-	}
-	return ref
 }
 
 // processSpec builds the proc.Spec of a task: sandbox directory as working

@@ -22,17 +22,7 @@ func (e *ImageNotMappedError) Error() string {
 // LookupImage finds the local program for an image reference: the exact
 // reference ("name:tag") first, then its name without tag or digest.
 func LookupImage(images map[string]labconfig.Image, ref string) (labconfig.Image, error) {
-	if img, ok := images[ref]; ok {
-		return img, nil
-	}
-	name := ref
-	if i := strings.Index(name, "@"); i >= 0 {
-		name = name[:i]
-	}
-	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		name = name[:i]
-	}
-	if img, ok := images[name]; ok {
+	if img, ok := (labconfig.Kubernetes{Images: images}).LookupImage(ref); ok {
 		return img, nil
 	}
 	return labconfig.Image{}, &ImageNotMappedError{Image: ref}
