@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/switchyard/switchyard/marathon"
 )
 
 // maxNameLen keeps room for the suffixes controllers add to workload names
@@ -14,31 +16,12 @@ import (
 const maxNameLen = 52
 
 // absID resolves a Marathon id against its parent group ("/" for top level):
-// "web" in "/prod" is "/prod/web"; ".." and "." are resolved.
+// "web" in "/prod" is "/prod/web"; an empty id is the parent itself.
 func absID(id, parent string) string {
 	if id == "" {
-		return parent
+		id = "."
 	}
-	var parts []string
-	if !strings.HasPrefix(id, "/") {
-		for _, p := range strings.Split(parent, "/") {
-			if p != "" {
-				parts = append(parts, p)
-			}
-		}
-	}
-	for _, p := range strings.Split(id, "/") {
-		switch p {
-		case "", ".":
-		case "..":
-			if len(parts) > 0 {
-				parts = parts[:len(parts)-1]
-			}
-		default:
-			parts = append(parts, p)
-		}
-	}
-	return "/" + strings.Join(parts, "/")
+	return marathon.ResolveID(id, parent)
 }
 
 // sanitizeName turns any string into a DNS-1035 label (lower-case letters,

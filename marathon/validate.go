@@ -102,7 +102,7 @@ func ValidateWith(def *Definition, opts Options) []Issue {
 				continue
 			}
 			v.app(a, ap, "/")
-			v.uniqueID(ids, canonicalID(a.ID, "/"), ap)
+			v.uniqueID(ids, ResolveID(a.ID, "/"), ap)
 		}
 	case KindGroup:
 		v.group(def.Group, "", "/", true)
@@ -238,9 +238,10 @@ func (v *validator) checkID(id, path, what string) bool {
 	return true
 }
 
-// canonicalID resolves id against base (an absolute group path) as Marathon
-// does: relative ids are children of base; "." and ".." are resolved.
-func canonicalID(id, base string) string {
+// ResolveID resolves id against base (an absolute group path) as Marathon
+// does: relative ids are children of base; "." and ".." are resolved
+// ("web" under "/prod" is "/prod/web"). An empty id stays empty.
+func ResolveID(id, base string) string {
 	if id == "" {
 		return ""
 	}
@@ -277,7 +278,7 @@ func (v *validator) group(g *Group, path, base string, root bool) {
 	if !v.checkID(g.ID, path, what) {
 		return
 	}
-	id := canonicalID(g.ID, base)
+	id := ResolveID(g.ID, base)
 	if !root && (id == base || !strings.HasPrefix(id+"/", strings.TrimSuffix(base, "/")+"/")) {
 		v.reject(joinKey(path, "id"), fmt.Sprintf("group id %s is not a child of %s", id, base), "use a relative id or one under the parent group's path")
 	}
@@ -296,7 +297,7 @@ func (v *validator) group(g *Group, path, base string, root bool) {
 		}
 		v.app(a, ap, id)
 		if a.ID != "" {
-			aid := canonicalID(a.ID, id)
+			aid := ResolveID(a.ID, id)
 			if !strings.HasPrefix(aid, strings.TrimSuffix(id, "/")+"/") {
 				v.reject(joinKey(ap, "id"), fmt.Sprintf("app id %s is not a child of group %s", aid, id), "use a relative id or one under the group's path")
 			}
@@ -307,7 +308,7 @@ func (v *validator) group(g *Group, path, base string, root bool) {
 		sp := joinIndex(joinKey(path, "groups"), i)
 		v.group(sub, sp, id, false)
 		if sub != nil && sub.ID != "" {
-			v.uniqueID(ids, canonicalID(sub.ID, id), sp)
+			v.uniqueID(ids, ResolveID(sub.ID, id), sp)
 		}
 	}
 	for i, ps := range g.Pods {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/switchyard/switchyard/marathon"
 )
 
 // timeFormat is Marathon's ISO-8601 timestamp with milliseconds, used for
@@ -23,24 +25,13 @@ func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano
 var segmentRe = regexp.MustCompile(`^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$`)
 
 // absPath resolves id against base (a group path) the way Marathon resolves
-// relative ids: "a" under "/g" is "/g/a", ".." climbs, "/x" is absolute.
+// relative ids: "a" under "/g" is "/g/a", ".." climbs, "/x" is absolute; an
+// empty id is base itself.
 func absPath(id, base string) string {
-	var parts []string
-	if !strings.HasPrefix(id, "/") {
-		parts = splitPath(base)
+	if id == "" {
+		id = "."
 	}
-	for _, p := range strings.Split(id, "/") {
-		switch p {
-		case "", ".":
-		case "..":
-			if len(parts) > 0 {
-				parts = parts[:len(parts)-1]
-			}
-		default:
-			parts = append(parts, p)
-		}
-	}
-	return "/" + strings.Join(parts, "/")
+	return marathon.ResolveID(id, base)
 }
 
 // splitPath returns the segments of an absolute path ("/" has none).
