@@ -27,6 +27,7 @@ import (
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/mesos"
 	"github.com/switchyard/switchyard/traffic"
 )
 
@@ -67,6 +68,13 @@ type Options struct {
 	// container's log when the API server cannot serve it (a node agent
 	// without the kubelet log API); "" outside the lab.
 	PodLogDir string
+	// Mesos is the Mesos master whose /master/state gives the nodes' free
+	// room for the capacity check of Marathon apps (nil: a set with a
+	// Marathon app is refused unless SkipCapacityCheck).
+	Mesos *mesos.Client
+	// SkipCapacityCheck deploys without checking that the apps fit on the
+	// nodes' free room (see the capacity check in DeployAll).
+	SkipCapacityCheck bool
 }
 
 // Deployer deploys apps and shows their differences with what runs.
@@ -145,8 +153,9 @@ func appErr(s *appspec.Spec, err error) error {
 type plan struct {
 	spec *appspec.Spec
 	// marathon
-	app    *marathon.App
-	exists bool
+	app     *marathon.App
+	exists  bool
+	current *marathon.App
 	// helm
 	helm *helmPlan
 }
@@ -167,6 +176,12 @@ func (d *Deployer) Deploy(ctx context.Context, s *appspec.Spec) (*Result, error)
 // to be ready and registering its route, and stops at the first failure
 // (the failed app's own change is rolled back). With DryRun it stops after
 // the checks.
+//
+// One of the checks is capacity: the set is refused, naming the app, the
+// node and the resource, when placing it would over-commit a node (Marathon
+// apps on the Mesos side's free room read from the Mesos master, Helm
+// releases on the Kubernetes side's; see capacity.Cluster.FitDemands),
+// unless Options.SkipCapacityCheck.
 func (d *Deployer) DeployAll(ctx context.Context, specs []*appspec.Spec) ([]*Result, error) {
 	var plans []*plan
 	var errs []error
@@ -185,6 +200,9 @@ func (d *Deployer) DeployAll(ctx context.Context, specs []*appspec.Spec) ([]*Res
 			errs = append(errs, errors.New("nothing was applied"))
 		}
 		return nil, errors.Join(errs...)
+	}
+	if err := d.checkCapacity(ctx, plans); err != nil {
+		return nil, errors.Join(err, errors.New("nothing was applied"))
 	}
 	var out []*Result
 	for _, p := range plans {

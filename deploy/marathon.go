@@ -60,12 +60,16 @@ func (d *Deployer) prepareMarathon(ctx context.Context, s *appspec.Spec) (*plan,
 	if _, err := routePortIndex(app, s.Route); err != nil {
 		return nil, err
 	}
-	_, err = c.App(ctx, app.ID)
+	cur, err := c.App(ctx, app.ID)
 	exists := err == nil
 	if err != nil && !marathon.IsNotFound(err) {
 		return nil, unreachable(c, fmt.Errorf("read app %s: %w", app.ID, err))
 	}
-	return &plan{spec: s, app: app, exists: exists}, nil
+	p := &plan{spec: s, app: app, exists: exists}
+	if exists {
+		p.current = cur
+	}
+	return p, nil
 }
 
 func (d *Deployer) applyMarathon(ctx context.Context, p *plan) (*Result, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/lab/labconfig"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/mesos"
 	"github.com/switchyard/switchyard/traffic"
 )
 
@@ -39,6 +40,11 @@ type DeployOptions struct {
 	Timeout time.Duration
 	// Output is text or json.
 	Output string
+	// MesosURL is the Mesos master read by the capacity check (default
+	// $MESOS_MASTER_URL, then the lab's).
+	MesosURL string
+	// SkipCapacityCheck deploys without checking the nodes' free room.
+	SkipCapacityCheck bool
 }
 
 func (o *DeployOptions) addFlags(cmd *cobra.Command, deployFlags bool) {
@@ -53,6 +59,8 @@ func (o *DeployOptions) addFlags(cmd *cobra.Command, deployFlags bool) {
 		f.StringVar(&o.LBAdmin, "lb-admin", "", "admin API of the shared nginx where routes are registered (default $SWITCHYARD_LB_ADMIN)")
 		f.BoolVar(&o.DryRun, "dry-run", false, "check, render and dry-run everything on the platforms; apply nothing")
 		f.DurationVar(&o.Timeout, "timeout", deploy.DefaultTimeout, "how long to wait for each app to be ready")
+		f.StringVar(&o.MesosURL, "mesos-url", "", "Mesos master read by the capacity check of Marathon apps (default $MESOS_MASTER_URL, or the lab's)")
+		f.BoolVar(&o.SkipCapacityCheck, "skip-capacity-check", false, "deploy without checking that the apps fit on the nodes' free room")
 	}
 }
 
@@ -70,7 +78,10 @@ launch queue; Kubernetes: the failing pods' events and logs) and rolls the
 change back. Then it registers the app's route at the shared nginx.
 
 Every app is checked first (definitions, charts rendered, objects dry-run on
-the API server); when one fails nothing is applied.`,
+the API server, and capacity: a set that would over-commit a node is refused
+naming the node and the resource; Marathon apps are placed on the Mesos
+master's free room, Helm releases on the nodes' allocatable minus pod
+requests); when one fails nothing is applied.`,
 		Example: `  switchyard deploy examples/apps/web/app.yaml
   switchyard deploy examples/apps --dry-run`,
 		Args: cobra.ExactArgs(1),
@@ -127,6 +138,17 @@ func (o *DeployOptions) Deployer(out io.Writer) (*deploy.Deployer, error) {
 
 	if lc != nil {
 		opts.PodLogDir = lc.Path("pods")
+	}
+	opts.SkipCapacityCheck = o.SkipCapacityCheck
+	mesosURL := o.MesosURL
+	if mesosURL == "" {
+		mesosURL = os.Getenv(mesos.EnvMasterURL)
+	}
+	if mesosURL == "" && lc != nil {
+		mesosURL = lc.Mesos.URL()
+	}
+	if mesosURL != "" {
+		opts.Mesos = mesos.NewClient(mesosURL)
 	}
 	kc := o.Kubeconfig
 	if kc == "" && os.Getenv("KUBECONFIG") == "" && lc != nil && lc.Kubernetes.Enabled {
