@@ -157,6 +157,12 @@ func Latest(j journal.Journal, app string) (State, bool, error) {
 	return decodeState(es[len(es)-1])
 }
 
+// StateOf decodes the state journaled with an entry.
+func StateOf(e journal.Entry) (State, error) {
+	s, _, err := decodeState(e)
+	return s, err
+}
+
 func decodeState(e journal.Entry) (State, bool, error) {
 	var s State
 	if err := json.Unmarshal(e.State, &s); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/migrate/control"
 	"github.com/switchyard/switchyard/migrate/edge"
 	"github.com/switchyard/switchyard/plan"
 )
@@ -118,6 +119,15 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 		return nil, err
 	}
 	defer j.Close()
+	// Operators reach this executor (which holds the journal's lock)
+	// through its control socket: status at once, pause/resume/abort once
+	// the executor is attached below.
+	srv, err := control.Serve(control.SocketPath(o.journalPath), nil, j)
+	if err != nil {
+		fmt.Fprintf(out, "operator channel unavailable (pause/resume/abort/status from another terminal will not work): %v\n", err)
+	} else {
+		defer srv.Close()
+	}
 	var targets []edge.Target
 	for _, n := range names {
 		s, err := o.spec(n)
@@ -152,6 +162,9 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 	x := l.Executor(j)
 	x.Progress, x.ActionTimeout = out, o.timeout
 	x.Resume = migrate.ResumePolicy(o.onRestart)
+	if srv != nil {
+		srv.Attach(x)
+	}
 	if len(first) > 0 {
 		var rs []migrate.Result
 		for _, a := range apps {
@@ -209,6 +222,9 @@ Ctrl-C stops after journaling where each app stands.`,
 		},
 	}
 	o.bind(cmd, true)
+	for _, op := range []string{control.OpPause, control.OpResume, control.OpAbort} {
+		cmd.AddCommand(newMigrateControlCmd(op))
+	}
 	cmd.Flags().IntVar(&o.wave, "wave", 0, "migrate the apps of wave N (of --plan, else by dependsOn depth)")
 	cmd.Flags().StringVar(&o.planFile, "plan", "", "plan written by `switchyard plan -o json` that names the waves")
 	cmd.Flags().IntVar(&o.parallel, "parallel", 4, "migrations running at once")

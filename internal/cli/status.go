@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/migrate/control"
 )
 
 // statusRow is one app's migration as `switchyard status` shows it.
@@ -22,35 +26,58 @@ type statusRow struct {
 	Seq        uint64    `json:"seq"`
 	Time       time.Time `json:"time"`
 	Reason     string    `json:"reason,omitempty"`
+	// Live is true when the row came from a running executor (its control
+	// socket) rather than from the journal file.
+	Live bool `json:"live"`
+}
+
+// latestEntries returns the latest journal entry of every app: from the
+// running executor over its control socket when one runs (it holds the
+// journal's lock), else from the journal itself.
+func (o *migrateOptions) latestEntries(ctx context.Context) ([]journal.Entry, bool, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := control.Call(cctx, control.SocketPath(o.journalPath), control.Request{Op: control.OpStatus})
+	if err == nil {
+		return resp.Entries, true, nil
+	}
+	if !errors.Is(err, control.ErrNotRunning) {
+		return nil, false, fmt.Errorf("status from the running executor: %w", err)
+	}
+	j, err := o.openJournal()
+	if err != nil {
+		return nil, false, fmt.Errorf("%w (a running `switchyard migrate` holds the journal but does not answer on %s)", err, control.SocketPath(o.journalPath))
+	}
+	defer j.Close()
+	es, err := j.LoadAll()
+	return es, false, err
 }
 
 func newStatusCmd() *cobra.Command {
 	o := &migrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show every app's migration from the journal: phase, weights, last step's error rate and p99",
+		Short: "Show every app's migration: phase, weights, last step's error rate and p99 (live from a running migrate, else from the journal)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(false); err != nil {
 				return err
 			}
-			j, err := o.openJournal()
-			if err != nil {
-				return fmt.Errorf("%w (a running `switchyard migrate` holds the journal; its progress is on its terminal)", err)
-			}
-			defer j.Close()
-			es, err := j.LoadAll()
+			es, live, err := o.latestEntries(cmd.Context())
 			if err != nil {
 				return err
 			}
 			var rows []statusRow
 			for _, e := range es {
-				s, _, err := migrate.Latest(j, e.App)
+				s, err := migrate.StateOf(e)
 				if err != nil {
 					return err
 				}
 				r := statusRow{App: e.App, Phase: e.To, Kubernetes: s.KubePercent, Marathon: 100 - s.KubePercent, ErrorRate: s.Last.ErrorRate,
-					P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason}
+					P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason, Live: live}
 				if s.Phase == migrate.RolledBack && s.Cause != "" {
 					r.Reason = s.Cause
 				}

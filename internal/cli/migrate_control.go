@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/migrate/control"
+)
+
+var controlHelp = map[string]string{
+	control.OpPause:  "Hold a running migration at its current weights (no further step; traffic keeps flowing)",
+	control.OpResume: "Continue a paused migration from the step it holds",
+	control.OpAbort:  "Stop a running migration and roll it back (weights to Marathon, Marathon healthy, Kubernetes removed)",
+}
+
+// newMigrateControlCmd is `switchyard migrate pause|resume|abort APP`: the
+// command goes to the running `switchyard migrate` over its control socket
+// and waits until the executor has journaled its effect.
+func newMigrateControlCmd(op string) *cobra.Command {
+	o := &migrateOptions{}
+	var reason string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   op + " APP",
+		Short: controlHelp[op],
+		Long: controlHelp[op] + `.
+
+The running ` + "`switchyard migrate`" + ` (which holds the journal) receives the command on its control socket
+(control.sock next to the journal), journals the transition and acts on it; this command waits (--wait) until the
+journal shows the effect. A command that cannot apply (pause while installing, resume when not paused, anything
+after the migration ended) is refused with the reason.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(false); err != nil {
+				return err
+			}
+			app := args[0]
+			sock := control.SocketPath(o.journalPath)
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait+5*time.Second)
+			defer cancel()
+			if _, err := control.Call(ctx, sock, control.Request{Op: op, App: app, Reason: reason}); err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", op, app, err)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s sent to %s\n", op, app)
+			return waitEffect(ctx, cmd.OutOrStdout(), sock, op, app, wait)
+		},
+	}
+	o.bind(cmd, false)
+	cmd.Flags().StringVar(&reason, "reason", "", "reason journaled with the command (default \"operator: "+op+"\")")
+	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "how long to wait for the journal to show the effect (0: do not wait)")
+	return cmd
+}
+
+// waitEffect polls the running executor until app's journaled state shows
+// op's effect: paused (pause), running again (resume), rolling back or
+// rolled back (abort).
+func waitEffect(ctx context.Context, w io.Writer, sock, op, app string, wait time.Duration) error {
+	if wait <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(wait)
+	last := ""
+	for {
+		resp, err := control.Call(ctx, sock, control.Request{Op: control.OpStatus})
+		if err != nil {
+			if op == control.OpAbort || op == control.OpResume {
+				// The executor may have finished the migration and exited.
+				fmt.Fprintf(w, "%s: the executor stopped answering (%v); see `switchyard status`\n", app, err)
+				return nil
+			}
+			return fmt.Errorf("%s %s: %w", op, app, err)
+		}
+		for _, e := range resp.Entries {
+			if e.App != app {
+				continue
+			}
+			s, err := migrate.StateOf(e)
+			if err != nil {
+				return err
+			}
+			last = e.To
+			done := false
+			switch op {
+			case control.OpPause:
+				done = s.Paused || s.Phase.Terminal()
+			case control.OpResume:
+				done = !s.Paused
+			case control.OpAbort:
+				done = s.Phase == migrate.RollingBack || s.Phase == migrate.RolledBack
+			}
+			if done {
+				fmt.Fprintf(w, "%s: %s (journal entry %d%s)\n", app, e.To, e.Seq, reasonOf(e.Reason))
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: sent, but after %s the journal still shows %s (an action in progress finishes first; check `switchyard status`)", op, app, wait, last)}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func reasonOf(r string) string {
+	if r = strings.TrimSpace(r); r == "" {
+		return ""
+	}
+	return ": " + r
+}

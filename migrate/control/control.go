@@ -1,0 +1,254 @@
+// Package control owns the operator channel to a running executor: while
+// `switchyard migrate` runs (and holds the journal's lock), it serves a
+// unix socket next to the journal (<journal dir>/control.sock) on which
+// other `switchyard` processes ask for the live state of every migration
+// and send pause, resume and abort. The protocol is one JSON request and
+// one JSON response per connection.
+package control
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/migrate"
+)
+
+// Operations a Request may ask for.
+const (
+	OpStatus = "status"
+	OpPause  = "pause"
+	OpResume = "resume"
+	OpAbort  = "abort"
+)
+
+// Request is one operator request.
+type Request struct {
+	// Op is status, pause, resume or abort; App names the migration
+	// (commands only); Reason is journaled with a command (optional).
+	Op     string `json:"op"`
+	App    string `json:"app,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Response answers a Request.
+type Response struct {
+	// Error says why a request was refused (empty: accepted).
+	Error string `json:"error,omitempty"`
+	// Entries are the latest journal entry of every app (status), or of
+	// the commanded app when the command was delivered.
+	Entries []journal.Entry `json:"entries,omitempty"`
+}
+
+// Sender delivers a command to a running migration (*migrate.Executor).
+type Sender interface {
+	Send(app string, ev migrate.Event) bool
+}
+
+// SocketPath is the control socket of the executor holding journalPath:
+// control.sock in the journal's directory, or, when that path is too long
+// for a unix socket, a name in the temporary directory derived from it.
+func SocketPath(journalPath string) string {
+	abs, err := filepath.Abs(journalPath)
+	if err != nil {
+		abs = journalPath
+	}
+	p := filepath.Join(filepath.Dir(abs), "control.sock")
+	if len(p) < 100 {
+		return p
+	}
+	h := sha256.Sum256([]byte(abs))
+	return filepath.Join(os.TempDir(), "switchyard-"+hex.EncodeToString(h[:8])+".sock")
+}
+
+// Server serves the control socket of one executor.
+type Server struct {
+	path string
+	ln   net.Listener
+	j    journal.Journal
+	wg   sync.WaitGroup
+
+	mu sync.Mutex
+	x  Sender
+}
+
+// Serve listens on path for requests to the executor x, whose journal is
+// j. The caller must hold j's lock (a socket left by a killed executor is
+// replaced: no other executor can be running). x may be nil while the
+// executor is being set up (status is served from j; commands are refused
+// until Attach).
+func Serve(path string, x Sender, j journal.Journal) (*Server, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket %s: remove a stale one: %w", path, err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	s := &Server{path: path, ln: ln, x: x, j: j}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Attach sets the executor that receives commands.
+func (s *Server) Attach(x Sender) {
+	s.mu.Lock()
+	s.x = x
+	s.mu.Unlock()
+}
+
+// Path is the socket's path.
+func (s *Server) Path() string { return s.path }
+
+// Close stops serving and removes the socket.
+func (s *Server) Close() error {
+	err := s.ln.Close()
+	s.wg.Wait()
+	_ = os.Remove(s.path)
+	return err
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			var req Request
+			if err := json.NewDecoder(c).Decode(&req); err != nil {
+				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request: %v", err)})
+				return
+			}
+			_ = json.NewEncoder(c).Encode(s.handle(req))
+		}()
+	}
+}
+
+// handle answers one request. A command is checked against the app's
+// journaled state first, so one that cannot apply is refused with the
+// reason instead of being silently ignored by the state machine.
+func (s *Server) handle(req Request) Response {
+	if req.Op == OpStatus {
+		es, err := s.j.LoadAll()
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{Entries: es}
+	}
+	var kind migrate.EventKind
+	switch req.Op {
+	case OpPause:
+		kind = migrate.EvPause
+	case OpResume:
+		kind = migrate.EvResume
+	case OpAbort:
+		kind = migrate.EvAbort
+	default:
+		return Response{Error: fmt.Sprintf("unknown operation %q (want status, pause, resume or abort)", req.Op)}
+	}
+	if req.App == "" {
+		return Response{Error: req.Op + ": name the app"}
+	}
+	st, found, err := migrate.Latest(s.j, req.App)
+	if err != nil {
+		return Response{Error: err.Error()}
+	}
+	if !found {
+		return Response{Error: fmt.Sprintf("%s: no migration of this app in the journal", req.App)}
+	}
+	if err := applies(kind, st); err != nil {
+		return Response{Error: fmt.Sprintf("%s %s: %v", req.Op, req.App, err)}
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "operator: " + req.Op
+	}
+	s.mu.Lock()
+	x := s.x
+	s.mu.Unlock()
+	if x == nil {
+		return Response{Error: fmt.Sprintf("%s %s: the executor is still starting (try again in a moment)", req.Op, req.App)}
+	}
+	if !x.Send(req.App, migrate.Event{Kind: kind, Reason: reason}) {
+		return Response{Error: fmt.Sprintf("%s %s: this executor is not migrating the app (or its command queue is full; try again)", req.Op, req.App)}
+	}
+	es, err := s.j.Load(req.App)
+	if err != nil || len(es) == 0 {
+		return Response{}
+	}
+	return Response{Entries: es[len(es)-1:]}
+}
+
+// applies says why ev cannot apply to s (nil: it does).
+func applies(kind migrate.EventKind, s migrate.State) error {
+	if s.Phase.Terminal() {
+		return fmt.Errorf("the migration already ended (%s)", s.Phase)
+	}
+	switch kind {
+	case migrate.EvPause:
+		if s.Paused {
+			return errors.New("already paused")
+		}
+		if s.Phase != migrate.Shifting && s.Phase != migrate.Soaking {
+			return fmt.Errorf("a migration pauses while shifting weights or soaking; it is %s (try again in a moment)", s.Phase)
+		}
+	case migrate.EvResume:
+		if !s.Paused {
+			return fmt.Errorf("not paused (%s)", s.Phase)
+		}
+	case migrate.EvAbort:
+		if s.Phase == migrate.RollingBack {
+			return errors.New("already rolling back")
+		}
+	}
+	return nil
+}
+
+// ErrNotRunning says no executor answers on the socket.
+var ErrNotRunning = errors.New("no running `switchyard migrate` answers on the control socket")
+
+// Call sends req to the executor serving path. It returns ErrNotRunning
+// (wrapped) when no executor listens, and the executor's refusal as an
+// error.
+func Call(ctx context.Context, path string, req Request) (Response, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return Response{}, fmt.Errorf("%w (%s): %v", ErrNotRunning, path, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return Response{}, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	var resp Response
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("control socket %s: read the answer: %w", path, err)
+	}
+	if resp.Error != "" {
+		return resp, errors.New(resp.Error)
+	}
+	return resp, nil
+}

@@ -1,0 +1,136 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/migrate"
+)
+
+// recorder is a Sender that records what it delivered; apps it does not
+// run are refused as by an executor.
+type recorder struct {
+	mu      sync.Mutex
+	running map[string]bool
+	got     []migrate.Event
+}
+
+func (r *recorder) Send(app string, ev migrate.Event) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.running[app] {
+		return false
+	}
+	r.got = append(r.got, ev)
+	return true
+}
+
+func journalWith(t *testing.T, states ...migrate.State) *journal.Bolt {
+	t.Helper()
+	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	for _, s := range states {
+		data, _ := json.Marshal(s)
+		if err := j.Append(context.Background(), &journal.Entry{App: s.App, To: string(s.Phase), State: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return j
+}
+
+func TestCommands(t *testing.T) {
+	j := journalWith(t,
+		migrate.State{App: "installing", Phase: migrate.Installing},
+		migrate.State{App: "shifting", Phase: migrate.Shifting, KubePercent: 25, Applied: true},
+		migrate.State{App: "paused", Phase: migrate.Shifting, KubePercent: 50, Applied: true, Paused: true},
+		migrate.State{App: "done", Phase: migrate.Finalized},
+		migrate.State{App: "rolling", Phase: migrate.RollingBack, Stage: migrate.StageWeights},
+		migrate.State{App: "elsewhere", Phase: migrate.Shifting, Applied: true},
+	)
+	rec := &recorder{running: map[string]bool{"installing": true, "shifting": true, "paused": true, "done": true, "rolling": true}}
+	sock := filepath.Join(t.TempDir(), "control.sock")
+	if err := os.WriteFile(sock, nil, 0o600); err != nil { // a stale file left by a killed executor
+		t.Fatal(err)
+	}
+	srv, err := Serve(sock, rec, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		req     Request
+		wantErr string // "" accepted
+		want    migrate.Event
+	}{
+		{Request{Op: OpPause, App: "shifting"}, "", migrate.Event{Kind: migrate.EvPause, Reason: "operator: pause"}},
+		{Request{Op: OpPause, App: "installing"}, "pauses while shifting weights or soaking; it is Installing", migrate.Event{}},
+		{Request{Op: OpPause, App: "paused"}, "already paused", migrate.Event{}},
+		{Request{Op: OpResume, App: "paused", Reason: "ticket 42"}, "", migrate.Event{Kind: migrate.EvResume, Reason: "ticket 42"}},
+		{Request{Op: OpResume, App: "shifting"}, "not paused", migrate.Event{}},
+		{Request{Op: OpAbort, App: "installing"}, "", migrate.Event{Kind: migrate.EvAbort, Reason: "operator: abort"}},
+		{Request{Op: OpAbort, App: "rolling"}, "already rolling back", migrate.Event{}},
+		{Request{Op: OpAbort, App: "done"}, "already ended (Finalized)", migrate.Event{}},
+		{Request{Op: OpAbort, App: "ghost"}, "ghost: no migration of this app in the journal", migrate.Event{}},
+		{Request{Op: OpPause, App: "elsewhere"}, "this executor is not migrating the app", migrate.Event{}},
+		{Request{Op: OpPause}, "name the app", migrate.Event{}},
+		{Request{Op: "finalise", App: "shifting"}, `unknown operation "finalise"`, migrate.Event{}},
+	} {
+		rec.got = nil
+		_, err := Call(ctx, sock, tc.req)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%+v: %v", tc.req, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%+v: error %v, want %q", tc.req, err, tc.wantErr)
+		case tc.wantErr == "" && (len(rec.got) != 1 || rec.got[0] != tc.want):
+			t.Errorf("%+v: delivered %+v, want %+v", tc.req, rec.got, tc.want)
+		case tc.wantErr != "" && len(rec.got) != 0:
+			t.Errorf("%+v: refused but delivered %+v", tc.req, rec.got)
+		}
+	}
+
+	resp, err := Call(ctx, sock, Request{Op: OpStatus})
+	if err != nil || len(resp.Entries) != 6 {
+		t.Fatalf("status: %v %+v", err, resp)
+	}
+	for _, e := range resp.Entries {
+		s, err := migrate.StateOf(e)
+		if err != nil || s.App != e.App {
+			t.Fatalf("status entry %+v: %v", e, err)
+		}
+	}
+
+	srv.Close()
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket left after Close: %v", err)
+	}
+	if _, err := Call(ctx, sock, Request{Op: OpStatus}); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("call with no server: %v, want ErrNotRunning", err)
+	}
+}
+
+func TestSocketPath(t *testing.T) {
+	if got := SocketPath("/var/lib/sy/journal.db"); got != "/var/lib/sy/control.sock" {
+		t.Fatalf("short path: %s", got)
+	}
+	long := "/" + strings.Repeat("d", 120) + "/journal.db"
+	a, b := SocketPath(long), SocketPath(long)
+	if a != b || len(a) >= 100 || !strings.HasPrefix(a, os.TempDir()) {
+		t.Fatalf("long path: %s / %s", a, b)
+	}
+	if SocketPath("/"+strings.Repeat("e", 120)+"/journal.db") == a {
+		t.Fatal("two journals share a socket")
+	}
+}
