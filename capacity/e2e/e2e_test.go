@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +31,7 @@ import (
 	"github.com/switchyard/switchyard/capacity/inventory"
 	"github.com/switchyard/switchyard/capacity/monitor"
 	"github.com/switchyard/switchyard/capacity/rollout"
+	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/labtest"
 	labnodeagent "github.com/switchyard/switchyard/lab/nodeagent"
@@ -87,13 +87,7 @@ func TestSharedNodesOnTheLab(t *testing.T) {
 	if len(plan.Steps) != 3 {
 		t.Fatalf("steps = %+v", plan.Steps)
 	}
-	spec := capacity.WrapperSpec{
-		Command: l.Bin + " kubelet-wrapper",
-		Args: []string{"--kubeconfig", l.Kubeconfig, "--lock-dir", l.Config.Path("run"), "--kubelet", l.Bin,
-			"--kubelet-arg=lab", "--kubelet-arg=run", "--kubelet-arg=node-agent", "--kubelet-arg=--config=" + l.ConfigPath,
-			"--kubelet-arg=--node={node}", "--kubelet-arg=--kubelet-config={kubelet-config}"},
-		DrainSeconds: 40,
-	}
+	spec := lab.WrapperSpec(l.Config, l.Bin, 40)
 	if err := rollout.Apply(ctx, mc, plan, rollout.Options{Spec: spec, Inventory: read,
 		Progress: func(i int, s capacity.Step) { t.Logf("step %d: %s", i+1, s.Description) }}); err != nil {
 		t.Fatal(err)
@@ -557,16 +551,9 @@ func cordon(t *testing.T, ctx context.Context, kc kubernetes.Interface, node str
 	}
 }
 
-// sameAllocatable compares a Node's allocatable with the plan's, exactly
-// (cpu in millicores, memory and ephemeral-storage in bytes).
+// sameAllocatable compares a Node's allocatable with the plan's, exactly.
 func sameAllocatable(l corev1.ResourceList, want capacity.Resources) error {
-	cpu, mem, disk := l[corev1.ResourceCPU], l[corev1.ResourceMemory], l[corev1.ResourceEphemeralStorage]
-	wcpu := int64(math.Round(want.CPUs * 1000))
-	wmem, wdisk := int64(math.Round(want.Mem*(1<<20))), int64(math.Round(want.Disk*(1<<20)))
-	if cpu.MilliValue() != wcpu || mem.Value() != wmem || disk.Value() != wdisk {
-		return fmt.Errorf("allocatable cpu=%s memory=%s ephemeral-storage=%s, want %dm %d %d", cpu.String(), mem.String(), disk.String(), wcpu, wmem, wdisk)
-	}
-	return nil
+	return lab.AllocatableIs(l, want)
 }
 
 func waitFor(t *testing.T, ctx context.Context, d time.Duration, what string, f func() error) {

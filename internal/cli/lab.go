@@ -156,6 +156,7 @@ type labUpOptions struct {
 	demo      bool
 	kwokNodes int
 	examples  string
+	wrappers  bool
 }
 
 func newLabUpCmd(g *labOptions) *cobra.Command {
@@ -173,6 +174,7 @@ func newLabUpCmd(g *labOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&o.demo, "demo", false, "deploy the sample apps from examples/ once the lab is up and print where they answer")
 	cmd.Flags().IntVar(&o.kwokNodes, "kwok-nodes", 0, "add N kwok (simulated) nodes to the lab's Kubernetes for scale tests (saved in lab.yaml)")
 	cmd.Flags().StringVar(&o.examples, "examples", "", "directory of sample apps for --demo (default ./examples, else next to the binary)")
+	cmd.Flags().BoolVar(&o.wrappers, "wrappers", false, "run the node agents as production runs kubelet: through the kubelet wrapper, one Marathon app per node holding its kubernetesShare (saved in lab.yaml as kubernetes.nodeAgents: wrapper)")
 	return cmd
 }
 
@@ -194,12 +196,30 @@ func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		}
 		fmt.Fprintf(out, "set kubernetes.kwokNodes to %d in %s\n", o.kwokNodes, o.configPath)
 	}
+	if o.wrappers && !o.cfg.WrapperMode() {
+		if !o.cfg.Kubernetes.Enabled {
+			return fmt.Errorf("--wrappers: the lab in %s runs no Kubernetes (kubernetes.enabled is false)", o.configPath)
+		}
+		if err := setNodeAgents(o.configPath, labconfig.NodeAgentsWrapper); err != nil {
+			return err
+		}
+		if err := o.load(false, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "set kubernetes.nodeAgents to %s in %s\n", labconfig.NodeAgentsWrapper, o.configPath)
+	}
 	specs, err := o.specs()
 	if err != nil {
 		return err
 	}
 	if err := lab.Up(ctx, o.cfg, specs, out, lab.WithConfigPath(o.configPath)); err != nil {
 		return err
+	}
+	if o.cfg.WrapperMode() {
+		fmt.Fprintln(out, "kubelet wrappers (kubernetes.nodeAgents: wrapper):")
+		if err := lab.StartWrappers(ctx, o.cfg, o.self, out); err != nil {
+			return fmt.Errorf("%w\nthe rest of the lab runs; fix the cause and run lab up again, or lab down", err)
+		}
 	}
 	fmt.Fprintf(out, "lab up took %s\n", time.Since(t0).Round(10*time.Millisecond))
 	if o.demo {
@@ -216,6 +236,16 @@ func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	fmt.Fprintf(out, "\nuse it from a shell:  eval \"$(%s lab env --lab-dir %s)\"\nstop it:              %s lab down --lab-dir %s\n",
 		o.self, o.cfg.Dir, o.self, o.cfg.Dir)
 	return nil
+}
+
+// setNodeAgents rewrites kubernetes.nodeAgents in the config file.
+func setNodeAgents(path, mode string) error {
+	cfg, err := labconfig.Load(path)
+	if err != nil {
+		return err
+	}
+	cfg.Kubernetes.NodeAgents = mode
+	return writeLabConfig(cfg, path)
 }
 
 // setKwokNodes rewrites kubernetes.kwokNodes in the config file.

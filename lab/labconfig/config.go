@@ -112,6 +112,25 @@ type Kubernetes struct {
 	Images map[string]Image `json:"images,omitempty"`
 	// KwokNodes adds that many kwok (simulated, process-less) nodes for scale tests.
 	KwokNodes int `json:"kwokNodes,omitempty"`
+	// NodeAgents is how nodes with a kubernetesShare join Kubernetes:
+	// NodeAgentsDirect (default) starts their node agents as lab components
+	// and the lab Marathon offers total − share; NodeAgentsWrapper starts
+	// them as production does, through the kubelet wrapper running as a
+	// Marathon app per node that holds the share (Mesos offers the whole
+	// node; the wrapper task's resources are what Kubernetes gets).
+	NodeAgents string `json:"nodeAgents,omitempty"`
+}
+
+// How nodes join Kubernetes (Kubernetes.NodeAgents).
+const (
+	NodeAgentsDirect  = "direct"
+	NodeAgentsWrapper = "wrapper"
+)
+
+// WrapperMode reports whether node agents run under kubelet wrappers
+// (Marathon apps) instead of as lab components.
+func (c Config) WrapperMode() bool {
+	return c.Kubernetes.Enabled && c.Kubernetes.NodeAgents == NodeAgentsWrapper
 }
 
 // Image is the local program that runs a container image in the lab.
@@ -259,6 +278,11 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Kubernetes.Enabled {
+		switch c.Kubernetes.NodeAgents {
+		case "", NodeAgentsDirect, NodeAgentsWrapper:
+		default:
+			errs = append(errs, fmt.Errorf("kubernetes.nodeAgents: %q: use %s (node agents as lab components) or %s (kubelet wrappers as Marathon apps)", c.Kubernetes.NodeAgents, NodeAgentsDirect, NodeAgentsWrapper))
+		}
 		if _, err := netip.ParsePrefix(c.Kubernetes.PodCIDR); err != nil {
 			errs = append(errs, fmt.Errorf("kubernetes.podCIDR: %w", err))
 		}

@@ -80,6 +80,17 @@ func TestParse(t *testing.T) {
 			wantErr: []string{"nodes[0].ports[0]: 32000-31000 is not a valid port range", "nodes[0].ports[1]: 0-10"}},
 		{name: "share above total", in: minimal + "    kubernetesShare: {cpus: 3, mem: 10}\n", wantErr: []string{"nodes[0].kubernetesShare: must be between 0 and the node's resources"}},
 		{name: "bad cidr", in: minimal + "kubernetes: {enabled: true, podCIDR: 10.244.0.0}\n", wantErr: []string{"kubernetes.podCIDR"}},
+		{name: "wrapper mode", in: minimal + "kubernetes: {enabled: true, nodeAgents: wrapper}\n", check: func(t *testing.T, c Config) {
+			if !c.WrapperMode() {
+				t.Errorf("nodeAgents %q is not wrapper mode", c.Kubernetes.NodeAgents)
+			}
+		}},
+		{name: "direct mode is the default", in: minimal + "kubernetes: {enabled: true}\n", check: func(t *testing.T, c Config) {
+			if c.WrapperMode() {
+				t.Error("wrapper mode without nodeAgents: wrapper")
+			}
+		}},
+		{name: "unknown node agents mode", in: minimal + "kubernetes: {enabled: true, nodeAgents: kubelet}\n", wantErr: []string{`kubernetes.nodeAgents: "kubelet": use direct`}},
 		{name: "bad cidr ignored when kubernetes is off", in: minimal + "kubernetes: {enabled: false, podCIDR: nonsense}\n"},
 		{name: "two components on one address", in: minimal + "marathon: {listen: '127.0.0.1:9000'}\nnginx: {enabled: true, listen: 'localhost:9000', admin: '127.0.0.1:9001'}\n",
 			wantErr: []string{"nginx.listen: localhost:9000 is already used by marathon.listen; give each component its own port"}},

@@ -41,3 +41,27 @@ func TestKubernetesShareIsNotOffered(t *testing.T) {
 		return n == 1 && len(q.Queue) == 1 && q.Queue[0].Count == 1, ""
 	})
 }
+
+// TestWrapperModeOffersTheWholeNode: in wrapper mode the share is held by
+// the kubelet wrapper's Marathon task, so the agent offers the whole node
+// and a task as large as the share still fits.
+func TestWrapperModeOffersTheWholeNode(t *testing.T) {
+	cfg := TestConfig(t, 1)
+	cfg.Kubernetes.Enabled = true
+	cfg.Kubernetes.NodeAgents = labconfig.NodeAgentsWrapper
+	cfg.Nodes[0].KubernetesShare = &labconfig.Resources{CPUs: 3, Mem: 1024}
+	ts := StartForTest(t, cfg)
+	resp, err := httpc.Get(ts.MesosURL + "/master/slaves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sl mesos.Slaves
+	err = json.NewDecoder(resp.Body).Decode(&sl)
+	resp.Body.Close()
+	if err != nil || len(sl.Slaves) != 1 {
+		t.Fatalf("%v %+v", err, sl)
+	}
+	if r, n := sl.Slaves[0].Resources, cfg.Nodes[0].Resources; r.CPUs != n.CPUs || r.Mem != n.Mem || r.Disk != n.Disk {
+		t.Errorf("agent resources %+v, want the whole node %+v", r, n)
+	}
+}

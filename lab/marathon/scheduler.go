@@ -21,10 +21,12 @@ type agent struct {
 	Resources labconfig.Resources
 }
 
-// mesosResources is a node's total minus its Kubernetes share.
-func mesosResources(n labconfig.Node) labconfig.Resources {
+// mesosResources is a node's total minus its Kubernetes share; in wrapper
+// mode (labconfig.NodeAgentsWrapper) the whole node, since the kubelet
+// wrapper is a Marathon task that holds the share itself.
+func mesosResources(cfg labconfig.Config, n labconfig.Node) labconfig.Resources {
 	r := n.Resources
-	if s := n.KubernetesShare; s != nil {
+	if s := n.KubernetesShare; s != nil && !cfg.WrapperMode() {
 		r.CPUs = max(0, r.CPUs-s.CPUs)
 		r.Mem = max(0, r.Mem-s.Mem)
 		r.Disk = max(0, r.Disk-s.Disk)

@@ -110,7 +110,7 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 		specCache:   map[string]*appSpec{},
 	}
 	for _, n := range cfg.Nodes {
-		s.agents = append(s.agents, agent{ID: n.Name, Hostname: n.Address, Node: n, Resources: mesosResources(n)})
+		s.agents = append(s.agents, agent{ID: n.Name, Hostname: n.Address, Node: n, Resources: mesosResources(cfg, n)})
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.restore(); err != nil {

@@ -37,7 +37,9 @@ func ConfigPathFor(cfg labconfig.Config) (path string, snapshot bool) {
 // Components returns one node agent per lab node that has a
 // kubernetesShare (after kube-apiserver), each ready when its Node is Ready
 // in the API with a fresh Lease; their Cleanup stops the lab's pods and
-// removes its network namespaces and bridge.
+// removes its network namespaces and bridge. In wrapper mode
+// (labconfig.NodeAgentsWrapper) the kubelet wrappers start the agents as
+// Marathon tasks, so only the cleanup-only pod-network spec is returned.
 func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 	if !cfg.Kubernetes.Enabled {
 		return nil, nil
@@ -48,7 +50,7 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 	path, snapshot := ConfigPathFor(cfg)
 	var specs []component.Spec
 	for i, n := range cfg.Nodes {
-		if n.KubernetesShare == nil {
+		if n.KubernetesShare == nil || cfg.WrapperMode() {
 			continue
 		}
 		if _, err := NodePodCIDR(cfg, i); err != nil {

@@ -34,6 +34,12 @@ func TestComponents(t *testing.T) {
 	if !strings.Contains(strings.Join(s.Env, " "), labconfig.MarkerEnv+"="+cfg.ID) {
 		t.Errorf("env %v lacks the lab marker", s.Env)
 	}
+	cfg.Kubernetes.NodeAgents = labconfig.NodeAgentsWrapper
+	specs, err = Components(cfg, "x")
+	if err != nil || len(component.Runnable(specs)) != 0 || len(specs) != 1 || specs[0].Cleanup == nil {
+		t.Errorf("wrapper mode: specs %v (err %v), want only the cleanup-only pod network", names(specs), err)
+	}
+	cfg.Kubernetes.NodeAgents = ""
 	cfg.Kubernetes.Enabled = false
 	if specs, _ := Components(cfg, "x"); len(specs) != 0 {
 		t.Errorf("Kubernetes disabled but %d agents", len(specs))
