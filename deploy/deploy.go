@@ -12,7 +12,8 @@
 // Deployer is a library type in the Helm SDK style: the CLI (`switchyard
 // deploy`, `switchyard diff`) only fills Options and prints. Every app of a
 // set is checked (definitions, charts rendered, objects dry-run on the API
-// server) before anything is applied.
+// server, and capacity: a set that would over-commit a node is refused,
+// see capacity.Cluster.FitDemands) before anything is applied.
 package deploy
 
 import (
