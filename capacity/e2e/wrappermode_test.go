@@ -195,6 +195,29 @@ func TestLabWrapperMode(t *testing.T) {
 		return fmt.Errorf("%d pods, none running", len(pods.Items))
 	})
 
+	// lab down leaves nothing; lab up on the same directory brings the
+	// nodes back through their wrappers (Marathon relaunches the apps).
+	if out, err := l.Run("lab", "down"); err != nil {
+		t.Fatalf("lab down: %v\n%s", err, out)
+	}
+	if left := labtest.Leftovers(l.Config); len(left) > 0 {
+		t.Errorf("lab down left: %v", left)
+	}
+	if out, err := l.Run("lab", "up"); err != nil {
+		t.Fatalf("lab up after lab down: %v\n%s", err, out)
+	}
+	for name := range shares {
+		n, err := kc.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := shares[name]
+		want, _ := capacity.ShareAllocatable(name, totals[name], capacity.Resources{CPUs: s.CPUs, Mem: s.Mem, Disk: s.Disk}, capacity.DefaultOverhead())
+		if err := sameAllocatable(n.Status.Allocatable, want); err != nil {
+			t.Errorf("after lab up again, node %s: %v", name, err)
+		}
+	}
+
 	// lab down leaves nothing: no process (wrappers, agents, pods), no
 	// listener, no network namespace or bridge.
 	if err := l.Stop(); err != nil {
