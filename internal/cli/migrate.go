@@ -41,6 +41,7 @@ type migrateOptions struct {
 
 	cfg   labconfig.Config
 	specs []*appspec.Spec
+	plan  *plan.Plan
 }
 
 func (o *migrateOptions) bind(cmd *cobra.Command, withApps bool) {
@@ -134,7 +135,11 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 		if err != nil {
 			return nil, err
 		}
-		t, err := edge.TargetFromSpec(s, o.namespace)
+		planned, err := o.plannedResources(n)
+		if err != nil {
+			return nil, err
+		}
+		t, err := edge.TargetFromSpec(s, o.namespace, planned)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +231,7 @@ Ctrl-C stops after journaling where each app stands.`,
 		cmd.AddCommand(newMigrateControlCmd(op))
 	}
 	cmd.Flags().IntVar(&o.wave, "wave", 0, "migrate the apps of wave N (of --plan, else by dependsOn depth)")
-	cmd.Flags().StringVar(&o.planFile, "plan", "", "plan written by `switchyard plan -o json` that names the waves")
+	cmd.Flags().StringVar(&o.planFile, "plan", "", "plan written by `switchyard plan -o json` that names the waves and sets each app's requests/limits (app.yaml resources win)")
 	cmd.Flags().IntVar(&o.parallel, "parallel", 4, "migrations running at once")
 	cmd.Flags().StringVar(&o.onRestart, "on-restart", string(migrate.ResumeContinue), "what to do with a migration found in flight in the journal: continue or rollback")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "result format: table, json or yaml")
@@ -247,6 +252,28 @@ func (o *migrateOptions) planner() (WavePlanner, error) {
 		return nil, fmt.Errorf("--plan %s: %w", o.planFile, err)
 	}
 	return p, nil
+}
+
+// plannedResources are the requests and limits the --plan file sets for
+// app (nil without a plan; the app.yaml's resources win over them).
+func (o *migrateOptions) plannedResources(app string) (*appspec.Resources, error) {
+	if o.planFile == "" {
+		return nil, nil
+	}
+	if o.plan == nil {
+		data, err := os.ReadFile(o.planFile)
+		if err != nil {
+			return nil, fmt.Errorf("--plan: %w", err)
+		}
+		if o.plan, err = plan.Decode(data); err != nil {
+			return nil, fmt.Errorf("--plan %s: %w", o.planFile, err)
+		}
+	}
+	ap, _, ok := o.plan.App(app)
+	if !ok {
+		return nil, fmt.Errorf("--plan %s: app %s is not in the plan (plan it again with its app.yaml)", o.planFile, app)
+	}
+	return edge.PlannedResources(ap.Requests, ap.Limits), nil
 }
 
 // resultRow is one app's outcome as printed.

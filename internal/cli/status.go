@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,22 +40,33 @@ func (o *migrateOptions) latestEntries(ctx context.Context) ([]journal.Entry, bo
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	resp, err := control.Call(cctx, control.SocketPath(o.journalPath), control.Request{Op: control.OpStatus})
-	if err == nil {
-		return resp.Entries, true, nil
+	sock := control.SocketPath(o.journalPath)
+	// An executor that just started holds the journal a moment before its
+	// socket answers: try one, then the other, for a few seconds.
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := control.Call(cctx, sock, control.Request{Op: control.OpStatus})
+		cancel()
+		if err == nil {
+			return resp.Entries, true, nil
+		}
+		if !errors.Is(err, control.ErrNotRunning) {
+			return nil, false, fmt.Errorf("status from the running executor: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(o.journalPath), 0o755); err != nil {
+			return nil, false, fmt.Errorf("journal directory: %w", err)
+		}
+		j, err := journal.Open(o.journalPath, 500*time.Millisecond)
+		if err == nil {
+			defer j.Close()
+			es, err := j.LoadAll()
+			return es, false, err
+		}
+		if time.Now().After(deadline) {
+			return nil, false, fmt.Errorf("%w (a running `switchyard migrate` holds the journal but does not answer on %s)", err, sock)
+		}
 	}
-	if !errors.Is(err, control.ErrNotRunning) {
-		return nil, false, fmt.Errorf("status from the running executor: %w", err)
-	}
-	j, err := o.openJournal()
-	if err != nil {
-		return nil, false, fmt.Errorf("%w (a running `switchyard migrate` holds the journal but does not answer on %s)", err, control.SocketPath(o.journalPath))
-	}
-	defer j.Close()
-	es, err := j.LoadAll()
-	return es, false, err
 }
 
 func newStatusCmd() *cobra.Command {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/switchyard/switchyard/lab/labtest"
@@ -133,6 +134,9 @@ func TestCLIPauseResumeAbort(t *testing.T) {
 		tgts[name] = tgt
 		// Longer step pauses than the crash tests' so the pause lands mid-shift.
 		y := strings.Replace(appYAML(name, tgt.App.MarathonID), "pausePerStep: 1s", fmt.Sprintf("pausePerStep: %s", pause), 1)
+		if name == "pr" { // the app.yaml's resources replace those derived from cpus/mem
+			y += "resources:\n  requests: {cpu: 30m, memory: 24Mi}\n"
+		}
 		if err := os.WriteFile(filepath.Join(dir, name, "app.yaml"), []byte(y), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -199,6 +203,7 @@ func TestCLIPauseResumeAbort(t *testing.T) {
 			}
 		}
 		checkFinalized(t, e, tgts["pr"], journalPath, l)
+		checkHelmRelease(t, e, "mig", "pr", map[string]string{"cpu": "30m", "memory": "24Mi"})
 	})
 
 	t.Run("abort", func(t *testing.T) {
@@ -240,6 +245,7 @@ func TestCLIPauseResumeAbort(t *testing.T) {
 				t.Fatalf("Deployment %s still there after abort", d.Name)
 			}
 		}
+		checkNoHelmRelease(t, e, "mig", "abrt")
 		r := cliStatus(t, l, journalPath, "abrt")
 		if r.Phase != "RolledBack" || r.Reason != "operator: abort" || r.Live {
 			t.Fatalf("status after abort (from the journal): %+v", r)
@@ -249,4 +255,42 @@ func TestCLIPauseResumeAbort(t *testing.T) {
 			t.Fatalf("pause with no executor: %v\n%s", err, o)
 		}
 	})
+}
+
+// checkHelmRelease: the app's Kubernetes side is a deployed Helm release
+// (release record in the namespace, objects annotated with it) whose
+// Deployment's containers carry the wanted requests.
+func checkHelmRelease(t *testing.T, e *env, ns, name string, wantRequests map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	secrets, err := e.lab.Clientset.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,name=" + name + ",status=deployed"})
+	if err != nil || len(secrets.Items) != 1 {
+		t.Fatalf("helm release %s/%s: %v, %d deployed revisions", ns, name, err, len(secrets.Items))
+	}
+	ds, err := e.lab.Clientset.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds.Items {
+		if d.Annotations["meta.helm.sh/release-name"] != name {
+			continue
+		}
+		for k, v := range wantRequests {
+			q := d.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceName(k)]
+			if q.String() != v {
+				t.Fatalf("Deployment %s: requests.%s = %s, want %s", d.Name, k, q.String(), v)
+			}
+		}
+		return
+	}
+	t.Fatalf("no Deployment of helm release %s in %s", name, ns)
+}
+
+// checkNoHelmRelease: the app's release was uninstalled.
+func checkNoHelmRelease(t *testing.T, e *env, ns, name string) {
+	t.Helper()
+	secrets, err := e.lab.Clientset.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "owner=helm,name=" + name})
+	if err != nil || len(secrets.Items) != 0 {
+		t.Fatalf("helm release %s/%s still recorded (%v): %d revisions", ns, name, err, len(secrets.Items))
+	}
 }

@@ -124,6 +124,7 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 			t.Fatalf("crash at append %d: %d of %d requests failed: %v\n%s\n%s", n, lg.Failed, lg.Sent, lg.Errors, out, out2)
 		}
 		checkFinalized(t, e, tgt, journalPath, l)
+		checkHelmRelease(t, e, "mig", name, map[string]string{"cpu": "50m", "memory": "32Mi"})
 	}
 }
 
@@ -237,6 +238,7 @@ func TestCLIRollback(t *testing.T) {
 			t.Fatalf("Deployment %s still there", d.Name)
 		}
 	}
+	checkNoHelmRelease(t, e, "mig", "rb")
 	out3, err := runCLI(l, nil, "status", "--journal", journalPath)
 	if err != nil || !strings.Contains(out3, "RolledBack") {
 		t.Fatalf("status: %v\n%s", err, out3)

@@ -112,6 +112,7 @@ func TestNginxRefusesMidShift(t *testing.T) {
 			if _, err := e.lab.Clientset.AppsV1().Deployments("mig").Get(context.Background(), name, metav1.GetOptions{}); err == nil {
 				t.Fatalf("Deployment %s still there", name)
 			}
+			checkNoHelmRelease(t, e, "mig", name)
 			if now := nginxProcs(t); now != procs {
 				t.Fatalf("nginx was reloaded during the migration: %s → %s", procs, now)
 			}

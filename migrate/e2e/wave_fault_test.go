@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +13,11 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/switchyard/switchyard/deploy"
 	"github.com/switchyard/switchyard/internal/kubeclient"
+	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
@@ -225,11 +229,16 @@ func TestAPIServerUnreachableMidMigration(t *testing.T) {
 	rc := &rest.Config{Host: "https://127.0.0.1:1", Timeout: time.Second}
 	cs, _ := kubernetes.NewForConfig(rc)
 	dyn, _ := dynamic.NewForConfig(rc)
-	deadK := &edge.Manifests{Clients: &kubeclient.Clients{Dynamic: dyn, Clientset: cs, Mapper: e.lab.Manifests.Mapper}}
-	fk := &flakyKube{live: e.lab.Manifests, dead: deadK}
+	deadK := &edge.Helm{Kube: &deploy.KubeConfig{Kubeconfig: deadKubeconfig(t)},
+		Clients: &kubeclient.Clients{Dynamic: dyn, Clientset: cs, Mapper: e.lab.Kubernetes.Clients.Mapper}}
+	fk := &flakyKube{live: e.lab.Kubernetes, dead: deadK}
 	e.x.Kubernetes = &installThenDown{flakyKube: fk}
 	tgt := e.deployDemo(t, "apidown", nil, plan)
-	deadK.Set(tgt.App.Name, e.lab.Manifests.Objects(tgt.App.Name))
+	rel, err := e.lab.Kubernetes.Release(tgt.App.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadK.Set(tgt.App.Name, rel)
 	ctx, stop := context.WithCancel(context.Background())
 	done := loads(ctx, theLab.Config.Nginx.Listen, []string{"apidown"}, 100)
 	r := e.x.Migrate(context.Background(), tgt.App)
@@ -245,6 +254,24 @@ func TestAPIServerUnreachableMidMigration(t *testing.T) {
 	if failed != 0 || sent == 0 {
 		t.Fatalf("%d of %d requests failed: %v", failed, sent, errs)
 	}
+}
+
+// deadKubeconfig is the lab's kubeconfig with every cluster's server at a
+// closed port.
+func deadKubeconfig(t *testing.T) string {
+	t.Helper()
+	kc, err := clientcmd.LoadFromFile(lab.Kubeconfig(theLab.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kc.Clusters {
+		c.Server = "https://127.0.0.1:1"
+	}
+	path := filepath.Join(t.TempDir(), "dead.kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // installThenDown takes the API server away right after the install.

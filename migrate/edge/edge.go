@@ -1,8 +1,9 @@
 // Package edge holds the real implementations of the migration executor's
 // interfaces: the shared nginx (through traffic/follow followers and the
-// access log), the Marathon v2 API and Kubernetes (server-side applied
-// manifests; the Helm installer of package deploy plugs into the same
-// migrate.Kubernetes interface). Each method is idempotent.
+// access log), the Marathon v2 API and Kubernetes (each app a Helm release,
+// installed, upgraded and uninstalled with the Helm SDK: the chart converted
+// from the app's Marathon definition by package deploy's converter, with the
+// app.yaml's or the plan's requests and limits). Each method is idempotent.
 package edge
 
 import (

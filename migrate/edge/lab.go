@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/switchyard/switchyard/deploy"
 	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/lab"
@@ -21,9 +22,14 @@ import (
 )
 
 // Target is one app to migrate on a lab: what the executor moves, the
-// Kubernetes objects to install, and the Service whose endpoints serve it.
+// Helm release to install, and the Service whose endpoints serve it.
 type Target struct {
 	App migrate.App
+	// Release is the app's Helm release (TargetFromSpec: the chart
+	// converted from its Marathon definition, or its own chart). When nil,
+	// Objects are packed into a chart (ChartFromObjects) released as the
+	// app's name in Namespace.
+	Release *Release
 	// Objects are the app's Kubernetes objects (a Deployment and a Service).
 	Objects []*unstructured.Unstructured
 	// Namespace and Service name the Service whose EndpointSlices list the
@@ -39,9 +45,10 @@ type Lab struct {
 	Cfg       labconfig.Config
 	Marathon  *marathon.Client
 	Clientset kubernetes.Interface
-	Manifests *Manifests
-	Traffic   *Traffic
-	Nginx     *traffic.Client
+	// Kubernetes installs the apps' Helm releases.
+	Kubernetes *Helm
+	Traffic    *Traffic
+	Nginx      *traffic.Client
 	// Pusher serializes the followers' pushes to Nginx.
 	Pusher *follow.Serial
 	Tailer *traffic.Tailer
@@ -70,8 +77,8 @@ func NewLab(cfg labconfig.Config, statsWindow time.Duration) (*Lab, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Lab{Cfg: cfg, Marathon: mc, Clientset: kc.Clientset, ctx: ctx, cancel: cancel,
-		Manifests: &Manifests{Clients: kc},
-		Traffic:   &Traffic{}, Nginx: n.TrafficClient(),
+		Kubernetes: &Helm{Kube: &deploy.KubeConfig{Kubeconfig: lab.Kubeconfig(cfg)}, Clients: kc},
+		Traffic:    &Traffic{}, Nginx: n.TrafficClient(),
 		Tailer: traffic.NewTailer(labnginx.LayoutFor(cfg).AccessLog, statsWindow, false)}
 	l.Pusher = &follow.Serial{Pusher: l.Nginx}
 	go l.Tailer.Run(ctx)
@@ -80,7 +87,7 @@ func NewLab(cfg labconfig.Config, statsWindow time.Duration) (*Lab, error) {
 
 // Executor returns an executor on this lab's edges writing to j.
 func (l *Lab) Executor(j journal.Journal) *migrate.Executor {
-	return &migrate.Executor{Journal: j, Kubernetes: l.Manifests, Marathon: Marathon{Client: l.Marathon}, Traffic: l.Traffic, Stats: Stats{Tailer: l.Tailer}}
+	return &migrate.Executor{Journal: j, Kubernetes: l.Kubernetes, Marathon: Marathon{Client: l.Marathon}, Traffic: l.Traffic, Stats: Stats{Tailer: l.Tailer}}
 }
 
 // Add starts following an app's backends on both platforms (Marathon event
@@ -88,7 +95,15 @@ func (l *Lab) Executor(j journal.Journal) *migrate.Executor {
 // share journaled for the app in j (nil: Marathon only), so a restarted
 // executor never pushes a different split than the one it resumes.
 func (l *Lab) Add(ctx context.Context, t Target, j journal.Journal) (*follow.Follower, error) {
-	l.Manifests.Set(t.App.Name, t.Objects)
+	rel := t.Release
+	if rel == nil {
+		ch, err := ChartFromObjects(t.App.Name, t.Objects)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", t.App.Name, err)
+		}
+		rel = &Release{Name: t.App.Name, Namespace: t.Namespace, Chart: ch}
+	}
+	l.Kubernetes.Set(t.App.Name, *rel)
 	f := &follow.Follower{Route: traffic.Route{Name: t.App.Route, Host: t.Host, PathPrefix: t.PathPrefix}, Client: l.Pusher,
 		Marathon: follow.MarathonTasks{Client: l.Marathon, AppID: t.App.MarathonID}, Resync: 2 * time.Second}
 	share, in := 0, true
