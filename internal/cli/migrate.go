@@ -192,7 +192,10 @@ nginx's access log against the app's gates, scale Marathon to 0 (backends leave 
 soak, then remove the Marathon app. A failed gate or a timeout rolls back: weights to Marathon, Marathon healthy,
 Kubernetes removed. Every transition is journaled (fsync'd) before it is acted on; run migrate again after a
 crash and it resumes (--on-restart=continue) or rolls back (--on-restart=rollback) what was in flight.
-Ctrl-C stops after journaling where each app stands.`,
+Ctrl-C stops after journaling where each app stands. From another terminal, while it runs: ` + "`switchyard status`" + `
+shows each app's live state and ` + "`switchyard migrate pause|resume|abort APP`" + ` holds, continues or rolls back a
+migration (through control.sock next to the journal). The Kubernetes side is a Helm release of the chart converted
+from the app's Marathon definition, with the app.yaml's resources, else the --plan file's requests and limits.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(true); err != nil {
 				return err
