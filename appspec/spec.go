@@ -126,6 +126,14 @@ type Migration struct {
 // DefaultSteps are the migration steps when none are given.
 var DefaultSteps = []int{5, 25, 50, 100}
 
+// The migration gates an app gets when its app.yaml leaves them out (the
+// planner and the executor both apply these).
+const (
+	DefaultPausePerStep = 10 * time.Second
+	DefaultSoak         = 30 * time.Second
+	DefaultMaxErrorRate = 0.01
+)
+
 // ReleaseName is the Helm release of the app.
 func (s *Spec) ReleaseName() string {
 	if s.Helm != nil && s.Helm.Release != "" {

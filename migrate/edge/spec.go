@@ -11,10 +11,10 @@ import (
 	"github.com/switchyard/switchyard/migrate"
 )
 
-// PlanFromSpec is the migration plan of an app.yaml (its migration gates;
-// defaults: steps 5, 25, 50, 100, a 10 s pause, a 30 s soak, 1% errors).
+// PlanFromSpec is the migration plan of an app.yaml: its migration gates,
+// else appspec's defaults.
 func PlanFromSpec(s *appspec.Spec) migrate.Plan {
-	p := migrate.Plan{Steps: migrate.DefaultSteps, PausePerStep: 10e9, Soak: 30e9, MaxErrorRate: 0.01}
+	p := migrate.Plan{Steps: appspec.DefaultSteps, PausePerStep: appspec.DefaultPausePerStep, Soak: appspec.DefaultSoak, MaxErrorRate: appspec.DefaultMaxErrorRate}
 	if m := s.Migration; m != nil {
 		if len(m.Steps) > 0 {
 			p.Steps = m.Steps

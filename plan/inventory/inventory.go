@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,14 +83,6 @@ type Options struct {
 const (
 	defaultCPUs = 1.0
 	defaultMem  = 128.0
-)
-
-// Migration defaults, as the executor applies them (migrate/edge.PlanFromSpec).
-var (
-	defaultSteps        = []int{5, 25, 50, 100}
-	defaultPause        = 10 * time.Second
-	defaultSoak         = 30 * time.Second
-	defaultMaxErrorRate = 0.01
 )
 
 // Build assembles the planner's inventory: the nodes from the capacity
@@ -359,8 +350,8 @@ func selector(spec *corev1.PodSpec) []plan.Requirement {
 }
 
 func gates(m *appspec.Migration) plan.Gates {
-	g := plan.Gates{Steps: defaultSteps, PausePerStep: plan.Duration(defaultPause), Soak: plan.Duration(defaultSoak),
-		MaxErrorRate: defaultMaxErrorRate, AutoRollback: true}
+	g := plan.Gates{Steps: appspec.DefaultSteps, PausePerStep: plan.Duration(appspec.DefaultPausePerStep), Soak: plan.Duration(appspec.DefaultSoak),
+		MaxErrorRate: appspec.DefaultMaxErrorRate, AutoRollback: true}
 	if m == nil {
 		return g
 	}
