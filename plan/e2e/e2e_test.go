@@ -115,8 +115,19 @@ func TestPlanOnTheLab(t *testing.T) {
 	if err != nil || len(tasks) != 2 || len(tasks[0].Ports) != 1 {
 		t.Fatalf("web tasks %+v %v", tasks, err)
 	}
-	// A NodePort equal to a Marathon task's host port: a live conflict.
-	clash := tasks[0].Ports[0]
+	// A NodePort equal to a Marathon task's host port: a live conflict. The
+	// two tasks run on different nodes; take one whose port lies in the API
+	// server's NodePort range (30000-32767: node-3's ports start at 33000).
+	clash := 0
+	for _, tk := range tasks {
+		if p := tk.Ports[0]; p >= 30000 && p <= 32767 {
+			clash = p
+			break
+		}
+	}
+	if clash == 0 {
+		t.Fatalf("no web task has a host port in the NodePort range 30000-32767: %+v", tasks)
+	}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "plan-clash", Namespace: "default"}, Spec: corev1.ServiceSpec{
 		Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "none"},
 		Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: int32(clash)}}}}
