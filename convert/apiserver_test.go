@@ -40,6 +40,12 @@ func TestMain(m *testing.M) {
 			apiServer.skip = "-short: no control plane"
 			return m.Run()
 		}
+		if fuzzing() {
+			// The fuzzing coordinator kills its workers: a control plane
+			// started by one would be left running.
+			apiServer.skip = "fuzzing: no control plane"
+			return m.Run()
+		}
 		dir, err := os.MkdirTemp("", "convert-apiserver-")
 		if err != nil {
 			apiServer.err = err
@@ -62,6 +68,15 @@ func TestMain(m *testing.M) {
 }
 
 type missingPrereq struct{ error }
+
+// fuzzing reports whether this process runs `go test -fuzz` (coordinator or worker).
+func fuzzing() bool {
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		return true
+	}
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
+}
 
 // startControlPlane starts etcd and kube-apiserver (lab/kube's specs) on
 // free loopback ports and waits until they are ready.
