@@ -28,6 +28,8 @@ func NewRoot() *cobra.Command {
 		newRollbackCmd(), // rollback*.go: move apps back to Marathon
 		newStatusCmd(),   // status*.go: migrations in the journal
 		newPlanCmd(),     // plan*.go: migration waves checked against capacity
+		newLBCmd(),       // lb*.go: the load-balancer module (render) and route follower (sync)
+		newConfigCmd(),   // config.go: contexts
 
 		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs
 	)
