@@ -25,6 +25,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/traffic"
 )
@@ -335,7 +336,8 @@ func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 		r.Action = "installed"
 		d.printf("%s: installing Helm release %s (chart %s %s), waiting until it is ready\n", s.Name, r.ID, hp.chart.Name(), hp.chart.Metadata.Version)
 		inst := action.NewInstall(hp.cfg)
-		inst.ReleaseName, inst.Namespace, inst.CreateNamespace = hp.name, hp.ns, true
+		inst.ReleaseName, inst.Namespace = hp.name, hp.ns
+		inst.CreateNamespace = kubeclient.MustCreateNamespace(ctx, d.o.Kube.cs, hp.ns)
 		inst.Wait, inst.Timeout = true, d.o.Timeout
 		inst.Replace = hp.current != nil // a failed first install left a record
 		rel, err = inst.RunWithContext(ctx, hp.chart, hp.values)

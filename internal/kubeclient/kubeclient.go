@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -85,4 +86,49 @@ func (c *Clients) Apply(ctx context.Context, o *unstructured.Unstructured, field
 		return fmt.Errorf("apply %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 	}
 	return nil
+}
+
+// RESTConfig loads a kubeconfig file (KUBECONFIG rules when path is "")
+// with one of its contexts ("" = its current context); qps and burst raise
+// client-go's default rate limits when > 0.
+func RESTConfig(path, kubeContext string, qps float32, burst int) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
+	rc, err := cc.ClientConfig()
+	if err != nil {
+		where := path
+		if where == "" {
+			where = "(KUBECONFIG or ~/.kube/config)"
+		}
+		if kubeContext != "" {
+			where += " context " + kubeContext
+		}
+		return nil, fmt.Errorf("kubeconfig %s: %w", where, err)
+	}
+	if qps > 0 {
+		rc.QPS, rc.Burst = qps, burst
+	}
+	return rc, nil
+}
+
+// FromKubeconfigContext builds the clients for one context of a kubeconfig
+// file (see RESTConfig).
+func FromKubeconfigContext(path, kubeContext string, qps float32, burst int) (*Clients, error) {
+	rc, err := RESTConfig(path, kubeContext, qps, burst)
+	if err != nil {
+		return nil, err
+	}
+	return New(rc)
+}
+
+// MustCreateNamespace reports whether ns must be created before objects go
+// into it: only when the API server says it does not exist. A namespace the
+// credentials may not read (a namespaced Role: Forbidden) is taken to exist,
+// so least-privilege credentials never try to create one.
+func MustCreateNamespace(ctx context.Context, cs kubernetes.Interface, ns string) bool {
+	_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	return apierrors.IsNotFound(err)
 }
