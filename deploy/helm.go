@@ -25,8 +25,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/traffic"
 )
 
