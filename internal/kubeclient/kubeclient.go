@@ -4,13 +4,17 @@
 package kubeclient
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -131,4 +135,28 @@ func FromKubeconfigContext(path, kubeContext string, qps float32, burst int) (*C
 func MustCreateNamespace(ctx context.Context, cs kubernetes.Interface, ns string) bool {
 	_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	return apierrors.IsNotFound(err)
+}
+
+// DecodeObjects decodes multi-document YAML (or JSON) into objects; empty
+// documents are skipped, and each object needs a kind and a name.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for i := 0; ; i++ {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		o := &unstructured.Unstructured{Object: m}
+		if o.GetKind() == "" || o.GetName() == "" {
+			return nil, fmt.Errorf("document %d: kind and metadata.name are required", i+1)
+		}
+		out = append(out, o)
+	}
 }
