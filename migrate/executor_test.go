@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -27,14 +28,19 @@ type platforms struct {
 	instances    int
 	marathonDef  bool
 	obs          Observation
+	obsMarathon  Observation // what Marathon answers on the way back
 	failInstall  error
+	// holdShare and holdStats make the next so many pushes and statistics
+	// reads hold (a load-balancer instance does not acknowledge).
+	holdShare, holdStats int
+	created              json.RawMessage // the definition Create got
 	dead         *bool // after a simulated crash nothing acts
 	actions      []string
 	maxInstances int
 }
 
 func newPlatforms(t *testing.T, j journal.Journal) *platforms {
-	return &platforms{t: t, j: j, marathonIn: true, instances: 2, marathonDef: true, obs: good, dead: new(bool)}
+	return &platforms{t: t, j: j, marathonIn: true, instances: 2, marathonDef: true, obs: good, obsMarathon: good, dead: new(bool)}
 }
 
 func (p *platforms) act(app App, what string) error {
@@ -75,12 +81,31 @@ func (p *platforms) Remove(ctx context.Context, app App) error {
 	return nil
 }
 func (p *platforms) Instances(ctx context.Context, app App) (int, error) { return p.instances, nil }
+
+var webDef = json.RawMessage(`{"id":"/web","cmd":"serve"}`)
+
+func (p *platforms) Definition(ctx context.Context, app App) (json.RawMessage, error) {
+	return webDef, nil
+}
+func (p *platforms) Create(ctx context.Context, app App, def json.RawMessage, n int) error {
+	if err := p.act(app, fmt.Sprintf("create %d", n)); err != nil {
+		return err
+	}
+	if p.share != 100 {
+		p.t.Errorf("Marathon created again with Kubernetes at %d%%", p.share)
+	}
+	p.marathonDef, p.instances, p.created = true, n, def
+	return nil
+}
 func (p *platforms) Scale(ctx context.Context, app App, n int) error {
 	if err := p.act(app, fmt.Sprintf("scale %d", n)); err != nil {
 		return err
 	}
 	if n == 0 && p.marathonIn {
 		p.t.Errorf("Marathon scaled down while in the pool")
+	}
+	if n > 0 && !p.marathonDef {
+		return errors.New("no such Marathon app")
 	}
 	p.instances = n
 	return nil
@@ -96,10 +121,14 @@ func (p *platforms) SetShare(ctx context.Context, app App, pct int) error {
 	if err := p.act(app, fmt.Sprintf("share %d", pct)); err != nil {
 		return err
 	}
+	if p.holdShare > 0 {
+		p.holdShare--
+		return fmt.Errorf("nginx 127.0.0.2:8081 at version 6, want 7: %w", ErrHold)
+	}
 	if pct > 0 && !p.kubeReady {
 		return errors.New("kubernetes should receive traffic but has no ready backend")
 	}
-	if pct < 100 && (!p.marathonIn || p.instances == 0) {
+	if pct < 100 && (!p.marathonIn || p.instances == 0 || !p.marathonDef) {
 		return errors.New("marathon should receive traffic but has no ready backend")
 	}
 	p.share = pct
@@ -115,9 +144,20 @@ func (p *platforms) SetMarathon(ctx context.Context, app App, in bool) error {
 	p.marathonIn = in
 	return nil
 }
-func (p *platforms) Observe(ctx context.Context, app App, from, to time.Time) (Observation, error) {
-	if err := p.act(app, "observe"); err != nil {
+func (p *platforms) Observe(ctx context.Context, app App, pf Platform, from, to time.Time) (Observation, error) {
+	what := "observe"
+	if pf == PlatformMarathon {
+		what = "observe-marathon"
+	}
+	if err := p.act(app, what); err != nil {
 		return Observation{}, err
+	}
+	if p.holdStats > 0 {
+		p.holdStats--
+		return Observation{}, fmt.Errorf("statistics miss nginx 127.0.0.2:8081: %w", ErrHold)
+	}
+	if pf == PlatformMarathon {
+		return p.obsMarathon, nil
 	}
 	return p.obs, nil
 }
@@ -340,6 +380,12 @@ func (q *perApp) Instances(ctx context.Context, a App) (int, error) {
 func (q *perApp) Scale(ctx context.Context, a App, n int) error {
 	return q.p(a, false).Scale(ctx, a, n)
 }
+func (q *perApp) Definition(ctx context.Context, a App) (json.RawMessage, error) {
+	return q.p(a, false).Definition(ctx, a)
+}
+func (q *perApp) Create(ctx context.Context, a App, def json.RawMessage, n int) error {
+	return q.p(a, false).Create(ctx, a, def, n)
+}
 func (q *perApp) Delete(ctx context.Context, a App) error {
 	defer q.p(a, true)
 	return q.p(a, false).Delete(ctx, a)
@@ -350,8 +396,8 @@ func (q *perApp) SetShare(ctx context.Context, a App, pct int) error {
 func (q *perApp) SetMarathon(ctx context.Context, a App, in bool) error {
 	return q.p(a, false).SetMarathon(ctx, a, in)
 }
-func (q *perApp) Observe(ctx context.Context, a App, from, to time.Time) (Observation, error) {
-	return q.p(a, false).Observe(ctx, a, from, to)
+func (q *perApp) Observe(ctx context.Context, a App, pf Platform, from, to time.Time) (Observation, error) {
+	return q.p(a, false).Observe(ctx, a, pf, from, to)
 }
 
 // shortSleep sleeps for real but at most 20 ms (commands can arrive during
