@@ -18,25 +18,25 @@ import (
 // driver tests (the lab tests use the real ones). It checks, at each
 // action, that the action's state was journaled first.
 type platforms struct {
-	mu           sync.Mutex
-	j            journal.Journal
-	t            *testing.T
-	kubeUp       bool
-	kubeReady    bool
-	share        int
-	marathonIn   bool
-	instances    int
-	marathonDef  bool
-	obs          Observation
-	obsMarathon  Observation // what Marathon answers on the way back
-	failInstall  error
+	mu          sync.Mutex
+	j           journal.Journal
+	t           *testing.T
+	kubeUp      bool
+	kubeReady   bool
+	share       int
+	marathonIn  bool
+	instances   int
+	marathonDef bool
+	obs         Observation
+	obsMarathon Observation // what Marathon answers on the way back
+	failInstall error
 	// holdShare and holdStats make the next so many pushes and statistics
 	// reads hold (a load-balancer instance does not acknowledge).
 	holdShare, holdStats int
 	created              json.RawMessage // the definition Create got
-	dead         *bool // after a simulated crash nothing acts
-	actions      []string
-	maxInstances int
+	dead                 *bool           // after a simulated crash nothing acts
+	actions              []string
+	maxInstances         int
 }
 
 func newPlatforms(t *testing.T, j journal.Journal) *platforms {
