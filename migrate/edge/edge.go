@@ -144,13 +144,14 @@ func (m Marathon) Create(ctx context.Context, app migrate.App, def json.RawMessa
 
 // Scale implements migrate.Marathon: it scales the app and waits until n
 // tasks run (and are healthy when the app has health checks). Scaling an
-// absent app to 0 is done.
+// absent app to 0 is done (a scale is a PUT, which would create it).
 func (m Marathon) Scale(ctx context.Context, app migrate.App, n int) error {
-	if _, err := m.Client.ScaleApp(ctx, app.MarathonID, n, true); err != nil {
-		var he *marathon.APIError
-		if n == 0 && errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+	if n == 0 {
+		if _, err := m.Client.App(ctx, app.MarathonID); notFound(err) {
 			return nil
 		}
+	}
+	if _, err := m.Client.ScaleApp(ctx, app.MarathonID, n, true); err != nil {
 		return fmt.Errorf("scale %s to %d: %w", app.MarathonID, n, err)
 	}
 	return m.wait(ctx, app, n)
@@ -186,11 +187,16 @@ func (m Marathon) wait(ctx context.Context, app migrate.App, n int) error {
 // Delete implements migrate.Marathon (an absent app is not an error).
 func (m Marathon) Delete(ctx context.Context, app migrate.App) error {
 	_, err := m.Client.DeleteApp(ctx, app.MarathonID, true)
-	var he *marathon.APIError
-	if errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+	if notFound(err) {
 		return nil
 	}
 	return err
+}
+
+// notFound reports whether Marathon answered 404.
+func notFound(err error) bool {
+	var he *marathon.APIError
+	return errors.As(err, &he) && he.StatusCode == http.StatusNotFound
 }
 
 func deref(p *int) int {
