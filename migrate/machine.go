@@ -407,6 +407,32 @@ func next(s State, ev Event) (State, bool) {
 		return hold(s, ev.Reason)
 	}
 	s.Reason, s.Held = ev.Reason, false
+	shifting := s.Phase == Shifting || s.Phase == ShiftingBack
+	switch ev.Kind {
+	case EvPause:
+		if s.Paused || (!shifting && s.Phase != Soaking) {
+			return s, false
+		}
+		s.Paused = true
+		if ev.Reason == "" {
+			s.Reason = "operator: pause"
+		}
+		return s, true
+	case EvResume:
+		if !s.Paused {
+			return s, false
+		}
+		s.Paused, s.Observations = false, 0
+		if ev.Reason == "" {
+			s.Reason = "operator: resume"
+		}
+		return s, true
+	case EvObserved:
+		if !shifting || !s.Applied || s.Paused {
+			return s, false
+		}
+		return judge(s, ev.Obs)
+	}
 	if s.Phase.Reverting() {
 		return nextBack(s, ev)
 	}
@@ -433,25 +459,6 @@ func next(s State, ev Event) (State, bool) {
 			return s, true
 		}
 		return rollback(s), true
-	case EvPause:
-		if s.Paused || (s.Phase != Shifting && s.Phase != Soaking) {
-			return s, false
-		}
-		s.Paused = true
-		if ev.Reason == "" {
-			s.Reason = "operator: pause"
-		}
-		return s, true
-	case EvResume:
-		if !s.Paused {
-			return s, false
-		}
-		s.Paused = false
-		s.Observations = 0
-		if ev.Reason == "" {
-			s.Reason = "operator: resume"
-		}
-		return s, true
 	case EvFinalize:
 		if s.Phase != Soaking {
 			return s, false
@@ -467,11 +474,6 @@ func next(s State, ev Event) (State, bool) {
 		}
 		s.Phase = Installing
 		return s, true
-	case EvObserved:
-		if s.Phase != Shifting || !s.Applied || s.Paused {
-			return s, false
-		}
-		return judge(s, ev.Obs)
 	case EvDone:
 		return done(s)
 	}
@@ -619,7 +621,8 @@ func revert(s State, reason string) State {
 	return State{App: s.App, Phase: RecreatingMarathon, Plan: s.Plan, KubePercent: 100, MarathonDown: true, Reason: reason, Cause: reason}
 }
 
-// nextBack is the transition function of the reverse migration.
+// nextBack is the transition function of the reverse migration (pause,
+// resume and observations are handled by next for both directions).
 func nextBack(s State, ev Event) (State, bool) {
 	forward := s.Phase == RecreatingMarathon || s.Phase == ShiftingBack
 	switch ev.Kind {
@@ -637,29 +640,6 @@ func nextBack(s State, ev Event) (State, bool) {
 			return s, true
 		}
 		return returnToKubernetes(s), true
-	case EvPause:
-		if s.Paused || s.Phase != ShiftingBack {
-			return s, false
-		}
-		s.Paused = true
-		if ev.Reason == "" {
-			s.Reason = "operator: pause"
-		}
-		return s, true
-	case EvResume:
-		if !s.Paused {
-			return s, false
-		}
-		s.Paused, s.Observations = false, 0
-		if ev.Reason == "" {
-			s.Reason = "operator: resume"
-		}
-		return s, true
-	case EvObserved:
-		if s.Phase != ShiftingBack || !s.Applied || s.Paused {
-			return s, false
-		}
-		return judge(s, ev.Obs)
 	case EvDone:
 		return doneBack(s)
 	}

@@ -141,25 +141,9 @@ func TestChartFromObjects(t *testing.T) {
 	}
 }
 
-const ownBase = `name: web
-type: helm
-helm:
-  path: %s
-  release: shop-web
-  values: {replicas: 3%s}
-marathon:
-  id: /shop/web
-  instances: 2
-  cpus: 0.25
-  mem: 128
-  container:
-    type: DOCKER
-    docker: {image: "switchyard/demo-app:1"}
-  portDefinitions:
-    - {port: 0, protocol: tcp, name: http}
-route:
-  path: /web
-%s`
+// ownBase is specBase as a helm app with its own chart: helm.path and
+// more inline values, then more route: lines, are filled in.
+var ownBase = strings.Replace(specBase, "type: marathon\n", "type: helm\nhelm: {path: %s, release: shop-web, values: {replicas: 3%s}}\n", 1) + "%s"
 
 // TestTargetFromSpecOwnChart: an app.yaml with its own chart migrates onto
 // it: the chart is loaded relative to the app.yaml with the app.yaml's
