@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -92,6 +93,12 @@ func (p *simPlatform) Scale(ctx context.Context, app migrate.App, n int) error {
 	return p.start(n)
 }
 func (p *simPlatform) Delete(ctx context.Context, app migrate.App) error { p.stop(); return nil }
+func (p *simPlatform) Definition(ctx context.Context, app migrate.App) (json.RawMessage, error) {
+	return json.RawMessage(`{"id":"/web"}`), nil
+}
+func (p *simPlatform) Create(ctx context.Context, app migrate.App, def json.RawMessage, n int) error {
+	return p.start(n)
+}
 
 type rig struct {
 	x        *migrate.Executor
