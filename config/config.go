@@ -479,7 +479,9 @@ func (c Context) Validate() error {
 	case "", AuthNone:
 	case AuthDCOSToken:
 		allowed = []string{"tokenFile"}
-		need("tokenFile", a.TokenFile, "with type "+AuthDCOSToken+" (a file holding the token)")
+		if a.Token == "" {
+			need("tokenFile", a.TokenFile, "with type "+AuthDCOSToken+" (a file holding the token)")
+		}
 	case AuthBasic:
 		allowed = []string{"username", "passwordFile"}
 		need("username", a.Username, "with type "+AuthBasic)
