@@ -45,8 +45,9 @@ func (c Context) MarathonConfigContext(ctx context.Context) (marathon.Config, er
 		if c.Name != "" {
 			where = fmt.Sprintf("context %s has no marathon.url", c.Name)
 		}
-		return marathon.Config{}, fmt.Errorf("no Marathon: %s: export %s=http://HOST:8080, pass --context, or set one with `switchyard config set-context NAME --marathon-url URL`",
-			where, marathon.EnvURL)
+		return marathon.Config{}, fmt.Errorf("no Marathon: %s is not set and %s: export %s=http://HOST:8080 (for the lab: eval \"$(switchyard lab env)\"), "+
+			"choose a context with --context NAME or `switchyard config use-context NAME`, or give it one with `switchyard config set-context NAME --marathon-url URL`",
+			marathon.EnvURL, where, marathon.EnvURL)
 	}
 	cfg := marathon.Config{URL: m.URL, CAFile: m.CAFile, InsecureSkipVerify: m.InsecureSkipVerify}
 	a := m.Auth
