@@ -38,6 +38,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -57,6 +58,9 @@ type Options struct {
 	KwokNodes int
 	// Demo deploys the sample apps from examples/ (`lab up --demo`).
 	Demo bool
+	// MarathonToken makes the lab Marathon require its token
+	// (marathon.auth: token); Lab.MarathonToken holds it once the lab is up.
+	MarathonToken bool
 	// Configure adjusts the generated config before it is written.
 	Configure func(*labconfig.Config)
 	// UpTimeout bounds `lab up` (default 10 minutes).
@@ -78,6 +82,13 @@ type Lab struct {
 	MarathonURL, MesosURL, LBURL, LBAdminURL string
 	// Kubeconfig is the admin kubeconfig ("" without Kubernetes).
 	Kubeconfig string
+	// MarathonToken is the lab Marathon's token ("" unless Options.MarathonToken).
+	MarathonToken string
+	// SwitchyardConfig is the switchyard config file (SWITCHYARD_CONFIG) of
+	// every command the lab runs and of Env: it lies inside the lab
+	// directory, so tests never read or write the developer's own config.
+	// `lab up` writes the lab's context there and makes it current.
+	SwitchyardConfig string
 	// UpOutput is what `lab up` printed; UpDuration how long it took.
 	UpOutput   string
 	UpDuration time.Duration
@@ -196,6 +207,9 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 	cfg.Nginx.Listen, cfg.Nginx.Admin = lo(ports[2]), lo(ports[3])
 	k := &cfg.Kubernetes
 	k.Enabled, cfg.Nginx.Enabled = o.Kubernetes, o.Nginx
+	if o.MarathonToken {
+		cfg.Marathon.Auth = labconfig.MarathonAuthToken
+	}
 	k.KwokNodes = o.KwokNodes
 	k.APIServerPort, k.ControllerManagerPort, k.SchedulerPort = ports[4], ports[5], ports[6]
 	// etcd's two ports and the node agents' ports are consecutive blocks.
@@ -383,7 +397,7 @@ func Start(o Options) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{Bin: bin, Dir: dir, ConfigPath: filepath.Join(dir, "lab.yaml"), Config: cfg, opts: o,
-		MarathonURL: cfg.Marathon.URL(), MesosURL: cfg.Mesos.URL()}
+		MarathonURL: cfg.Marathon.URL(), MesosURL: cfg.Mesos.URL(), SwitchyardConfig: filepath.Join(dir, "switchyard-config.yaml")}
 	if cfg.Nginx.Enabled {
 		l.LBURL, l.LBAdminURL = "http://"+cfg.Nginx.Listen, "http://"+cfg.Nginx.Admin
 	}
@@ -418,6 +432,10 @@ func Start(o Options) (*Lab, error) {
 		}
 		return nil, fmt.Errorf("labtest: lab up in %s failed: %w\n--- lab up:\n%s--- lab down (%v):\n%s", dir, err, out, derr, downOut)
 	}
+	if l.MarathonToken, err = cfg.MarathonToken(); err != nil {
+		l.Stop()
+		return nil, fmt.Errorf("labtest: %w", err)
+	}
 	return l, nil
 }
 
@@ -430,7 +448,7 @@ func (l *Lab) run(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, l.Bin, append(args, "--lab-dir", l.Dir)...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), config.EnvConfig+"="+l.SwitchyardConfig)
 	var buf bytes.Buffer
 	var w io.Writer = &buf
 	if l.opts.Log != nil {
@@ -444,13 +462,15 @@ func (l *Lab) run(timeout time.Duration, args ...string) (string, error) {
 	return buf.String(), err
 }
 
-// cleanEnv is the test's environment without another lab's settings.
+// cleanEnv is the test's environment without another lab's settings, nor
+// the variables that choose or override a switchyard context.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN":
+		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN",
+			config.EnvConfig, config.EnvLBTokenFile, config.EnvJournal, "DCOS_URL", "DCOS_ACS_TOKEN", "DCOS_SSL_VERIFY":
 			continue
 		}
 		env = append(env, kv)
@@ -459,9 +479,10 @@ func cleanEnv() []string {
 }
 
 // Env returns the environment a client of this lab runs with: the test's
-// environment plus what `lab env` exports.
+// environment plus what `lab env` exports (DCOS_ACS_TOKEN included when the
+// lab Marathon requires a token) and SWITCHYARD_CONFIG=l.SwitchyardConfig.
 func (l *Lab) Env() []string {
-	env := cleanEnv()
+	env := append(cleanEnv(), config.EnvConfig+"="+l.SwitchyardConfig)
 	for _, v := range lab.Env(l.Config) {
 		env = append(env, v.Name+"="+v.Value)
 	}
