@@ -43,7 +43,10 @@ func newLabCmd() *cobra.Command {
 a Kubernetes control plane whose nodes are the lab's nodes, and the shared nginx in front of both.
 
 The lab lives in a directory (--lab-dir, else $SWITCHYARD_LAB_DIR, else ./.lab) that holds its config (lab.yaml,
-written with defaults on the first ` + "`lab up`" + `), logs (logs/<component>.log) and state.`,
+written with defaults on the first ` + "`lab up`" + `), logs (logs/<component>.log) and state.
+
+` + "`lab up`" + ` writes a switchyard context named after the lab's id into the switchyard config ($SWITCHYARD_CONFIG, else
+~/.config/switchyard/config.yaml) and makes it current, so switchyard commands work on the lab (docs/contexts.md).`,
 	}
 	cmd.PersistentFlags().StringVar(&o.labDir, "lab-dir", "", "lab directory (default $SWITCHYARD_LAB_DIR or ./.lab)")
 	cmd.PersistentFlags().StringVar(&o.configFile, "config", "", "lab config file (default <lab-dir>/lab.yaml)")

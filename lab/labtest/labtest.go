@@ -4,7 +4,10 @@
 // loopback node block (127.R.S.N), its own pod CIDR (10.R.0.0/16) and a
 // unique ID, so several test packages can each run a lab at the same time,
 // starts it with `switchyard lab up` and stops it with `switchyard lab down`,
-// checking that nothing of it is left.
+// checking that nothing of it is left. Every command it runs (Start, Run)
+// and Env use SWITCHYARD_CONFIG=<lab dir>/switchyard-config.yaml
+// (Lab.SwitchyardConfig), where `lab up` writes the lab's context: tests
+// never read or write the developer's switchyard config.
 //
 // One lab per test package, from TestMain:
 //
