@@ -269,10 +269,14 @@ func (f *File) Marshal() ([]byte, error) {
 
 // Save validates f and writes it to path atomically (a temporary file in
 // the same directory, fsync'd and renamed over path), with mode 0600 in a
-// directory created with mode 0700 when missing.
+// directory created with mode 0700 when missing. When path is a symbolic
+// link (a dotfiles manager's), the file it points to is replaced.
 func (f *File) Save(path string) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
 	}
 	b, err := f.Marshal()
 	if err != nil {

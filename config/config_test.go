@@ -192,3 +192,23 @@ func TestConfigPath(t *testing.T) {
 		t.Error("Path with no HOME succeeded")
 	}
 }
+
+func TestConfigSaveFollowsSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "dotfiles", "switchyard.yaml")
+	os.MkdirAll(filepath.Dir(target), 0o700)
+	os.WriteFile(target, []byte("contexts: []\n"), 0o600)
+	link := filepath.Join(dir, "config.yaml")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(link, func(f *File) error { f.Set(Context{Name: "a"}); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi.Mode(), err)
+	}
+	if f, err := Load(target); err != nil || len(f.Contexts) != 1 {
+		t.Fatalf("target: %+v, %v", f, err)
+	}
+}
