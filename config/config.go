@@ -48,6 +48,7 @@ import (
 	"strings"
 	"syscall"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
@@ -257,14 +258,61 @@ func Parse(data []byte) (*File, error) {
 	return f, f.Validate()
 }
 
-// Marshal renders the file as YAML.
+// Marshal renders the file as YAML, its keys in the order of the types'
+// fields (apiVersion, kind, currentContext, contexts; name first).
 func (f *File) Marshal() ([]byte, error) {
 	g := *f
 	g.APIVersion, g.Kind = APIVersion, Kind
 	if g.Contexts == nil {
 		g.Contexts = []Context{}
 	}
-	return yaml.Marshal(g)
+	return orderedYAML(g)
+}
+
+// plainString reports whether s reads back as the same string when written
+// unquoted, by the reader of this file (sigs.k8s.io/yaml, YAML 1.1: "y",
+// "on", "0x1f" are not strings there).
+func plainString(s string) bool {
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte("v: "+s), &m); err != nil {
+		return false
+	}
+	v, ok := m["v"].(string)
+	return ok && v == s
+}
+
+// orderedYAML renders v as block-style YAML keeping the key order of its
+// JSON encoding (sigs.k8s.io/yaml sorts keys).
+func orderedYAML(v any) ([]byte, error) {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var n yamlv3.Node
+	if err := yamlv3.Unmarshal(js, &n); err != nil {
+		return nil, err
+	}
+	var plain func(*yamlv3.Node)
+	plain = func(n *yamlv3.Node) {
+		n.Style = 0
+		if n.Kind == yamlv3.ScalarNode && n.Tag == "!!str" && !plainString(n.Value) {
+			n.Style = yamlv3.DoubleQuotedStyle
+		}
+		for _, c := range n.Content {
+			plain(c)
+		}
+	}
+	plain(&n)
+	var b bytes.Buffer
+	enc := yamlv3.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Save validates f and writes it to path atomically (a temporary file in

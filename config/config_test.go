@@ -212,3 +212,25 @@ func TestConfigSaveFollowsSymlink(t *testing.T) {
 		t.Fatalf("target: %+v, %v", f, err)
 	}
 }
+
+func TestConfigMarshalQuotesAmbiguousStrings(t *testing.T) {
+	f := New()
+	for _, n := range []string{"y", "n", "on", "off", "yes", "true", "null", "1", "0x1f", "1e3", "~", "a#b", "a: b"} {
+		f.Set(Context{Name: "ctx", Kubernetes: Kubernetes{Context: n, Kubeconfig: "/k/" + n}})
+		b, err := f.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := Parse(b)
+		if err != nil {
+			t.Fatalf("%q: %v\n%s", n, err, b)
+		}
+		if c, _ := g.Get("ctx"); c.Kubernetes.Context != n {
+			t.Errorf("%q read back as %q:\n%s", n, c.Kubernetes.Context, b)
+		}
+	}
+	b, _ := New().Marshal()
+	if want := "apiVersion: switchyard.io/v1\nkind: Config\ncontexts: []\n"; string(b) != want {
+		t.Errorf("empty file = %q, want %q", b, want)
+	}
+}

@@ -78,6 +78,14 @@ func newConfigViewCmd() *cobra.Command {
 			if f.Contexts == nil {
 				f.Contexts = []config.Context{}
 			}
+			if output == "yaml" {
+				b, err := f.Marshal()
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(b)
+				return err
+			}
 			return Print(cmd.OutOrStdout(), output, f, nil)
 		},
 	}
