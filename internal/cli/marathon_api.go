@@ -59,7 +59,10 @@ func (o *marathonConnOptions) client(cmd *cobra.Command) (*marathon.Client, erro
 	}
 	cfg, err := c.MarathonConfigContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w, or pass --url", err)
+		if c.Marathon.URL == "" {
+			return nil, fmt.Errorf("%w, or pass --url", err)
+		}
+		return nil, err
 	}
 	if o.bearer {
 		cfg.TokenScheme = marathon.TokenSchemeBearer
