@@ -119,6 +119,11 @@ type Context struct {
 	Journal Journal `json:"journal,omitzero"`
 	// Lab is set on the contexts `switchyard lab up` writes.
 	Lab Lab `json:"lab,omitzero"`
+
+	// Warnings are set by Resolve: environment variables it did not apply
+	// and why (e.g. $DCOS_ACS_TOKEN with a Marathon URL from the context).
+	// They are never written to the file.
+	Warnings []string `json:"-"`
 }
 
 // Marathon is how to reach a Marathon API.

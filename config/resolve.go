@@ -121,6 +121,10 @@ func Resolve(file, name string, env func(string) string, o Overrides) (Context, 
 		}
 		c.Marathon = m
 	} else {
+		if getenv(marathon.EnvDCOSToken) != "" && c.Marathon.URL != "" && o.MarathonToken == "" && o.MarathonTokenFile == "" {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("$%s is not sent to context %s's Marathon (%s): an environment token only goes with $%s or $%s; the context's auth is used",
+				marathon.EnvDCOSToken, c.Name, c.Marathon.URL, marathon.EnvURL, marathon.EnvDCOSURL))
+		}
 		c.Marathon.CAFile = expand(c.Marathon.CAFile, home)
 		a := &c.Marathon.Auth
 		a.TokenFile, a.PasswordFile, a.PrivateKeyFile = expand(a.TokenFile, home), expand(a.PasswordFile, home), expand(a.PrivateKeyFile, home)
@@ -167,6 +171,10 @@ func Resolve(file, name string, env func(string) string, o Overrides) (Context, 
 			c.LoadBalancer.Instances = append(c.LoadBalancer.Instances, LBInstance{Name: fmt.Sprintf("lb-%d", i+1), AdminURL: u, TokenFile: tf})
 		}
 	} else {
+		if getenv(EnvLBTokenFile) != "" && len(c.LoadBalancer.Instances) > 0 && o.LBTokenFile == "" {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("$%s is not applied to context %s's load-balancer instances: it only goes with $%s; each instance's tokenFile is used",
+				EnvLBTokenFile, c.Name, EnvLBAdmin))
+		}
 		for i := range c.LoadBalancer.Instances {
 			in := &c.LoadBalancer.Instances[i]
 			in.TokenFile, in.CAFile = expand(in.TokenFile, home), expand(in.CAFile, home)
@@ -227,6 +235,9 @@ func expand(p, home string) string {
 	}
 	return p
 }
+
+// LabDir is the lab directory of a context `lab up` wrote ("" otherwise).
+func (c Context) LabDir() string { return c.Lab.Dir }
 
 // KubeconfigPath is the kubeconfig file ("" means the client default:
 // $KUBECONFIG, else ~/.kube/config; Resolve already applied $KUBECONFIG).

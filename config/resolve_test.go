@@ -129,6 +129,22 @@ func TestResolveUnknownContext(t *testing.T) {
 	}
 }
 
+func TestResolveWarnsAboutIgnoredEnv(t *testing.T) {
+	env := map[string]string{"DCOS_ACS_TOKEN": "t", "SWITCHYARD_LB_TOKEN_FILE": "/lb.token"}
+	c, err := Resolve(writeSample(t), "", func(k string) string { return env[k] }, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 2 || !strings.Contains(c.Warnings[0], "$DCOS_ACS_TOKEN is not sent to context prod's Marathon") ||
+		!strings.Contains(c.Warnings[1], "$SWITCHYARD_LB_TOKEN_FILE is not applied to context prod's load-balancer instances") {
+		t.Fatalf("warnings = %q", c.Warnings)
+	}
+	env["MARATHON_URL"], env["SWITCHYARD_LB_ADMIN"] = "http://m:8080", "http://lb:8001"
+	if c, _ := Resolve(writeSample(t), "", func(k string) string { return env[k] }, Overrides{}); len(c.Warnings) != 0 {
+		t.Fatalf("warnings with MARATHON_URL and SWITCHYARD_LB_ADMIN = %q", c.Warnings)
+	}
+}
+
 func TestResolveDefaultFile(t *testing.T) {
 	file := writeSample(t)
 	c, err := Resolve("", "", func(k string) string {

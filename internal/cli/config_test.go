@@ -219,6 +219,9 @@ func TestMarathonCmdUsesContext(t *testing.T) {
 	if err != nil || !strings.Contains(out, "pong from "+srv.URL) {
 		t.Fatalf("marathon ping with the context: %v\n%s", err, out)
 	}
+	if !strings.Contains(out, "warning: $DCOS_ACS_TOKEN is not sent to context m's Marathon") {
+		t.Errorf("no warning about the ignored $DCOS_ACS_TOKEN:\n%s", out)
+	}
 	// With MARATHON_URL from the environment, the env token goes to the env URL.
 	t.Setenv("MARATHON_URL", srv.URL)
 	if _, err := runRoot(t, "marathon", "ping", "--timeout", "5s"); err == nil || lastAuth != "token=env-token" {

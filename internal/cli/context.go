@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
@@ -52,13 +53,22 @@ func resolveContext(cmd *cobra.Command) (config.Context, error) {
 	return resolveContextWith(cmd, overridesFromFlags(cmd))
 }
 
-// resolveContextWith is resolveContext with the overrides given by the caller.
+// resolveContextWith is resolveContext with the overrides given by the
+// caller. It prints the context's warnings (environment variables it did
+// not apply) to the command's stderr.
 func resolveContextWith(cmd *cobra.Command, o config.Overrides) (config.Context, error) {
 	file, err := configPath(cmd)
 	if err != nil {
 		return config.Context{}, err
 	}
-	return config.Resolve(file, rootFlag(cmd, flagContext), os.Getenv, o)
+	c, err := config.Resolve(file, rootFlag(cmd, flagContext), os.Getenv, o)
+	if err != nil {
+		return c, err
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+	}
+	return c, nil
 }
 
 // overridesFromFlags collects the connection flags a command defines and
