@@ -14,13 +14,14 @@ type EnvVar struct {
 	Value string `json:"value"`
 }
 
-// Env returns the variables that point tools at the lab: MARATHON_URL (with
-// DCOS_ACS_TOKEN when the lab Marathon requires a token and it has written
-// it), MESOS_MASTER_URL, KUBECONFIG and PATH (the lab's own kubectl first,
-// when Kubernetes is enabled), SWITCHYARD_LB, SWITCHYARD_LB_ADMIN and
-// SWITCHYARD_LB_TOKEN_FILE (when nginx is enabled) and SWITCHYARD_LAB_DIR.
-// PATH's value is the directory to prepend. These variables override the
-// switchyard context (`lab up` also writes one for the lab).
+// Env returns the variables that point tools at the lab: MARATHON_URL,
+// MESOS_MASTER_URL, KUBECONFIG and PATH (the lab's own kubectl first, when
+// Kubernetes is enabled), SWITCHYARD_LB and SWITCHYARD_LB_ADMIN (when nginx is
+// enabled) and SWITCHYARD_LAB_DIR. PATH's value is the directory to prepend.
+//
+// When the lab Marathon requires a token (marathon.auth: token) and has
+// written it, DCOS_ACS_TOKEN follows MARATHON_URL. These variables override
+// the switchyard context that `lab up` writes for the lab.
 func Env(cfg labconfig.Config) []EnvVar {
 	vars := []EnvVar{{"MARATHON_URL", cfg.Marathon.URL()}}
 	if tok, err := cfg.MarathonToken(); err == nil && tok != "" {
@@ -33,8 +34,7 @@ func Env(cfg labconfig.Config) []EnvVar {
 	if cfg.Nginx.Enabled {
 		vars = append(vars,
 			EnvVar{"SWITCHYARD_LB", "http://" + cfg.Nginx.Listen},
-			EnvVar{"SWITCHYARD_LB_ADMIN", "http://" + cfg.Nginx.Admin},
-			EnvVar{"SWITCHYARD_LB_TOKEN_FILE", NginxAdminTokenPath(cfg)})
+			EnvVar{"SWITCHYARD_LB_ADMIN", "http://" + cfg.Nginx.Admin})
 	}
 	return append(vars, EnvVar{"SWITCHYARD_LAB_DIR", cfg.Dir})
 }

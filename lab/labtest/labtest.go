@@ -465,15 +465,22 @@ func (l *Lab) run(timeout time.Duration, args ...string) (string, error) {
 	return buf.String(), err
 }
 
+// contextEnv are the variables that choose or override a switchyard
+// context (besides the lab's own, which cleanEnv also drops).
+var contextEnv = map[string]bool{config.EnvConfig: true, config.EnvJournal: true, config.EnvLBTokenFile: true,
+	"DCOS_URL": true, "DCOS_ACS_TOKEN": true, "DCOS_SSL_VERIFY": true}
+
 // cleanEnv is the test's environment without another lab's settings, nor
 // the variables that choose or override a switchyard context.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
+		if contextEnv[k] {
+			continue
+		}
 		switch k {
-		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN",
-			config.EnvConfig, config.EnvLBTokenFile, config.EnvJournal, "DCOS_URL", "DCOS_ACS_TOKEN", "DCOS_SSL_VERIFY":
+		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN":
 			continue
 		}
 		env = append(env, kv)
