@@ -48,7 +48,10 @@ func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out i
 		return nil, fmt.Errorf("deploy examples: no Marathon app definitions in %s", filepath.Join(dir, "marathon"))
 	}
 	sort.Strings(files)
-	c := &http.Client{Timeout: 10 * time.Second}
+	c, err := marathonHTTPClient(cfg, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("deploy examples: %w", err)
+	}
 	base := cfg.Marathon.URL()
 	var ids []string
 	for _, f := range files {
