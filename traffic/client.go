@@ -24,11 +24,11 @@ var (
 	// as the one pushed (another writer got there first): re-read and retry.
 	ErrConflict = errors.New("routing state version conflict")
 	// ErrRefused means the instance refused the state as invalid (400).
-	ErrRefused = errors.New("routing state refused")
+	ErrRefused = errors.New("refused the routing state")
 	// ErrUnauthorized means the instance refused the admin token (401).
-	ErrUnauthorized = errors.New("admin token refused")
+	ErrUnauthorized = errors.New("the admin token was refused")
 	// ErrUnreachable means no answer came from the instance.
-	ErrUnreachable = errors.New("load balancer instance unreachable")
+	ErrUnreachable = errors.New("unreachable")
 )
 
 // Client talks to ONE nginx instance's admin API (docs/load-balancer.md).
@@ -190,18 +190,18 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 		return rb, nil
 	case http.StatusUnauthorized:
 		c.forgetToken()
-		src := "the configured token"
-		if c.Token == "" {
-			src = "the token in " + c.TokenFile
-			if c.TokenFile == "" {
-				src = "no token (none configured)"
-			}
+		fix := "check the configured token: it must be the one nginx reads (lb render --admin-token-file)"
+		switch {
+		case c.Token == "" && c.TokenFile != "":
+			fix = "check the token file " + c.TokenFile + ": it must hold the token nginx reads (lb render --admin-token-file)"
+		case c.Token == "":
+			fix = "no token is configured: set the context's token file (holding the token nginx reads, lb render --admin-token-file)"
 		}
-		return nil, fmt.Errorf("%s: %s %s: %w: nginx refused %s (%s): check the token file matches the one nginx reads (lb render --admin-token-file)", c.where(), method, path, ErrUnauthorized, src, adminError(rb))
+		return nil, fmt.Errorf("%s: %s %s: %w (401: %s): %s", c.where(), method, path, ErrUnauthorized, adminError(rb), fix)
 	case http.StatusConflict:
 		return nil, fmt.Errorf("%s: %s %s: %w: %s", c.where(), method, path, ErrConflict, adminError(rb))
 	case http.StatusBadRequest:
-		return nil, fmt.Errorf("%s refused the routing state: %w: %s", c.where(), ErrRefused, adminError(rb))
+		return nil, fmt.Errorf("%s %w: 400 Bad Request: %s", c.where(), ErrRefused, adminError(rb))
 	default:
 		return nil, fmt.Errorf("%s: %s %s: %s: %s", c.where(), method, path, resp.Status, adminError(rb))
 	}

@@ -36,7 +36,7 @@ func (e *NotAcknowledgedError) Error() string {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	fmt.Fprintf(&b, "routing state version %d not acknowledged by %d of %d load balancer instances %s (they route with their previous state; the fleet keeps version %d and pushes it to them as soon as they answer)",
+	fmt.Fprintf(&b, "routing state version %d not acknowledged by %d of %d load balancer instances %s (they route with their previous state; the fleet keeps version %d and pushes it to them again while they lag)",
 		e.Version, len(e.Pending), e.Of, strings.Join(names, ", "), e.Version)
 	for _, n := range names {
 		fmt.Fprintf(&b, "; %s: %v", n, e.Pending[n])
