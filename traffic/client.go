@@ -55,6 +55,9 @@ type Client struct {
 	mu    sync.Mutex
 	token string
 	hc    *http.Client
+
+	imu    sync.Mutex
+	intern map[string]string // route and platform names of the last /stats
 }
 
 // Health is the answer of GET /healthz.
@@ -259,7 +262,15 @@ func (c *Client) Stats(ctx context.Context) (*InstanceStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := DecodeStats(body)
+	c.imu.Lock()
+	if c.intern == nil {
+		c.intern = map[string]string{}
+	}
+	st, err := decodeStats(body, c.intern)
+	if err == nil && len(c.intern) > 4*len(st.Series)+64 {
+		c.intern = nil // routes came and went: start afresh next time
+	}
+	c.imu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%s: GET /stats: %w", c.where(), err)
 	}

@@ -34,8 +34,12 @@ type InstanceStats struct {
 	// Series are the counters per route and platform.
 	Series []Series `json:"series"`
 
-	byRoute map[string][]int32 // route -> indexes in Series
+	byRoute map[string]span // route -> its series' indexes in order
+	order   []int32         // indexes of Series grouped by route
 }
+
+// span is a range of InstanceStats.order.
+type span struct{ off, n int32 }
 
 // Series is the counters of one route and platform.
 type Series struct {
@@ -55,11 +59,21 @@ type Series struct {
 }
 
 // DecodeStats decodes and checks a GET /stats body, and indexes its series
-// by route.
+// by route. Unknown fields are ignored (the module may add some).
 func DecodeStats(data []byte) (*InstanceStats, error) {
-	var st InstanceStats
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("invalid statistics JSON: %w", err)
+	return decodeStats(data, nil)
+}
+
+// decodeStats is DecodeStats interning names through intern (may be nil):
+// a fast decoder for the module's own output, encoding/json for anything
+// else (and for the error messages).
+func decodeStats(data []byte, intern map[string]string) (*InstanceStats, error) {
+	st, err := decodeStatsFast(data, intern)
+	if err != nil {
+		st = InstanceStats{}
+		if err := json.Unmarshal(data, &st); err != nil {
+			return nil, fmt.Errorf("invalid statistics JSON: %w", err)
+		}
 	}
 	if err := st.index(); err != nil {
 		return nil, err
@@ -74,7 +88,12 @@ func (s *InstanceStats) index() error {
 			return fmt.Errorf("statistics bounds[%d]: %v must be positive and increasing", i, b)
 		}
 	}
-	s.byRoute = make(map[string][]int32, len(s.Series))
+	if len(s.Series) > math.MaxInt32 {
+		return fmt.Errorf("statistics: %d series", len(s.Series))
+	}
+	// One map entry per route and one array of indexes grouped by route:
+	// no allocation per route.
+	idx := make(map[string]span, len(s.Series)/2+1)
 	for i := range s.Series {
 		sr := &s.Series[i]
 		if len(sr.Buckets) != len(s.Bounds)+1 {
@@ -83,8 +102,23 @@ func (s *InstanceStats) index() error {
 		if sr.Requests < 0 || sr.Errors5xx < 0 {
 			return fmt.Errorf("statistics series[%d] (route %q, platform %q): negative counter", i, sr.Route, sr.Platform)
 		}
-		s.byRoute[sr.Route] = append(s.byRoute[sr.Route], int32(i))
+		sp := idx[sr.Route]
+		sp.n++
+		idx[sr.Route] = sp
 	}
+	next := int32(0)
+	for r, sp := range idx {
+		idx[r] = span{off: next}
+		next += sp.n
+	}
+	s.order = make([]int32, len(s.Series))
+	for i := range s.Series {
+		sp := idx[s.Series[i].Route]
+		s.order[sp.off+sp.n] = int32(i)
+		sp.n++
+		idx[s.Series[i].Route] = sp
+	}
+	s.byRoute = idx
 	return nil
 }
 
@@ -102,7 +136,8 @@ func (s *InstanceStats) Find(route, platform string) *Series {
 // were not decoded by DecodeStats).
 func (s *InstanceStats) lookup(route string) []int32 {
 	if s.byRoute != nil {
-		return s.byRoute[route]
+		sp := s.byRoute[route]
+		return s.order[sp.off : sp.off+sp.n]
 	}
 	var out []int32
 	for i := range s.Series {
