@@ -92,6 +92,7 @@ type instanceState struct {
 	version   int64 // last version it reported or stored; -1 unknown
 	id        string
 	lastErr   error
+	reported  string // the last error given to OnError by Sync
 }
 
 // NewFleet returns a fleet of the given instances, validating backends
@@ -518,7 +519,8 @@ func (f *Fleet) RemoveBackend(ctx context.Context, route, address string, drain 
 
 // Run checks every instance's /healthz each Period (Sync) until ctx ends,
 // bringing instances that hold an older version than the desired one up to
-// it. It reports through OnEvent and OnError and returns ctx's error.
+// it. It reports through OnEvent and OnError (an error once, not every
+// round, while it stays the same) and returns ctx's error.
 func (f *Fleet) Run(ctx context.Context) error {
 	if err := f.setup(); err != nil {
 		return err
@@ -527,10 +529,15 @@ func (f *Fleet) Run(ctx context.Context) error {
 	if period <= 0 {
 		period = time.Second
 	}
+	// A round waits for no instance longer than this (one that hangs must
+	// not delay the others' next check for long).
+	round := max(5*period, 5*time.Second)
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
-		f.Sync(ctx)
+		rctx, cancel := context.WithTimeout(ctx, round)
+		f.Sync(rctx)
+		cancel()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -562,7 +569,8 @@ func (f *Fleet) Sync(ctx context.Context) error {
 		st := &f.inst[i]
 		name := f.Instances[i].String()
 		if r.err != nil {
-			if st.reachable || !st.checked {
+			if st.reported != r.err.Error() {
+				st.reported = r.err.Error()
 				errs = append(errs, r.err)
 			}
 			st.checked, st.reachable, st.lastErr = true, false, r.err
@@ -577,7 +585,9 @@ func (f *Fleet) Sync(ctx context.Context) error {
 		}
 		st.checked, st.reachable, st.lastErr, st.id, st.version = true, true, nil, h.Instance, h.Version
 		if f.desired != nil && h.Version < f.desired.Version {
-			lag = append(lag, i)
+			lag = append(lag, i) // its push reports its own errors
+		} else {
+			st.reported = ""
 		}
 	}
 	f.mu.Unlock()
@@ -607,7 +617,13 @@ func (f *Fleet) catchUp(ctx context.Context, lag []int, hs []Health) {
 		case errors.Is(err, ErrConflict):
 			// It got a newer state meanwhile (from us or another writer).
 		default:
-			errs = append(errs, fmt.Errorf("bringing load balancer instance %s up to routing state version %d: %w", name, d.Version, err))
+			err = fmt.Errorf("bringing load balancer instance %s up to routing state version %d: %w", name, d.Version, err)
+			f.mu.Lock()
+			if f.inst[i].reported != err.Error() {
+				f.inst[i].reported = err.Error()
+				errs = append(errs, err)
+			}
+			f.mu.Unlock()
 		}
 	}
 	f.emit(events, errs)

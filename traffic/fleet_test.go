@@ -208,8 +208,12 @@ func TestFleetUnreachableInstance(t *testing.T) {
 	sameEverywhere(t, srvs, want)
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(strings.Join(events, "\n"), "load balancer instance c brought up to routing state version 2 (it held version 1)") {
-		t.Fatalf("events:\n%s", strings.Join(events, "\n"))
+	all := strings.Join(events, "\n")
+	if !strings.Contains(all, "load balancer instance c answers again") || !strings.Contains(all, "load balancer instance c brought up to routing state version 2 (it held version 1)") {
+		t.Fatalf("events:\n%s", all)
+	}
+	if n := strings.Count(all, "error: "); n != 1 {
+		t.Fatalf("%d errors reported while c was down for several rounds, want 1:\n%s", n, all)
 	}
 }
 

@@ -1,15 +1,21 @@
-// Package traffic owns how requests reach an app's backends through the shared
-// nginx: the routing state (routes, each with one pool of weighted backends
-// from both platforms), the rules that make a state valid, how an app's
-// traffic is split between Marathon and Kubernetes, the client that pushes a
-// state to nginx's admin API (persisting it first so a restarted nginx routes
-// the same), and the statistics read back from nginx's access log.
+// Package traffic owns how requests reach an app's backends through the
+// operator's nginx fleet (docs/load-balancer.md): the routing state (routes,
+// each with one pool of weighted backends from both platforms, and the owner
+// that keeps it), the rules and bounds that make a state valid, how an app's
+// traffic is split between Marathon and Kubernetes, the admin API client of
+// one nginx instance, the Fleet that pushes one versioned state to every
+// instance of a context, and the statistics read back from the instances.
 //
-// The pure part (State, Validate, Match, SplitWeights, ParseLine, Window) does
-// no I/O; Client and Tailer are the small edges that touch the network and
-// disk. Weight and backend changes never reload nginx (see the notes in
-// ../shared/notes/nginx-traffic.md): nginx's Lua balancer reads the state from
-// a shared dict on every request.
+// The pure part (State, Validate, Match, SplitWeights, Delta,
+// HistogramQuantile, ParseLine, Window) does no I/O. The edges are Client
+// (one instance's admin API: token, https with the operator's CA), Fleet
+// (Update, Run: every instance holds the same version, or the error says
+// which does not and why), Sampler (the fleet's /stats every second, for the
+// migration's gates) and Tailer (an access log, for people). Weight and
+// backend changes never reload nginx: its Lua balancer reads the state from
+// a shared dict on every request, and nginx persists the state it accepted.
+// This package does not decide shares or gates (migrate does), nor follow
+// the platforms' backends (traffic/follow does).
 package traffic
 
 import (
