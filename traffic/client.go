@@ -212,28 +212,28 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 
 // Health returns the instance's GET /healthz (no token needed).
 func (c *Client) Health(ctx context.Context) (Health, error) {
-	body, err := c.do(ctx, http.MethodGet, "/healthz", nil)
-	if err != nil {
-		return Health{}, err
-	}
 	var h Health
-	if err := json.Unmarshal(body, &h); err != nil {
-		return Health{}, fmt.Errorf("%s: GET /healthz: unreadable answer: %w", c.where(), err)
-	}
-	return h, nil
+	err := c.call(ctx, http.MethodGet, "/healthz", nil, &h)
+	return h, err
 }
 
 // Get returns the instance's active routing state.
 func (c *Client) Get(ctx context.Context) (State, error) {
-	body, err := c.do(ctx, http.MethodGet, "/routes", nil)
-	if err != nil {
-		return State{}, err
-	}
 	var s State
-	if err := json.Unmarshal(body, &s); err != nil {
-		return State{}, fmt.Errorf("%s: GET /routes: unreadable answer: %w", c.where(), err)
+	err := c.call(ctx, http.MethodGet, "/routes", nil, &s)
+	return s, err
+}
+
+// call sends one request and decodes the 200 answer into out.
+func (c *Client) call(ctx context.Context, method, path string, body []byte, out any) error {
+	rb, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return err
 	}
-	return s, nil
+	if err := json.Unmarshal(rb, out); err != nil {
+		return fmt.Errorf("%s: %s %s: unreadable answer: %w", c.where(), method, path, err)
+	}
+	return nil
 }
 
 // Put replaces the instance's routing state with s (not validated here: see
@@ -245,13 +245,9 @@ func (c *Client) Put(ctx context.Context, s State) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("%s: PUT /routes: %w", c.where(), err)
 	}
-	rb, err := c.do(ctx, http.MethodPut, "/routes", body)
-	if err != nil {
-		return State{}, err
-	}
 	var out State
-	if err := json.Unmarshal(rb, &out); err != nil {
-		return State{}, fmt.Errorf("%s: PUT /routes: unreadable answer: %w", c.where(), err)
+	if err := c.call(ctx, http.MethodPut, "/routes", body, &out); err != nil {
+		return State{}, err
 	}
 	return out, nil
 }
