@@ -111,8 +111,9 @@ func (s *Sampler) add(snap Snapshot) {
 // from to the latest at or before to. When to is newer than the latest
 // snapshot, it takes a fresh one first. The span may start up to Period
 // (Coarse, for a from older than Fine) after from, and is shorter when from
-// is older than the oldest snapshot kept. An instance missing from either
-// snapshot is an error wrapping ErrIncomplete.
+// is older than the oldest snapshot kept; the module's counters lag by up
+// to about a second. An instance missing from either snapshot is an error
+// wrapping ErrIncomplete.
 func (s *Sampler) Window(ctx context.Context, from, to time.Time, routes []string, platform string) (Stat, error) {
 	s.mu.Lock()
 	fresh := len(s.snaps) == 0 || to.After(s.snaps[len(s.snaps)-1].Time)

@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -59,7 +60,9 @@ func New(t testing.TB, token string, cidrs []netip.Prefix, tls bool) *Server {
 	t.Helper()
 	s := &Server{Token: token, cidrs: cidrs, id: newID(), series: map[[2]string]*traffic.Series{}}
 	if tls {
-		s.srv = httptest.NewTLSServer(s)
+		s.srv = httptest.NewUnstartedServer(s)
+		s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes a test makes fail on purpose
+		s.srv.StartTLS()
 		s.CAFile = filepath.Join(t.TempDir(), "ca.pem")
 		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 		if err := os.WriteFile(s.CAFile, cert, 0o600); err != nil {
