@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/traffic"
+	"github.com/switchyard/switchyard/traffic/follow"
 	"github.com/switchyard/switchyard/traffic/internal/admintest"
 )
 
@@ -355,3 +356,6 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The follower pushes through a Fleet.
+var _ follow.Pusher = (*traffic.Fleet)(nil)
