@@ -326,8 +326,16 @@ func (f *Fleet) Update(ctx context.Context, change func(State) (State, error)) (
 			return State{}, err
 		}
 		next.Version = base.Version
-		if f.holdEverywhere(reads, next) {
-			return next, nil
+		if sameState(next, base) {
+			if pending, ok := f.holdEverywhere(reads, base); ok {
+				// Nothing to change: no new version (the instances that
+				// did not answer still count as pending).
+				f.setDesired(base)
+				if len(pending) > 0 {
+					return base, &NotAcknowledgedError{Version: base.Version, Pending: pending, Of: len(f.Instances)}
+				}
+				return base, nil
+			}
 		}
 		next.Version = base.Version + 1
 		if err := Validate(next, f.BackendCIDRs); err != nil {
@@ -394,21 +402,19 @@ func (f *Fleet) base(reads []result) (State, error) {
 	return *base, nil
 }
 
-// holdEverywhere reports whether every instance was read holding s (and
-// the fleet wants no newer state).
-func (f *Fleet) holdEverywhere(reads []result, s State) bool {
-	f.mu.Lock()
-	newer := f.desired != nil && f.desired.Version > s.Version
-	f.mu.Unlock()
-	if newer {
-		return false
-	}
-	for _, r := range reads {
-		if r.err != nil || !sameState(r.state, s) {
-			return false
+// holdEverywhere reports whether every instance that answered holds s, and
+// returns the errors of those that did not answer.
+func (f *Fleet) holdEverywhere(reads []result, s State) (map[string]error, bool) {
+	pending := map[string]error{}
+	for i, r := range reads {
+		switch {
+		case r.err != nil:
+			pending[f.Instances[i].String()] = r.err
+		case !sameState(r.state, s):
+			return nil, false
 		}
 	}
-	return true
+	return pending, true
 }
 
 // rollBack handles a state refused by some instances: the instances that

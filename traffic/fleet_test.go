@@ -194,6 +194,12 @@ func TestFleetUnreachableInstance(t *testing.T) {
 	if srvs[0].State().Version != 2 || srvs[2].State().Version != 1 {
 		t.Fatal("the reachable instances should hold version 2, the other version 1")
 	}
+	// The same change again (a follower's resync): no new version, still
+	// not acknowledged.
+	puts := srvs[0].Puts()
+	if st, err := f.SetRoute(ctx, webRoute("127.0.0.3:80")); !errors.Is(err, traffic.ErrNotAcknowledged) || st.Version != 2 || srvs[0].Puts() != puts {
+		t.Fatalf("unchanged route while c is down: %+v %v (%d puts, was %d)", st, err, srvs[0].Puts(), puts)
+	}
 	var mu sync.Mutex
 	var events []string
 	f.Period = 10 * time.Millisecond
