@@ -365,3 +365,56 @@ func waitFor(t *testing.T, cond func() bool) {
 
 // The follower pushes through a Fleet.
 var _ follow.Pusher = (*traffic.Fleet)(nil)
+
+// TestClientTokenRotation: the token file is read at the first request and
+// again after a 401, so a rotated token is picked up without a restart.
+func TestClientTokenRotation(t *testing.T) {
+	srv := admintest.New(t, "new", cidrs, false)
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &traffic.Client{Name: "lb1", AdminURL: srv.URL, TokenFile: file}
+	if _, err := c.Get(context.Background()); !errors.Is(err, traffic.ErrUnauthorized) {
+		t.Fatalf("old token: %v", err)
+	}
+	if err := os.WriteFile(file, []byte(" new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(context.Background()); err != nil {
+		t.Fatalf("rotated token: %v", err)
+	}
+}
+
+// TestSamplerRun: the background sampler keeps snapshots that answer a
+// window without a fresh scrape.
+func TestSamplerRun(t *testing.T) {
+	f, srvs := fleetOf(t, 2)
+	var errs []error
+	var mu sync.Mutex
+	s := &traffic.Sampler{Fleet: f, Period: 10 * time.Millisecond, OnError: func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	from := time.Now()
+	time.Sleep(100 * time.Millisecond) // a snapshot at or after from
+	srvs[0].Observe("web", traffic.Kubernetes, 5, 200, time.Millisecond)
+	srvs[1].Observe("web", traffic.Kubernetes, 7, 200, time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	to := time.Now()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	st, err := s.Window(context.Background(), from, to, []string{"web"}, traffic.Kubernetes)
+	if err != nil || st.Requests != 12 {
+		t.Fatalf("window %v %v", st, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+}
