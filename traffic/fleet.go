@@ -296,8 +296,15 @@ const maxAttempts = 20
 //     the new state, the fleet keeps it as desired (Run pushes it later), and
 //     it returns the desired state with a *NotAcknowledgedError.
 //
-// When nothing changes (change returns the state every instance already
-// holds), nothing is pushed.
+// When nothing changes (change returns the state every instance that
+// answers already holds), no version is pushed.
+//
+// Several writers (fleets of other processes) converge: an instance accepts
+// only a newer version, so a writer's change is applied only once every
+// instance stored it. A change can still be lost when writers that see
+// different subsets of the instances (a partition) store different states
+// under the same version; the newest version on the first instance in
+// Instances order wins the next change.
 func (f *Fleet) Update(ctx context.Context, change func(State) (State, error)) (State, error) {
 	if err := f.setup(); err != nil {
 		return State{}, err
