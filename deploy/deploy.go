@@ -58,8 +58,9 @@ type Options struct {
 	Marathon *marathon.Client
 	// Kube is where Helm releases go (needed for type helm apps).
 	Kube *KubeConfig
-	// Traffic registers routes at the shared nginx (nil: routes are not registered).
-	Traffic *traffic.Client
+	// Traffic registers routes at the load balancer's instances (nil: routes
+	// are not registered).
+	Traffic *traffic.Fleet
 	// Convert turns a Marathon definition into a chart (needed for type
 	// helm apps without a chart).
 	Convert ChartConverter

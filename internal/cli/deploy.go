@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,14 +169,11 @@ func (o *DeployOptions) Deployer(out io.Writer) (*deploy.Deployer, error) {
 		}
 		opts.Traffic = n.TrafficClient()
 		if admin != "" {
-			opts.Traffic.AdminURL = strings.TrimRight(admin, "/")
+			opts.Traffic.Instances[0].AdminURL = strings.TrimRight(admin, "/")
 		}
 	case admin != "":
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
-		}
-		opts.Traffic = &traffic.Client{AdminURL: strings.TrimRight(admin, "/"), StateFile: filepath.Join(dir, "switchyard", "routes.json")}
+		// Backends on loopback only, as before the allow-list was explicit.
+		opts.Traffic = traffic.NewFleet([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, &traffic.Client{AdminURL: strings.TrimRight(admin, "/")})
 	}
 	return deploy.New(opts), nil
 }

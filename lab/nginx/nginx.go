@@ -153,14 +153,20 @@ func (n *Nginx) AdminURL() string { return "http://" + n.Admin }
 // PublicURL is the base URL of the load balancer.
 func (n *Nginx) PublicURL() string { return "http://" + n.Listen }
 
-// TrafficClient returns a client of this nginx's admin API that keeps the
-// state file in step (what the migration executor and `lab` use).
-func (n *Nginx) TrafficClient() *traffic.Client {
-	c := &traffic.Client{AdminURL: n.AdminURL(), StateFile: n.StateFile}
+// TrafficClient returns the fleet of this one nginx's admin API (what the
+// migration executor and `lab` use); backends may be on loopback or in the
+// allowed networks.
+func (n *Nginx) TrafficClient() *traffic.Fleet {
+	return traffic.NewFleet(n.backendCIDRs(), &traffic.Client{Name: "lab", AdminURL: n.AdminURL()})
+}
+
+// backendCIDRs are loopback and the allowed networks.
+func (n *Nginx) backendCIDRs() []netip.Prefix {
+	nets := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	for _, s := range n.AllowedNetworks {
-		c.PodNetworks = append(c.PodNetworks, netip.MustParsePrefix(s))
+		nets = append(nets, netip.MustParsePrefix(s))
 	}
-	return c
+	return nets
 }
 
 // CheckInstalled reports a missing nginx, Lua module or lua-resty-core with the
@@ -295,11 +301,7 @@ func (n *Nginx) checkStateFile() error {
 	if err != nil {
 		return fmt.Errorf("nginx: routing state: %w", err)
 	}
-	var nets []netip.Prefix
-	for _, s := range n.AllowedNetworks {
-		nets = append(nets, netip.MustParsePrefix(s))
-	}
-	if _, err := traffic.DecodeState(data, nets...); err != nil {
+	if _, err := traffic.DecodeState(data, n.backendCIDRs()); err != nil {
 		return fmt.Errorf("nginx: routing state %s: %w (fix the file or remove it to start with no routes)", n.StateFile, err)
 	}
 	return nil

@@ -48,7 +48,7 @@ type Lab struct {
 	// Kubernetes installs the apps' Helm releases.
 	Kubernetes *Helm
 	Traffic    *Traffic
-	Nginx      *traffic.Client
+	Nginx      *traffic.Fleet
 	// Pusher serializes the followers' pushes to Nginx.
 	Pusher *follow.Serial
 	Tailer *traffic.Tailer

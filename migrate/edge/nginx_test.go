@@ -108,7 +108,7 @@ type rig struct {
 	lb       string
 	out      *strings.Builder
 	nginx    *nginxtest.Instance
-	client   *traffic.Client
+	client   *traffic.Fleet
 }
 
 func newRig(t *testing.T, kubeFailRate float64) *rig {
