@@ -53,6 +53,10 @@ type Route struct {
 	// PathPrefix matches whole path segments: "/api" matches "/api" and
 	// "/api/x" but not "/apix". "" or "/" matches every path.
 	PathPrefix string `json:"pathPrefix"`
+	// Owner says who keeps the route's pool: "" nobody (set by hand or by
+	// deploy), "sync" the long-running `switchyard lb sync`, "migrate/APP" a
+	// migration of APP (docs/load-balancer.md).
+	Owner string `json:"owner,omitempty"`
 	// Backends is the pool; each request goes to one backend with weight > 0.
 	Backends []Backend `json:"backends"`
 }
