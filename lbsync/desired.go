@@ -98,7 +98,10 @@ type Task struct {
 
 // Service is one Kubernetes Service with its ready endpoints.
 type Service struct {
-	Namespace, Name     string
+	// Namespace and Name name the Service.
+	Namespace, Name string
+	// Labels and Annotations are the Service's (switchyard.io/haproxy-*,
+	// switchyard.io/marathon-id, app.kubernetes.io/instance among them).
 	Labels, Annotations map[string]string
 	// Ports are the Service's ports in spec order.
 	Ports []ServicePort
