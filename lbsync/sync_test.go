@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/traffic"
+	"github.com/switchyard/switchyard/traffic/follow"
 )
 
 // fakeNginx applies changes to its state like traffic.Client.Update.
@@ -172,5 +173,56 @@ func waitFor(t *testing.T, ok func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type list []traffic.Backend
+
+func (l list) Ready(context.Context) ([]traffic.Backend, error) { return l, nil }
+
+// TestMigrationHandOver: a migration's follower takes the sync's routes
+// (owner migrate/web), the sync leaves them alone while it holds them, and
+// takes them back after Release("sync").
+func TestMigrationHandOver(t *testing.T) {
+	ctx := context.Background()
+	n := &fakeNginx{}
+	labels := map[string]string{"HAPROXY_GROUP": "external", "HAPROXY_0_PATH": "/demo/web"}
+	m := &fakeMarathon{}
+	m.set(nil, web(labels, task("t1", "127.0.0.2", true, 31001)))
+	s := &Syncer{Pusher: n, Marathon: m}
+	if _, err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	routes := follow.RoutesFor(n.s, "/demo/web", traffic.Route{Name: "web", PathPrefix: "/web"})
+	n.mu.Unlock()
+	if len(routes) != 2 {
+		t.Fatalf("RoutesFor found %+v", routes)
+	}
+	f := &follow.Follower{Routes: routes, Owner: "migrate/web", Client: n,
+		Marathon: list{mb("/demo/web", "t1", "127.0.0.2:31001")}, Kubernetes: list{kb("demo/web", "web-1", "10.9.0.7:8080")}}
+	if err := f.SetShare(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"/demo/web", "web"} {
+		if r, _ := n.route(name); r.Owner != "migrate/web" || len(r.Backends) != 1 || r.Backends[0].Platform != traffic.Kubernetes {
+			t.Fatalf("while the migration holds it, %s is %+v", name, r)
+		}
+	}
+	if err := f.Release(ctx, Owner); err != nil {
+		t.Fatal(err)
+	}
+	m.set(nil, web(labels)) // Marathon scaled down
+	if _, err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := n.route("/demo/web"); r.Owner != Owner || len(r.Backends) != 0 {
+		t.Fatalf("after the hand-over: %+v", r)
+	}
+	if _, ok := n.route("web"); ok {
+		t.Fatal("the migration's own route, handed to sync with no source, stayed")
 	}
 }

@@ -285,6 +285,9 @@ func (f *Follower) ownerName() string {
 // ends): their owner becomes newOwner and their pools stay as they are; a
 // route that another owner took meanwhile is left alone. The follower stops
 // pushing: Sync, SetShare and SetMarathon then fail, and Run returns.
+// Hand to "sync" only routes `lb sync` derives (marathon-lb labels, Service
+// annotations, app.yaml routes with --apps): it removes a "sync" route
+// whose source it does not know; hand the others to "" (nobody).
 func (f *Follower) Release(ctx context.Context, newOwner string) error {
 	f.syncMu.Lock()
 	defer f.syncMu.Unlock()
