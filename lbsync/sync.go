@@ -227,6 +227,22 @@ func (s *Syncer) report(topic, msg string) {
 	}
 }
 
+// logChanged returns an error logger that logs an error only when its message
+// differs from the previous one (a source that stays down logs once).
+func (s *Syncer) logChanged(format string) func(error) {
+	var mu sync.Mutex
+	last := ""
+	return func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err.Error() == last {
+			return
+		}
+		last = err.Error()
+		s.logf(format, err)
+	}
+}
+
 func (s *Syncer) logf(format string, args ...any) {
 	if s.Logf != nil {
 		s.Logf(format, args...)
@@ -247,16 +263,17 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 	w, watch := s.Marathon.(MarathonWatcher)
 	watching := false
+	streamErr := s.logChanged("Marathon event stream: %v (reconnecting; resyncing every " + resync.String() + " meanwhile)")
 	t := time.NewTicker(resync)
 	defer t.Stop()
 	lastErr := ""
 	for {
 		if watch && !watching {
-			err := w.Watch(ctx, s.Kick, func(err error) { s.logf("Marathon event stream: %v (reconnecting)", err) })
+			err := w.Watch(ctx, s.Kick, streamErr)
 			if err == nil {
 				watching = true
 			} else if ctx.Err() == nil {
-				s.logf("%v (retrying; resyncing every %s meanwhile)", err, resync)
+				streamErr(err)
 			}
 		}
 		_, err := s.Sync(ctx)
