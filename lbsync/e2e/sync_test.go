@@ -94,6 +94,7 @@ func get(u string) (int, string) {
 
 func TestDemoRoutesAreKeptBySync(t *testing.T) {
 	e := setup(t)
+	t.Logf("lab up --demo:\n%s", e.lab.UpOutput)
 	if !strings.Contains(e.lab.UpOutput, "routed /demo/web through nginx") {
 		t.Fatalf("lab up --demo did not wait for the routes:\n%s", e.lab.UpOutput)
 	}
