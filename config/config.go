@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -181,6 +182,27 @@ type Kubernetes struct {
 type LoadBalancer struct {
 	// Instances are the instances' admin APIs; every instance gets every route.
 	Instances []LBInstance `json:"instances,omitempty"`
+	// BackendsCIDRs are the networks backends may be in (IPv4 CIDRs, the
+	// instances' --backends-cidr): a routing state with a backend elsewhere
+	// is refused before it is pushed. Empty: any IPv4 backend is pushed and
+	// the instances' own allow-list decides.
+	BackendsCIDRs []string `json:"backendsCIDRs,omitempty"`
+}
+
+// BackendPrefixes parses BackendsCIDRs (empty: 0.0.0.0/0).
+func (l LoadBalancer) BackendPrefixes() ([]netip.Prefix, error) {
+	if len(l.BackendsCIDRs) == 0 {
+		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, nil
+	}
+	var out []netip.Prefix
+	for i, c := range l.BackendsCIDRs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("loadBalancer.backendsCIDRs[%d]: %q is not an IPv4 CIDR (e.g. 10.244.0.0/16)", i, c)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // LBInstance is one load-balancer instance's admin API, as plain data.
@@ -588,6 +610,9 @@ func (c Context) Validate() error {
 		} else if err := checkURL(in.AdminURL); err != nil {
 			add(p+".adminURL", "%v", err)
 		}
+	}
+	if _, err := c.LoadBalancer.BackendPrefixes(); err != nil {
+		add("loadBalancer.backendsCIDRs", "%v", err)
 	}
 	if d := c.Lab.Dir; d != "" && !filepath.IsAbs(d) {
 		add("lab.dir", "%q must be an absolute path", d)

@@ -36,6 +36,10 @@ func ContextFor(cfg labconfig.Config) config.Context {
 	}
 	if cfg.Nginx.Enabled {
 		c.LoadBalancer.Instances = []config.LBInstance{{Name: "nginx", AdminURL: "http://" + cfg.Nginx.Admin, TokenFile: NginxAdminTokenPath(cfg)}}
+		c.LoadBalancer.BackendsCIDRs = []string{"127.0.0.0/8"}
+		if cfg.Kubernetes.PodCIDR != "" {
+			c.LoadBalancer.BackendsCIDRs = append(c.LoadBalancer.BackendsCIDRs, cfg.Kubernetes.PodCIDR)
+		}
 	}
 	return c
 }

@@ -229,6 +229,7 @@ type setContextOptions struct {
 	journal                                                          string
 	marathonInsecure, current                                        bool
 	lbInstances                                                      []string
+	lbBackendsCIDRs                                                  []string
 
 	// Filled by complete.
 	parsedLBs []config.LBInstance
@@ -272,6 +273,7 @@ a new --marathon-auth clears the fields of the previous type. --lb-instance repl
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file")
 	f.StringVar(&o.kubeContext, "kube-context", "", "kubeconfig context")
 	f.StringVar(&o.namespace, "namespace", "", "Kubernetes namespace of apps whose app.yaml names none")
+	f.StringSliceVar(&o.lbBackendsCIDRs, "lb-backends-cidr", nil, "networks backends may be in (the instances' --backends-cidr; repeatable; replaces the list)")
 	f.StringArrayVar(&o.lbInstances, "lb-instance", nil, "load-balancer instance NAME=ADMIN_URL[,tokenFile=F][,caFile=F] (repeatable; replaces the list)")
 	f.StringVar(&o.journal, "journal", "", "migration journal file")
 	f.BoolVar(&o.current, "current", false, "also make it the current context")
@@ -417,5 +419,8 @@ func (o *setContextOptions) apply(c *config.Context) {
 	set("journal", &c.Journal.Path, o.journal)
 	if o.changed("lb-instance") {
 		c.LoadBalancer.Instances = o.parsedLBs
+	}
+	if o.changed("lb-backends-cidr") {
+		c.LoadBalancer.BackendsCIDRs = o.lbBackendsCIDRs
 	}
 }

@@ -82,13 +82,14 @@ func overridesFromFlags(cmd *cobra.Command) config.Overrides {
 		return ""
 	}
 	o := config.Overrides{
-		MarathonURL: get("marathon-url"),
-		MesosURL:    get("mesos-url"),
-		Kubeconfig:  get("kubeconfig"),
-		KubeContext: get("kube-context"),
-		Namespace:   get("namespace"),
-		LBTokenFile: get("lb-token-file"),
-		Journal:     get("journal"),
+		MarathonURL:       get("marathon-url"),
+		MarathonTokenFile: get("marathon-token-file"),
+		MesosURL:          get("mesos-url"),
+		Kubeconfig:        get("kubeconfig"),
+		KubeContext:       get("kube-context"),
+		Namespace:         get("namespace"),
+		LBTokenFile:       get("lb-token-file"),
+		Journal:           get("journal"),
 	}
 	if f := fs.Lookup("lb-admin"); f != nil && f.Changed {
 		if sv, ok := f.Value.(interface{ GetSlice() []string }); ok {

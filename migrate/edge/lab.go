@@ -104,7 +104,7 @@ func (l *Lab) Add(ctx context.Context, t Target, j journal.Journal) (*follow.Fol
 		rel = &Release{Name: t.App.Name, Namespace: t.Namespace, Chart: ch}
 	}
 	l.Kubernetes.Set(t.App.Name, *rel)
-	f := &follow.Follower{Route: traffic.Route{Name: t.App.Route, Host: t.Host, PathPrefix: t.PathPrefix}, Client: l.Pusher,
+	f := &follow.Follower{Routes: []traffic.Route{{Name: t.App.Route, Host: t.Host, PathPrefix: t.PathPrefix}}, Client: l.Pusher,
 		Marathon: follow.MarathonTasks{Client: l.Marathon, AppID: t.App.MarathonID}, Resync: 2 * time.Second}
 	share, in := 0, true
 	if j != nil {

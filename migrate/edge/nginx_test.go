@@ -124,7 +124,7 @@ func newRig(t *testing.T, kubeFailRate float64) *rig {
 	}
 	t.Cleanup(m.stop)
 	t.Cleanup(k.stop)
-	f := &follow.Follower{Route: traffic.Route{Name: "web", PathPrefix: "/web"}, Client: client, Marathon: m, Kubernetes: k, Resync: 200 * time.Millisecond}
+	f := &follow.Follower{Routes: []traffic.Route{{Name: "web", PathPrefix: "/web"}}, Client: client, Marathon: m, Kubernetes: k, Resync: 200 * time.Millisecond}
 	if err := f.SetShare(ctx, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -161,8 +161,10 @@ local function encode_route(r)
     bs[i] = format('{"address":%s,"weight":%d,"platform":%s,"app":%s,"id":%s}',
       json_string(b.address), b.weight, json_string(b.platform), json_string(b.app), json_string(b.id))
   end
-  return format('{"name":%s,"host":%s,"pathPrefix":%s,"backends":[%s]}',
-    json_string(r.name), json_string(r.host), json_string(r.pathPrefix), concat(bs, ","))
+  local owner = ""
+  if r.owner ~= "" then owner = ',"owner":' .. json_string(r.owner) end
+  return format('{"name":%s,"host":%s,"pathPrefix":%s%s,"backends":[%s]}',
+    json_string(r.name), json_string(r.host), json_string(r.pathPrefix), owner, concat(bs, ","))
 end
 
 local function encode_state(st)
@@ -229,7 +231,10 @@ local function check_route(r, where)
   if host ~= host:lower() or find(host, "[:/ ]") then
     return nil, where .. ".host: " .. json_string(host) .. " must be a lowercase host name without port"
   end
-  local out = { name = r.name, host = host, pathPrefix = prefix, backends = {} }
+  if not opt_string(r.owner) or #str_or_empty(r.owner) > 128 or find(str_or_empty(r.owner), "[^%w%._/:%-]") then
+    return nil, where .. ".owner: must be at most 128 characters of letters, digits, '.', '_', '/', ':', '-'"
+  end
+  local out = { name = r.name, host = host, pathPrefix = prefix, owner = str_or_empty(r.owner), backends = {} }
   local bs = r.backends
   if bs == nil or bs == ngx.null then bs = {} end
   if type(bs) ~= "table" then return nil, where .. ".backends: must be an array" end
