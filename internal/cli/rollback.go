@@ -24,7 +24,7 @@ failed gate on the way leaves the app on Kubernetes (Marathon app removed again)
 a migrate command runs: stop it first (Ctrl-C journals where it stood).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(true); err != nil {
+			if err := o.complete(cmd, true); err != nil {
 				return err
 			}
 			ctx, cancel := signalContext(context.Background())

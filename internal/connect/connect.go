@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/mesos"
+	"github.com/switchyard/switchyard/migrate/edge"
 	"github.com/switchyard/switchyard/traffic"
 )
 
@@ -107,4 +108,28 @@ func nameOr(c config.Context) string {
 		return "NAME"
 	}
 	return c.Name
+}
+
+// Migration connects the migration executor's edges to the context's
+// platforms: its Marathon, its Kubernetes cluster and its load-balancer
+// fleet (the fleet's catch-up loop and statistics sampler start; Close the
+// edges to stop them).
+func Migration(ctx context.Context, c config.Context) (*edge.Edges, error) {
+	mc, err := Marathon(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := Kubernetes(c, 100, 200)
+	if err != nil {
+		return nil, err
+	}
+	fleet, err := Fleet(c)
+	if err != nil {
+		return nil, err
+	}
+	e, err := edge.New(edge.Config{Marathon: mc, Kube: kc, KubeConfig: KubeConfig(c), LB: fleet})
+	if err != nil {
+		return nil, fmt.Errorf("context %s: %w", c.Name, err)
+	}
+	return e, nil
 }

@@ -59,7 +59,7 @@ func (t *Traffic) SetShare(ctx context.Context, app migrate.App, pct int) error 
 			return err
 		}
 	}
-	return f.SetShare(ctx, pct)
+	return hold(f.SetShare(ctx, pct))
 }
 
 // SetMarathon implements migrate.Traffic.
@@ -68,22 +68,57 @@ func (t *Traffic) SetMarathon(ctx context.Context, app migrate.App, in bool) err
 	if err != nil {
 		return err
 	}
-	return f.SetMarathon(ctx, in)
+	return hold(f.SetMarathon(ctx, in))
 }
 
-// Stats implements migrate.Stats from nginx's access log.
-type Stats struct {
-	Tailer *traffic.Tailer
-}
-
-// Observe implements migrate.Stats: the requests of the app's route to
-// platform in the tailer's window ending at to (whole seconds).
-func (s Stats) Observe(ctx context.Context, app migrate.App, platform migrate.Platform, from, to time.Time) (migrate.Observation, error) {
-	// Give the tailer one poll to catch up with lines written until now.
-	if err := s.Tailer.Poll(); err != nil {
-		return migrate.Observation{}, fmt.Errorf("access log: %w", err)
+// Routes returns the names of the routes the app's follower keeps (nil
+// without a follower).
+func (t *Traffic) Routes(app string) []string {
+	f, err := t.Follower(app)
+	if err != nil {
+		return nil
 	}
-	st := s.Tailer.Window.Stat(to, app.Route, string(platform))
+	names := make([]string, len(f.Routes))
+	for i, r := range f.Routes {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// hold marks what a load-balancer fleet could not do yet for a reason
+// outside the app (an instance that does not acknowledge a push, statistics
+// missing an instance) as a hold: the migration waits, it does not roll back.
+func hold(err error) error {
+	if err != nil && (errors.Is(err, traffic.ErrNotAcknowledged) || errors.Is(err, traffic.ErrIncomplete)) {
+		return fmt.Errorf("%w: %w", migrate.ErrHold, err)
+	}
+	return err
+}
+
+// Stats implements migrate.Stats from the load-balancer fleet's own
+// statistics (/stats of every instance, summed): the gates are judged on
+// what every instance saw, or not at all (a hold).
+type Stats struct {
+	Sampler *traffic.Sampler
+	// Routes names the routes of an app (all the routes its follower
+	// shifts); nil or empty: the app's own route.
+	Routes func(app string) []string
+}
+
+// Observe implements migrate.Stats: the requests of the app's routes to
+// platform between from and to, summed over every instance.
+func (s Stats) Observe(ctx context.Context, app migrate.App, platform migrate.Platform, from, to time.Time) (migrate.Observation, error) {
+	var routes []string
+	if s.Routes != nil {
+		routes = s.Routes(app.Name)
+	}
+	if len(routes) == 0 {
+		routes = []string{app.Route}
+	}
+	st, err := s.Sampler.Window(ctx, from, to, routes, string(platform))
+	if err != nil {
+		return migrate.Observation{}, hold(fmt.Errorf("load-balancer statistics: %w", err))
+	}
 	return migrate.Observation{Requests: st.Requests, Errors: st.Errors5xx, ErrorRate: st.ErrorRate, P99: st.P99}, nil
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/switchyard/switchyard/demoapp"
 	"github.com/switchyard/switchyard/journal"
-	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/traffic"
@@ -129,8 +128,8 @@ func newRig(t *testing.T, kubeFailRate float64) *rig {
 		t.Fatal(err)
 	}
 	go f.Run(ctx, func(err error) { t.Logf("follower: %v", err) })
-	tl := traffic.NewTailer(labnginx.LayoutFor(in.Cfg).AccessLog, time.Second, false)
-	go tl.Run(ctx)
+	sampler := &traffic.Sampler{Fleet: client, Period: 250 * time.Millisecond}
+	go func() { _ = sampler.Run(ctx) }()
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +138,7 @@ func newRig(t *testing.T, kubeFailRate float64) *rig {
 	tr := &Traffic{}
 	tr.Add("web", f)
 	out := &strings.Builder{}
-	x := &migrate.Executor{Journal: j, Kubernetes: k, Marathon: m, Traffic: tr, Stats: Stats{Tailer: tl}, Drain: 300 * time.Millisecond, Progress: syncWriter{b: out}}
+	x := &migrate.Executor{Journal: j, Kubernetes: k, Marathon: m, Traffic: tr, Stats: Stats{Sampler: sampler}, Drain: 300 * time.Millisecond, Progress: syncWriter{b: out}}
 	return &rig{x: x, fol: f, marathon: m, kube: k, lb: in.PublicAddr(), out: out, nginx: in, client: client}
 }
 

@@ -157,6 +157,9 @@ func (f *Follower) SetMarathon(ctx context.Context, in bool) error {
 
 // change applies set (under mu; it returns the undo) and syncs, all while
 // holding syncMu, so no other sync runs between the change and its push.
+// A push that some load-balancer instance did not acknowledge yet
+// (traffic.ErrNotAcknowledged) is kept: the reachable instances hold it and
+// the fleet brings the others to it, so going back would split the fleet.
 func (f *Follower) change(ctx context.Context, set func() (undo func())) error {
 	f.syncMu.Lock()
 	defer f.syncMu.Unlock()
@@ -164,13 +167,13 @@ func (f *Follower) change(ctx context.Context, set func() (undo func())) error {
 	f.setup()
 	undo := set()
 	f.mu.Unlock()
-	if err := f.syncLocked(ctx, true); err != nil {
+	err := f.syncLocked(ctx, true)
+	if err != nil && !errors.Is(err, traffic.ErrNotAcknowledged) {
 		f.mu.Lock()
 		undo()
 		f.mu.Unlock()
-		return err
 	}
-	return nil
+	return err
 }
 
 // WaitKubernetes waits until the Kubernetes source lists a ready backend
@@ -361,6 +364,16 @@ func (f *Follower) Run(ctx context.Context, onErr func(error)) {
 // nobody told it about (the lab's /demo/web) never keeps sending requests to
 // a Marathon that is scaled down. Found routes come first, in state order.
 func RoutesFor(state traffic.State, marathonAppID string, extra ...traffic.Route) []traffic.Route {
+	return RoutesMatching(state, func(b traffic.Backend) bool {
+		return b.Platform == traffic.Marathon && b.App == marathonAppID
+	}, extra...)
+}
+
+// RoutesMatching returns every route of state with a backend for which
+// match is true, plus extra, deduplicated by name like RoutesFor (e.g. the
+// routes that send traffic to an app's Kubernetes Service once its Marathon
+// app is gone, when a finalized migration moves back).
+func RoutesMatching(state traffic.State, match func(traffic.Backend) bool, extra ...traffic.Route) []traffic.Route {
 	var out []traffic.Route
 	index := map[string]int{}
 	add := func(r traffic.Route) {
@@ -373,7 +386,7 @@ func RoutesFor(state traffic.State, marathonAppID string, extra ...traffic.Route
 	}
 	for _, r := range state.Routes {
 		for _, b := range r.Backends {
-			if b.Platform == traffic.Marathon && b.App == marathonAppID {
+			if match(b) {
 				r.Backends = append([]traffic.Backend(nil), r.Backends...)
 				add(r)
 				break
