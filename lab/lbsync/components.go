@@ -54,11 +54,11 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 		argv = append(argv, "--backends-cidr", c)
 	}
 	return []component.Spec{{
-		Name:    ComponentName,
-		Argv:    argv,
+		Name: ComponentName,
+		Argv: argv,
 		// Everything comes from the flags above: no switchyard config file
 		// (a developer's current context must not leak into the lab).
-		Env: []string{labconfig.MarkerEnv + "=" + cfg.ID, "SWITCHYARD_CONFIG=" + cfg.Path("lbsync", "no-config.yaml")},
+		Env:     []string{labconfig.MarkerEnv + "=" + cfg.ID, "SWITCHYARD_CONFIG=" + cfg.Path("lbsync", "no-config.yaml")},
 		After:   after,
 		Address: "routes of " + n.AdminURL(),
 		Prepare: func(context.Context) error {
