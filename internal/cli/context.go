@@ -3,11 +3,14 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/lab"
+	"github.com/switchyard/switchyard/lab/labconfig"
 )
 
 // Root persistent flags that choose the client config (config.go documents them).
@@ -103,4 +106,22 @@ func overridesFromFlags(cmd *cobra.Command) config.Overrides {
 		}
 	}
 	return o
+}
+
+// contextOrLab is the context of the lab in labDir when given (its
+// lab.yaml; the same context `lab up` writes), else resolveContext.
+func contextOrLab(cmd *cobra.Command, labDir string) (config.Context, error) {
+	if labDir == "" {
+		return resolveContext(cmd)
+	}
+	abs, err := filepath.Abs(labDir)
+	if err != nil {
+		return config.Context{}, err
+	}
+	cfg, err := labconfig.Load(filepath.Join(abs, "lab.yaml"))
+	if err != nil {
+		return config.Context{}, fmt.Errorf("--lab-dir: %w (start a lab with `switchyard lab up`)", err)
+	}
+	cfg.Dir = abs
+	return lab.ContextFor(cfg), nil
 }

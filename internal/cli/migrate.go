@@ -17,8 +17,6 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/journal"
-	"github.com/switchyard/switchyard/lab"
-	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/control"
 	"github.com/switchyard/switchyard/migrate/edge"
@@ -86,19 +84,7 @@ func (o *migrateOptions) complete(cmd *cobra.Command, withApps bool) error {
 // context is the context a migration command works on: the lab's in
 // --lab-dir, else the resolved one (--context, flags, environment).
 func (o *migrateOptions) context(cmd *cobra.Command) (config.Context, error) {
-	if o.labDir == "" {
-		return resolveContext(cmd)
-	}
-	abs, err := filepath.Abs(o.labDir)
-	if err != nil {
-		return config.Context{}, err
-	}
-	cfg, err := labconfig.Load(filepath.Join(abs, "lab.yaml"))
-	if err != nil {
-		return config.Context{}, fmt.Errorf("--lab-dir: %w (start a lab with `switchyard lab up`)", err)
-	}
-	cfg.Dir = abs
-	return lab.ContextFor(cfg), nil
+	return contextOrLab(cmd, o.labDir)
 }
 
 func (o *migrateOptions) openJournal() (*journal.Bolt, error) {
