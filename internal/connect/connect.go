@@ -25,15 +25,15 @@ import (
 // login happens here, bounded by ctx).
 func Marathon(ctx context.Context, c config.Context) (*marathon.Client, error) {
 	if c.Marathon.URL == "" {
-		return nil, fmt.Errorf("context %s: marathon.url is not set: `switchyard config set-context %s --marathon-url URL` (or MARATHON_URL)", c.Name, nameOr(c))
+		return nil, fmt.Errorf("%s: marathon.url is not set: `switchyard config set-context %s --marathon-url URL` (or MARATHON_URL)", label(c), nameOr(c))
 	}
 	mc, err := c.MarathonConfigContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("context %s: marathon: %w", c.Name, err)
+		return nil, fmt.Errorf("%s: marathon: %w", label(c), err)
 	}
 	cl, err := marathon.NewClient(mc)
 	if err != nil {
-		return nil, fmt.Errorf("context %s: marathon: %w", c.Name, err)
+		return nil, fmt.Errorf("%s: marathon: %w", label(c), err)
 	}
 	return cl, nil
 }
@@ -53,7 +53,7 @@ func Mesos(c config.Context) (*mesos.Client, error) {
 func Kubernetes(c config.Context, qps float32, burst int) (*kubeclient.Clients, error) {
 	kc, err := kubeclient.FromKubeconfigContext(c.KubeconfigPath(), c.KubeContext(), qps, burst)
 	if err != nil {
-		return nil, fmt.Errorf("context %s: kubernetes: %w (set kubernetes.kubeconfig: `switchyard config set-context %s --kubeconfig FILE`, or KUBECONFIG)", c.Name, err, nameOr(c))
+		return nil, fmt.Errorf("%s: kubernetes: %w (set kubernetes.kubeconfig: `switchyard config set-context %s --kubeconfig FILE`, or KUBECONFIG)", label(c), err, nameOr(c))
 	}
 	return kc, nil
 }
@@ -73,26 +73,26 @@ var ErrNoLoadBalancer = errors.New("no load-balancer instance")
 func Fleet(c config.Context) (*traffic.Fleet, error) {
 	ins := c.LBInstances()
 	if len(ins) == 0 {
-		return nil, fmt.Errorf("context %s: %w: add one with `switchyard config set-context %s --lb-instance NAME=ADMIN_URL,tokenFile=FILE` (or SWITCHYARD_LB_ADMIN)", c.Name, ErrNoLoadBalancer, nameOr(c))
+		return nil, fmt.Errorf("%s: %w: add one with `switchyard config set-context %s --lb-instance NAME=ADMIN_URL,tokenFile=FILE` (or --lb-admin URL --lb-token-file FILE, or SWITCHYARD_LB_ADMIN and SWITCHYARD_LB_TOKEN_FILE)", label(c), ErrNoLoadBalancer, nameOr(c))
 	}
 	cidrs, err := c.LoadBalancer.BackendPrefixes()
 	if err != nil {
-		return nil, fmt.Errorf("context %s: %w", c.Name, err)
+		return nil, fmt.Errorf("%s: %w", label(c), err)
 	}
 	var clients []*traffic.Client
 	var errs []error
 	for _, in := range ins {
 		if in.TokenFile == "" {
-			errs = append(errs, fmt.Errorf("context %s: load-balancer instance %s (%s) has no tokenFile: the admin API refuses requests without its token; `switchyard config set-context %s --lb-instance %s=%s,tokenFile=FILE`", c.Name, in.Name, in.AdminURL, nameOr(c), in.Name, in.AdminURL))
+			errs = append(errs, fmt.Errorf("%s: load-balancer instance %s (%s) has no tokenFile: the admin API refuses requests without its token; `switchyard config set-context %s --lb-instance %s=%s,tokenFile=FILE`", label(c), in.Name, in.AdminURL, nameOr(c), in.Name, in.AdminURL))
 			continue
 		}
 		b, err := os.ReadFile(in.TokenFile)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("context %s: load-balancer instance %s: token file: %w (copy the instance's --admin-token-file there, readable by you only)", c.Name, in.Name, err))
+			errs = append(errs, fmt.Errorf("%s: load-balancer instance %s: token file: %w (copy the instance's --admin-token-file there, readable by you only)", label(c), in.Name, err))
 			continue
 		case strings.TrimSpace(string(b)) == "":
-			errs = append(errs, fmt.Errorf("context %s: load-balancer instance %s: token file %s is empty (copy the instance's --admin-token-file there)", c.Name, in.Name, in.TokenFile))
+			errs = append(errs, fmt.Errorf("%s: load-balancer instance %s: token file %s is empty (copy the instance's --admin-token-file there)", label(c), in.Name, in.TokenFile))
 			continue
 		}
 		clients = append(clients, &traffic.Client{Name: in.Name, AdminURL: strings.TrimSuffix(in.AdminURL, "/"), TokenFile: in.TokenFile, CAFile: in.CAFile})
@@ -129,7 +129,16 @@ func Migration(ctx context.Context, c config.Context) (*edge.Edges, error) {
 	}
 	e, err := edge.New(edge.Config{Marathon: mc, Kube: kc, KubeConfig: KubeConfig(c), LB: fleet})
 	if err != nil {
-		return nil, fmt.Errorf("context %s: %w", c.Name, err)
+		return nil, fmt.Errorf("%s: %w", label(c), err)
 	}
 	return e, nil
+}
+
+// label names the context in messages ("context prod", or "no context"
+// when the settings came from flags and the environment alone).
+func label(c config.Context) string {
+	if c.Name == "" {
+		return "no context (flags and environment only)"
+	}
+	return "context " + c.Name
 }
