@@ -1,14 +1,22 @@
--- switchyard.lua: routing state, balancer and admin API of Switchyard's shared
--- nginx. Written into <lab dir>/nginx/lua/ by package labnginx; do not edit the
--- copy there.
+-- switchyard.lua: routing state, balancer, statistics and admin API of
+-- Switchyard's load-balancer module for the operator's nginx. Written by
+-- `switchyard lb render` (package lb embeds it); do not edit the copy nginx
+-- loads: render it again.
 --
--- The whole routing state (a version and a list of routes, each with a pool of
--- weighted backends) lives as canonical JSON in the shared dict "switchyard"
--- under key "state", with its version under key "version". Each worker keeps a
--- compiled copy and recompiles it when the version changes, so a PUT on the
--- admin API takes effect on the next request of every worker, without reload.
--- Backends are picked per request by smooth weighted round robin (per worker),
--- skipping backends that already failed to connect for this request.
+-- The whole routing state (a version and a list of routes, each with a pool
+-- of weighted backends) lives as canonical JSON in the shared dict
+-- "switchyard" under key "state", with its version under key "version", and
+-- in <state dir>/routes.json (written durably before the admin API answers).
+-- Each worker keeps a compiled copy and recompiles it when the version
+-- changes, so a PUT on the admin API takes effect on the next request of
+-- every worker, without reload. Backends are picked per request by smooth
+-- weighted round robin (per worker), skipping backends that already failed to
+-- connect for this request.
+--
+-- Statistics (per route and platform: requests, 5xx, latency histogram) are
+-- counted in the log phase into per-worker Lua tables and added to the shared
+-- dict by a timer every FLUSH_INTERVAL seconds: no shared-dict lock per
+-- request.
 
 local _M = {}
 
@@ -17,12 +25,40 @@ local shared = ngx.shared.switchyard
 local floor = math.floor
 local concat = table.concat
 local byte, char, sub, find, format = string.byte, string.char, string.sub, string.find, string.format
+local pairs, ipairs, type, tonumber, tostring = pairs, ipairs, type, tonumber, tostring
+local bit = require "bit"
+local ffi = require "ffi"
 
-local config = { state_file = nil, allowed = {} }
+-- Bounds of the routing state (docs/load-balancer.md; traffic.Validate).
+local MAX_VERSION = 2 ^ 53
+local MAX_WEIGHT = 1000000
+local MAX_ROUTES = 10000
+local MAX_BACKENDS = 1000
+local MAX_OWNER = 128
+
+-- Latency histogram bounds (seconds), as in the contract.
+local BOUNDS = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 }
+local NBOUNDS = #BOUNDS
+local NBUCKETS = NBOUNDS + 1
+
+-- FLUSH_INTERVAL (seconds) is how often each worker adds its counts to the
+-- shared dict.
+local FLUSH_INTERVAL = 0.5
+
+local config = { state_file = nil, state_dir = nil, token = nil, token_file = nil, backends = {} }
+
+local EMPTY_STATE = '{"version":0,"routes":[]}'
 
 ---------------------------------------------------------------------------
 -- JSON (Debian's nginx Lua module ships without cjson)
 ---------------------------------------------------------------------------
+
+-- Decoded arrays carry this metatable, so that an object is never taken for
+-- an array (or the other way round).
+local array_mt = {}
+
+local function is_array(v) return type(v) == "table" and getmetatable(v) == array_mt end
+local function is_object(v) return type(v) == "table" and getmetatable(v) == nil end
 
 local function utf8_char(cp)
   if cp < 0x80 then return char(cp) end
@@ -107,7 +143,7 @@ local function json_decode(s)
       end
     elseif c == '[' then
       pos = pos + 1
-      local arr = {}
+      local arr = setmetatable({}, array_mt)
       skip()
       if sub(s, pos, pos) == ']' then pos = pos + 1; return arr end
       while true do
@@ -130,7 +166,14 @@ local function json_decode(s)
       local num = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
       if not num or num == "" or not tonumber(num) then fail("unexpected character") end
       pos = pos + #num
-      return tonumber(num)
+      local n = tonumber(num)
+      -- Numbers are doubles: above 2^53 a literal may not be what it says
+      -- (2^53+1 reads as 2^53). Only the exact literal of 2^53 stays; any
+      -- other literal that large reads as infinity, which every bound refuses.
+      if (n >= MAX_VERSION or n <= -MAX_VERSION) and num ~= "9007199254740992" and num ~= "-9007199254740992" then
+        n = n > 0 and math.huge or -math.huge
+      end
+      return n
     end
   end
 
@@ -153,16 +196,24 @@ local function json_string(s)
   end) .. '"'
 end
 
+-- json_number renders a finite number (integers without a fraction).
+local function json_number(n)
+  if n == floor(n) and n >= -MAX_VERSION and n <= MAX_VERSION then return format("%d", n) end
+  return format("%.9g", n)
+end
+
 -- encode_state renders a validated state as canonical JSON (the same field
--- names as Go's traffic.State).
+-- names as Go's traffic.State; owner only when set).
 local function encode_route(r)
   local bs = {}
   for i, b in ipairs(r.backends) do
     bs[i] = format('{"address":%s,"weight":%d,"platform":%s,"app":%s,"id":%s}',
       json_string(b.address), b.weight, json_string(b.platform), json_string(b.app), json_string(b.id))
   end
-  return format('{"name":%s,"host":%s,"pathPrefix":%s,"backends":[%s]}',
-    json_string(r.name), json_string(r.host), json_string(r.pathPrefix), concat(bs, ","))
+  local owner = ""
+  if r.owner ~= "" then owner = format('"owner":%s,', json_string(r.owner)) end
+  return format('{"name":%s,"host":%s,"pathPrefix":%s,%s"backends":[%s]}',
+    json_string(r.name), json_string(r.host), json_string(r.pathPrefix), owner, concat(bs, ","))
 end
 
 local function encode_state(st)
@@ -197,11 +248,16 @@ local function parse_cidr(s)
 end
 
 local function address_allowed(n)
-  if n >= 0x7F000000 and n <= 0x7FFFFFFF then return true end -- 127.0.0.0/8
-  for _, p in ipairs(config.allowed) do
+  for _, p in ipairs(config.backends) do
     if n >= p.first and n <= p.last then return true end
   end
   return false
+end
+
+local function allowed_text()
+  local t = {}
+  for i, p in ipairs(config.backends) do t[i] = p.text end
+  return concat(t, ", ")
 end
 
 -- trim_prefix drops a trailing "/" (not from "/"): "/a/" and "/a" route alike.
@@ -214,14 +270,35 @@ local function is_int(v) return type(v) == "number" and v == floor(v) end
 local function opt_string(v) return v == nil or v == ngx.null or type(v) == "string" end
 local function str_or_empty(v) if type(v) == "string" then return v end return "" end
 
+-- unknown_field returns the first field of obj not in known (sorted, so the
+-- error is stable), or nil.
+local function unknown_field(obj, known)
+  local bad
+  for k in pairs(obj) do
+    if not known[k] and (bad == nil or k < bad) then bad = k end
+  end
+  return bad
+end
+
+local STATE_FIELDS = { version = true, routes = true }
+local ROUTE_FIELDS = { name = true, host = true, pathPrefix = true, owner = true, backends = true }
+local BACKEND_FIELDS = { address = true, weight = true, platform = true, app = true, id = true }
+
 -- check_route validates a decoded route and returns a normalized copy.
 local function check_route(r, where)
-  if type(r) ~= "table" then return nil, where .. ": must be an object" end
+  if not is_object(r) then return nil, where .. ": must be an object" end
+  local unknown = unknown_field(r, ROUTE_FIELDS)
+  if unknown then return nil, where .. "." .. unknown .. ": unknown field" end
   if type(r.name) ~= "string" or r.name == "" or not r.name:match("^[%w%._%-/]+$") then
     return nil, where .. ".name: must be a non-empty string of letters, digits, '.', '_', '-', '/'"
   end
   if not opt_string(r.host) then return nil, where .. ".host: must be a string" end
   if not opt_string(r.pathPrefix) then return nil, where .. ".pathPrefix: must be a string" end
+  if not opt_string(r.owner) then return nil, where .. ".owner: must be a string" end
+  local owner = str_or_empty(r.owner)
+  if #owner > MAX_OWNER or not owner:match("^[%w%._/:%-]*$") then
+    return nil, format("%s.owner: must be at most %d characters of letters, digits, '.', '_', '/', ':', '-'", where, MAX_OWNER)
+  end
   local prefix = str_or_empty(r.pathPrefix)
   if prefix == "" then prefix = "/" end
   if sub(prefix, 1, 1) ~= "/" then return nil, where .. ".pathPrefix: must start with '/'" end
@@ -229,43 +306,56 @@ local function check_route(r, where)
   if host ~= host:lower() or find(host, "[:/ ]") then
     return nil, where .. ".host: " .. json_string(host) .. " must be a lowercase host name without port"
   end
-  local out = { name = r.name, host = host, pathPrefix = prefix, backends = {} }
+  local out = { name = r.name, host = host, pathPrefix = prefix, owner = owner, backends = {} }
   local bs = r.backends
-  if bs == nil or bs == ngx.null then bs = {} end
-  if type(bs) ~= "table" then return nil, where .. ".backends: must be an array" end
+  if bs == nil or bs == ngx.null then bs = setmetatable({}, array_mt) end
+  if not is_array(bs) then return nil, where .. ".backends: must be an array" end
+  if #bs > MAX_BACKENDS then
+    return nil, format("%s.backends: %d backends, at most %d per route", where, #bs, MAX_BACKENDS)
+  end
   local seen = {}
   for i, b in ipairs(bs) do
     local w = format("%s.backends[%d]", where, i - 1)
-    if type(b) ~= "table" then return nil, w .. ": must be an object" end
-    if type(b.address) ~= "string" then return nil, w .. ".address: must be a string host:port" end
-    local host, port = b.address:match("^([%d%.]+):(%d+)$")
-    local n = host and parse_ipv4(host)
+    if not is_object(b) then return nil, w .. ": must be an object" end
+    unknown = unknown_field(b, BACKEND_FIELDS)
+    if unknown then return nil, w .. "." .. unknown .. ": unknown field" end
+    if type(b.address) ~= "string" then return nil, w .. ".address: must be a string IPv4:port" end
+    local ip, port = b.address:match("^([%d%.]+):(%d+)$")
+    local n = ip and parse_ipv4(ip)
     port = tonumber(port)
     if not n or not port or port < 1 or port > 65535 then
       return nil, w .. ".address: " .. b.address .. " must be IPv4:port"
     end
     if not address_allowed(n) then
-      return nil, w .. ".address: " .. b.address .. " is neither loopback nor in the lab's pod network"
+      return nil, w .. ".address: " .. b.address .. " is not in the backends networks (" .. allowed_text() .. ")"
     end
     if seen[b.address] then return nil, w .. ".address: " .. b.address .. " is listed twice" end
     seen[b.address] = true
-    if not is_int(b.weight) or b.weight < 0 then return nil, w .. ".weight: must be an integer >= 0" end
+    if not is_int(b.weight) or b.weight < 0 or b.weight > MAX_WEIGHT then
+      return nil, format("%s.weight: must be an integer between 0 and %d", w, MAX_WEIGHT)
+    end
     if b.platform ~= "marathon" and b.platform ~= "kubernetes" then
       return nil, w .. ".platform: must be \"marathon\" or \"kubernetes\""
     end
-    if not opt_string(b.app) or not opt_string(b.id) then return nil, w .. ".app/.id: must be strings" end
-    out.backends[i] = { address = b.address, host = host, port = port, weight = b.weight,
+    if not opt_string(b.app) then return nil, w .. ".app: must be a string" end
+    if not opt_string(b.id) then return nil, w .. ".id: must be a string" end
+    out.backends[i] = { address = b.address, host = ip, port = port, weight = b.weight,
       platform = b.platform, app = str_or_empty(b.app), id = str_or_empty(b.id) }
   end
   return out
 end
 
 local function check_state(st)
-  if type(st) ~= "table" then return nil, "state: must be an object" end
-  if not is_int(st.version) or st.version < 0 then return nil, "version: must be an integer >= 0" end
+  if not is_object(st) then return nil, "state: must be an object" end
+  local unknown = unknown_field(st, STATE_FIELDS)
+  if unknown then return nil, unknown .. ": unknown field" end
+  if not is_int(st.version) or st.version < 0 or st.version > MAX_VERSION then
+    return nil, format("version: must be an integer between 0 and %d", MAX_VERSION)
+  end
   local rs = st.routes
-  if rs == nil or rs == ngx.null then rs = {} end
-  if type(rs) ~= "table" then return nil, "routes: must be an array" end
+  if rs == nil or rs == ngx.null then rs = setmetatable({}, array_mt) end
+  if not is_array(rs) then return nil, "routes: must be an array" end
+  if #rs > MAX_ROUTES then return nil, format("routes: %d routes, at most %d", #rs, MAX_ROUTES) end
   local out = { version = st.version, routes = {} }
   local names, keys = {}, {}
   for i, r in ipairs(rs) do
@@ -284,14 +374,24 @@ local function check_state(st)
   return out
 end
 
+-- routes_array turns a validated state's routes back into the decoded form
+-- check_state takes (for read-modify-write of one route).
+local function as_input(r)
+  local bs = setmetatable({}, array_mt)
+  for i, b in ipairs(r.backends) do
+    bs[i] = { address = b.address, weight = b.weight, platform = b.platform, app = b.app, id = b.id }
+  end
+  return { name = r.name, host = r.host, pathPrefix = r.pathPrefix, owner = r.owner, backends = bs }
+end
+
 ---------------------------------------------------------------------------
 -- Per-worker compiled routing table
 ---------------------------------------------------------------------------
 
-local compiled = { version = -1, by_host = {}, any = {}, by_name = {} }
+local compiled = { version = -1, by_host = {}, any = {}, by_name = {}, count = 0 }
 
 local function compile(st, old)
-  local c = { version = st.version, by_host = {}, any = {}, by_name = {} }
+  local c = { version = st.version, by_host = {}, any = {}, by_name = {}, count = #st.routes }
   for _, r in ipairs(st.routes) do
     local live = 0
     local peers = {}
@@ -304,6 +404,10 @@ local function compile(st, old)
       if b.weight > 0 then live = live + 1 end
     end
     local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live }
+    -- A pool with one live backend needs no round robin.
+    if live == 1 then
+      for _, p in ipairs(peers) do if p.weight > 0 then cr.only = p end end
+    end
     c.by_name[r.name] = cr
     local list
     if r.host == "" then
@@ -324,7 +428,7 @@ local function refresh()
   local v = shared:get("version")
   if v == nil or v == compiled.version then return compiled end
   local raw = shared:get("state")
-  local st, err = json_decode(raw or '{"version":0,"routes":[]}')
+  local st, err = json_decode(raw or EMPTY_STATE)
   if not st then
     ngx.log(ngx.ERR, "switchyard: stored state is unreadable: ", err)
     return compiled
@@ -341,18 +445,21 @@ end
 local function prefix_matches(prefix, path)
   if prefix == "/" then return true end
   if sub(path, 1, #prefix) ~= prefix then return false end
-  local nextc = sub(path, #prefix + 1, #prefix + 1)
-  return nextc == "" or nextc == "/"
+  local nextc = byte(path, #prefix + 1)
+  return nextc == nil or nextc == 47 -- "/"
 end
 
 local function match(c, host, path)
   local list = c.by_host[host]
   if list then
-    for _, r in ipairs(list) do
+    for i = 1, #list do
+      local r = list[i]
       if prefix_matches(r.prefix, path) then return r end
     end
   end
-  for _, r in ipairs(c.any) do
+  list = c.any
+  for i = 1, #list do
+    local r = list[i]
     if prefix_matches(r.prefix, path) then return r end
   end
   return nil
@@ -368,8 +475,10 @@ local FAIL_TIMEOUT = 2
 -- recent failures are ignored).
 local function pick_pass(route, tried, now)
   local best, total = nil, 0
-  for _, p in ipairs(route.peers) do
-    if p.weight > 0 and not tried[p.address] and (now == nil or p.down_until <= now) then
+  local peers = route.peers
+  for i = 1, #peers do
+    local p = peers[i]
+    if p.weight > 0 and not (tried and tried[p.address]) and (now == nil or p.down_until <= now) then
       p.cw = p.cw + p.weight
       total = total + p.weight
       if best == nil or p.cw > best.cw then best = p end
@@ -381,6 +490,66 @@ end
 
 local function pick(route, tried)
   return pick_pass(route, tried, ngx.now()) or pick_pass(route, tried, nil)
+end
+
+---------------------------------------------------------------------------
+-- Durable state file (LuaJIT FFI: fsync is not reachable from Lua's io)
+---------------------------------------------------------------------------
+
+for _, decl in ipairs({
+  "void *fopen(const char *path, const char *mode);",
+  "size_t fwrite(const void *ptr, size_t size, size_t n, void *fp);",
+  "int fflush(void *fp);",
+  "int fileno(void *fp);",
+  "int fsync(int fd);",
+  "int fclose(void *fp);",
+  "int open(const char *path, int flags, ...);",
+  "int close(int fd);",
+  "char *strerror(int errnum);",
+}) do
+  pcall(ffi.cdef, decl) -- already declared (by another module) is fine
+end
+local C = ffi.C
+
+local function errno_text()
+  local e = ffi.errno()
+  return ffi.string(C.strerror(e))
+end
+
+-- fsync_dir makes a rename in dir durable.
+local function fsync_dir(dir)
+  local fd = C.open(dir, 0) -- O_RDONLY
+  if fd < 0 then return nil, "open directory " .. dir .. ": " .. errno_text() end
+  local rc = C.fsync(fd)
+  local err = rc ~= 0 and errno_text()
+  C.close(fd)
+  if err then return nil, "fsync directory " .. dir .. ": " .. err end
+  return true
+end
+
+-- write_durable replaces path with data: temp file, fsync, rename, fsync of
+-- the directory. Callers hold the admin lock (one writer at a time).
+local function write_durable(path, dir, data)
+  local tmp = path .. ".tmp"
+  local fp = C.fopen(tmp, "w")
+  if fp == nil then return nil, "create " .. tmp .. ": " .. errno_text() end
+  local err
+  if tonumber(C.fwrite(data, 1, #data, fp)) ~= #data or C.fflush(fp) ~= 0 then
+    err = "write " .. tmp .. ": " .. errno_text()
+  elseif C.fsync(C.fileno(fp)) ~= 0 then
+    err = "fsync " .. tmp .. ": " .. errno_text()
+  end
+  if C.fclose(fp) ~= 0 and not err then err = "close " .. tmp .. ": " .. errno_text() end
+  if err then
+    os.remove(tmp)
+    return nil, err
+  end
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then
+    os.remove(tmp)
+    return nil, "rename " .. tmp .. ": " .. tostring(rerr)
+  end
+  return fsync_dir(dir)
 end
 
 ---------------------------------------------------------------------------
@@ -396,59 +565,265 @@ local function store(st)
   return raw
 end
 
-local function persist(raw)
-  if not config.state_file then return true end
-  local tmp = config.state_file .. ".nginx-tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then return nil, "write " .. tmp .. ": " .. tostring(err) end
-  local ok, werr = f:write(raw, "\n")
-  f:close()
-  if not ok then return nil, "write " .. tmp .. ": " .. tostring(werr) end
-  local rok, rerr = os.rename(tmp, config.state_file)
-  if not rok then return nil, "rename " .. tmp .. ": " .. tostring(rerr) end
-  return true
+local function current_state()
+  local raw = shared:get("state") or EMPTY_STATE
+  local st, err = json_decode(raw)
+  if not st then return nil, err end
+  return check_state(st)
 end
 
-local function current_state()
-  local raw = shared:get("state") or '{"version":0,"routes":[]}'
-  local st = json_decode(raw)
-  return check_state(st)
+---------------------------------------------------------------------------
+-- Statistics: per-worker tables, flushed to the shared dict
+---------------------------------------------------------------------------
+
+-- counts[route][platform] = { requests, errors5xx, sumSeconds, bucket1..N }
+-- (deltas since the last flush).
+local counts = {}
+local STATS_PREFIX = "stats\t"
+local STATS_LOCK = "stats-lock"
+
+local function new_series()
+  local s = { 0, 0, 0 }
+  for i = 1, NBUCKETS do s[3 + i] = 0 end
+  return s
+end
+
+-- count adds one request to this worker's tables.
+local function count(route, platform, status, seconds)
+  local byp = counts[route]
+  if not byp then
+    byp = {}
+    counts[route] = byp
+  end
+  local s = byp[platform]
+  if not s then
+    s = new_series()
+    byp[platform] = s
+  end
+  s[1] = s[1] + 1
+  if status >= 500 and status <= 599 then s[2] = s[2] + 1 end
+  if seconds < 0 then seconds = 0 end
+  s[3] = s[3] + seconds
+  local i = 1
+  while i <= NBOUNDS and seconds > BOUNDS[i] do i = i + 1 end
+  s[3 + i] = s[3 + i] + 1
+end
+
+local function pack(s)
+  local t = {}
+  for i = 1, 3 + NBUCKETS do t[i] = json_number(s[i]) end
+  return concat(t, " ")
+end
+
+local function unpack_series(raw)
+  local s = new_series()
+  local i = 0
+  for f in raw:gmatch("%S+") do
+    i = i + 1
+    s[i] = tonumber(f) or 0
+  end
+  return s
+end
+
+-- flush adds this worker's counts to the shared dict (one short lock per
+-- flush; counts stay in the worker when the lock is busy).
+local function flush(premature)
+  local pending = false
+  for _, byp in pairs(counts) do
+    for _, s in pairs(byp) do
+      if s[1] > 0 then pending = true break end
+    end
+    if pending then break end
+  end
+  if not pending then return end
+  local locked = false
+  for _ = 1, (premature and 1 or 50) do
+    if shared:safe_add(STATS_LOCK, true, 5) then locked = true break end
+    if premature then break end
+    ngx.sleep(0.002)
+  end
+  if not locked then return end
+  for route, byp in pairs(counts) do
+    for platform, s in pairs(byp) do
+      if s[1] > 0 then
+        local key = STATS_PREFIX .. route .. "\t" .. platform
+        local old = shared:get(key)
+        local total = old and unpack_series(old) or new_series()
+        for i = 1, 3 + NBUCKETS do total[i] = total[i] + s[i] end
+        local ok, err = shared:safe_set(key, pack(total))
+        if ok then
+          for i = 1, 3 + NBUCKETS do s[i] = 0 end
+        else
+          ngx.log(ngx.WARN, "switchyard: statistics of route ", route, " not stored: ", err)
+        end
+      end
+    end
+  end
+  shared:delete(STATS_LOCK)
+end
+
+-- series returns the shared statistics sorted by route and platform.
+local function series()
+  local out = {}
+  for _, key in ipairs(shared:get_keys(0)) do
+    if sub(key, 1, #STATS_PREFIX) == STATS_PREFIX then
+      local route, platform = key:match("^stats\t(.*)\t([^\t]*)$")
+      local raw = shared:get(key)
+      if route and raw then
+        out[#out + 1] = { route = route, platform = platform, v = unpack_series(raw) }
+      end
+    end
+  end
+  table.sort(out, function(a, b)
+    if a.route ~= b.route then return a.route < b.route end
+    return a.platform < b.platform
+  end)
+  return out
+end
+
+local function stats_json()
+  local bounds = {}
+  for i, b in ipairs(BOUNDS) do bounds[i] = json_number(b) end
+  local ss = {}
+  for i, s in ipairs(series()) do
+    local v = s.v
+    local buckets = {}
+    for j = 1, NBUCKETS do buckets[j] = json_number(v[3 + j]) end
+    ss[i] = format('{"route":%s,"platform":%s,"requests":%s,"errors5xx":%s,"sumSeconds":%s,"buckets":[%s]}',
+      json_string(s.route), json_string(s.platform), json_number(v[1]), json_number(v[2]),
+      json_number(v[3]), concat(buckets, ","))
+  end
+  return format('{"instance":%s,"version":%d,"bounds":[%s],"series":[%s]}',
+    json_string(shared:get("instance") or ""), shared:get("version") or 0, concat(bounds, ","), concat(ss, ","))
+end
+
+-- prom_label escapes a Prometheus label value.
+local function prom_label(s)
+  return (s:gsub('[\\"\n]', { ['\\'] = '\\\\', ['"'] = '\\"', ['\n'] = '\\n' }))
+end
+
+local function metrics_text()
+  local ss = series()
+  local out = {}
+  local function add(s) out[#out + 1] = s end
+  local labels = {}
+  for i, s in ipairs(ss) do
+    labels[i] = format('route="%s",platform="%s"', prom_label(s.route), prom_label(s.platform))
+  end
+  add("# HELP switchyard_lb_requests_total Requests per route and platform (platform \"none\": no backend).")
+  add("# TYPE switchyard_lb_requests_total counter")
+  for i, s in ipairs(ss) do add(format("switchyard_lb_requests_total{%s} %s", labels[i], json_number(s.v[1]))) end
+  add("# HELP switchyard_lb_responses_5xx_total Responses with a 5xx status per route and platform.")
+  add("# TYPE switchyard_lb_responses_5xx_total counter")
+  for i, s in ipairs(ss) do add(format("switchyard_lb_responses_5xx_total{%s} %s", labels[i], json_number(s.v[2]))) end
+  add("# HELP switchyard_lb_request_duration_seconds Request time ($request_time) per route and platform.")
+  add("# TYPE switchyard_lb_request_duration_seconds histogram")
+  for i, s in ipairs(ss) do
+    local cum = 0
+    for j = 1, NBUCKETS do
+      cum = cum + s.v[3 + j]
+      local le = j <= NBOUNDS and json_number(BOUNDS[j]) or "+Inf"
+      add(format('switchyard_lb_request_duration_seconds_bucket{%s,le="%s"} %s', labels[i], le, json_number(cum)))
+    end
+    add(format("switchyard_lb_request_duration_seconds_sum{%s} %s", labels[i], json_number(s.v[3])))
+    add(format("switchyard_lb_request_duration_seconds_count{%s} %s", labels[i], json_number(cum)))
+  end
+  add("# HELP switchyard_lb_routing_state_version Version of the active routing state.")
+  add("# TYPE switchyard_lb_routing_state_version gauge")
+  add(format("switchyard_lb_routing_state_version %d", shared:get("version") or 0))
+  add("# HELP switchyard_lb_instance_info Random id of this nginx instance (changes when nginx restarts).")
+  add("# TYPE switchyard_lb_instance_info gauge")
+  add(format('switchyard_lb_instance_info{instance="%s"} 1', prom_label(shared:get("instance") or "")))
+  return concat(out, "\n") .. "\n"
 end
 
 ---------------------------------------------------------------------------
 -- Phases
 ---------------------------------------------------------------------------
 
--- init runs in init_by_lua (master): it loads the state file written by
--- Switchyard so that a restarted nginx routes exactly as before.
+local function init_error(msg) error("switchyard: " .. msg, 0) end
+
+local function read_token(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    -- err names the file already
+    init_error("admin token file: " .. tostring(err) .. " (create it with a random token, readable by nginx's master process)")
+  end
+  local raw = f:read("*a")
+  f:close()
+  local token = raw and raw:match("^%s*(.-)%s*$") or ""
+  if token == "" then init_error("admin token file " .. path .. " is empty (write a random token into it)") end
+  if find(token, "%s") then init_error("admin token file " .. path .. " holds more than one word (write one token)") end
+  return token
+end
+
+local function random_id()
+  local f = io.open("/dev/urandom", "rb")
+  local raw = f and f:read(8)
+  if f then f:close() end
+  if not raw or #raw ~= 8 then
+    math.randomseed(ngx.now() * 1000 + ngx.worker.pid())
+    raw = ""
+    for _ = 1, 8 do raw = raw .. char(math.random(0, 255)) end
+  end
+  return (raw:gsub(".", function(c) return format("%02x", byte(c)) end))
+end
+
+-- load_state_file reads <state dir>/routes.json: a missing file is the empty
+-- state, anything else that is not a valid state is an error.
+local function load_state_file(path)
+  local f, err, code = io.open(path, "rb")
+  if not f then
+    if code == 2 then return { version = 0, routes = {} } end -- ENOENT
+    init_error("routing state: " .. tostring(err)) -- err names the file
+  end
+  local raw, rerr = f:read("*a")
+  f:close()
+  if not raw then init_error("routing state " .. path .. ": " .. tostring(rerr)) end
+  local hint = " (fix the file, or remove it to start with no routes)"
+  if not raw:match("%S") then init_error("routing state " .. path .. " is empty" .. hint) end
+  local decoded, derr = json_decode(raw)
+  if not decoded then init_error("routing state " .. path .. ": " .. derr .. hint) end
+  local st, verr = check_state(decoded)
+  if not st then init_error("routing state " .. path .. ": " .. verr .. hint) end
+  return st
+end
+
+-- init runs in init_by_lua (master, and `nginx -t`): it reads the admin
+-- token and loads the routing state, so that a restarted nginx routes
+-- exactly as before. Any problem stops nginx with a message naming the file.
 function _M.init(opts)
-  config.state_file = opts.state_file
-  config.allowed = {}
-  for _, cidr in ipairs(opts.allowed or {}) do
+  config.token_file = opts.token_file
+  config.state_dir = opts.state_dir
+  config.state_file = opts.state_dir .. "/routes.json"
+  config.backends = {}
+  for _, cidr in ipairs(opts.backends or {}) do
     local p = parse_cidr(cidr)
-    if not p then error("switchyard: allowed network " .. cidr .. " is not an IPv4 CIDR") end
-    config.allowed[#config.allowed + 1] = p
+    if not p then init_error("backends network " .. cidr .. " is not an IPv4 CIDR") end
+    config.backends[#config.backends + 1] = p
   end
-  local st = { version = 0, routes = {} }
-  local f = config.state_file and io.open(config.state_file, "r")
-  if f then
-    local raw = f:read("*a")
-    f:close()
-    if raw:match("%S") then
-      local decoded, err = json_decode(raw)
-      if not decoded then
-        error("switchyard: routing state " .. config.state_file .. ": " .. err ..
-          " (fix the file or remove it to start with no routes)", 0)
-      end
-      st, err = check_state(decoded)
-      if not st then
-        error("switchyard: routing state " .. config.state_file .. ": " .. err ..
-          " (fix the file or remove it to start with no routes)", 0)
-      end
-    end
+  if #config.backends == 0 then init_error("no backends network configured") end
+  config.token = read_token(opts.token_file)
+  local fd = C.open(config.state_dir, 0)
+  if fd < 0 then
+    init_error("state directory " .. config.state_dir .. ": " .. errno_text() ..
+      " (create it, writable by nginx's worker user)")
   end
+  C.close(fd)
+  local st = load_state_file(config.state_file)
   local _, err = store(st)
-  if err then error("switchyard: " .. err, 0) end
+  if err then init_error(err) end
+  -- A reload (SIGHUP) keeps the shared dict: the same instance goes on.
+  if not shared:get("instance") then
+    local ok, serr = shared:set("instance", random_id())
+    if not ok then init_error("shared dict: " .. tostring(serr)) end
+  end
+end
+
+-- init_worker runs in init_worker_by_lua: it starts the statistics flush.
+function _M.init_worker()
+  local ok, err = ngx.timer.every(FLUSH_INTERVAL, flush)
+  if not ok then ngx.log(ngx.ERR, "switchyard: statistics timer: ", err) end
 end
 
 local function reject(status, msg)
@@ -458,63 +833,89 @@ local function reject(status, msg)
   return ngx.exit(ngx.HTTP_OK)
 end
 
--- route runs in the access phase of the public server: it finds the route by
--- Host and longest path prefix and refuses requests that have nowhere to go.
+-- route runs in the access phase of the routing location: it finds the route
+-- by Host and longest path prefix and refuses requests that have nowhere to
+-- go.
 function _M.route()
   local c = refresh()
-  local host = (ngx.var.host or ""):lower()
-  local r = match(c, host, ngx.var.uri)
+  local var = ngx.var
+  local host = var.host or ""
+  local uri = var.uri
+  local r = match(c, host, uri)
   if not r then
-    ngx.var.sy_route = "-"
-    return reject(404, format("switchyard: no route for host %q and path %q", host, ngx.var.uri))
+    var.sy_route = "-"
+    return reject(404, format("switchyard: no route for host %q and path %q", host, uri))
   end
-  ngx.var.sy_route = r.name
+  var.sy_route = r.name
+  local ctx = ngx.ctx
+  ctx.sy_name = r.name
   if r.live == 0 then
     return reject(503, format("switchyard: route %q has no backend with weight > 0", r.name))
   end
-  ngx.ctx.sy_route = r
+  ctx.sy_route = r
 end
+
+local balancer = require "ngx.balancer"
+local set_current_peer, set_more_tries = balancer.set_current_peer, balancer.set_more_tries
 
 -- balance runs in balancer_by_lua for the first try and each retry.
 function _M.balance()
-  local b = require "ngx.balancer"
   local ctx = ngx.ctx
   local routed = ctx.sy_route
   if not routed then return ngx.exit(ngx.ERROR) end
-  local c = refresh()
-  -- Use the newest pool of this route (weights may have changed since the
-  -- access phase); fall back to the pool the request was routed with when
-  -- the newest has nothing left for it (its backends are still draining).
-  local r = c.by_name[routed.name] or routed
-  local tried = ctx.sy_tried
-  if not tried then
-    tried = {}
-    ctx.sy_tried = tried
-    if r.live > 1 then b.set_more_tries(r.live - 1) end
-  elseif ctx.sy_peer then
-    -- This is a retry: the previous try failed; avoid that backend for a while.
-    ctx.sy_peer.down_until = ngx.now() + FAIL_TIMEOUT
+  local p
+  local prev = ctx.sy_peer
+  if not prev then
+    -- First try: the pool the request was routed with (a few microseconds old).
+    if routed.only then
+      p = routed.only
+    else
+      if routed.live > 1 then set_more_tries(routed.live - 1) end
+      p = pick(routed, nil)
+    end
+  else
+    -- A retry: the previous try failed; avoid that backend for a while, and
+    -- use the newest pool of this route (weights may have changed), falling
+    -- back to the pool the request was routed with when the newest has
+    -- nothing left for it (its backends are draining).
+    prev.down_until = ngx.now() + FAIL_TIMEOUT
+    local tried = ctx.sy_tried
+    if not tried then
+      tried = {}
+      ctx.sy_tried = tried
+    end
+    tried[prev.address] = true
+    local r = refresh().by_name[routed.name] or routed
+    p = pick(r, tried)
+    if not p and r ~= routed then p = pick(routed, tried) end
   end
-  local p = pick(r, tried)
-  if not p and r ~= routed then p = pick(routed, tried) end
   if not p then
-    -- Only when the pool shrank between tries; nginx answers 500.
-    ngx.log(ngx.ERR, "switchyard: route ", r.name, ": no untried backend left for this request")
+    -- Only when the pool shrank between tries; nginx answers 502.
+    ngx.log(ngx.ERR, "switchyard: route ", routed.name, ": no untried backend left for this request")
     return ngx.exit(ngx.ERROR)
   end
-  tried[p.address] = true
   ctx.sy_peer = p
-  ngx.var.sy_platform = p.platform
-  ngx.var.sy_app = p.app
-  local ok, err = b.set_current_peer(p.host, p.port)
+  local var = ngx.var
+  var.sy_platform = p.platform
+  var.sy_app = p.app
+  local ok, err = set_current_peer(p.host, p.port)
   if not ok then
     ngx.log(ngx.ERR, "switchyard: set peer ", p.address, ": ", err)
     return ngx.exit(ngx.ERROR)
   end
 end
 
+local now, start_time = ngx.now, ngx.req.start_time
+
+-- log runs in log_by_lua of the routing location: it counts the request.
+function _M.log()
+  local ctx = ngx.ctx
+  local peer = ctx.sy_peer
+  count(ctx.sy_name or "", peer and peer.platform or "none", ngx.status, now() - start_time())
+end
+
 ---------------------------------------------------------------------------
--- Admin API (loopback listener only)
+-- Admin API (token required, but for GET /healthz)
 ---------------------------------------------------------------------------
 
 local function respond(status, body, ctype)
@@ -527,13 +928,41 @@ end
 
 local function error_body(msg) return format('{"error":%s}', json_string(msg)) end
 
+-- equal_secret compares a presented token with the configured one in a time
+-- that depends only on the configured token's length.
+local function equal_secret(given, want)
+  local diff = (#given == #want) and 0 or 1
+  for i = 1, #want do
+    diff = bit.bor(diff, bit.bxor(byte(given, i) or 0, byte(want, i)))
+  end
+  return diff == 0
+end
+
+-- authorized answers 401 unless the request carries the bearer token.
+local function authorized()
+  local h = ngx.var.http_authorization
+  local given = h and h:match("^%s*[Bb][Ee][Aa][Rr][Ee][Rr]%s+(%S+)%s*$")
+  if given and config.token and equal_secret(given, config.token) then return true end
+  ngx.header["WWW-Authenticate"] = 'Bearer realm="switchyard"'
+  local msg = "missing bearer token: send Authorization: Bearer <the token in the admin token file>"
+  if given then msg = "wrong bearer token (see the admin token file nginx was started with)" end
+  respond(401, error_body(msg))
+  return false
+end
+
+-- auth guards locations of the admin server that Lua does not answer
+-- (stub_status), in their access phase.
+function _M.auth()
+  authorized()
+end
+
 local function read_body()
   ngx.req.read_body()
   local data = ngx.req.get_body_data()
   if data then return data end
   local file = ngx.req.get_body_file()
   if not file then return "" end
-  local f = io.open(file, "r")
+  local f = io.open(file, "rb")
   if not f then return nil end
   data = f:read("*a")
   f:close()
@@ -554,11 +983,13 @@ local function with_lock(fn)
   return nil, 503, "another update is in progress"
 end
 
--- commit stores and persists a new state; it returns the stored JSON.
+-- commit persists then stores a new state; it returns the stored JSON.
 local function commit(st)
   local raw = encode_state(st)
-  local ok, err = persist(raw)
-  if not ok then return nil, 500, "state not applied: " .. err end
+  local ok, err = write_durable(config.state_file, config.state_dir, raw .. "\n")
+  if not ok then
+    return nil, 500, "state not applied: " .. err .. " (the state directory must be writable by nginx's worker user)"
+  end
   raw, err = store(st)
   if not raw then return nil, 500, "state not applied: " .. err end
   return raw
@@ -582,26 +1013,29 @@ end
 local function put_route(name, body)
   local decoded, err = json_decode(body)
   if not decoded then return nil, 400, err end
-  if type(decoded) == "table" and (decoded.name == nil or decoded.name == ngx.null) then decoded.name = name end
-  if type(decoded) ~= "table" or decoded.name ~= name then
-    return nil, 400, format("route name in body must match the path (%q)", name)
+  if is_object(decoded) and (decoded.name == nil or decoded.name == ngx.null) then decoded.name = name end
+  if not is_object(decoded) or decoded.name ~= name then
+    return nil, 400, format("name: the route name in the body must match the path (%q)", name)
   end
   return with_lock(function()
     local st, serr = current_state()
     if not st then return nil, 500, "active state unreadable: " .. serr end
-    local routes, replaced = {}, false
+    local routes, replaced = setmetatable({}, array_mt), false
     for _, r in ipairs(st.routes) do
       if r.name == name then
         routes[#routes + 1] = decoded
         replaced = true
       else
-        routes[#routes + 1] = r
+        routes[#routes + 1] = as_input(r)
       end
     end
     if not replaced then routes[#routes + 1] = decoded end
     local want = tonumber(ngx.var.arg_version)
     if want and want ~= st.version then
       return nil, 409, format("active version is %d, not %d", st.version, want)
+    end
+    if st.version >= MAX_VERSION then
+      return nil, 409, format("version: the active version %d is the largest possible", st.version)
     end
     local nst, verr = check_state({ version = st.version + 1, routes = routes })
     if not nst then return nil, 400, verr end
@@ -618,21 +1052,36 @@ local function delete_route(name)
       if r.name == name then found = true else routes[#routes + 1] = r end
     end
     if not found then return nil, 404, format("no route %q", name) end
+    if st.version >= MAX_VERSION then
+      return nil, 409, format("version: the active version %d is the largest possible", st.version)
+    end
     return commit({ version = st.version + 1, routes = routes })
   end)
 end
 
--- admin is the content handler of the admin listener.
+-- admin is the content handler of the admin server.
 function _M.admin()
   local method, uri = ngx.req.get_method(), ngx.var.uri
-  if uri == "/healthz" then
+  if uri == "/healthz" and method == "GET" then
     local c = refresh()
-    local n = 0
-    for _ in pairs(c.by_name) do n = n + 1 end
-    return respond(200, format('{"status":"ok","version":%d,"routes":%d}', c.version, n))
+    return respond(200, format('{"status":"ok","version":%d,"routes":%d,"instance":%s}',
+      c.version, c.count, json_string(shared:get("instance") or "")))
+  end
+  if not authorized() then return end
+  if uri == "/healthz" then
+    ngx.header["Allow"] = "GET"
+    return respond(405, error_body("method not allowed"))
+  end
+  if uri == "/stats" or uri == "/metrics" then
+    if method ~= "GET" then
+      ngx.header["Allow"] = "GET"
+      return respond(405, error_body("method not allowed"))
+    end
+    if uri == "/stats" then return respond(200, stats_json()) end
+    return respond(200, metrics_text(), "text/plain; version=0.0.4; charset=utf-8")
   end
   if uri == "/routes" then
-    if method == "GET" then return respond(200, shared:get("state") or '{"version":0,"routes":[]}') end
+    if method == "GET" then return respond(200, shared:get("state") or EMPTY_STATE) end
     if method == "PUT" then
       local body = read_body()
       if not body then return respond(400, error_body("request body unreadable")) end
@@ -666,7 +1115,8 @@ function _M.admin()
     if not raw then return respond(status, error_body(err)) end
     return respond(200, raw)
   end
-  return respond(404, error_body("unknown admin path " .. uri .. " (try /routes, /routes/NAME, /healthz, /stub_status)"))
+  return respond(404, error_body("unknown admin path " .. uri ..
+    " (try /routes, /routes/NAME, /healthz, /stats, /metrics, /stub_status)"))
 end
 
 return _M

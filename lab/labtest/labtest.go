@@ -450,7 +450,7 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN":
+		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN", "SWITCHYARD_LB_TOKEN_FILE":
 			continue
 		}
 		env = append(env, kv)

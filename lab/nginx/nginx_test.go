@@ -76,23 +76,39 @@ func TestRenderStaysInsideLabDir(t *testing.T) {
 		`pid "/srv/lab one/nginx/nginx.pid"`,
 		`error_log "/srv/lab one/nginx/error.log"`,
 		`proxy_temp_path "/srv/lab one/nginx/tmp/proxy"`,
-		`state_file = "/srv/lab one/nginx/routes.json"`,
-		`allowed = {"10.244.0.0/16", }`,
+		`include "/srv/lab one/nginx/switchyard-http.conf";`,
+		`include "/srv/lab one/nginx/switchyard-locations.conf";`,
+		`access_log "/srv/lab one/nginx/access.log" switchyard`,
 		"listen 127.0.0.1:8000 backlog=4096;",
-		"listen 127.0.0.1:8001;",
 		"daemon off;",
-		"balancer_by_lua_block",
-		"keepalive 64;",
-		"proxy_next_upstream error timeout;",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("config lacks %q", want)
 		}
 	}
-	// keepalive must follow the balancer in the upstream block, or nginx
-	// would not cache connections to the peers the balancer picks.
-	if strings.Index(s, "keepalive 64;") < strings.Index(s, "balancer_by_lua_block") {
-		t.Error("keepalive comes before balancer_by_lua_block")
+	// The module is exactly package lb's, rendered for the lab.
+	files, err := n.RenderModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := string(files.HTTPConf) + string(files.LocationsConf)
+	for _, want := range []string{
+		`state_dir = "/srv/lab one/nginx"`,
+		`token_file = "/srv/lab one/nginx/admin.token"`,
+		`backends = {"127.0.0.0/8", "10.244.0.0/16"}`,
+		`loadfile("/srv/lab one/nginx/switchyard.lua")`,
+		`listen "127.0.0.1:8001";`,
+		"proxy_next_upstream error timeout;",
+	} {
+		if !strings.Contains(mod, want) {
+			t.Errorf("module config lacks %q", want)
+		}
+	}
+	if strings.Contains(s+mod, "lua_package_path") {
+		t.Error("lua_package_path is set (it would collide with an operator's own)")
+	}
+	if got := n.TokenFile; got != "/srv/lab one/nginx/admin.token" {
+		t.Errorf("TokenFile = %s", got)
 	}
 }
 
@@ -147,7 +163,7 @@ func adminDo(t *testing.T, in *nginxtest.Instance, method, path, body string) (i
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := in.Nginx.AdminHTTPClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -227,7 +243,7 @@ func TestAdminAPI(t *testing.T) {
 	bad := []struct{ name, path, body, want string }{
 		{"stale version", "/routes", `{"version":1,"routes":[]}`, "not newer than the active version 1"},
 		{"bad json", "/routes", `{"version":2,"routes":[}`, "invalid JSON"},
-		{"foreign address", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"8.8.8.8:80","weight":1,"platform":"marathon"}]}]}`, "neither loopback nor in the lab's pod network"},
+		{"foreign address", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"8.8.8.8:80","weight":1,"platform":"marathon"}]}]}`, "is not in the backends networks (127.0.0.0/8, 10.244.0.0/16)"},
 		{"negative weight", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"127.0.0.9:80","weight":-1,"platform":"marathon"}]}]}`, "routes[0].backends[0].weight"},
 		{"duplicate name", "/routes", `{"version":2,"routes":[{"name":"x","pathPrefix":"/1"},{"name":"x","pathPrefix":"/2"}]}`, "used twice"},
 		{"unknown platform", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"127.0.0.9:80","weight":1,"platform":"nomad"}]}]}`, "platform"},
