@@ -826,33 +826,22 @@ function _M.init_worker()
   if not ok then ngx.log(ngx.ERR, "switchyard: statistics timer: ", err) end
 end
 
-local function reject(status, msg)
-  ngx.status = status
-  ngx.header["Content-Type"] = "text/plain; charset=utf-8"
-  ngx.say(msg)
-  return ngx.exit(ngx.HTTP_OK)
-end
-
--- route runs in the access phase of the routing location: it finds the route
--- by Host and longest path prefix and refuses requests that have nowhere to
--- go.
+-- route runs in set_by_lua (rewrite phase, no coroutine) of the routing
+-- location: it finds the route by Host and longest path prefix and returns
+-- its name for $sy_route ("-" when none matches). A request with nowhere to
+-- go gets $sy_reject "404" (no route) or "503" (no backend with weight > 0),
+-- which the location's `if`s answer.
 function _M.route()
   local c = refresh()
   local var = ngx.var
-  local host = var.host or ""
-  local uri = var.uri
-  local r = match(c, host, uri)
+  local r = match(c, var.host or "", var.uri)
   if not r then
-    var.sy_route = "-"
-    return reject(404, format("switchyard: no route for host %q and path %q", host, uri))
+    var.sy_reject = "404"
+    return "-"
   end
-  var.sy_route = r.name
-  local ctx = ngx.ctx
-  ctx.sy_name = r.name
-  if r.live == 0 then
-    return reject(503, format("switchyard: route %q has no backend with weight > 0", r.name))
-  end
-  ctx.sy_route = r
+  ngx.ctx.sy_route = r
+  if r.live == 0 then var.sy_reject = "503" end
+  return r.name
 end
 
 local balancer = require "ngx.balancer"
@@ -910,8 +899,8 @@ local now, start_time = ngx.now, ngx.req.start_time
 -- log runs in log_by_lua of the routing location: it counts the request.
 function _M.log()
   local ctx = ngx.ctx
-  local peer = ctx.sy_peer
-  count(ctx.sy_name or "", peer and peer.platform or "none", ngx.status, now() - start_time())
+  local peer, r = ctx.sy_peer, ctx.sy_route
+  count(r and r.name or "", peer and peer.platform or "none", ngx.status, now() - start_time())
 end
 
 ---------------------------------------------------------------------------
