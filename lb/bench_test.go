@@ -94,7 +94,7 @@ func BenchmarkThroughput(b *testing.B) {
 		AccessLog: accessLog,
 		ExtraHTTP: fmt.Sprintf(plainServer, be1.Addr, be2.Addr, plain),
 	})
-	n.MustDo("PUT", "/routes", stateJSON(1, "bench", "/", be1.Addr, be2.Addr))
+	n.MustDo("PUT", "/routes", benchState(be1.Addr, be2.Addr))
 	script := filepath.Join(dir, "bench.lua")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
 		b.Fatal(err)
@@ -172,6 +172,24 @@ func BenchmarkThroughput(b *testing.B) {
 	if _, body := n.Do("GET", "/stats", ""); !strings.Contains(body, `"route":"bench"`) {
 		b.Errorf("/stats after the benchmark: %s", body)
 	}
+}
+
+// benchState is a routing state like a real one: the benchmarked route
+// names wrk's Host and a path prefix, among 50 other routes by host and
+// prefix, so matching reads $host and $uri.
+func benchState(a, b string) string {
+	var rs []string
+	for i := 0; i < 50; i++ {
+		host := ""
+		if i%2 == 0 {
+			host = fmt.Sprintf("app%d.example.com", i)
+		}
+		rs = append(rs, fmt.Sprintf(`{"name":"other-%d","host":%q,"pathPrefix":"/other/%d","backends":[{"address":%q,"weight":1,"platform":"marathon"}]}`, i, host, i, a))
+	}
+	rs = append(rs, fmt.Sprintf(`{"name":"bench","host":"127.0.0.1","pathPrefix":"/bench","owner":"sync","backends":[`+
+		`{"address":%q,"weight":1,"platform":"marathon","app":"demo/bench","id":"task-1"},`+
+		`{"address":%q,"weight":1,"platform":"kubernetes","app":"demo/bench","id":"pod-1"}]}`, a, b))
+	return `{"version":1,"routes":[` + strings.Join(rs, ",") + `]}`
 }
 
 type wrkResult struct {

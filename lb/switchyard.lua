@@ -391,7 +391,8 @@ end
 local compiled = { version = -1, by_host = {}, any = {}, by_name = {}, count = 0 }
 
 local function compile(st, old)
-  local c = { version = st.version, by_host = {}, any = {}, by_name = {}, count = #st.routes }
+  local c = { version = st.version, by_host = {}, any = {}, by_name = {}, count = #st.routes,
+    has_hosts = false, needs_path = false }
   for _, r in ipairs(st.routes) do
     local live = 0
     local peers = {}
@@ -404,6 +405,8 @@ local function compile(st, old)
       if b.weight > 0 then live = live + 1 end
     end
     local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live }
+    if cr.prefix ~= "/" then c.needs_path = true end
+    if r.host ~= "" then c.has_hosts = true end
     -- A pool with one live backend needs no round robin.
     if live == 1 then
       for _, p in ipairs(peers) do if p.weight > 0 then cr.only = p end end
@@ -449,8 +452,11 @@ local function prefix_matches(prefix, path)
   return nextc == nil or nextc == 47 -- "/"
 end
 
-local function match(c, host, path)
-  local list = c.by_host[host]
+-- match finds the route of a request; it reads $host and $uri only when
+-- some route needs them (nginx variables cost a lookup and a string each).
+local function match(c, var)
+  local path = c.needs_path and var.uri or "/"
+  local list = c.has_hosts and c.by_host[var.host or ""]
   if list then
     for i = 1, #list do
       local r = list[i]
@@ -834,7 +840,7 @@ end
 function _M.route()
   local c = refresh()
   local var = ngx.var
-  local r = match(c, var.host or "", var.uri)
+  local r = match(c, var)
   if not r then
     var.sy_reject = "404"
     return "-"
