@@ -41,6 +41,7 @@ import (
 	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	labnodeagent "github.com/switchyard/switchyard/lab/nodeagent"
 	"github.com/switchyard/switchyard/lab/proc"
 )
@@ -76,6 +77,8 @@ type Lab struct {
 	Config labconfig.Config
 	// MarathonURL, MesosURL, LBURL and LBAdminURL are http:// URLs.
 	MarathonURL, MesosURL, LBURL, LBAdminURL string
+	// LBTokenFile holds the bearer token of LBAdminURL (lab/nginx creates it).
+	LBTokenFile string
 	// Kubeconfig is the admin kubeconfig ("" without Kubernetes).
 	Kubeconfig string
 	// UpOutput is what `lab up` printed; UpDuration how long it took.
@@ -386,6 +389,7 @@ func Start(o Options) (*Lab, error) {
 		MarathonURL: cfg.Marathon.URL(), MesosURL: cfg.Mesos.URL()}
 	if cfg.Nginx.Enabled {
 		l.LBURL, l.LBAdminURL = "http://"+cfg.Nginx.Listen, "http://"+cfg.Nginx.Admin
+		l.LBTokenFile = labnginx.LayoutFor(cfg).TokenFile
 	}
 	if cfg.Kubernetes.Enabled {
 		l.Kubeconfig = lab.Kubeconfig(cfg)

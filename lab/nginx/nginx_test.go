@@ -542,3 +542,53 @@ func TestCleanupStopsOrphanedWorkers(t *testing.T) {
 		t.Fatalf("restarted nginx answers %d", code)
 	}
 }
+
+// TestAdminToken: the lab creates its admin token once (0600, kept across
+// restarts); TrafficClient and AdminHTTPClient send it, other clients get 401.
+func TestAdminToken(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	st, err := os.Stat(in.Nginx.TokenFile)
+	if err != nil || st.Mode().Perm() != 0o600 || st.Size() != 65 {
+		t.Fatalf("token file %s: %v %v", in.Nginx.TokenFile, st, err)
+	}
+	before, _ := os.ReadFile(in.Nginx.TokenFile)
+
+	resp, err := http.Get(in.Nginx.AdminURL() + "/routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /routes without the token = %d, want 401", resp.StatusCode)
+	}
+	be := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	tc := in.Nginx.TrafficClient()
+	if _, err := tc.SetRoute(context.Background(), traffic.Route{Name: "web", Backends: []traffic.Backend{{Address: be.Addr, Weight: 1, Platform: traffic.Marathon}}}); err != nil {
+		t.Fatalf("TrafficClient without the token? %v", err)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 200 || !strings.HasPrefix(body, "a ") {
+		t.Fatalf("routed: %d %s", code, body)
+	}
+
+	// Kept across a restart (Prepare runs again).
+	in.Stop()
+	if err := in.Nginx.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	in.Restart()
+	if after, _ := os.ReadFile(in.Nginx.TokenFile); string(after) != string(before) {
+		t.Error("the token changed across a restart")
+	}
+	if _, err := tc.Get(context.Background()); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	// An empty state file is refused before nginx starts, naming the file.
+	in.Stop()
+	if err := os.WriteFile(in.Nginx.StateFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = in.Nginx.Prepare(context.Background())
+	if err == nil || !strings.Contains(err.Error(), in.Nginx.StateFile) || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("Prepare with an empty state file: %v", err)
+	}
+}
