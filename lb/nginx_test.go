@@ -1,19 +1,32 @@
 package lb_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"math"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/switchyard/switchyard/lb"
 )
 
 // route returns a routing state JSON with one route to addrs.
@@ -479,4 +492,94 @@ func TestStatistics(t *testing.T) {
 	if l := fams["switchyard_lb_instance_info"].GetMetric()[0].GetLabel(); len(l) != 1 || l[0].GetValue() != doc.Instance {
 		t.Errorf("instance_info labels %v, want instance %s", l, doc.Instance)
 	}
+}
+
+// TestAdminTLSAndReload: with --admin-tls-cert/-key the admin server speaks
+// TLS; a reload (SIGHUP) keeps the routes, the statistics and the instance.
+func TestAdminTLSAndReload(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "admin.pem"), filepath.Join(dir, "admin.key")
+	writeSelfSigned(t, cert, key)
+	n := newNginx(t, nginxSetup{Modify: func(o *lb.Options) { o.AdminTLSCert, o.AdminTLSKey = cert, key }})
+	n.launch()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, "https://"+n.Admin+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+n.Token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := do("GET", "/healthz", ""); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no TLS admin server: %s", n.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := n.admin("GET", "/healthz", "", ""); code == 200 {
+		t.Fatalf("plain HTTP on the TLS admin listener answered 200: %s", body)
+	}
+	a := startBackend(t, "127.0.0.2", "a")
+	if code, body := do("PUT", "/routes", stateJSON(1, "web", "/", a.Addr)); code != 200 {
+		t.Fatalf("PUT over TLS = %d %s", code, body)
+	}
+	for i := 0; i < 5; i++ {
+		get(t, n.Public, "x", "/")
+	}
+	_, hz := do("GET", "/healthz", "")
+	time.Sleep(1100 * time.Millisecond) // the statistics flush
+
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		if code, _ := get(t, n.Public, "x", "/"); code != 200 {
+			t.Fatalf("after reload: %d", code)
+		}
+	}
+	_, hz2 := do("GET", "/healthz", "")
+	if hz2 != hz {
+		t.Errorf("healthz before reload %s, after %s: want the same version and instance", hz, hz2)
+	}
+	deadline = time.Now().Add(3 * time.Second)
+	for {
+		_, body := do("GET", "/stats", "")
+		if strings.Contains(body, `"route":"web","platform":"marathon","requests":10,`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats after reload: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func writeSelfSigned(t *testing.T, certFile, keyFile string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "switchyard-admin"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	write(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
 }
