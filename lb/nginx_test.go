@@ -583,3 +583,36 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 	write(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 	write(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
 }
+
+// TestRetryAvoidsTheFailedBackend: a backend that refuses connections costs
+// a retry on another backend of the pool (GET and POST), even when it has
+// most of the weight, and is then avoided for a while.
+func TestRetryAvoidsTheFailedBackend(t *testing.T) {
+	n := startNginx(t, nginxSetup{Workers: 1})
+	good := startBackend(t, "127.0.0.2", "good")
+	gone := freeAddr(t, "127.0.0.3") // nothing listens there
+	n.MustDo("PUT", "/routes", `{"version":1,"routes":[{"name":"web","backends":[
+	  {"address":"`+gone+`","weight":100,"platform":"kubernetes"},
+	  {"address":"`+good.Addr+`","weight":1,"platform":"marathon"}]}]}`)
+	for i := 0; i < 20; i++ {
+		method := http.MethodGet
+		if i%2 == 1 {
+			method = http.MethodPost
+		}
+		req, _ := http.NewRequest(method, "http://"+n.Public+"/x", strings.NewReader("hello"))
+		resp, err := publicClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "good "+method) {
+			t.Fatalf("%s %d: %d %s\n%s", method, i, resp.StatusCode, body, n.Log())
+		}
+	}
+	// The statistics count the backend that answered (the last try).
+	time.Sleep(1100 * time.Millisecond)
+	if _, body := n.Do("GET", "/stats", ""); !strings.Contains(body, `{"route":"web","platform":"marathon","requests":20,"errors5xx":0,`) {
+		t.Fatalf("stats: %s", body)
+	}
+}

@@ -389,6 +389,9 @@ end
 ---------------------------------------------------------------------------
 
 local compiled = { version = -1, by_host = {}, any = {}, by_name = {}, count = 0 }
+-- previous is the table before the last recompile: a request routed just
+-- before a change still finds its route there in the balancer.
+local previous = compiled
 
 local function compile(st, old)
   local c = { version = st.version, by_host = {}, any = {}, by_name = {}, count = #st.routes,
@@ -441,6 +444,7 @@ local function refresh()
     ngx.log(ngx.ERR, "switchyard: stored state is invalid: ", err)
     return compiled
   end
+  previous = compiled
   compiled = compile(st, compiled)
   return compiled
 end
@@ -832,6 +836,11 @@ function _M.init_worker()
   if not ok then ngx.log(ngx.ERR, "switchyard: statistics timer: ", err) end
 end
 
+-- The phases pass nothing through ngx.ctx (creating it costs more than the
+-- rest of the routing): the route travels in $sy_route, the backend's
+-- platform in $sy_platform, and a retry finds the backends already tried in
+-- $upstream_addr.
+
 -- route runs in set_by_lua (rewrite phase, no coroutine) of the routing
 -- location: it finds the route by Host and longest path prefix and returns
 -- its name for $sy_route ("-" when none matches). A request with nowhere to
@@ -845,52 +854,55 @@ function _M.route()
     var.sy_reject = "404"
     return "-"
   end
-  ngx.ctx.sy_route = r
   if r.live == 0 then var.sy_reject = "503" end
   return r.name
 end
 
 local balancer = require "ngx.balancer"
 local set_current_peer, set_more_tries = balancer.set_current_peer, balancer.set_more_tries
+local get_last_failure = balancer.get_last_failure
+
+-- tried_addresses returns the set of backends this request already tried
+-- (from $upstream_addr, "a:1, b:2"), for retries.
+local function tried_addresses(var)
+  local tried = {}
+  for a in (var.upstream_addr or ""):gmatch("[%d%.]+:%d+") do tried[a] = true end
+  return tried
+end
 
 -- balance runs in balancer_by_lua for the first try and each retry.
 function _M.balance()
-  local ctx = ngx.ctx
-  local routed = ctx.sy_route
-  if not routed then return ngx.exit(ngx.ERROR) end
+  local var = ngx.var
+  local name = var.sy_route
+  local c = refresh()
+  local r = c.by_name[name] or previous.by_name[name]
+  if not r then
+    ngx.log(ngx.ERR, "switchyard: route ", name, " vanished while the request was routed")
+    return ngx.exit(ngx.ERROR)
+  end
   local p
-  local prev = ctx.sy_peer
-  if not prev then
-    -- First try: the pool the request was routed with (a few microseconds old).
-    if routed.only then
-      p = routed.only
-    else
-      if routed.live > 1 then set_more_tries(routed.live - 1) end
-      p = pick(routed, nil)
+  if not get_last_failure() then
+    -- First try.
+    p = r.only
+    if not p then
+      if r.live > 1 then set_more_tries(r.live - 1) end
+      p = pick(r, nil)
     end
   else
-    -- A retry: the previous try failed; avoid that backend for a while, and
-    -- use the newest pool of this route (weights may have changed), falling
-    -- back to the pool the request was routed with when the newest has
-    -- nothing left for it (its backends are draining).
-    prev.down_until = ngx.now() + FAIL_TIMEOUT
-    local tried = ctx.sy_tried
-    if not tried then
-      tried = {}
-      ctx.sy_tried = tried
+    -- A retry: the tries so far failed; avoid those backends for a while and
+    -- pick among the others.
+    local tried = tried_addresses(var)
+    local until_ = ngx.now() + FAIL_TIMEOUT
+    for _, peer in ipairs(r.peers) do
+      if tried[peer.address] then peer.down_until = until_ end
     end
-    tried[prev.address] = true
-    local r = refresh().by_name[routed.name] or routed
     p = pick(r, tried)
-    if not p and r ~= routed then p = pick(routed, tried) end
   end
   if not p then
     -- Only when the pool shrank between tries; nginx answers 502.
-    ngx.log(ngx.ERR, "switchyard: route ", routed.name, ": no untried backend left for this request")
+    ngx.log(ngx.ERR, "switchyard: route ", name, ": no untried backend left for this request")
     return ngx.exit(ngx.ERROR)
   end
-  ctx.sy_peer = p
-  local var = ngx.var
   var.sy_platform = p.platform
   var.sy_app = p.app
   local ok, err = set_current_peer(p.host, p.port)
@@ -904,9 +916,11 @@ local now, start_time = ngx.now, ngx.req.start_time
 
 -- log runs in log_by_lua of the routing location: it counts the request.
 function _M.log()
-  local ctx = ngx.ctx
-  local peer, r = ctx.sy_peer, ctx.sy_route
-  count(r and r.name or "", peer and peer.platform or "none", ngx.status, now() - start_time())
+  local var = ngx.var
+  local route, platform = var.sy_route, var.sy_platform
+  if route == nil or route == "-" then route = "" end
+  if platform == nil or platform == "" then platform = "none" end
+  count(route, platform, ngx.status, now() - start_time())
 end
 
 ---------------------------------------------------------------------------
