@@ -874,14 +874,17 @@ end
 function _M.balance()
   local var = ngx.var
   local name = var.sy_route
-  local c = refresh()
+  local retry = get_last_failure()
+  -- The first try uses the table the rewrite phase just refreshed; a retry
+  -- takes the newest (weights may have changed since).
+  local c = retry and refresh() or compiled
   local r = c.by_name[name] or previous.by_name[name]
   if not r then
     ngx.log(ngx.ERR, "switchyard: route ", name, " vanished while the request was routed")
     return ngx.exit(ngx.ERROR)
   end
   local p
-  if not get_last_failure() then
+  if not retry then
     -- First try.
     p = r.only
     if not p then
