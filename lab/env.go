@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
 )
 
 // EnvVar is one variable `lab env` exports.
@@ -16,7 +17,8 @@ type EnvVar struct {
 
 // Env returns the variables that point tools at the lab: MARATHON_URL,
 // MESOS_MASTER_URL, KUBECONFIG and PATH (the lab's own kubectl first, when
-// Kubernetes is enabled), SWITCHYARD_LB and SWITCHYARD_LB_ADMIN (when nginx is
+// Kubernetes is enabled), SWITCHYARD_LB, SWITCHYARD_LB_ADMIN and
+// SWITCHYARD_LB_TOKEN_FILE (the admin API's bearer token, when nginx is
 // enabled) and SWITCHYARD_LAB_DIR. PATH's value is the directory to prepend.
 //
 // When the lab Marathon requires a token (marathon.auth: token) and has
@@ -34,7 +36,8 @@ func Env(cfg labconfig.Config) []EnvVar {
 	if cfg.Nginx.Enabled {
 		vars = append(vars,
 			EnvVar{"SWITCHYARD_LB", "http://" + cfg.Nginx.Listen},
-			EnvVar{"SWITCHYARD_LB_ADMIN", "http://" + cfg.Nginx.Admin})
+			EnvVar{"SWITCHYARD_LB_ADMIN", "http://" + cfg.Nginx.Admin},
+			EnvVar{"SWITCHYARD_LB_TOKEN_FILE", labnginx.LayoutFor(cfg).TokenFile})
 	}
 	return append(vars, EnvVar{"SWITCHYARD_LAB_DIR", cfg.Dir})
 }

@@ -485,12 +485,12 @@ func TestLogs(t *testing.T) {
 func TestEnvEvaluatesInAShell(t *testing.T) {
 	cfg := labconfig.Default()
 	cfg.Dir = "/tmp/lab dir/it's here"
-	script := Exports(Env(cfg)) + `printf '%s|%s|%s|%s|%s|%s' "$MARATHON_URL" "$MESOS_MASTER_URL" "$KUBECONFIG" "$SWITCHYARD_LB" "$SWITCHYARD_LB_ADMIN" "$SWITCHYARD_LAB_DIR"`
+	script := Exports(Env(cfg)) + `printf '%s|%s|%s|%s|%s|%s|%s' "$MARATHON_URL" "$MESOS_MASTER_URL" "$KUBECONFIG" "$SWITCHYARD_LB" "$SWITCHYARD_LB_ADMIN" "$SWITCHYARD_LB_TOKEN_FILE" "$SWITCHYARD_LAB_DIR"`
 	got, err := exec.Command("/bin/sh", "-c", script).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "http://127.0.0.1:8080|http://127.0.0.1:5050|/tmp/lab dir/it's here/kube/admin.kubeconfig|http://127.0.0.1:8000|http://127.0.0.1:8001|/tmp/lab dir/it's here"
+	want := "http://127.0.0.1:8080|http://127.0.0.1:5050|/tmp/lab dir/it's here/kube/admin.kubeconfig|http://127.0.0.1:8000|http://127.0.0.1:8001|/tmp/lab dir/it's here/nginx/admin.token|/tmp/lab dir/it's here"
 	if string(got) != want {
 		t.Fatalf("eval gave %q, want %q", got, want)
 	}
@@ -505,7 +505,7 @@ func TestEnvEvaluatesInAShell(t *testing.T) {
 	}
 	cfg.Kubernetes.Enabled, cfg.Nginx.Enabled = false, false
 	for _, v := range Env(cfg) {
-		if v.Name == "KUBECONFIG" || v.Name == "SWITCHYARD_LB" {
+		if v.Name == "KUBECONFIG" || v.Name == "SWITCHYARD_LB" || v.Name == "SWITCHYARD_LB_TOKEN_FILE" {
 			t.Errorf("%s exported although its part is disabled", v.Name)
 		}
 	}

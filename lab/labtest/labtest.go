@@ -45,6 +45,7 @@ import (
 	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	labnodeagent "github.com/switchyard/switchyard/lab/nodeagent"
 	"github.com/switchyard/switchyard/lab/proc"
 )
@@ -83,6 +84,8 @@ type Lab struct {
 	Config labconfig.Config
 	// MarathonURL, MesosURL, LBURL and LBAdminURL are http:// URLs.
 	MarathonURL, MesosURL, LBURL, LBAdminURL string
+	// LBTokenFile holds the bearer token of LBAdminURL (lab/nginx creates it).
+	LBTokenFile string
 	// Kubeconfig is the admin kubeconfig ("" without Kubernetes).
 	Kubeconfig string
 	// MarathonToken is the lab Marathon's token ("" unless Options.MarathonToken).
@@ -403,6 +406,7 @@ func Start(o Options) (*Lab, error) {
 		MarathonURL: cfg.Marathon.URL(), MesosURL: cfg.Mesos.URL(), SwitchyardConfig: filepath.Join(dir, "switchyard-config.yaml")}
 	if cfg.Nginx.Enabled {
 		l.LBURL, l.LBAdminURL = "http://"+cfg.Nginx.Listen, "http://"+cfg.Nginx.Admin
+		l.LBTokenFile = labnginx.LayoutFor(cfg).TokenFile
 	}
 	if cfg.Kubernetes.Enabled {
 		l.Kubeconfig = lab.Kubeconfig(cfg)
@@ -480,7 +484,7 @@ func cleanEnv() []string {
 			continue
 		}
 		switch k {
-		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN":
+		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN", "SWITCHYARD_LB_TOKEN_FILE":
 			continue
 		}
 		env = append(env, kv)

@@ -1,13 +1,18 @@
-// Package labnginx owns the lab's shared nginx: its process, its base config
-// (rendered from a Go template and validated with `nginx -t` before use) and
-// the Lua routing module it loads. It does not own routes: those are pushed at
-// run time through the admin API by package traffic, and persisted in
-// <lab dir>/nginx/routes.json, which nginx reloads on start.
+// Package labnginx owns the lab's shared nginx: its process and a small main
+// config (rendered from a Go template and validated with `nginx -t` before
+// use) around the load-balancer module of package lb, included exactly as
+// `switchyard lb render` writes it for an operator's nginx. It does not own
+// routes: those are pushed at run time through the admin API by package
+// traffic, and persisted by nginx in <lab dir>/nginx/routes.json, which nginx
+// reloads on start.
 //
-// Layout under <lab dir>/nginx/: nginx.conf (active config), lua/switchyard.lua,
-// routes.json (routing state), access.log (one JSON object per request),
-// error.log, nginx.pid and tmp/ (nginx's temp paths). Nothing outside the lab
-// directory is read or written besides the nginx binary and its modules.
+// Layout under <lab dir>/nginx/: nginx.conf (active main config),
+// switchyard-http.conf, switchyard-locations.conf and switchyard.lua (package
+// lb's output), admin.token (the admin API's bearer token, 0600, kept across
+// restarts), routes.json (routing state), access.log (one JSON object per
+// request), error.log, nginx.pid and tmp/ (nginx's temp paths). Nothing
+// outside the lab directory is read or written besides the nginx binary and
+// its modules.
 package labnginx
 
 import (
@@ -31,6 +36,7 @@ import (
 
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/traffic"
 )
 
@@ -49,12 +55,6 @@ const DebianPackages = "nginx libnginx-mod-http-lua lua-resty-core"
 //go:embed nginx.conf.tmpl
 var confTemplate string
 
-//go:embed lua/switchyard.lua
-var luaModule []byte
-
-// LuaModule returns the Lua routing module that nginx loads (for tests and docs).
-func LuaModule() []byte { return append([]byte(nil), luaModule...) }
-
 // Layout is where the shared nginx keeps its files inside the lab directory.
 type Layout struct {
 	// Dir is <lab dir>/nginx, also nginx's prefix (-p).
@@ -67,10 +67,14 @@ type Layout struct {
 	ErrorLog string
 	// AccessLog has one JSON object per proxied request (traffic.ParseAccessLog).
 	AccessLog string
-	// StateFile is the routing state nginx loads on start (traffic.Client writes it).
+	// StateFile is the routing state nginx loads on start and writes on
+	// each change (traffic.Client writes it too).
 	StateFile string
-	// LuaDir holds switchyard.lua.
-	LuaDir string
+	// TokenFile holds the admin API's bearer token (0600, created once).
+	TokenFile string
+	// HTTPConf and LocationsConf are package lb's config files; Module is
+	// its Lua module.
+	HTTPConf, LocationsConf, Module string
 	// TempDir holds nginx's body/proxy temp directories.
 	TempDir string
 }
@@ -79,14 +83,17 @@ type Layout struct {
 func LayoutFor(cfg labconfig.Config) Layout {
 	d := cfg.Path("nginx")
 	return Layout{
-		Dir:       d,
-		Conf:      filepath.Join(d, "nginx.conf"),
-		PidFile:   filepath.Join(d, "nginx.pid"),
-		ErrorLog:  filepath.Join(d, "error.log"),
-		AccessLog: filepath.Join(d, "access.log"),
-		StateFile: filepath.Join(d, "routes.json"),
-		LuaDir:    filepath.Join(d, "lua"),
-		TempDir:   filepath.Join(d, "tmp"),
+		Dir:           d,
+		Conf:          filepath.Join(d, "nginx.conf"),
+		PidFile:       filepath.Join(d, "nginx.pid"),
+		ErrorLog:      filepath.Join(d, "error.log"),
+		AccessLog:     filepath.Join(d, "access.log"),
+		StateFile:     filepath.Join(d, lb.StateFileName),
+		TokenFile:     filepath.Join(d, "admin.token"),
+		HTTPConf:      filepath.Join(d, lb.HTTPConfName),
+		LocationsConf: filepath.Join(d, lb.LocationsConfName),
+		Module:        filepath.Join(d, lb.ModuleName),
+		TempDir:       filepath.Join(d, "tmp"),
 	}
 }
 
@@ -103,7 +110,7 @@ type Nginx struct {
 	// Listen is the public address; Admin the loopback admin address.
 	Listen, Admin string
 	// AllowedNetworks are the non-loopback networks backends may live in
-	// (the lab's pod network); loopback is always allowed.
+	// (the lab's pod network); the module also allows 127.0.0.0/8.
 	AllowedNetworks []string
 	// ErrorLevel is the error_log level (default "warn").
 	ErrorLevel string
@@ -132,7 +139,7 @@ func New(cfg labconfig.Config) (*Nginx, error) {
 		return nil, fmt.Errorf("nginx.admin: %q must be host:port: %w", n.Admin, err)
 	}
 	if a, err := netip.ParseAddr(host); err != nil || !a.IsLoopback() {
-		return nil, fmt.Errorf("nginx.admin: %q must be a loopback address (the admin API changes routing without authentication)", n.Admin)
+		return nil, fmt.Errorf("nginx.admin: %q must be a loopback address (the lab keeps the admin API, which changes routing for everyone, on loopback)", n.Admin)
 	}
 	if _, _, err := net.SplitHostPort(n.Listen); err != nil {
 		return nil, fmt.Errorf("nginx.listen: %q must be host:port: %w", n.Listen, err)
@@ -154,10 +161,11 @@ func (n *Nginx) AdminURL() string { return "http://" + n.Admin }
 func (n *Nginx) PublicURL() string { return "http://" + n.Listen }
 
 // TrafficClient returns the fleet of this one nginx's admin API (what the
-// migration executor and `lab` use); backends may be on loopback or in the
+// lab's own code uses; the lab's context names the same instance): its
+// requests carry the admin token, and backends may be on loopback or in the
 // allowed networks.
 func (n *Nginx) TrafficClient() *traffic.Fleet {
-	return traffic.NewFleet(n.backendCIDRs(), &traffic.Client{Name: "lab", AdminURL: n.AdminURL()})
+	return traffic.NewFleet(n.backendCIDRs(), &traffic.Client{Name: "nginx", AdminURL: n.AdminURL(), TokenFile: n.TokenFile})
 }
 
 // backendCIDRs are loopback and the allowed networks.
@@ -167,6 +175,59 @@ func (n *Nginx) backendCIDRs() []netip.Prefix {
 		nets = append(nets, netip.MustParsePrefix(s))
 	}
 	return nets
+}
+
+// AdminHTTPClient returns an HTTP client for the admin API whose requests
+// carry the bearer token of TokenFile (read at each request, so a client made
+// before the lab created the token works too).
+func (n *Nginx) AdminHTTPClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &BearerTransport{TokenFile: n.TokenFile}}
+}
+
+// BearerTransport adds `Authorization: Bearer <token>` to each request, the
+// token read from TokenFile.
+type BearerTransport struct {
+	// TokenFile holds the token (trimmed, as nginx reads it).
+	TokenFile string
+	// Base sends the requests (default http.DefaultTransport).
+	Base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *BearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	token, err := lb.ReadToken(t.TokenFile)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("nginx admin: %w", err)
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "Bearer "+token)
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
+// BackendsCIDRs are the networks the module lets backends be in: loopback
+// (the lab's Marathon tasks) and the pod network.
+func (n *Nginx) BackendsCIDRs() []string {
+	return append([]string{"127.0.0.0/8"}, n.AllowedNetworks...)
+}
+
+// LBOptions are the options the lab renders package lb's module with.
+func (n *Nginx) LBOptions() lb.Options {
+	return lb.Options{
+		AdminListen:       n.Admin,
+		AdminTokenFile:    n.TokenFile,
+		StateDir:          n.Dir,
+		BackendsCIDRs:     n.BackendsCIDRs(),
+		ModuleDir:         n.Dir,
+		SharedDictSize:    "32m",
+		NextUpstreamTries: 3,
+	}
 }
 
 // CheckInstalled reports a missing nginx, Lua module or lua-resty-core with the
@@ -188,7 +249,8 @@ func (n *Nginx) CheckInstalled() error {
 	return nil
 }
 
-// Render returns the nginx config for the current settings.
+// Render returns the main nginx config for the current settings (it includes
+// the files of RenderModule).
 func (n *Nginx) Render() ([]byte, error) {
 	funcs := template.FuncMap{
 		// q quotes a path for nginx.
@@ -208,9 +270,9 @@ func (n *Nginx) Render() ([]byte, error) {
 	data := map[string]any{
 		"ModulesDir": n.ModulesDir, "User": user, "Workers": n.Workers, "PidFile": n.PidFile,
 		"ErrorLog": n.ErrorLog, "ErrorLevel": n.ErrorLevel, "MarkerEnv": marker, "TempDir": n.TempDir,
-		"LuaDir": n.LuaDir, "SharedDictSize": "32m", "StateFile": n.StateFile,
-		"AllowedNetworks": n.AllowedNetworks, "AccessLog": n.AccessLog, "Listen": n.Listen,
-		"Admin": n.Admin, "NextUpstreamTries": 3, "NoFile": noFileLimit(),
+		"StateFile": n.StateFile, "TokenFile": n.TokenFile, "HTTPConf": n.HTTPConf,
+		"LocationsConf": n.LocationsConf, "AccessLog": n.AccessLog, "Listen": n.Listen,
+		"Admin": n.Admin, "NoFile": noFileLimit(),
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
@@ -219,21 +281,41 @@ func (n *Nginx) Render() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Prepare writes the Lua module and a freshly rendered config, validating the
-// config with `nginx -t` before it replaces the active one. On a failed
-// validation the active config stays as it was and the error carries nginx's
-// message verbatim (with file:line).
+// RenderModule returns package lb's files for the lab's settings.
+func (n *Nginx) RenderModule() (lb.Files, error) {
+	f, err := lb.Render(n.LBOptions())
+	if err != nil {
+		return lb.Files{}, fmt.Errorf("nginx: %w", err)
+	}
+	return f, nil
+}
+
+// Prepare creates the admin token (once), writes package lb's module files
+// and a freshly rendered main config, validating it with `nginx -t` before it
+// replaces the active one. On a failed validation the active main config
+// stays as it was and the error carries nginx's message verbatim (with
+// file:line).
 func (n *Nginx) Prepare(ctx context.Context) error {
 	if err := n.CheckInstalled(); err != nil {
 		return err
 	}
-	for _, d := range []string{n.Dir, n.LuaDir, n.TempDir} {
+	for _, d := range []string{n.Dir, n.TempDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("nginx: %w", err)
 		}
 	}
-	if err := traffic.WriteFileAtomic(filepath.Join(n.LuaDir, "switchyard.lua"), luaModule); err != nil {
-		return fmt.Errorf("nginx: write Lua module: %w", err)
+	if _, err := lb.EnsureTokenFile(n.TokenFile); err != nil {
+		return fmt.Errorf("nginx: %w", err)
+	}
+	if _, err := lb.ReadToken(n.TokenFile); err != nil {
+		return fmt.Errorf("nginx: %w (remove the file: the lab creates a new one)", err)
+	}
+	files, err := n.RenderModule()
+	if err != nil {
+		return err
+	}
+	if err := files.WriteFiles(n.Dir); err != nil {
+		return fmt.Errorf("nginx: %w", err)
 	}
 	if err := n.checkStateFile(); err != nil {
 		return err
@@ -292,14 +374,18 @@ func checkFree(addrs map[string]string) error {
 }
 
 // checkStateFile refuses a routing state file that nginx would refuse at
-// start (`nginx -t` does not run init_by_lua, so it cannot see it).
+// start (`nginx -t` does not run init_by_lua, so it cannot see it): a
+// missing file is fine (no routes yet), an empty one is not.
 func (n *Nginx) checkStateFile() error {
 	data, err := os.ReadFile(n.StateFile)
-	if errors.Is(err, os.ErrNotExist) || (err == nil && len(bytes.TrimSpace(data)) == 0) {
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("nginx: routing state: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("nginx: routing state %s is empty (fix the file or remove it to start with no routes)", n.StateFile)
 	}
 	if _, err := traffic.DecodeState(data, n.backendCIDRs()); err != nil {
 		return fmt.Errorf("nginx: routing state %s: %w (fix the file or remove it to start with no routes)", n.StateFile, err)

@@ -76,23 +76,39 @@ func TestRenderStaysInsideLabDir(t *testing.T) {
 		`pid "/srv/lab one/nginx/nginx.pid"`,
 		`error_log "/srv/lab one/nginx/error.log"`,
 		`proxy_temp_path "/srv/lab one/nginx/tmp/proxy"`,
-		`state_file = "/srv/lab one/nginx/routes.json"`,
-		`allowed = {"10.244.0.0/16", }`,
+		`include "/srv/lab one/nginx/switchyard-http.conf";`,
+		`include "/srv/lab one/nginx/switchyard-locations.conf";`,
+		`access_log "/srv/lab one/nginx/access.log" switchyard`,
 		"listen 127.0.0.1:8000 backlog=4096;",
-		"listen 127.0.0.1:8001;",
 		"daemon off;",
-		"balancer_by_lua_block",
-		"keepalive 64;",
-		"proxy_next_upstream error timeout;",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("config lacks %q", want)
 		}
 	}
-	// keepalive must follow the balancer in the upstream block, or nginx
-	// would not cache connections to the peers the balancer picks.
-	if strings.Index(s, "keepalive 64;") < strings.Index(s, "balancer_by_lua_block") {
-		t.Error("keepalive comes before balancer_by_lua_block")
+	// The module is exactly package lb's, rendered for the lab.
+	files, err := n.RenderModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := string(files.HTTPConf) + string(files.LocationsConf)
+	for _, want := range []string{
+		`state_dir = "/srv/lab one/nginx"`,
+		`token_file = "/srv/lab one/nginx/admin.token"`,
+		`backends = {"127.0.0.0/8", "10.244.0.0/16"}`,
+		`loadfile("/srv/lab one/nginx/switchyard.lua")`,
+		`listen "127.0.0.1:8001";`,
+		"proxy_next_upstream error timeout;",
+	} {
+		if !strings.Contains(mod, want) {
+			t.Errorf("module config lacks %q", want)
+		}
+	}
+	if strings.Contains(s+mod, "lua_package_path") {
+		t.Error("lua_package_path is set (it would collide with an operator's own)")
+	}
+	if got := n.TokenFile; got != "/srv/lab one/nginx/admin.token" {
+		t.Errorf("TokenFile = %s", got)
 	}
 }
 
@@ -147,7 +163,7 @@ func adminDo(t *testing.T, in *nginxtest.Instance, method, path, body string) (i
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := in.Nginx.AdminHTTPClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -227,7 +243,7 @@ func TestAdminAPI(t *testing.T) {
 	bad := []struct{ name, path, body, want string }{
 		{"stale version", "/routes", `{"version":1,"routes":[]}`, "not newer than the active version 1"},
 		{"bad json", "/routes", `{"version":2,"routes":[}`, "invalid JSON"},
-		{"foreign address", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"8.8.8.8:80","weight":1,"platform":"marathon"}]}]}`, "neither loopback nor in the lab's pod network"},
+		{"foreign address", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"8.8.8.8:80","weight":1,"platform":"marathon"}]}]}`, "is not in the backends networks (127.0.0.0/8, 10.244.0.0/16)"},
 		{"negative weight", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"127.0.0.9:80","weight":-1,"platform":"marathon"}]}]}`, "routes[0].backends[0].weight"},
 		{"duplicate name", "/routes", `{"version":2,"routes":[{"name":"x","pathPrefix":"/1"},{"name":"x","pathPrefix":"/2"}]}`, "used twice"},
 		{"unknown platform", "/routes", `{"version":2,"routes":[{"name":"x","backends":[{"address":"127.0.0.9:80","weight":1,"platform":"nomad"}]}]}`, "platform"},
@@ -524,5 +540,55 @@ func TestCleanupStopsOrphanedWorkers(t *testing.T) {
 	in.Restart()
 	if code, _ := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 404 {
 		t.Fatalf("restarted nginx answers %d", code)
+	}
+}
+
+// TestAdminToken: the lab creates its admin token once (0600, kept across
+// restarts); TrafficClient and AdminHTTPClient send it, other clients get 401.
+func TestAdminToken(t *testing.T) {
+	in := nginxtest.Start(t, nil)
+	st, err := os.Stat(in.Nginx.TokenFile)
+	if err != nil || st.Mode().Perm() != 0o600 || st.Size() != 65 {
+		t.Fatalf("token file %s: %v %v", in.Nginx.TokenFile, st, err)
+	}
+	before, _ := os.ReadFile(in.Nginx.TokenFile)
+
+	resp, err := http.Get(in.Nginx.AdminURL() + "/routes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /routes without the token = %d, want 401", resp.StatusCode)
+	}
+	be := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	tc := in.Nginx.TrafficClient()
+	if _, err := tc.SetRoute(context.Background(), traffic.Route{Name: "web", Backends: []traffic.Backend{{Address: be.Addr, Weight: 1, Platform: traffic.Marathon}}}); err != nil {
+		t.Fatalf("TrafficClient without the token? %v", err)
+	}
+	if code, body := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 200 || !strings.HasPrefix(body, "a ") {
+		t.Fatalf("routed: %d %s", code, body)
+	}
+
+	// Kept across a restart (Prepare runs again).
+	in.Stop()
+	if err := in.Nginx.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	in.Restart()
+	if after, _ := os.ReadFile(in.Nginx.TokenFile); string(after) != string(before) {
+		t.Error("the token changed across a restart")
+	}
+	if _, err := tc.Get(context.Background()); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	// An empty state file is refused before nginx starts, naming the file.
+	in.Stop()
+	if err := os.WriteFile(in.Nginx.StateFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = in.Nginx.Prepare(context.Background())
+	if err == nil || !strings.Contains(err.Error(), in.Nginx.StateFile) || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("Prepare with an empty state file: %v", err)
 	}
 }
