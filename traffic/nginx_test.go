@@ -556,7 +556,7 @@ func TestNginxAndGoAgreeOnValidity(t *testing.T) {
 		s.Version = version
 		body, _ := json.Marshal(s)
 		req, _ := http.NewRequest(http.MethodPut, in.Nginx.AdminURL()+"/routes", bytes.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := in.Nginx.AdminHTTPClient().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -641,7 +641,7 @@ func TestNginxAndGoAgreeOnRandomStates(t *testing.T) {
 		s.Version = version + 1
 		body, _ := json.Marshal(s)
 		req, _ := http.NewRequest(http.MethodPut, in.Nginx.AdminURL()+"/routes", bytes.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := in.Nginx.AdminHTTPClient().Do(req)
 		if err != nil {
 			rt.Fatal(err)
 		}
