@@ -30,6 +30,7 @@ load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 daemon off;
 master_process on;
+%[4]s
 worker_processes 2;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -75,7 +76,11 @@ func (n *nginxInstance) writeConf(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(n.Dir, "tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(operatorConf, n.Dir, n.ModuleDir, n.Listen)
+	user := "" // the test's own user runs the workers; as root: root, like the lab
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(operatorConf, n.Dir, n.ModuleDir, n.Listen, user)
 	if err := os.WriteFile(filepath.Join(n.Dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
