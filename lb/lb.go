@@ -39,8 +39,11 @@ const (
 
 // Defaults of the optional options.
 const (
-	DefaultLocation          = "/"
-	DefaultSharedDictSize    = "32m"
+	// DefaultLocation is the routing location's prefix (--location).
+	DefaultLocation = "/"
+	// DefaultSharedDictSize is the switchyard shared dict's size (--shared-dict-size).
+	DefaultSharedDictSize = "32m"
+	// DefaultNextUpstreamTries is proxy_next_upstream_tries (--next-upstream-tries).
 	DefaultNextUpstreamTries = 3
 	// MaxNextUpstreamTries bounds --next-upstream-tries.
 	MaxNextUpstreamTries = 10
