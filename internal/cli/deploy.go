@@ -134,7 +134,7 @@ func (o *DeployOptions) RunDeploy(ctx context.Context, cmd *cobra.Command, out, 
 	}
 	d, err := o.Deployer(ctx, cmd, progress)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w\nnothing was applied", err)
 	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
