@@ -397,3 +397,43 @@ func TestProductionMigrateThroughContext(t *testing.T) {
 		t.Fatalf("status after rollback: %+v %v", r, err)
 	}
 }
+
+// TestOwnChartMigrates: a team that brings its own chart (app.yaml
+// type: helm with helm.path) migrates from its Marathon app onto that
+// chart: the chart is rendered, the Service behind route.port found and
+// gated on, under load on both instances with no failed request.
+func TestOwnChartMigrates(t *testing.T) {
+	s := newSite(t, "own-apps")
+	marathonSide := strings.NewReplacer("shopfront", "ownweb", "/prod/", "/own/").Replace(shopfrontApp)
+	s.writeApp("ownweb", marathonSide)
+	t.Log(s.run("deploy", filepath.Join(s.appsDir, "ownweb", "app.yaml")))
+	// The team adds its chart and switches the app to Helm.
+	if out, err := exec.Command("cp", "-r", filepath.Join("..", "..", "examples", "apps", "shop", "chart"), filepath.Join(s.appsDir, "ownweb", "chart")).CombinedOutput(); err != nil {
+		t.Fatalf("copy the chart: %v: %s", err, out)
+	}
+	s.writeApp("ownweb", strings.Replace(marathonSide, "type: marathon\n",
+		"type: helm\nhelm: {path: chart, release: ownweb, values: {replicas: 2, version: own-chart}}\n", 1))
+
+	ctx, stopLoad := context.WithCancel(context.Background())
+	defer stopLoad()
+	resA, resB := load(ctx, s.lbs[0].Listen, "/ownweb/"), load(ctx, s.lbs[1].Listen, "/ownweb/")
+	time.Sleep(time.Second)
+	out := s.run("migrate", "ownweb", "--apps", s.appsDir)
+	t.Logf("migrate:\n%s", out)
+	time.Sleep(time.Second)
+	stopLoad()
+	la, lb := <-resA, <-resB
+	t.Logf("lb-a: %s; lb-b: %s", la, lb)
+	if la.Failed != 0 || lb.Failed != 0 || la.Sent < 300 {
+		t.Fatalf("own-chart migration failed requests: lb-a %v, lb-b %v", la.Errors, lb.Errors)
+	}
+	if r, err := s.status("ownweb"); err != nil || r.Phase != "Finalized" {
+		t.Fatalf("status: %+v %v", r, err)
+	}
+	for _, n := range s.lbs {
+		code, body, err := get(n.URL() + "/ownweb/")
+		if err != nil || code != 200 || !strings.Contains(body, "own-chart") {
+			t.Fatalf("%s: /ownweb/ after the migration answered %d %v: %s (want the own chart's pods)", n.Name, code, err, body)
+		}
+	}
+}
