@@ -94,6 +94,16 @@ func Resolve(file, name string, env func(string) string, o Overrides) (Context, 
 			return Context{}, fmt.Errorf("config %s: %w", file, err)
 		}
 	}
+	c, err = Apply(c, env, o)
+	if err != nil {
+		return Context{}, fmt.Errorf("config %s: %w", file, err)
+	}
+	return c, nil
+}
+
+// Apply overrides a context with the environment and the flags, by the
+// rules of Resolve (which reads the context from the config file first).
+func Apply(c Context, env func(string) string, o Overrides) (Context, error) {
 	home := env("HOME")
 	getenv := func(k string) string { return strings.TrimSpace(env(k)) }
 
@@ -195,7 +205,7 @@ func Resolve(file, name string, env func(string) string, o Overrides) (Context, 
 	}
 
 	if err := c.validateResolved(); err != nil {
-		return Context{}, fmt.Errorf("config %s: %w (after applying flags and environment)", file, err)
+		return Context{}, fmt.Errorf("%w (after applying flags and environment)", err)
 	}
 	return c, nil
 }

@@ -123,5 +123,5 @@ func contextOrLab(cmd *cobra.Command, labDir string) (config.Context, error) {
 		return config.Context{}, fmt.Errorf("--lab-dir: %w (start a lab with `switchyard lab up`)", err)
 	}
 	cfg.Dir = abs
-	return lab.ContextFor(cfg), nil
+	return config.Apply(lab.ContextFor(cfg), os.Getenv, overridesFromFlags(cmd))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 
@@ -142,6 +143,16 @@ func (f *NginxFaults) putInvalid(ctx context.Context, s traffic.State, route str
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	in := f.Client.Instances[0]
+	token := in.Token
+	if token == "" && in.TokenFile != "" {
+		b, err := os.ReadFile(in.TokenFile)
+		if err != nil {
+			return fmt.Errorf("nginx admin token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("nginx admin %s: %w", f.Client.Instances[0].AdminURL, err)
