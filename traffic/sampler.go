@@ -107,12 +107,12 @@ func (s *Sampler) add(snap Snapshot) {
 }
 
 // Window returns the requests between from and to, summed over the fleet
-// and the given routes (see Delta): from the snapshot nearest at or after
-// from to the latest at or before to. When to is newer than the latest
-// snapshot, it takes a fresh one first. The span may start up to Period
-// (Coarse, for a from older than Fine) after from, and is shorter when from
-// is older than the oldest snapshot kept; the module's counters lag by up
-// to about a second. An instance missing from either snapshot is an error
+// and the given routes (see Delta): from the latest snapshot at or before
+// from (else the first after it) to the latest at or before to. When to is
+// newer than the latest snapshot, it takes a fresh one first. The span may
+// start up to Period (Coarse, for a from older than Fine) before from, and
+// is shorter when from is older than the oldest snapshot kept; the module's
+// counters lag by up to about a second. An instance missing from either snapshot is an error
 // wrapping ErrIncomplete.
 func (s *Sampler) Window(ctx context.Context, from, to time.Time, routes []string, platform string) (Stat, error) {
 	s.mu.Lock()
@@ -124,7 +124,14 @@ func (s *Sampler) Window(ctx context.Context, from, to time.Time, routes []strin
 		}
 	}
 	s.mu.Lock()
-	i := sort.Search(len(s.snaps), func(i int) bool { return !s.snaps[i].Time.Before(from) })
+	// The span starts at the latest snapshot at or before from (else the
+	// first after it), so it covers the whole of [from, to]: a window
+	// that starts late loses requests, and short steps would be judged on
+	// a fraction of their traffic.
+	i := sort.Search(len(s.snaps), func(i int) bool { return s.snaps[i].Time.After(from) }) - 1
+	if i < 0 {
+		i = 0
+	}
 	j := sort.Search(len(s.snaps), func(i int) bool { return s.snaps[i].Time.After(to) }) - 1
 	if fresh && j < len(s.snaps)-1 {
 		j = len(s.snaps) - 1 // the fresh snapshot, taken a moment after to

@@ -220,3 +220,25 @@ func TestSampler(t *testing.T) {
 		t.Fatal("a window in the future")
 	}
 }
+
+// TestSamplerWindowCoversFrom: a step that starts between two snapshots is
+// judged on all its requests: the window starts at the snapshot before
+// from, not the one after (which would drop what came in between).
+func TestSamplerWindowCoversFrom(t *testing.T) {
+	f, srvs := fleetOf(t, 2)
+	ctx := context.Background()
+	s := &traffic.Sampler{Fleet: f}
+	snap, err := s.Sample(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := snap.Time.Add(time.Millisecond) // the step starts just after the snapshot
+	for _, sv := range srvs {
+		sv.Observe("web", traffic.Kubernetes, 25, 200, 5*time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // the step's pause
+	st, err := s.Window(ctx, from, time.Now(), []string{"web"}, traffic.Kubernetes)
+	if err != nil || st.Requests != 50 {
+		t.Fatalf("window from just after a snapshot = %v, %v; want the 50 requests of the step", st, err)
+	}
+}

@@ -76,7 +76,7 @@ func copyExamples(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for old, repl := range map[string]string{"pausePerStep: 30s": "pausePerStep: 2s", "soak: 5m": "soak: 2s", "minRequests: 100": "minRequests: 10"} {
+	for old, repl := range map[string]string{"pausePerStep: 30s": "pausePerStep: 2s", "soak: 5m": "soak: 2s", "minRequests: 100": "minRequests: 5"} {
 		if !strings.Contains(s, old) {
 			t.Fatalf("examples/apps/web/app.yaml no longer says %q: update this test", old)
 		}
@@ -106,7 +106,7 @@ func TestMigrateWebKeepsEveryPrintedURL(t *testing.T) {
 	defer stop()
 	demoWeb := make(chan loadgen.Result, 1)
 	go func() {
-		demoWeb <- loadgen.Run(ctx, loadgen.Config{Target: strings.TrimPrefix(l.LBURL, "http://"), Path: "/demo/web/", Conns: 4, PostEvery: 3, Rate: 150})
+		demoWeb <- loadgen.Run(ctx, loadgen.Config{Target: strings.TrimPrefix(l.LBURL, "http://"), Path: "/demo/web/", Conns: 4, PostEvery: 3, Rate: 200})
 	}()
 	time.Sleep(time.Second)
 	out, err := l.Run("migrate", "web", "--apps", apps)
