@@ -58,8 +58,9 @@ type Options struct {
 	Marathon *marathon.Client
 	// Kube is where Helm releases go (needed for type helm apps).
 	Kube *KubeConfig
-	// Traffic registers routes at the shared nginx (nil: routes are not registered).
-	Traffic *traffic.Client
+	// Traffic registers routes at the load balancer's instances (nil: routes
+	// are not registered).
+	Traffic *traffic.Fleet
 	// Convert turns a Marathon definition into a chart (needed for type
 	// helm apps without a chart).
 	Convert ChartConverter
@@ -205,6 +206,9 @@ func (d *Deployer) DeployAll(ctx context.Context, specs []*appspec.Spec) ([]*Res
 	if err := d.checkCapacity(ctx, plans); err != nil {
 		return nil, errors.Join(err, errors.New("nothing was applied"))
 	}
+	if err := d.checkLoadBalancer(ctx, specs); err != nil {
+		return nil, errors.Join(err, errors.New("nothing was applied"))
+	}
 	var out []*Result
 	for _, p := range plans {
 		t0 := time.Now()
@@ -225,6 +229,29 @@ func (d *Deployer) DeployAll(ctx context.Context, specs []*appspec.Spec) ([]*Res
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// checkLoadBalancer makes sure every load-balancer instance answers (with
+// the token) before anything is applied, when some app has a route: an app
+// deployed whose route cannot be registered would be half-applied.
+func (d *Deployer) checkLoadBalancer(ctx context.Context, specs []*appspec.Spec) error {
+	if d.o.Traffic == nil || d.o.DryRun {
+		return nil
+	}
+	routed := false
+	for _, s := range specs {
+		routed = routed || s.Route != nil
+	}
+	if !routed {
+		return nil
+	}
+	var errs []error
+	for _, c := range d.o.Traffic.Instances {
+		if _, err := c.Get(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("load balancer: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func names(rs []*Result) string {

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/traffic"
 )
 
@@ -125,15 +126,39 @@ func (d *Deployer) renderHelm(ctx context.Context, s *appspec.Spec) (*helmPlan, 
 
 // loadChart loads the app's chart, or converts its Marathon definition.
 func (d *Deployer) loadChart(s *appspec.Spec, ns string) (*chart.Chart, error) {
+	if s.Helm.HasChart() {
+		return LoadChart(s)
+	}
+	app, err := marathonApp(s)
+	if err != nil {
+		return nil, err
+	}
+	if d.o.Convert == nil {
+		return nil, errors.New("type helm without a chart needs the Marathon converter (Options.Convert)")
+	}
+	ch, summary, err := d.o.Convert(app, s, ns)
+	if err != nil {
+		return nil, fmt.Errorf("convert Marathon app %s into a chart: %w", app.ID, err)
+	}
+	d.printf("%s: converted Marathon app %s into chart %s %s: %s\n", s.Name, app.ID, ch.Name(), ch.Metadata.Version, summary)
+	return ch, nil
+}
+
+// LoadChart loads the app's own chart, as deploy installs it: helm.path
+// (relative to the app.yaml), or helm.chart of helm.repository at
+// helm.version (fetched like helm does).
+func LoadChart(s *appspec.Spec) (*chart.Chart, error) {
 	h := s.Helm
 	switch {
-	case h.HasChart() && h.Path != "":
+	case !h.HasChart():
+		return nil, errors.New("helm: no chart named (helm.path, or helm.repository + helm.chart + helm.version)")
+	case h.Path != "":
 		ch, err := loader.Load(s.Resolve(h.Path))
 		if err != nil {
 			return nil, fmt.Errorf("helm.path: cannot load the chart at %s: %w", s.Resolve(h.Path), err)
 		}
 		return ch, nil
-	case h.HasChart():
+	default:
 		settings := cli.New()
 		opts := action.ChartPathOptions{RepoURL: h.Repository, Version: h.Version}
 		name := h.Chart
@@ -150,20 +175,11 @@ func (d *Deployer) loadChart(s *appspec.Spec, ns string) (*chart.Chart, error) {
 		}
 		return ch, nil
 	}
-	app, err := marathonApp(s)
-	if err != nil {
-		return nil, err
-	}
-	if d.o.Convert == nil {
-		return nil, errors.New("type helm without a chart needs the Marathon converter (Options.Convert)")
-	}
-	ch, summary, err := d.o.Convert(app, s, ns)
-	if err != nil {
-		return nil, fmt.Errorf("convert Marathon app %s into a chart: %w", app.ID, err)
-	}
-	d.printf("%s: converted Marathon app %s into chart %s %s: %s\n", s.Name, app.ID, ch.Name(), ch.Metadata.Version, summary)
-	return ch, nil
 }
+
+// Values returns the values deploy installs the app's chart with (see
+// values).
+func Values(s *appspec.Spec) (map[string]any, error) { return values(s) }
 
 // values merges the values files (in order) and the inline values, and
 // gives the chart the app's resources as the value "resources" unless the
@@ -335,7 +351,8 @@ func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 		r.Action = "installed"
 		d.printf("%s: installing Helm release %s (chart %s %s), waiting until it is ready\n", s.Name, r.ID, hp.chart.Name(), hp.chart.Metadata.Version)
 		inst := action.NewInstall(hp.cfg)
-		inst.ReleaseName, inst.Namespace, inst.CreateNamespace = hp.name, hp.ns, true
+		inst.ReleaseName, inst.Namespace = hp.name, hp.ns
+		inst.CreateNamespace = kubeclient.MustCreateNamespace(ctx, d.o.Kube.cs, hp.ns)
 		inst.Wait, inst.Timeout = true, d.o.Timeout
 		inst.Replace = hp.current != nil // a failed first install left a record
 		rel, err = inst.RunWithContext(ctx, hp.chart, hp.values)

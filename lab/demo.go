@@ -20,7 +20,6 @@ import (
 
 	"github.com/switchyard/switchyard/lab/labconfig"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
-	"github.com/switchyard/switchyard/traffic"
 )
 
 // Endpoint is where a deployed sample app answers.
@@ -31,8 +30,6 @@ type Endpoint struct {
 	Version  string   `json:"version,omitempty"` // what GET / answered
 	// LB is the app's URL through the shared nginx ("" without nginx).
 	LB string `json:"lb,omitempty"`
-
-	backends []traffic.Backend
 }
 
 // DeployExamples deploys the sample apps: <dir>/marathon/*.json to the lab's
@@ -40,15 +37,20 @@ type Endpoint struct {
 // tasks run and pass their health checks, and, when the lab runs Kubernetes,
 // <dir>/kubernetes/*.yaml to its API server (server-side apply), waiting
 // until each Deployment is ready. It checks that every task and pod answers
-// HTTP and, when the lab runs nginx, routes each app (Marathon app id or
-// /namespace/service) through it. It returns where each app answers.
+// HTTP and, when the lab runs nginx, waits until each app answers through it
+// at its path (Marathon app id or /namespace/service), routed by the lab's
+// lb sync from the examples' labels and annotations. It returns where each
+// app answers.
 func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out io.Writer) ([]Endpoint, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "marathon", "*.json"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("deploy examples: no Marathon app definitions in %s", filepath.Join(dir, "marathon"))
 	}
 	sort.Strings(files)
-	c := &http.Client{Timeout: 10 * time.Second}
+	c, err := marathonHTTPClient(cfg, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("deploy examples: %w", err)
+	}
 	base := cfg.Marathon.URL()
 	var ids []string
 	for _, f := range files {
@@ -94,31 +96,40 @@ func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out i
 		eps = append(eps, keps...)
 	}
 	if cfg.Nginx.Enabled {
-		if err := routeThroughNginx(ctx, cfg, c, eps, out); err != nil {
+		if err := waitThroughNginx(ctx, cfg, c, eps, out); err != nil {
 			return eps, fmt.Errorf("deploy examples: %w", err)
 		}
 	}
 	return eps, nil
 }
 
-// routeThroughNginx gives each app a path-prefix route (its id) on the shared
-// nginx, with its tasks as backends, and checks that it answers there. The
-// routes are a snapshot of the tasks now: keeping them in step with Marathon
-// is the traffic follower's job.
-func routeThroughNginx(ctx context.Context, cfg labconfig.Config, c *http.Client, eps []Endpoint, out io.Writer) error {
+// waitThroughNginx waits until each app answers through the shared nginx at
+// its path (/<marathon app id>/, /<namespace>/<service>/). The routes are
+// not pushed here: the lab's `lb sync` component keeps them, from the apps'
+// marathon-lb labels (HAPROXY_GROUP, HAPROXY_0_PATH) and the Services'
+// switchyard.io/haproxy-* annotations, in step with every task restart.
+func waitThroughNginx(ctx context.Context, cfg labconfig.Config, c *http.Client, eps []Endpoint, out io.Writer) error {
 	n, err := labnginx.New(cfg)
 	if err != nil {
 		return err
 	}
-	tc := n.TrafficClient()
 	for i := range eps {
 		ep := &eps[i]
-		if _, err := tc.SetRoute(ctx, traffic.Route{Name: ep.App, PathPrefix: ep.App, Backends: ep.backends}); err != nil {
-			return fmt.Errorf("route %s through nginx: %w", ep.App, err)
-		}
 		u := n.PublicURL() + ep.App + "/"
-		if code, body, err := send(ctx, c, http.MethodGet, u, nil); err != nil || code != http.StatusOK {
-			return fmt.Errorf("app %s does not answer through nginx at %s (status %d, %v): %s", ep.App, u, code, err, strings.TrimSpace(string(body)))
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			code, body, err := send(ctx, c, http.MethodGet, u, nil)
+			if err == nil && code == http.StatusOK {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("app %s does not answer through nginx at %s after 60s (status %d, %v): %s; is its route there (`curl %s/routes`, the lab's lb-sync log)?",
+					ep.App, u, code, err, strings.TrimSpace(string(body)), n.AdminURL())
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 		ep.LB = u
 		fmt.Fprintf(out, "routed %s through nginx: %s\n", ep.App, u)
@@ -194,8 +205,6 @@ func probeTasks(ctx context.Context, c *http.Client, id string, a marathonApp) (
 		}
 		ep.Version = jsonVersion(body)
 		ep.URLs = append(ep.URLs, u)
-		ep.backends = append(ep.backends, traffic.Backend{Address: net.JoinHostPort(t.Host, fmt.Sprint(t.Ports[0])),
-			Weight: 1, Platform: traffic.Marathon, App: id, ID: t.ID})
 	}
 	if len(ep.URLs) == 0 {
 		return ep, errors.New("app " + id + " has no task with a port")

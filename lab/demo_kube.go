@@ -190,6 +190,7 @@ func podProblems(ctx context.Context, cs kubernetes.Interface, ns string, d *app
 func serviceEndpoint(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) (Endpoint, error) {
 	ep := Endpoint{App: "/" + ns + "/" + name, Platform: traffic.Kubernetes}
 	deadline := time.Now().Add(timeout)
+	var ready []traffic.Backend
 	for {
 		slices, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
 		var addrs []traffic.Backend
@@ -213,7 +214,7 @@ func serviceEndpoint(ctx context.Context, cs kubernetes.Interface, ns, name stri
 		}
 		if len(addrs) > 0 {
 			sort.Slice(addrs, func(i, j int) bool { return addrs[i].Address < addrs[j].Address })
-			ep.backends = addrs
+			ready = addrs
 			break
 		}
 		if time.Now().After(deadline) {
@@ -226,7 +227,7 @@ func serviceEndpoint(ctx context.Context, cs kubernetes.Interface, ns, name stri
 		}
 	}
 	c := &http.Client{Timeout: 5 * time.Second}
-	for _, b := range ep.backends {
+	for _, b := range ready {
 		u := "http://" + b.Address + "/"
 		code, body, err := send(ctx, c, http.MethodGet, u, nil)
 		if err != nil || code/100 != 2 {

@@ -20,11 +20,16 @@ type EnvVar struct {
 // Kubernetes is enabled), SWITCHYARD_LB, SWITCHYARD_LB_ADMIN and
 // SWITCHYARD_LB_TOKEN_FILE (the admin API's bearer token, when nginx is
 // enabled) and SWITCHYARD_LAB_DIR. PATH's value is the directory to prepend.
+//
+// When the lab Marathon requires a token (marathon.auth: token) and has
+// written it, DCOS_ACS_TOKEN follows MARATHON_URL. These variables override
+// the switchyard context that `lab up` writes for the lab.
 func Env(cfg labconfig.Config) []EnvVar {
-	vars := []EnvVar{
-		{"MARATHON_URL", cfg.Marathon.URL()},
-		{"MESOS_MASTER_URL", cfg.Mesos.URL()},
+	vars := []EnvVar{{"MARATHON_URL", cfg.Marathon.URL()}}
+	if tok, err := cfg.MarathonToken(); err == nil && tok != "" {
+		vars = append(vars, EnvVar{"DCOS_ACS_TOKEN", tok})
 	}
+	vars = append(vars, EnvVar{"MESOS_MASTER_URL", cfg.Mesos.URL()})
 	if cfg.Kubernetes.Enabled {
 		vars = append(vars, EnvVar{"KUBECONFIG", Kubeconfig(cfg)}, EnvVar{"PATH", kube.BinDir(cfg.Kubernetes.Version)})
 	}

@@ -78,7 +78,11 @@ func StartWrappers(ctx context.Context, cfg labconfig.Config, self string, out i
 	if err != nil {
 		return err
 	}
-	mc, err := marathon.NewClient(marathon.Config{URL: cfg.Marathon.URL()})
+	mcfg, err := MarathonConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubelet wrappers: %w", err)
+	}
+	mc, err := marathon.NewClient(mcfg)
 	if err != nil {
 		return fmt.Errorf("kubelet wrappers: %w", err)
 	}

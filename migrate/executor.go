@@ -23,7 +23,19 @@ type App struct {
 	// Plan is the migration's plan (used when it starts; a journaled
 	// migration keeps its journaled plan).
 	Plan Plan
+	// MarathonDefinition is the Marathon app definition journaled with the
+	// plan when the migration starts (empty: read from Marathon then). A
+	// rollback of a finalized migration whose journal lacks one uses it.
+	MarathonDefinition json.RawMessage
 }
+
+// ErrHold is wrapped by an edge's error when an action cannot complete now
+// for a reason outside the app — e.g. a load-balancer instance does not
+// acknowledge the pushed weights, or its statistics are missing — and
+// retrying later is right. The migration holds (journaled with the reason,
+// phase and weights unchanged, the action retried after a backoff) instead
+// of rolling back; an operator can still pause or abort it.
+var ErrHold = errors.New("held")
 
 // Kubernetes installs, waits for and removes an app's Kubernetes release.
 // Every method is idempotent.
@@ -36,13 +48,20 @@ type Kubernetes interface {
 	Remove(ctx context.Context, app App) error
 }
 
-// Marathon scales and removes the app's Marathon side.
+// Marathon scales, removes and re-creates the app's Marathon side.
 type Marathon interface {
 	// Instances returns the app's configured instance count.
 	Instances(ctx context.Context, app App) (int, error)
+	// Definition returns the app's definition without its read-only status
+	// fields (journaled, to create the app again on a rollback of a
+	// finalized migration).
+	Definition(ctx context.Context, app App) (json.RawMessage, error)
 	// Scale sets the instance count and waits until that many are healthy
-	// (or none run, for 0).
+	// (or none run, for 0; an absent app has none).
 	Scale(ctx context.Context, app App, n int) error
+	// Create creates the app from def with instances (or updates it to
+	// that: PUT /v2/apps/{id}) and waits until that many are healthy.
+	Create(ctx context.Context, app App, def json.RawMessage, instances int) error
 	// Delete removes the app (absent is not an error).
 	Delete(ctx context.Context, app App) error
 }
@@ -57,11 +76,12 @@ type Traffic interface {
 	SetMarathon(ctx context.Context, app App, in bool) error
 }
 
-// Stats reads what nginx saw of the app's Kubernetes backends.
+// Stats reads what nginx saw of the app's backends on one platform.
 type Stats interface {
-	// Observe returns the Kubernetes requests of the app's route between
-	// from and to.
-	Observe(ctx context.Context, app App, from, to time.Time) (Observation, error)
+	// Observe returns the requests of the app's route to platform between
+	// from and to. An error wrapping ErrHold (statistics missing an nginx
+	// instance) holds the step instead of failing it.
+	Observe(ctx context.Context, app App, platform Platform, from, to time.Time) (Observation, error)
 }
 
 // Clock is time, replaceable in tests.
@@ -121,9 +141,11 @@ type Executor struct {
 	// ActionTimeout bounds one action (default 3 minutes); a timeout is a
 	// failure (a forward migration rolls back).
 	ActionTimeout time.Duration
-	// RetryBackoff is the pause before a failed rollback action is retried
-	// (default 1 s); MaxRollbackAttempts bounds the retries (default 60),
-	// after which the executor stops with an error naming what is left.
+	// RetryBackoff is the pause before a failed rollback action, or a held
+	// action, is retried (default 1 s); MaxRollbackAttempts bounds the
+	// retries of a failed rollback action (default 60), after which the
+	// executor stops with an error naming what is left. Holds are retried
+	// until they clear or an operator aborts.
 	RetryBackoff        time.Duration
 	MaxRollbackAttempts int
 	// Progress receives one line per transition and per observation
@@ -191,12 +213,14 @@ func (x *Executor) Send(app string, ev Event) bool {
 
 // Migrate runs (or resumes, from the journal) one app's migration until it
 // is Finalized or RolledBack, or until ctx ends (the journal then holds
-// where it stood). A first event (e.g. EvRollback) may be given.
+// where it stood). A first event (e.g. EvRollback) may be given; EvRollback
+// of a Finalized migration moves the app back to Marathon (re-created from
+// the journaled definition).
 func (x *Executor) Migrate(ctx context.Context, app App, first ...Event) Result {
-	start := time.Now()
+	start := x.clock().Now()
 	spent := map[ActionKind]time.Duration{}
 	st, err := x.migrate(ctx, app, first, spent)
-	return Result{App: app.Name, State: st, Err: err, Duration: time.Since(start), Spent: spent}
+	return Result{App: app.Name, State: st, Err: err, Duration: x.clock().Now().Sub(start), Spent: spent}
 }
 
 // Wave migrates apps with at most parallel migrations at once (<= 0: one).
@@ -257,6 +281,14 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 	}
 	var pending []Event
 	switch {
+	case found && s.Phase == Finalized && hasKind(first, EvRollback):
+		if len(s.Plan.MarathonDefinition) == 0 {
+			if len(app.MarathonDefinition) == 0 {
+				return s, fmt.Errorf("migrate %s: roll back the finalized migration: the journal holds no Marathon definition to create the app again from (migrated before definitions were journaled)", app.Name)
+			}
+			s.Plan.MarathonDefinition = app.MarathonDefinition
+		}
+		x.logf(app.Name, "finalized; rolling back: the Marathon app is created again from the journaled definition, then traffic shifts back")
 	case found && (s.Phase == Finalized || s.Phase.Terminal() && len(first) > 0):
 		x.logf(app.Name, "already %s (%s); nothing to do", s.Phase, s.Reason)
 		return s, nil
@@ -273,6 +305,14 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 				return s, fmt.Errorf("migrate %s: read the Marathon app: %w", app.Name, err)
 			}
 			p.MarathonInstances = n
+		}
+		p.MarathonDefinition = app.MarathonDefinition
+		if len(p.MarathonDefinition) == 0 {
+			def, err := x.Marathon.Definition(ctx, app)
+			if err != nil {
+				return s, fmt.Errorf("migrate %s: read the Marathon app definition (journaled to roll back a finalized migration): %w", app.Name, err)
+			}
+			p.MarathonDefinition = def
 		}
 		if err := p.Check(); err != nil {
 			return s, fmt.Errorf("migrate %s: plan: %w", app.Name, err)
@@ -291,6 +331,7 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 			return s, err
 		}
 	}
+	holds := 0
 	for !s.Phase.Terminal() {
 		acts := Actions(s)
 		if len(acts) == 0 { // paused: wait for a command
@@ -304,21 +345,28 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 				return s, ctx.Err()
 			}
 		}
-		began := time.Now()
+		began := x.clock().Now()
 		ev, cmd := x.perform(ctx, app, s, acts[0], cmds)
-		spent[acts[0].Kind] += time.Since(began)
+		spent[acts[0].Kind] += x.clock().Now().Sub(began)
 		if ctx.Err() != nil {
 			return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, s.Phase, ctx.Err())
 		}
-		if s.Phase == RollingBack && ev.Kind == EvFailed {
+		if s.Phase.Retries() && ev.Kind == EvFailed {
 			max := x.MaxRollbackAttempts
 			if max <= 0 {
 				max = 60
 			}
 			if s.Attempts+1 >= max {
 				s2, _ := x.step(ctx, s, ev)
-				return s2, fmt.Errorf("migrate %s: rollback stage %s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", app.Name, s.Stage, s2.Attempts, ev.Reason, app.Name)
+				return s2, fmt.Errorf("migrate %s: %s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", app.Name, Label(s), s2.Attempts, ev.Reason, app.Name)
 			}
+		}
+		if ev.Kind == EvHeld {
+			if holds++; s.Held && holds%30 == 0 {
+				x.logf(app.Name, "%s: still held after %d attempts: %s", Label(s), holds, ev.Reason)
+			}
+		} else {
+			holds = 0
 		}
 		if s, err = x.step(ctx, s, ev); err != nil {
 			return s, err
@@ -328,20 +376,60 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 				return s, err
 			}
 		}
-		if s.Phase == RollingBack && s.Attempts > 0 {
-			backoff := x.RetryBackoff
-			if backoff <= 0 {
-				backoff = time.Second
+		if s.Held || (s.Phase.Retries() && s.Attempts > 0) {
+			// Retry the same action after a backoff; an operator's command
+			// (abort, pause) is taken meanwhile.
+			cmd, err := x.backoff(ctx, cmds)
+			if err != nil {
+				return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, Label(s), err)
 			}
-			if err := x.clock().Sleep(ctx, backoff); err != nil {
-				return s, err
+			if cmd != nil {
+				if s, err = x.step(ctx, s, *cmd); err != nil {
+					return s, err
+				}
 			}
 		}
 	}
-	if s.Phase == RolledBack {
+	switch {
+	case s.Phase == RolledBack:
 		return s, &RolledBackError{App: app.Name, Reason: s.Cause}
+	case s.Phase == Finalized && s.Cause != "":
+		return s, fmt.Errorf("migrate %s: %s", app.Name, s.Reason)
 	}
 	return s, nil
+}
+
+// backoff waits RetryBackoff on the executor's clock, or until an
+// operator's command arrives (returned).
+func (x *Executor) backoff(ctx context.Context, cmds <-chan Event) (*Event, error) {
+	d := x.RetryBackoff
+	if d <= 0 {
+		d = time.Second
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slept := make(chan error, 1)
+	go func() { slept <- x.clock().Sleep(sctx, d) }()
+	select {
+	case err := <-slept:
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	case cmd := <-cmds:
+		cancel()
+		<-slept
+		return &cmd, nil
+	}
+}
+
+func hasKind(evs []Event, k EventKind) bool {
+	for _, ev := range evs {
+		if ev.Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 // RolledBackError says a migration ended rolled back, and why.
@@ -362,12 +450,12 @@ func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
 	if err != nil {
 		return s, err
 	}
-	e := &journal.Entry{App: n.App, From: label(s), To: label(n), Event: string(ev.Kind), Time: x.clock().Now(), Reason: n.Reason, State: data}
+	e := &journal.Entry{App: n.App, From: Label(s), To: Label(n), Event: string(ev.Kind), Time: x.clock().Now(), Reason: n.Reason, State: data}
 	// The journal write must not be cut short by a cancelled migration.
 	if err := x.Journal.Append(context.WithoutCancel(ctx), e); err != nil {
 		return s, fmt.Errorf("migrate %s: %w (nothing was done for this transition)", s.App, err)
 	}
-	x.logf(n.App, "%s → %s (%s)%s", label(s), label(n), ev.Kind, reasonSuffix(n.Reason))
+	x.logf(n.App, "%s → %s (%s)%s", Label(s), Label(n), ev.Kind, reasonSuffix(n.Reason))
 	return n, nil
 }
 
@@ -377,29 +465,8 @@ func equalState(a, b State) bool {
 	return string(ja) == string(jb)
 }
 
-func label(s State) string {
-	switch s.Phase {
-	case Shifting:
-		l := fmt.Sprintf("Shifting[%d%%", s.KubePercent)
-		if s.Applied {
-			l += " applied"
-		}
-		if s.Paused {
-			l += " paused"
-		}
-		return l + "]"
-	case RollingBack:
-		return "RollingBack[" + string(s.Stage) + "]"
-	case Soaking:
-		if s.Paused {
-			return "Soaking[paused]"
-		}
-	}
-	return string(s.Phase)
-}
-
 func summary(s State) string {
-	return fmt.Sprintf("%s, weights kubernetes %d%% / marathon %d%%", label(s), s.KubePercent, 100-s.KubePercent)
+	return fmt.Sprintf("%s, weights kubernetes %d%% / marathon %d%%", Label(s), s.KubePercent, 100-s.KubePercent)
 }
 
 func reasonSuffix(r string) string {
@@ -439,6 +506,9 @@ func (x *Executor) perform(ctx context.Context, app App, s State, a Action, cmds
 
 func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout time.Duration) Event {
 	fail := func(what string, err error) Event {
+		if errors.Is(err, ErrHold) {
+			return Event{Kind: EvHeld, Reason: fmt.Sprintf("%s: %v", what, err)}
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s: %w", timeout, err)
 		}
@@ -463,12 +533,20 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 		if err := x.clock().Sleep(ctx, a.Wait); err != nil {
 			return fail("watch the step", err)
 		}
-		obs, err := x.Stats.Observe(ctx, app, from, x.clock().Now())
-		if err != nil {
-			return fail("read nginx statistics", err)
+		pf := a.Platform
+		if pf == "" {
+			pf = PlatformKubernetes
 		}
-		x.logf(app.Name, "step %d%%: kubernetes %d%% / marathon %d%%, %d requests to Kubernetes, error rate %.2f%%, p99 %s",
-			s.KubePercent, s.KubePercent, 100-s.KubePercent, obs.Requests, 100*obs.ErrorRate, obs.P99)
+		obs, err := x.Stats.Observe(ctx, app, pf, from, x.clock().Now())
+		if err != nil {
+			return fail(fmt.Sprintf("read nginx statistics of %s", pf), err)
+		}
+		step, to := fmt.Sprintf("step %d%%", s.KubePercent), "Kubernetes"
+		if pf == PlatformMarathon {
+			step, to = fmt.Sprintf("back step marathon %d%%", 100-s.KubePercent), "Marathon"
+		}
+		x.logf(app.Name, "%s: kubernetes %d%% / marathon %d%%, %d requests to %s, error rate %.2f%%, p99 %s",
+			step, s.KubePercent, 100-s.KubePercent, obs.Requests, to, 100*obs.ErrorRate, obs.P99)
 		return Event{Kind: EvObserved, Obs: obs}
 	case ActScaleMarathon:
 		if a.Instances == 0 {
@@ -496,6 +574,14 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 	case ActDeleteMarathon:
 		if err := x.Marathon.Delete(ctx, app); err != nil {
 			return fail("remove the Marathon app", err)
+		}
+	case ActCreateMarathon:
+		if err := x.Marathon.Create(ctx, app, s.Plan.MarathonDefinition, a.Instances); err != nil {
+			return fail(fmt.Sprintf("create the Marathon app again with %d instances", a.Instances), err)
+		}
+		// Back in the pool at weight 0: set-weights moves traffic to it.
+		if err := x.Traffic.SetMarathon(ctx, app, true); err != nil {
+			return fail("put Marathon's backends back in nginx", err)
 		}
 	case ActRemoveKubernetes:
 		// Its backends left the pool with the weights stage: let requests

@@ -1,7 +1,9 @@
 package migrate
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -10,6 +12,14 @@ type Phase string
 
 // The phases of a migration, in order; RollingBack and RolledBack are the
 // way back. Finalized and RolledBack are terminal.
+//
+// A Finalized migration moves back with a rollback (the reverse
+// migration): RecreatingMarathon (the journaled Marathon definition is
+// created again and joins the pool) → ShiftingBack (the plan's steps in
+// reverse, each judged on Marathon's requests) → RemovingKubernetes →
+// RolledBack. A failed gate, a failed action or an abort on the way back
+// leads to ReturningToKubernetes (all weight to Kubernetes, the re-created
+// Marathon app scaled down and removed) → Finalized again, with the cause.
 const (
 	Pending             Phase = "Pending"
 	Installing          Phase = "Installing"
@@ -21,10 +31,33 @@ const (
 	Finalized           Phase = "Finalized"
 	RollingBack         Phase = "RollingBack"
 	RolledBack          Phase = "RolledBack"
+
+	RecreatingMarathon    Phase = "RecreatingMarathon"
+	ShiftingBack          Phase = "ShiftingBack"
+	RemovingKubernetes    Phase = "RemovingKubernetes"
+	ReturningToKubernetes Phase = "ReturningToKubernetes"
 )
 
-// Terminal reports whether nothing more happens in this phase.
+// Terminal reports whether nothing more happens in this phase (a Finalized
+// migration only moves again on an operator's rollback).
 func (p Phase) Terminal() bool { return p == Finalized || p == RolledBack }
+
+// Reverting reports whether the phase belongs to the reverse migration of a
+// finalized app (back to Marathon, or, when that fails, back to Kubernetes).
+func (p Phase) Reverting() bool {
+	switch p {
+	case RecreatingMarathon, ShiftingBack, RemovingKubernetes, ReturningToKubernetes:
+		return true
+	}
+	return false
+}
+
+// Retries reports whether a failed action of this phase is retried (the
+// way back cannot be left: RollingBack, RemovingKubernetes,
+// ReturningToKubernetes) rather than ending the phase.
+func (p Phase) Retries() bool {
+	return p == RollingBack || p == RemovingKubernetes || p == ReturningToKubernetes
+}
 
 // Stage is the step of a rollback.
 type Stage string
@@ -33,10 +66,24 @@ type Stage string
 // Marathon is checked healthy at its instance count, then Kubernetes is
 // removed. With Marathon scaled down, it is scaled up first (there is
 // nothing to send the weight to before).
+//
+// ReturningToKubernetes uses StageWeights (all weight to Kubernetes),
+// StageMarathon (the re-created Marathon app leaves the pool and scales to
+// 0) and StageDeleteMarathon (the app is removed again).
 const (
-	StageWeights    Stage = "weights"
-	StageMarathon   Stage = "marathon"
-	StageKubernetes Stage = "kubernetes"
+	StageWeights        Stage = "weights"
+	StageMarathon       Stage = "marathon"
+	StageKubernetes     Stage = "kubernetes"
+	StageDeleteMarathon Stage = "delete-marathon"
+)
+
+// Platform names the side of a route whose requests are observed.
+type Platform string
+
+// The two platforms of a migration (the names nginx's backends carry).
+const (
+	PlatformKubernetes Platform = "kubernetes"
+	PlatformMarathon   Platform = "marathon"
 )
 
 // Plan is what a migration does, fixed when it starts (journaled with every
@@ -66,6 +113,21 @@ type Plan struct {
 	// ManualRollback holds a failed gate (paused, weights unchanged) for an
 	// operator instead of rolling back automatically.
 	ManualRollback bool `json:"manualRollback,omitempty"`
+	// MarathonDefinition is the Marathon app as it ran when the migration
+	// started (read-only status fields left out): a rollback of the
+	// finalized migration creates it again from here.
+	MarathonDefinition json.RawMessage `json:"marathonDefinition,omitempty"`
+}
+
+// BackSteps are the Kubernetes traffic percentages of the way back from a
+// finalized migration: the steps in reverse, ending at 0 (steps 5, 25, 50,
+// 100 → 50, 25, 5, 0).
+func (p Plan) BackSteps() []int {
+	var out []int
+	for i := len(p.Steps) - 2; i >= 0; i-- {
+		out = append(out, p.Steps[i])
+	}
+	return append(out, 0)
 }
 
 // DefaultSteps are the Kubernetes traffic percentages when none are given.
@@ -98,10 +160,10 @@ func (p Plan) Check() error {
 	return nil
 }
 
-// Observation is what nginx saw of the app's Kubernetes backends during a
-// step's pause.
+// Observation is what nginx saw of the app's backends on one platform
+// (Kubernetes; Marathon on the way back) during a step's pause.
 type Observation struct {
-	// Requests and Errors (5xx) count the Kubernetes requests; ErrorRate is
+	// Requests and Errors (5xx) count the platform's requests; ErrorRate is
 	// Errors/Requests; P99 their 99th percentile latency.
 	Requests  int           `json:"requests"`
 	Errors    int           `json:"errors"`
@@ -118,7 +180,8 @@ type State struct {
 	Phase Phase `json:"phase"`
 	// Plan is fixed at the start.
 	Plan Plan `json:"plan"`
-	// Step indexes Plan.Steps while Shifting.
+	// Step indexes Plan.Steps while Shifting (Plan.BackSteps() while
+	// ShiftingBack).
 	Step int `json:"step"`
 	// Applied is true once the current step's weights are in nginx.
 	Applied bool `json:"applied,omitempty"`
@@ -138,11 +201,17 @@ type State struct {
 	Paused bool `json:"paused,omitempty"`
 	// Attempts counts failed attempts of the current rollback action.
 	Attempts int `json:"attempts,omitempty"`
+	// Held is true while the state's action cannot complete for a reason
+	// outside the app (ErrHold: e.g. a load-balancer instance does not
+	// acknowledge); the action is retried, the phase does not change, and
+	// Reason says what it waits for.
+	Held bool `json:"held,omitempty"`
 	// Last is the last observation; Reason says why the last transition
-	// happened (a failed gate, an error, an operator's command).
+	// happened (a failed gate, an error, a hold, an operator's command).
 	Last   Observation `json:"last"`
 	Reason string      `json:"reason,omitempty"`
-	// Cause is why a rollback started (kept until the end).
+	// Cause is why a rollback started (kept until the end); on a Finalized
+	// state, why a rollback of the finalized migration was abandoned.
 	Cause string `json:"cause,omitempty"`
 }
 
@@ -151,12 +220,16 @@ type EventKind string
 
 // Events: Start begins a migration; Done says the state's action
 // completed; Observed carries a step's statistics; Failed says an action
-// failed or timed out; the rest are operator commands.
+// failed or timed out; Held says it cannot complete now for a reason
+// outside the app (it is retried; the phase does not change); the rest are
+// operator commands. Rollback of a Finalized migration starts the reverse
+// migration.
 const (
 	EvStart    EventKind = "start"
 	EvDone     EventKind = "done"
 	EvObserved EventKind = "observed"
 	EvFailed   EventKind = "failed"
+	EvHeld     EventKind = "held"
 	EvPause    EventKind = "pause"
 	EvResume   EventKind = "resume"
 	EvAbort    EventKind = "abort"
@@ -186,8 +259,8 @@ const (
 	ActWaitReady ActionKind = "wait-ready"
 	// ActSetWeights gives Kubernetes KubePercent of the route's traffic
 	ActSetWeights ActionKind = "set-weights"
-	// ActObserve waits Wait, then reports the Kubernetes statistics of the
-	// route over that time (EvObserved).
+	// ActObserve waits Wait, then reports the statistics of the route's
+	// Platform over that time (EvObserved).
 	ActObserve ActionKind = "observe"
 	// ActScaleMarathon scales Marathon to Instances. To 0: its backends are
 	// removed from nginx first, drained, then the tasks are stopped; the
@@ -200,16 +273,22 @@ const (
 	ActDeleteMarathon ActionKind = "delete-marathon"
 	// ActRemoveKubernetes uninstalls the Kubernetes release.
 	ActRemoveKubernetes ActionKind = "remove-kubernetes"
+	// ActCreateMarathon creates the Marathon app again from the plan's
+	// MarathonDefinition with Instances, waits until they are healthy, then
+	// puts its backends in the pool (at weight 0 until a set-weights).
+	ActCreateMarathon ActionKind = "create-marathon"
 )
 
 // Action is something the driver must do for a state.
 type Action struct {
 	// Kind says what to do; KubePercent (set-weights), Instances
-	// (scale-marathon) and Wait (observe, wait) are its parameters.
+	// (scale-marathon, create-marathon), Wait (observe, wait) and Platform
+	// (observe: whose requests are judged) are its parameters.
 	Kind        ActionKind    `json:"kind"`
 	KubePercent int           `json:"kubePercent,omitempty"`
 	Instances   int           `json:"instances,omitempty"`
 	Wait        time.Duration `json:"wait,omitempty"`
+	Platform    Platform      `json:"platform,omitempty"`
 }
 
 // String renders the action for progress lines ("set-weights kubernetes=25% marathon=75%").
@@ -219,7 +298,14 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s kubernetes=%d%% marathon=%d%%", a.Kind, a.KubePercent, 100-a.KubePercent)
 	case ActScaleMarathon:
 		return fmt.Sprintf("%s to %d", a.Kind, a.Instances)
-	case ActObserve, ActWait:
+	case ActCreateMarathon:
+		return fmt.Sprintf("%s with %d", a.Kind, a.Instances)
+	case ActObserve:
+		if a.Platform == PlatformMarathon {
+			return fmt.Sprintf("%s marathon %s", a.Kind, a.Wait)
+		}
+		return fmt.Sprintf("%s %s", a.Kind, a.Wait)
+	case ActWait:
 		return fmt.Sprintf("%s %s", a.Kind, a.Wait)
 	}
 	return string(a.Kind)
@@ -232,7 +318,8 @@ func Start(app string, p Plan) State {
 
 // Actions returns what must be done in state s (at most one action: a
 // migration does one thing at a time). A restarted executor performs the
-// actions of each journaled state again; every action is idempotent.
+// actions of each journaled state again; every action is idempotent. A
+// held state has the same action: it is retried.
 func Actions(s State) []Action {
 	one := func(a Action) []Action { return []Action{a} }
 	switch s.Phase {
@@ -240,14 +327,18 @@ func Actions(s State) []Action {
 		return one(Action{Kind: ActInstall})
 	case WaitingReady:
 		return one(Action{Kind: ActWaitReady})
-	case Shifting:
+	case Shifting, ShiftingBack:
 		if !s.Applied {
 			return one(Action{Kind: ActSetWeights, KubePercent: s.KubePercent})
 		}
 		if s.Paused {
 			return nil
 		}
-		return one(Action{Kind: ActObserve, Wait: s.Plan.PausePerStep})
+		pf := PlatformKubernetes
+		if s.Phase == ShiftingBack {
+			pf = PlatformMarathon
+		}
+		return one(Action{Kind: ActObserve, Wait: s.Plan.PausePerStep, Platform: pf})
 	case ScalingDownMarathon:
 		return one(Action{Kind: ActScaleMarathon, Instances: 0})
 	case Soaking:
@@ -266,6 +357,19 @@ func Actions(s State) []Action {
 		case StageKubernetes:
 			return one(Action{Kind: ActRemoveKubernetes})
 		}
+	case RecreatingMarathon:
+		return one(Action{Kind: ActCreateMarathon, Instances: s.Plan.MarathonInstances})
+	case RemovingKubernetes:
+		return one(Action{Kind: ActRemoveKubernetes})
+	case ReturningToKubernetes:
+		switch s.Stage {
+		case StageWeights:
+			return one(Action{Kind: ActSetWeights, KubePercent: 100})
+		case StageMarathon:
+			return one(Action{Kind: ActScaleMarathon, Instances: 0})
+		case StageDeleteMarathon:
+			return one(Action{Kind: ActDeleteMarathon})
+		}
 	}
 	return nil
 }
@@ -275,11 +379,13 @@ func Actions(s State) []Action {
 // I/O. An event that does not apply leaves the state unchanged and returns
 // no actions (the caller journals and acts only on a changed state).
 //
-// Invariants (checked by the property test): outside Shifting and
-// RollingBack's weights stage exactly one platform has the whole weight;
-// Marathon is scaled down only once Kubernetes has 100%; a rollback returns
-// all weight to Marathon (scaling it up first when it was down) before the
-// Kubernetes release is removed.
+// Invariants (checked by the property test): outside Shifting,
+// ShiftingBack and the weights stages exactly one platform has the whole
+// weight; Marathon is scaled down (and its app deleted) only once
+// Kubernetes has 100%, never while a weights push is held; a rollback
+// returns all weight to a healthy Marathon (scaling it up, or creating it
+// again for a finalized migration, first) before the Kubernetes release is
+// removed.
 func Next(s State, ev Event) (State, []Action) {
 	n, changed := next(s, ev)
 	if !changed {
@@ -289,10 +395,47 @@ func Next(s State, ev Event) (State, []Action) {
 }
 
 func next(s State, ev Event) (State, bool) {
-	if s.Phase.Terminal() {
+	switch {
+	case s.Phase == Finalized:
+		if ev.Kind != EvRollback || len(s.Plan.MarathonDefinition) == 0 {
+			return s, false
+		}
+		return revert(s, ev.Reason), true
+	case s.Phase.Terminal():
 		return s, false
+	case ev.Kind == EvHeld:
+		return hold(s, ev.Reason)
 	}
-	s.Reason = ev.Reason
+	s.Reason, s.Held = ev.Reason, false
+	shifting := s.Phase == Shifting || s.Phase == ShiftingBack
+	switch ev.Kind {
+	case EvPause:
+		if s.Paused || (!shifting && s.Phase != Soaking) {
+			return s, false
+		}
+		s.Paused = true
+		if ev.Reason == "" {
+			s.Reason = "operator: pause"
+		}
+		return s, true
+	case EvResume:
+		if !s.Paused {
+			return s, false
+		}
+		s.Paused, s.Observations = false, 0
+		if ev.Reason == "" {
+			s.Reason = "operator: resume"
+		}
+		return s, true
+	case EvObserved:
+		if !shifting || !s.Applied || s.Paused {
+			return s, false
+		}
+		return judge(s, ev.Obs)
+	}
+	if s.Phase.Reverting() {
+		return nextBack(s, ev)
+	}
 	switch ev.Kind {
 	case EvAbort, EvRollback:
 		if s.Phase == RollingBack {
@@ -316,25 +459,6 @@ func next(s State, ev Event) (State, bool) {
 			return s, true
 		}
 		return rollback(s), true
-	case EvPause:
-		if s.Paused || (s.Phase != Shifting && s.Phase != Soaking) {
-			return s, false
-		}
-		s.Paused = true
-		if ev.Reason == "" {
-			s.Reason = "operator: pause"
-		}
-		return s, true
-	case EvResume:
-		if !s.Paused {
-			return s, false
-		}
-		s.Paused = false
-		s.Observations = 0
-		if ev.Reason == "" {
-			s.Reason = "operator: resume"
-		}
-		return s, true
 	case EvFinalize:
 		if s.Phase != Soaking {
 			return s, false
@@ -350,11 +474,6 @@ func next(s State, ev Event) (State, bool) {
 		}
 		s.Phase = Installing
 		return s, true
-	case EvObserved:
-		if s.Phase != Shifting || !s.Applied || s.Paused {
-			return s, false
-		}
-		return judge(s, ev.Obs)
 	case EvDone:
 		return done(s)
 	}
@@ -409,29 +528,43 @@ func done(s State) (State, bool) {
 	return s, true
 }
 
-// judge compares a step's observation with the plan's gates.
+// judge compares a step's observation with the plan's gates (on the way
+// back the observation is Marathon's).
 func judge(s State, obs Observation) (State, bool) {
 	s.Last = obs
 	s.Observations++
-	pct := s.KubePercent
+	pf, step := "Kubernetes", fmt.Sprintf("step %d%%", s.KubePercent)
+	if s.Phase == ShiftingBack {
+		pf, step = "Marathon", fmt.Sprintf("back step marathon %d%%", 100-s.KubePercent)
+	}
 	if obs.Requests < s.Plan.MinRequests {
 		max := s.Plan.MaxObservations
 		if max <= 0 {
 			max = 5
 		}
 		if s.Observations < max {
-			s.Reason = fmt.Sprintf("step %d%%: %d of %d requests needed to judge, watching again", pct, obs.Requests, s.Plan.MinRequests)
+			s.Reason = fmt.Sprintf("%s: %d of %d requests needed to judge, watching again", step, obs.Requests, s.Plan.MinRequests)
 			return s, true
 		}
-		return gateFailed(s, fmt.Sprintf("step %d%%: only %d requests reached Kubernetes in %d pauses, %d needed to judge the gates", pct, obs.Requests, s.Observations, s.Plan.MinRequests)), true
+		return gateFailed(s, fmt.Sprintf("%s: only %d requests reached %s in %d pauses, %d needed to judge the gates", step, obs.Requests, pf, s.Observations, s.Plan.MinRequests)), true
 	}
 	if obs.ErrorRate > s.Plan.MaxErrorRate {
-		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at step %d%%: Kubernetes answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", pct, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Plan.MaxErrorRate)), true
+		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at %s: %s answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", step, pf, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Plan.MaxErrorRate)), true
 	}
 	if s.Plan.MaxP99 > 0 && obs.P99 > s.Plan.MaxP99 {
-		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at step %d%%: Kubernetes p99 %s > %s", pct, obs.P99, s.Plan.MaxP99)), true
+		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at %s: %s p99 %s > %s", step, pf, obs.P99, s.Plan.MaxP99)), true
 	}
-	s.Reason = fmt.Sprintf("step %d%% passed: %d requests, %.2f%% 5xx, p99 %s", pct, obs.Requests, 100*obs.ErrorRate, obs.P99)
+	s.Reason = fmt.Sprintf("%s passed: %d requests, %.2f%% 5xx, p99 %s", step, obs.Requests, 100*obs.ErrorRate, obs.P99)
+	if s.Phase == ShiftingBack {
+		back := s.Plan.BackSteps()
+		if s.Step < len(back)-1 {
+			s.Step++
+			s.KubePercent, s.Applied, s.Observations = back[s.Step], false, 0
+			return s, true
+		}
+		s.Phase, s.Applied, s.Observations = RemovingKubernetes, false, 0
+		return s, true
+	}
 	if s.Step < len(s.Plan.Steps)-1 {
 		s.Step++
 		s.KubePercent, s.Applied, s.Observations = s.Plan.Steps[s.Step], false, 0
@@ -443,6 +576,9 @@ func judge(s State, obs Observation) (State, bool) {
 
 func gateFailed(s State, reason string) State {
 	s.Reason = reason
+	if s.Phase == ShiftingBack {
+		return returnToKubernetes(s)
+	}
 	if s.Plan.ManualRollback {
 		s.Paused = true
 		s.Reason += " (held for an operator: resume, or rollback)"
@@ -460,4 +596,118 @@ func rollback(s State) State {
 		s.Stage = StageWeights
 	}
 	return s
+}
+
+// hold records that the state's action cannot complete now (ErrHold): the
+// phase, weights and step stay, the action is retried. A state already
+// held, or one without an action, is unchanged.
+func hold(s State, reason string) (State, bool) {
+	if s.Held || len(Actions(s)) == 0 {
+		return s, false
+	}
+	if reason == "" {
+		reason = "held"
+	}
+	s.Held, s.Reason = true, reason
+	return s, true
+}
+
+// revert starts the reverse migration of a finalized app: its Marathon app
+// is created again (Kubernetes keeps all the weight meanwhile).
+func revert(s State, reason string) State {
+	if reason == "" {
+		reason = "operator: rollback"
+	}
+	return State{App: s.App, Phase: RecreatingMarathon, Plan: s.Plan, KubePercent: 100, MarathonDown: true, Reason: reason, Cause: reason}
+}
+
+// nextBack is the transition function of the reverse migration (pause,
+// resume and observations are handled by next for both directions).
+func nextBack(s State, ev Event) (State, bool) {
+	forward := s.Phase == RecreatingMarathon || s.Phase == ShiftingBack
+	switch ev.Kind {
+	case EvAbort:
+		if !forward {
+			return s, false
+		}
+		if ev.Reason == "" {
+			s.Reason = "operator: abort"
+		}
+		return returnToKubernetes(s), true
+	case EvFailed:
+		if s.Phase.Retries() {
+			s.Attempts++ // the same action again (the driver backs off)
+			return s, true
+		}
+		return returnToKubernetes(s), true
+	case EvDone:
+		return doneBack(s)
+	}
+	return s, false
+}
+
+// doneBack advances the reverse migration past its completed action.
+func doneBack(s State) (State, bool) {
+	switch s.Phase {
+	case RecreatingMarathon:
+		s.Phase, s.MarathonDown = ShiftingBack, false
+		s.Step, s.KubePercent, s.Applied, s.Observations = 0, s.Plan.BackSteps()[0], false, 0
+	case ShiftingBack:
+		if s.Applied {
+			return s, false // an observation completes with EvObserved
+		}
+		s.Applied = true
+	case RemovingKubernetes:
+		s.Phase, s.Attempts = RolledBack, 0
+	case ReturningToKubernetes:
+		s.Attempts = 0
+		switch s.Stage {
+		case StageWeights:
+			s.KubePercent, s.Stage, s.MarathonDown = 100, StageMarathon, true
+		case StageMarathon:
+			s.Stage = StageDeleteMarathon
+		case StageDeleteMarathon:
+			s.Phase, s.Stage = Finalized, ""
+			s.Reason = "rollback abandoned, the app stays on Kubernetes: " + s.Cause
+		}
+	default:
+		return s, false
+	}
+	return s, true
+}
+
+// returnToKubernetes abandons the reverse migration: all weight goes back
+// to Kubernetes, then the re-created Marathon app is scaled down and
+// removed again.
+func returnToKubernetes(s State) State {
+	s.Phase, s.Stage, s.Paused, s.Attempts, s.Applied, s.Observations, s.Cause = ReturningToKubernetes, StageWeights, false, 0, false, 0, s.Reason
+	return s
+}
+
+// Label renders a state for journal entries, progress lines and status:
+// the phase with its step, stage and flags ("Shifting[25% applied held]",
+// "ShiftingBack[marathon 50%]", "RollingBack[weights]").
+func Label(s State) string {
+	var tags []string
+	switch s.Phase {
+	case Shifting:
+		tags = append(tags, fmt.Sprintf("%d%%", s.KubePercent))
+	case ShiftingBack:
+		tags = append(tags, fmt.Sprintf("marathon %d%%", 100-s.KubePercent))
+	case RollingBack, ReturningToKubernetes:
+		tags = append(tags, string(s.Stage))
+	}
+	if s.Applied && (s.Phase == Shifting || s.Phase == ShiftingBack) {
+		tags = append(tags, "applied")
+	}
+	if s.Paused {
+		tags = append(tags, "paused")
+	}
+	if s.Held {
+		tags = append(tags, "held")
+	}
+	if len(tags) == 0 {
+		return string(s.Phase)
+	}
+	return string(s.Phase) + "[" + strings.Join(tags, " ") + "]"
 }

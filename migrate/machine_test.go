@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -11,7 +12,8 @@ import (
 )
 
 func testPlan() Plan {
-	return Plan{Steps: []int{5, 25, 50, 100}, PausePerStep: time.Second, Soak: 2 * time.Second, MaxErrorRate: 0.01, MaxP99: 500 * time.Millisecond, MarathonInstances: 2}
+	return Plan{Steps: []int{5, 25, 50, 100}, PausePerStep: time.Second, Soak: 2 * time.Second, MaxErrorRate: 0.01, MaxP99: 500 * time.Millisecond, MarathonInstances: 2,
+		MarathonDefinition: json.RawMessage(`{"id":"/web"}`)}
 }
 
 // states returns one state per phase (and per sub-step of Shifting and
@@ -33,6 +35,9 @@ func states() map[string]State {
 	s = base(Shifting)
 	s.Step, s.KubePercent, s.Applied = 3, 100, true
 	m["shift-last"] = s
+	s = base(Shifting)
+	s.Step, s.KubePercent, s.Held, s.Reason = 1, 25, true, "nginx b not at version 7"
+	m["shift-held"] = s
 	s = base(ScalingDownMarathon)
 	s.Step, s.KubePercent, s.MarathonDown = 3, 100, true
 	m["scaling-down"] = s
@@ -44,6 +49,31 @@ func states() map[string]State {
 	m["finalizing"] = s
 	s.Phase = Finalized
 	m["finalized"] = s
+	s.Plan.MarathonDefinition = nil
+	m["finalized-nodef"] = s
+	// The way back of a finalized migration (back steps 50, 25, 5, 0).
+	b := base(RecreatingMarathon)
+	b.KubePercent, b.MarathonDown = 100, true
+	m["recreating"] = b
+	b = base(ShiftingBack)
+	b.Step, b.KubePercent = 1, 25
+	m["back-setting"] = b
+	b.Applied = true
+	m["back-watching"] = b
+	b.Paused = true
+	m["back-paused"] = b
+	b = base(ShiftingBack)
+	b.Step, b.KubePercent, b.Applied = 3, 0, true
+	m["back-last"] = b
+	b = base(RemovingKubernetes)
+	m["removing-kubernetes"] = b
+	b = base(ReturningToKubernetes)
+	b.KubePercent, b.Stage = 25, StageWeights
+	m["return-weights"] = b
+	b.KubePercent, b.Stage, b.MarathonDown = 100, StageMarathon, true
+	m["return-marathon"] = b
+	b.Stage = StageDeleteMarathon
+	m["return-delete"] = b
 	r := base(RollingBack)
 	r.KubePercent, r.Stage = 25, StageWeights
 	m["rb-weights"] = r
@@ -72,6 +102,7 @@ func events() map[string]Event {
 		"obs-bad": {Kind: EvObserved, Obs: bad}, "obs-slow": {Kind: EvObserved, Obs: slow},
 		"failed": {Kind: EvFailed, Reason: "boom"}, "pause": {Kind: EvPause}, "resume": {Kind: EvResume},
 		"abort": {Kind: EvAbort}, "rollback": {Kind: EvRollback}, "finalize": {Kind: EvFinalize},
+		"held": {Kind: EvHeld, Reason: "nginx b does not acknowledge"},
 	}
 }
 
@@ -80,25 +111,37 @@ func events() map[string]Event {
 func TestNextTable(t *testing.T) {
 	rb := "RollingBack/weights"
 	rbm := "RollingBack/marathon"
+	ret := "ReturningToKubernetes/weights"
 	want := map[string]map[string]string{
 		"pending":             {"start": "Installing", "failed": "RolledBack", "abort": "RolledBack", "rollback": "RolledBack"},
-		"installing":          {"done": "WaitingReady", "failed": rb, "abort": rb, "rollback": rb},
-		"waiting":             {"done": "Shifting 5% setting", "failed": rb, "abort": rb, "rollback": rb},
-		"shift-setting":       {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused"},
-		"shift-watching":      {"obs-good": "Shifting 50% setting", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% watching paused"},
+		"installing":          {"done": "WaitingReady", "failed": rb, "abort": rb, "rollback": rb, "held": "Installing held"},
+		"waiting":             {"done": "Shifting 5% setting", "failed": rb, "abort": rb, "rollback": rb, "held": "WaitingReady held"},
+		"shift-setting":       {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused", "held": "Shifting 25% setting held"},
+		"shift-watching":      {"obs-good": "Shifting 50% setting", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% watching paused", "held": "Shifting 25% watching held"},
 		"shift-paused":        {"resume": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb},
-		"shift-last":          {"obs-good": "ScalingDownMarathon", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 100% watching paused"},
-		"scaling-down":        {"done": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm},
-		"soaking":             {"done": "Finalizing", "finalize": "Finalizing", "failed": rbm, "abort": rbm, "rollback": rbm, "pause": "Soaking paused"},
+		"shift-last":          {"obs-good": "ScalingDownMarathon", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 100% watching paused", "held": "Shifting 100% watching held"},
+		"shift-held":          {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused"},
+		"scaling-down":        {"done": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "ScalingDownMarathon held"},
+		"soaking":             {"done": "Finalizing", "finalize": "Finalizing", "failed": rbm, "abort": rbm, "rollback": rbm, "pause": "Soaking paused", "held": "Soaking held"},
 		"soak-paused":         {"finalize": "Finalizing", "resume": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm},
-		"finalizing":          {"done": "Finalized", "failed": rbm, "abort": rbm, "rollback": rbm},
-		"finalized":           {},
-		"rb-weights":          {"done": "RollingBack/marathon", "failed": "RollingBack/weights attempt 1"},
-		"rb-marathon":         {"done": "RollingBack/kubernetes", "failed": "RollingBack/marathon attempt 1"},
-		"rb-kubernetes":       {"done": "RolledBack", "failed": "RollingBack/kubernetes attempt 1"},
-		"rb-marathon-first":   {"done": "RollingBack/weights", "failed": "RollingBack/marathon attempt 1"},
-		"rb-weights-after-up": {"done": "RollingBack/kubernetes", "failed": "RollingBack/weights attempt 1"},
+		"finalizing":          {"done": "Finalized", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "Finalizing held"},
+		"finalized":           {"rollback": "RecreatingMarathon"},
+		"finalized-nodef":     {},
+		"rb-weights":          {"done": "RollingBack/marathon", "failed": "RollingBack/weights attempt 1", "held": "RollingBack/weights held"},
+		"rb-marathon":         {"done": "RollingBack/kubernetes", "failed": "RollingBack/marathon attempt 1", "held": "RollingBack/marathon held"},
+		"rb-kubernetes":       {"done": "RolledBack", "failed": "RollingBack/kubernetes attempt 1", "held": "RollingBack/kubernetes held"},
+		"rb-marathon-first":   {"done": "RollingBack/weights", "failed": "RollingBack/marathon attempt 1", "held": "RollingBack/marathon held"},
+		"rb-weights-after-up": {"done": "RollingBack/kubernetes", "failed": "RollingBack/weights attempt 1", "held": "RollingBack/weights held"},
 		"rolledback":          {},
+		"recreating":          {"done": "ShiftingBack marathon 50% setting", "failed": ret, "abort": ret, "held": "RecreatingMarathon held"},
+		"back-setting":        {"done": "ShiftingBack marathon 75% watching", "failed": ret, "abort": ret, "pause": "ShiftingBack marathon 75% setting paused", "held": "ShiftingBack marathon 75% setting held"},
+		"back-watching":       {"obs-good": "ShiftingBack marathon 95% setting", "obs-bad": ret, "obs-slow": ret, "failed": ret, "abort": ret, "pause": "ShiftingBack marathon 75% watching paused", "held": "ShiftingBack marathon 75% watching held"},
+		"back-paused":         {"resume": "ShiftingBack marathon 75% watching", "failed": ret, "abort": ret},
+		"back-last":           {"obs-good": "RemovingKubernetes", "obs-bad": ret, "obs-slow": ret, "failed": ret, "abort": ret, "pause": "ShiftingBack marathon 100% watching paused", "held": "ShiftingBack marathon 100% watching held"},
+		"removing-kubernetes": {"done": "RolledBack", "failed": "RemovingKubernetes attempt 1", "held": "RemovingKubernetes held"},
+		"return-weights":      {"done": "ReturningToKubernetes/marathon", "failed": "ReturningToKubernetes/weights attempt 1", "held": "ReturningToKubernetes/weights held"},
+		"return-marathon":     {"done": "ReturningToKubernetes/delete-marathon", "failed": "ReturningToKubernetes/marathon attempt 1", "held": "ReturningToKubernetes/marathon held"},
+		"return-delete":       {"done": "Finalized", "failed": "ReturningToKubernetes/delete-marathon attempt 1", "held": "ReturningToKubernetes/delete-marathon held"},
 	}
 	sts, evs := states(), events()
 	if len(want) != len(sts) {
@@ -131,21 +174,28 @@ func TestNextTable(t *testing.T) {
 func describe(s State) string {
 	d := string(s.Phase)
 	switch s.Phase {
-	case Shifting:
-		d += fmt.Sprintf(" %d%%", s.KubePercent)
+	case Shifting, ShiftingBack:
+		if s.Phase == Shifting {
+			d += fmt.Sprintf(" %d%%", s.KubePercent)
+		} else {
+			d += fmt.Sprintf(" marathon %d%%", 100-s.KubePercent)
+		}
 		if s.Applied {
 			d += " watching"
 		} else {
 			d += " setting"
 		}
-	case RollingBack:
+	case RollingBack, ReturningToKubernetes:
 		d += "/" + string(s.Stage)
-		if s.Attempts > 0 {
-			d += fmt.Sprintf(" attempt %d", s.Attempts)
-		}
+	}
+	if s.Attempts > 0 {
+		d += fmt.Sprintf(" attempt %d", s.Attempts)
 	}
 	if s.Paused {
 		d += " paused"
+	}
+	if s.Held {
+		d += " held"
 	}
 	return d
 }
@@ -159,6 +209,11 @@ func TestActionsPerState(t *testing.T) {
 		"rb-weights": "set-weights kubernetes=0% marathon=100%", "rb-marathon": "scale-marathon to 2",
 		"rb-kubernetes": "remove-kubernetes", "rb-marathon-first": "scale-marathon to 2",
 		"rb-weights-after-up": "set-weights kubernetes=0% marathon=100%", "rolledback": "",
+		"shift-held": "set-weights kubernetes=25% marathon=75%", "finalized-nodef": "",
+		"recreating": "create-marathon with 2", "back-setting": "set-weights kubernetes=25% marathon=75%",
+		"back-watching": "observe marathon 1s", "back-paused": "", "back-last": "observe marathon 1s",
+		"removing-kubernetes": "remove-kubernetes", "return-weights": "set-weights kubernetes=100% marathon=0%",
+		"return-marathon": "scale-marathon to 0", "return-delete": "delete-marathon",
 	}
 	for name, s := range states() {
 		var got []string
@@ -204,6 +259,81 @@ func TestGates(t *testing.T) {
 	}
 }
 
+// TestGatesBack: on the way back the gates judge Marathon's requests, and
+// a failed gate returns to Kubernetes (also with autoRollback: false:
+// nothing is lost, the app keeps running on Kubernetes).
+func TestGatesBack(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		manual bool
+		obs    Observation
+		want   string
+		phase  Phase
+	}{
+		{"error rate", false, bad, "gate maxErrorRate failed at back step marathon 75%: Marathon answered 10 of 100 requests with 5xx", ReturningToKubernetes},
+		{"p99, manual rollback", true, slow, "gate maxP99Latency failed at back step marathon 75%: Marathon p99 1s > 500ms", ReturningToKubernetes},
+		{"passed", false, good, "back step marathon 75% passed: 100 requests", ShiftingBack},
+	} {
+		st := states()["back-watching"]
+		st.Plan.ManualRollback = tc.manual
+		got, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
+		if got.Phase != tc.phase || !strings.Contains(got.Reason, tc.want) {
+			t.Errorf("%s: %s %q, want %s %q", tc.name, describe(got), got.Reason, tc.phase, tc.want)
+		}
+		if tc.phase == ReturningToKubernetes && got.Cause != got.Reason {
+			t.Errorf("%s: cause %q", tc.name, got.Cause)
+		}
+	}
+	// The return ends Finalized with the cause.
+	st := states()["return-delete"]
+	st.Cause = "gate maxErrorRate failed"
+	got, _ := Next(st, Event{Kind: EvDone})
+	if got.Phase != Finalized || got.Reason != "rollback abandoned, the app stays on Kubernetes: gate maxErrorRate failed" {
+		t.Fatalf("%s %q", describe(got), got.Reason)
+	}
+	// A rollback of a finalized migration starts afresh.
+	st = states()["finalized"]
+	st.Cause, st.Last = "an earlier abandoned rollback", good
+	got, acts := Next(st, Event{Kind: EvRollback, Reason: "ticket 7"})
+	if got.Phase != RecreatingMarathon || got.Cause != "ticket 7" || got.Last != (Observation{}) || got.KubePercent != 100 || len(acts) != 1 || acts[0].Kind != ActCreateMarathon {
+		t.Fatalf("%+v %v", got, acts)
+	}
+}
+
+func TestBackSteps(t *testing.T) {
+	for _, tc := range []struct{ steps, want []int }{
+		{[]int{5, 25, 50, 100}, []int{50, 25, 5, 0}},
+		{[]int{100}, []int{0}},
+		{[]int{50, 100}, []int{50, 0}},
+	} {
+		if got := (Plan{Steps: tc.steps}).BackSteps(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%v: %v, want %v", tc.steps, got, tc.want)
+		}
+	}
+}
+
+// TestLabel: the label (journal entries' from/to, status' phase) shows the
+// step, the stage and whether the migration is paused or held.
+func TestLabel(t *testing.T) {
+	want := map[string]string{
+		"pending": "Pending", "shift-setting": "Shifting[25%]", "shift-watching": "Shifting[25% applied]",
+		"shift-paused": "Shifting[25% applied paused]", "shift-held": "Shifting[25% held]", "soak-paused": "Soaking[paused]",
+		"rb-weights": "RollingBack[weights]", "finalized": "Finalized", "recreating": "RecreatingMarathon",
+		"back-watching": "ShiftingBack[marathon 75% applied]", "back-paused": "ShiftingBack[marathon 75% applied paused]",
+		"return-marathon": "ReturningToKubernetes[marathon]",
+	}
+	sts := states()
+	for name, l := range want {
+		if got := Label(sts[name]); got != l {
+			t.Errorf("%s: %q, want %q", name, got, l)
+		}
+	}
+	held, _ := Next(sts["installing"], Event{Kind: EvHeld, Reason: "x"})
+	if got := Label(held); got != "Installing[held]" {
+		t.Errorf("held install: %q", got)
+	}
+}
+
 func TestPlanCheck(t *testing.T) {
 	for _, tc := range []struct {
 		steps []int
@@ -224,9 +354,12 @@ func TestPlanCheck(t *testing.T) {
 // invariants of any event sequence.
 type world struct {
 	kube        int  // Kubernetes share in nginx
-	marathonUp  bool // Marathon runs its instances
+	marathonUp  bool // Marathon runs its instances (and is in the pool)
 	marathonDef bool // the Marathon app exists
 	kubeUp      bool // the release is installed
+	// heldPush is true from a weights push that held until a push completes
+	// (nginx instances may still be at different weights).
+	heldPush bool
 }
 
 func (w *world) apply(t *rapid.T, a Action) {
@@ -237,13 +370,24 @@ func (w *world) apply(t *rapid.T, a Action) {
 		if a.KubePercent > 0 && !w.kubeUp {
 			t.Fatalf("weights %d%% to Kubernetes that is not installed", a.KubePercent)
 		}
-		if a.KubePercent < 100 && !w.marathonUp {
-			t.Fatalf("weights %d%% to Marathon that is scaled down", 100-a.KubePercent)
+		if a.KubePercent < 100 && (!w.marathonUp || !w.marathonDef) {
+			t.Fatalf("weights %d%% to Marathon that is scaled down or deleted", 100-a.KubePercent)
 		}
-		w.kube = a.KubePercent
+		w.kube, w.heldPush = a.KubePercent, false
+	case ActCreateMarathon:
+		if w.kube != 100 || !w.kubeUp {
+			t.Fatalf("Marathon created again while Kubernetes has %d%% (installed: %v)", w.kube, w.kubeUp)
+		}
+		w.marathonDef, w.marathonUp = true, true
 	case ActScaleMarathon:
 		if a.Instances == 0 && w.kube != 100 {
 			t.Fatalf("Marathon scaled down while it has %d%% of the traffic", 100-w.kube)
+		}
+		if a.Instances == 0 && w.heldPush {
+			t.Fatalf("Marathon scaled down while a weights push is held")
+		}
+		if a.Instances > 0 && !w.marathonDef {
+			t.Fatalf("Marathon scaled up but its app was deleted")
 		}
 		w.marathonUp = a.Instances > 0
 	case ActDeleteMarathon:
@@ -259,21 +403,25 @@ func (w *world) apply(t *rapid.T, a Action) {
 	}
 }
 
-// TestProperty drives the machine with random event sequences; whenever an
-// action "completes" its effect is applied to a model of the platforms.
+// TestProperty drives the machine with random event sequences (including
+// holds, and rollbacks of finalized migrations); whenever an action
+// "completes" its effect is applied to a model of the platforms.
 // Invariants: exactly one platform has all the weight unless a shift (or a
-// rollback's weights stage) is in progress; traffic only goes to a running
-// platform; Kubernetes is removed only after all weight is back on a
-// running Marathon; terminal states are consistent.
+// weights stage) is in progress; traffic only goes to a running platform;
+// Kubernetes is removed only after all weight is back on a running
+// Marathon; the Marathon app is created again only while Kubernetes has all
+// the weight and deleted only once Kubernetes has 100%; Marathon is never
+// scaled down while a weights push is held; a hold changes neither phase
+// nor weights nor the action; terminal states are consistent.
 func TestProperty(t *testing.T) {
-	kinds := []EventKind{EvStart, EvDone, EvDone, EvDone, EvObserved, EvObserved, EvFailed, EvPause, EvResume, EvAbort, EvRollback, EvFinalize}
+	kinds := []EventKind{EvStart, EvDone, EvDone, EvDone, EvObserved, EvObserved, EvFailed, EvPause, EvResume, EvAbort, EvRollback, EvFinalize, EvHeld, EvHeld}
 	rapid.Check(t, func(t *rapid.T) {
 		p := testPlan()
 		p.Steps = rapid.SampledFrom([][]int{{100}, {5, 25, 50, 100}, {50, 100}, {1, 2, 3, 100}}).Draw(t, "steps")
 		p.ManualRollback = rapid.Bool().Draw(t, "manual")
 		s := Start("web", p)
 		w := world{marathonUp: true, marathonDef: true}
-		n := rapid.IntRange(0, 80).Draw(t, "n")
+		n := rapid.IntRange(0, 150).Draw(t, "n")
 		for i := 0; i < n; i++ {
 			ev := Event{Kind: rapid.SampledFrom(kinds).Draw(t, "kind")}
 			if rapid.IntRange(0, 9).Draw(t, "progress") < 6 {
@@ -298,38 +446,76 @@ func TestProperty(t *testing.T) {
 					w.apply(t, a)
 				}
 			}
+			if ev.Kind == EvHeld {
+				ev.Reason = "nginx b does not acknowledge"
+				if acts := Actions(s); len(acts) == 1 && acts[0].Kind == ActSetWeights {
+					w.heldPush = true
+				}
+			}
 			n, acts := Next(s, ev)
 			if acts != nil && !reflect.DeepEqual(acts, Actions(n)) {
 				t.Fatalf("actions %v differ from Actions(next) %v", acts, Actions(n))
 			}
+			if ev.Kind == EvHeld && acts != nil {
+				if !n.Held || n.Phase != s.Phase || n.KubePercent != s.KubePercent || n.Step != s.Step || n.Stage != s.Stage || !reflect.DeepEqual(acts, Actions(s)) {
+					t.Fatalf("hold changed %s into %s (actions %v)", describe(s), describe(n), acts)
+				}
+			}
+			if n.Held {
+				for _, a := range Actions(n) {
+					if a.Kind == ActScaleMarathon && a.Instances == 0 && w.heldPush {
+						t.Fatalf("%s: Marathon to be scaled down while a weights push is held", describe(n))
+					}
+				}
+			}
 			s = n
-			inShift := s.Phase == Shifting || (s.Phase == RollingBack && s.Stage == StageWeights)
+			inShift := s.Phase == Shifting || s.Phase == ShiftingBack || s.Stage == StageWeights
 			if !inShift && w.kube != 0 && w.kube != 100 {
 				t.Fatalf("%s: traffic split %d%% outside a shift", describe(s), w.kube)
 			}
-			if s.Phase == Soaking || s.Phase == Finalizing || s.Phase == Finalized {
+			switch s.Phase {
+			case Soaking, Finalizing, Finalized, RecreatingMarathon:
 				if w.kube != 100 {
 					t.Fatalf("%s with kube=%d%%", describe(s), w.kube)
+				}
+			case RemovingKubernetes:
+				if w.kube != 0 || !w.marathonUp {
+					t.Fatalf("%s with kube=%d%%, Marathon up %v", describe(s), w.kube, w.marathonUp)
 				}
 			}
 		}
 		// Drive to the end: the state's action completes until terminal
-		// (roll back what is left).
+		// (roll back what is left; abort a rollback of a finalized
+		// migration half of the time).
 		if !s.Phase.Terminal() {
-			s, _ = Next(s, Event{Kind: EvRollback})
+			if s.Phase.Reverting() {
+				if rapid.Bool().Draw(t, "abort back") {
+					s, _ = Next(s, Event{Kind: EvAbort})
+				}
+			} else {
+				s, _ = Next(s, Event{Kind: EvRollback})
+			}
 			if s.Phase == Pending {
 				s, _ = Next(s, Event{Kind: EvStart})
 				s, _ = Next(s, Event{Kind: EvRollback})
 			}
 		}
 		for i := 0; !s.Phase.Terminal(); i++ {
-			if i > 10 {
+			if i > 20 {
 				t.Fatalf("no end: %s", describe(s))
 			}
+			ev := Event{Kind: EvDone}
 			for _, a := range Actions(s) {
-				w.apply(t, a)
+				if a.Kind == ActObserve {
+					ev = Event{Kind: EvObserved, Obs: good}
+				} else {
+					w.apply(t, a)
+				}
 			}
-			s, _ = Next(s, Event{Kind: EvDone})
+			if len(Actions(s)) == 0 { // paused on the way back
+				ev = Event{Kind: EvResume}
+			}
+			s, _ = Next(s, ev)
 		}
 		switch s.Phase {
 		case RolledBack:

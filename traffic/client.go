@@ -3,232 +3,274 @@ package traffic
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
-// ErrConflict means nginx already holds a newer state than the one pushed
-// (another writer got there first); re-read and retry.
-var ErrConflict = errors.New("routing state version conflict")
+// Errors of the admin API, wrapped by the errors of Client's methods (test
+// them with errors.Is).
+var (
+	// ErrConflict means the instance already holds a state at least as new
+	// as the one pushed (another writer got there first): re-read and retry.
+	ErrConflict = errors.New("routing state version conflict")
+	// ErrRefused means the instance refused the state as invalid (400).
+	ErrRefused = errors.New("refused the routing state")
+	// ErrUnauthorized means the instance refused the admin token (401).
+	ErrUnauthorized = errors.New("the admin token was refused")
+	// ErrUnreachable means no answer came from the instance.
+	ErrUnreachable = errors.New("unreachable")
+)
 
-// Client pushes routing states to the shared nginx's admin API and keeps the
-// state file nginx reloads on start in step with it.
+// Client talks to ONE nginx instance's admin API (docs/load-balancer.md).
+// Every request but /healthz carries the bearer token. Its errors name the
+// instance and its URL and say what to do. A Client is safe for concurrent
+// use once its fields are set.
 type Client struct {
-	// AdminURL is the admin API base URL, e.g. http://127.0.0.1:8001.
+	// Name names the instance in errors and statuses (default: AdminURL).
+	Name string
+	// AdminURL is the admin API base URL, e.g. https://10.0.0.5:8443.
 	AdminURL string
-	// StateFile is the routing state nginx loads on start
-	// (<lab dir>/nginx/routes.json); it is written before each push.
-	StateFile string
-	// PodNetworks are the non-loopback networks backends may live in.
-	PodNetworks []netip.Prefix
-	// HTTP is the client used for the admin API (default: 10 s timeout).
+	// Token is the admin token; when empty it is read from TokenFile
+	// (trimmed) at the first request and again after a 401.
+	Token string
+	// TokenFile holds the admin token (the file nginx reads too).
+	TokenFile string
+	// CAFile is a PEM bundle of the CAs that signed the admin listener's
+	// certificate (https with the operator's CA). Used only when HTTP is nil.
+	CAFile string
+	// HTTP is the client used for the admin API (default: 10 s timeout,
+	// trusting CAFile when set).
 	HTTP *http.Client
+
+	mu    sync.Mutex
+	token string
+	hc    *http.Client
+
+	imu    sync.Mutex
+	intern map[string]string // route and platform names of the last /stats
 }
 
-func (c *Client) http() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
+// Health is the answer of GET /healthz.
+type Health struct {
+	// Status is "ok".
+	Status string `json:"status"`
+	// Version is the version of the active routing state.
+	Version int64 `json:"version"`
+	// Routes is the number of routes in it.
+	Routes int `json:"routes"`
+	// Instance is the random id nginx chose when it started; it changes on
+	// every restart of nginx.
+	Instance string `json:"instance"`
+}
+
+// String returns the instance's name.
+func (c *Client) String() string {
+	if c.Name != "" {
+		return c.Name
 	}
-	return defaultHTTP
+	return c.AdminURL
+}
+
+// where names the instance and its URL for errors.
+func (c *Client) where() string {
+	if c.Name == "" {
+		return "nginx instance " + c.AdminURL
+	}
+	return fmt.Sprintf("nginx instance %s (%s)", c.Name, c.AdminURL)
 }
 
 var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
 
-// Get returns nginx's active routing state.
+func (c *Client) http() (*http.Client, error) {
+	if c.HTTP != nil {
+		return c.HTTP, nil
+	}
+	if c.CAFile == "" {
+		return defaultHTTP, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hc != nil {
+		return c.hc, nil
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read the admin CA file: %w (check the context's loadBalancer CA file)", c.where(), err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: the admin CA file %s holds no PEM certificate", c.where(), c.CAFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c.hc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	return c.hc, nil
+}
+
+func (c *Client) bearer() (string, error) {
+	if c.Token != "" {
+		return c.Token, nil
+	}
+	if c.TokenFile == "" {
+		return "", nil // nginx answers 401, and the error says what to do
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" {
+		return c.token, nil
+	}
+	data, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("%s: read the admin token: %w (check the context's loadBalancer token file)", c.where(), err)
+	}
+	t := strings.TrimSpace(string(data))
+	if t == "" {
+		return "", fmt.Errorf("%s: the admin token file %s is empty", c.where(), c.TokenFile)
+	}
+	c.token = t
+	return t, nil
+}
+
+// forgetToken makes the next request re-read TokenFile (it may have been
+// rotated).
+func (c *Client) forgetToken() {
+	c.mu.Lock()
+	c.token = ""
+	c.mu.Unlock()
+}
+
+// do sends one request and returns the body of a 200 answer, or an error
+// naming the instance and what to do.
+func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	hc, err := c.http()
+	if err != nil {
+		return nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.AdminURL, "/")+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %w (check the context's loadBalancer.instances)", c.where(), method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if path != "/healthz" {
+		tok, err := c.bearer()
+		if err != nil {
+			return nil, err
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %s %s: %w", c.where(), method, path, err)
+		}
+		return nil, fmt.Errorf("%s: %s %s: %w: %w: is nginx running there? check the context's loadBalancer.instances", c.where(), method, path, ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s %s: reading the answer: %w: %w", c.where(), method, path, ErrUnreachable, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return rb, nil
+	case http.StatusUnauthorized:
+		c.forgetToken()
+		fix := "check the configured token: it must be the one nginx reads (lb render --admin-token-file)"
+		switch {
+		case c.Token == "" && c.TokenFile != "":
+			fix = "check the token file " + c.TokenFile + ": it must hold the token nginx reads (lb render --admin-token-file)"
+		case c.Token == "":
+			fix = "no token is configured: set the context's token file (holding the token nginx reads, lb render --admin-token-file)"
+		}
+		return nil, fmt.Errorf("%s: %s %s: %w (401: %s): %s", c.where(), method, path, ErrUnauthorized, adminError(rb), fix)
+	case http.StatusConflict:
+		return nil, fmt.Errorf("%s: %s %s: %w: %s", c.where(), method, path, ErrConflict, adminError(rb))
+	case http.StatusBadRequest:
+		return nil, fmt.Errorf("%s %w: 400 Bad Request: %s", c.where(), ErrRefused, adminError(rb))
+	default:
+		return nil, fmt.Errorf("%s: %s %s: %s: %s", c.where(), method, path, resp.Status, adminError(rb))
+	}
+}
+
+// Health returns the instance's GET /healthz (no token needed).
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	err := c.call(ctx, http.MethodGet, "/healthz", nil, &h)
+	return h, err
+}
+
+// Get returns the instance's active routing state.
 func (c *Client) Get(ctx context.Context) (State, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.AdminURL+"/routes", nil)
-	if err != nil {
-		return State{}, fmt.Errorf("get routes: %w", err)
-	}
-	resp, err := c.http().Do(req)
-	if err != nil {
-		return State{}, fmt.Errorf("get routes from nginx admin %s: %w", c.AdminURL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return State{}, fmt.Errorf("get routes from nginx admin %s: %w", c.AdminURL, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return State{}, fmt.Errorf("get routes from nginx admin %s: %s: %s", c.AdminURL, resp.Status, adminError(body))
-	}
 	var s State
-	if err := json.Unmarshal(body, &s); err != nil {
-		return State{}, fmt.Errorf("get routes from nginx admin %s: %w", c.AdminURL, err)
-	}
-	return s, nil
+	err := c.call(ctx, http.MethodGet, "/routes", nil, &s)
+	return s, err
 }
 
-// Apply makes s nginx's routing state: it validates s, writes it to the
-// state file (atomically: temp file + rename), then PUTs it to nginx. A
-// Version of 0 means "the active version + 1". When nginx refuses or cannot
-// be reached, the previous state stays active in nginx, the state file is put
-// back as it was, and the error says so. It returns the state as applied.
-func (c *Client) Apply(ctx context.Context, s State) (State, error) {
-	if err := Validate(s, c.PodNetworks...); err != nil {
-		return State{}, fmt.Errorf("routing state not applied (nothing changed): %w", err)
-	}
-	if s.Version == 0 {
-		cur, err := c.Get(ctx)
-		if err != nil {
-			return State{}, fmt.Errorf("routing state not applied (nothing changed): %w", err)
-		}
-		s.Version = cur.Version + 1
-	}
-	body, err := json.Marshal(s)
+// call sends one request and decodes the 200 answer into out.
+func (c *Client) call(ctx context.Context, method, path string, body []byte, out any) error {
+	rb, err := c.do(ctx, method, path, body)
 	if err != nil {
-		return State{}, fmt.Errorf("routing state not applied: %w", err)
+		return err
 	}
-	prev, prevErr := os.ReadFile(c.StateFile)
-	if prevErr != nil && !errors.Is(prevErr, os.ErrNotExist) {
-		return State{}, fmt.Errorf("routing state not applied (nothing changed): read %s: %w", c.StateFile, prevErr)
-	}
-	if err := WriteFileAtomic(c.StateFile, append(body, '\n')); err != nil {
-		return State{}, fmt.Errorf("routing state not applied (nothing changed): %w", err)
-	}
-	applied, perr := c.put(ctx, body)
-	if errors.Is(perr, ErrConflict) {
-		// nginx may already hold exactly this state: it reloaded (and read
-		// the file written above) between the write and the PUT.
-		if cur, err := c.Get(ctx); err == nil && sameState(cur, s) {
-			return cur, nil
-		}
-	}
-	if perr != nil {
-		var rerr error
-		if prevErr == nil {
-			rerr = WriteFileAtomic(c.StateFile, prev)
-		} else {
-			rerr = os.Remove(c.StateFile)
-		}
-		if rerr != nil {
-			return State{}, fmt.Errorf("routing state version %d not applied, nginx keeps its previous state, and restoring %s failed (%v): %w", s.Version, c.StateFile, rerr, perr)
-		}
-		return State{}, fmt.Errorf("routing state version %d not applied, nginx keeps its previous state: %w", s.Version, perr)
-	}
-	return applied, nil
-}
-
-func (c *Client) put(ctx context.Context, body []byte) (State, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.AdminURL+"/routes", bytes.NewReader(body))
-	if err != nil {
-		return State{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http().Do(req)
-	if err != nil {
-		return State{}, fmt.Errorf("nginx admin %s: %w", c.AdminURL, err)
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return State{}, fmt.Errorf("nginx admin %s: %w", c.AdminURL, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusConflict:
-		return State{}, fmt.Errorf("%w: nginx admin says: %s", ErrConflict, adminError(rb))
-	case resp.StatusCode != http.StatusOK:
-		return State{}, fmt.Errorf("nginx admin %s refused the state: %s: %s", c.AdminURL, resp.Status, adminError(rb))
-	}
-	var s State
-	if err := json.Unmarshal(rb, &s); err != nil {
-		return State{}, fmt.Errorf("nginx admin %s: unreadable answer: %w", c.AdminURL, err)
-	}
-	return s, nil
-}
-
-// Update reads the active state, applies change to it and pushes the result
-// as the next version, retrying (up to 20 times) when another writer got
-// there first. change may be called several times.
-func (c *Client) Update(ctx context.Context, change func(State) (State, error)) (State, error) {
-	var last error
-	for attempt := 0; attempt < 20; attempt++ {
-		if attempt > 0 {
-			// Another writer won: back off a little (jittered) and re-read.
-			select {
-			case <-ctx.Done():
-				return State{}, fmt.Errorf("%w (gave up: %w)", last, ctx.Err())
-			case <-time.After(time.Duration(attempt*5+rand.IntN(20)) * time.Millisecond):
-			}
-		}
-		cur, err := c.Get(ctx)
-		if err != nil {
-			return State{}, err
-		}
-		next, err := change(cur.Clone())
-		if err != nil {
-			return State{}, err
-		}
-		next.Version = cur.Version + 1
-		applied, err := c.Apply(ctx, next)
-		if err == nil {
-			return applied, nil
-		}
-		if !errors.Is(err, ErrConflict) {
-			return State{}, err
-		}
-		last = err
-	}
-	return State{}, last
-}
-
-// SetRoute adds a route or replaces the route of the same name.
-func (c *Client) SetRoute(ctx context.Context, r Route) (State, error) {
-	return c.Update(ctx, func(s State) (State, error) { return s.WithRoute(r), nil })
-}
-
-// RemoveRoute removes a route; removing a missing route is not an error.
-func (c *Client) RemoveRoute(ctx context.Context, name string) (State, error) {
-	return c.Update(ctx, func(s State) (State, error) { return s.WithoutRoute(name), nil })
-}
-
-// RemoveBackend takes a backend out of service in the only safe order:
-// first it is removed from the route in nginx (no new request goes to it),
-// then requests already sent to it get drain to finish, then stop is called
-// (may be nil) to stop the task or pod. A backend that is already absent from
-// the route is only drained and stopped, so the call can be repeated.
-func (c *Client) RemoveBackend(ctx context.Context, route, address string, drain time.Duration, stop func(context.Context) error) error {
-	_, err := c.Update(ctx, func(s State) (State, error) {
-		r, ok := s.Route(route)
-		if !ok {
-			return s, nil
-		}
-		kept := r.Backends[:0]
-		for _, b := range r.Backends {
-			if b.Address != address {
-				kept = append(kept, b)
-			}
-		}
-		r.Backends = kept
-		return s.WithRoute(r), nil
-	})
-	if err != nil {
-		return fmt.Errorf("remove backend %s from route %q: %w (it was not stopped)", address, route, err)
-	}
-	if drain > 0 {
-		t := time.NewTimer(drain)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove backend %s from route %q: removed from nginx, drain interrupted (not stopped): %w", address, route, ctx.Err())
-		case <-t.C:
-		}
-	}
-	if stop != nil {
-		if err := stop(ctx); err != nil {
-			return fmt.Errorf("remove backend %s from route %q: removed from nginx and drained, but stopping it failed: %w", address, route, err)
-		}
+	if err := json.Unmarshal(rb, out); err != nil {
+		return fmt.Errorf("%s: %s %s: unreadable answer: %w", c.where(), method, path, err)
 	}
 	return nil
+}
+
+// Put replaces the instance's routing state with s (not validated here: see
+// Validate) and returns the state as stored once nginx persisted it. A
+// Version not newer than the active one is ErrConflict; an invalid state is
+// ErrRefused with nginx's message; a refused token is ErrUnauthorized.
+func (c *Client) Put(ctx context.Context, s State) (State, error) {
+	body, err := json.Marshal(s)
+	if err != nil {
+		return State{}, fmt.Errorf("%s: PUT /routes: %w", c.where(), err)
+	}
+	var out State
+	if err := c.call(ctx, http.MethodPut, "/routes", body, &out); err != nil {
+		return State{}, err
+	}
+	return out, nil
+}
+
+// Stats returns the instance's GET /stats, indexed by route.
+func (c *Client) Stats(ctx context.Context) (*InstanceStats, error) {
+	body, err := c.do(ctx, http.MethodGet, "/stats", nil)
+	if err != nil {
+		return nil, err
+	}
+	c.imu.Lock()
+	if c.intern == nil {
+		c.intern = map[string]string{}
+	}
+	st, err := decodeStats(body, c.intern)
+	if err == nil && len(c.intern) > 4*len(st.Series)+64 {
+		c.intern = nil // routes came and went: start afresh next time
+	}
+	c.imu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("%s: GET /stats: %w", c.where(), err)
+	}
+	return st, nil
 }
 
 // WriteFileAtomic writes data to path through a temp file in the same
@@ -257,26 +299,24 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // sameState compares two states as nginx stores them (nil and empty lists
-// are the same).
+// are the same, "" and "/" prefixes too).
 func sameState(a, b State) bool {
-	norm := func(s State) State {
-		s = s.Clone()
-		if s.Routes == nil {
-			s.Routes = []Route{}
-		}
-		for i := range s.Routes {
-			if s.Routes[i].Backends == nil {
-				s.Routes[i].Backends = []Backend{}
-			}
-			if s.Routes[i].PathPrefix == "" {
-				s.Routes[i].PathPrefix = "/"
-			}
-		}
-		return s
+	if a.Version != b.Version || len(a.Routes) != len(b.Routes) {
+		return false
 	}
-	ja, err1 := json.Marshal(norm(a))
-	jb, err2 := json.Marshal(norm(b))
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+	for i := range a.Routes {
+		ra, rb := a.Routes[i], b.Routes[i]
+		if ra.Name != rb.Name || ra.Host != rb.Host || normPrefix(ra.PathPrefix) != normPrefix(rb.PathPrefix) ||
+			ra.Owner != rb.Owner || len(ra.Backends) != len(rb.Backends) {
+			return false
+		}
+		for j := range ra.Backends {
+			if ra.Backends[j] != rb.Backends[j] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func adminError(body []byte) string {
@@ -286,5 +326,9 @@ func adminError(body []byte) string {
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
 		return e.Error
 	}
-	return strings.TrimSpace(string(body))
+	s := strings.TrimSpace(string(body))
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	return s
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,14 +28,19 @@ import (
 	"pgregory.net/rapid"
 )
 
-func setup(t testing.TB) (*nginxtest.Instance, *traffic.Client) {
+func setup(t testing.TB) (*nginxtest.Instance, *traffic.Fleet) {
 	t.Helper()
 	in := nginxtest.Start(t, nil)
 	c := in.Nginx.TrafficClient()
-	if len(c.PodNetworks) != 1 || c.PodNetworks[0] != netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR) {
-		t.Fatalf("client pod networks %v, want the lab's pod CIDR", c.PodNetworks)
+	if !slices.Contains(c.BackendCIDRs, netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR)) || !slices.Contains(c.BackendCIDRs, netip.MustParsePrefix("127.0.0.0/8")) {
+		t.Fatalf("client backend CIDRs %v, want loopback and the lab's pod CIDR", c.BackendCIDRs)
 	}
 	return in, c
+}
+
+// apply makes s the routing state (as the next version).
+func apply(c *traffic.Fleet, s traffic.State) (traffic.State, error) {
+	return c.Update(context.Background(), func(traffic.State) (traffic.State, error) { return s, nil })
 }
 
 func backend(b *nginxtest.Backend, weight int, platform string) traffic.Backend {
@@ -57,7 +63,7 @@ func TestRoutingByHostAndPath(t *testing.T) {
 		route("web-api-v2", "web.test", "/api/v2/"),
 		route("shop-cart", "shop.test", "/cart"),
 	}}
-	applied, err := c.Apply(context.Background(), state)
+	applied, err := apply(c, state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +124,7 @@ func TestWeightsHonoured(t *testing.T) {
 // splitRoute starts two Marathon and two Kubernetes backends (m1, m2, k1,
 // k2) and returns a function that routes web.test to them with the given
 // Kubernetes percentage.
-func splitRoute(t testing.TB, c *traffic.Client) func(kubePercent int) {
+func splitRoute(t testing.TB, c *traffic.Fleet) func(kubePercent int) {
 	t.Helper()
 	m := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.2", "m1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.3", "m2"), 0, "")}
 	k := []traffic.Backend{backend(nginxtest.StartBackend(t, "127.0.0.4", "k1"), 0, ""), backend(nginxtest.StartBackend(t, "127.0.0.5", "k2"), 0, "")}
@@ -187,8 +193,10 @@ func TestWeightChangesUnderLoadFailNothing(t *testing.T) {
 	if in.Process().ID().PID != pid {
 		t.Error("nginx master changed")
 	}
-	if st, err := c.Get(context.Background()); err != nil || st.Version != 21 {
-		t.Errorf("version after 21 pushes = %d, %v", st.Version, err)
+	// 21 pushes, 4 of which repeat the previous split (0 then 0, 100 then
+	// 100): the fleet sends only the 17 changes.
+	if st, err := c.Get(context.Background()); err != nil || st.Version != 17 {
+		t.Errorf("version after 21 pushes, 17 changes = %d, %v", st.Version, err)
 	}
 	if log, _ := os.ReadFile(in.Nginx.ErrorLog); strings.Contains(string(log), "reconfiguring") {
 		t.Error("nginx reloaded during weight changes")
@@ -275,46 +283,46 @@ func TestRestartRestoresRoutes(t *testing.T) {
 }
 
 // TestApplyFailureKeepsPreviousState: a refused or failed push leaves nginx
-// and the state file on the previous state, and says so.
+// on the previous state, and says so; nginx down: the fleet keeps the state
+// and pushes it when nginx is back.
 func TestApplyFailureKeepsPreviousState(t *testing.T) {
 	in, c := setup(t)
 	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
-	good, err := c.Apply(context.Background(), traffic.State{Version: 5, Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{backend(a, 1, traffic.Marathon)}}}})
+	good, err := apply(c, traffic.State{Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{backend(a, 1, traffic.Marathon)}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	file, _ := os.ReadFile(c.StateFile)
 
 	// Stale version: refused by nginx.
-	_, err = c.Apply(context.Background(), traffic.State{Version: 3})
-	if !errors.Is(err, traffic.ErrConflict) || !strings.Contains(err.Error(), "nginx keeps its previous state") {
+	_, err = c.Instances[0].Put(context.Background(), traffic.State{Version: good.Version})
+	if !errors.Is(err, traffic.ErrConflict) {
 		t.Fatalf("stale push: %v", err)
 	}
-	// Invalid: refused before anything is written.
-	_, err = c.Apply(context.Background(), traffic.State{Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{{Address: "93.184.216.34:80", Weight: 1, Platform: traffic.Marathon}}}}})
+	// Invalid: refused before anything is sent.
+	_, err = apply(c, traffic.State{Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{{Address: "93.184.216.34:80", Weight: 1, Platform: traffic.Marathon}}}}})
 	if err == nil || !strings.Contains(err.Error(), "nothing changed") {
 		t.Fatalf("invalid push: %v", err)
-	}
-	if got, _ := os.ReadFile(c.StateFile); string(got) != string(file) {
-		t.Fatalf("state file changed by refused pushes:\n%s\nwas\n%s", got, file)
 	}
 	if st, err := c.Get(context.Background()); err != nil || fmt.Sprint(st) != fmt.Sprint(good) {
 		t.Fatalf("active state changed: %+v %v", st, err)
 	}
 
-	// nginx down: the push fails, the file is restored, and after a restart
-	// nginx routes by the previous state.
+	// nginx down: the push is not acknowledged, nginx routes by the
+	// previous state after a restart, and Sync brings it up to the state.
 	in.Stop()
-	_, err = c.Apply(context.Background(), traffic.State{Version: 6})
-	if err == nil || !strings.Contains(err.Error(), "nginx keeps its previous state") {
+	_, err = c.RemoveRoute(context.Background(), "web")
+	if !errors.Is(err, traffic.ErrNotAcknowledged) {
 		t.Fatalf("push to a stopped nginx: %v", err)
-	}
-	if got, _ := os.ReadFile(c.StateFile); string(got) != string(file) {
-		t.Fatalf("state file not restored:\n%s", got)
 	}
 	in.Restart()
 	if code, body := nginxtest.Get(t, in.PublicAddr(), "x", "/"); code != 200 || !strings.HasPrefix(body, "a ") {
 		t.Fatalf("after restart: %d %s", code, body)
+	}
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Get(context.Background()); err != nil || len(st.Routes) != 0 || st.Version != good.Version+1 {
+		t.Fatalf("after Sync: %+v %v", st, err)
 	}
 }
 
@@ -349,7 +357,7 @@ func TestAccessLogStatsCountTheLoad(t *testing.T) {
 	in, c := setup(t)
 	m := nginxtest.StartBackend(t, "127.0.0.2", "m")
 	k := nginxtest.StartBackend(t, "127.0.0.3", "k")
-	if _, err := c.Apply(context.Background(), traffic.State{Routes: []traffic.Route{
+	if _, err := apply(c, traffic.State{Routes: []traffic.Route{
 		{Name: "web", Host: "web.test", Backends: []traffic.Backend{backend(m, 3, traffic.Marathon), backend(k, 1, traffic.Kubernetes)}},
 		{Name: "down", Host: "down.test", Backends: []traffic.Backend{backend(m, 0, traffic.Marathon)}},
 	}}); err != nil {
@@ -508,51 +516,6 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 }
 
-// TestApplyRacingReload: nginx reloads (and reads the state file) between
-// the client's file write and its PUT; the PUT then conflicts with the very
-// same state, which is a success, not a failure to undo.
-func TestApplyRacingReload(t *testing.T) {
-	in, c := setup(t)
-	a := nginxtest.StartBackend(t, "127.0.0.2", "a")
-	want := traffic.State{Version: 2, Routes: []traffic.Route{{Name: "web", Backends: []traffic.Backend{backend(a, 1, traffic.Marathon)}}}}
-	// What Apply writes before its PUT, picked up by a reload.
-	data, err := json.Marshal(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := traffic.WriteFileAtomic(c.StateFile, data); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Nginx.Reload(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := c.Get(context.Background())
-		if err == nil && st.Version == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reload did not load the state file: %+v %v", st, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	got, err := c.Apply(context.Background(), want)
-	if err != nil {
-		t.Fatalf("Apply of the state nginx already holds: %v", err)
-	}
-	if got.Version != 2 {
-		t.Fatalf("applied %+v", got)
-	}
-	if file, _ := os.ReadFile(c.StateFile); !strings.Contains(string(file), a.Addr) {
-		t.Fatalf("state file lost the state: %s", file)
-	}
-	// A different state at the same version is still a conflict.
-	if _, err := c.Apply(context.Background(), traffic.State{Version: 2}); !errors.Is(err, traffic.ErrConflict) {
-		t.Fatalf("different state, same version: %v", err)
-	}
-}
-
 // TestNginxAndGoAgreeOnValidity: nginx's own validation (Lua) accepts and
 // refuses the same states as Validate, so a state the client lets through is
 // never refused by nginx for its shape, and nginx is guarded on its own.
@@ -588,12 +551,12 @@ func TestNginxAndGoAgreeOnValidity(t *testing.T) {
 	}
 	version := int64(0)
 	for name, s := range cases {
-		goErr := traffic.Validate(s, c.PodNetworks...)
+		goErr := traffic.Validate(s, c.BackendCIDRs)
 		version++
 		s.Version = version
 		body, _ := json.Marshal(s)
 		req, _ := http.NewRequest(http.MethodPut, in.Nginx.AdminURL()+"/routes", bytes.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := in.Nginx.AdminHTTPClient().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -674,11 +637,11 @@ func TestNginxAndGoAgreeOnRandomStates(t *testing.T) {
 			}
 			s.Routes = append(s.Routes, r)
 		}
-		goErr := traffic.Validate(s, c.PodNetworks...)
+		goErr := traffic.Validate(s, c.BackendCIDRs)
 		s.Version = version + 1
 		body, _ := json.Marshal(s)
 		req, _ := http.NewRequest(http.MethodPut, in.Nginx.AdminURL()+"/routes", bytes.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := in.Nginx.AdminHTTPClient().Do(req)
 		if err != nil {
 			rt.Fatal(err)
 		}

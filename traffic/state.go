@@ -1,15 +1,21 @@
-// Package traffic owns how requests reach an app's backends through the shared
-// nginx: the routing state (routes, each with one pool of weighted backends
-// from both platforms), the rules that make a state valid, how an app's
-// traffic is split between Marathon and Kubernetes, the client that pushes a
-// state to nginx's admin API (persisting it first so a restarted nginx routes
-// the same), and the statistics read back from nginx's access log.
+// Package traffic owns how requests reach an app's backends through the
+// operator's nginx fleet (docs/load-balancer.md): the routing state (routes,
+// each with one pool of weighted backends from both platforms, and the owner
+// that keeps it), the rules and bounds that make a state valid, how an app's
+// traffic is split between Marathon and Kubernetes, the admin API client of
+// one nginx instance, the Fleet that pushes one versioned state to every
+// instance of a context, and the statistics read back from the instances.
 //
-// The pure part (State, Validate, Match, SplitWeights, ParseLine, Window) does
-// no I/O; Client and Tailer are the small edges that touch the network and
-// disk. Weight and backend changes never reload nginx (see the notes in
-// ../shared/notes/nginx-traffic.md): nginx's Lua balancer reads the state from
-// a shared dict on every request.
+// The pure part (State, Validate, Match, SplitWeights, Delta,
+// HistogramQuantile, ParseLine, Window) does no I/O. The edges are Client
+// (one instance's admin API: token, https with the operator's CA), Fleet
+// (Update, Run: every instance holds the same version, or the error says
+// which does not and why), Sampler (the fleet's /stats every second, for the
+// migration's gates) and Tailer (an access log, for people). Weight and
+// backend changes never reload nginx: its Lua balancer reads the state from
+// a shared dict on every request, and nginx persists the state it accepted.
+// This package does not decide shares or gates (migrate does), nor follow
+// the platforms' backends (traffic/follow does).
 package traffic
 
 import (
@@ -30,9 +36,21 @@ const (
 	Kubernetes = "kubernetes"
 )
 
-// MaxVersion is the largest state version: nginx's Lua numbers are doubles,
-// exact up to 2^53.
-const MaxVersion = 1 << 53
+// Bounds of a routing state, enforced by Validate and by nginx's Lua module
+// (docs/load-balancer.md).
+const (
+	// MaxVersion is the largest state version: nginx's Lua numbers are
+	// doubles, exact up to 2^53.
+	MaxVersion = 1 << 53
+	// MaxWeight is the largest backend weight.
+	MaxWeight = 1000000
+	// MaxRoutes is the largest number of routes in a state.
+	MaxRoutes = 10000
+	// MaxBackends is the largest number of backends in one route.
+	MaxBackends = 1000
+	// MaxOwner is the longest Route.Owner.
+	MaxOwner = 128
+)
 
 // State is the whole routing state of the shared nginx.
 type State struct {
@@ -53,15 +71,20 @@ type Route struct {
 	// PathPrefix matches whole path segments: "/api" matches "/api" and
 	// "/api/x" but not "/apix". "" or "/" matches every path.
 	PathPrefix string `json:"pathPrefix"`
+	// Owner says who keeps the route's pool: "" nobody (set by hand or by
+	// deploy), "sync" the long-running `switchyard lb sync`, "migrate/APP" a
+	// migration of APP. At most MaxOwner characters of [A-Za-z0-9._/:-].
+	Owner string `json:"owner,omitempty"`
 	// Backends is the pool; each request goes to one backend with weight > 0.
 	Backends []Backend `json:"backends"`
 }
 
 // Backend is one Marathon task or Kubernetes pod endpoint.
 type Backend struct {
-	// Address is IPv4:port, on loopback or in the lab's pod network.
+	// Address is IPv4:port inside one of the load balancer's backend CIDRs.
 	Address string `json:"address"`
-	// Weight is the relative share of the route's requests; 0 means no traffic.
+	// Weight is the relative share of the route's requests, 0 to MaxWeight;
+	// 0 means no traffic.
 	Weight int `json:"weight"`
 	// Platform is Marathon or Kubernetes.
 	Platform string `json:"platform"`
@@ -130,20 +153,28 @@ func (r Route) LiveBackends() []Backend {
 	return out
 }
 
-var routeName = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+var (
+	routeName = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	ownerName = regexp.MustCompile(`^[A-Za-z0-9._/:-]*$`)
+)
 
-// Validate checks a state before it is pushed: route names unique and
-// well-formed, one route per host and prefix, backend addresses IPv4:port on
-// loopback or inside one of podNetworks (the only places the lab may send
-// traffic), weights >= 0, platforms known. All problems are reported, each
-// naming its field.
-func Validate(s State, podNetworks ...netip.Prefix) error {
+// Validate checks a state before it is pushed: at most MaxRoutes routes,
+// route names unique and well-formed, one route per host and prefix, owner
+// well-formed, at most MaxBackends backends per route, backend addresses
+// IPv4:port inside one of backendCIDRs (the only networks nginx may send
+// traffic to; loopback only when a CIDR covers it, e.g. 127.0.0.0/8), weights
+// in [0, MaxWeight], platforms known. All problems are reported, each naming
+// its field.
+func Validate(s State, backendCIDRs []netip.Prefix) error {
 	var errs []error
 	if s.Version < 0 || s.Version > MaxVersion {
 		errs = append(errs, fmt.Errorf("version: %d must be between 0 and %d", s.Version, int64(MaxVersion)))
 	}
-	names := map[string]bool{}
-	keys := map[string]string{}
+	if len(s.Routes) > MaxRoutes {
+		errs = append(errs, fmt.Errorf("routes: %d routes, at most %d are allowed", len(s.Routes), MaxRoutes))
+	}
+	names := make(map[string]bool, len(s.Routes))
+	keys := make(map[string]string, len(s.Routes))
 	for i, r := range s.Routes {
 		p := "routes[" + strconv.Itoa(i) + "]"
 		switch {
@@ -159,23 +190,29 @@ func Validate(s State, podNetworks ...netip.Prefix) error {
 		if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
 			errs = append(errs, fmt.Errorf("%s.pathPrefix: %q must start with '/'", p, r.PathPrefix))
 		}
+		if len(r.Owner) > MaxOwner || !ownerName.MatchString(r.Owner) {
+			errs = append(errs, fmt.Errorf("%s.owner: %q must be at most %d letters, digits, '.', '_', '/', ':', '-'", p, r.Owner, MaxOwner))
+		}
 		key := r.Host + " " + normPrefix(r.PathPrefix)
 		if other, dup := keys[key]; dup {
 			errs = append(errs, fmt.Errorf("%s: host %q and pathPrefix %q are already routed by %q", p, r.Host, r.PathPrefix, other))
 		} else {
 			keys[key] = r.Name
 		}
-		addrs := map[string]bool{}
+		if len(r.Backends) > MaxBackends {
+			errs = append(errs, fmt.Errorf("%s.backends: %d backends, at most %d are allowed", p, len(r.Backends), MaxBackends))
+		}
+		addrs := make(map[string]bool, len(r.Backends))
 		for j, b := range r.Backends {
-			bp := fmt.Sprintf("%s.backends[%d]", p, j)
-			if err := CheckAddress(b.Address, podNetworks...); err != nil {
+			bp := p + ".backends[" + strconv.Itoa(j) + "]"
+			if err := CheckAddress(b.Address, backendCIDRs); err != nil {
 				errs = append(errs, fmt.Errorf("%s.address: %w", bp, err))
 			} else if addrs[b.Address] {
 				errs = append(errs, fmt.Errorf("%s.address: %s is listed twice", bp, b.Address))
 			}
 			addrs[b.Address] = true
-			if b.Weight < 0 {
-				errs = append(errs, fmt.Errorf("%s.weight: %d must be >= 0", bp, b.Weight))
+			if b.Weight < 0 || b.Weight > MaxWeight {
+				errs = append(errs, fmt.Errorf("%s.weight: %d must be between 0 and %d", bp, b.Weight, MaxWeight))
 			}
 			if b.Platform != Marathon && b.Platform != Kubernetes {
 				errs = append(errs, fmt.Errorf("%s.platform: %q must be %q or %q", bp, b.Platform, Marathon, Kubernetes))
@@ -185,24 +222,28 @@ func Validate(s State, podNetworks ...netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
-// DecodeState decodes a routing state (JSON, as in the state file and the
-// admin API; unknown fields are errors) and validates it.
-func DecodeState(data []byte, podNetworks ...netip.Prefix) (State, error) {
+// DecodeState decodes a routing state (JSON, as in nginx's routes.json and
+// the admin API; unknown fields are errors) and validates it against
+// backendCIDRs.
+func DecodeState(data []byte, backendCIDRs []netip.Prefix) (State, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var s State
 	if err := dec.Decode(&s); err != nil {
 		return State{}, fmt.Errorf("invalid JSON routing state: %w", err)
 	}
-	if err := Validate(s, podNetworks...); err != nil {
+	if dec.More() {
+		return State{}, errors.New("invalid JSON routing state: data after the state")
+	}
+	if err := Validate(s, backendCIDRs); err != nil {
 		return State{}, err
 	}
 	return s, nil
 }
 
-// CheckAddress accepts IPv4:port addresses on loopback or inside one of
-// podNetworks, and nothing else.
-func CheckAddress(addr string, podNetworks ...netip.Prefix) error {
+// CheckAddress accepts IPv4:port addresses inside one of backendCIDRs, and
+// nothing else (loopback included: it is allowed only when a CIDR covers it).
+func CheckAddress(addr string, backendCIDRs []netip.Prefix) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%q must be IPv4:port", addr)
@@ -215,15 +256,12 @@ func CheckAddress(addr string, podNetworks ...netip.Prefix) error {
 	if err != nil || !ip.Is4() {
 		return fmt.Errorf("%q must be IPv4:port", addr)
 	}
-	if ip.IsLoopback() {
-		return nil
-	}
-	for _, p := range podNetworks {
+	for _, p := range backendCIDRs {
 		if p.Contains(ip) {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s is neither loopback nor in the lab's pod network %v: traffic may only go to lab addresses", addr, podNetworks)
+	return fmt.Errorf("%s is in none of the backend CIDRs %v: traffic may only go to those networks (the load balancer's --backends-cidr)", addr, backendCIDRs)
 }
 
 func normPrefix(p string) string {

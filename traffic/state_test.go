@@ -9,7 +9,27 @@ import (
 	"pgregory.net/rapid"
 )
 
-var podNet = netip.MustParsePrefix("10.244.0.0/16")
+var (
+	podNet = netip.MustParsePrefix("10.244.0.0/16")
+	// nets is what the lab passes: loopback and its pod network.
+	nets = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), podNet}
+)
+
+func manyRoutes(n int) []Route {
+	out := make([]Route, n)
+	for i := range out {
+		out[i] = Route{Name: "r" + strconv.Itoa(i), PathPrefix: "/r" + strconv.Itoa(i)}
+	}
+	return out
+}
+
+func manyBackends(n int) []Backend {
+	out := make([]Backend, n)
+	for i := range out {
+		out[i] = be("10.244."+strconv.Itoa(i/250)+"."+strconv.Itoa(1+i%250)+":80", 1, Kubernetes)
+	}
+	return out
+}
 
 func be(addr string, w int, platform string) Backend {
 	return Backend{Address: addr, Weight: w, Platform: platform, App: "/app"}
@@ -33,8 +53,18 @@ func TestValidate(t *testing.T) {
 		{"host with port", State{Routes: []Route{{Name: "a", Host: "web:80"}}}, []string{"routes[0].host"}},
 		{"host uppercase", State{Routes: []Route{{Name: "a", Host: "Web"}}}, []string{"routes[0].host"}},
 		{"relative prefix", State{Routes: []Route{{Name: "a", PathPrefix: "api"}}}, []string{"routes[0].pathPrefix"}},
-		{"foreign address", State{Routes: []Route{{Name: "a", Backends: []Backend{be("192.168.1.1:80", 1, Marathon)}}}}, []string{"routes[0].backends[0].address", "neither loopback"}},
-		{"outside pod network", State{Routes: []Route{{Name: "a", Backends: []Backend{be("10.245.0.1:80", 1, Marathon)}}}}, []string{"neither loopback"}},
+		{"foreign address", State{Routes: []Route{{Name: "a", Backends: []Backend{be("192.168.1.1:80", 1, Marathon)}}}}, []string{"routes[0].backends[0].address", "none of the backend CIDRs"}},
+		{"outside pod network", State{Routes: []Route{{Name: "a", Backends: []Backend{be("10.245.0.1:80", 1, Marathon)}}}}, []string{"none of the backend CIDRs"}},
+		{"owner", State{Routes: []Route{{Name: "a", Owner: "migrate/demo:web-1.x_y"}}}, nil},
+		{"owner with space", State{Routes: []Route{{Name: "a", Owner: "migrate/a b"}}}, []string{"routes[0].owner"}},
+		{"owner too long", State{Routes: []Route{{Name: "a", Owner: strings.Repeat("o", MaxOwner+1)}}}, []string{"routes[0].owner"}},
+		{"owner longest", State{Routes: []Route{{Name: "a", Owner: strings.Repeat("o", MaxOwner)}}}, nil},
+		{"max weight", State{Routes: []Route{{Name: "a", Backends: []Backend{be("127.0.0.1:80", MaxWeight, Marathon)}}}}, nil},
+		{"weight beyond max", State{Routes: []Route{{Name: "a", Backends: []Backend{be("127.0.0.1:80", MaxWeight+1, Marathon)}}}}, []string{"backends[0].weight", "1000000"}},
+		{"max routes", State{Routes: manyRoutes(MaxRoutes)}, nil},
+		{"too many routes", State{Routes: manyRoutes(MaxRoutes + 1)}, []string{"routes: 10001 routes, at most 10000"}},
+		{"max backends", State{Routes: []Route{{Name: "a", Backends: manyBackends(MaxBackends)}}}, nil},
+		{"too many backends", State{Routes: []Route{{Name: "a", Backends: manyBackends(MaxBackends + 1)}}}, []string{"routes[0].backends: 1001 backends, at most 1000"}},
 		{"ipv6", State{Routes: []Route{{Name: "a", Backends: []Backend{be("[::1]:80", 1, Marathon)}}}}, []string{"IPv4:port"}},
 		{"no port", State{Routes: []Route{{Name: "a", Backends: []Backend{be("127.0.0.1", 1, Marathon)}}}}, []string{"IPv4:port"}},
 		{"port zero", State{Routes: []Route{{Name: "a", Backends: []Backend{be("127.0.0.1:0", 1, Marathon)}}}}, []string{"valid port"}},
@@ -45,7 +75,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Validate(tt.state, podNet)
+			err := Validate(tt.state, nets)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -65,15 +95,25 @@ func TestValidate(t *testing.T) {
 }
 
 func TestDecodeState(t *testing.T) {
-	s, err := DecodeState([]byte(`{"version":2,"routes":[{"name":"a","host":"","pathPrefix":"/","backends":null}]}`))
-	if err != nil || s.Version != 2 || len(s.Routes) != 1 {
+	s, err := DecodeState([]byte(`{"version":2,"routes":[{"name":"a","host":"","pathPrefix":"/","owner":"sync","backends":null}]}`), nets)
+	if err != nil || s.Version != 2 || len(s.Routes) != 1 || s.Routes[0].Owner != "sync" {
 		t.Fatalf("DecodeState = %+v, %v", s, err)
 	}
-	if _, err := DecodeState([]byte(`{"version":2,"routez":[]}`)); err == nil || !strings.Contains(err.Error(), "routez") {
+	if _, err := DecodeState([]byte(`{"version":2,"routez":[]}`), nets); err == nil || !strings.Contains(err.Error(), "routez") {
 		t.Fatalf("unknown field: %v", err)
 	}
-	if _, err := DecodeState([]byte(`{"routes":[{"name":"a","backends":[{"address":"8.8.8.8:53","weight":1,"platform":"marathon"}]}]}`)); err == nil {
+	if _, err := DecodeState([]byte(`{"routes":[{"name":"a","backends":[{"address":"8.8.8.8:53","weight":1,"platform":"marathon"}]}]}`), nets); err == nil {
 		t.Fatal("foreign address accepted")
+	}
+	loop := []byte(`{"routes":[{"name":"a","backends":[{"address":"127.0.0.1:53","weight":1,"platform":"marathon"}]}]}`)
+	if _, err := DecodeState(loop, []netip.Prefix{podNet}); err == nil || !strings.Contains(err.Error(), "none of the backend CIDRs") {
+		t.Fatalf("loopback accepted without a CIDR covering it: %v", err)
+	}
+	if _, err := DecodeState(loop, nets); err != nil {
+		t.Fatalf("loopback refused with 127.0.0.0/8 allowed: %v", err)
+	}
+	if _, err := DecodeState([]byte(`{"version":1,"routes":[]} {"version":2}`), nets); err == nil {
+		t.Fatal("trailing data accepted")
 	}
 }
 

@@ -22,7 +22,9 @@ type Stat struct {
 	Errors5xx int
 	// ErrorRate is Errors5xx / Requests (0 without requests).
 	ErrorRate float64
-	// P50 and P99 are latency quantiles at nginx's millisecond resolution.
+	// P50 and P99 are latency quantiles: at nginx's millisecond resolution
+	// from an access log (Window), interpolated within the module's
+	// histogram buckets from /stats (Delta).
 	P50, P99 time.Duration
 }
 

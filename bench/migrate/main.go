@@ -19,7 +19,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
@@ -65,7 +67,7 @@ func run(conns, napps, parallel int, pause time.Duration) error {
 		}
 	}()
 	fmt.Fprintf(os.Stderr, "lab up in %s\n", l.UpDuration.Round(time.Millisecond))
-	el, err := edge.NewLab(l.Config, pause)
+	el, err := connect.Migration(context.Background(), lab.ContextFor(l.Config))
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ func run(conns, napps, parallel int, pause time.Duration) error {
 	return nil
 }
 
-func deploy(ctx context.Context, el *edge.Lab, j journal.Journal, name string, plan migrate.Plan) (edge.Target, error) {
+func deploy(ctx context.Context, el *edge.Edges, j journal.Journal, name string, plan migrate.Plan) (edge.Target, error) {
 	app, tgt, err := edge.DemoApp(name, "bench", 2, nil, plan)
 	if err != nil {
 		return tgt, err
@@ -161,7 +163,7 @@ func deploy(ctx context.Context, el *edge.Lab, j journal.Journal, name string, p
 	return tgt, f.SetShare(ctx, 0)
 }
 
-func wave(ctx context.Context, l *labtest.Lab, el *edge.Lab, j journal.Journal, n, parallel int, plan migrate.Plan, one time.Duration) error {
+func wave(ctx context.Context, l *labtest.Lab, el *edge.Edges, j journal.Journal, n, parallel int, plan migrate.Plan, one time.Duration) error {
 	fmt.Fprintf(os.Stderr, "deploying %d apps on Marathon...\n", n)
 	var apps []migrate.App
 	for i := 0; i < n; i++ {

@@ -16,11 +16,12 @@ import (
 
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/capacity/inventory"
-	"github.com/switchyard/switchyard/mesos"
+	"github.com/switchyard/switchyard/internal/connect"
 )
 
 // capacityOptions are the inventory flags every `capacity` command shares.
 type capacityOptions struct {
+	cmd           *cobra.Command
 	mesosURL      string
 	kubeconfig    string
 	noKubernetes  bool
@@ -66,23 +67,24 @@ func (o *capacityOptions) reader() (inventory.Reader, error) {
 	default:
 		return inventory.Reader{}, fmt.Errorf("--node-name-from %q: use auto, hostname or agent-id", o.nodeNameFrom)
 	}
-	var mc *mesos.Client
-	if o.mesosURL != "" {
-		mc = mesos.NewClient(o.mesosURL)
-	} else {
-		c, err := mesos.NewClientFromEnv()
-		if err != nil {
-			return inventory.Reader{}, fmt.Errorf("%w, or pass --mesos-url", err)
-		}
-		mc = c
+	c, err := resolveContext(o.cmd)
+	if err != nil {
+		return inventory.Reader{}, err
+	}
+	mc, err := connect.Mesos(c)
+	if err != nil {
+		return inventory.Reader{}, err
+	}
+	if mc == nil {
+		return inventory.Reader{}, fmt.Errorf("context %s: no Mesos master: mesos.url, MESOS_MASTER_URL or --mesos-url", c.Name)
 	}
 	r := inventory.Reader{Mesos: mc}
 	if !o.noKubernetes {
-		cs, err := kubeClient(o.kubeconfig)
+		kc, err := connect.Kubernetes(c, 0, 0)
 		if err != nil {
 			return inventory.Reader{}, err
 		}
-		r.Kube = cs
+		r.Kube = kc.Clientset
 	}
 	return r, nil
 }
@@ -121,6 +123,9 @@ capacity/README.md.`,
 		},
 	}
 	o.addFlags(cmd)
+	// The sub-commands read the inventory through o: remember which
+	// command runs, so the context resolves with its flags.
+	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) { o.cmd = c }
 	cmd.AddCommand(newCapacityPlanCmd(o), newCapacityWatchCmd(o))
 	return cmd
 }

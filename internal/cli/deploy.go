@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,12 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/deploy"
-	"github.com/switchyard/switchyard/lab"
-	"github.com/switchyard/switchyard/lab/labconfig"
-	labnginx "github.com/switchyard/switchyard/lab/nginx"
-	"github.com/switchyard/switchyard/marathon"
-	"github.com/switchyard/switchyard/mesos"
-	"github.com/switchyard/switchyard/traffic"
+	"github.com/switchyard/switchyard/internal/connect"
 )
 
 // DeployOptions holds the flags and arguments shared by `deploy` and `diff`.
@@ -49,17 +42,18 @@ type DeployOptions struct {
 
 func (o *DeployOptions) addFlags(cmd *cobra.Command, deployFlags bool) {
 	f := cmd.Flags()
-	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
-	f.StringVar(&o.Context, "context", "", "kubeconfig context (default the current context)")
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file, overrides the context's (and $KUBECONFIG)")
+	f.StringVar(&o.Context, "kube-context", "", "kubeconfig context, overrides the context's")
 	f.StringVarP(&o.Namespace, "namespace", "n", "", "namespace of releases whose app.yaml names none (default the context's)")
-	f.StringVar(&o.MarathonURL, "marathon-url", "", "Marathon URL (default $MARATHON_URL)")
-	f.StringVar(&o.LabDir, "lab-dir", "", "lab directory whose Marathon, Kubernetes and nginx are the defaults (default $SWITCHYARD_LAB_DIR when set)")
+	f.StringVar(&o.MarathonURL, "marathon-url", "", "Marathon URL, overrides the context's (and $MARATHON_URL)")
+	f.StringVar(&o.LabDir, "lab-dir", "", "work on the lab in this directory (its context) instead of the current context")
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	if deployFlags {
-		f.StringVar(&o.LBAdmin, "lb-admin", "", "admin API of the shared nginx where routes are registered (default $SWITCHYARD_LB_ADMIN)")
+		f.StringVar(&o.LBAdmin, "lb-admin", "", "admin API of the load balancer where routes are registered, overrides the context's instances")
+		f.String("lb-token-file", "", "the admin API's token file (with --lb-admin)")
 		f.BoolVar(&o.DryRun, "dry-run", false, "check, render and dry-run everything on the platforms; apply nothing")
 		f.DurationVar(&o.Timeout, "timeout", deploy.DefaultTimeout, "how long to wait for each app to be ready")
-		f.StringVar(&o.MesosURL, "mesos-url", "", "Mesos master read by the capacity check of Marathon apps (default $MESOS_MASTER_URL, or the lab's)")
+		f.StringVar(&o.MesosURL, "mesos-url", "", "Mesos master read by the capacity check of Marathon apps, overrides the context's")
 		f.BoolVar(&o.SkipCapacityCheck, "skip-capacity-check", false, "deploy without checking that the apps fit on the nodes' free room")
 	}
 }
@@ -87,101 +81,46 @@ requests); when one fails nothing is applied.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Path = args[0]
-			return o.RunDeploy(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return o.RunDeploy(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.addFlags(cmd, true)
 	return cmd
 }
 
-// lab returns the lab config from --lab-dir or $SWITCHYARD_LAB_DIR (nil when neither names one).
-func (o *DeployOptions) lab() (*labconfig.Config, error) {
-	dir := o.LabDir
-	if dir == "" {
-		dir = os.Getenv("SWITCHYARD_LAB_DIR")
-	}
-	if dir == "" {
-		return nil, nil
-	}
-	cfg, err := labconfig.Load(filepath.Join(dir, "lab.yaml"))
-	if err != nil {
-		return nil, fmt.Errorf("lab directory %s: %w", dir, err)
-	}
-	return &cfg, nil
-}
-
-// Deployer builds the deploy.Deployer from the flags, the environment and the lab.
-func (o *DeployOptions) Deployer(out io.Writer) (*deploy.Deployer, error) {
+// Deployer builds the deploy.Deployer from the context (--lab-dir: the
+// lab's), overridden by the flags and the environment.
+func (o *DeployOptions) Deployer(ctx context.Context, cmd *cobra.Command, out io.Writer) (*deploy.Deployer, error) {
 	if o.Output != "text" && o.Output != "json" {
 		return nil, fmt.Errorf("unknown output format %q: use text or json", o.Output)
 	}
-	lc, err := o.lab()
+	c, err := contextOrLab(cmd, o.LabDir)
 	if err != nil {
 		return nil, err
 	}
-	opts := deploy.Options{Out: out, DryRun: o.DryRun, Timeout: o.Timeout, Convert: deploy.ConvertChart(convertOptionsForDeploy())}
-
-	murl := o.MarathonURL
-	mcfg, envErr := marathon.ConfigFromEnv()
-	if murl == "" && envErr == nil {
-		murl = mcfg.URL
-	}
-	if murl == "" && lc != nil {
-		murl = lc.Marathon.URL()
-	}
-	if murl != "" {
-		mcfg.URL = murl
-		if opts.Marathon, err = marathon.NewClient(mcfg); err != nil {
-			return nil, fmt.Errorf("--marathon-url: %w", err)
-		}
-	}
-
-	if lc != nil {
-		opts.PodLogDir = lc.Path("pods")
-	}
-	opts.SkipCapacityCheck = o.SkipCapacityCheck
-	mesosURL := o.MesosURL
-	if mesosURL == "" {
-		mesosURL = os.Getenv(mesos.EnvMasterURL)
-	}
-	if mesosURL == "" && lc != nil {
-		mesosURL = lc.Mesos.URL()
-	}
-	if mesosURL != "" {
-		opts.Mesos = mesos.NewClient(mesosURL)
-	}
-	kc := o.Kubeconfig
-	if kc == "" && os.Getenv("KUBECONFIG") == "" && lc != nil && lc.Kubernetes.Enabled {
-		kc = lab.Kubeconfig(*lc)
-	}
-	opts.Kube = &deploy.KubeConfig{Kubeconfig: kc, Context: o.Context, Namespace: o.Namespace}
-
-	admin := o.LBAdmin
-	if admin == "" {
-		admin = os.Getenv("SWITCHYARD_LB_ADMIN")
-	}
-	switch {
-	case lc != nil && lc.Nginx.Enabled:
-		n, err := labnginx.New(*lc)
-		if err != nil {
+	opts := deploy.Options{Out: out, DryRun: o.DryRun, Timeout: o.Timeout, Convert: deploy.ConvertChart(convertOptionsForDeploy()),
+		SkipCapacityCheck: o.SkipCapacityCheck, Kube: connect.KubeConfig(c)}
+	if c.Marathon.URL != "" {
+		if opts.Marathon, err = connect.Marathon(ctx, c); err != nil {
 			return nil, err
 		}
-		opts.Traffic = n.TrafficClient()
-		if admin != "" {
-			opts.Traffic.AdminURL = strings.TrimRight(admin, "/")
+	}
+	if d := c.LabDir(); d != "" {
+		opts.PodLogDir = filepath.Join(d, "pods")
+	}
+	if opts.Mesos, err = connect.Mesos(c); err != nil {
+		return nil, err
+	}
+	if len(c.LBInstances()) > 0 {
+		if opts.Traffic, err = connect.Fleet(c); err != nil {
+			return nil, err
 		}
-	case admin != "":
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
-		}
-		opts.Traffic = &traffic.Client{AdminURL: strings.TrimRight(admin, "/"), StateFile: filepath.Join(dir, "switchyard", "routes.json")}
 	}
 	return deploy.New(opts), nil
 }
 
 // RunDeploy loads, checks and deploys the apps.
-func (o *DeployOptions) RunDeploy(ctx context.Context, out, errOut io.Writer) error {
+func (o *DeployOptions) RunDeploy(ctx context.Context, cmd *cobra.Command, out, errOut io.Writer) error {
 	progress := out
 	if o.Output == "json" {
 		progress = errOut
@@ -190,12 +129,12 @@ func (o *DeployOptions) RunDeploy(ctx context.Context, out, errOut io.Writer) er
 	if err != nil {
 		return fmt.Errorf("%w\nnothing was applied", err)
 	}
-	d, err := o.Deployer(progress)
-	if err != nil {
-		return err
-	}
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	d, err := o.Deployer(ctx, cmd, progress)
+	if err != nil {
+		return fmt.Errorf("%w\nnothing was applied", err)
 	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()

@@ -25,7 +25,7 @@ something would, 1 on error (as diff(1)).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Path = args[0]
-			return o.RunDiff(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return o.RunDiff(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.addFlags(cmd, false)
@@ -36,17 +36,17 @@ something would, 1 on error (as diff(1)).`,
 var errChanges = errors.New("deploying would change something")
 
 // RunDiff loads the apps and prints their diffs.
-func (o *DeployOptions) RunDiff(ctx context.Context, out, errOut io.Writer) error {
+func (o *DeployOptions) RunDiff(ctx context.Context, cmd *cobra.Command, out, errOut io.Writer) error {
 	specs, err := appspec.LoadPath(o.Path)
-	if err != nil {
-		return err
-	}
-	d, err := o.Deployer(errOut)
 	if err != nil {
 		return err
 	}
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	d, err := o.Deployer(ctx, cmd, errOut)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -42,7 +43,10 @@ func newLabCmd() *cobra.Command {
 a Kubernetes control plane whose nodes are the lab's nodes, and the shared nginx in front of both.
 
 The lab lives in a directory (--lab-dir, else $SWITCHYARD_LAB_DIR, else ./.lab) that holds its config (lab.yaml,
-written with defaults on the first ` + "`lab up`" + `), logs (logs/<component>.log) and state.`,
+written with defaults on the first ` + "`lab up`" + `), logs (logs/<component>.log) and state.
+
+` + "`lab up`" + ` writes a switchyard context named after the lab's id into the switchyard config ($SWITCHYARD_CONFIG, else
+~/.config/switchyard/config.yaml) and makes it current, so switchyard commands work on the lab (docs/contexts.md).`,
 	}
 	cmd.PersistentFlags().StringVar(&o.labDir, "lab-dir", "", "lab directory (default $SWITCHYARD_LAB_DIR or ./.lab)")
 	cmd.PersistentFlags().StringVar(&o.configFile, "config", "", "lab config file (default <lab-dir>/lab.yaml)")
@@ -222,6 +226,7 @@ func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		}
 	}
 	fmt.Fprintf(out, "lab up took %s\n", time.Since(t0).Round(10*time.Millisecond))
+	o.writeContext(out)
 	if o.demo {
 		dir, err := examplesDir(o.examples, o.self)
 		if err != nil {
@@ -236,6 +241,22 @@ func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	fmt.Fprintf(out, "\nuse it from a shell:  eval \"$(%s lab env --lab-dir %s)\"\nstop it:              %s lab down --lab-dir %s\n",
 		o.self, o.cfg.Dir, o.self, o.cfg.Dir)
 	return nil
+}
+
+// writeContext writes the lab's context into the switchyard config
+// ($SWITCHYARD_CONFIG, else ~/.config/switchyard/config.yaml: under `lab`,
+// --config names the lab config) and makes it current. A failure is only a
+// warning: the lab runs, and `lab env` still points tools at it.
+func (o *labUpOptions) writeContext(out io.Writer) {
+	path, err := config.Path(os.Getenv)
+	if err == nil {
+		_, err = lab.SaveContext(path, o.cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(out, "warning: the lab's context was not written: %v (use `eval \"$(switchyard lab env)\"` instead)\n", err)
+		return
+	}
+	fmt.Fprintf(out, "wrote context %s to %s and made it current (switchyard commands now use this lab; `switchyard config get-contexts`)\n", o.cfg.ID, path)
 }
 
 // setNodeAgents rewrites kubernetes.nodeAgents in the config file.
@@ -333,7 +354,12 @@ func newLabDownCmd(g *labOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "down",
 		Short: "Stop the lab: its components, Marathon tasks and pods; verify no process or port is left",
-		Args:  cobra.NoArgs,
+		Long: `Stop the lab: its components, Marathon tasks and pods; verify that no process or port is left.
+
+The lab's context, which ` + "`lab up`" + ` wrote into the switchyard config, is left as it is (and stays current if it
+was): the next ` + "`lab up`" + ` of the same lab directory uses it again. Remove it with
+` + "`switchyard config delete-context <lab id>`" + `.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.load(false, cmd.OutOrStdout()); err != nil {
 				return err

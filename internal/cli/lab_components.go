@@ -4,6 +4,7 @@ import (
 	"github.com/switchyard/switchyard/lab/component"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	lablbsync "github.com/switchyard/switchyard/lab/lbsync"
 	labmarathon "github.com/switchyard/switchyard/lab/marathon"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	labnodeagent "github.com/switchyard/switchyard/lab/nodeagent"
@@ -22,6 +23,7 @@ func labComponents(cfg labconfig.Config, self string) ([]component.Spec, error) 
 		labnginx.Components, // shared nginx (lab/nginx)
 		// node agents: the lab nodes as Kubernetes Nodes running pods (lab/nodeagent)
 		labnodeagent.Components,
+		lablbsync.Components, // `lb sync`: the lab's routes follow Marathon and Kubernetes (lab/lbsync)
 	}
 	for _, p := range providers {
 		s, err := p(cfg, self)

@@ -1,14 +1,180 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/internal/connect"
+	"github.com/switchyard/switchyard/lbsync"
+	"github.com/switchyard/switchyard/traffic"
 )
 
-// newLBSyncCmd is `switchyard lb sync` (placeholder until package lbsync lands).
+// lbSyncOptions are the flags of `switchyard lb sync`.
+type lbSyncOptions struct {
+	apps         string
+	group        string
+	resync       time.Duration
+	marathonURL  string
+	kubeconfig   string
+	lbAdmin      []string
+	lbTokenFile  string
+	backendsCIDR []string
+	statusFile   string
+	once         bool
+	fleet        *traffic.Fleet
+	where        string
+}
+
+// newLBSyncCmd is `switchyard lb sync`.
 func newLBSyncCmd() *cobra.Command {
-	return &cobra.Command{Use: "sync", Short: "Keep every route's pool in step with the platforms", RunE: func(*cobra.Command, []string) error {
-		return errors.New("lb sync: not built yet")
-	}}
+	o := &lbSyncOptions{}
+	cmd := &cobra.Command{
+		Use:   "sync [--apps DIR] [--group external] [--resync 5s] --lb-admin URL",
+		Short: "Keep every route's pool in step with the platforms",
+		Long: `Run until stopped, keeping the shared nginx's routes equal to what the platforms run (like marathon-lb):
+
+  - Marathon apps labelled HAPROXY_GROUP=<group> with HAPROXY_{n}_PATH (path prefix) and/or HAPROXY_{n}_VHOST
+    (host; of a comma list only the first is routed) get a route named after the app id (plus "_n" for port index
+    n > 0) with the app's ready tasks (running, healthy when it has health checks) on port index n;
+  - Kubernetes Services annotated switchyard.io/haproxy-group=<group> with switchyard.io/haproxy-path /
+    switchyard.io/haproxy-vhost (haproxy-{n}-path/-vhost for port n: what 'switchyard convert' writes) get a route
+    named after switchyard.io/marathon-id (else /<namespace>/<service>) with the Service's ready endpoints;
+  - app.yaml files under --apps with a route: type marathon from the app's tasks, type helm from the release's Service.
+
+A route with backends on both platforms (same name) gets both, weight 1 each. Routes are written with owner "sync";
+routes held by a migration (owner "migrate/APP") and hand-made routes are never changed; "sync" routes whose source
+is gone are removed. It syncs at start, on every Marathon event and Kubernetes change, and every --resync; it pushes
+only when nginx differs and logs one line per change. When Marathon or Kubernetes cannot be reached, the routes keep
+their last known backends.
+
+Marathon comes from --marathon-url, else MARATHON_URL (DCOS_URL...); Kubernetes from --kubeconfig (default
+$KUBECONFIG; empty: Kubernetes is not followed); the load balancer from --lb-admin (+ --lb-token-file).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			return o.run(ctx, cmd, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.apps, "apps", "", "directory of app.yaml files whose routes are kept")
+	f.StringVar(&o.group, "group", lbsync.DefaultGroup, "marathon-lb group served (HAPROXY_GROUP)")
+	f.DurationVar(&o.resync, "resync", 5*time.Second, "period of a full re-read of the platforms")
+	f.StringVar(&o.marathonURL, "marathon-url", "", "Marathon's URL, overrides the context's (\"none\": Marathon is not followed)")
+	f.String("marathon-token-file", "", "file holding Marathon's DC/OS token (with --marathon-url)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes cluster, overrides the context's")
+	f.StringSliceVar(&o.lbAdmin, "lb-admin", nil, "load-balancer admin API URLs, override the context's instances")
+	f.StringVar(&o.lbTokenFile, "lb-token-file", "", "file holding the admin API's bearer token (with --lb-admin)")
+	f.StringSliceVar(&o.backendsCIDR, "backends-cidr", nil, "networks backends may be in (overrides the context's loadBalancer.backendsCIDRs)")
+	f.StringVar(&o.statusFile, "status-file", "", "write the sync's status (JSON) here after every sync (for a supervisor's readiness probe)")
+	f.BoolVar(&o.once, "once", false, "sync once and exit")
+	return cmd
+}
+
+// complete builds the syncer from the context (flags and environment
+// override it).
+func (o *lbSyncOptions) complete(ctx context.Context, cmd *cobra.Command, logf func(string, ...any)) (*lbsync.Syncer, error) {
+	if o.resync <= 0 {
+		return nil, fmt.Errorf("--resync: %s must be positive", o.resync)
+	}
+	ov := overridesFromFlags(cmd)
+	noMarathon := ov.MarathonURL == "none"
+	if noMarathon {
+		ov.MarathonURL = ""
+	}
+	c, err := resolveContextWith(cmd, ov)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.backendsCIDR) > 0 {
+		c.LoadBalancer.BackendsCIDRs = o.backendsCIDR
+	}
+	fleet, err := connect.Fleet(c)
+	if err != nil {
+		return nil, err
+	}
+	fleet.OnEvent = func(s string) { logf("%s", s) }
+	fleet.OnError = func(err error) { logf("%v", err) }
+	o.fleet, o.where = fleet, c.Name
+	s := &lbsync.Syncer{Pusher: fleet, Group: o.group, Resync: o.resync, Logf: logf}
+	if o.apps != "" {
+		specs, err := appspec.LoadDir(o.apps)
+		if err != nil {
+			return nil, fmt.Errorf("--apps: %w", err)
+		}
+		s.Apps = specs
+	}
+	if !noMarathon && c.Marathon.URL != "" {
+		mc, err := connect.Marathon(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		s.Marathon = &lbsync.MarathonSource{Client: mc}
+	}
+	if c.KubeconfigPath() != "" {
+		kc, err := connect.Kubernetes(c, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := lbsync.NewKubernetesSource(kc.Clientset, s.Kick, ctx.Done())
+		if err != nil {
+			return nil, fmt.Errorf("context %s: kubernetes informers: %w", c.Name, err)
+		}
+		s.Kubernetes = ks
+		o.kubeconfig = c.KubeconfigPath()
+	}
+	if s.Marathon == nil && s.Kubernetes == nil {
+		return nil, fmt.Errorf("context %s: nothing to follow: give Marathon (marathon.url, MARATHON_URL or --marathon-url) and/or Kubernetes (kubernetes.kubeconfig, KUBECONFIG or --kubeconfig)", c.Name)
+	}
+	if o.statusFile != "" {
+		_ = os.Remove(o.statusFile) // a previous run's status says nothing about this one
+		path := o.statusFile
+		s.OnSync = func(st lbsync.Status) {
+			if err := lbsync.WriteStatusFile(path, st); err != nil {
+				logf("status file: %v", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+func (o *lbSyncOptions) run(ctx context.Context, cmd *cobra.Command, out io.Writer) error {
+	lg := log.New(out, "lb sync: ", log.LstdFlags)
+	s, err := o.complete(ctx, cmd, lg.Printf)
+	if err != nil {
+		return fmt.Errorf("lb sync: %w", err)
+	}
+	var follows []string
+	if s.Marathon != nil {
+		follows = append(follows, "Marathon "+s.Marathon.(*lbsync.MarathonSource).Client.URL())
+	}
+	if s.Kubernetes != nil {
+		follows = append(follows, "Kubernetes ("+o.kubeconfig+")")
+	}
+	if len(s.Apps) > 0 {
+		follows = append(follows, fmt.Sprintf("%d app.yaml", len(s.Apps)))
+	}
+	var lbs []string
+	for _, in := range o.fleet.Instances {
+		lbs = append(lbs, in.String())
+	}
+	lg.Printf("context %s: following %s for group %q; load balancer %s; resync every %s", o.where, strings.Join(follows, ", "), o.group, strings.Join(lbs, ", "), o.resync)
+	if o.once {
+		st, err := s.Sync(ctx)
+		if err != nil {
+			return fmt.Errorf("lb sync: %w", err)
+		}
+		lg.Printf("in step: %d route(s) kept, state version %d", st.Routes, st.Version)
+		return nil
+	}
+	go func() { _ = o.fleet.Run(ctx) }()
+	return s.Run(ctx)
 }

@@ -15,12 +15,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/marathon"
 )
 
 // marathonConnOptions are the connection flags of the Marathon API commands.
-// Unset flags fall back to the environment (MARATHON_URL, DCOS_ACS_TOKEN,
-// DCOS_SSL_VERIFY), as the DC/OS tooling does.
+// Unset flags fall back to the environment (MARATHON_URL, DCOS_URL,
+// DCOS_ACS_TOKEN, DCOS_SSL_VERIFY), as the DC/OS tooling does, then to the
+// Marathon settings of the switchyard context (--context, else the config
+// file's current context; see config.Resolve).
 type marathonConnOptions struct {
 	url      string
 	token    string
@@ -33,8 +36,8 @@ type marathonConnOptions struct {
 
 func (o *marathonConnOptions) addFlags(cmd *cobra.Command, withOutput bool) {
 	f := cmd.Flags()
-	f.StringVar(&o.url, "url", "", "Marathon URL (default $MARATHON_URL; user:password@ in it enables basic auth)")
-	f.StringVar(&o.token, "token", "", "authentication token (default $DCOS_ACS_TOKEN), sent as 'Authorization: token=...'")
+	f.StringVar(&o.url, "url", "", "Marathon URL (default $MARATHON_URL, else the context's; user:password@ in it enables basic auth)")
+	f.StringVar(&o.token, "token", "", "authentication token (default $DCOS_ACS_TOKEN with $MARATHON_URL, else the context's auth), sent as 'Authorization: token=...'")
 	f.BoolVar(&o.bearer, "bearer", false, "send the token as 'Authorization: Bearer ...'")
 	f.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle to trust for https")
 	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
@@ -44,30 +47,25 @@ func (o *marathonConnOptions) addFlags(cmd *cobra.Command, withOutput bool) {
 	}
 }
 
-// client builds the Marathon client from the flags and the environment.
-func (o *marathonConnOptions) client() (*marathon.Client, error) {
-	var cfg marathon.Config
-	if o.url == "" {
-		env, err := marathon.ConfigFromEnv()
-		if err != nil {
+// client builds the Marathon client from the flags, the environment and the context.
+func (o *marathonConnOptions) client(cmd *cobra.Command) (*marathon.Client, error) {
+	c, err := resolveContextWith(cmd, config.Overrides{MarathonURL: o.url, MarathonToken: o.token, MarathonCAFile: o.caFile, MarathonInsecure: o.insecure})
+	if err != nil {
+		return nil, err
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg, err := c.MarathonConfigContext(ctx)
+	if err != nil {
+		if c.Marathon.URL == "" {
 			return nil, fmt.Errorf("%w, or pass --url", err)
 		}
-		cfg = env
-	} else {
-		cfg.URL = o.url
-		cfg.Token = os.Getenv(marathon.EnvDCOSToken)
-	}
-	if o.token != "" {
-		cfg.Token = o.token
+		return nil, err
 	}
 	if o.bearer {
 		cfg.TokenScheme = marathon.TokenSchemeBearer
-	}
-	if o.caFile != "" {
-		cfg.CAFile = o.caFile
-	}
-	if o.insecure {
-		cfg.InsecureSkipVerify = true
 	}
 	cfg.Timeout = o.timeout
 	return marathon.NewClient(cfg)
@@ -102,7 +100,7 @@ func runMarathon(o *marathonConnOptions, body func(ctx context.Context, c *marat
 		default:
 			return fmt.Errorf("unknown output format %q: use table, json or yaml", o.output)
 		}
-		c, err := o.client()
+		c, err := o.client(cmd)
 		if err != nil {
 			return err
 		}

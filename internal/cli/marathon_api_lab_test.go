@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,6 +36,7 @@ func TestMarathonAPICmdsAgainstLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("MARATHON_URL", ts.URL)
+	t.Setenv("SWITCHYARD_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
 
 	run := func(args ...string) string {
 		t.Helper()

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,6 +47,7 @@ func TestMarathonAPICmdErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("MARATHON_URL", tt.env)
 			t.Setenv("DCOS_URL", "")
+			t.Setenv("SWITCHYARD_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
 			_, err := runMarathonAPI(t, tt.args...)
 			if err == nil {
 				t.Fatal("want an error")

@@ -14,8 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/journal"
-	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/control"
 	"github.com/switchyard/switchyard/migrate/edge"
@@ -39,43 +40,38 @@ type migrateOptions struct {
 	wave, parallel                                                       int
 	timeout                                                              time.Duration
 
-	cfg   labconfig.Config
+	ctx   config.Context
 	specs []*appspec.Spec
 	plan  *plan.Plan
 }
 
 func (o *migrateOptions) bind(cmd *cobra.Command, withApps bool) {
 	f := cmd.Flags()
-	f.StringVar(&o.labDir, "lab-dir", "", "lab directory (default $SWITCHYARD_LAB_DIR or ./.lab)")
-	f.StringVar(&o.journalPath, "journal", "", "migration journal (default <lab-dir>/migrate/journal.db)")
+	f.StringVar(&o.labDir, "lab-dir", "", "work on the lab in this directory (its context) instead of the current context")
+	f.StringVar(&o.journalPath, "journal", "", "migration journal (default the context's journal.path)")
 	if withApps {
 		f.StringVar(&o.appsDir, "apps", ".", "directory searched for app.yaml files")
-		f.StringVar(&o.namespace, "namespace", "default", "Kubernetes namespace of apps whose app.yaml names none")
+		f.StringVar(&o.namespace, "namespace", "", "Kubernetes namespace of apps whose app.yaml names none (default the context's)")
 		f.DurationVar(&o.timeout, "action-timeout", 3*time.Minute, "bound on one action (install, readiness, scaling); a timeout rolls back")
 	}
 }
 
-// complete loads the lab config and, when needed, the app specs.
-func (o *migrateOptions) complete(withApps bool) error {
-	d := o.labDir
-	if d == "" {
-		d = os.Getenv("SWITCHYARD_LAB_DIR")
-	}
-	if d == "" {
-		d = ".lab"
-	}
-	abs, err := filepath.Abs(d)
+// complete resolves the context (--lab-dir: the lab's own context) and,
+// when needed, loads the app specs.
+func (o *migrateOptions) complete(cmd *cobra.Command, withApps bool) error {
+	c, err := o.context(cmd)
 	if err != nil {
 		return err
 	}
-	cfg, err := labconfig.Load(filepath.Join(abs, "lab.yaml"))
-	if err != nil {
-		return fmt.Errorf("lab config: %w (start a lab with `switchyard lab up`, or pass --lab-dir)", err)
-	}
-	cfg.Dir = abs
-	o.cfg = cfg
+	o.ctx = c
 	if o.journalPath == "" {
-		o.journalPath = cfg.Path("migrate", "journal.db")
+		o.journalPath = c.JournalPath()
+	}
+	if o.journalPath == "" {
+		return fmt.Errorf("context %s: no journal path (journal.path, --journal or SWITCHYARD_JOURNAL)", c.Name)
+	}
+	if o.namespace == "" {
+		o.namespace = c.Namespace()
 	}
 	if withApps {
 		if o.specs, err = appspec.LoadDir(o.appsDir); err != nil {
@@ -83,6 +79,12 @@ func (o *migrateOptions) complete(withApps bool) error {
 		}
 	}
 	return nil
+}
+
+// context is the context a migration command works on: the lab's in
+// --lab-dir, else the resolved one (--context, flags, environment).
+func (o *migrateOptions) context(cmd *cobra.Command) (config.Context, error) {
+	return contextOrLab(cmd, o.labDir)
 }
 
 func (o *migrateOptions) openJournal() (*journal.Bolt, error) {
@@ -145,18 +147,12 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 		}
 		targets = append(targets, t)
 	}
-	window := time.Second
-	for _, t := range targets {
-		if p := t.App.Plan.PausePerStep; p > window {
-			window = p
-		}
-	}
-	l, err := edge.NewLab(o.cfg, window)
+	l, err := connect.Migration(ctx, o.ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Close()
-	l.OnError = func(err error) { fmt.Fprintf(out, "traffic: %v\n", err) }
+	l.OnError = func(err error) { fmt.Fprintf(out, "load balancer: %v\n", err) }
 	var apps []migrate.App
 	for _, t := range targets {
 		if _, err := l.Add(ctx, t, j); err != nil {
@@ -170,14 +166,24 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 	if srv != nil {
 		srv.Attach(x)
 	}
+	var rs []migrate.Result
 	if len(first) > 0 {
-		var rs []migrate.Result
 		for _, a := range apps {
 			rs = append(rs, x.Migrate(ctx, a, first...))
 		}
-		return rs, nil
+	} else {
+		rs = x.Wave(ctx, apps, o.parallel)
 	}
-	return x.Wave(ctx, apps, o.parallel), nil
+	// A migration that ended hands its routes back (a running `lb sync`
+	// adopts those it derives); one that stopped midway keeps them.
+	for _, r := range rs {
+		if r.State.Phase.Terminal() {
+			if err := l.Release(context.WithoutCancel(ctx), r.App); err != nil {
+				fmt.Fprintf(out, "%s: routes not handed back: %v\n", r.App, err)
+			}
+		}
+	}
+	return rs, nil
 }
 
 func newMigrateCmd() *cobra.Command {
@@ -185,10 +191,11 @@ func newMigrateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate APP... | --wave N",
 		Short: "Move apps from Marathon to Kubernetes under live traffic, with automatic rollback",
-		Long: `Migrate moves each app (an app.yaml under --apps) from the lab's Marathon to its Kubernetes while it
-serves traffic through the shared nginx: install on Kubernetes, wait until ready, shift the route's weights in
-steps (app.yaml migration.steps, default 5, 25, 50, 100 %), judging each step's Kubernetes error rate and p99 from
-nginx's access log against the app's gates, scale Marathon to 0 (backends leave nginx first, drain, then stop),
+		Long: `Migrate moves each app (an app.yaml under --apps) from the context's Marathon to its Kubernetes while it
+serves traffic through the context's load balancers (every instance gets every change; a step counts once all
+acknowledged it, and the migration holds while one does not): install on Kubernetes, wait until ready, shift the route's weights in
+steps (app.yaml migration.steps, default 5, 25, 50, 100 %), judging each step's Kubernetes error rate and p99, summed over every
+load-balancer instance's statistics, against the app's gates, scale Marathon to 0 (backends leave nginx first, drain, then stop),
 soak, then remove the Marathon app. A failed gate or a timeout rolls back: weights to Marathon, Marathon healthy,
 Kubernetes removed. Every transition is journaled (fsync'd) before it is acted on; run migrate again after a
 crash and it resumes (--on-restart=continue) or rolls back (--on-restart=rollback) what was in flight.
@@ -197,7 +204,7 @@ shows each app's live state and ` + "`switchyard migrate pause|resume|abort APP`
 migration (through control.sock next to the journal). The Kubernetes side is a Helm release of the chart converted
 from the app's Marathon definition, with the app.yaml's resources, else the --plan file's requests and limits.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(true); err != nil {
+			if err := o.complete(cmd, true); err != nil {
 				return err
 			}
 			names := args

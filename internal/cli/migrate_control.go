@@ -37,7 +37,7 @@ journal shows the effect. A command that cannot apply (pause while installing, r
 after the migration ended) is refused with the reason.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(false); err != nil {
+			if err := o.complete(cmd, false); err != nil {
 				return err
 			}
 			app := args[0]

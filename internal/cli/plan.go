@@ -14,8 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/capacity"
-	"github.com/switchyard/switchyard/marathon"
-	"github.com/switchyard/switchyard/mesos"
+	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/plan"
 	"github.com/switchyard/switchyard/plan/inventory"
 )
@@ -26,6 +25,7 @@ const ExitUnsatisfiable = 2
 
 // planOptions are the flags of `switchyard plan`.
 type planOptions struct {
+	cmd                               *cobra.Command
 	marathonURL, mesosURL, kubeconfig string
 	noKubernetes                      bool
 	timeout                           time.Duration
@@ -82,6 +82,7 @@ its fields are documented in package plan.`,
 	f.Float64Var(&o.opts.Headroom, "headroom", 1.25, "requests = observed usage × headroom (with --usage)")
 	f.BoolVar(&o.opts.NoShareChanges, "no-share-changes", false, "check the current Kubernetes shares only; never propose growing them")
 	f.BoolVar(&o.opts.NoJoin, "no-join", false, "never propose that a node not yet in Kubernetes joins")
+	o.cmd = cmd
 	return cmd
 }
 
@@ -143,7 +144,7 @@ func (o *planOptions) inventory(ctx context.Context, dir string) (plan.Inventory
 	if err != nil {
 		return plan.Inventory{}, nil, err
 	}
-	r, err := o.reader()
+	r, err := o.reader(ctx)
 	if err != nil {
 		return plan.Inventory{}, nil, err
 	}
@@ -157,32 +158,29 @@ func (o *planOptions) inventory(ctx context.Context, dir string) (plan.Inventory
 		Capacity: capacity.BuildOptions{NodeNameFrom: capacity.NodeNameAuto}})
 }
 
-func (o *planOptions) reader() (inventory.Reader, error) {
-	var mcfg marathon.Config
-	if o.marathonURL != "" {
-		mcfg.URL = o.marathonURL
-	} else {
-		c, err := marathon.ConfigFromEnv()
-		if err != nil {
-			return inventory.Reader{}, fmt.Errorf("%w, or pass --marathon-url", err)
-		}
-		mcfg = c
-	}
-	mc, err := marathon.NewClient(mcfg)
+func (o *planOptions) reader(ctx context.Context) (inventory.Reader, error) {
+	c, err := resolveContext(o.cmd)
 	if err != nil {
 		return inventory.Reader{}, err
 	}
-	var ms *mesos.Client
-	if o.mesosURL != "" {
-		ms = mesos.NewClient(o.mesosURL)
-	} else if ms, err = mesos.NewClientFromEnv(); err != nil {
-		return inventory.Reader{}, fmt.Errorf("%w, or pass --mesos-url", err)
+	mc, err := connect.Marathon(ctx, c)
+	if err != nil {
+		return inventory.Reader{}, err
+	}
+	ms, err := connect.Mesos(c)
+	if err != nil {
+		return inventory.Reader{}, err
+	}
+	if ms == nil {
+		return inventory.Reader{}, fmt.Errorf("context %s: no Mesos master: mesos.url, MESOS_MASTER_URL or --mesos-url", c.Name)
 	}
 	r := inventory.Reader{Marathon: mc, Mesos: ms}
 	if !o.noKubernetes {
-		if r.Kube, err = kubeClient(o.kubeconfig); err != nil {
+		kc, err := connect.Kubernetes(c, 0, 0)
+		if err != nil {
 			return inventory.Reader{}, err
 		}
+		r.Kube = kc.Clientset
 	}
 	return r, nil
 }

@@ -18,11 +18,13 @@ func newRollbackCmd() *cobra.Command {
 		Long: `Rollback takes each app's migration from the journal and rolls it back: all weight returns to Marathon
 (after scaling it back up when it was scaled down), Marathon is checked healthy at its original instance count,
 then the Kubernetes objects are removed. Each step is journaled. A finalized migration (Marathon app removed)
-cannot be rolled back. The journal is locked while a migrate command runs: stop it first (Ctrl-C journals where
-it stood).`,
+moves back: the Marathon app is created again from the definition journaled when the migration started,
+traffic shifts back step by step judged on Marathon's requests, then the Kubernetes release is removed; a
+failed gate on the way leaves the app on Kubernetes (Marathon app removed again). The journal is locked while
+a migrate command runs: stop it first (Ctrl-C journals where it stood).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(true); err != nil {
+			if err := o.complete(cmd, true); err != nil {
 				return err
 			}
 			ctx, cancel := signalContext(context.Background())

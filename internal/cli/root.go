@@ -15,6 +15,7 @@ func NewRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	addContextFlags(root) // context.go: --context, --config
 	root.AddCommand(
 		newVersionCmd(),
 		newMarathonCmd(), // marathon.go: validate, and later client sub-commands

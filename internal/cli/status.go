@@ -76,7 +76,7 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show every app's migration: phase, weights, last step's error rate and p99 (live from a running migrate, else from the journal)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(false); err != nil {
+			if err := o.complete(cmd, false); err != nil {
 				return err
 			}
 			es, live, err := o.latestEntries(cmd.Context())

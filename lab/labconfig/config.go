@@ -33,8 +33,8 @@ type Config struct {
 	Dir string `json:"dir"`
 	// Nodes are the shared machines: each hosts Marathon tasks and Kubernetes pods.
 	Nodes []Node `json:"nodes"`
-	// Marathon is the lab's Marathon API endpoint.
-	Marathon Endpoint `json:"marathon"`
+	// Marathon is the lab's Marathon API endpoint and its authentication.
+	Marathon Marathon `json:"marathon"`
 	// Mesos is the lab's Mesos master view (/master/state, /master/slaves).
 	Mesos Endpoint `json:"mesos"`
 	// Kubernetes configures the lab's control plane and node agents.
@@ -51,6 +51,46 @@ type Endpoint struct {
 
 // URL returns the endpoint as an http:// URL.
 func (e Endpoint) URL() string { return "http://" + e.Listen }
+
+// Marathon is the lab Marathon's endpoint (listen) and API authentication.
+type Marathon struct {
+	Endpoint
+	// Auth is MarathonAuthToken to make the lab Marathon require a token
+	// (DC/OS style, "Authorization: token=<t>", or "Bearer <t>") on every
+	// request but GET /ping; the token is generated into <dir>/marathon/token.
+	// Empty or MarathonAuthNone (the default) requires none.
+	Auth string `json:"auth,omitempty"`
+}
+
+// Lab Marathon authentication modes (Marathon.Auth).
+const (
+	MarathonAuthNone  = "none"
+	MarathonAuthToken = "token"
+)
+
+// MarathonAuthEnabled reports whether the lab Marathon requires a token.
+func (c Config) MarathonAuthEnabled() bool { return c.Marathon.Auth == MarathonAuthToken }
+
+// MarathonTokenPath is the file holding the lab Marathon's token (mode 0600).
+func (c Config) MarathonTokenPath() string { return c.Path("marathon", "token") }
+
+// MarathonToken returns the token clients of the lab Marathon send: "" when
+// marathon.auth is not token, else the content of MarathonTokenPath (which
+// the lab Marathon writes when it first starts).
+func (c Config) MarathonToken() (string, error) {
+	if !c.MarathonAuthEnabled() {
+		return "", nil
+	}
+	b, err := os.ReadFile(c.MarathonTokenPath())
+	if err != nil {
+		return "", fmt.Errorf("lab marathon token (marathon.auth: token): %w (is the lab up?)", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("lab marathon token %s is empty", c.MarathonTokenPath())
+	}
+	return t, nil
+}
 
 // Resources is an amount of node resources in Mesos units (cpus, MiB).
 type Resources struct {
@@ -161,7 +201,7 @@ func Default() Config {
 	c := Config{
 		ID:       "switchyard-lab",
 		Dir:      ".",
-		Marathon: Endpoint{Listen: "127.0.0.1:8080"},
+		Marathon: Marathon{Endpoint: Endpoint{Listen: "127.0.0.1:8080"}},
 		Mesos:    Endpoint{Listen: "127.0.0.1:5050"},
 		Kubernetes: Kubernetes{
 			Enabled:               true,
@@ -276,6 +316,11 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s.kubernetesShare: must be between 0 and the node's resources", p))
 			}
 		}
+	}
+	switch c.Marathon.Auth {
+	case "", MarathonAuthNone, MarathonAuthToken:
+	default:
+		errs = append(errs, fmt.Errorf("marathon.auth: %q: use %s (the lab Marathon requires a token, written to <dir>/marathon/token) or %s", c.Marathon.Auth, MarathonAuthToken, MarathonAuthNone))
 	}
 	if c.Kubernetes.Enabled {
 		switch c.Kubernetes.NodeAgents {

@@ -170,3 +170,30 @@ func TestNodeByNameAndEndpointURL(t *testing.T) {
 		t.Errorf("URL %q", u)
 	}
 }
+
+func TestMarathonAuth(t *testing.T) {
+	c := Default()
+	c.Marathon.Auth = MarathonAuthToken
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "marathon:\n  auth: token\n  listen: 127.0.0.1:8080\n") {
+		t.Fatalf("marshalled:\n%s", b)
+	}
+	got, err := Parse(b)
+	if err != nil || !got.MarathonAuthEnabled() || got.Marathon.Listen != "127.0.0.1:8080" {
+		t.Fatalf("Parse: %+v, %v", got.Marathon, err)
+	}
+	if tok, err := Default().MarathonToken(); tok != "" || err != nil {
+		t.Errorf("MarathonToken without auth = %q, %v", tok, err)
+	}
+	c.Marathon.Auth = "password"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `marathon.auth: "password"`) {
+		t.Errorf("Validate = %v", err)
+	}
+	// Existing configs are unchanged: no auth key without auth.
+	if b, _ := Default().Marshal(); strings.Contains(string(b), "auth") {
+		t.Errorf("default config mentions auth:\n%s", b)
+	}
+}

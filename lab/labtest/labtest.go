@@ -4,7 +4,10 @@
 // loopback node block (127.R.S.N), its own pod CIDR (10.R.0.0/16) and a
 // unique ID, so several test packages can each run a lab at the same time,
 // starts it with `switchyard lab up` and stops it with `switchyard lab down`,
-// checking that nothing of it is left.
+// checking that nothing of it is left. Every command it runs (Start, Run)
+// and Env use SWITCHYARD_CONFIG=<lab dir>/switchyard-config.yaml
+// (Lab.SwitchyardConfig), where `lab up` writes the lab's context: tests
+// never read or write the developer's switchyard config.
 //
 // One lab per test package, from TestMain:
 //
@@ -38,6 +41,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -58,6 +62,9 @@ type Options struct {
 	KwokNodes int
 	// Demo deploys the sample apps from examples/ (`lab up --demo`).
 	Demo bool
+	// MarathonToken makes the lab Marathon require its token
+	// (marathon.auth: token); Lab.MarathonToken holds it once the lab is up.
+	MarathonToken bool
 	// Configure adjusts the generated config before it is written.
 	Configure func(*labconfig.Config)
 	// UpTimeout bounds `lab up` (default 10 minutes).
@@ -81,6 +88,13 @@ type Lab struct {
 	LBTokenFile string
 	// Kubeconfig is the admin kubeconfig ("" without Kubernetes).
 	Kubeconfig string
+	// MarathonToken is the lab Marathon's token ("" unless Options.MarathonToken).
+	MarathonToken string
+	// SwitchyardConfig is the switchyard config file (SWITCHYARD_CONFIG) of
+	// every command the lab runs and of Env: it lies inside the lab
+	// directory, so tests never read or write the developer's own config.
+	// `lab up` writes the lab's context there and makes it current.
+	SwitchyardConfig string
 	// UpOutput is what `lab up` printed; UpDuration how long it took.
 	UpOutput   string
 	UpDuration time.Duration
@@ -199,6 +213,9 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 	cfg.Nginx.Listen, cfg.Nginx.Admin = lo(ports[2]), lo(ports[3])
 	k := &cfg.Kubernetes
 	k.Enabled, cfg.Nginx.Enabled = o.Kubernetes, o.Nginx
+	if o.MarathonToken {
+		cfg.Marathon.Auth = labconfig.MarathonAuthToken
+	}
 	k.KwokNodes = o.KwokNodes
 	k.APIServerPort, k.ControllerManagerPort, k.SchedulerPort = ports[4], ports[5], ports[6]
 	// etcd's two ports and the node agents' ports are consecutive blocks.
@@ -386,7 +403,7 @@ func Start(o Options) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{Bin: bin, Dir: dir, ConfigPath: filepath.Join(dir, "lab.yaml"), Config: cfg, opts: o,
-		MarathonURL: cfg.Marathon.URL(), MesosURL: cfg.Mesos.URL()}
+		MarathonURL: cfg.Marathon.URL(), MesosURL: cfg.Mesos.URL(), SwitchyardConfig: filepath.Join(dir, "switchyard-config.yaml")}
 	if cfg.Nginx.Enabled {
 		l.LBURL, l.LBAdminURL = "http://"+cfg.Nginx.Listen, "http://"+cfg.Nginx.Admin
 		l.LBTokenFile = labnginx.LayoutFor(cfg).TokenFile
@@ -422,6 +439,10 @@ func Start(o Options) (*Lab, error) {
 		}
 		return nil, fmt.Errorf("labtest: lab up in %s failed: %w\n--- lab up:\n%s--- lab down (%v):\n%s", dir, err, out, derr, downOut)
 	}
+	if l.MarathonToken, err = cfg.MarathonToken(); err != nil {
+		l.Stop()
+		return nil, fmt.Errorf("labtest: %w", err)
+	}
 	return l, nil
 }
 
@@ -434,7 +455,7 @@ func (l *Lab) run(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, l.Bin, append(args, "--lab-dir", l.Dir)...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), config.EnvConfig+"="+l.SwitchyardConfig)
 	var buf bytes.Buffer
 	var w io.Writer = &buf
 	if l.opts.Log != nil {
@@ -448,11 +469,20 @@ func (l *Lab) run(timeout time.Duration, args ...string) (string, error) {
 	return buf.String(), err
 }
 
-// cleanEnv is the test's environment without another lab's settings.
+// contextEnv are the variables that choose or override a switchyard
+// context (besides the lab's own, which cleanEnv also drops).
+var contextEnv = map[string]bool{config.EnvConfig: true, config.EnvJournal: true, config.EnvLBTokenFile: true,
+	"DCOS_URL": true, "DCOS_ACS_TOKEN": true, "DCOS_SSL_VERIFY": true}
+
+// cleanEnv is the test's environment without another lab's settings, nor
+// the variables that choose or override a switchyard context.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
+		if contextEnv[k] {
+			continue
+		}
 		switch k {
 		case labconfig.MarkerEnv, "SWITCHYARD_LAB_DIR", "MARATHON_URL", "MESOS_MASTER_URL", "KUBECONFIG", "SWITCHYARD_LB", "SWITCHYARD_LB_ADMIN", "SWITCHYARD_LB_TOKEN_FILE":
 			continue
@@ -463,9 +493,10 @@ func cleanEnv() []string {
 }
 
 // Env returns the environment a client of this lab runs with: the test's
-// environment plus what `lab env` exports.
+// environment plus what `lab env` exports (DCOS_ACS_TOKEN included when the
+// lab Marathon requires a token) and SWITCHYARD_CONFIG=l.SwitchyardConfig.
 func (l *Lab) Env() []string {
-	env := cleanEnv()
+	env := append(cleanEnv(), config.EnvConfig+"="+l.SwitchyardConfig)
 	for _, v := range lab.Env(l.Config) {
 		env = append(env, v.Name+"="+v.Value)
 	}

@@ -15,7 +15,8 @@ import (
 // maxBody bounds request bodies (Marathon's default is 1 MiB per app; groups are larger).
 const maxBody = 16 << 20
 
-// Handler serves the Marathon v2 REST API.
+// Handler serves the Marathon v2 REST API (every request but GET /ping needs
+// Options.Token when it is set).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ping", s.handlePing)
@@ -37,6 +38,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("Resource %s does not exist in the lab Marathon", r.URL.Path)})
 	})
+	if s.opts.Token != "" {
+		return requireToken(s.opts.Token, mux)
+	}
 	return mux
 }
 

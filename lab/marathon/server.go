@@ -34,6 +34,10 @@ type Options struct {
 	// AdvertiseURL is the Marathon URL reported by /v2/info and /v2/leader
 	// (default: http://<cfg.Marathon.Listen>).
 	AdvertiseURL string
+	// Token is the token the Marathon API requires on every request but
+	// GET /ping (default: none, or with marathon.auth: token in the lab
+	// config, the one EnsureToken reads or generates).
+	Token string
 }
 
 // Server is the lab's Marathon with its Mesos master view.
@@ -93,6 +97,13 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 	}
 	if opts.AdvertiseURL == "" {
 		opts.AdvertiseURL = cfg.Marathon.URL()
+	}
+	if opts.Token == "" && cfg.MarathonAuthEnabled() {
+		t, err := EnsureToken(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("lab marathon: %w", err)
+		}
+		opts.Token = t
 	}
 	s := &Server{
 		cfg:         cfg,

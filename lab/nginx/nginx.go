@@ -160,15 +160,21 @@ func (n *Nginx) AdminURL() string { return "http://" + n.Admin }
 // PublicURL is the base URL of the load balancer.
 func (n *Nginx) PublicURL() string { return "http://" + n.Listen }
 
-// TrafficClient returns a client of this nginx's admin API that keeps the
-// state file in step (what the migration executor and `lab` use); its
-// requests carry the admin token.
-func (n *Nginx) TrafficClient() *traffic.Client {
-	c := &traffic.Client{AdminURL: n.AdminURL(), StateFile: n.StateFile, HTTP: n.AdminHTTPClient()}
+// TrafficClient returns the fleet of this one nginx's admin API (what the
+// lab's own code uses; the lab's context names the same instance): its
+// requests carry the admin token, and backends may be on loopback or in the
+// allowed networks.
+func (n *Nginx) TrafficClient() *traffic.Fleet {
+	return traffic.NewFleet(n.backendCIDRs(), &traffic.Client{Name: "nginx", AdminURL: n.AdminURL(), TokenFile: n.TokenFile})
+}
+
+// backendCIDRs are loopback and the allowed networks.
+func (n *Nginx) backendCIDRs() []netip.Prefix {
+	nets := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	for _, s := range n.AllowedNetworks {
-		c.PodNetworks = append(c.PodNetworks, netip.MustParsePrefix(s))
+		nets = append(nets, netip.MustParsePrefix(s))
 	}
-	return c
+	return nets
 }
 
 // AdminHTTPClient returns an HTTP client for the admin API whose requests
@@ -381,11 +387,7 @@ func (n *Nginx) checkStateFile() error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("nginx: routing state %s is empty (fix the file or remove it to start with no routes)", n.StateFile)
 	}
-	var nets []netip.Prefix
-	for _, s := range n.AllowedNetworks {
-		nets = append(nets, netip.MustParsePrefix(s))
-	}
-	if _, err := traffic.DecodeState(data, nets...); err != nil {
+	if _, err := traffic.DecodeState(data, n.backendCIDRs()); err != nil {
 		return fmt.Errorf("nginx: routing state %s: %w (fix the file or remove it to start with no routes)", n.StateFile, err)
 	}
 	return nil

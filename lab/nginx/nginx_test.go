@@ -495,7 +495,7 @@ func TestAdminSurvivesMangledBodies(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("GET /routes: %d %s", code, body)
 	}
-	if _, err := traffic.DecodeState([]byte(body), netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR)); err != nil {
+	if _, err := traffic.DecodeState([]byte(body), []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix(in.Cfg.Kubernetes.PodCIDR)}); err != nil {
 		t.Fatalf("active state after mangled PUTs is invalid: %v\n%s", err, body)
 	}
 	if strings.Contains(in.Log(), "[error]") && strings.Contains(in.Log(), "lua entry thread aborted") {

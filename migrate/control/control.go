@@ -199,7 +199,8 @@ func (s *Server) handle(req Request) Response {
 	return Response{Entries: es[len(es)-1:]}
 }
 
-// applies says why ev cannot apply to s (nil: it does).
+// applies says why ev cannot apply to s (nil: it does). A held migration
+// (waiting for the load balancer) takes commands like any other.
 func applies(kind migrate.EventKind, s migrate.State) error {
 	if s.Phase.Terminal() {
 		return fmt.Errorf("the migration already ended (%s)", s.Phase)
@@ -209,7 +210,7 @@ func applies(kind migrate.EventKind, s migrate.State) error {
 		if s.Paused {
 			return errors.New("already paused")
 		}
-		if s.Phase != migrate.Shifting && s.Phase != migrate.Soaking {
+		if s.Phase != migrate.Shifting && s.Phase != migrate.ShiftingBack && s.Phase != migrate.Soaking {
 			return fmt.Errorf("a migration pauses while shifting weights or soaking; it is %s (try again in a moment)", s.Phase)
 		}
 	case migrate.EvResume:
@@ -217,8 +218,13 @@ func applies(kind migrate.EventKind, s migrate.State) error {
 			return fmt.Errorf("not paused (%s)", s.Phase)
 		}
 	case migrate.EvAbort:
-		if s.Phase == migrate.RollingBack {
+		switch s.Phase {
+		case migrate.RollingBack:
 			return errors.New("already rolling back")
+		case migrate.ReturningToKubernetes:
+			return errors.New("already returning to Kubernetes (the rollback of the finalized migration was abandoned)")
+		case migrate.RemovingKubernetes:
+			return errors.New("the rollback of the finalized migration is removing the Kubernetes release (Marathon serves all traffic); it can no longer be aborted")
 		}
 	}
 	return nil

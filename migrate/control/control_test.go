@@ -42,7 +42,7 @@ func journalWith(t *testing.T, states ...migrate.State) *journal.Bolt {
 	t.Cleanup(func() { j.Close() })
 	for _, s := range states {
 		data, _ := json.Marshal(s)
-		if err := j.Append(context.Background(), &journal.Entry{App: s.App, To: string(s.Phase), State: data}); err != nil {
+		if err := j.Append(context.Background(), &journal.Entry{App: s.App, To: migrate.Label(s), Reason: s.Reason, State: data}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,8 +57,13 @@ func TestCommands(t *testing.T) {
 		migrate.State{App: "done", Phase: migrate.Finalized},
 		migrate.State{App: "rolling", Phase: migrate.RollingBack, Stage: migrate.StageWeights},
 		migrate.State{App: "elsewhere", Phase: migrate.Shifting, Applied: true},
+		migrate.State{App: "held", Phase: migrate.Shifting, KubePercent: 25, Held: true, Reason: "set weights kubernetes=25%: nginx b at version 6, want 7: held"},
+		migrate.State{App: "back", Phase: migrate.ShiftingBack, KubePercent: 50, Applied: true},
+		migrate.State{App: "returning", Phase: migrate.ReturningToKubernetes, Stage: migrate.StageWeights},
+		migrate.State{App: "removing", Phase: migrate.RemovingKubernetes},
 	)
-	rec := &recorder{running: map[string]bool{"installing": true, "shifting": true, "paused": true, "done": true, "rolling": true}}
+	rec := &recorder{running: map[string]bool{"installing": true, "shifting": true, "paused": true, "done": true, "rolling": true,
+		"held": true, "back": true, "returning": true, "removing": true}}
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	if err := os.WriteFile(sock, nil, 0o600); err != nil { // a stale file left by a killed executor
 		t.Fatal(err)
@@ -86,6 +91,13 @@ func TestCommands(t *testing.T) {
 		{Request{Op: OpPause, App: "elsewhere"}, "this executor is not migrating the app", migrate.Event{}},
 		{Request{Op: OpPause}, "name the app", migrate.Event{}},
 		{Request{Op: "finalise", App: "shifting"}, `unknown operation "finalise"`, migrate.Event{}},
+		{Request{Op: OpPause, App: "held"}, "", migrate.Event{Kind: migrate.EvPause, Reason: "operator: pause"}},
+		{Request{Op: OpAbort, App: "held"}, "", migrate.Event{Kind: migrate.EvAbort, Reason: "operator: abort"}},
+		{Request{Op: OpPause, App: "back"}, "", migrate.Event{Kind: migrate.EvPause, Reason: "operator: pause"}},
+		{Request{Op: OpAbort, App: "back"}, "", migrate.Event{Kind: migrate.EvAbort, Reason: "operator: abort"}},
+		{Request{Op: OpAbort, App: "returning"}, "already returning to Kubernetes", migrate.Event{}},
+		{Request{Op: OpAbort, App: "removing"}, "can no longer be aborted", migrate.Event{}},
+		{Request{Op: OpPause, App: "removing"}, "it is RemovingKubernetes", migrate.Event{}},
 	} {
 		rec.got = nil
 		_, err := Call(ctx, sock, tc.req)
@@ -102,13 +114,17 @@ func TestCommands(t *testing.T) {
 	}
 
 	resp, err := Call(ctx, sock, Request{Op: OpStatus})
-	if err != nil || len(resp.Entries) != 6 {
+	if err != nil || len(resp.Entries) != 10 {
 		t.Fatalf("status: %v %+v", err, resp)
 	}
 	for _, e := range resp.Entries {
 		s, err := migrate.StateOf(e)
 		if err != nil || s.App != e.App {
 			t.Fatalf("status entry %+v: %v", e, err)
+		}
+		// A held migration shows as held, with what it waits for.
+		if e.App == "held" && (e.To != "Shifting[25% held]" || !s.Held || !strings.Contains(e.Reason, "nginx b at version 6")) {
+			t.Fatalf("held status entry %+v", e)
 		}
 	}
 

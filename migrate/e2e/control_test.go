@@ -104,7 +104,7 @@ func waitPhase(t *testing.T, l *labtest.Lab, journalPath, app, prefix string, ou
 
 func shares(t *testing.T, e *env, route string) map[string]float64 {
 	t.Helper()
-	st, err := e.lab.Nginx.Get(context.Background())
+	st, err := e.lab.LB.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func cliApp(t *testing.T, e *env, dir, name string) edge.Target {
 	if err != nil || len(bs) != 2 {
 		t.Fatalf("marathon backends %v %v", bs, err)
 	}
-	if _, err := e.lab.Nginx.SetRoute(ctx, traffic.Route{Name: name, PathPrefix: "/" + name, Backends: bs}); err != nil {
+	if _, err := e.lab.LB.SetRoute(ctx, traffic.Route{Name: name, PathPrefix: "/" + name, Backends: bs}); err != nil {
 		t.Fatal(err)
 	}
 	return tgt
@@ -144,7 +144,7 @@ func firstLine(s string) string {
 func checkFinalized(t *testing.T, e *env, tgt edge.Target, journalPath string, l *labtest.Lab) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := e.lab.Nginx.Get(ctx)
+	st, err := e.lab.LB.Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestCLIRollback(t *testing.T) {
 	if lg.Failed != 0 {
 		t.Fatalf("%d of %d requests failed: %v", lg.Failed, lg.Sent, lg.Errors)
 	}
-	st, err := e.lab.Nginx.Get(context.Background())
+	st, err := e.lab.LB.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

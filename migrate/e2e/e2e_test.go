@@ -14,7 +14,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/migrate"
@@ -89,7 +91,7 @@ spec:
 }
 
 type env struct {
-	lab *edge.Lab
+	lab *edge.Edges
 	j   *journal.Bolt
 	x   *migrate.Executor
 	out *strings.Builder
@@ -97,7 +99,7 @@ type env struct {
 
 func setup(t *testing.T, pause time.Duration) *env {
 	l := labtest.Need(t, theLab)
-	el, err := edge.NewLab(l.Config, pause)
+	el, err := connect.Migration(context.Background(), lab.ContextFor(l.Config))
 	if err != nil {
 		t.Fatal(err)
 	}

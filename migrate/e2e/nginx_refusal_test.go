@@ -55,7 +55,7 @@ func TestNginxRefusesMidShift(t *testing.T) {
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			e := setup(t, time.Second)
-			faults := &edge.NginxFaults{Client: e.lab.Nginx}
+			faults := &edge.NginxFaults{Client: e.lab.LB}
 			e.lab.Pusher = &follow.Serial{Pusher: faults}
 			name := "ref" + string(tc.kind)
 			p := migrate.Plan{Steps: []int{50, 100}, PausePerStep: time.Second, Soak: time.Second, MaxErrorRate: 0.01, MinRequests: 5}
@@ -97,7 +97,7 @@ func TestNginxRefusesMidShift(t *testing.T) {
 				t.Fatalf("journal lacks the refusal or the end: %+v", es)
 			}
 			// Exactly one healthy platform serves the route: Marathon.
-			st, err := e.lab.Nginx.Get(context.Background())
+			st, err := e.lab.LB.Get(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

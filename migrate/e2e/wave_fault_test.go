@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -159,6 +160,12 @@ func (f *flakyMarathon) Scale(ctx context.Context, a migrate.App, n int) error {
 	return f.m().Scale(ctx, a, n)
 }
 func (f *flakyMarathon) Delete(ctx context.Context, a migrate.App) error { return f.m().Delete(ctx, a) }
+func (f *flakyMarathon) Definition(ctx context.Context, a migrate.App) (json.RawMessage, error) {
+	return f.m().Definition(ctx, a)
+}
+func (f *flakyMarathon) Create(ctx context.Context, a migrate.App, def json.RawMessage, n int) error {
+	return f.m().Create(ctx, a, def, n)
+}
 
 // TestMarathonUnreachableMidMigration: Marathon stops answering when its
 // scale-down begins (after its backends left nginx) and comes back 6 s

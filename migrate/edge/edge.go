@@ -8,6 +8,7 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,7 +59,7 @@ func (t *Traffic) SetShare(ctx context.Context, app migrate.App, pct int) error 
 			return err
 		}
 	}
-	return f.SetShare(ctx, pct)
+	return hold(f.SetShare(ctx, pct))
 }
 
 // SetMarathon implements migrate.Traffic.
@@ -67,22 +68,57 @@ func (t *Traffic) SetMarathon(ctx context.Context, app migrate.App, in bool) err
 	if err != nil {
 		return err
 	}
-	return f.SetMarathon(ctx, in)
+	return hold(f.SetMarathon(ctx, in))
 }
 
-// Stats implements migrate.Stats from nginx's access log.
-type Stats struct {
-	Tailer *traffic.Tailer
-}
-
-// Observe implements migrate.Stats: the Kubernetes requests of the app's
-// route in the tailer's window ending at to (whole seconds).
-func (s Stats) Observe(ctx context.Context, app migrate.App, from, to time.Time) (migrate.Observation, error) {
-	// Give the tailer one poll to catch up with lines written until now.
-	if err := s.Tailer.Poll(); err != nil {
-		return migrate.Observation{}, fmt.Errorf("access log: %w", err)
+// Routes returns the names of the routes the app's follower keeps (nil
+// without a follower).
+func (t *Traffic) Routes(app string) []string {
+	f, err := t.Follower(app)
+	if err != nil {
+		return nil
 	}
-	st := s.Tailer.Window.Stat(to, app.Route, traffic.Kubernetes)
+	names := make([]string, len(f.Routes))
+	for i, r := range f.Routes {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// hold marks what a load-balancer fleet could not do yet for a reason
+// outside the app (an instance that does not acknowledge a push, statistics
+// missing an instance) as a hold: the migration waits, it does not roll back.
+func hold(err error) error {
+	if err != nil && (errors.Is(err, traffic.ErrNotAcknowledged) || errors.Is(err, traffic.ErrIncomplete)) {
+		return fmt.Errorf("%w: %w", migrate.ErrHold, err)
+	}
+	return err
+}
+
+// Stats implements migrate.Stats from the load-balancer fleet's own
+// statistics (/stats of every instance, summed): the gates are judged on
+// what every instance saw, or not at all (a hold).
+type Stats struct {
+	Sampler *traffic.Sampler
+	// Routes names the routes of an app (all the routes its follower
+	// shifts); nil or empty: the app's own route.
+	Routes func(app string) []string
+}
+
+// Observe implements migrate.Stats: the requests of the app's routes to
+// platform between from and to, summed over every instance.
+func (s Stats) Observe(ctx context.Context, app migrate.App, platform migrate.Platform, from, to time.Time) (migrate.Observation, error) {
+	var routes []string
+	if s.Routes != nil {
+		routes = s.Routes(app.Name)
+	}
+	if len(routes) == 0 {
+		routes = []string{app.Route}
+	}
+	st, err := s.Sampler.Window(ctx, from, to, routes, string(platform))
+	if err != nil {
+		return migrate.Observation{}, hold(fmt.Errorf("load-balancer statistics: %w", err))
+	}
 	return migrate.Observation{Requests: st.Requests, Errors: st.Errors5xx, ErrorRate: st.ErrorRate, P99: st.P99}, nil
 }
 
@@ -105,15 +141,63 @@ func (m Marathon) Instances(ctx context.Context, app migrate.App) (int, error) {
 	return *a.Instances, nil
 }
 
+// Definition implements migrate.Marathon: the app as Marathon runs it,
+// without the read-only status fields (version, tasks, counts, deployments),
+// so it can be written back with PUT /v2/apps/{id}.
+func (m Marathon) Definition(ctx context.Context, app migrate.App) (json.RawMessage, error) {
+	a, err := m.Client.App(ctx, app.MarathonID)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", app.MarathonID, err)
+	}
+	a.Version, a.VersionInfo = nil, nil
+	a.TasksStaged, a.TasksRunning, a.TasksHealthy, a.TasksUnhealthy = nil, nil, nil, nil
+	a.Deployments, a.Tasks, a.LastTaskFailure, a.ReadinessCheckResults, a.AppTaskStats = nil, nil, nil, nil, nil
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode the definition of %s: %w", app.MarathonID, err)
+	}
+	return data, nil
+}
+
+// Create implements migrate.Marathon: PUT /v2/apps/{id} with the
+// definition and instances (creates the app, or updates it to that: running
+// it again after a crash is harmless), then it waits like Scale.
+func (m Marathon) Create(ctx context.Context, app migrate.App, def json.RawMessage, instances int) error {
+	var a marathon.App
+	if err := json.Unmarshal(def, &a); err != nil {
+		return fmt.Errorf("the journaled definition of %s: %w", app.MarathonID, err)
+	}
+	if a.ID == "" {
+		a.ID = app.MarathonID
+	}
+	a.Instances = &instances
+	if _, err := m.Client.UpdateApp(ctx, &a, marathon.UpdateOptions{Force: true, Replace: true}); err != nil {
+		return fmt.Errorf("create %s with %d instances: %w", a.ID, instances, err)
+	}
+	return m.wait(ctx, app, instances)
+}
+
 // Scale implements migrate.Marathon: it scales the app and waits until n
-// tasks run (and are healthy when the app has health checks).
+// tasks run (and are healthy when the app has health checks). Scaling an
+// absent app to 0 is done (a scale is a PUT, which would create it).
 func (m Marathon) Scale(ctx context.Context, app migrate.App, n int) error {
-	poll := m.Poll
-	if poll <= 0 {
-		poll = 250 * time.Millisecond
+	if n == 0 {
+		if _, err := m.Client.App(ctx, app.MarathonID); notFound(err) {
+			return nil
+		}
 	}
 	if _, err := m.Client.ScaleApp(ctx, app.MarathonID, n, true); err != nil {
 		return fmt.Errorf("scale %s to %d: %w", app.MarathonID, n, err)
+	}
+	return m.wait(ctx, app, n)
+}
+
+// wait waits until n tasks of the app run (healthy when it has health
+// checks) and no deployment is in progress; for 0, until none run.
+func (m Marathon) wait(ctx context.Context, app migrate.App, n int) error {
+	poll := m.Poll
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
 	}
 	for {
 		a, err := m.Client.App(ctx, app.MarathonID)
@@ -138,11 +222,16 @@ func (m Marathon) Scale(ctx context.Context, app migrate.App, n int) error {
 // Delete implements migrate.Marathon (an absent app is not an error).
 func (m Marathon) Delete(ctx context.Context, app migrate.App) error {
 	_, err := m.Client.DeleteApp(ctx, app.MarathonID, true)
-	var he *marathon.APIError
-	if errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+	if notFound(err) {
 		return nil
 	}
 	return err
+}
+
+// notFound reports whether Marathon answered 404.
+func notFound(err error) bool {
+	var he *marathon.APIError
+	return errors.As(err, &he) && he.StatusCode == http.StatusNotFound
 }
 
 func deref(p *int) int {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 
@@ -38,14 +39,15 @@ type Refusal struct {
 }
 
 // NginxFaults is a fault hook between the followers and the shared nginx
-// (a follow.Pusher around the real traffic.Client): armed with a Refusal,
+// (a follow.Pusher around the real traffic.Fleet): armed with a Refusal,
 // it sends the matching pushes to the real nginx admin API in a form nginx
 // refuses, so tests see the executor's handling of nginx's own refusal
 // (status, message). Every other push passes through unchanged. Use it as
 // a Lab's Pusher: lab.Pusher = &follow.Serial{Pusher: faults}.
 type NginxFaults struct {
-	// Client is the real admin API client.
-	Client *traffic.Client
+	// Client is the real admin API client (its first instance gets the
+	// faulty pushes).
+	Client *traffic.Fleet
 
 	mu      sync.Mutex
 	armed   []Refusal
@@ -110,7 +112,7 @@ func (f *NginxFaults) Update(ctx context.Context, change func(traffic.State) (tr
 	switch hit.Kind {
 	case RefuseStale:
 		next.Version = cur.Version // not newer: nginx answers 409
-		_, err = f.Client.Apply(ctx, next)
+		_, err = f.Client.Instances[0].Put(ctx, next)
 	default:
 		err = f.putInvalid(ctx, next, hit.Route)
 	}
@@ -136,14 +138,24 @@ func (f *NginxFaults) putInvalid(ctx context.Context, s traffic.State, route str
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, f.Client.AdminURL+"/routes", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, f.Client.Instances[0].AdminURL+"/routes", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	in := f.Client.Instances[0]
+	token := in.Token
+	if token == "" && in.TokenFile != "" {
+		b, err := os.ReadFile(in.TokenFile)
+		if err != nil {
+			return fmt.Errorf("nginx admin token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("nginx admin %s: %w", f.Client.AdminURL, err)
+		return fmt.Errorf("nginx admin %s: %w", f.Client.Instances[0].AdminURL, err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
@@ -157,7 +169,7 @@ func (f *NginxFaults) putInvalid(ctx context.Context, s traffic.State, route str
 	if json.Unmarshal(rb, &e) == nil && e.Error != "" {
 		msg = e.Error
 	}
-	return fmt.Errorf("routing state version %d not applied, nginx keeps its previous state: nginx admin %s refused the state: %s: %s", s.Version, f.Client.AdminURL, resp.Status, msg)
+	return fmt.Errorf("routing state version %d not applied, nginx keeps its previous state: nginx admin %s refused the state: %s: %s", s.Version, f.Client.Instances[0].AdminURL, resp.Status, msg)
 }
 
 func sameBackends(a, b []traffic.Backend) bool {

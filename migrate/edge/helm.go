@@ -151,7 +151,8 @@ func (h *Helm) Install(ctx context.Context, app migrate.App) error {
 		return nil
 	}
 	in := action.NewInstall(cfg)
-	in.ReleaseName, in.Namespace, in.CreateNamespace = r.Name, r.Namespace, true
+	in.ReleaseName, in.Namespace = r.Name, r.Namespace
+	in.CreateNamespace = h.Clients == nil || kubeclient.MustCreateNamespace(ctx, h.Clients.Clientset, r.Namespace)
 	if _, err := in.RunWithContext(ctx, r.Chart, r.Values); err != nil {
 		return fmt.Errorf("helm install %s/%s: %w", r.Namespace, r.Name, err)
 	}

@@ -1,18 +1,14 @@
 package edge
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/switchyard/switchyard/internal/kubeclient"
 )
@@ -71,25 +67,7 @@ func ReadObjects(path string) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-// DecodeObjects decodes multi-document YAML into objects.
+// DecodeObjects decodes multi-document YAML into objects (kubeclient.DecodeObjects).
 func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for i := 0; ; i++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		o := &unstructured.Unstructured{Object: m}
-		if o.GetKind() == "" || o.GetName() == "" {
-			return nil, fmt.Errorf("document %d: kind and metadata.name are required", i+1)
-		}
-		out = append(out, o)
-	}
+	return kubeclient.DecodeObjects(data)
 }

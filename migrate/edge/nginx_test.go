@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/switchyard/switchyard/demoapp"
 	"github.com/switchyard/switchyard/journal"
-	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/traffic"
@@ -92,6 +92,12 @@ func (p *simPlatform) Scale(ctx context.Context, app migrate.App, n int) error {
 	return p.start(n)
 }
 func (p *simPlatform) Delete(ctx context.Context, app migrate.App) error { p.stop(); return nil }
+func (p *simPlatform) Definition(ctx context.Context, app migrate.App) (json.RawMessage, error) {
+	return json.RawMessage(`{"id":"/web"}`), nil
+}
+func (p *simPlatform) Create(ctx context.Context, app migrate.App, def json.RawMessage, n int) error {
+	return p.start(n)
+}
 
 type rig struct {
 	x        *migrate.Executor
@@ -101,7 +107,7 @@ type rig struct {
 	lb       string
 	out      *strings.Builder
 	nginx    *nginxtest.Instance
-	client   *traffic.Client
+	client   *traffic.Fleet
 }
 
 func newRig(t *testing.T, kubeFailRate float64) *rig {
@@ -117,13 +123,13 @@ func newRig(t *testing.T, kubeFailRate float64) *rig {
 	}
 	t.Cleanup(m.stop)
 	t.Cleanup(k.stop)
-	f := &follow.Follower{Route: traffic.Route{Name: "web", PathPrefix: "/web"}, Client: client, Marathon: m, Kubernetes: k, Resync: 200 * time.Millisecond}
+	f := &follow.Follower{Routes: []traffic.Route{{Name: "web", PathPrefix: "/web"}}, Client: client, Marathon: m, Kubernetes: k, Resync: 200 * time.Millisecond}
 	if err := f.SetShare(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	go f.Run(ctx, func(err error) { t.Logf("follower: %v", err) })
-	tl := traffic.NewTailer(labnginx.LayoutFor(in.Cfg).AccessLog, time.Second, false)
-	go tl.Run(ctx)
+	sampler := &traffic.Sampler{Fleet: client, Period: 250 * time.Millisecond}
+	go func() { _ = sampler.Run(ctx) }()
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +138,7 @@ func newRig(t *testing.T, kubeFailRate float64) *rig {
 	tr := &Traffic{}
 	tr.Add("web", f)
 	out := &strings.Builder{}
-	x := &migrate.Executor{Journal: j, Kubernetes: k, Marathon: m, Traffic: tr, Stats: Stats{Tailer: tl}, Drain: 300 * time.Millisecond, Progress: syncWriter{b: out}}
+	x := &migrate.Executor{Journal: j, Kubernetes: k, Marathon: m, Traffic: tr, Stats: Stats{Sampler: sampler}, Drain: 300 * time.Millisecond, Progress: syncWriter{b: out}}
 	return &rig{x: x, fol: f, marathon: m, kube: k, lb: in.PublicAddr(), out: out, nginx: in, client: client}
 }
 
@@ -250,10 +256,10 @@ func (h hookTraffic) SetShare(ctx context.Context, a migrate.App, pct int) error
 }
 
 // TestNginxDownMidMigration: nginx is stopped just before the 25% weight
-// change and restarted 3 s later (it reloads its routing state from the
-// state file). The push fails, the migration rolls back, the rollback's
-// weight change is retried until nginx answers again, and the route ends
-// with Marathon alone; the journal names the failure.
+// change and restarted 3 s later (it reloads its routing state from its
+// state file). The push is not acknowledged, so the migration holds at 25%
+// (journaled with the instance's name) instead of rolling back, continues
+// once nginx answers again, and finishes with Kubernetes alone.
 func TestNginxDownMidMigration(t *testing.T) {
 	r := newRig(t, 0)
 	r.x.RetryBackoff = 500 * time.Millisecond
@@ -273,26 +279,28 @@ func TestNginxDownMidMigration(t *testing.T) {
 	lg := <-res
 	t.Logf("executor:\n%s", r.out.String())
 	t.Logf("load (nginx itself was down for 3 s): %s %v", lg, lg.Errors)
-	var rb *migrate.RolledBackError
-	if !errors.As(got.Err, &rb) || !strings.Contains(rb.Reason, "set weights kubernetes=25%") {
-		t.Fatalf("want a rollback naming the failed push, got %v", got.Err)
+	if got.Err != nil || got.State.Phase != migrate.Finalized {
+		t.Fatalf("want the migration to hold and then finish, got %s: %v", got.State.Phase, got.Err)
 	}
 	st, err := r.client.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rt, _ := st.Route("web")
-	if sh := traffic.Shares(rt.Backends); sh[traffic.Marathon] != 100 {
-		t.Fatalf("route after the rollback: %+v", rt.Backends)
+	if sh := traffic.Shares(rt.Backends); sh[traffic.Kubernetes] != 100 {
+		t.Fatalf("route after the migration: %+v", rt.Backends)
 	}
 	es, _ := r.x.Journal.Load("web")
-	retried := 0
+	held := false
 	for _, e := range es {
-		if e.Event == "failed" && strings.Contains(e.Reason, "set weights") {
-			retried++
+		if e.Event == string(migrate.EvHeld) && strings.Contains(e.Reason, "set weights kubernetes=25%") && strings.Contains(e.Reason, "nginx") {
+			held = true
+		}
+		if e.Event == "failed" {
+			t.Fatalf("journal: a failure while nginx was down (%s): it must hold, not fail", e.Reason)
 		}
 	}
-	if retried < 2 {
-		t.Fatalf("journal: want the failed push and at least one failed retry, got %d", retried)
+	if !held {
+		t.Fatalf("journal: no hold naming the push and the instance: %+v", es)
 	}
 }

@@ -1,21 +1,26 @@
-// Package follow keeps an app's route at the shared nginx in step with the
-// app's ready backends on both platforms: Marathon tasks (event stream plus
-// periodic resync) and Kubernetes pod endpoints (an EndpointSlice informer,
-// ready endpoints only). The route holds one pool of both platforms'
-// backends, weighted by traffic.SplitWeights for the share Kubernetes
-// should get; only ready backends are in it. Changes are pushed through the
+// Package follow keeps the routes of one app at the shared nginx in step
+// with the app's ready backends on both platforms: Marathon tasks (event
+// stream plus periodic resync; task hosts resolved to IPv4) and Kubernetes
+// pod endpoints (an EndpointSlice informer, ready endpoints only). Every
+// route that sends traffic to the app (RoutesFor finds them) holds the same
+// pool of both platforms' backends, weighted by traffic.SplitWeights for the
+// share Kubernetes should get, and is pushed in one state version with the
+// follower's Owner ("migrate/APP"); Release hands the routes to another
+// owner ("sync") when the migration ends. Changes are pushed through the
 // admin API (never an nginx reload). It does not decide shares: the
 // migration executor does (SetShare, SetMarathon).
 package follow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,12 +61,20 @@ func (s *Serial) Update(ctx context.Context, change func(traffic.State) (traffic
 	return s.Pusher.Update(ctx, change)
 }
 
-// Follower keeps one route's pool equal to the ready backends of both
-// platforms, split by the current share.
+// Follower keeps every route that sends traffic to one app (its app.yaml
+// route, the lab's /demo/... route, a marathon-lb route...) equal to the
+// ready backends of both platforms, split by the current share. All its
+// routes get the same pool in the same state version, so traffic shifts on
+// every route together. Syncs are serialized: a share or membership change
+// and Run's periodic syncs never interleave (a sync computes its pool and
+// pushes it under one lock, so a stale pool is never pushed after a newer one).
 type Follower struct {
-	// Route is the route's name, host and path prefix (its backends are
-	// managed by the follower).
-	Route traffic.Route
+	// Routes are the routes' names, hosts and path prefixes (their
+	// backends and owner are managed by the follower).
+	Routes []traffic.Route
+	// Owner is written on the routes while the follower keeps them (e.g.
+	// "migrate/web"); Release hands them to another owner.
+	Owner string
 	// Client pushes to nginx.
 	Client Pusher
 	// Marathon and Kubernetes list the ready backends (Kubernetes may be
@@ -70,10 +83,13 @@ type Follower struct {
 	// Resync is the period of a full re-read (default 5 s).
 	Resync time.Duration
 
-	mu         sync.Mutex
+	syncMu sync.Mutex // held across computing and pushing a pool
+
+	mu         sync.Mutex // guards the fields below
 	share      int
 	marathonIn bool
 	init       bool
+	released   bool
 	kick       chan struct{}
 	last       []traffic.Backend
 }
@@ -83,6 +99,18 @@ func (f *Follower) setup() {
 		f.init, f.marathonIn = true, true
 		f.kick = make(chan struct{}, 1)
 	}
+}
+
+// names lists the follower's route names for messages.
+func (f *Follower) names() string {
+	var n []string
+	for _, r := range f.Routes {
+		n = append(n, r.Name)
+	}
+	if len(n) == 1 {
+		return "route " + n[0]
+	}
+	return "routes " + strings.Join(n, ", ")
 }
 
 // Init sets the starting share and Marathon's membership without pushing
@@ -106,37 +134,46 @@ func (f *Follower) Kick() {
 	}
 }
 
-// SetShare gives Kubernetes pct % of the route's requests and pushes it now.
+// SetShare gives Kubernetes pct % of the routes' requests and pushes it
+// now. When the push fails the previous share is kept.
 func (f *Follower) SetShare(ctx context.Context, pct int) error {
-	f.mu.Lock()
-	f.setup()
-	old := f.share
-	f.share = pct
-	f.mu.Unlock()
-	if err := f.Sync(ctx); err != nil {
-		f.mu.Lock()
-		f.share = old
-		f.mu.Unlock()
-		return err
-	}
-	return nil
+	return f.change(ctx, func() func() {
+		old := f.share
+		f.share = pct
+		return func() { f.share = old }
+	})
 }
 
 // SetMarathon puts Marathon's ready backends in the pool or takes them out
-// (they then get no new request), and pushes it now.
+// (they then get no new request), and pushes it now. When the push fails
+// the previous membership is kept.
 func (f *Follower) SetMarathon(ctx context.Context, in bool) error {
+	return f.change(ctx, func() func() {
+		old := f.marathonIn
+		f.marathonIn = in
+		return func() { f.marathonIn = old }
+	})
+}
+
+// change applies set (under mu; it returns the undo) and syncs, all while
+// holding syncMu, so no other sync runs between the change and its push.
+// A push that some load-balancer instance did not acknowledge yet
+// (traffic.ErrNotAcknowledged) is kept: the reachable instances hold it and
+// the fleet brings the others to it, so going back would split the fleet.
+func (f *Follower) change(ctx context.Context, set func() (undo func())) error {
+	f.syncMu.Lock()
+	defer f.syncMu.Unlock()
 	f.mu.Lock()
 	f.setup()
-	old := f.marathonIn
-	f.marathonIn = in
+	undo := set()
 	f.mu.Unlock()
-	if err := f.Sync(ctx); err != nil {
+	err := f.syncLocked(ctx, true)
+	if err != nil && !errors.Is(err, traffic.ErrNotAcknowledged) {
 		f.mu.Lock()
-		f.marathonIn = old
+		undo()
 		f.mu.Unlock()
-		return err
 	}
-	return nil
+	return err
 }
 
 // WaitKubernetes waits until the Kubernetes source lists a ready backend
@@ -152,7 +189,7 @@ func (f *Follower) WaitKubernetes(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("route %s: no ready Kubernetes endpoint: %w", f.Route.Name, ctx.Err())
+			return fmt.Errorf("%s: no ready Kubernetes endpoint: %w", f.names(), ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -166,19 +203,19 @@ func (f *Follower) Share() (int, bool) {
 	return f.share, f.marathonIn
 }
 
-// Pool computes the route's pool from the sources (no I/O besides them).
+// Pool computes the routes' pool from the sources (no I/O besides them).
 func (f *Follower) Pool(ctx context.Context) ([]traffic.Backend, error) {
 	share, in := f.Share()
 	var mb, kb []traffic.Backend
 	var err error
 	if in && f.Marathon != nil {
 		if mb, err = f.Marathon.Ready(ctx); err != nil {
-			return nil, fmt.Errorf("route %s: marathon backends: %w", f.Route.Name, err)
+			return nil, fmt.Errorf("%s: marathon backends: %w", f.names(), err)
 		}
 	}
 	if f.Kubernetes != nil {
 		if kb, err = f.Kubernetes.Ready(ctx); err != nil {
-			return nil, fmt.Errorf("route %s: kubernetes backends: %w", f.Route.Name, err)
+			return nil, fmt.Errorf("%s: kubernetes backends: %w", f.names(), err)
 		}
 	}
 	if share == 0 {
@@ -189,27 +226,50 @@ func (f *Follower) Pool(ctx context.Context) ([]traffic.Backend, error) {
 	}
 	pool, err := traffic.SplitWeights(mb, kb, share)
 	if err != nil {
-		return nil, fmt.Errorf("route %s: %w", f.Route.Name, err)
+		return nil, fmt.Errorf("%s: %w", f.names(), err)
 	}
 	return pool, nil
 }
 
-// Sync reads both platforms and pushes the route's pool when it changed.
+// Sync reads both platforms and pushes the routes' pool when it changed.
+// Syncs of one follower run one at a time.
 func (f *Follower) Sync(ctx context.Context) error {
+	f.syncMu.Lock()
+	defer f.syncMu.Unlock()
+	return f.syncLocked(ctx, false)
+}
+
+// syncLocked computes the pool and pushes it to every route (syncMu held);
+// force pushes even when the pool looks unchanged.
+func (f *Follower) syncLocked(ctx context.Context, force bool) error {
+	f.mu.Lock()
+	released := f.released
+	f.mu.Unlock()
+	if released {
+		return fmt.Errorf("%s: released by %s", f.names(), f.ownerName())
+	}
 	pool, err := f.Pool(ctx)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
-	same := f.last != nil && slices.Equal(f.last, pool)
+	same := !force && f.last != nil && slices.Equal(f.last, pool)
 	f.mu.Unlock()
 	if same {
 		return nil
 	}
-	r := f.Route
-	r.Backends = pool
-	if _, err := f.Client.Update(ctx, func(s traffic.State) (traffic.State, error) { return s.WithRoute(r), nil }); err != nil {
-		return fmt.Errorf("route %s: push to nginx: %w", f.Route.Name, err)
+	routes := make([]traffic.Route, len(f.Routes))
+	for i, r := range f.Routes {
+		r.Backends, r.Owner = pool, f.Owner
+		routes[i] = r
+	}
+	if _, err := f.Client.Update(ctx, func(s traffic.State) (traffic.State, error) {
+		for _, r := range routes {
+			s = s.WithRoute(r)
+		}
+		return s, nil
+	}); err != nil {
+		return fmt.Errorf("%s: push to nginx: %w", f.names(), err)
 	}
 	f.mu.Lock()
 	f.last = pool
@@ -217,8 +277,51 @@ func (f *Follower) Sync(ctx context.Context) error {
 	return nil
 }
 
-// Run syncs on every Kick and every Resync period until ctx ends; errors
-// go to onErr (may be nil) and the next sync tries again.
+func (f *Follower) ownerName() string {
+	if f.Owner == "" {
+		return "its owner"
+	}
+	return f.Owner
+}
+
+// Release hands the routes over to newOwner (e.g. "sync" when a migration
+// ends): their owner becomes newOwner and their pools stay as they are; a
+// route that another owner took meanwhile is left alone. The follower stops
+// pushing: Sync, SetShare and SetMarathon then fail, and Run returns.
+// Hand to "sync" only routes `lb sync` derives (marathon-lb labels, Service
+// annotations, app.yaml routes with --apps): it removes a "sync" route
+// whose source it does not know; hand the others to "" (nobody).
+func (f *Follower) Release(ctx context.Context, newOwner string) error {
+	f.syncMu.Lock()
+	defer f.syncMu.Unlock()
+	if _, err := f.Client.Update(ctx, func(s traffic.State) (traffic.State, error) {
+		for _, want := range f.Routes {
+			r, ok := s.Route(want.Name)
+			if !ok || r.Owner != f.Owner {
+				continue
+			}
+			r.Owner = newOwner
+			s = s.WithRoute(r)
+		}
+		return s, nil
+	}); err != nil {
+		return fmt.Errorf("%s: hand over to %q: %w", f.names(), newOwner, err)
+	}
+	f.mu.Lock()
+	f.setup()
+	f.released = true
+	k := f.kick
+	f.mu.Unlock()
+	select { // wake Run so it sees the release
+	case k <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run syncs on every Kick and every Resync period until ctx ends or the
+// routes are released; errors go to onErr (may be nil) and the next sync
+// tries again.
 func (f *Follower) Run(ctx context.Context, onErr func(error)) {
 	f.mu.Lock()
 	f.setup()
@@ -231,32 +334,88 @@ func (f *Follower) Run(ctx context.Context, onErr func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		force := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-kick:
 		case <-t.C:
-			f.mu.Lock()
-			f.last = nil // a resync pushes even when nothing seems changed
-			f.mu.Unlock()
+			force = true // a resync pushes even when nothing seems changed
 		}
-		if err := f.Sync(ctx); err != nil && onErr != nil && ctx.Err() == nil {
+		f.mu.Lock()
+		released := f.released
+		f.mu.Unlock()
+		if released {
+			return
+		}
+		f.syncMu.Lock()
+		err := f.syncLocked(ctx, force)
+		f.syncMu.Unlock()
+		if err != nil && onErr != nil && ctx.Err() == nil {
 			onErr(err)
 		}
 	}
 }
 
+// RoutesFor returns every route of state whose pool holds a task of the
+// Marathon app marathonAppID (Backend.App), plus extra (e.g. the app.yaml
+// route), deduplicated by name (an extra replaces a found route of the same
+// name): the routes a migration of the app must shift together, so a route
+// nobody told it about (the lab's /demo/web) never keeps sending requests to
+// a Marathon that is scaled down. Found routes come first, in state order.
+func RoutesFor(state traffic.State, marathonAppID string, extra ...traffic.Route) []traffic.Route {
+	return RoutesMatching(state, func(b traffic.Backend) bool {
+		return b.Platform == traffic.Marathon && b.App == marathonAppID
+	}, extra...)
+}
+
+// RoutesMatching returns every route of state with a backend for which
+// match is true, plus extra, deduplicated by name like RoutesFor (e.g. the
+// routes that send traffic to an app's Kubernetes Service once its Marathon
+// app is gone, when a finalized migration moves back).
+func RoutesMatching(state traffic.State, match func(traffic.Backend) bool, extra ...traffic.Route) []traffic.Route {
+	var out []traffic.Route
+	index := map[string]int{}
+	add := func(r traffic.Route) {
+		if i, ok := index[r.Name]; ok {
+			out[i] = r
+			return
+		}
+		index[r.Name] = len(out)
+		out = append(out, r)
+	}
+	for _, r := range state.Routes {
+		for _, b := range r.Backends {
+			if match(b) {
+				r.Backends = append([]traffic.Backend(nil), r.Backends...)
+				add(r)
+				break
+			}
+		}
+	}
+	for _, r := range extra {
+		add(r)
+	}
+	return out
+}
+
 // MarathonTasks lists a Marathon app's ready tasks: running, and healthy
-// when the app has health checks.
+// when the app has health checks. Task hosts are resolved to IPv4 addresses
+// (production agents are named hosts); which networks may receive traffic
+// is the load balancer's allow-list's call, not this source's.
 type MarathonTasks struct {
 	// Client is the Marathon API client; AppID the app's id ("/prod/web").
 	Client *marathon.Client
 	AppID  string
 	// PortIndex selects the task port (default 0).
 	PortIndex int
+	// Resolver resolves task host names (nil: DefaultResolver).
+	Resolver *Resolver
 }
 
-// Ready implements Source.
+// Ready implements Source. A task whose host does not resolve is left out
+// (the others are listed); when no ready task is left because of that, the
+// error says why.
 func (m MarathonTasks) Ready(ctx context.Context) ([]traffic.Backend, error) {
 	app, err := m.Client.App(ctx, m.AppID, "app.tasks")
 	if err != nil {
@@ -268,19 +427,104 @@ func (m MarathonTasks) Ready(ctx context.Context) ([]traffic.Backend, error) {
 	}
 	checks := len(app.HealthChecks) > 0
 	var out []traffic.Backend
+	var errs []error
 	for _, t := range tasks {
-		if t.State != "TASK_RUNNING" || len(t.Ports) <= m.PortIndex || (checks && !t.Healthy()) {
+		if t.State != marathon.TaskRunning || len(t.Ports) <= m.PortIndex || (checks && !t.Healthy()) {
 			continue
 		}
-		ip, err := netip.ParseAddr(t.Host)
-		if err != nil || !ip.IsLoopback() {
-			continue // the lab only sends traffic to loopback task hosts
+		ip, err := m.Resolver.IPv4(ctx, t.Host)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("task %s: %w", t.ID, err))
+			continue
 		}
-		out = append(out, traffic.Backend{Address: net.JoinHostPort(t.Host, strconv.Itoa(t.Ports[m.PortIndex])), Weight: 1,
+		out = append(out, traffic.Backend{Address: net.JoinHostPort(ip.String(), strconv.Itoa(t.Ports[m.PortIndex])), Weight: 1,
 			Platform: traffic.Marathon, App: m.AppID, ID: t.ID})
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, fmt.Errorf("app %s: no ready task with a resolvable host: %w", m.AppID, errors.Join(errs...))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return out, nil
+}
+
+// Resolver turns Marathon task hosts (IPv4 literals or agent host names)
+// into IPv4 addresses with net.DefaultResolver (or Lookup), caching each
+// answer for TTL. When a lookup fails, the last good answer is used (a DNS
+// outage must not empty a pool). A nil *Resolver uses DefaultResolver.
+type Resolver struct {
+	// Lookup resolves a host name to its IPv4 addresses (default
+	// net.DefaultResolver.LookupNetIP(ctx, "ip4", host)).
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	// TTL is how long an answer is reused (default 30 s).
+	TTL time.Duration
+
+	mu    sync.Mutex
+	cache map[string]resolved
+}
+
+type resolved struct {
+	addr netip.Addr
+	at   time.Time
+}
+
+// DefaultResolver is the Resolver of MarathonTasks without one.
+var DefaultResolver = &Resolver{}
+
+// IPv4 returns host's IPv4 address: host itself when it is an IPv4 literal,
+// else the first IPv4 address it resolves to.
+func (r *Resolver) IPv4(ctx context.Context, host string) (netip.Addr, error) {
+	if r == nil {
+		r = DefaultResolver
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip = ip.Unmap(); !ip.Is4() {
+			return netip.Addr{}, fmt.Errorf("task host %s is not an IPv4 address", host)
+		}
+		return ip, nil
+	}
+	if host == "" {
+		return netip.Addr{}, errors.New("task has no host")
+	}
+	ttl := r.TTL
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	r.mu.Lock()
+	c, ok := r.cache[host]
+	r.mu.Unlock()
+	if ok && time.Since(c.at) < ttl {
+		return c.addr, nil
+	}
+	lookup := r.Lookup
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+		}
+	}
+	addrs, err := lookup(ctx, host)
+	var ip netip.Addr
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is4() {
+			ip = a
+			break
+		}
+	}
+	if !ip.IsValid() {
+		if ok {
+			return c.addr, nil // keep the last good answer through a DNS outage
+		}
+		if err == nil {
+			err = errors.New("no IPv4 address")
+		}
+		return netip.Addr{}, fmt.Errorf("resolve task host %s: %w", host, err)
+	}
+	r.mu.Lock()
+	if r.cache == nil {
+		r.cache = map[string]resolved{}
+	}
+	r.cache[host] = resolved{addr: ip, at: time.Now()}
+	r.mu.Unlock()
+	return ip, nil
 }
 
 // WatchMarathon kicks f on every task status or health change of the app

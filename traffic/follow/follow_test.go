@@ -52,7 +52,7 @@ func TestPoolFollowsShareAndMembership(t *testing.T) {
 	m := backends(traffic.Marathon, "127.0.0.2:1", "127.0.0.3:1")
 	k := backends(traffic.Kubernetes, "10.1.0.2:8080", "10.1.1.2:8080", "10.1.2.2:8080")
 	p := &pusher{s: traffic.State{Routes: []traffic.Route{{Name: "other", PathPrefix: "/x"}}}}
-	f := &Follower{Route: traffic.Route{Name: "web", PathPrefix: "/web"}, Client: p, Marathon: &m, Kubernetes: &k}
+	f := &Follower{Routes: []traffic.Route{{Name: "web", PathPrefix: "/web"}}, Client: p, Marathon: &m, Kubernetes: &k}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		share      int
@@ -104,7 +104,7 @@ func TestPoolRefusesToStarveAPlatform(t *testing.T) {
 	var none list
 	k := backends(traffic.Kubernetes, "10.1.0.2:8080")
 	p := &pusher{}
-	f := &Follower{Route: traffic.Route{Name: "web"}, Client: p, Marathon: &none, Kubernetes: &k}
+	f := &Follower{Routes: []traffic.Route{{Name: "web"}}, Client: p, Marathon: &none, Kubernetes: &k}
 	err := f.SetShare(context.Background(), 50)
 	if err == nil || !strings.Contains(err.Error(), "marathon should receive 50% of the traffic but has no ready backend") {
 		t.Fatalf("err %v", err)
@@ -140,7 +140,7 @@ func TestSerialFollowersNeverOverlap(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		m := backends(traffic.Marathon, fmt.Sprintf("127.0.0.2:%d", 1000+i))
-		f := &Follower{Route: traffic.Route{Name: fmt.Sprintf("app%d", i), PathPrefix: fmt.Sprintf("/app%d", i)}, Client: s, Marathon: &m}
+		f := &Follower{Routes: []traffic.Route{{Name: fmt.Sprintf("app%d", i), PathPrefix: fmt.Sprintf("/app%d", i)}}, Client: s, Marathon: &m}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -158,7 +158,7 @@ func TestSerialFollowersNeverOverlap(t *testing.T) {
 func TestWaitKubernetes(t *testing.T) {
 	var k list
 	var mu sync.Mutex
-	f := &Follower{Route: traffic.Route{Name: "web"}, Kubernetes: sourceFunc(func() []traffic.Backend {
+	f := &Follower{Routes: []traffic.Route{{Name: "web"}}, Kubernetes: sourceFunc(func() []traffic.Backend {
 		mu.Lock()
 		defer mu.Unlock()
 		return k

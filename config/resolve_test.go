@@ -1,0 +1,166 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func writeSample(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestResolveContextPrecedence(t *testing.T) {
+	file := writeSample(t)
+	type want struct {
+		name, marathonURL, token, tokenFile, caFile string
+		insecure                                    bool
+		mesos, kubeconfig, kubeContext, namespace   string
+		lbs                                         []LBInstance
+		journal                                     string
+	}
+	prodLBs := []LBInstance{
+		{Name: "lb-1", AdminURL: "https://10.0.0.5:8443", TokenFile: "/etc/switchyard/lb.token", CAFile: "/etc/ssl/lb-ca.pem"},
+		{Name: "lb-2", AdminURL: "https://10.0.0.6:8443", TokenFile: "/etc/switchyard/lb.token"},
+	}
+	prod := want{name: "prod", marathonURL: "https://dcos.example/service/marathon", tokenFile: "/etc/switchyard/dcos.token",
+		caFile: "/etc/ssl/dcos-ca.pem", mesos: "http://leader.mesos:5050", kubeconfig: "/home/u/.kube/config",
+		kubeContext: "prod-admin", namespace: "apps", lbs: prodLBs, journal: "/var/lib/switchyard/journal.db"}
+	tests := []struct {
+		name    string
+		file    string
+		context string
+		env     map[string]string
+		o       Overrides
+		want    func(w want) want
+	}{
+		{name: "current context", file: file, want: func(w want) want { return w }},
+		{name: "--context", file: file, context: "staging", want: func(want) want {
+			return want{name: "staging", marathonURL: "http://marathon.staging:8080", namespace: "default",
+				journal: "/home/u/.local/state/switchyard/staging/journal.db"}
+		}},
+		{name: "env overrides context", file: file,
+			env: map[string]string{"MARATHON_URL": "http://m.env:8080", "DCOS_ACS_TOKEN": "envtok", "MESOS_MASTER_URL": "http://mesos.env:5050",
+				"KUBECONFIG": "/env/kubeconfig", "SWITCHYARD_LB_ADMIN": "http://lb.env:8001, http://lb2.env:8001", "SWITCHYARD_LB_TOKEN_FILE": "/env/lb.token",
+				"SWITCHYARD_JOURNAL": "/env/j.db"},
+			want: func(w want) want {
+				// The context's Marathon credentials and CA do not follow an env URL; the env token does.
+				w.marathonURL, w.token, w.tokenFile, w.caFile = "http://m.env:8080", "envtok", "", ""
+				w.mesos, w.kubeconfig, w.kubeContext = "http://mesos.env:5050", "/env/kubeconfig", ""
+				w.lbs = []LBInstance{{Name: "lb-1", AdminURL: "http://lb.env:8001", TokenFile: "/env/lb.token"}, {Name: "lb-2", AdminURL: "http://lb2.env:8001", TokenFile: "/env/lb.token"}}
+				w.journal = "/env/j.db"
+				return w
+			}},
+		{name: "env token is not sent to the context's URL", file: file,
+			env:  map[string]string{"DCOS_ACS_TOKEN": "envtok", "SWITCHYARD_LB_TOKEN_FILE": "/env/lb.token"},
+			want: func(w want) want { return w }},
+		{name: "DCOS_URL", file: file, env: map[string]string{"DCOS_URL": "https://other.dcos/", "DCOS_SSL_VERIFY": "false"},
+			want: func(w want) want {
+				w.marathonURL, w.tokenFile, w.caFile, w.insecure = "https://other.dcos/service/marathon", "", "", true
+				return w
+			}},
+		{name: "flags override env and context", file: file,
+			env: map[string]string{"MARATHON_URL": "http://m.env:8080", "MESOS_MASTER_URL": "http://mesos.env:5050", "KUBECONFIG": "/env/kc",
+				"SWITCHYARD_LB_ADMIN": "http://lb.env:8001", "SWITCHYARD_JOURNAL": "/env/j.db"},
+			o: Overrides{MarathonURL: "http://m.flag:8080", MarathonToken: "flagtok", MarathonCAFile: "/flag/ca.pem", MesosURL: "http://mesos.flag:5050",
+				Kubeconfig: "~/flag.kubeconfig", KubeContext: "kc", Namespace: "ns", LBAdmin: []string{"http://lb.flag:1"}, LBTokenFile: "/flag/lb.token", Journal: "/flag/j.db"},
+			want: func(w want) want {
+				w.marathonURL, w.token, w.tokenFile, w.caFile = "http://m.flag:8080", "flagtok", "", "/flag/ca.pem"
+				w.mesos, w.kubeconfig, w.kubeContext, w.namespace = "http://mesos.flag:5050", "/home/u/flag.kubeconfig", "kc", "ns"
+				w.lbs = []LBInstance{{Name: "lb-1", AdminURL: "http://lb.flag:1", TokenFile: "/flag/lb.token"}}
+				w.journal = "/flag/j.db"
+				return w
+			}},
+		{name: "flag token file applies to the context's URL", file: file, o: Overrides{MarathonTokenFile: "/other.token", MarathonInsecure: true},
+			want: func(w want) want {
+				w.tokenFile, w.insecure = "/other.token", true
+				return w
+			}},
+		{name: "no file: env alone", file: filepath.Join(t.TempDir(), "none.yaml"),
+			env: map[string]string{"MARATHON_URL": "http://m.env:8080", "DCOS_ACS_TOKEN": "t"},
+			want: func(want) want {
+				return want{marathonURL: "http://m.env:8080", token: "t", namespace: "default", journal: "/home/u/.local/state/switchyard/default/journal.db"}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"HOME": "/home/u"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			c, err := Resolve(tt.file, tt.context, func(k string) string { return env[k] }, tt.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := tt.want(prod)
+			got := want{name: c.Name, marathonURL: c.Marathon.URL, token: c.Marathon.Auth.Token, tokenFile: c.Marathon.Auth.TokenFile,
+				caFile: c.Marathon.CAFile, insecure: c.Marathon.InsecureSkipVerify, mesos: c.MesosURL(), kubeconfig: c.KubeconfigPath(),
+				kubeContext: c.KubeContext(), namespace: c.Namespace(), lbs: c.LBInstances(), journal: c.JournalPath()}
+			if !reflect.DeepEqual(got, w) {
+				t.Errorf("Resolve =\n%+v\nwant\n%+v", got, w)
+			}
+		})
+	}
+}
+
+func TestResolveUnknownContext(t *testing.T) {
+	file := writeSample(t)
+	_, err := Resolve(file, "dev", func(k string) string { return "" }, Overrides{})
+	var uc *UnknownContextError
+	if !errors.As(err, &uc) {
+		t.Fatalf("Resolve(dev) = %v, want an UnknownContextError", err)
+	}
+	for _, s := range []string{file, `context "dev" not found`, "known contexts: prod, staging", "switchyard config set-context dev"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q lacks %q", err, s)
+		}
+	}
+	_, err = Resolve(filepath.Join(t.TempDir(), "none.yaml"), "dev", func(string) string { return "" }, Overrides{})
+	if err == nil || !strings.Contains(err.Error(), "the file has no contexts") {
+		t.Errorf("Resolve(dev) without a file = %v", err)
+	}
+}
+
+func TestResolveWarnsAboutIgnoredEnv(t *testing.T) {
+	env := map[string]string{"DCOS_ACS_TOKEN": "t", "SWITCHYARD_LB_TOKEN_FILE": "/lb.token"}
+	c, err := Resolve(writeSample(t), "", func(k string) string { return env[k] }, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 2 || !strings.Contains(c.Warnings[0], "$DCOS_ACS_TOKEN is not sent to context prod's Marathon") ||
+		!strings.Contains(c.Warnings[1], "$SWITCHYARD_LB_TOKEN_FILE is not applied to context prod's load-balancer instances") {
+		t.Fatalf("warnings = %q", c.Warnings)
+	}
+	env["MARATHON_URL"], env["SWITCHYARD_LB_ADMIN"] = "http://m:8080", "http://lb:8001"
+	if c, _ := Resolve(writeSample(t), "", func(k string) string { return env[k] }, Overrides{}); len(c.Warnings) != 0 {
+		t.Fatalf("warnings with MARATHON_URL and SWITCHYARD_LB_ADMIN = %q", c.Warnings)
+	}
+}
+
+func TestResolveDefaultFile(t *testing.T) {
+	file := writeSample(t)
+	c, err := Resolve("", "", func(k string) string {
+		if k == EnvConfig {
+			return file
+		}
+		return ""
+	}, Overrides{})
+	if err != nil || c.Name != "prod" {
+		t.Fatalf("Resolve via $SWITCHYARD_CONFIG = %q, %v", c.Name, err)
+	}
+}
+
+func TestResolveInvalidOverride(t *testing.T) {
+	_, err := Resolve(writeSample(t), "", func(string) string { return "" }, Overrides{LBAdmin: []string{"not a url"}})
+	if err == nil || !strings.Contains(err.Error(), "loadBalancer.instances[0].adminURL") {
+		t.Fatalf("Resolve with a bad --lb-admin = %v", err)
+	}
+}

@@ -1,0 +1,98 @@
+package lab
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/marathon"
+)
+
+// NginxAdminTokenPath is the file holding the lab nginx's admin API token.
+func NginxAdminTokenPath(cfg labconfig.Config) string { return cfg.Path("nginx", "admin.token") }
+
+// ContextFor returns the switchyard context (package config) that points at
+// the lab, named after the lab's ID: its Marathon (with the token file when
+// marathon.auth is token), its Mesos master, its Kubernetes (the admin
+// kubeconfig, namespace default) when enabled, its nginx as the one
+// load-balancer instance when enabled, the journal <dir>/migrate/journal.db
+// and lab.dir. `lab up` writes it into the switchyard config and makes it
+// current; `lab down` leaves it (a lab brought up again uses it as it is).
+func ContextFor(cfg labconfig.Config) config.Context {
+	c := config.Context{
+		Name:     cfg.ID,
+		Marathon: config.Marathon{URL: cfg.Marathon.URL()},
+		Mesos:    config.Mesos{URL: cfg.Mesos.URL()},
+		Journal:  config.Journal{Path: cfg.Path("migrate", "journal.db")},
+		Lab:      config.Lab{Dir: cfg.Dir},
+	}
+	if cfg.MarathonAuthEnabled() {
+		c.Marathon.Auth = config.MarathonAuth{Type: config.AuthDCOSToken, TokenFile: cfg.MarathonTokenPath()}
+	}
+	if cfg.Kubernetes.Enabled {
+		c.Kubernetes = config.Kubernetes{Kubeconfig: Kubeconfig(cfg), Namespace: "default"}
+	}
+	if cfg.Nginx.Enabled {
+		c.LoadBalancer.Instances = []config.LBInstance{{Name: "nginx", AdminURL: "http://" + cfg.Nginx.Admin, TokenFile: NginxAdminTokenPath(cfg)}}
+		c.LoadBalancer.BackendsCIDRs = []string{"127.0.0.0/8"}
+		if cfg.Kubernetes.PodCIDR != "" {
+			c.LoadBalancer.BackendsCIDRs = append(c.LoadBalancer.BackendsCIDRs, cfg.Kubernetes.PodCIDR)
+		}
+	}
+	return c
+}
+
+// SaveContext writes ContextFor(cfg) into the switchyard config file at
+// path (replacing a context of the same name) and makes it current.
+func SaveContext(path string, cfg labconfig.Config) (config.Context, error) {
+	c := ContextFor(cfg)
+	err := config.Update(path, func(f *config.File) error {
+		f.Set(c)
+		return f.Use(c.Name)
+	})
+	if err != nil {
+		return c, fmt.Errorf("write the lab's context: %w", err)
+	}
+	return c, nil
+}
+
+// MarathonConfig is the marathon client configuration of the lab's own
+// clients: the lab Marathon's URL and, with marathon.auth: token, its token.
+func MarathonConfig(cfg labconfig.Config) (marathon.Config, error) {
+	tok, err := cfg.MarathonToken()
+	if err != nil {
+		return marathon.Config{}, err
+	}
+	return marathon.Config{URL: cfg.Marathon.URL(), Token: tok}, nil
+}
+
+// marathonHTTPClient is a plain HTTP client that sends the lab Marathon's
+// token (when it requires one) on requests to the lab Marathon, and only there.
+func marathonHTTPClient(cfg labconfig.Config, timeout time.Duration) (*http.Client, error) {
+	tok, err := cfg.MarathonToken()
+	if err != nil {
+		return nil, err
+	}
+	c := &http.Client{Timeout: timeout}
+	if tok != "" {
+		c.Transport = &tokenTransport{host: cfg.Marathon.Listen, token: tok, next: http.DefaultTransport}
+	}
+	return c, nil
+}
+
+// tokenTransport adds "Authorization: token=<t>" to requests for host.
+type tokenTransport struct {
+	host, token string
+	next        http.RoundTripper
+}
+
+func (t *tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host != t.host || r.Header.Get("Authorization") != "" {
+		return t.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "token="+t.token)
+	return t.next.RoundTrip(r)
+}
