@@ -841,26 +841,10 @@ end
 -- platform in $sy_platform, and a retry finds the backends already tried in
 -- $upstream_addr.
 
--- route runs in set_by_lua (rewrite phase, no coroutine) of the routing
--- location: it finds the route by Host and longest path prefix and returns
--- its name for $sy_route ("-" when none matches). A request with nowhere to
--- go gets $sy_reject "404" (no route) or "503" (no backend with weight > 0),
--- which the location's `if`s answer.
-function _M.route()
-  local c = refresh()
-  local var = ngx.var
-  local r = match(c, var)
-  if not r then
-    var.sy_reject = "404"
-    return "-"
-  end
-  if r.live == 0 then var.sy_reject = "503" end
-  return r.name
-end
-
 local balancer = require "ngx.balancer"
 local set_current_peer, set_more_tries = balancer.set_current_peer, balancer.set_more_tries
 local get_last_failure = balancer.get_last_failure
+local exit, ERROR = ngx.exit, ngx.ERROR
 
 -- tried_addresses returns the set of backends this request already tried
 -- (from $upstream_addr, "a:1, b:2"), for retries.
@@ -870,30 +854,44 @@ local function tried_addresses(var)
   return tried
 end
 
--- balance runs in balancer_by_lua for the first try and each retry.
+-- balance runs in balancer_by_lua for the first try and each retry. The
+-- first try routes the request (there is no rewrite-phase Lua): it finds the
+-- route by Host and longest path prefix and sets $sy_route. A request with
+-- nowhere to go gets $sy_reject "404" (no route) or "503" (no backend with
+-- weight > 0) and the balancer fails: the location's error_page answers it.
 function _M.balance()
   local var = ngx.var
-  local name = var.sy_route
   local retry = get_last_failure()
-  -- The first try uses the table the rewrite phase just refreshed; a retry
-  -- takes the newest (weights may have changed since).
-  local c = retry and refresh() or compiled
-  local r = c.by_name[name] or previous.by_name[name]
-  if not r then
-    ngx.log(ngx.ERR, "switchyard: route ", name, " vanished while the request was routed")
-    return ngx.exit(ngx.ERROR)
-  end
-  local p
+  local r, p
   if not retry then
-    -- First try.
+    r = match(refresh(), var)
+    if not r then
+      var.sy_route = "-"
+      var.sy_reject = "404"
+      return exit(ERROR)
+    end
+    var.sy_route = r.name
     p = r.only
     if not p then
-      if r.live > 1 then set_more_tries(r.live - 1) end
+      local live = r.live
+      if live == 0 then
+        var.sy_reject = "503"
+        return exit(ERROR)
+      end
+      set_more_tries(live - 1)
       p = pick(r, nil)
     end
   else
-    -- A retry: the tries so far failed; avoid those backends for a while and
-    -- pick among the others.
+    -- A retry: the tries so far failed; take the newest table (weights may
+    -- have changed since), avoid those backends for a while and pick among
+    -- the others.
+    local name = var.sy_route
+    local c = refresh()
+    r = c.by_name[name] or previous.by_name[name]
+    if not r then
+      ngx.log(ngx.ERR, "switchyard: route ", name, " vanished while the request was routed")
+      return exit(ERROR)
+    end
     local tried = tried_addresses(var)
     local until_ = ngx.now() + FAIL_TIMEOUT
     for _, peer in ipairs(r.peers) do
@@ -902,16 +900,16 @@ function _M.balance()
     p = pick(r, tried)
   end
   if not p then
-    -- Only when the pool shrank between tries; nginx answers 502.
-    ngx.log(ngx.ERR, "switchyard: route ", name, ": no untried backend left for this request")
-    return ngx.exit(ngx.ERROR)
+    -- Only when the pool shrank between tries.
+    ngx.log(ngx.ERR, "switchyard: route ", r.name, ": no untried backend left for this request")
+    return exit(ERROR)
   end
   var.sy_platform = p.platform
   var.sy_app = p.app
   local ok, err = set_current_peer(p.host, p.port)
   if not ok then
     ngx.log(ngx.ERR, "switchyard: set peer ", p.address, ": ", err)
-    return ngx.exit(ngx.ERROR)
+    return exit(ERROR)
   end
 end
 
