@@ -385,6 +385,40 @@ local function as_input(r)
 end
 
 ---------------------------------------------------------------------------
+-- Per-worker statistics tables (flushed to the shared dict further below)
+---------------------------------------------------------------------------
+
+-- counts[route][platform] = { requests, errors5xx, sumSeconds, bucket1..N }
+-- (deltas since the last flush). A series table, once created, stays for the
+-- worker's life (the flush zeroes it in place), so the compiled routing
+-- table can hold direct references to the series its peers count into.
+local counts = {}
+
+local function new_series()
+  local s = { 0, 0, 0 }
+  for i = 1, NBUCKETS do s[3 + i] = 0 end
+  return s
+end
+
+-- series_for returns this worker's series of a route and platform.
+local function series_for(route, platform)
+  local byp = counts[route]
+  if not byp then
+    byp = {}
+    counts[route] = byp
+  end
+  local s = byp[platform]
+  if not s then
+    s = new_series()
+    byp[platform] = s
+  end
+  return s
+end
+
+-- The series of requests that matched no route.
+local NO_ROUTE_SERIES = series_for("", "none")
+
+---------------------------------------------------------------------------
 -- Per-worker compiled routing table
 ---------------------------------------------------------------------------
 
@@ -404,10 +438,12 @@ local function compile(st, old)
     for _, p in ipairs(oldr and oldr.peers or {}) do before[p.address] = p.down_until end
     for i, b in ipairs(r.backends) do
       peers[i] = { address = b.address, host = b.host, port = b.port, weight = b.weight,
-        platform = b.platform, app = b.app, cw = 0, down_until = before[b.address] or 0 }
+        platform = b.platform, app = b.app, cw = 0, down_until = before[b.address] or 0,
+        series = series_for(r.name, b.platform) }
       if b.weight > 0 then live = live + 1 end
     end
-    local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live }
+    local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live,
+      none_series = series_for(r.name, "none") }
     if cr.prefix ~= "/" then c.needs_path = true end
     if r.host ~= "" then c.has_hosts = true end
     -- A pool with one live backend needs no round robin.
@@ -586,30 +622,11 @@ end
 -- Statistics: per-worker tables, flushed to the shared dict
 ---------------------------------------------------------------------------
 
--- counts[route][platform] = { requests, errors5xx, sumSeconds, bucket1..N }
--- (deltas since the last flush).
-local counts = {}
 local STATS_PREFIX = "stats\t"
 local STATS_LOCK = "stats-lock"
 
-local function new_series()
-  local s = { 0, 0, 0 }
-  for i = 1, NBUCKETS do s[3 + i] = 0 end
-  return s
-end
-
--- count adds one request to this worker's tables.
-local function count(route, platform, status, seconds)
-  local byp = counts[route]
-  if not byp then
-    byp = {}
-    counts[route] = byp
-  end
-  local s = byp[platform]
-  if not s then
-    s = new_series()
-    byp[platform] = s
-  end
+-- count adds one request to a series of this worker's tables.
+local function count(s, status, seconds)
   s[1] = s[1] + 1
   if status >= 500 and status <= 599 then s[2] = s[2] + 1 end
   if seconds < 0 then seconds = 0 end
@@ -839,8 +856,20 @@ end
 -- The phases pass nothing through ngx.ctx (creating it costs more than the
 -- rest of the routing): the route travels in $sy_route, the backend's
 -- platform in $sy_platform, and a retry finds the backends already tried in
--- $upstream_addr.
+-- $upstream_addr. For the log phase, the balancer also leaves the series the
+-- request counts into in `pending`, keyed by the request (a lightuserdata),
+-- so that the log phase reads no nginx variable.
 
+local get_request = require("resty.core.base").get_request
+local cast, intptr_t = ffi.cast, ffi.typeof("intptr_t")
+local pending = {}
+
+-- request_key is the request's address as a number (get_request returns a
+-- lightuserdata, or a fresh cdata pointer in compiled code: neither is a
+-- stable table key).
+local function request_key()
+  return tonumber(cast(intptr_t, get_request()))
+end
 local balancer = require "ngx.balancer"
 local set_current_peer, set_more_tries = balancer.set_current_peer, balancer.set_more_tries
 local get_last_failure = balancer.get_last_failure
@@ -866,6 +895,7 @@ function _M.balance()
   if not retry then
     r = match(refresh(), var)
     if not r then
+      pending[request_key()] = NO_ROUTE_SERIES
       var.sy_route = "-"
       var.sy_reject = "404"
       return exit(ERROR)
@@ -875,6 +905,7 @@ function _M.balance()
     if not p then
       local live = r.live
       if live == 0 then
+        pending[request_key()] = r.none_series
         var.sy_reject = "503"
         return exit(ERROR)
       end
@@ -904,6 +935,7 @@ function _M.balance()
     ngx.log(ngx.ERR, "switchyard: route ", r.name, ": no untried backend left for this request")
     return exit(ERROR)
   end
+  pending[request_key()] = p.series
   var.sy_platform = p.platform
   var.sy_app = p.app
   local ok, err = set_current_peer(p.host, p.port)
@@ -915,13 +947,20 @@ end
 
 local now, start_time = ngx.now, ngx.req.start_time
 
--- log runs in log_by_lua of the routing location: it counts the request.
+-- log runs in log_by_lua of the routing location: it counts the request
+-- into the series the balancer chose (the platform of the last try). A
+-- request that never reached the balancer (e.g. its body could not be read)
+-- is routed here to find its route (platform "none").
 function _M.log()
-  local var = ngx.var
-  local route, platform = var.sy_route, var.sy_platform
-  if route == nil or route == "-" then route = "" end
-  if platform == nil or platform == "" then platform = "none" end
-  count(route, platform, ngx.status, now() - start_time())
+  local req = request_key()
+  local s = pending[req]
+  if s then
+    pending[req] = nil
+  else
+    local r = match(compiled, ngx.var)
+    s = r and r.none_series or NO_ROUTE_SERIES
+  end
+  count(s, ngx.status, now() - start_time())
 end
 
 ---------------------------------------------------------------------------
