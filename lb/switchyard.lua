@@ -466,8 +466,12 @@ local function compile(st, old)
   return c
 end
 
+local version_cell_ref -- set by init (store and version_cell are defined further below)
+
 local function refresh()
-  local v = shared:get("version")
+  local cell = version_cell_ref
+  local v
+  if cell then v = cell[0] else v = shared:get("version") end
   if v == nil or v == compiled.version then return compiled end
   local raw = shared:get("state")
   local st, err = json_decode(raw or EMPTY_STATE)
@@ -552,6 +556,7 @@ for _, decl in ipairs({
   "int open(const char *path, int flags, ...);",
   "int close(int fd);",
   "char *strerror(int errnum);",
+  "void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);",
 }) do
   pcall(ffi.cdef, decl) -- already declared (by another module) is fine
 end
@@ -602,12 +607,27 @@ end
 -- State storage
 ---------------------------------------------------------------------------
 
+-- version_cell is the active version in a memory page the master maps
+-- (shared, anonymous) before it forks the workers: every request compares it
+-- with its worker's compiled version (one memory read instead of a
+-- shared-dict lookup); store() updates it after the shared dict. A reload
+-- maps a new page for the new workers (init stores the state again).
+local version_cell
+
+local function map_version_cell()
+  -- PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS (Linux)
+  local p = C.mmap(nil, 8, 3, 0x21, -1, 0)
+  if p == nil or p == ffi.cast("void *", -1) then return nil, errno_text() end
+  return ffi.cast("double *", p)
+end
+
 local function store(st)
   local raw = encode_state(st)
   local ok, err = shared:set("state", raw)
   if not ok then return nil, "shared dict: " .. tostring(err) end
   ok, err = shared:set("version", st.version)
   if not ok then return nil, "shared dict: " .. tostring(err) end
+  if version_cell then version_cell[0] = st.version end
   return raw
 end
 
@@ -837,6 +857,9 @@ function _M.init(opts)
       " (create it, writable by nginx's worker user)")
   end
   C.close(fd)
+  local cell, merr = map_version_cell()
+  if not cell then init_error("shared version page: mmap: " .. merr) end
+  version_cell, version_cell_ref = cell, cell
   local st = load_state_file(config.state_file)
   local _, err = store(st)
   if err then init_error(err) end
