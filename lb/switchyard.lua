@@ -881,7 +881,10 @@ end
 -- platform in $sy_platform, and a retry finds the backends already tried in
 -- $upstream_addr. For the log phase, the balancer also leaves the series the
 -- request counts into in `pending`, keyed by the request (a lightuserdata),
--- so that the log phase reads no nginx variable.
+-- so that the log phase reads no nginx variable. Every request the balancer
+-- saw reaches this log phase (the routing location's only internal redirect
+-- is to @switchyard_reject, which logs the same way; its error_page keeps
+-- the server's error pages out), so entries do not outlive their request.
 
 local get_request = require("resty.core.base").get_request
 local cast, intptr_t = ffi.cast, ffi.typeof("intptr_t")
