@@ -18,13 +18,14 @@ func TestContextFor(t *testing.T) {
 		want   config.Context
 	}{
 		{"default lab", func(*labconfig.Config) {}, config.Context{
-			Name:         "lab-87ab4278",
-			Marathon:     config.Marathon{URL: "http://127.0.0.1:8080"},
-			Mesos:        config.Mesos{URL: "http://127.0.0.1:5050"},
-			Kubernetes:   config.Kubernetes{Kubeconfig: "/work/main/.lab/kube/admin.kubeconfig", Namespace: "default"},
-			LoadBalancer: config.LoadBalancer{Instances: []config.LBInstance{{Name: "nginx", AdminURL: "http://127.0.0.1:8001", TokenFile: "/work/main/.lab/nginx/admin.token"}}},
-			Journal:      config.Journal{Path: "/work/main/.lab/migrate/journal.db"},
-			Lab:          config.Lab{Dir: "/work/main/.lab"},
+			Name:       "lab-87ab4278",
+			Marathon:   config.Marathon{URL: "http://127.0.0.1:8080"},
+			Mesos:      config.Mesos{URL: "http://127.0.0.1:5050"},
+			Kubernetes: config.Kubernetes{Kubeconfig: "/work/main/.lab/kube/admin.kubeconfig", Namespace: "default"},
+			LoadBalancer: config.LoadBalancer{Instances: []config.LBInstance{{Name: "nginx", AdminURL: "http://127.0.0.1:8001", TokenFile: "/work/main/.lab/nginx/admin.token"}},
+				BackendsCIDRs: []string{"127.0.0.0/8", "10.244.0.0/16"}},
+			Journal: config.Journal{Path: "/work/main/.lab/migrate/journal.db"},
+			Lab:     config.Lab{Dir: "/work/main/.lab"},
 		}},
 		{"marathon only, with a token", func(c *labconfig.Config) {
 			c.Kubernetes.Enabled, c.Nginx.Enabled, c.Marathon.Auth = false, false, labconfig.MarathonAuthToken

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/internal/atomicfile"
 	"os"
 	"syscall"
 
-	"github.com/switchyard/switchyard/traffic"
+	"path/filepath"
 )
 
 // StatusFile is what `lb sync --status-file` writes after every sync, for
@@ -24,7 +25,10 @@ func WriteStatusFile(path string, st Status) error {
 	if err != nil {
 		return err
 	}
-	return traffic.WriteFileAtomic(path, append(b, '\n'))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("status file: %w", err)
+	}
+	return atomicfile.Write(path, append(b, '\n'), 0o644)
 }
 
 // CheckStatusFile reports whether the sync that writes path runs and has

@@ -103,7 +103,10 @@ func (o *lbSyncOptions) complete(ctx context.Context, cmd *cobra.Command, logf f
 	}
 	fleet.OnEvent = func(s string) { logf("%s", s) }
 	fleet.OnError = func(err error) { logf("%v", err) }
-	o.fleet, o.where = fleet, c.Name
+	o.fleet, o.where = fleet, "context "+c.Name
+	if c.Name == "" {
+		o.where = "no context (flags and environment)"
+	}
 	s := &lbsync.Syncer{Pusher: fleet, Group: o.group, Resync: o.resync, Logf: logf}
 	if o.apps != "" {
 		specs, err := appspec.LoadDir(o.apps)
@@ -166,7 +169,7 @@ func (o *lbSyncOptions) run(ctx context.Context, cmd *cobra.Command, out io.Writ
 	for _, in := range o.fleet.Instances {
 		lbs = append(lbs, in.String())
 	}
-	lg.Printf("context %s: following %s for group %q; load balancer %s; resync every %s", o.where, strings.Join(follows, ", "), o.group, strings.Join(lbs, ", "), o.resync)
+	lg.Printf("%s: following %s for group %q; load balancer %s; resync every %s", o.where, strings.Join(follows, ", "), o.group, strings.Join(lbs, ", "), o.resync)
 	if o.once {
 		st, err := s.Sync(ctx)
 		if err != nil {

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard/switchyard/lab/component"
@@ -490,8 +491,24 @@ func TestNodeAgentIdentityIsRestrictedToItsNode(t *testing.T) {
 	if created.Spec.PodCIDR != "10.244.0.0/24" {
 		t.Errorf("registered Node has podCIDR %q, want the one the agent set", created.Spec.PodCIDR)
 	}
-	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "Test", LastHeartbeatTime: metav1.Now()}}
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// The controller-manager taints an unschedulable Node meanwhile: the
+	// status update must start from the Node as it is now (NodeRestriction
+	// refuses a status update that would undo a taint), as a real node
+	// agent does.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "Test", LastHeartbeatTime: metav1.Now()}}
+		_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "taints") {
+			// A taint landed between the Get and the update: read again.
+			return apierrors.NewConflict(corev1.Resource("nodes"), node, err)
+		}
+		return err
+	})
+	if err != nil {
 		t.Errorf("node agent updating its Node status: %v", err)
 	}
 	if _, err := cs.CoreV1().Nodes().Create(ctx, mk(other), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {

@@ -50,7 +50,7 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 	} else {
 		argv = append(argv, "--kubeconfig", "")
 	}
-	for _, c := range n.AllowedNetworks {
+	for _, c := range n.BackendsCIDRs() {
 		argv = append(argv, "--backends-cidr", c)
 	}
 	return []component.Spec{{
