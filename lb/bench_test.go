@@ -28,6 +28,15 @@ end
 
 // plainServer is the same nginx proxying to the same backends through a
 // static upstream, with the same proxy settings as the module's location.
+//
+// Fairness (checked 2026-12-04): both sides run in the same nginx (same
+// worker_processes, events and http-level access_log), their upstreams keep
+// the same idle connections (keepalive 64, keepalive_requests 100000,
+// keepalive_timeout 60s), and the plain side sends the same request headers
+// the module's location sends for correctness (Host, Connection/Upgrade,
+// X-Forwarded-For, X-Forwarded-Host) with the same retry and timeout
+// settings. So the difference measured is the module's own work: the Lua
+// balancer (routing and the weighted pick) and the statistics in log_by_lua.
 const plainServer = `
     upstream plain_backend {
         server %s;

@@ -87,7 +87,7 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 			"balancer_by_lua_block",
 			"init_worker_by_lua_block",
 			"log_format switchyard escape=json",
-		}, []string{`location "/" {`, "proxy_next_upstream_tries 3;", "log_by_lua_block", "set_by_lua_block $sy_route"}},
+		}, []string{`location "/" {`, "proxy_next_upstream_tries 3;", "log_by_lua_block", "error_page 500 = @switchyard_reject;"}},
 		{"tls, location, cidrs masked and deduplicated, paths cleaned", func(o *lb.Options) {
 			o.AdminTLSCert, o.AdminTLSKey = "/etc/ssl/lb.pem", "/etc/ssl/lb.key"
 			o.AdminListen = "[::1]:8443"

@@ -616,3 +616,60 @@ func TestRetryAvoidsTheFailedBackend(t *testing.T) {
 		t.Fatalf("stats: %s", body)
 	}
 }
+
+// TestRejectsFromTheBalancer: the balancer routes; a request with no route
+// gets 404 and one whose pool is empty 503, with the contract's bodies, for
+// GET and for a POST with a body, counted under route "" and the route's
+// "none" platform, and nothing in the error log.
+func TestRejectsFromTheBalancer(t *testing.T) {
+	n := startNginx(t, nginxSetup{Workers: 1})
+	a := startBackend(t, "127.0.0.2", "a")
+	n.MustDo("PUT", "/routes", `{"version":1,"routes":[
+	  {"name":"web","pathPrefix":"/web","backends":[{"address":"`+a.Addr+`","weight":1,"platform":"marathon"}]},
+	  {"name":"empty","pathPrefix":"/empty","backends":[{"address":"`+a.Addr+`","weight":0,"platform":"marathon"}]}]}`)
+	do := func(method, path string) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+n.Public+path, strings.NewReader("some body"))
+		req.Host = "x.test"
+		resp, err := publicClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, method := range []string{"GET", "POST"} {
+		if code, body := do(method, "/nowhere/x"); code != 404 || body != "switchyard: no route for host \"x.test\" and path \"/nowhere/x\"\n" {
+			t.Errorf("%s /nowhere/x = %d %q", method, code, body)
+		}
+		if code, body := do(method, "/empty/x"); code != 503 || body != "switchyard: route \"empty\" has no backend with weight > 0\n" {
+			t.Errorf("%s /empty/x = %d %q", method, code, body)
+		}
+		if code, body := do(method, "/web/x"); code != 200 || !strings.HasPrefix(body, "a "+method+" /web/x") {
+			t.Errorf("%s /web/x = %d %q", method, code, body)
+		}
+	}
+	want := map[string]int64{"\tnone": 2, "empty\tnone": 2, "web\tmarathon": 2}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var doc statsDoc
+		_, body := n.Do("GET", "/stats", "")
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, s := range doc.Series {
+			got[s.Route+"\t"+s.Platform] = s.Requests
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/stats series %v, want %v", got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if log := n.Log(); strings.Contains(log, "[error]") || strings.Contains(log, "[warn]") {
+		t.Errorf("error log:\n%s", log)
+	}
+}

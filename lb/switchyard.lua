@@ -385,6 +385,40 @@ local function as_input(r)
 end
 
 ---------------------------------------------------------------------------
+-- Per-worker statistics tables (flushed to the shared dict further below)
+---------------------------------------------------------------------------
+
+-- counts[route][platform] = { requests, errors5xx, sumSeconds, bucket1..N }
+-- (deltas since the last flush). A series table, once created, stays for the
+-- worker's life (the flush zeroes it in place), so the compiled routing
+-- table can hold direct references to the series its peers count into.
+local counts = {}
+
+local function new_series()
+  local s = { 0, 0, 0 }
+  for i = 1, NBUCKETS do s[3 + i] = 0 end
+  return s
+end
+
+-- series_for returns this worker's series of a route and platform.
+local function series_for(route, platform)
+  local byp = counts[route]
+  if not byp then
+    byp = {}
+    counts[route] = byp
+  end
+  local s = byp[platform]
+  if not s then
+    s = new_series()
+    byp[platform] = s
+  end
+  return s
+end
+
+-- The series of requests that matched no route.
+local NO_ROUTE_SERIES = series_for("", "none")
+
+---------------------------------------------------------------------------
 -- Per-worker compiled routing table
 ---------------------------------------------------------------------------
 
@@ -404,10 +438,12 @@ local function compile(st, old)
     for _, p in ipairs(oldr and oldr.peers or {}) do before[p.address] = p.down_until end
     for i, b in ipairs(r.backends) do
       peers[i] = { address = b.address, host = b.host, port = b.port, weight = b.weight,
-        platform = b.platform, app = b.app, cw = 0, down_until = before[b.address] or 0 }
+        platform = b.platform, app = b.app, cw = 0, down_until = before[b.address] or 0,
+        series = series_for(r.name, b.platform) }
       if b.weight > 0 then live = live + 1 end
     end
-    local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live }
+    local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live,
+      none_series = series_for(r.name, "none") }
     if cr.prefix ~= "/" then c.needs_path = true end
     if r.host ~= "" then c.has_hosts = true end
     -- A pool with one live backend needs no round robin.
@@ -430,8 +466,12 @@ local function compile(st, old)
   return c
 end
 
+local version_cell_ref -- set by init (store and version_cell are defined further below)
+
 local function refresh()
-  local v = shared:get("version")
+  local cell = version_cell_ref
+  local v
+  if cell then v = cell[0] else v = shared:get("version") end
   if v == nil or v == compiled.version then return compiled end
   local raw = shared:get("state")
   local st, err = json_decode(raw or EMPTY_STATE)
@@ -516,6 +556,7 @@ for _, decl in ipairs({
   "int open(const char *path, int flags, ...);",
   "int close(int fd);",
   "char *strerror(int errnum);",
+  "void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);",
 }) do
   pcall(ffi.cdef, decl) -- already declared (by another module) is fine
 end
@@ -566,12 +607,27 @@ end
 -- State storage
 ---------------------------------------------------------------------------
 
+-- version_cell is the active version in a memory page the master maps
+-- (shared, anonymous) before it forks the workers: every request compares it
+-- with its worker's compiled version (one memory read instead of a
+-- shared-dict lookup); store() updates it after the shared dict. A reload
+-- maps a new page for the new workers (init stores the state again).
+local version_cell
+
+local function map_version_cell()
+  -- PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS (Linux)
+  local p = C.mmap(nil, 8, 3, 0x21, -1, 0)
+  if p == nil or p == ffi.cast("void *", -1) then return nil, errno_text() end
+  return ffi.cast("double *", p)
+end
+
 local function store(st)
   local raw = encode_state(st)
   local ok, err = shared:set("state", raw)
   if not ok then return nil, "shared dict: " .. tostring(err) end
   ok, err = shared:set("version", st.version)
   if not ok then return nil, "shared dict: " .. tostring(err) end
+  if version_cell then version_cell[0] = st.version end
   return raw
 end
 
@@ -586,30 +642,11 @@ end
 -- Statistics: per-worker tables, flushed to the shared dict
 ---------------------------------------------------------------------------
 
--- counts[route][platform] = { requests, errors5xx, sumSeconds, bucket1..N }
--- (deltas since the last flush).
-local counts = {}
 local STATS_PREFIX = "stats\t"
 local STATS_LOCK = "stats-lock"
 
-local function new_series()
-  local s = { 0, 0, 0 }
-  for i = 1, NBUCKETS do s[3 + i] = 0 end
-  return s
-end
-
--- count adds one request to this worker's tables.
-local function count(route, platform, status, seconds)
-  local byp = counts[route]
-  if not byp then
-    byp = {}
-    counts[route] = byp
-  end
-  local s = byp[platform]
-  if not s then
-    s = new_series()
-    byp[platform] = s
-  end
+-- count adds one request to a series of this worker's tables.
+local function count(s, status, seconds)
   s[1] = s[1] + 1
   if status >= 500 and status <= 599 then s[2] = s[2] + 1 end
   if seconds < 0 then seconds = 0 end
@@ -820,6 +857,9 @@ function _M.init(opts)
       " (create it, writable by nginx's worker user)")
   end
   C.close(fd)
+  local cell, merr = map_version_cell()
+  if not cell then init_error("shared version page: mmap: " .. merr) end
+  version_cell, version_cell_ref = cell, cell
   local st = load_state_file(config.state_file)
   local _, err = store(st)
   if err then init_error(err) end
@@ -839,28 +879,27 @@ end
 -- The phases pass nothing through ngx.ctx (creating it costs more than the
 -- rest of the routing): the route travels in $sy_route, the backend's
 -- platform in $sy_platform, and a retry finds the backends already tried in
--- $upstream_addr.
+-- $upstream_addr. For the log phase, the balancer also leaves the series the
+-- request counts into in `pending`, keyed by the request (a lightuserdata),
+-- so that the log phase reads no nginx variable. Every request the balancer
+-- saw reaches this log phase (the routing location's only internal redirect
+-- is to @switchyard_reject, which logs the same way; its error_page keeps
+-- the server's error pages out), so entries do not outlive their request.
 
--- route runs in set_by_lua (rewrite phase, no coroutine) of the routing
--- location: it finds the route by Host and longest path prefix and returns
--- its name for $sy_route ("-" when none matches). A request with nowhere to
--- go gets $sy_reject "404" (no route) or "503" (no backend with weight > 0),
--- which the location's `if`s answer.
-function _M.route()
-  local c = refresh()
-  local var = ngx.var
-  local r = match(c, var)
-  if not r then
-    var.sy_reject = "404"
-    return "-"
-  end
-  if r.live == 0 then var.sy_reject = "503" end
-  return r.name
+local get_request = require("resty.core.base").get_request
+local cast, intptr_t = ffi.cast, ffi.typeof("intptr_t")
+local pending = {}
+
+-- request_key is the request's address as a number (get_request returns a
+-- lightuserdata, or a fresh cdata pointer in compiled code: neither is a
+-- stable table key).
+local function request_key()
+  return tonumber(cast(intptr_t, get_request()))
 end
-
 local balancer = require "ngx.balancer"
 local set_current_peer, set_more_tries = balancer.set_current_peer, balancer.set_more_tries
 local get_last_failure = balancer.get_last_failure
+local exit, ERROR = ngx.exit, ngx.ERROR
 
 -- tried_addresses returns the set of backends this request already tried
 -- (from $upstream_addr, "a:1, b:2"), for retries.
@@ -870,30 +909,46 @@ local function tried_addresses(var)
   return tried
 end
 
--- balance runs in balancer_by_lua for the first try and each retry.
+-- balance runs in balancer_by_lua for the first try and each retry. The
+-- first try routes the request (there is no rewrite-phase Lua): it finds the
+-- route by Host and longest path prefix and sets $sy_route. A request with
+-- nowhere to go gets $sy_reject "404" (no route) or "503" (no backend with
+-- weight > 0) and the balancer fails: the location's error_page answers it.
 function _M.balance()
   local var = ngx.var
-  local name = var.sy_route
   local retry = get_last_failure()
-  -- The first try uses the table the rewrite phase just refreshed; a retry
-  -- takes the newest (weights may have changed since).
-  local c = retry and refresh() or compiled
-  local r = c.by_name[name] or previous.by_name[name]
-  if not r then
-    ngx.log(ngx.ERR, "switchyard: route ", name, " vanished while the request was routed")
-    return ngx.exit(ngx.ERROR)
-  end
-  local p
+  local r, p
   if not retry then
-    -- First try.
+    r = match(refresh(), var)
+    if not r then
+      pending[request_key()] = NO_ROUTE_SERIES
+      var.sy_route = "-"
+      var.sy_reject = "404"
+      return exit(ERROR)
+    end
+    var.sy_route = r.name
     p = r.only
     if not p then
-      if r.live > 1 then set_more_tries(r.live - 1) end
+      local live = r.live
+      if live == 0 then
+        pending[request_key()] = r.none_series
+        var.sy_reject = "503"
+        return exit(ERROR)
+      end
+      set_more_tries(live - 1)
       p = pick(r, nil)
     end
   else
-    -- A retry: the tries so far failed; avoid those backends for a while and
-    -- pick among the others.
+    -- A retry: the tries so far failed; take the newest table (weights may
+    -- have changed since), avoid those backends for a while and pick among
+    -- the others.
+    local name = var.sy_route
+    local c = refresh()
+    r = c.by_name[name] or previous.by_name[name]
+    if not r then
+      ngx.log(ngx.ERR, "switchyard: route ", name, " vanished while the request was routed")
+      return exit(ERROR)
+    end
     local tried = tried_addresses(var)
     local until_ = ngx.now() + FAIL_TIMEOUT
     for _, peer in ipairs(r.peers) do
@@ -902,28 +957,36 @@ function _M.balance()
     p = pick(r, tried)
   end
   if not p then
-    -- Only when the pool shrank between tries; nginx answers 502.
-    ngx.log(ngx.ERR, "switchyard: route ", name, ": no untried backend left for this request")
-    return ngx.exit(ngx.ERROR)
+    -- Only when the pool shrank between tries.
+    ngx.log(ngx.ERR, "switchyard: route ", r.name, ": no untried backend left for this request")
+    return exit(ERROR)
   end
+  pending[request_key()] = p.series
   var.sy_platform = p.platform
   var.sy_app = p.app
   local ok, err = set_current_peer(p.host, p.port)
   if not ok then
     ngx.log(ngx.ERR, "switchyard: set peer ", p.address, ": ", err)
-    return ngx.exit(ngx.ERROR)
+    return exit(ERROR)
   end
 end
 
 local now, start_time = ngx.now, ngx.req.start_time
 
--- log runs in log_by_lua of the routing location: it counts the request.
+-- log runs in log_by_lua of the routing location: it counts the request
+-- into the series the balancer chose (the platform of the last try). A
+-- request that never reached the balancer (e.g. its body could not be read)
+-- is routed here to find its route (platform "none").
 function _M.log()
-  local var = ngx.var
-  local route, platform = var.sy_route, var.sy_platform
-  if route == nil or route == "-" then route = "" end
-  if platform == nil or platform == "" then platform = "none" end
-  count(route, platform, ngx.status, now() - start_time())
+  local req = request_key()
+  local s = pending[req]
+  if s then
+    pending[req] = nil
+  else
+    local r = match(compiled, ngx.var)
+    s = r and r.none_series or NO_ROUTE_SERIES
+  end
+  count(s, ngx.status, now() - start_time())
 end
 
 ---------------------------------------------------------------------------

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLBRender(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "lb")
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"no out", []string{"--admin-listen", "127.0.0.1:8001"}, []string{"--out: required"}},
+		{"every problem named", []string{"--out", out, "--admin-listen", "localhost", "--state-dir", "rel"},
+			[]string{"--admin-listen", "--admin-token-file", "--state-dir", "--backends-cidr"}},
+		{"valid", []string{"--out", out, "--admin-listen", "127.0.0.1:8001", "--admin-token-file", "/etc/switchyard/admin.token",
+			"--state-dir", "/var/lib/switchyard", "--backends-cidr", "10.244.0.0/16", "--backends-cidr", "127.0.0.0/8"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := NewRoot()
+			var stdout, stderr bytes.Buffer
+			cmd.SetOut(&stdout)
+			cmd.SetErr(&stderr)
+			cmd.SetArgs(append([]string{"lb", "render"}, tt.args...))
+			err := cmd.Execute()
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatal("lb render accepted the flags")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+				if _, serr := os.Stat(out); serr == nil {
+					t.Error("files written although the flags were refused")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []string{"include " + filepath.Join(out, "switchyard-http.conf"), "include " + filepath.Join(out, "switchyard-locations.conf"), filepath.Join(out, "switchyard.lua")} {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			conf, err := os.ReadFile(filepath.Join(out, "switchyard-http.conf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(conf), `loadfile("`+filepath.Join(out, "switchyard.lua")+`")`) ||
+				!strings.Contains(string(conf), `backends = {"10.244.0.0/16", "127.0.0.0/8"}`) {
+				t.Errorf("switchyard-http.conf:\n%s", conf)
+			}
+		})
+	}
+}
