@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/internal/atomicfile"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -312,40 +313,9 @@ func (f Files) WriteFiles(dir string) error {
 		if len(w.data) == 0 {
 			return fmt.Errorf("lb: write files: %s is empty (render first)", w.name)
 		}
-		if err := writeAtomic(filepath.Join(dir, w.name), w.data, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, w.name), w.data, 0o644); err != nil {
 			return fmt.Errorf("lb: write files: %w", err)
 		}
-	}
-	return syncDir(dir)
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp.Name(), mode)); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("lb: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("lb: sync %s: %w", dir, err)
 	}
 	return nil
 }
@@ -366,7 +336,7 @@ func EnsureTokenFile(path string) (created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, fmt.Errorf("lb: admin token file: %w", err)
 	}
-	if err := writeAtomic(path, []byte(hex.EncodeToString(buf)+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(hex.EncodeToString(buf)+"\n"), 0o600); err != nil {
 		return false, fmt.Errorf("lb: admin token file: %w", err)
 	}
 	return true, nil
