@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,10 +102,14 @@ func newStatusCmd() *cobra.Command {
 					fmt.Fprintf(w, "no migration in %s\n", o.journalPath)
 					return nil
 				}
-				fmt.Fprintf(w, "%-16s %-28s %-9s %-9s %-9s %-8s %-19s %s\n", "APP", "PHASE", "K8S", "MARATHON", "ERRORS", "P99", "SINCE", "REASON")
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "APP\tPHASE\tK8S\tMARATHON\tERRORS\tP99\tSINCE\tREASON")
 				for _, r := range rows {
-					fmt.Fprintf(w, "%-16s %-28s %-9s %-9s %-9s %-8s %-19s %s\n", r.App, r.Phase, fmt.Sprintf("%d%%", r.Kubernetes),
-						fmt.Sprintf("%d%%", r.Marathon), fmt.Sprintf("%.2f%%", 100*r.ErrorRate), r.P99, r.Time.Format("2006-01-02 15:04:05"), r.Reason)
+					fmt.Fprintf(tw, "%s\t%s\t%d%%\t%d%%\t%.2f%%\t%s\t%s\t%s\n", r.App, r.Phase, r.Kubernetes, r.Marathon,
+						100*r.ErrorRate, r.P99, r.Time.Format("2006-01-02 15:04:05"), r.Reason)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
 				}
 				return nil
 			})
