@@ -28,7 +28,7 @@ A command uses --context NAME, else the file's currentContext. Flags override th
 environment variables: MARATHON_URL (or DCOS_URL) with DCOS_ACS_TOKEN, MESOS_MASTER_URL, KUBECONFIG,
 SWITCHYARD_LB_ADMIN with SWITCHYARD_LB_TOKEN_FILE, SWITCHYARD_JOURNAL. A Marathon URL from the environment replaces the
 context's Marathon settings entirely, and DCOS_ACS_TOKEN is only sent to the environment's own URL, never to a
-context's. ` + "`switchyard lab up`" + ` writes a context for the lab and makes it current.`,
+context's nor to one given by a flag (--url, --marathon-url). ` + "`switchyard lab up`" + ` writes a context for the lab and makes it current.`,
 	}
 	cmd.AddCommand(newConfigViewCmd(), newConfigGetContextsCmd(), newConfigCurrentContextCmd(), newConfigUseContextCmd(),
 		newConfigSetContextCmd(), newConfigDeleteContextCmd())
