@@ -47,9 +47,10 @@ func Webhook(raw string) string {
 	return s
 }
 
-// ParseError returns the reason of a url.Parse error without the URL that
-// the *url.Error quotes (it may hold a password or a token).
-func ParseError(err error) error {
+// Cause returns the cause of a *url.Error (from url.Parse or
+// http.Client.Do) without the URL it quotes, which may hold a password or a
+// token; other errors are returned as they are.
+func Cause(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err

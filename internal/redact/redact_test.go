@@ -34,9 +34,9 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-func TestParseErrorDropsTheURL(t *testing.T) {
+func TestCauseDropsTheURL(t *testing.T) {
 	_, err := url.Parse("http://u:hunter2@m:8080/%zz")
-	if got := ParseError(err).Error(); strings.Contains(got, "hunter2") || !strings.Contains(got, "invalid URL escape") {
-		t.Errorf("ParseError = %q", got)
+	if got := Cause(err).Error(); strings.Contains(got, "hunter2") || !strings.Contains(got, "invalid URL escape") {
+		t.Errorf("Cause = %q", got)
 	}
 }
