@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/redact"
 )
 
 // newConfigCmd is `switchyard config`: the contexts of the switchyard config file.
@@ -122,7 +123,7 @@ func newConfigGetContextsCmd() *cobra.Command {
 				if kube == "" && c.Kubernetes.Kubeconfig != "" {
 					kube = c.Kubernetes.Kubeconfig
 				}
-				rows = append(rows, contextRow{Current: c.Name == f.CurrentContext, Name: c.Name, Marathon: c.Marathon.URL,
+				rows = append(rows, contextRow{Current: c.Name == f.CurrentContext, Name: c.Name, Marathon: redact.URL(c.Marathon.URL),
 					Auth: c.Marathon.Auth.Type, Kubernetes: kube, Namespace: c.Kubernetes.Namespace, LoadBalancers: len(c.LoadBalancer.Instances)})
 			}
 			if output == "name" {

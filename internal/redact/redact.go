@@ -16,7 +16,9 @@ const invalid = "(invalid URL)"
 
 // URL returns raw with the password of its userinfo replaced by "xxxxx"
 // (url.URL.Redacted). A comma-separated list of URLs (as $MARATHON_URL
-// allows) is redacted URL by URL.
+// allows) is redacted URL by URL. A URL that does not parse, or parses with
+// an opaque part (user:password@host without a scheme reads as scheme
+// "user"), is not shown.
 func URL(raw string) string {
 	if strings.Contains(raw, ",") {
 		parts := strings.Split(raw, ",")
@@ -26,7 +28,7 @@ func URL(raw string) string {
 		return strings.Join(parts, ",")
 	}
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Opaque != "" {
 		return invalid
 	}
 	return u.Redacted()

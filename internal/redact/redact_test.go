@@ -12,6 +12,8 @@ func TestURL(t *testing.T) {
 		{"https://admin:hunter2@m:8443/service/marathon", "https://admin:xxxxx@m:8443/service/marathon"},
 		{"http://a:hunter2@m1:8080, http://b:hunter2@m2:8080", "http://a:xxxxx@m1:8080,http://b:xxxxx@m2:8080"},
 		{"http://a:hunter2@m:8080/%zz", invalid},
+		{"a:hunter2@m:8080", invalid},
+		{"", ""},
 	} {
 		if got := URL(tt.in); got != tt.want {
 			t.Errorf("URL(%q) = %q, want %q", tt.in, got, tt.want)
