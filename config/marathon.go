@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/redact"
 	"github.com/switchyard/switchyard/marathon"
 )
 
@@ -124,7 +125,7 @@ func defaultLoginURL(marathonURL string) (string, error) {
 	u := strings.TrimRight(strings.TrimSpace(strings.Split(marathonURL, ",")[0]), "/")
 	base, ok := strings.CutSuffix(u, "/service/marathon")
 	if !ok {
-		return "", fmt.Errorf("required: the Marathon URL %q does not end in /service/marathon, so the DC/OS login URL cannot be derived (set loginURL: https://DCOS/acs/api/v1/auth/login)", u)
+		return "", fmt.Errorf("required: the Marathon URL %s does not end in /service/marathon, so the DC/OS login URL cannot be derived (set loginURL: https://DCOS/acs/api/v1/auth/login)", redact.URL(u))
 	}
 	return base + "/acs/api/v1/auth/login", nil
 }
@@ -168,13 +169,13 @@ func DCOSLogin(ctx context.Context, hc *http.Client, loginURL, uid string, key *
 	body, _ := json.Marshal(map[string]string{"uid": uid, "token": jwt})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, loginURL, bytes.NewReader(body))
 	if err != nil {
-		return "", fmt.Errorf("dcos login %s: %w", loginURL, err)
+		return "", fmt.Errorf("dcos login %s: %w", redact.URL(loginURL), redact.Cause(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("dcos login %s: %w", loginURL, err)
+		return "", fmt.Errorf("dcos login %s: %w", redact.URL(loginURL), redact.Cause(err))
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -187,13 +188,13 @@ func DCOSLogin(ctx context.Context, hc *http.Client, loginURL, uid string, key *
 		if json.Unmarshal(b, &e) == nil && e.Description != "" {
 			msg = strings.TrimSpace(e.Title + ": " + e.Description)
 		}
-		return "", fmt.Errorf("dcos login %s as %s: %s: %s (check the service account's uid and private key)", loginURL, uid, resp.Status, msg)
+		return "", fmt.Errorf("dcos login %s as %s: %s: %s (check the service account's uid and private key)", redact.URL(loginURL), uid, resp.Status, msg)
 	}
 	var out struct {
 		Token string `json:"token"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("dcos login %s: the answer holds no token (%v)", loginURL, err)
+		return "", fmt.Errorf("dcos login %s: the answer holds no token (%v)", redact.URL(loginURL), err)
 	}
 	return out.Token, nil
 }

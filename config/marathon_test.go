@@ -50,6 +50,9 @@ func TestContextMarathonConfig(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
 					t.Fatalf("MarathonConfig error = %v, want %q", err, tt.errHas)
 				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("the error shows the URL's password: %v", err)
+				}
 				return
 			}
 			if err != nil {
@@ -110,6 +113,10 @@ func TestContextMarathonConfigDCOSLogin(t *testing.T) {
 		{name: "wrong key", url: srv.URL + "/service/marathon", uid: "switchyard", keyFile: otherFile, errHas: "401 Unauthorized: Invalid authentication credentials: Service login JWT not valid"},
 		{name: "wrong uid", url: srv.URL + "/service/marathon", uid: "intruder", keyFile: keyFile, errHas: "as intruder: 401"},
 		{name: "no login URL", url: "http://elsewhere:8080", uid: "switchyard", keyFile: keyFile, errHas: "marathon.auth.loginURL"},
+		// A Marathon URL's password never shows in the errors.
+		{name: "no login URL, userinfo", url: "http://admin:hunter2@elsewhere:8080", uid: "switchyard", keyFile: keyFile, errHas: "the Marathon URL http://admin:xxxxx@elsewhere:8080 does not end"},
+		{name: "wrong uid, userinfo", url: strings.Replace(srv.URL, "http://", "http://admin:hunter2@", 1) + "/service/marathon", uid: "intruder", keyFile: keyFile, errHas: "as intruder: 401"},
+		{name: "login refused, userinfo", url: "http://admin:hunter2@127.0.0.1:1/service/marathon", uid: "switchyard", keyFile: keyFile, errHas: "dcos login http://admin:xxxxx@127.0.0.1:1/acs/api/v1/auth/login: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,6 +125,9 @@ func TestContextMarathonConfigDCOSLogin(t *testing.T) {
 			if tt.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
 					t.Fatalf("MarathonConfig error = %v, want %q", err, tt.errHas)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("the error shows the URL's password: %v", err)
 				}
 				return
 			}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/switchyard/switchyard/internal/redact"
 	"github.com/switchyard/switchyard/marathon"
 )
 
@@ -52,10 +53,12 @@ type Overrides struct {
 //     /service/marathon, else the context. A URL from a flag or the
 //     environment replaces the context's whole marathon section: its
 //     credentials and TLS settings are never sent to a URL they were not
-//     configured for. Such a URL gets $DCOS_ACS_TOKEN and $DCOS_SSL_VERIFY,
-//     as marathon.ConfigFromEnv does. Conversely, $DCOS_ACS_TOKEN is ignored
-//     when the URL comes from the context: an environment token is only sent
-//     to the environment's (or the flags') own URL. Overrides.MarathonToken,
+//     configured for. Both get $DCOS_SSL_VERIFY, as marathon.ConfigFromEnv
+//     does, but only a URL from the environment gets $DCOS_ACS_TOKEN: an
+//     environment token is only sent to the environment's own URL, never to
+//     the context's nor to one named by a flag (Overrides.MarathonURL, e.g.
+//     --url), which may be any host. Where it is withheld, a warning says
+//     so. Overrides.MarathonToken,
 //     MarathonTokenFile, MarathonCAFile and MarathonInsecure apply on top,
 //     whatever the URL's origin (the operator named both on one command line).
 //   - Mesos: Overrides.MesosURL, else $MESOS_MASTER_URL, else the context.
@@ -108,7 +111,9 @@ func Apply(c Context, env func(string) string, o Overrides) (Context, error) {
 	getenv := func(k string) string { return strings.TrimSpace(env(k)) }
 
 	// Marathon.
-	murl := o.MarathonURL
+	envToken := getenv(marathon.EnvDCOSToken)
+	flagToken := o.MarathonToken != "" || o.MarathonTokenFile != ""
+	murl, fromFlag := o.MarathonURL, o.MarathonURL != ""
 	if murl == "" {
 		murl = getenv(marathon.EnvURL)
 	}
@@ -119,8 +124,13 @@ func Apply(c Context, env func(string) string, o Overrides) (Context, error) {
 	}
 	if murl != "" {
 		m := Marathon{URL: murl}
-		if t := getenv(marathon.EnvDCOSToken); t != "" {
-			m.Auth = MarathonAuth{Type: AuthDCOSToken, Token: t}
+		switch {
+		case envToken == "":
+		case !fromFlag:
+			m.Auth = MarathonAuth{Type: AuthDCOSToken, Token: envToken}
+		case !flagToken:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("$%s is not sent to the Marathon URL given on the command line (%s): an environment token only goes with $%s or $%s; pass a token flag to authenticate",
+				marathon.EnvDCOSToken, redact.URL(murl), marathon.EnvURL, marathon.EnvDCOSURL))
 		}
 		switch v := getenv(marathon.EnvDCOSSSLVerify); strings.ToLower(v) {
 		case "", "true", "1", "yes":
@@ -131,9 +141,9 @@ func Apply(c Context, env func(string) string, o Overrides) (Context, error) {
 		}
 		c.Marathon = m
 	} else {
-		if getenv(marathon.EnvDCOSToken) != "" && c.Marathon.URL != "" && o.MarathonToken == "" && o.MarathonTokenFile == "" {
+		if envToken != "" && c.Marathon.URL != "" && !flagToken {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("$%s is not sent to context %s's Marathon (%s): an environment token only goes with $%s or $%s; the context's auth is used",
-				marathon.EnvDCOSToken, c.Name, c.Marathon.URL, marathon.EnvURL, marathon.EnvDCOSURL))
+				marathon.EnvDCOSToken, c.Name, redact.URL(c.Marathon.URL), marathon.EnvURL, marathon.EnvDCOSURL))
 		}
 		c.Marathon.CAFile = expand(c.Marathon.CAFile, home)
 		a := &c.Marathon.Auth

@@ -164,3 +164,49 @@ func TestResolveInvalidOverride(t *testing.T) {
 		t.Fatalf("Resolve with a bad --lb-admin = %v", err)
 	}
 }
+
+// TestResolveEnvTokenNotSentToFlagURL: $DCOS_ACS_TOKEN belongs to the
+// environment's Marathon ($MARATHON_URL, $DCOS_URL); a URL named by a flag
+// may be any host and must not get it (a token flag still applies).
+func TestResolveEnvTokenNotSentToFlagURL(t *testing.T) {
+	file := writeSample(t)
+	tests := []struct {
+		name      string
+		env       map[string]string
+		o         Overrides
+		wantToken string
+		warning   string
+	}{
+		{name: "flag URL, env URL and token", env: map[string]string{"MARATHON_URL": "http://m.env:8080", "DCOS_ACS_TOKEN": "envtok"},
+			o: Overrides{MarathonURL: "http://evil.example:8080"}, warning: "$DCOS_ACS_TOKEN is not sent to the Marathon URL given on the command line (http://evil.example:8080)"},
+		{name: "flag URL, DCOS_URL and token", env: map[string]string{"DCOS_URL": "https://dcos.env", "DCOS_ACS_TOKEN": "envtok"},
+			o: Overrides{MarathonURL: "http://evil.example:8080"}, warning: "is not sent to the Marathon URL given on the command line"},
+		{name: "flag URL with userinfo, token only in env", env: map[string]string{"DCOS_ACS_TOKEN": "envtok"},
+			o: Overrides{MarathonURL: "http://u:hunter2@evil.example:8080"}, warning: "(http://u:xxxxx@evil.example:8080)"},
+		{name: "flag URL and flag token", env: map[string]string{"DCOS_ACS_TOKEN": "envtok"},
+			o: Overrides{MarathonURL: "http://m.flag:8080", MarathonToken: "flagtok"}, wantToken: "flagtok"},
+		{name: "env URL keeps the env token", env: map[string]string{"MARATHON_URL": "http://m.env:8080", "DCOS_ACS_TOKEN": "envtok"}, wantToken: "envtok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"HOME": "/home/u"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			c, err := Resolve(file, "", func(k string) string { return env[k] }, tt.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Marathon.Auth.Token != tt.wantToken || c.Marathon.Auth.TokenFile != "" {
+				t.Errorf("Marathon %s gets token %q (file %q), want %q", c.Marathon.URL, c.Marathon.Auth.Token, c.Marathon.Auth.TokenFile, tt.wantToken)
+			}
+			ws := strings.Join(c.Warnings, "\n")
+			if tt.warning == "" && ws != "" || !strings.Contains(ws, tt.warning) {
+				t.Errorf("warnings = %q, want one containing %q", c.Warnings, tt.warning)
+			}
+			if strings.Contains(ws, "hunter2") || strings.Contains(ws, "envtok") {
+				t.Errorf("a warning shows a secret: %q", c.Warnings)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/redact"
 	"github.com/switchyard/switchyard/internal/version"
 )
 
@@ -116,12 +117,13 @@ func NewClient(cfg Config) (*Client, error) {
 		if raw == "" {
 			continue
 		}
+		// Errors show the URL redacted: it may carry user:password.
 		u, err := url.Parse(raw)
 		if err != nil {
-			return nil, fmt.Errorf("marathon client: URL %q: %w", raw, err)
+			return nil, fmt.Errorf("marathon client: URL %s: %w", redact.URL(raw), redact.Cause(err))
 		}
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			return nil, fmt.Errorf("marathon client: URL %q: want http://HOST:PORT or https://HOST:PORT", raw)
+			return nil, fmt.Errorf("marathon client: URL %s: want http://HOST:PORT or https://HOST:PORT", redact.URL(raw))
 		}
 		if u.User != nil {
 			if c.cfg.Username == "" {
@@ -135,7 +137,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.endpoints = append(c.endpoints, u)
 	}
 	if len(c.endpoints) == 0 {
-		return nil, fmt.Errorf("marathon client: no URL in %q", cfg.URL)
+		return nil, fmt.Errorf("marathon client: no URL in %q", redact.URL(cfg.URL))
 	}
 	if c.cfg.Timeout == 0 {
 		c.cfg.Timeout = DefaultTimeout
@@ -166,8 +168,10 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// URL returns the base URL of the Marathon the client currently talks to.
-func (c *Client) URL() string { return c.base().String() }
+// URL returns the base URL of the Marathon the client currently talks to,
+// without userinfo (NewClient moves it to Config.Username and Password), so
+// that messages can show it.
+func (c *Client) URL() string { return c.base().Redacted() }
 
 func (c *Client) base() *url.URL {
 	return c.endpoints[int(c.current.Load())%len(c.endpoints)]

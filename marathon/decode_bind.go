@@ -35,6 +35,9 @@ type decoder struct {
 	segs  []pathSeg
 	errs  []FieldError
 	notes []Issue
+	// keyProbes counts the key comparisons and set look-ups made by the
+	// duplicate-key check, so that tests can show it is linear.
+	keyProbes int
 }
 
 func (d *decoder) pushKey(k string) { d.segs = append(d.segs, pathSeg{key: k, index: -1}) }
@@ -182,10 +185,11 @@ func (d *decoder) bind(n *node, v reflect.Value) {
 		case kindObject:
 			m := reflect.MakeMapWithSize(v.Type(), len(n.members))
 			et := v.Type().Elem()
+			keys := keySet{n: n}
 			for i := range n.members {
 				mb := &n.members[i]
 				d.pushKey(mb.key)
-				d.checkDuplicate(n, i)
+				keys.checkDuplicate(d, i)
 				if mb.val.kind == kindNull {
 					d.note(&mb.val, SeverityWarning, "value is null: the entry is ignored", "remove the entry or give it a value")
 					d.pop()
@@ -278,13 +282,14 @@ func (d *decoder) bindStruct(n *node, v reflect.Value, skip string) {
 	}
 	si := infoOf(v.Type())
 	var unk Unknown
+	keys := keySet{n: n}
 	for i := range n.members {
 		mb := &n.members[i]
 		if mb.key == skip {
 			continue
 		}
 		d.pushKey(mb.key)
-		d.checkDuplicate(n, i)
+		keys.checkDuplicate(d, i)
 		fi, ok := si.fields[mb.key]
 		switch {
 		case ok:
@@ -306,17 +311,47 @@ func (d *decoder) bindStruct(n *node, v reflect.Value, skip string) {
 	}
 }
 
-// checkDuplicate notes when member i of object n repeats an earlier key
-// (the last value wins, as in Marathon). Objects are small, so a linear
-// scan beats a map.
-func (d *decoder) checkDuplicate(n *node, i int) {
-	key := n.members[i].key
-	for j := 0; j < i; j++ {
-		if n.members[j].key == key {
-			d.note(&n.members[i].val, SeverityWarning, "duplicate key "+strconv.Quote(key)+": the last value wins", "remove the duplicate")
-			return
-		}
+// smallObject is the member count up to which keySet scans the earlier keys
+// instead of building a set: at most smallObject-1 comparisons per key, and
+// no allocation for the small objects that make up most documents.
+const smallObject = 8
+
+// keySet finds the members of one object whose key repeats an earlier one,
+// in time linear in the number of members. Ask about the members in source
+// order (a member not asked about is not remembered).
+type keySet struct {
+	n    *node
+	seen map[string]struct{} // built for objects larger than smallObject
+}
+
+// checkDuplicate notes when member i of the object repeats an earlier key
+// (the last value wins, as in Marathon); d.segs must be the member's path.
+func (s *keySet) checkDuplicate(d *decoder, i int) {
+	key := s.n.members[i].key
+	if s.repeated(d, i, key) {
+		d.note(&s.n.members[i].val, SeverityWarning, "duplicate key "+strconv.Quote(key)+": the last value wins", "remove the duplicate")
 	}
+}
+
+func (s *keySet) repeated(d *decoder, i int, key string) bool {
+	if len(s.n.members) <= smallObject {
+		for j := 0; j < i; j++ {
+			d.keyProbes++
+			if s.n.members[j].key == key {
+				return true
+			}
+		}
+		return false
+	}
+	if s.seen == nil {
+		s.seen = make(map[string]struct{}, len(s.n.members))
+	}
+	d.keyProbes++
+	if _, ok := s.seen[key]; ok {
+		return true
+	}
+	s.seen[key] = struct{}{}
+	return false
 }
 
 // decodeInto parses data and binds it to v (a pointer to a model type). It

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/internal/redact"
 )
 
 // Source reads the current capacity model.
@@ -32,6 +34,8 @@ type Options struct {
 	// Registerer gets the metrics (nil: not registered).
 	Registerer prometheus.Registerer
 	// Webhook, when set, receives each event as a JSON POST (WebhookPayload).
+	// It must be an http or https URL. Logs and errors show it as
+	// scheme://host/… only: its userinfo, path and query often hold a token.
 	Webhook string
 	// HTTPClient posts webhooks (default: 10 s timeout).
 	HTTPClient *http.Client
@@ -49,10 +53,11 @@ type WebhookPayload struct {
 
 // Monitor evaluates readings on each Step and publishes alerts.
 type Monitor struct {
-	o     Options
-	mu    sync.Mutex
-	state State
-	last  map[Key]bool // keys with metric series
+	o       Options
+	webhook string // Options.Webhook as logs and errors show it (redact.Webhook)
+	mu      sync.Mutex
+	state   State
+	last    map[Key]bool // keys with metric series
 
 	nodeUtil, nodeAlert, clusterUtil, clusterAlert *prometheus.GaugeVec
 	nodeFree                                       *prometheus.GaugeVec
@@ -88,9 +93,20 @@ func New(o Options) (*Monitor, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	var webhook string
+	if o.Webhook != "" {
+		webhook = redact.Webhook(o.Webhook)
+		u, err := url.Parse(o.Webhook)
+		if err != nil {
+			return nil, fmt.Errorf("monitor: webhook %s: %w", webhook, redact.Cause(err))
+		}
+		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("monitor: webhook %s: want an http:// or https:// URL", webhook)
+		}
+	}
 	nl := []string{"node", "side", "resource"}
 	cl := []string{"side", "resource"}
-	m := &Monitor{o: o, state: State{}, last: map[Key]bool{},
+	m := &Monitor{o: o, webhook: webhook, state: State{}, last: map[Key]bool{},
 		nodeUtil:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchyard_node_utilization_ratio", Help: "Used / capacity of one side of a node (Mesos: allocations incl. the kubelet wrapper / total; Kubernetes: pod requests / allocatable)."}, nl),
 		nodeFree:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchyard_node_free", Help: "Free room of one side of a node (cores or MiB)."}, nl),
 		nodeAlert:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchyard_node_congested", Help: "1 while a congestion alert is active for one side of a node."}, nl),
@@ -179,7 +195,7 @@ func (m *Monitor) Step(ctx context.Context) ([]Event, error) {
 			"resource", e.Resource, "utilization", e.Utilization, "used", e.Used, "capacity", e.Capacity, "threshold", e.Threshold)
 		if m.o.Webhook != "" {
 			if err := m.post(ctx, WebhookPayload{Event: e, Message: e.Message(), Time: now}); err != nil {
-				m.o.Logger.Error("capacity monitor: webhook failed", "url", m.o.Webhook, "err", err)
+				m.o.Logger.Error("capacity monitor: webhook failed", "url", m.webhook, "err", err)
 				errs = append(errs, err)
 			}
 		}
@@ -200,16 +216,18 @@ func (m *Monitor) post(ctx context.Context, p WebhookPayload) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.o.Webhook, bytes.NewReader(b))
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", m.o.Webhook, err)
+		return fmt.Errorf("webhook %s: %w", m.webhook, redact.Cause(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := m.o.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", m.o.Webhook, err)
+		// A *url.Error quotes the whole URL (net/http hides the password,
+		// not the path): keep only its cause.
+		return fmt.Errorf("webhook POST %s: %w", m.webhook, redact.Cause(err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook %s answered %s", m.o.Webhook, resp.Status)
+		return fmt.Errorf("webhook %s answered %s", m.webhook, resp.Status)
 	}
 	return nil
 }

@@ -253,3 +253,47 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, first string) float64 {
 	}
 	return 0
 }
+
+// TestMonitorWebhookSecretsNotShown: a webhook URL's password and path
+// (which often is the hook's token) must not appear in the monitor's logs
+// nor in its errors, whatever the failure.
+func TestMonitorWebhookSecretsNotShown(t *testing.T) {
+	const secret = "s3cr3t"
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 500) }))
+	defer failing.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	withSecrets := func(base string) string {
+		return strings.Replace(base, "://", "://alerts:"+secret+"@", 1) + "/hooks/T000/" + secret + "?token=" + secret
+	}
+	hostOf := func(base string) string { return strings.TrimPrefix(base, "http://") }
+	for _, tc := range []struct {
+		name, webhook, want string
+	}{
+		{"answer 500", withSecrets(failing.URL), "webhook " + failing.URL + "/… answered 500"},
+		{"connection refused", withSecrets(closed.URL), "webhook POST " + closed.URL + "/…: "},
+		{"invalid URL", "http://alerts:" + secret + "@" + hostOf(failing.URL) + "/hooks/%zz/" + secret, "webhook (invalid URL): "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := func(context.Context) (capacity.Cluster, error) {
+				return capacity.Cluster{Nodes: []capacity.Node{{Name: "n1", Total: capacity.Resources{CPUs: 1}, MesosAllocated: capacity.Resources{CPUs: 1}}}}, nil
+			}
+			var logs bytes.Buffer
+			m, err := New(Options{Source: src, Webhook: tc.webhook, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			if err == nil {
+				_, err = m.Step(context.Background())
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+			for what, text := range map[string]string{"error": err.Error(), "log": logs.String()} {
+				if strings.Contains(text, secret) || strings.Contains(text, "/hooks/") {
+					t.Errorf("the %s shows the webhook's secret or path:\n%s", what, text)
+				}
+			}
+		})
+	}
+}

@@ -36,3 +36,20 @@ func TestCapacityTable(t *testing.T) {
 		t.Errorf("header: %q", lines[0])
 	}
 }
+
+// TestCapacityWatchBadWebhookHidesSecret: a --webhook that is not an http(s)
+// URL is refused before any inventory read, naming --webhook and showing
+// neither its password nor its path.
+func TestCapacityWatchBadWebhookHidesSecret(t *testing.T) {
+	isolateConfig(t)
+	for _, hook := range []string{"ftp://u:s3cr3t@hooks.example/T0/s3cr3t", "http://u:s3cr3t@hooks.example/T0/%zz/s3cr3t"} {
+		out, err := runRoot(t, "capacity", "watch", "--once", "--no-kubernetes", "--mesos-url", "http://127.0.0.1:1", "--webhook", hook)
+		if err == nil || !strings.Contains(err.Error(), "--webhook: monitor: webhook") {
+			t.Errorf("--webhook %s: err %v, want a --webhook error", hook, err)
+			continue
+		}
+		if text := err.Error() + out; strings.Contains(text, "s3cr3t") || strings.Contains(text, "/T0") {
+			t.Errorf("--webhook %s: the error shows the secret or path: %v\n%s", hook, err, out)
+		}
+	}
+}

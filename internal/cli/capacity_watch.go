@@ -41,12 +41,17 @@ Prometheus metrics (switchyard_node_*, switchyard_cluster_*) on --metrics-listen
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg := prometheus.NewRegistry()
 			var src monitor.Source = co.cluster
+			th := monitor.Thresholds{Raise: o.raise, Clear: o.clear}
+			if err := th.Validate(); err != nil {
+				return fmt.Errorf("--raise/--clear: %w", err)
+			}
+			// The monitor logs and reports the webhook as scheme://host/… only.
 			m, err := monitor.New(monitor.Options{
-				Source: src, Thresholds: monitor.Thresholds{Raise: o.raise, Clear: o.clear}, Interval: o.interval,
+				Source: src, Thresholds: th, Interval: o.interval,
 				Logger: slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)), Registerer: reg, Webhook: o.webhook,
 			})
 			if err != nil {
-				return fmt.Errorf("--raise/--clear: %w", err)
+				return fmt.Errorf("--webhook: %w", err)
 			}
 			if o.once {
 				_, err := m.Step(cmd.Context())

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/redact"
 )
 
 // newConfigCmd is `switchyard config`: the contexts of the switchyard config file.
@@ -28,7 +29,7 @@ A command uses --context NAME, else the file's currentContext. Flags override th
 environment variables: MARATHON_URL (or DCOS_URL) with DCOS_ACS_TOKEN, MESOS_MASTER_URL, KUBECONFIG,
 SWITCHYARD_LB_ADMIN with SWITCHYARD_LB_TOKEN_FILE, SWITCHYARD_JOURNAL. A Marathon URL from the environment replaces the
 context's Marathon settings entirely, and DCOS_ACS_TOKEN is only sent to the environment's own URL, never to a
-context's. ` + "`switchyard lab up`" + ` writes a context for the lab and makes it current.`,
+context's nor to one given by a flag (--url, --marathon-url). ` + "`switchyard lab up`" + ` writes a context for the lab and makes it current.`,
 	}
 	cmd.AddCommand(newConfigViewCmd(), newConfigGetContextsCmd(), newConfigCurrentContextCmd(), newConfigUseContextCmd(),
 		newConfigSetContextCmd(), newConfigDeleteContextCmd())
@@ -122,7 +123,7 @@ func newConfigGetContextsCmd() *cobra.Command {
 				if kube == "" && c.Kubernetes.Kubeconfig != "" {
 					kube = c.Kubernetes.Kubeconfig
 				}
-				rows = append(rows, contextRow{Current: c.Name == f.CurrentContext, Name: c.Name, Marathon: c.Marathon.URL,
+				rows = append(rows, contextRow{Current: c.Name == f.CurrentContext, Name: c.Name, Marathon: redact.URL(c.Marathon.URL),
 					Auth: c.Marathon.Auth.Type, Kubernetes: kube, Namespace: c.Kubernetes.Namespace, LoadBalancers: len(c.LoadBalancer.Instances)})
 			}
 			if output == "name" {

@@ -239,3 +239,59 @@ func TestRootFlagsDoNotBreakSubcommands(t *testing.T) {
 		}
 	}
 }
+
+// TestMarathonCmdDoesNotSendEnvTokenToURLFlag runs `switchyard marathon ping
+// --url` against a server that records the Authorization header:
+// $DCOS_ACS_TOKEN belongs to $MARATHON_URL (or $DCOS_URL) and must never
+// reach a host named by --url, whether or not $MARATHON_URL is set.
+func TestMarathonCmdDoesNotSendEnvTokenToURLFlag(t *testing.T) {
+	record := func(got *[]string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			*got = append(*got, r.Header.Get("Authorization"))
+			w.Write([]byte("pong"))
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	var envAuth, flagAuth []string
+	envSrv, flagSrv := record(&envAuth), record(&flagAuth)
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // Authorization the --url server must see
+	}{
+		{"MARATHON_URL set", map[string]string{"MARATHON_URL": envSrv.URL}, nil, ""},
+		{"DCOS_URL set", map[string]string{"DCOS_URL": envSrv.URL}, nil, ""},
+		{"no env URL", nil, nil, ""},
+		{"--token", map[string]string{"MARATHON_URL": envSrv.URL}, []string{"--token", "flag-token"}, "token=flag-token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateConfig(t)
+			t.Setenv("DCOS_ACS_TOKEN", "env-token")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			envAuth, flagAuth = nil, nil
+			out, err := runRoot(t, append([]string{"marathon", "ping", "--timeout", "5s", "--url", flagSrv.URL}, tt.args...)...)
+			if err != nil || !strings.Contains(out, "pong from "+flagSrv.URL) {
+				t.Fatalf("marathon ping --url: %v\n%s", err, out)
+			}
+			if len(flagAuth) == 0 || len(envAuth) != 0 {
+				t.Fatalf("requests: --url server %d, env server %d; want them all at --url", len(flagAuth), len(envAuth))
+			}
+			for _, a := range flagAuth {
+				if a != tt.want {
+					t.Errorf("the --url server got Authorization %q, want %q", a, tt.want)
+				}
+			}
+			if strings.Contains(out, "env-token") {
+				t.Errorf("the output shows the env token:\n%s", out)
+			}
+			if tt.want == "" && !strings.Contains(out, "warning: $DCOS_ACS_TOKEN is not sent to the Marathon URL given on the command line") {
+				t.Errorf("no warning about the withheld $DCOS_ACS_TOKEN:\n%s", out)
+			}
+		})
+	}
+}

@@ -37,7 +37,7 @@ type marathonConnOptions struct {
 func (o *marathonConnOptions) addFlags(cmd *cobra.Command, withOutput bool) {
 	f := cmd.Flags()
 	f.StringVar(&o.url, "url", "", "Marathon URL (default $MARATHON_URL, else the context's; user:password@ in it enables basic auth)")
-	f.StringVar(&o.token, "token", "", "authentication token (default $DCOS_ACS_TOKEN with $MARATHON_URL, else the context's auth), sent as 'Authorization: token=...'")
+	f.StringVar(&o.token, "token", "", "authentication token (default $DCOS_ACS_TOKEN with $MARATHON_URL or $DCOS_URL, never with --url; else the context's auth), sent as 'Authorization: token=...'")
 	f.BoolVar(&o.bearer, "bearer", false, "send the token as 'Authorization: Bearer ...'")
 	f.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle to trust for https")
 	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
