@@ -70,7 +70,7 @@ $KUBECONFIG; empty: Kubernetes is not followed); the load balancer from --lb-adm
 	f.DurationVar(&o.resync, "resync", 5*time.Second, "period of a full re-read of the platforms")
 	f.StringVar(&o.marathonURL, "marathon-url", "", "Marathon's URL, overrides the context's (\"none\": Marathon is not followed)")
 	f.String("marathon-token-file", "", "file holding Marathon's DC/OS token (with --marathon-url)")
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes cluster, overrides the context's")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes cluster, overrides the context's (\"\": Kubernetes is not followed)")
 	f.StringSliceVar(&o.lbAdmin, "lb-admin", nil, "load-balancer admin API URLs, override the context's instances")
 	f.StringVar(&o.lbTokenFile, "lb-token-file", "", "file holding the admin API's bearer token (with --lb-admin)")
 	f.StringSliceVar(&o.backendsCIDR, "backends-cidr", nil, "networks backends may be in (overrides the context's loadBalancer.backendsCIDRs)")
@@ -122,7 +122,9 @@ func (o *lbSyncOptions) complete(ctx context.Context, cmd *cobra.Command, logf f
 		}
 		s.Marathon = &lbsync.MarathonSource{Client: mc}
 	}
-	if c.KubeconfigPath() != "" {
+	// --kubeconfig "" says: do not follow Kubernetes (whatever the context says).
+	noKube := cmd.Flags().Changed("kubeconfig") && o.kubeconfig == ""
+	if !noKube && c.KubeconfigPath() != "" {
 		kc, err := connect.Kubernetes(c, 0, 0)
 		if err != nil {
 			return nil, err
