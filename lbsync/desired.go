@@ -10,7 +10,7 @@
 // state + desired routes → next state and the changes) do no I/O. The edges
 // are small: MarathonSource (GET /v2/apps plus the event stream),
 // KubernetesSource (Service and EndpointSlice informers) and Syncer, the loop
-// that ties them to a Pusher (traffic.Client, or any writer with the same
+// that ties them to a Pusher (traffic.Fleet, or any writer with the same
 // Update method).
 //
 // Ownership (docs/load-balancer.md): lbsync writes its routes with owner

@@ -13,8 +13,8 @@ import (
 	"github.com/switchyard/switchyard/traffic"
 )
 
-// Pusher writes nginx's routing state: traffic.Client (one instance), or
-// traffic.Fleet (every instance of a context), which share this method.
+// Pusher writes the load balancers' routing state: traffic.Fleet (every
+// instance of a context) implements it.
 // change may be called several times (a conflicting writer makes it retry);
 // an error from change is returned as is and nothing is pushed.
 type Pusher interface {

@@ -67,8 +67,8 @@ type Layout struct {
 	ErrorLog string
 	// AccessLog has one JSON object per proxied request (traffic.ParseAccessLog).
 	AccessLog string
-	// StateFile is the routing state nginx loads on start and writes on
-	// each change (traffic.Client writes it too).
+	// StateFile is the routing state nginx loads on start and writes
+	// (fsync + rename) on each change.
 	StateFile string
 	// TokenFile holds the admin API's bearer token (0600, created once).
 	TokenFile string

@@ -40,7 +40,7 @@ type Source interface {
 	Ready(ctx context.Context) ([]traffic.Backend, error)
 }
 
-// Pusher is the part of traffic.Client the follower needs.
+// Pusher is the part of traffic.Fleet the follower needs.
 type Pusher interface {
 	Update(ctx context.Context, change func(traffic.State) (traffic.State, error)) (traffic.State, error)
 }
