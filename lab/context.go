@@ -7,11 +7,12 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/marathon"
 )
 
 // NginxAdminTokenPath is the file holding the lab nginx's admin API token.
-func NginxAdminTokenPath(cfg labconfig.Config) string { return cfg.Path("nginx", "admin.token") }
+func NginxAdminTokenPath(cfg labconfig.Config) string { return labnginx.LayoutFor(cfg).TokenFile }
 
 // ContextFor returns the switchyard context (package config) that points at
 // the lab, named after the lab's ID: its Marathon (with the token file when
