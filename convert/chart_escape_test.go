@@ -240,3 +240,44 @@ func TestChartPlaceholderLookalikes(t *testing.T) {
 		})
 	}
 }
+
+// FuzzChartMatchesManifests builds a definition from fuzzed strings in
+// labels, env, args, cmd and paths, converts it and checks that the chart,
+// rendered with the Helm SDK, equals the manifests output. Its seed corpus
+// (testdata/fuzz/FuzzChartMatchesManifests) runs with every `go test`.
+func FuzzChartMatchesManifests(f *testing.F) {
+	f.Add("web", "v", "--port", "serve")
+	f.Fuzz(func(t *testing.T, label, env, arg, cmd string) {
+		app := func(id string) map[string]any {
+			return map[string]any{
+				"id":              id,
+				"labels":          map[string]string{"l": label, label: env},
+				"env":             map[string]string{"E": env, "F": label + cmd},
+				"portDefinitions": []map[string]any{{"port": 0}},
+				"healthChecks":    []map[string]any{{"protocol": "MARATHON_HTTP", "path": "/" + arg, "portIndex": 0}},
+			}
+		}
+		withCmd := app("c")
+		withCmd["cmd"] = cmd
+		withArgs := app("a")
+		withArgs["args"] = []string{arg, env, cmd}
+		withArgs["container"] = map[string]any{
+			"type":    "DOCKER",
+			"docker":  map[string]any{"image": "nginx:1.25"},
+			"volumes": []map[string]any{{"containerPath": "/d/" + label, "hostPath": "/h/" + env, "mode": "RO"}},
+		}
+		b, err := json.Marshal(map[string]any{"id": "/fuzz", "apps": []any{withCmd, withArgs}})
+		if err != nil {
+			return
+		}
+		def, err := marathon.Decode(b)
+		if err != nil {
+			return
+		}
+		res, err := convert.Definition(def, convert.Options{})
+		if err != nil {
+			return
+		}
+		checkChartMatchesManifests(t, res)
+	})
+}
