@@ -114,7 +114,7 @@ func checkChartMatchesManifests(t testing.TB, res *convert.Result) {
 			t.Errorf("%s: %d templates rendered, want %d", rel.Name, len(got), len(want))
 		}
 		for kind, m := range want {
-			if !reflect.DeepEqual(jsonNormalize(t, got[kind]), jsonNormalize(t, m)) {
+			if !reflect.DeepEqual(normalize(t, got[kind]), normalize(t, m)) {
 				gb, _ := json.MarshalIndent(got[kind], "", "  ")
 				wb, _ := json.MarshalIndent(m, "", "  ")
 				t.Errorf("%s: %s: chart renders\n%s\nmanifest is\n%s", rel.Name, kind, gb, wb)
@@ -123,9 +123,9 @@ func checkChartMatchesManifests(t testing.TB, res *convert.Result) {
 	}
 }
 
-// jsonNormalize round-trips m through JSON so that number types compare
+// normalize round-trips m through JSON so that number types compare
 // equal (YAML would refuse to write some of the strings compared).
-func jsonNormalize(t testing.TB, m map[string]any) map[string]any {
+func normalize(t testing.TB, m map[string]any) map[string]any {
 	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
