@@ -18,7 +18,9 @@ type ChartFile struct {
 // values.yaml with the tunables (replicaCount; per container image,
 // imagePullPolicy, resources, env and probes) and templates that read them.
 // Rendered with its default values, the chart gives exactly the objects of
-// the release (without namespace: Helm installs into the release's).
+// the release (without namespace: Helm installs into the release's),
+// whatever their strings hold: template text is escaped, so user data
+// (labels, env, args, cmd, paths) never runs as a template.
 func Chart(rel *Release) ([]ChartFile, error) {
 	tmpl := rel.PodTemplate()
 	if tmpl == nil {
