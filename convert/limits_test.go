@@ -21,6 +21,7 @@ func TestConvertRefusesUnrepresentable(t *testing.T) {
 		{"disk", `{"id": "/a", "cmd": "x", "disk": 1e300}`, "disk"},
 		{"group app", `{"id": "/g", "apps": [{"id": "a", "cmd": "x", "instances": 3000000000}]}`, "apps[0].instances"},
 		{"pod", `{"id": "/p", "containers": [{"name": "c", "resources": {"cpus": 1e9, "mem": 64}, "exec": {"command": {"shell": "x"}}}]}`, "containers[0].resources.cpus"},
+		{"probe period", `{"id": "/a", "cmd": "x", "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}, "intervalSeconds": 4294967297}]}`, "healthChecks[0].intervalSeconds (line 1, column 97): intervalSeconds is 4294967297"},
 		{"newline id", `{"id": "/a\nb", "cmd": "x"}`, `id (line 1, column 2): invalid app id "/a\nb": it contains U+000A`},
 		{"space id", `{"id": "/a b", "cmd": "x"}`, `invalid app id "/a b"`},
 		{"group id", `{"id": "/g\r", "apps": [{"id": "a", "cmd": "x"}]}`, `invalid group id`},

@@ -217,10 +217,11 @@ func (v *validator) app(a *App, path, base string) {
 		if !names[pn] {
 			v.err(joinKey(p, "portName"), fmt.Sprintf("no port named %q for the readiness check", pn), "name a port in portDefinitions or portMappings and refer to it here")
 		}
-		v.nonNegInt(rc.IntervalSeconds, joinKey(p, "intervalSeconds"))
+		v.count(rc.IntervalSeconds, joinKey(p, "intervalSeconds"), MaxCheckValue)
 		if rc.TimeoutSeconds != nil && *rc.TimeoutSeconds < 1 {
 			v.reject(joinKey(p, "timeoutSeconds"), "timeoutSeconds must be at least 1", "")
 		}
+		v.count(rc.TimeoutSeconds, joinKey(p, "timeoutSeconds"), MaxCheckValue)
 		for j, code := range rc.HTTPStatusCodesForReady {
 			if code < 100 || code > 999 {
 				v.err(joinIndex(joinKey(p, "httpStatusCodesForReady"), j), fmt.Sprintf("%d is not an HTTP status code", code), "")
@@ -328,6 +329,11 @@ const (
 	MaxMiB = 1e12
 	// MaxGPUs is the largest gpus value.
 	MaxGPUs = 1_000_000
+	// MaxCheckValue bounds the seconds and counts of health and readiness
+	// checks: probe fields are int32, and a startup probe's failure
+	// threshold adds gracePeriodSeconds/intervalSeconds to
+	// maxConsecutiveFailures (two values below 2^30 cannot overflow).
+	MaxCheckValue = 1<<30 - 1
 )
 
 // resource checks a cpus, mem or disk value: finite, not negative, at most
@@ -844,7 +850,7 @@ func (v *validator) healthChecks(a *App, path string, nports int) {
 			name string
 			val  *int
 		}{{"gracePeriodSeconds", hc.GracePeriodSeconds}, {"intervalSeconds", hc.IntervalSeconds}, {"timeoutSeconds", hc.TimeoutSeconds}, {"maxConsecutiveFailures", hc.MaxConsecutiveFailures}, {"delaySeconds", hc.DelaySeconds}} {
-			v.nonNegInt(f.val, joinKey(p, f.name))
+			v.count(f.val, joinKey(p, f.name), MaxCheckValue)
 		}
 		interval, timeout := 60, 20
 		if hc.IntervalSeconds != nil {

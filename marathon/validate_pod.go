@@ -172,7 +172,7 @@ func (v *validator) pod(p *Pod, path, base string) {
 				name string
 				val  *int
 			}{{"gracePeriodSeconds", hc.GracePeriodSeconds}, {"intervalSeconds", hc.IntervalSeconds}, {"timeoutSeconds", hc.TimeoutSeconds}, {"maxConsecutiveFailures", hc.MaxConsecutiveFailures}, {"delaySeconds", hc.DelaySeconds}} {
-				v.nonNegInt(f.val, joinKey(hp, f.name))
+				v.count(f.val, joinKey(hp, f.name), MaxCheckValue)
 			}
 		}
 		if ck := c.Check; ck != nil {

@@ -21,6 +21,8 @@ func TestValidateRanges(t *testing.T) {
 		{"gpus", "gpus", "10000000", "gpus", "must be at most 1000000"},
 		{"limit", "resourceLimits", `{"cpus": 1e300}`, "resourceLimits.cpus", "must be at most 1e+06"},
 		{"executor", "executorResources", `{"mem": 1e300}`, "executorResources.mem", "must be at most 1e+12"},
+		{"health check interval", "healthChecks", `[{"protocol": "COMMAND", "command": {"value": "true"}, "intervalSeconds": 1e12}]`, "healthChecks[0].intervalSeconds", "must be at most 1073741823"},
+		{"health check failures", "healthChecks", `[{"protocol": "COMMAND", "command": {"value": "true"}, "maxConsecutiveFailures": 4294967296}]`, "healthChecks[0].maxConsecutiveFailures", "must be at most 1073741823"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
