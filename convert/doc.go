@@ -32,7 +32,8 @@
 //
 // Input the objects cannot carry faithfully is refused, whatever the
 // validation mode: numbers beyond Kubernetes counts and quantities
-// (instances > 2^31-1, cpus > 1e6, mem or disk > 1e12 MiB, gpus > 1e6, see
+// (instances > 2^31-1, cpus > 1e6, mem or disk > 1e12 MiB, gpus > 1e6,
+// check seconds and counts > 2^30-1, see
 // marathon.MaxInstances and its siblings) and ids with control or space
 // characters. Error messages name the JSON path and line:column.
 //
