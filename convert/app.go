@@ -40,6 +40,9 @@ func App(app *marathon.App, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRepresentable(&marathon.Definition{Kind: marathon.KindApp, App: app}); err != nil {
+		return nil, err
+	}
 	id := absID(app.ID, "/")
 	nm := newNamer([]string{id})
 	rel, rep, err := convertApp(app, id, "", nm.name(id), o)

@@ -18,7 +18,9 @@ type ChartFile struct {
 // values.yaml with the tunables (replicaCount; per container image,
 // imagePullPolicy, resources, env and probes) and templates that read them.
 // Rendered with its default values, the chart gives exactly the objects of
-// the release (without namespace: Helm installs into the release's).
+// the release (without namespace: Helm installs into the release's),
+// whatever their strings hold: template text is escaped, so user data
+// (labels, env, args, cmd, paths) never runs as a template.
 func Chart(rel *Release) ([]ChartFile, error) {
 	tmpl := rel.PodTemplate()
 	if tmpl == nil {
@@ -38,10 +40,14 @@ func Chart(rel *Release) ([]ChartFile, error) {
 			delete(md, "namespace")
 		}
 		kind := obj.GetObjectKind().GroupVersionKind().Kind
-		subst := map[string]string{}
+		plain, err := toYAML(m)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %s: %w", rel.Name, kind, err)
+		}
+		subst := newPlaceholders(plain)
 		if obj == rel.Workload() {
 			spec := m["spec"].(map[string]any)
-			spec["replicas"] = sentinel(subst, "{{ .Values.replicaCount }}", false)
+			spec["replicas"] = subst.add(".Values.replicaCount", false)
 			pod := spec["template"].(map[string]any)["spec"].(map[string]any)
 			ctrs, _ := pod["containers"].([]any)
 			for _, c := range ctrs {
@@ -51,10 +57,10 @@ func Chart(rel *Release) ([]ChartFile, error) {
 				cv := map[string]any{}
 				ctrValues[name] = cv
 				cv["image"] = cm["image"]
-				cm["image"] = sentinel(subst, "{{ "+ref+".image | quote }}", false)
+				cm["image"] = subst.add(ref+".image | quote", false)
 				if v, ok := cm["imagePullPolicy"]; ok {
 					cv["imagePullPolicy"] = v
-					cm["imagePullPolicy"] = sentinel(subst, "{{ "+ref+".imagePullPolicy | quote }}", false)
+					cm["imagePullPolicy"] = subst.add(ref+".imagePullPolicy | quote", false)
 				}
 				for _, k := range []string{"resources", "env", "livenessProbe", "readinessProbe", "startupProbe"} {
 					v, ok := cm[k]
@@ -62,15 +68,15 @@ func Chart(rel *Release) ([]ChartFile, error) {
 						continue
 					}
 					cv[k] = v
-					cm[k] = sentinel(subst, "toYaml "+ref+"."+k, true)
+					cm[k] = subst.add("include \"switchyard.toYaml\" "+ref+"."+k, true)
 				}
 			}
 		}
 		b, err := toYAML(m)
 		if err != nil {
-			return nil, fmt.Errorf("chart %s: %w", rel.Name, err)
+			return nil, fmt.Errorf("chart %s: %s: %w", rel.Name, kind, err)
 		}
-		files = append(files, ChartFile{Name: "templates/" + strings.ToLower(kind) + ".yaml", Data: applySentinels(b, subst)})
+		files = append(files, ChartFile{Name: "templates/" + strings.ToLower(kind) + ".yaml", Data: subst.template(b)})
 	}
 	vb, err := toYAML(values)
 	if err != nil {
@@ -78,8 +84,23 @@ func Chart(rel *Release) ([]ChartFile, error) {
 	}
 	head := fmt.Sprintf("# Tunables of %s, converted from Marathon %s %s.\n# replicaCount: Marathon instances; containers.NAME: image, resources (from cpus/mem/disk),\n# env (task variables and the app's env), probes (health and readiness checks).\n", rel.Name, rel.Kind, rel.ID)
 	files = append([]ChartFile{{Name: "Chart.yaml", Data: chartYAML(rel)}, {Name: "values.yaml", Data: append([]byte(head), vb...)},
-		{Name: ".helmignore", Data: []byte("*.orig\n*.bak\n.git/\n")}}, files...)
+		{Name: ".helmignore", Data: []byte("*.orig\n*.bak\n.git/\n")}, {Name: "templates/_helpers.tpl", Data: helpersTPL()}}, files...)
 	return files, nil
+}
+
+// helpersTPL returns the chart's named templates. switchyard.toYaml writes
+// a value as YAML (in JSON form) that YAML readers accept whatever its
+// strings contain: Helm's toYaml and toJson write DEL, C1 controls and
+// U+FFFE/U+FFFF raw, which YAML forbids, so they are escaped as \uXXXX.
+func helpersTPL() []byte {
+	var b strings.Builder
+	b.WriteString("{{/* switchyard.toYaml: a value as YAML readers accept it (JSON, with the characters YAML forbids raw escaped). */}}\n")
+	b.WriteString(`{{- define "switchyard.toYaml" -}}` + "\n{{- toJson .")
+	for _, r := range yamlUnsafeRunes() {
+		fmt.Fprintf(&b, ` | replace "\u%04x" "\\u%04x"`, r, r)
+	}
+	b.WriteString(" -}}\n{{- end -}}\n")
+	return []byte(b.String())
 }
 
 func replicasOf(rel *Release) int32 {
@@ -117,38 +138,78 @@ func chartYAML(rel *Release) []byte {
 	return b
 }
 
-// sentinel registers a template expression and returns the placeholder
-// that stands for it in the marshalled YAML; block expressions replace
-// the whole value with an indented block.
-func sentinel(subst map[string]string, expr string, block bool) string {
-	k := fmt.Sprintf("SWITCHYARDTPL%03d", len(subst))
-	if block {
-		expr = "\x00" + expr
-	}
-	subst[k] = expr
-	return k
+// placeholders stands template expressions in for values of an object
+// while it is marshalled to YAML, then turns the YAML into a template.
+// The placeholder prefix is chosen so that it occurs nowhere in the
+// object's YAML without placeholders: user data can never be taken for a
+// placeholder, and every occurrence in the marshalled YAML is one.
+type placeholders struct {
+	prefix string
+	exprs  []placeholder
 }
 
-// applySentinels puts the template expressions in place of the placeholders.
-func applySentinels(b []byte, subst map[string]string) []byte {
-	if len(subst) == 0 {
-		return b
+type placeholder struct {
+	expr  string
+	block bool // replaces the whole value with an indented block
+}
+
+// newPlaceholders returns placeholders whose prefix does not occur in plain.
+func newPlaceholders(plain []byte) *placeholders {
+	prefix := "SWITCHYARDTPL"
+	for n := 0; bytes.Contains(plain, []byte(prefix)); n++ {
+		prefix = "SWITCHYARDTPL" + strconv.Itoa(n) + "X"
 	}
-	lines := bytes.Split(b, []byte("\n"))
-	for i, l := range lines {
-		s := string(l)
-		idx := strings.Index(s, "SWITCHYARDTPL")
+	return &placeholders{prefix: prefix}
+}
+
+// add registers a template expression and returns the placeholder that
+// stands for it in the marshalled YAML; a block expression replaces the
+// whole value with an indented block (toYaml ... | nindent).
+func (p *placeholders) add(expr string, block bool) string {
+	p.exprs = append(p.exprs, placeholder{expr: expr, block: block})
+	return p.prefix + strconv.Itoa(len(p.exprs)-1) + "Z"
+}
+
+// template returns b as the text of a Helm template: the placeholders
+// become their expressions and everything else is escaped so that the
+// template engine outputs it literally, whatever it contains.
+func (p *placeholders) template(b []byte) []byte {
+	lines := strings.Split(string(b), "\n")
+	for i, s := range lines {
+		idx := strings.Index(s, p.prefix)
 		if idx < 0 {
+			lines[i] = escapeTemplateText(s)
 			continue
 		}
-		key := s[idx : idx+len("SWITCHYARDTPL")+3]
-		expr := subst[key]
-		if strings.HasPrefix(expr, "\x00") {
+		rest := s[idx+len(p.prefix):]
+		end := strings.IndexByte(rest, 'Z')
+		n, err := strconv.Atoi(rest[:max(end, 0)])
+		if end < 0 || err != nil || n < 0 || n >= len(p.exprs) {
+			// Unreachable: the prefix occurs only in placeholders.
+			panic(fmt.Sprintf("convert: malformed chart placeholder in %q", s))
+		}
+		ph := p.exprs[n]
+		if ph.block {
 			col := len(s) - len(strings.TrimLeft(s, " -"))
-			lines[i] = []byte(s[:idx-1] + "\n{{- " + expr[1:] + " | nindent " + strconv.Itoa(col+2) + " }}")
+			lines[i] = escapeTemplateText(strings.TrimRight(s[:idx], " ")) + "\n{{- " + ph.expr + " | nindent " + strconv.Itoa(col+2) + " }}"
 			continue
 		}
-		lines[i] = []byte(s[:idx] + expr + s[idx+len(key):])
+		lines[i] = escapeTemplateText(s[:idx]) + "{{ " + ph.expr + " }}" + escapeTemplateText(rest[end+1:])
 	}
-	return bytes.Join(lines, []byte("\n"))
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// escapeTemplateText returns s as template text that Go's template engine
+// (Helm's) outputs unchanged: every "{{" becomes the action {{"{{"}}, and a
+// trailing "{", which would join the delimiter of a following action,
+// becomes {{"{"}}.
+func escapeTemplateText(s string) string {
+	if !strings.Contains(s, "{") {
+		return s
+	}
+	s = strings.ReplaceAll(s, "{{", `{{"{{"}}`)
+	if strings.HasSuffix(s, "{") {
+		s = s[:len(s)-1] + `{{"{"}}`
+	}
+	return s
 }

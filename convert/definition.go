@@ -31,6 +31,9 @@ func Definition(def *marathon.Definition, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRepresentable(def); err != nil {
+		return nil, err
+	}
 	var srcs []source
 	var groupReports []SourceReport
 	groupApps := map[string][]string{} // group id -> all app/pod ids below
@@ -191,6 +194,34 @@ func Definition(def *marathon.Definition, opts Options) (*Result, error) {
 func convertAppDeps(app *marathon.App, id, path, name string, deps []string, o Options) (*Release, SourceReport, error) {
 	rel, rep, err := convertAppWith(app, id, path, name, o, deps)
 	return rel, rep, err
+}
+
+// checkRepresentable refuses what the converter cannot carry into
+// Kubernetes objects and chart files faithfully, whatever the validation
+// mode: numbers beyond the bounds of counts and quantities (they would
+// wrap) and ids with control or space characters (they would break the
+// lines of the files that name them). Each error names the JSON path and,
+// when the definition was decoded from source, its line and column.
+func checkRepresentable(def *marathon.Definition) error {
+	var msgs []string
+	for _, is := range marathon.Validate(def) {
+		if is.Severity != marathon.SeverityError || (is.Category != marathon.CategoryRange && is.Category != marathon.CategoryID) {
+			continue
+		}
+		m := pathOr(is.Path)
+		if is.Line > 0 {
+			m += fmt.Sprintf(" (line %d, column %d)", is.Line, is.Column)
+		}
+		m += ": " + is.Message
+		if is.Hint != "" {
+			m += " (fix: " + is.Hint + ")"
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("convert: %s", strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 func appSource(a *marathon.App, path, parent string) source {

@@ -30,6 +30,19 @@
 //     (anti-)affinity and topology spread; HAPROXY_* and VIP labels become
 //     Service annotations (switchyard.io/haproxy-vhost...) and ports.
 //
+// Input the objects cannot carry faithfully is refused, whatever the
+// validation mode: numbers beyond Kubernetes counts and quantities
+// (instances > 2^31-1, cpus > 1e6, mem or disk > 1e12 MiB, gpus > 1e6,
+// check seconds and counts > 2^30-1, see
+// marathon.MaxInstances and its siblings) and ids with control or space
+// characters. Error messages name the JSON path and line:column.
+//
+// In charts, user data never runs as a template: the text of each template
+// is escaped ("{{" is written {{"{{"}}) around the chart's own expressions,
+// which are placed through placeholders that cannot occur in the object's
+// YAML. Rendered with its default values, a chart gives the manifests
+// exactly, whatever the strings of the definition hold.
+//
 // Every field present in the source gets a report entry: a final sweep over
 // the source JSON adds an "unsupported" entry for anything not handled
 // (unknown fields included), so nothing is dropped silently.

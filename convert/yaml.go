@@ -79,10 +79,24 @@ func toYAML(v any) ([]byte, error) {
 	return yaml.JSONToYAML(escapeYAMLUnsafe(b))
 }
 
-func escapeYAMLUnsafe(b []byte) []byte {
-	unsafe := func(r rune) bool {
-		return r == 0x7f || (r >= 0x80 && r <= 0x9f && r != 0x85) || r == 0xfffe || r == 0xffff
+// yamlUnsafe reports whether YAML forbids r raw in a document.
+func yamlUnsafe(r rune) bool {
+	return r == 0x7f || (r >= 0x80 && r <= 0x9f && r != 0x85) || r == 0xfffe || r == 0xffff
+}
+
+// yamlUnsafeRunes lists the runes yamlUnsafe reports.
+func yamlUnsafeRunes() []rune {
+	var rs []rune
+	for r := rune(0x7f); r <= 0xffff; r++ {
+		if yamlUnsafe(r) {
+			rs = append(rs, r)
+		}
 	}
+	return rs
+}
+
+func escapeYAMLUnsafe(b []byte) []byte {
+	unsafe := yamlUnsafe
 	if !bytes.ContainsFunc(b, unsafe) {
 		return b
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Severity of a validation issue.
@@ -36,7 +37,7 @@ type Issue struct {
 	// definition because of this issue (an error in strict mode).
 	MarathonRejects bool `json:"marathonRejects,omitempty"`
 	// Category groups issues: "syntax", "type", "unknown-field",
-	// "deprecated", or "" for rule violations.
+	// "deprecated", "range", "id", or "" for other rule violations.
 	Category string `json:"category,omitempty"`
 }
 
@@ -46,6 +47,12 @@ const (
 	CategoryType       = "type"
 	CategoryUnknown    = "unknown-field"
 	CategoryDeprecated = "deprecated"
+	// CategoryRange marks a number outside the bounds the converter can
+	// represent (see MaxInstances, MaxCPUs, MaxMiB, MaxGPUs).
+	CategoryRange = "range"
+	// CategoryID marks an id that cannot name anything (control or space
+	// characters); the converter refuses it.
+	CategoryID = "id"
 )
 
 // HasErrors reports whether any issue is an error.
@@ -216,6 +223,12 @@ func (v *validator) checkID(id, path, what string) bool {
 		}
 		return true
 	}
+	if r, bad := UnusableIDRune(id); bad {
+		v.issues = append(v.issues, Issue{Path: p, Severity: SeverityError, Category: CategoryID,
+			Message: fmt.Sprintf("invalid %s id %q: it contains %U, a control or space character", what, id, r),
+			Hint:    "ids are path segments of lowercase letters, digits, '-' and '.'"})
+		return false
+	}
 	if isTemplate(id) {
 		v.warn(p, fmt.Sprintf("%s id %q holds a template placeholder", what, id), "substitute the placeholder before deploying")
 		return true
@@ -330,6 +343,18 @@ func (v *validator) dependency(d, path string) {
 			return
 		}
 	}
+}
+
+// UnusableIDRune returns the first rune of id that no name can hold,
+// whatever the id's other flaws: a control, space or otherwise unprintable
+// character (a newline would end a line of every file that names the id).
+func UnusableIDRune(id string) (rune, bool) {
+	for _, r := range id {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // isTemplate reports whether s holds a templating placeholder such as

@@ -2,6 +2,7 @@ package marathon
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,11 +47,11 @@ func (v *validator) app(a *App, path, base string) {
 	}
 
 	// Resources.
-	v.nonNegFloat(a.CPUs, at("cpus"))
+	v.resource(a.CPUs, at("cpus"), MaxCPUs)
 	if a.CPUs != nil && *a.CPUs == 0 {
 		v.warn(at("cpus"), "cpus is 0: the task gets no CPU share", "request at least 0.001 cpus")
 	}
-	v.nonNegFloat(a.Mem, at("mem"))
+	v.resource(a.Mem, at("mem"), MaxMiB)
 	if a.Mem != nil && *a.Mem > 0 && *a.Mem < 32 {
 		v.warn(at("mem"), fmt.Sprintf("mem is %g MB: most processes need more than 32 MB", *a.Mem), "mem is in megabytes")
 	}
@@ -60,9 +61,9 @@ func (v *validator) app(a *App, path, base string) {
 	if a.CPUs != nil && *a.CPUs > 1024 {
 		v.warn(at("cpus"), fmt.Sprintf("cpus is %g: no agent can offer this", *a.CPUs), "")
 	}
-	v.nonNegFloat(a.Disk, at("disk"))
-	v.nonNegInt(a.GPUs, at("gpus"))
-	v.nonNegInt(a.Instances, at("instances"))
+	v.resource(a.Disk, at("disk"), MaxMiB)
+	v.count(a.GPUs, at("gpus"), MaxGPUs)
+	v.count(a.Instances, at("instances"), MaxInstances)
 	v.nonNegInt(a.BackoffSeconds, at("backoffSeconds"))
 	v.nonNegInt(a.MaxLaunchDelaySeconds, at("maxLaunchDelaySeconds"))
 	v.nonNegInt(a.TaskKillGracePeriodSeconds, at("taskKillGracePeriodSeconds"))
@@ -73,9 +74,9 @@ func (v *validator) app(a *App, path, base string) {
 		v.reject(at("gpus"), "GPU resources only work with the Mesos containerizer", `set container.type to "MESOS"`)
 	}
 	if a.ExecutorResources != nil {
-		v.nonNegFloat(a.ExecutorResources.CPUs, joinKey(at("executorResources"), "cpus"))
-		v.nonNegFloat(a.ExecutorResources.Mem, joinKey(at("executorResources"), "mem"))
-		v.nonNegFloat(a.ExecutorResources.Disk, joinKey(at("executorResources"), "disk"))
+		v.resource(a.ExecutorResources.CPUs, joinKey(at("executorResources"), "cpus"), MaxCPUs)
+		v.resource(a.ExecutorResources.Mem, joinKey(at("executorResources"), "mem"), MaxMiB)
+		v.resource(a.ExecutorResources.Disk, joinKey(at("executorResources"), "disk"), MaxMiB)
 	}
 	v.resourceLimits(a.ResourceLimits, at("resourceLimits"), a.CPUs, a.Mem)
 	if a.Executor != nil && !executorRegexp.MatchString(*a.Executor) {
@@ -216,10 +217,11 @@ func (v *validator) app(a *App, path, base string) {
 		if !names[pn] {
 			v.err(joinKey(p, "portName"), fmt.Sprintf("no port named %q for the readiness check", pn), "name a port in portDefinitions or portMappings and refer to it here")
 		}
-		v.nonNegInt(rc.IntervalSeconds, joinKey(p, "intervalSeconds"))
+		v.count(rc.IntervalSeconds, joinKey(p, "intervalSeconds"), MaxCheckValue)
 		if rc.TimeoutSeconds != nil && *rc.TimeoutSeconds < 1 {
 			v.reject(joinKey(p, "timeoutSeconds"), "timeoutSeconds must be at least 1", "")
 		}
+		v.count(rc.TimeoutSeconds, joinKey(p, "timeoutSeconds"), MaxCheckValue)
 		for j, code := range rc.HTTPStatusCodesForReady {
 			if code < 100 || code > 999 {
 				v.err(joinIndex(joinKey(p, "httpStatusCodesForReady"), j), fmt.Sprintf("%d is not an HTTP status code", code), "")
@@ -313,6 +315,62 @@ func portNames(a *App) map[string]bool {
 	return names
 }
 
+// Bounds of the numbers that become Kubernetes counts and quantities:
+// beyond them the converted value would overflow (replicas are int32; a
+// quantity holds at most 2^63-1 of its unit: millicores for cpus, bytes
+// for mem and disk). They are far above anything an agent can offer.
+const (
+	// MaxInstances is the largest instance count: replicas are int32.
+	MaxInstances = math.MaxInt32
+	// MaxCPUs is the largest cpus value (1e6 cpus = 1e9 millicores).
+	MaxCPUs = 1e6
+	// MaxMiB is the largest mem or disk value in MiB (1e12 MiB, about
+	// 1.05e18 bytes, below 2^63).
+	MaxMiB = 1e12
+	// MaxGPUs is the largest gpus value.
+	MaxGPUs = 1_000_000
+	// MaxCheckValue bounds the seconds and counts of health and readiness
+	// checks: probe fields are int32, and a startup probe's failure
+	// threshold adds gracePeriodSeconds/intervalSeconds to
+	// maxConsecutiveFailures (two values below 2^30 cannot overflow).
+	MaxCheckValue = 1<<30 - 1
+)
+
+// resource checks a cpus, mem or disk value: finite, not negative, at most
+// max. It reports whether the value is usable.
+func (v *validator) resource(f *float64, path string, max float64) bool {
+	if f == nil {
+		return true
+	}
+	switch {
+	case math.IsNaN(*f) || math.IsInf(*f, 0):
+		v.rangeErr(path, fmt.Sprintf("%s is %g; it must be a finite number", lastSeg(path), *f), "")
+	case *f < 0:
+		v.rangeErr(path, fmt.Sprintf("%s is %g; it must not be negative", lastSeg(path), *f), "")
+	case *f > max:
+		v.rangeErr(path, fmt.Sprintf("%s is %g; it must be at most %g", lastSeg(path), *f, max), "larger values overflow Kubernetes quantities; no agent offers them")
+	default:
+		return true
+	}
+	return false
+}
+
+// count checks an instance or GPU count: not negative, at most max.
+func (v *validator) count(i *int, path string, max int) {
+	switch {
+	case i == nil:
+	case *i < 0:
+		v.rangeErr(path, fmt.Sprintf("%s is %d; it must not be negative", lastSeg(path), *i), "")
+	case *i > max:
+		v.rangeErr(path, fmt.Sprintf("%s is %d; it must be at most %d", lastSeg(path), *i, max), "Kubernetes counts are 32-bit")
+	}
+}
+
+// rangeErr records a number out of the bounds the converter can represent.
+func (v *validator) rangeErr(path, msg, hint string) {
+	v.issues = append(v.issues, Issue{Path: path, Severity: SeverityError, Message: msg, Hint: hint, Category: CategoryRange})
+}
+
 func (v *validator) nonNegFloat(f *float64, path string) {
 	if f != nil && *f < 0 {
 		v.err(path, fmt.Sprintf("%s is %g; it must not be negative", lastSeg(path), *f), "")
@@ -367,6 +425,13 @@ func (v *validator) resourceLimits(rl *ResourceLimits, path string, cpus, mem *f
 	}
 	check := func(l *ResourceLimit, name string, req *float64, def float64) {
 		if l == nil || l.Unlimited {
+			return
+		}
+		max := MaxCPUs
+		if name == "mem" {
+			max = MaxMiB
+		}
+		if !v.resource(&l.Value, joinKey(path, name), max) {
 			return
 		}
 		r := def
@@ -785,7 +850,7 @@ func (v *validator) healthChecks(a *App, path string, nports int) {
 			name string
 			val  *int
 		}{{"gracePeriodSeconds", hc.GracePeriodSeconds}, {"intervalSeconds", hc.IntervalSeconds}, {"timeoutSeconds", hc.TimeoutSeconds}, {"maxConsecutiveFailures", hc.MaxConsecutiveFailures}, {"delaySeconds", hc.DelaySeconds}} {
-			v.nonNegInt(f.val, joinKey(p, f.name))
+			v.count(f.val, joinKey(p, f.name), MaxCheckValue)
 		}
 		interval, timeout := 60, 20
 		if hc.IntervalSeconds != nil {

@@ -87,11 +87,13 @@ func (v *validator) pod(p *Pod, path, base string) {
 			if r.CPUs == nil || *r.CPUs <= 0 {
 				v.err(joinKey(rp, "cpus"), "container cpus must be greater than 0", "")
 			}
+			v.resource(r.CPUs, joinKey(rp, "cpus"), MaxCPUs)
 			if r.Mem == nil || *r.Mem <= 0 {
 				v.err(joinKey(rp, "mem"), "container mem must be greater than 0 (MB)", "")
 			}
-			v.nonNegFloat(r.Disk, joinKey(rp, "disk"))
-			v.nonNegInt(r.GPUs, joinKey(rp, "gpus"))
+			v.resource(r.Mem, joinKey(rp, "mem"), MaxMiB)
+			v.resource(r.Disk, joinKey(rp, "disk"), MaxMiB)
+			v.count(r.GPUs, joinKey(rp, "gpus"), MaxGPUs)
 			v.resourceLimits(c.ResourceLimits, ca("resourceLimits"), r.CPUs, r.Mem)
 		}
 		if c.Exec != nil {
@@ -170,7 +172,7 @@ func (v *validator) pod(p *Pod, path, base string) {
 				name string
 				val  *int
 			}{{"gracePeriodSeconds", hc.GracePeriodSeconds}, {"intervalSeconds", hc.IntervalSeconds}, {"timeoutSeconds", hc.TimeoutSeconds}, {"maxConsecutiveFailures", hc.MaxConsecutiveFailures}, {"delaySeconds", hc.DelaySeconds}} {
-				v.nonNegInt(f.val, joinKey(hp, f.name))
+				v.count(f.val, joinKey(hp, f.name), MaxCheckValue)
 			}
 		}
 		if ck := c.Check; ck != nil {
@@ -215,7 +217,7 @@ func (v *validator) pod(p *Pod, path, base string) {
 		if s.Kind != nil && *s.Kind != "fixed" {
 			v.reject(joinKey(sp, "kind"), fmt.Sprintf("invalid scaling kind %q", *s.Kind), `use "fixed"`)
 		}
-		v.nonNegInt(s.Instances, joinKey(sp, "instances"))
+		v.count(s.Instances, joinKey(sp, "instances"), MaxInstances)
 		if s.MaxInstances != nil && s.Instances != nil && *s.MaxInstances < *s.Instances {
 			v.reject(joinKey(sp, "maxInstances"), "maxInstances is smaller than instances", "")
 		}
@@ -252,9 +254,9 @@ func (v *validator) pod(p *Pod, path, base string) {
 		v.unreachable(s.UnreachableStrategy, joinKey(sp, "unreachableStrategy"))
 	}
 	if e := p.ExecutorResources; e != nil {
-		v.nonNegFloat(e.CPUs, joinKey(at("executorResources"), "cpus"))
-		v.nonNegFloat(e.Mem, joinKey(at("executorResources"), "mem"))
-		v.nonNegFloat(e.Disk, joinKey(at("executorResources"), "disk"))
+		v.resource(e.CPUs, joinKey(at("executorResources"), "cpus"), MaxCPUs)
+		v.resource(e.Mem, joinKey(at("executorResources"), "mem"), MaxMiB)
+		v.resource(e.Disk, joinKey(at("executorResources"), "disk"), MaxMiB)
 	}
 	_ = base
 }
