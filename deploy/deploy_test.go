@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -169,8 +170,20 @@ func TestConvertChartRenders(t *testing.T) {
 	if !kinds["Deployment"] || !kinds["Service"] {
 		t.Errorf("kinds %v, want a Deployment and a Service:\n%s", kinds, rel.Manifest)
 	}
-	if !strings.Contains(rel.Manifest, "cpu: 100m") || !strings.Contains(rel.Manifest, "memory: 128Mi") {
-		t.Errorf("app.yaml resources not applied:\n%s", rel.Manifest)
+	var res map[string]any
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			if len(cs) > 0 {
+				res, _, _ = unstructured.NestedMap(cs[0].(map[string]any), "resources")
+			}
+		}
+	}
+	if cpu, _, _ := unstructured.NestedString(res, "requests", "cpu"); cpu != "100m" {
+		t.Errorf("app.yaml resources not applied (requests.cpu %q):\n%s", cpu, rel.Manifest)
+	}
+	if mem, _, _ := unstructured.NestedString(res, "limits", "memory"); mem != "128Mi" {
+		t.Errorf("app.yaml resources not applied (limits.memory %q):\n%s", mem, rel.Manifest)
 	}
 	if ws := workloads(objs); len(ws) != 1 || ws[0].selector == nil {
 		t.Errorf("workloads %+v", ws)
