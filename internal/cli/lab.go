@@ -90,7 +90,7 @@ func labID(dir string) string {
 }
 
 // load reads the lab config; with create, a missing <dir>/lab.yaml is
-// written from labconfig.Default() first.
+// written from labconfig.NewLab() first (token auth for the lab Marathon).
 func (o *labOptions) load(create bool, out io.Writer) error {
 	dir, err := o.dir()
 	if err != nil {
@@ -104,7 +104,7 @@ func (o *labOptions) load(create bool, out io.Writer) error {
 		if !create || o.configFile != "" {
 			return fmt.Errorf("no lab config %s: start a lab with `switchyard lab up` (or pass --lab-dir/--config)", path)
 		}
-		cfg := labconfig.Default()
+		cfg := labconfig.NewLab()
 		cfg.ID = labID(dir)
 		cfg.Dir = "."
 		b, err := cfg.Marshal()

@@ -38,6 +38,10 @@ func TestLoadWritesDefaultConfigOnce(t *testing.T) {
 	if o.cfg.ID != labID(dir) || o.cfg.Dir != dir || o.configPath != filepath.Join(dir, "lab.yaml") {
 		t.Errorf("cfg id %q dir %q path %q", o.cfg.ID, o.cfg.Dir, o.configPath)
 	}
+	// A new lab's Marathon requires its token (issue 13).
+	if !o.cfg.MarathonAuthEnabled() {
+		t.Errorf("a new lab's config has marathon.auth %q, want %q", o.cfg.Marathon.Auth, labconfig.MarathonAuthToken)
+	}
 	// Edits survive: a second load does not rewrite the file.
 	cfg := o.cfg
 	cfg.Marathon.Listen = "127.0.0.1:18080"

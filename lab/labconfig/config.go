@@ -58,7 +58,10 @@ type Marathon struct {
 	// Auth is MarathonAuthToken to make the lab Marathon require a token
 	// (DC/OS style, "Authorization: token=<t>", or "Bearer <t>") on every
 	// request but GET /ping; the token is generated into <dir>/marathon/token.
-	// Empty or MarathonAuthNone (the default) requires none.
+	// Empty or MarathonAuthNone requires none: the meaning of a lab.yaml
+	// without the key (labs made before token became the default for new
+	// labs keep working) and of Default; NewLab, what `lab up` writes for a
+	// new lab, sets MarathonAuthToken.
 	Auth string `json:"auth,omitempty"`
 }
 
@@ -195,8 +198,9 @@ type Nginx struct {
 	Binary string `json:"binary,omitempty"`
 }
 
-// Default returns the lab configuration that `lab up` writes on first use:
-// three nodes on 127.0.1.1-3, Marathon on :8080, Mesos on :5050, nginx on :8000.
+// Default returns the base lab configuration (NewLab is what `lab up` writes
+// on first use, with token auth): three nodes on 127.0.1.1-3, Marathon on
+// :8080, Mesos on :5050, nginx on :8000.
 func Default() Config {
 	c := Config{
 		ID:       "switchyard-lab",
@@ -230,6 +234,19 @@ func Default() Config {
 			KubernetesShare: &Resources{CPUs: 2, Mem: 4096, Disk: 10240},
 		})
 	}
+	return c
+}
+
+// NewLab returns the configuration `lab up` writes for a new lab: Default
+// with marathon.auth token, so a new lab's Marathon, which starts processes
+// on request, answers only clients holding <dir>/marathon/token (every
+// lab-internal client reads it: lab demo, lab status, the wrappers, lb sync
+// via --marathon-token-file, labtest). Default itself keeps no auth: it is
+// also the base of configs parsed from files written before, and of test
+// labs, which opt in with labtest.Options.MarathonToken.
+func NewLab() Config {
+	c := Default()
+	c.Marathon.Auth = MarathonAuthToken
 	return c
 }
 

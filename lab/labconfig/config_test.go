@@ -197,3 +197,27 @@ func TestMarathonAuth(t *testing.T) {
 		t.Errorf("default config mentions auth:\n%s", b)
 	}
 }
+
+func TestNewLabRequiresAMarathonToken(t *testing.T) {
+	c := NewLab()
+	if !c.MarathonAuthEnabled() {
+		t.Fatalf("NewLab().Marathon.Auth = %q, want %q", c.Marathon.Auth, MarathonAuthToken)
+	}
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(b)
+	if err != nil || !got.MarathonAuthEnabled() {
+		t.Fatalf("Parse(Marshal(NewLab())): %+v, %v", got.Marathon, err)
+	}
+	// A lab.yaml written before (no auth key) keeps an open Marathon.
+	ob, err := Default().Marshal()
+	if err != nil || strings.Contains(string(ob), "auth:") {
+		t.Fatalf("Default().Marshal() = %v:\n%s", err, ob)
+	}
+	old, err := Parse(ob)
+	if err != nil || old.MarathonAuthEnabled() {
+		t.Fatalf("Parse(config without marathon.auth): %+v, %v", old.Marathon, err)
+	}
+}

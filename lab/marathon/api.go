@@ -2,6 +2,7 @@ package labmarathon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 	"github.com/switchyard/switchyard/marathon"
 )
 
-// maxBody bounds request bodies (Marathon's default is 1 MiB per app; groups are larger).
-const maxBody = 16 << 20
+// MaxBodyBytes bounds request bodies: a larger one is answered 413 Request
+// Entity Too Large with a Marathon-style error body, never truncated
+// (Marathon's default is 1 MiB per app; groups are larger).
+const MaxBodyBytes = 16 << 20
 
 // Handler serves the Marathon v2 REST API (every request but GET /ping needs
 // Options.Token when it is set).
@@ -38,10 +41,39 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("Resource %s does not exist in the lab Marathon", r.URL.Path)})
 	})
+	h := limitBody(mux)
 	if s.opts.Token != "" {
-		return requireToken(s.opts.Token, mux)
+		return requireToken(s.opts.Token, h)
 	}
-	return mux
+	return h
+}
+
+// limitBody answers 413 to a request whose Content-Length is over
+// MaxBodyBytes and bounds every other body to it (readBody answers 413 when
+// a body without a length turns out larger).
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			w.Header().Set("Connection", "close")
+			writeError(w, bodyTooLarge(r.ContentLength))
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bodyTooLarge is the 413 answer to a body over MaxBodyBytes (n is its
+// length, -1 when unknown).
+func bodyTooLarge(n int64) *apiError {
+	size := "more than " + strconv.Itoa(MaxBodyBytes)
+	if n >= 0 {
+		size = strconv.FormatInt(n, 10)
+	}
+	return &apiError{Status: http.StatusRequestEntityTooLarge,
+		Message: fmt.Sprintf("Request entity too large: the body has %s bytes, the lab Marathon accepts at most %d", size, MaxBodyBytes)}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -65,7 +97,12 @@ func boolParam(q url.Values, name string) bool {
 
 // readBody reads the request body as JSON.
 func readBody(r *http.Request) (json.RawMessage, *apiError) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	// Handler bounds bodies already (limitBody); this guards other callers.
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, bodyTooLarge(-1)
+	}
 	if err != nil {
 		return nil, badRequest("read request body: %v", err)
 	}

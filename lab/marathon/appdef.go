@@ -593,6 +593,16 @@ func parseConstraints(raw json.RawMessage) ([][]string, error) {
 	return out, nil
 }
 
+// MaxInstances is the most instances the lab Marathon accepts for one app
+// (real Marathon has no such limit; the lab runs every instance as a process
+// on this machine, and a typo such as 100000 would exhaust it).
+const MaxInstances = 1000
+
+// instancesOverMax is the 422 detail for an instance count over MaxInstances.
+func instancesOverMax(n int) string {
+	return fmt.Sprintf("got %d, expected %d or less (the lab Marathon's limit)", n, MaxInstances)
+}
+
 // validateSpec applies Marathon's validation rules that the lab depends on,
 // reporting them with Marathon's JSON paths (HTTP 422).
 func validateSpec(s *appSpec, d appDef) []errorDetail {
@@ -609,6 +619,9 @@ func validateSpec(s *appSpec, d appDef) []errorDetail {
 	}
 	if s.Instances < 0 {
 		add("/instances", "got "+fmt.Sprint(s.Instances)+", expected 0 or more")
+	}
+	if s.Instances > MaxInstances {
+		add("/instances", instancesOverMax(s.Instances))
 	}
 	if s.CPUs < 0.001 && !(s.CPUs == 0 && false) {
 		add("/cpus", fmt.Sprintf("got %v, expected 0.001 or more", s.CPUs))

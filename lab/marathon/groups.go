@@ -308,8 +308,14 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, urlID string, 
 			if a.Deleted || !isUnder(aid, id) {
 				continue
 			}
+			n := float64(a.spec.Instances) * *gb.ScaleBy
+			if !(n >= 0) || n > MaxInstances {
+				writeError(w, invalidObject([]errorDetail{{Path: "/scaleBy", Errors: []string{fmt.Sprintf(
+					"app %s: %d instances scaled by %v is not between 0 and %d (the lab Marathon's limit)", aid, a.spec.Instances, *gb.ScaleBy, MaxInstances)}}}))
+				return
+			}
 			nd := a.Def.clone()
-			nd.set("instances", ceilInt(float64(a.spec.Instances)**gb.ScaleBy))
+			nd.set("instances", ceilInt(n))
 			changes[aid] = change{def: nd}
 		}
 		groups = map[string]*groupState{}

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -76,6 +77,9 @@ type Server struct {
 // scheduler. Serve its Handler and MesosHandler, or call Run.
 func New(cfg labconfig.Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("lab marathon: %w", err)
+	}
+	if err := checkLoopback(cfg.Marathon.Listen); err != nil {
 		return nil, fmt.Errorf("lab marathon: %w", err)
 	}
 	if opts.Self == "" {
@@ -222,6 +226,25 @@ func (s *Server) gcSandboxes(age time.Duration) {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// checkLoopback refuses a lab.yaml marathon.listen that is not a loopback
+// address: the lab Marathon starts processes for whoever asks it (and its
+// token, when set, is a lab convenience, not a perimeter), so it never
+// listens beyond the machine. "localhost" and 127.0.0.0/8 or ::1 addresses
+// pass; an empty host (all interfaces), 0.0.0.0 and any other name do not.
+func checkLoopback(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("marathon.listen: %q must be host:port: %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Unmap().IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("marathon.listen: %q is not a loopback address; the lab Marathon runs processes on request and listens on loopback only (use 127.0.0.1:<port>)", listen)
 }
 
 // Run serves the Marathon API on cfg.Marathon.Listen and the Mesos view on

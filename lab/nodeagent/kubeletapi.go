@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // KubeletAPI serves the part of the kubelet HTTP API that `kubectl logs`
@@ -52,11 +54,8 @@ func (k *KubeletAPI) Serve(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("kubelet API: listen on %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
-	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", k.logs)
 	srv := &http.Server{
-		Handler:           authorize(mux),
+		Handler:           authorize(k.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
@@ -81,6 +80,14 @@ func (k *KubeletAPI) Serve(ctx context.Context, addr string) error {
 	return err
 }
 
+// routes is the API without its client authorization (see authorize).
+func (k *KubeletAPI) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", k.logs)
+	return mux
+}
+
 func authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || !slices.Contains(r.TLS.PeerCertificates[0].Subject.Organization, "system:masters") {
@@ -91,15 +98,22 @@ func authorize(next http.Handler) http.Handler {
 	})
 }
 
-// logs serves a container's log file.
+// logs serves a container's log file. Only a container of the pod's spec
+// (container, init container or ephemeral container) has one: any other
+// name, such as "../../logs/etcd", is answered 404 and never becomes a path.
 func (k *KubeletAPI) logs(w http.ResponseWriter, r *http.Request) {
 	ns, pod, ctr := r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container")
-	dir := k.Runtime.findPodDir(ns, pod)
+	dir, spec := k.Runtime.podForLogs(ns, pod)
 	if dir == "" {
 		http.Error(w, fmt.Sprintf("pod %s/%s is not on node %s", ns, pod, k.Runtime.node), http.StatusNotFound)
 		return
 	}
-	f, err := os.Open(filepath.Join(dir, ctr+".log"))
+	name, ok := specContainer(spec, ctr)
+	if !ok {
+		http.Error(w, fmt.Sprintf("pod %s/%s has no container %q", ns, pod, ctr), http.StatusNotFound)
+		return
+	}
+	f, err := os.Open(filepath.Join(dir, name+".log"))
 	if err != nil {
 		http.Error(w, fmt.Sprintf("container %q in pod %s/%s has no log (has it started?)", ctr, ns, pod), http.StatusNotFound)
 		return
@@ -147,6 +161,33 @@ func (k *KubeletAPI) logs(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// specContainer returns the name of the container of pod named name (a
+// container, init container or ephemeral container); ok is false when the
+// spec has none, when pod is nil, or when the spec's name is not a plain
+// file name (the API server validates names as DNS labels; this guards the
+// path built from it all the same).
+func specContainer(pod *corev1.Pod, name string) (string, bool) {
+	if pod == nil {
+		return "", false
+	}
+	var names []string
+	for _, c := range pod.Spec.InitContainers {
+		names = append(names, c.Name)
+	}
+	for _, c := range pod.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		names = append(names, c.Name)
+	}
+	for _, n := range names {
+		if n == name && n != "" && n != "." && n != ".." && !strings.ContainsAny(n, `/\`) {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 // tailOffset returns the offset of the last n lines of f.
@@ -215,6 +256,32 @@ func (r *Runtime) findPodDir(ns, name string) string {
 		}
 	}
 	return best
+}
+
+// podForLogs returns the directory of a pod the runtime runs or ran (see
+// findPodDir) and its pod object: the runner's while the pod runs, else the
+// one kept in the directory (nil when the directory has none).
+func (r *Runtime) podForLogs(ns, name string) (string, *corev1.Pod) {
+	if p := r.get(ns, name); p != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.dir, p.pod
+	}
+	dir := r.findPodDir(ns, name)
+	if dir == "" {
+		return "", nil
+	}
+	pod, err := readPodFile(dir)
+	if err != nil {
+		if r.log != nil && !errors.Is(err, os.ErrNotExist) {
+			r.log.Warn("container logs: pod object unreadable", "pod", podKey(ns, name), "err", err)
+		}
+		return dir, nil
+	}
+	if pod.Namespace != ns || pod.Name != name {
+		return dir, nil
+	}
+	return dir, pod
 }
 
 // running reports whether the runtime still runs the pod.

@@ -36,6 +36,11 @@ type containerState struct {
 // PodDirName is the per-pod directory name under <lab dir>/pods.
 func PodDirName(p *corev1.Pod) string { return p.Namespace + "_" + p.Name + "_" + string(p.UID) }
 
+// podFile is the pod object the agent keeps in every pod directory, also
+// after the pod finished (state.json is removed then): the kubelet API reads
+// it to learn which containers the pod has.
+const podFile = "pod.json"
+
 func writeState(dir string, s *podState) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("pod state dir: %w", err)
@@ -44,11 +49,41 @@ func writeState(dir string, s *podState) error {
 	if err != nil {
 		return fmt.Errorf("pod state: %w", err)
 	}
-	tmp := filepath.Join(dir, ".state.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := writeAtomic(dir, "state.json", b); err != nil {
 		return fmt.Errorf("pod state: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, "state.json"))
+	if s.Pod == nil {
+		return nil
+	}
+	if b, err = json.Marshal(s.Pod); err != nil {
+		return fmt.Errorf("pod object: %w", err)
+	}
+	if err := writeAtomic(dir, podFile, b); err != nil {
+		return fmt.Errorf("pod object: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic replaces dir/name with b through a temporary file.
+func writeAtomic(dir, name string, b []byte) error {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}
+
+// readPodFile loads the pod object kept in a pod directory.
+func readPodFile(dir string) (*corev1.Pod, error) {
+	b, err := os.ReadFile(filepath.Join(dir, podFile))
+	if err != nil {
+		return nil, err
+	}
+	var p corev1.Pod
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, podFile), err)
+	}
+	return &p, nil
 }
 
 // readStates loads every persisted pod state under podsDir; unreadable
