@@ -8,14 +8,11 @@ package control
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -54,22 +51,6 @@ type Sender interface {
 	Send(app string, ev migrate.Event) bool
 }
 
-// SocketPath is the control socket of the executor holding journalPath:
-// control.sock in the journal's directory, or, when that path is too long
-// for a unix socket, a name in the temporary directory derived from it.
-func SocketPath(journalPath string) string {
-	abs, err := filepath.Abs(journalPath)
-	if err != nil {
-		abs = journalPath
-	}
-	p := filepath.Join(filepath.Dir(abs), "control.sock")
-	if len(p) < 100 {
-		return p
-	}
-	h := sha256.Sum256([]byte(abs))
-	return filepath.Join(os.TempDir(), "switchyard-"+hex.EncodeToString(h[:8])+".sock")
-}
-
 // Server serves the control socket of one executor.
 type Server struct {
 	path string
@@ -82,7 +63,7 @@ type Server struct {
 }
 
 // Serve listens on path for requests to the executor x, whose journal is
-// j. The caller must hold j's lock (a socket left by a killed executor is
+// j. Only clients running as our user or as root are answered. The caller must hold j's lock (a socket left by a killed executor is
 // replaced: no other executor can be running). x may be nil while the
 // executor is being set up (status is served from j; commands are refused
 // until Attach).
@@ -134,6 +115,10 @@ func (s *Server) accept() {
 			defer s.wg.Done()
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := checkPeer(c); err != nil {
+				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("refused: %v", err)})
+				return
+			}
 			var req Request
 			if err := json.NewDecoder(c).Decode(&req); err != nil {
 				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request: %v", err)})
@@ -235,7 +220,8 @@ var ErrNotRunning = errors.New("no running `switchyard migrate` answers on the c
 
 // Call sends req to the executor serving path. It returns ErrNotRunning
 // (wrapped) when no executor listens, and the executor's refusal as an
-// error.
+// error. A server that runs as another user (not us, not root) is not
+// talked to.
 func Call(ctx context.Context, path string, req Request) (Response, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
@@ -243,6 +229,9 @@ func Call(ctx context.Context, path string, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("%w (%s): %v", ErrNotRunning, path, err)
 	}
 	defer c.Close()
+	if err := checkPeer(c); err != nil {
+		return Response{}, fmt.Errorf("control socket %s: refusing to talk to its server: %w", path, err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
