@@ -1,9 +1,12 @@
 // Package control owns the operator channel to a running executor: while
 // `switchyard migrate` runs (and holds the journal's lock), it serves a
-// unix socket next to the journal (<journal dir>/control.sock) on which
-// other `switchyard` processes ask for the live state of every migration
-// and send pause, resume and abort. The protocol is one JSON request and
-// one JSON response per connection.
+// unix socket next to the journal (<journal dir>/control.sock, or in the
+// user's private runtime directory when that path is too long) on which
+// other `switchyard` processes of the same user (or root: both ends check
+// the peer's uid) ask for the live state of every migration and send
+// pause, resume and abort. The protocol is one JSON request and
+// one JSON response per connection. It also writes a consistent backup of
+// the journal on request (the journal is locked while the executor runs).
 package control
 
 import (
@@ -13,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,6 +30,9 @@ const (
 	OpPause  = "pause"
 	OpResume = "resume"
 	OpAbort  = "abort"
+	// OpBackup asks the executor for a consistent copy of its journal,
+	// written to Request.Path (an absolute path, mode 0600).
+	OpBackup = "backup"
 )
 
 // Request is one operator request.
@@ -35,6 +42,8 @@ type Request struct {
 	Op     string `json:"op"`
 	App    string `json:"app,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Path is where OpBackup writes the copy.
+	Path string `json:"path,omitempty"`
 }
 
 // Response answers a Request.
@@ -140,6 +149,9 @@ func (s *Server) handle(req Request) Response {
 		}
 		return Response{Entries: es}
 	}
+	if req.Op == OpBackup {
+		return s.backup(req.Path)
+	}
 	var kind migrate.EventKind
 	switch req.Op {
 	case OpPause:
@@ -149,7 +161,7 @@ func (s *Server) handle(req Request) Response {
 	case OpAbort:
 		kind = migrate.EvAbort
 	default:
-		return Response{Error: fmt.Sprintf("unknown operation %q (want status, pause, resume or abort)", req.Op)}
+		return Response{Error: fmt.Sprintf("unknown operation %q (want status, pause, resume, abort or backup)", req.Op)}
 	}
 	if req.App == "" {
 		return Response{Error: req.Op + ": name the app"}
@@ -182,6 +194,27 @@ func (s *Server) handle(req Request) Response {
 		return Response{}
 	}
 	return Response{Entries: es[len(es)-1:]}
+}
+
+// Backuper is a journal that writes a consistent copy of itself
+// (*journal.Bolt).
+type Backuper interface {
+	Backup(dest string) error
+}
+
+// backup answers OpBackup: a copy of the journal at path.
+func (s *Server) backup(path string) Response {
+	b, ok := s.j.(Backuper)
+	if !ok {
+		return Response{Error: "backup: this executor's journal cannot be copied"}
+	}
+	if !filepath.IsAbs(path) {
+		return Response{Error: fmt.Sprintf("backup: %q is not an absolute path", path)}
+	}
+	if err := b.Backup(path); err != nil {
+		return Response{Error: err.Error()}
+	}
+	return Response{}
 }
 
 // applies says why ev cannot apply to s (nil: it does). A held migration

@@ -252,3 +252,24 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestBackupOverSocket(t *testing.T) {
+	j := journalWith(t, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 25, Applied: true})
+	sock := filepath.Join(t.TempDir(), "control.sock")
+	srv, err := Serve(sock, nil, j)
+	must(t, err)
+	defer srv.Close()
+	dest := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := Call(context.Background(), sock, Request{Op: OpBackup, Path: "relative.db"}); err == nil || !strings.Contains(err.Error(), "not an absolute path") {
+		t.Fatalf("relative path: %v", err)
+	}
+	if _, err := Call(context.Background(), sock, Request{Op: OpBackup, Path: dest}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := journal.OpenReadOnly(dest, time.Second)
+	must(t, err)
+	defer b.Close()
+	if es, err := b.LoadAll(); err != nil || len(es) != 1 || es[0].App != "web" {
+		t.Fatalf("backup holds %+v %v", es, err)
+	}
+}
