@@ -88,6 +88,9 @@ func validateFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("journal %s: %w", path, err)
 	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("journal %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
 	size := fi.Size()
 	if size == 0 {
 		return &CorruptError{Path: path, Problems: []string{"the file is empty (0 bytes)"}}

@@ -109,6 +109,21 @@ func TestStatusCorruptJournal(t *testing.T) {
 	}
 }
 
+// TestStatusUnreadableJournal: an error other than a held lock is not
+// retried (the old code spun for 6 s on any open error, blaming a migrate).
+func TestStatusUnreadableJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	noErr(t, os.Mkdir(path, 0o700))
+	start := time.Now()
+	_, err := runCLI(t, "status", "--journal", path)
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") || strings.Contains(err.Error(), "holds the journal") {
+		t.Fatalf("status of a directory: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("status took %s: it retried an error that is not a held lock", d)
+	}
+}
+
 // TestStatusWaitsForLock: a held lock (and only that) is retried, with
 // pauses, until it is released or status gives up naming the holder.
 func TestStatusWaitsForLock(t *testing.T) {
@@ -189,5 +204,22 @@ func noErr(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrateCorruptJournal: migrate and rollback answer a corrupt journal
+// with the corruption (they crashed: bbolt assertions, SIGBUS) and leave
+// it alone.
+func TestMigrateCorruptJournal(t *testing.T) {
+	for _, args := range [][]string{{"migrate", "web"}, {"rollback", "web"}} {
+		path := journalFile(t)
+		noErr(t, os.Truncate(path, 3*4096))
+		_, err := runCLI(t, append(args, "--journal", path, "--apps", "../../examples/apps/web")...)
+		if err == nil || !strings.Contains(err.Error(), "journal corrupt: restore from backup ("+path+")") {
+			t.Errorf("%s: %v", args[0], err)
+		}
+		if fi, _ := os.Stat(path); fi.Size() != 3*4096 {
+			t.Errorf("%s modified the journal", args[0])
+		}
 	}
 }
