@@ -157,6 +157,9 @@ func TestCheckAndBackup(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "backup.db")
 	must(t, os.WriteFile(dest, []byte("old backup"), 0o644))
 	must(t, j.Backup(dest))
+	if err := j.Backup(path); err == nil || !strings.Contains(err.Error(), "the journal itself") {
+		t.Fatalf("backup over the journal: %v", err)
+	}
 	fi, err := os.Stat(dest)
 	must(t, err)
 	if fi.Mode().Perm() != 0o600 {

@@ -279,6 +279,9 @@ func Check(path string, timeout time.Duration) ([]string, error) {
 // transaction: appends may go on meanwhile): to a temporary file in dest's
 // directory, synced, then renamed over dest, mode 0600.
 func (b *Bolt) Backup(dest string) error {
+	if same, _ := sameFile(dest, b.path); same {
+		return fmt.Errorf("journal backup %s: that is the journal itself", dest)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("journal backup %s: %w", dest, err)
@@ -305,4 +308,17 @@ func (b *Bolt) Backup(dest string) error {
 		return fmt.Errorf("journal backup %s to %s: %w", b.path, dest, err)
 	}
 	return nil
+}
+
+// sameFile says whether a and b name one existing file.
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -59,6 +60,9 @@ type Response struct {
 type Sender interface {
 	Send(app string, ev migrate.Event) bool
 }
+
+// maxRequest bounds the size of a request.
+const maxRequest = 64 << 10
 
 // Server serves the control socket of one executor.
 type Server struct {
@@ -124,13 +128,17 @@ func (s *Server) accept() {
 			defer s.wg.Done()
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			// The request is read (bounded) before a refusal, so that the
+			// client, still writing, reads the refusal, not a broken pipe;
+			// nothing of it is acted on.
+			var req Request
+			derr := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req)
 			if err := checkPeer(c); err != nil {
 				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("refused: %v", err)})
 				return
 			}
-			var req Request
-			if err := json.NewDecoder(c).Decode(&req); err != nil {
-				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request: %v", err)})
+			if derr != nil {
+				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request: %v", derr)})
 				return
 			}
 			_ = json.NewEncoder(c).Encode(s.handle(req))
