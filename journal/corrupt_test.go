@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -206,4 +207,23 @@ func TestOpenReadOnly(t *testing.T) {
 	r2, err := OpenReadOnly(path, time.Second) // readers share
 	must(t, err)
 	defer r2.Close()
+}
+
+// TestEmptyJournalBeingCreated: an empty file whose lock a writer holds is
+// a journal being created (wait), not a corrupt one.
+func TestEmptyJournalBeingCreated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	must(t, os.WriteFile(path, nil, 0o600))
+	f, err := os.Open(path)
+	must(t, err)
+	defer f.Close()
+	must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX))
+	if _, err := OpenReadOnly(path, time.Second); !errors.Is(err, ErrLocked) {
+		t.Fatalf("empty and locked: %v, want ErrLocked", err)
+	}
+	must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_UN))
+	var ce *CorruptError
+	if _, err := OpenReadOnly(path, time.Second); !errors.As(err, &ce) {
+		t.Fatalf("empty and unlocked: %v, want a CorruptError", err)
+	}
 }

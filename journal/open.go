@@ -93,6 +93,9 @@ func validateFile(path string) error {
 	}
 	size := fi.Size()
 	if size == 0 {
+		if writerHolds(f) { // being created: bbolt writes its first pages under the lock
+			return fmt.Errorf("journal %s: another process is creating it: %w", path, ErrLocked)
+		}
 		return &CorruptError{Path: path, Problems: []string{"the file is empty (0 bytes)"}}
 	}
 	var problems []string
