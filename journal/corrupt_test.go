@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"math/rand"
 	"os"
@@ -64,6 +65,22 @@ var corruptions = []struct {
 		fi, err := os.Stat(path)
 		must(t, err)
 		overwrite(t, path, 2*4096, fi.Size()-2*4096, 5)
+	}},
+	{"leaf element offsets garbled, page headers intact", func(t *testing.T, path string) {
+		data, err := os.ReadFile(path)
+		must(t, err)
+		n := 0
+		for id := 2; (id+1)*4096 <= len(data); id++ {
+			p := data[id*4096:]
+			if binary.LittleEndian.Uint64(p) == uint64(id) && binary.LittleEndian.Uint16(p[8:])&0x02 != 0 && binary.LittleEndian.Uint16(p[10:]) > 0 {
+				binary.LittleEndian.PutUint32(p[16+4:], 0x7fff0000) // first element's key offset
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatal("no leaf page found")
+		}
+		must(t, os.WriteFile(path, data, 0o600))
 	}},
 	{"page headers zeroed", func(t *testing.T, path string) {
 		fi, err := os.Stat(path)
