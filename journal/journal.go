@@ -6,6 +6,11 @@
 // The default store is an embedded bbolt database (bbolt syncs every
 // committed transaction to disk: NoSync stays false). Entries are JSON, one
 // bucket per app keyed by a global sequence number.
+//
+// A journal is checked whenever it is opened (open.go): a corrupt or
+// truncated file is a *CorruptError naming it, never a crash, and is not
+// written. OpenReadOnly never creates nor writes; Backup copies a journal
+// consistently while it is in use.
 package journal
 
 import (
