@@ -6,6 +6,11 @@
 // The default store is an embedded bbolt database (bbolt syncs every
 // committed transaction to disk: NoSync stays false). Entries are JSON, one
 // bucket per app keyed by a global sequence number.
+//
+// A journal is checked whenever it is opened (open.go): a corrupt or
+// truncated file is a *CorruptError naming it, never a crash, and is not
+// written. OpenReadOnly never creates nor writes; Backup copies a journal
+// consistently while it is in use.
 package journal
 
 import (
@@ -70,17 +75,16 @@ type Bolt struct {
 var appsBucket = []byte("apps")
 
 // Open opens (creating when needed) the journal database at path. Only one
-// process may hold it: a second Open waits up to timeout for the lock.
+// process may hold it: a second Open waits up to timeout for the lock and
+// then fails with an error wrapping ErrLocked. An existing file is checked
+// first: a corrupt one is answered with a *CorruptError, never a crash.
 func Open(path string, timeout time.Duration) (*Bolt, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := openChecked(path, &bolt.Options{Timeout: timeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("journal %s: another executor holds it (waited %s): %w", path, timeout, err)
-		}
-		return nil, fmt.Errorf("journal %s: %w", path, err)
+		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(appsBucket)
@@ -149,7 +153,11 @@ func key(seq uint64) []byte {
 func (b *Bolt) Load(app string) ([]Entry, error) {
 	var out []Entry
 	err := b.view(func(tx *bolt.Tx) error {
-		ab := tx.Bucket(appsBucket).Bucket([]byte(app))
+		root := tx.Bucket(appsBucket)
+		if root == nil {
+			return nil
+		}
+		ab := root.Bucket([]byte(app))
 		if ab == nil {
 			return nil
 		}
@@ -172,8 +180,12 @@ func (b *Bolt) Load(app string) ([]Entry, error) {
 func (b *Bolt) LoadAll() ([]Entry, error) {
 	var out []Entry
 	err := b.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(appsBucket).ForEachBucket(func(name []byte) error {
-			_, v := tx.Bucket(appsBucket).Bucket(name).Cursor().Last()
+		root := tx.Bucket(appsBucket)
+		if root == nil { // a read-only handle on a journal never written
+			return nil
+		}
+		return root.ForEachBucket(func(name []byte) error {
+			_, v := root.Bucket(name).Cursor().Last()
 			if v == nil {
 				return nil
 			}
@@ -199,7 +211,7 @@ func (b *Bolt) view(fn func(*bolt.Tx) error) error {
 	if db == nil {
 		return ErrClosed
 	}
-	return db.View(fn)
+	return guard(func() error { return db.View(fn) })
 }
 
 // Close implements Journal.

@@ -125,7 +125,11 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 	// Operators reach this executor (which holds the journal's lock)
 	// through its control socket: status at once, pause/resume/abort once
 	// the executor is attached below.
-	srv, err := control.Serve(control.SocketPath(o.journalPath), nil, j)
+	sock, err := control.SocketPath(o.journalPath)
+	var srv *control.Server
+	if err == nil {
+		srv, err = control.Serve(sock, nil, j)
+	}
 	if err != nil {
 		fmt.Fprintf(out, "operator channel unavailable (pause/resume/abort/status from another terminal will not work): %v\n", err)
 	} else {

@@ -41,7 +41,10 @@ after the migration ended) is refused with the reason.`,
 				return err
 			}
 			app := args[0]
-			sock := control.SocketPath(o.journalPath)
+			sock, err := control.SocketPath(o.journalPath)
+			if err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", op, app, err)}
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), wait+5*time.Second)
 			defer cancel()
 			if _, err := control.Call(ctx, sock, control.Request{Op: op, App: app, Reason: reason}); err != nil {

@@ -28,6 +28,7 @@ func NewRoot() *cobra.Command {
 		newMigrateCmd(),  // migrate*.go: live migration Marathon -> Kubernetes
 		newRollbackCmd(), // rollback*.go: move apps back to Marathon
 		newStatusCmd(),   // status*.go: migrations in the journal
+		newJournalCmd(),  // journal.go: backup and check the migration journal
 		newPlanCmd(),     // plan*.go: migration waves checked against capacity
 		newLBCmd(),       // lb*.go: the load-balancer module (render) and route follower (sync)
 		newConfigCmd(),   // config.go: contexts

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -34,38 +33,57 @@ type statusRow struct {
 	Live bool `json:"live"`
 }
 
+// statusWait bounds how long status waits for a journal whose lock is
+// held (an executor that just started holds it a moment before its
+// control socket answers).
+var statusWait = 6 * time.Second
+
 // latestEntries returns the latest journal entry of every app: from the
 // running executor over its control socket when one runs (it holds the
-// journal's lock), else from the journal itself.
+// journal's lock), else from the journal itself, opened read-only (never
+// created nor written; a missing journal is no migration). Only a held
+// lock is waited for; any other error (a corrupt journal) is answered at
+// once.
 func (o *migrateOptions) latestEntries(ctx context.Context) ([]journal.Entry, bool, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	sock := control.SocketPath(o.journalPath)
-	// An executor that just started holds the journal a moment before its
-	// socket answers: try one, then the other, for a few seconds.
-	deadline := time.Now().Add(6 * time.Second)
+	// Without a safe socket path the journal is still readable.
+	sock, sockErr := control.SocketPath(o.journalPath)
+	deadline := time.Now().Add(statusWait)
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := control.Call(cctx, sock, control.Request{Op: control.OpStatus})
-		cancel()
-		if err == nil {
-			return resp.Entries, true, nil
+		if sockErr == nil {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			resp, err := control.Call(cctx, sock, control.Request{Op: control.OpStatus})
+			cancel()
+			if err == nil {
+				return resp.Entries, true, nil
+			}
+			if !errors.Is(err, control.ErrNotRunning) {
+				return nil, false, fmt.Errorf("status from the running executor: %w", err)
+			}
 		}
-		if !errors.Is(err, control.ErrNotRunning) {
-			return nil, false, fmt.Errorf("status from the running executor: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(o.journalPath), 0o755); err != nil {
-			return nil, false, fmt.Errorf("journal directory: %w", err)
-		}
-		j, err := journal.Open(o.journalPath, 500*time.Millisecond)
-		if err == nil {
+		j, err := journal.OpenReadOnly(o.journalPath, 500*time.Millisecond)
+		switch {
+		case err == nil:
 			defer j.Close()
 			es, err := j.LoadAll()
 			return es, false, err
+		case errors.Is(err, os.ErrNotExist):
+			return nil, false, nil
+		case !errors.Is(err, journal.ErrLocked):
+			return nil, false, err
 		}
 		if time.Now().After(deadline) {
+			if sockErr != nil {
+				return nil, false, fmt.Errorf("%w (a running `switchyard migrate` holds it; its control socket: %v)", err, sockErr)
+			}
 			return nil, false, fmt.Errorf("%w (a running `switchyard migrate` holds the journal but does not answer on %s)", err, sock)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, fmt.Errorf("status: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -1,18 +1,20 @@
 // Package control owns the operator channel to a running executor: while
 // `switchyard migrate` runs (and holds the journal's lock), it serves a
-// unix socket next to the journal (<journal dir>/control.sock) on which
-// other `switchyard` processes ask for the live state of every migration
-// and send pause, resume and abort. The protocol is one JSON request and
-// one JSON response per connection.
+// unix socket next to the journal (<journal dir>/control.sock, or in the
+// user's private runtime directory when that path is too long) on which
+// other `switchyard` processes of the same user (or root: both ends check
+// the peer's uid) ask for the live state of every migration and send
+// pause, resume and abort. The protocol is one JSON request and
+// one JSON response per connection. It also writes a consistent backup of
+// the journal on request (the journal is locked while the executor runs).
 package control
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,6 +31,9 @@ const (
 	OpPause  = "pause"
 	OpResume = "resume"
 	OpAbort  = "abort"
+	// OpBackup asks the executor for a consistent copy of its journal,
+	// written to Request.Path (an absolute path, mode 0600).
+	OpBackup = "backup"
 )
 
 // Request is one operator request.
@@ -38,6 +43,8 @@ type Request struct {
 	Op     string `json:"op"`
 	App    string `json:"app,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Path is where OpBackup writes the copy.
+	Path string `json:"path,omitempty"`
 }
 
 // Response answers a Request.
@@ -54,21 +61,8 @@ type Sender interface {
 	Send(app string, ev migrate.Event) bool
 }
 
-// SocketPath is the control socket of the executor holding journalPath:
-// control.sock in the journal's directory, or, when that path is too long
-// for a unix socket, a name in the temporary directory derived from it.
-func SocketPath(journalPath string) string {
-	abs, err := filepath.Abs(journalPath)
-	if err != nil {
-		abs = journalPath
-	}
-	p := filepath.Join(filepath.Dir(abs), "control.sock")
-	if len(p) < 100 {
-		return p
-	}
-	h := sha256.Sum256([]byte(abs))
-	return filepath.Join(os.TempDir(), "switchyard-"+hex.EncodeToString(h[:8])+".sock")
-}
+// maxRequest bounds the size of a request.
+const maxRequest = 64 << 10
 
 // Server serves the control socket of one executor.
 type Server struct {
@@ -82,7 +76,7 @@ type Server struct {
 }
 
 // Serve listens on path for requests to the executor x, whose journal is
-// j. The caller must hold j's lock (a socket left by a killed executor is
+// j. Only clients running as our user or as root are answered. The caller must hold j's lock (a socket left by a killed executor is
 // replaced: no other executor can be running). x may be nil while the
 // executor is being set up (status is served from j; commands are refused
 // until Attach).
@@ -134,9 +128,17 @@ func (s *Server) accept() {
 			defer s.wg.Done()
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			// The request is read (bounded) before a refusal, so that the
+			// client, still writing, reads the refusal, not a broken pipe;
+			// nothing of it is acted on.
 			var req Request
-			if err := json.NewDecoder(c).Decode(&req); err != nil {
-				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request: %v", err)})
+			derr := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req)
+			if err := checkPeer(c); err != nil {
+				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("refused: %v", err)})
+				return
+			}
+			if derr != nil {
+				_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request: %v", derr)})
 				return
 			}
 			_ = json.NewEncoder(c).Encode(s.handle(req))
@@ -155,6 +157,9 @@ func (s *Server) handle(req Request) Response {
 		}
 		return Response{Entries: es}
 	}
+	if req.Op == OpBackup {
+		return s.backup(req.Path)
+	}
 	var kind migrate.EventKind
 	switch req.Op {
 	case OpPause:
@@ -164,7 +169,7 @@ func (s *Server) handle(req Request) Response {
 	case OpAbort:
 		kind = migrate.EvAbort
 	default:
-		return Response{Error: fmt.Sprintf("unknown operation %q (want status, pause, resume or abort)", req.Op)}
+		return Response{Error: fmt.Sprintf("unknown operation %q (want status, pause, resume, abort or backup)", req.Op)}
 	}
 	if req.App == "" {
 		return Response{Error: req.Op + ": name the app"}
@@ -197,6 +202,27 @@ func (s *Server) handle(req Request) Response {
 		return Response{}
 	}
 	return Response{Entries: es[len(es)-1:]}
+}
+
+// Backuper is a journal that writes a consistent copy of itself
+// (*journal.Bolt).
+type Backuper interface {
+	Backup(dest string) error
+}
+
+// backup answers OpBackup: a copy of the journal at path.
+func (s *Server) backup(path string) Response {
+	b, ok := s.j.(Backuper)
+	if !ok {
+		return Response{Error: "backup: this executor's journal cannot be copied"}
+	}
+	if !filepath.IsAbs(path) {
+		return Response{Error: fmt.Sprintf("backup: %q is not an absolute path", path)}
+	}
+	if err := b.Backup(path); err != nil {
+		return Response{Error: err.Error()}
+	}
+	return Response{}
 }
 
 // applies says why ev cannot apply to s (nil: it does). A held migration
@@ -235,7 +261,8 @@ var ErrNotRunning = errors.New("no running `switchyard migrate` answers on the c
 
 // Call sends req to the executor serving path. It returns ErrNotRunning
 // (wrapped) when no executor listens, and the executor's refusal as an
-// error.
+// error. A server that runs as another user (not us, not root) is not
+// talked to.
 func Call(ctx context.Context, path string, req Request) (Response, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
@@ -243,6 +270,9 @@ func Call(ctx context.Context, path string, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("%w (%s): %v", ErrNotRunning, path, err)
 	}
 	defer c.Close()
+	if err := checkPeer(c); err != nil {
+		return Response{}, fmt.Errorf("control socket %s: refusing to talk to its server: %w", path, err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}

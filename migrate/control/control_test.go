@@ -6,8 +6,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,15 +140,136 @@ func TestCommands(t *testing.T) {
 }
 
 func TestSocketPath(t *testing.T) {
-	if got := SocketPath("/var/lib/sy/journal.db"); got != "/var/lib/sy/control.sock" {
-		t.Fatalf("short path: %s", got)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	if got, err := SocketPath("/var/lib/sy/journal.db"); err != nil || got != "/var/lib/sy/control.sock" {
+		t.Fatalf("short path: %s %v", got, err)
 	}
 	long := "/" + strings.Repeat("d", 120) + "/journal.db"
-	a, b := SocketPath(long), SocketPath(long)
-	if a != b || len(a) >= 100 || !strings.HasPrefix(a, os.TempDir()) {
+	a, err := SocketPath(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := SocketPath(long)
+	if a != b || len(a) >= 100 {
 		t.Fatalf("long path: %s / %s", a, b)
 	}
-	if SocketPath("/"+strings.Repeat("e", 120)+"/journal.db") == a {
+	other, _ := SocketPath("/" + strings.Repeat("e", 120) + "/journal.db")
+	if other == a {
 		t.Fatal("two journals share a socket")
+	}
+	// The fallback is in a directory of ours that only we can reach, not
+	// in the shared temporary directory itself.
+	dir := filepath.Dir(a)
+	if dir == tmp || dir != filepath.Join(tmp, "switchyard-"+strconv.Itoa(os.Getuid())) {
+		t.Fatalf("fallback %s: want it in %s/switchyard-<uid>", a, tmp)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
+		t.Fatalf("fallback directory %s: %v %v", dir, fi.Mode(), err)
+	}
+}
+
+func TestRuntimeDir(t *testing.T) {
+	uid := os.Getuid()
+	t.Run("private XDG_RUNTIME_DIR", func(t *testing.T) {
+		x := t.TempDir()
+		must(t, os.Chmod(x, 0o700))
+		t.Setenv("XDG_RUNTIME_DIR", x)
+		if d, err := RuntimeDir(); err != nil || d != x {
+			t.Fatalf("%s %v, want %s", d, err, x)
+		}
+	})
+	t.Run("shared XDG_RUNTIME_DIR is not used", func(t *testing.T) {
+		x := t.TempDir()
+		must(t, os.Chmod(x, 0o755))
+		t.Setenv("XDG_RUNTIME_DIR", x)
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
+		if d, err := RuntimeDir(); err != nil || d != filepath.Join(tmp, "switchyard-"+strconv.Itoa(uid)) {
+			t.Fatalf("%s %v, want the directory in TMPDIR", d, err)
+		}
+	})
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, d string)
+		want  string
+	}{
+		{"group- and world-accessible", func(t *testing.T, d string) { must(t, os.Mkdir(d, 0o777)); must(t, os.Chmod(d, 0o777)) }, "mode 0777"},
+		{"group-readable", func(t *testing.T, d string) { must(t, os.Mkdir(d, 0o750)) }, "mode 0750"},
+		{"a symbolic link", func(t *testing.T, d string) { must(t, os.Symlink(t.TempDir(), d)) }, "not a directory"},
+		{"a file", func(t *testing.T, d string) { must(t, os.WriteFile(d, nil, 0o600)) }, "not a directory"},
+		{"another user's", func(t *testing.T, d string) {
+			if uid != 0 {
+				t.Skip("cannot give a directory away without root (checkPrivateDir is tested with another uid below)")
+			}
+			must(t, os.Mkdir(d, 0o700))
+			must(t, os.Chown(d, 65534, 65534))
+		}, "belongs to uid 65534"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			t.Setenv("XDG_RUNTIME_DIR", "")
+			tc.setup(t, filepath.Join(tmp, "switchyard-"+strconv.Itoa(uid)))
+			if d, err := RuntimeDir(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%s %v, want refused: %s", d, err, tc.want)
+			}
+			if _, err := SocketPath("/" + strings.Repeat("d", 120) + "/journal.db"); err == nil {
+				t.Fatal("SocketPath used a refused directory")
+			}
+		})
+	}
+	d := t.TempDir()
+	must(t, os.Chmod(d, 0o700))
+	if err := checkPrivateDir(d, uid+1); err == nil || !strings.Contains(err.Error(), "belongs to uid") {
+		t.Fatalf("another user's directory: %v", err)
+	}
+}
+
+func TestCheckPeerUID(t *testing.T) {
+	for _, tc := range []struct {
+		uid, self uint32
+		ok        bool
+	}{
+		{1000, 1000, true},
+		{0, 1000, true},
+		{65534, 1000, false},
+		{1001, 1000, false},
+		{1000, 0, false},
+		{0, 0, true},
+	} {
+		if err := checkPeerUID(tc.uid, tc.self); (err == nil) != tc.ok {
+			t.Errorf("peer %d, self %d: %v", tc.uid, tc.self, err)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackupOverSocket(t *testing.T) {
+	j := journalWith(t, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 25, Applied: true})
+	sock := filepath.Join(t.TempDir(), "control.sock")
+	srv, err := Serve(sock, nil, j)
+	must(t, err)
+	defer srv.Close()
+	dest := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := Call(context.Background(), sock, Request{Op: OpBackup, Path: "relative.db"}); err == nil || !strings.Contains(err.Error(), "not an absolute path") {
+		t.Fatalf("relative path: %v", err)
+	}
+	if _, err := Call(context.Background(), sock, Request{Op: OpBackup, Path: dest}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := journal.OpenReadOnly(dest, time.Second)
+	must(t, err)
+	defer b.Close()
+	if es, err := b.LoadAll(); err != nil || len(es) != 1 || es[0].App != "web" {
+		t.Fatalf("backup holds %+v %v", es, err)
 	}
 }

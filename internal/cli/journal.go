@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/migrate/control"
+)
+
+// newJournalCmd is `switchyard journal backup|check`: the migration
+// journal found as status finds it (the context's journal.path, --journal).
+func newJournalCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "journal",
+		Short: "Back up or check the migration journal",
+	}
+	cmd.AddCommand(newJournalBackupCmd(), newJournalCheckCmd())
+	return cmd
+}
+
+func newJournalBackupCmd() *cobra.Command {
+	o := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "backup DEST",
+		Short: "Write a consistent copy of the journal to DEST (mode 0600), also while a migrate runs",
+		Long: `Backup writes a consistent copy of the migration journal to DEST: one read transaction, to a temporary
+file next to DEST, synced, then renamed over it (mode 0600). While a ` + "`switchyard migrate`" + ` runs (it holds the
+journal), the copy is made by that executor, asked over its control socket; appends go on meanwhile.
+Restore a corrupt journal by copying a backup over it while no migrate runs.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(cmd, false); err != nil {
+				return err
+			}
+			dest, err := filepath.Abs(args[0])
+			if err != nil {
+				return fmt.Errorf("journal backup: %w", err)
+			}
+			if err := o.backup(cmd.Context(), dest); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "journal %s backed up to %s\n", o.journalPath, dest)
+			return nil
+		},
+	}
+	o.bind(cmd, false)
+	return cmd
+}
+
+// backup copies the journal to dest: itself when no executor holds it,
+// else through the running executor.
+func (o *migrateOptions) backup(ctx context.Context, dest string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	j, err := journal.OpenReadOnly(o.journalPath, time.Second)
+	if err == nil {
+		defer j.Close()
+		return j.Backup(dest)
+	}
+	if !errors.Is(err, journal.ErrLocked) {
+		return fmt.Errorf("journal backup: %w", err)
+	}
+	sock, serr := control.SocketPath(o.journalPath)
+	if serr != nil {
+		return fmt.Errorf("journal backup: %w (and the running executor cannot be reached: %v)", err, serr)
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := control.Call(cctx, sock, control.Request{Op: control.OpBackup, Path: dest}); err != nil {
+		return fmt.Errorf("journal backup through the running executor: %w", err)
+	}
+	return nil
+}
+
+func newJournalCheckCmd() *cobra.Command {
+	o := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Check the journal's consistency (exit 1 with the problems found)",
+		Long: `Check opens the migration journal read-only and runs bbolt's consistency check over it (meta pages,
+page tree, freelist, key order). It prints "ok", or the problems and exits 1. A running migrate holds the
+journal: check a backup instead (` + "`switchyard journal backup DEST`, then `switchyard journal check --journal DEST`" + `).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd, false); err != nil {
+				return err
+			}
+			problems, err := journal.Check(o.journalPath, time.Second)
+			if errors.Is(err, journal.ErrLocked) {
+				return &ExitError{Code: 1, Err: fmt.Errorf("journal check: %w (a running migrate holds it: check a backup of it)", err)}
+			}
+			if err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("journal check: %w", err)}
+			}
+			if len(problems) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "journal %s: ok\n", o.journalPath)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "journal %s: %d problem(s):\n", o.journalPath, len(problems))
+			for _, p := range problems {
+				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", p)
+			}
+			return &ExitError{Code: 1, Err: &journal.CorruptError{Path: o.journalPath, Problems: problems}}
+		},
+	}
+	o.bind(cmd, false)
+	return cmd
+}
