@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the lab and the tests need on a Debian machine, once:
 # Debian packages (nginx with Lua, python3-marathon for client
-# compatibility tests, iproute2 for pod networks, wrk for benchmarks) and the
+# compatibility tests, iproute2 for pod networks, wrk for benchmarks, gcc for
+# the race detector) and the
 # lab's Kubernetes binaries (built from source, cached per version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(nginx libnginx-mod-http-lua lua-resty-core python3-marathon iproute2 wrk curl ca-certificates)
+pkgs=(nginx libnginx-mod-http-lua lua-resty-core python3-marathon iproute2 wrk curl ca-certificates gcc libc6-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
