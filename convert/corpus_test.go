@@ -19,10 +19,7 @@ func corpusFiles() ([]string, error) { return shared.MarathonCorpus() }
 
 func corpus(t testing.TB) []string {
 	t.Helper()
-	files, err := shared.MarathonCorpus()
-	if err != nil {
-		t.Fatalf("corpus: %v", err)
-	}
+	files := shared.RequireCorpus(t)
 	if len(files) < 100 {
 		t.Fatalf("corpus: only %d files", len(files))
 	}

@@ -19,10 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // (the demo app, and corpus files with a group, a pod, persistent volumes
 // and constraints) with reviewed golden files.
 func TestGolden(t *testing.T) {
-	dir, err := shared.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := shared.RequireDir(t)
 	c := func(name string) string { return filepath.Join(dir, "corpus", "marathon", name) }
 	sources := []string{
 		"../examples/marathon/web.json",

@@ -17,10 +17,7 @@ import (
 // definitions (testdata/valid/*.json).
 func corpusFiles(t testing.TB) []string {
 	t.Helper()
-	files, err := shared.MarathonCorpus()
-	if err != nil {
-		t.Fatalf("locate shared corpus: %v", err)
-	}
+	files := shared.RequireCorpus(t)
 	if len(files) < 100 {
 		t.Fatalf("shared corpus has %d files, want at least 100", len(files))
 	}

@@ -114,10 +114,7 @@ func TestMarathonValidateJSON(t *testing.T) {
 }
 
 func TestMarathonValidateCorpus(t *testing.T) {
-	d, err := shared.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := shared.RequireDir(t)
 	out, err := runValidate(t, "-q", filepath.Join(d, "corpus", "marathon"))
 	if err != nil {
 		t.Fatalf("corpus does not validate: %v\n%s", err, out)

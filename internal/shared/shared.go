@@ -9,13 +9,21 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 )
 
 // Dir returns the absolute path of the shared directory: $SWITCHYARD_SHARED
 // when set, else the "shared" directory next to the module root.
 func Dir() (string, error) {
 	if d := os.Getenv("SWITCHYARD_SHARED"); d != "" {
-		return filepath.Abs(d)
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("shared data directory %s ($SWITCHYARD_SHARED): %w", abs, err)
+		}
+		return abs, nil
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -53,4 +61,31 @@ func MarathonCorpus() ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// RequireDir returns Dir for a test, or skips it with a one-line note when
+// the shared directory is absent (a user's clone has no ../shared beside
+// it); under CI (CI set) an absent directory fails the test instead.
+func RequireDir(t testing.TB) string {
+	t.Helper()
+	d, err := Dir()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("shared data: %v", err)
+		}
+		t.Skipf("shared data absent, skipped (CI runs it): %v", err)
+	}
+	return d
+}
+
+// RequireCorpus returns MarathonCorpus for a test, skipping or failing
+// like RequireDir when the shared directory is absent.
+func RequireCorpus(t testing.TB) []string {
+	t.Helper()
+	RequireDir(t)
+	files, err := MarathonCorpus()
+	if err != nil {
+		t.Fatalf("shared corpus: %v", err)
+	}
+	return files
 }

@@ -19,13 +19,7 @@ import (
 // validation must find a rule Marathon's API enforces (or the file must not
 // decode), so the lab's own rules never reject what Marathon accepts.
 func TestCorpusAppsAccepted(t *testing.T) {
-	files, err := shared.MarathonCorpus()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared corpus: %v", err)
-		}
-		t.Skipf("shared corpus not found: %v", err)
-	}
+	files := shared.RequireCorpus(t)
 	ts := StartForTest(t, TestConfig(t, 1))
 	var refused []string
 	refusedFiles := map[string][]byte{}
