@@ -16,18 +16,6 @@ import (
 	"github.com/switchyard/switchyard/migrate/control"
 )
 
-// runCLI runs switchyard with args and returns its output and error.
-func runCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := NewRoot()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	return out.String(), err
-}
-
 // journalFile writes a closed journal with one migration.
 func journalFile(t *testing.T) string {
 	t.Helper()
@@ -50,7 +38,7 @@ func journalFile(t *testing.T) string {
 
 func TestStatusJournal(t *testing.T) {
 	path := journalFile(t)
-	out, err := runCLI(t, "status", "--journal", path)
+	out, err := runRoot(t, "status", "--journal", path)
 	if err != nil || !strings.Contains(out, "web") || !strings.Contains(out, "Shifting[25%]") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
@@ -61,7 +49,7 @@ func TestStatusJournal(t *testing.T) {
 func TestStatusMissingJournal(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not", "there")
 	path := filepath.Join(dir, "journal.db")
-	out, err := runCLI(t, "status", "--journal", path)
+	out, err := runRoot(t, "status", "--journal", path)
 	if err != nil || !strings.Contains(out, "no migration in "+path) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
@@ -93,7 +81,7 @@ func TestStatusCorruptJournal(t *testing.T) {
 			before, err := os.ReadFile(path)
 			noErr(t, err)
 			start := time.Now()
-			out, err := runCLI(t, "status", "--journal", path)
+			out, err := runRoot(t, "status", "--journal", path)
 			if err == nil || !strings.Contains(err.Error(), "journal corrupt: restore from backup ("+path+")") {
 				t.Fatalf("status: %v\n%s", err, out)
 			}
@@ -115,7 +103,7 @@ func TestStatusUnreadableJournal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.db")
 	noErr(t, os.Mkdir(path, 0o700))
 	start := time.Now()
-	_, err := runCLI(t, "status", "--journal", path)
+	_, err := runRoot(t, "status", "--journal", path)
 	if err == nil || !strings.Contains(err.Error(), "not a regular file") || strings.Contains(err.Error(), "holds the journal") {
 		t.Fatalf("status of a directory: %v", err)
 	}
@@ -132,7 +120,7 @@ func TestStatusWaitsForLock(t *testing.T) {
 	path := journalFile(t)
 	w, err := journal.Open(path, time.Second)
 	noErr(t, err)
-	_, err = runCLI(t, "status", "--journal", path)
+	_, err = runRoot(t, "status", "--journal", path)
 	if err == nil || !strings.Contains(err.Error(), "holds the journal but does not answer") {
 		t.Fatalf("status while locked: %v", err)
 	}
@@ -140,7 +128,7 @@ func TestStatusWaitsForLock(t *testing.T) {
 		time.Sleep(700 * time.Millisecond)
 		w.Close()
 	}()
-	out, err := runCLI(t, "status", "--journal", path)
+	out, err := runRoot(t, "status", "--journal", path)
 	if err != nil || !strings.Contains(out, "web") {
 		t.Fatalf("status once the lock is released: %v\n%s", err, out)
 	}
@@ -148,18 +136,18 @@ func TestStatusWaitsForLock(t *testing.T) {
 
 func TestJournalCheckAndBackup(t *testing.T) {
 	path := journalFile(t)
-	out, err := runCLI(t, "journal", "check", "--journal", path)
+	out, err := runRoot(t, "journal", "check", "--journal", path)
 	if err != nil || !strings.Contains(out, "ok") {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
 	dest := filepath.Join(t.TempDir(), "backup.db")
-	if out, err := runCLI(t, "journal", "backup", dest, "--journal", path); err != nil {
+	if out, err := runRoot(t, "journal", "backup", dest, "--journal", path); err != nil {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
 	if fi, err := os.Stat(dest); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("backup file: %v %v", fi, err)
 	}
-	if out, err := runCLI(t, "journal", "check", "--journal", dest); err != nil {
+	if out, err := runRoot(t, "journal", "check", "--journal", dest); err != nil {
 		t.Fatalf("check of the backup: %v\n%s", err, out)
 	}
 
@@ -174,7 +162,7 @@ func TestJournalCheckAndBackup(t *testing.T) {
 	noErr(t, err)
 	defer srv.Close()
 	online := filepath.Join(t.TempDir(), "online.db")
-	if out, err := runCLI(t, "journal", "backup", online, "--journal", path); err != nil {
+	if out, err := runRoot(t, "journal", "backup", online, "--journal", path); err != nil {
 		t.Fatalf("online backup: %v\n%s", err, out)
 	}
 	b, err := journal.OpenReadOnly(online, time.Second)
@@ -188,14 +176,14 @@ func TestJournalCheckAndBackup(t *testing.T) {
 	// A corrupt journal: exit 1 with the problems, file unchanged.
 	bad := journalFile(t)
 	noErr(t, os.Truncate(bad, 3*4096))
-	out, err = runCLI(t, "journal", "check", "--journal", bad)
+	out, err = runRoot(t, "journal", "check", "--journal", bad)
 	if ExitCode(err) != 1 || !strings.Contains(err.Error(), "journal corrupt: restore from backup ("+bad+")") {
 		t.Fatalf("check of a corrupt journal: %v (exit %d)\n%s", err, ExitCode(err), out)
 	}
 	if fi, _ := os.Stat(bad); fi.Size() != 3*4096 {
 		t.Fatal("check modified the journal")
 	}
-	if _, err := runCLI(t, "journal", "backup", filepath.Join(t.TempDir(), "x.db"), "--journal", bad); err == nil || !strings.Contains(err.Error(), "journal corrupt") {
+	if _, err := runRoot(t, "journal", "backup", filepath.Join(t.TempDir(), "x.db"), "--journal", bad); err == nil || !strings.Contains(err.Error(), "journal corrupt") {
 		t.Fatalf("backup of a corrupt journal: %v", err)
 	}
 }
@@ -214,7 +202,7 @@ func TestMigrateCorruptJournal(t *testing.T) {
 	for _, args := range [][]string{{"migrate", "web"}, {"rollback", "web"}} {
 		path := journalFile(t)
 		noErr(t, os.Truncate(path, 3*4096))
-		_, err := runCLI(t, append(args, "--journal", path, "--apps", "../../examples/apps/web")...)
+		_, err := runRoot(t, append(args, "--journal", path, "--apps", "../../examples/apps/web")...)
 		if err == nil || !strings.Contains(err.Error(), "journal corrupt: restore from backup ("+path+")") {
 			t.Errorf("%s: %v", args[0], err)
 		}
