@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/lb"
 	"io"
 	"net/http"
 	"os"
@@ -128,13 +129,9 @@ func (c *Client) bearer() (string, error) {
 	if c.token != "" {
 		return c.token, nil
 	}
-	data, err := os.ReadFile(c.TokenFile)
+	t, err := lb.ReadToken(c.TokenFile)
 	if err != nil {
 		return "", fmt.Errorf("%s: read the admin token: %w (check the context's loadBalancer token file)", c.where(), err)
-	}
-	t := strings.TrimSpace(string(data))
-	if t == "" {
-		return "", fmt.Errorf("%s: the admin token file %s is empty", c.where(), c.TokenFile)
 	}
 	c.token = t
 	return t, nil

@@ -9,12 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/deploy"
 	"github.com/switchyard/switchyard/internal/kubeclient"
+	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/mesos"
 	"github.com/switchyard/switchyard/migrate/edge"
@@ -86,13 +86,8 @@ func Fleet(c config.Context) (*traffic.Fleet, error) {
 			errs = append(errs, fmt.Errorf("%s: load-balancer instance %s (%s) has no tokenFile: the admin API refuses requests without its token; `switchyard config set-context %s --lb-instance %s=%s,tokenFile=FILE`", label(c), in.Name, in.AdminURL, nameOr(c), in.Name, in.AdminURL))
 			continue
 		}
-		b, err := os.ReadFile(in.TokenFile)
-		switch {
-		case err != nil:
+		if _, err := lb.ReadToken(in.TokenFile); err != nil {
 			errs = append(errs, fmt.Errorf("%s: load-balancer instance %s: token file: %w (copy the instance's --admin-token-file there, readable by you only)", label(c), in.Name, err))
-			continue
-		case strings.TrimSpace(string(b)) == "":
-			errs = append(errs, fmt.Errorf("%s: load-balancer instance %s: token file %s is empty (copy the instance's --admin-token-file there)", label(c), in.Name, in.TokenFile))
 			continue
 		}
 		clients = append(clients, &traffic.Client{Name: in.Name, AdminURL: strings.TrimSuffix(in.AdminURL, "/"), TokenFile: in.TokenFile, CAFile: in.CAFile})

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 
+	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/traffic"
 	"github.com/switchyard/switchyard/traffic/follow"
 )
@@ -146,11 +146,10 @@ func (f *NginxFaults) putInvalid(ctx context.Context, s traffic.State, route str
 	in := f.Client.Instances[0]
 	token := in.Token
 	if token == "" && in.TokenFile != "" {
-		b, err := os.ReadFile(in.TokenFile)
-		if err != nil {
+		var err error
+		if token, err = lb.ReadToken(in.TokenFile); err != nil {
 			return fmt.Errorf("nginx admin token: %w", err)
 		}
-		token = strings.TrimSpace(string(b))
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
