@@ -27,7 +27,7 @@ var kwokStages = []string{"node-initialize", "node-heartbeat-with-lease", "pod-r
 // credentials, then the lab's bootstrap RBAC objects (created when missing),
 // so that node agents, which start after the apiserver is ready, find them.
 func (l layout) apiserverReady(ctx context.Context) error {
-	if err := l.probeHTTPS(ctx, APIServerURL(l.cfg)+"/readyz", true); err != nil {
+	if err := l.probeHTTPS(ctx, APIServerURL(l.cfg)+"/readyz", "admin"); err != nil {
 		return err
 	}
 	cs, err := l.clientset()

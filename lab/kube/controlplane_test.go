@@ -118,7 +118,7 @@ func TestAnonymousRequestsAreRejected(t *testing.T) {
 	c := sharedCluster(t)
 	// Trust the CA but present no client certificate.
 	l := layout{cfg: c.cfg, pki: pkiDir(c.cfg)}
-	hc, err := l.httpClient(false)
+	hc, err := l.httpClient("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +139,50 @@ func TestAnonymousRequestsAreRejected(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET without trusted client cert = %s, want 401", resp.Status)
+	}
+}
+
+// TestEtcdNeedsALabClientCertificate: etcd holds every Secret, so it serves
+// TLS only and answers only clients with a certificate from the lab's CA.
+func TestEtcdNeedsALabClientCertificate(t *testing.T) {
+	c := sharedCluster(t)
+	l := layout{cfg: c.cfg, pki: pkiDir(c.cfg)}
+	addr := hostPort(c.cfg.Kubernetes.EtcdClientPort)
+	withCert, err := l.httpClient("apiserver-etcd-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCert, err := l.httpClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := &http.Client{Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+		url    string
+		ok     bool
+	}{
+		{"lab client certificate", withCert, "https://" + addr + "/health", true},
+		{"no client certificate", noCert, "https://" + addr + "/health", false},
+		{"plain HTTP", plain, "http://" + addr + "/health", false},
+		{"plain HTTP, keys", plain, "http://" + addr + "/v3/kv/range", false},
+		{"peer port, no client certificate", noCert, "https://" + hostPort(c.cfg.Kubernetes.EtcdPeerPort) + "/members", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := tc.client.Get(tc.url)
+			if err == nil {
+				defer resp.Body.Close()
+			}
+			got := err == nil && resp.StatusCode == http.StatusOK
+			if got != tc.ok {
+				status := ""
+				if err == nil {
+					status = resp.Status
+				}
+				t.Errorf("GET %s: err %v, status %q; want success %v", tc.url, err, status, tc.ok)
+			}
+		})
 	}
 }
 

@@ -316,9 +316,13 @@ func (l layout) env() []string {
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
+// etcdSpec runs etcd serving TLS only: clients and the peer port need a
+// certificate from the lab's CA (the apiserver's etcd client certificate;
+// nobody else), so another local user can neither read nor write it.
 func (l layout) etcdSpec() component.Spec {
 	k := l.cfg.Kubernetes
-	client, peer := "http://"+hostPort(k.EtcdClientPort), "http://"+hostPort(k.EtcdPeerPort)
+	p := l.pkiFile
+	client, peer := "https://"+hostPort(k.EtcdClientPort), "https://"+hostPort(k.EtcdPeerPort)
 	data := filepath.Join(l.dir, "etcd")
 	return component.Spec{
 		Name: EtcdName,
@@ -332,6 +336,14 @@ func (l layout) etcdSpec() component.Spec {
 			"--initial-advertise-peer-urls=" + peer,
 			"--initial-cluster=" + l.cfg.ID + "=" + peer,
 			"--initial-cluster-state=new",
+			"--cert-file=" + p("etcd-server.crt"),
+			"--key-file=" + p("etcd-server.key"),
+			"--trusted-ca-file=" + p("ca.crt"),
+			"--client-cert-auth=true",
+			"--peer-cert-file=" + p("etcd-server.crt"),
+			"--peer-key-file=" + p("etcd-server.key"),
+			"--peer-trusted-ca-file=" + p("ca.crt"),
+			"--peer-client-cert-auth=true",
 			"--unsafe-no-fsync",
 			// One member: a short election makes it leader (and healthy)
 			// about half a second sooner on every start.
@@ -346,9 +358,15 @@ func (l layout) etcdSpec() component.Spec {
 			if err := os.MkdirAll(data, 0o700); err != nil {
 				return fmt.Errorf("etcd data dir: %w", err)
 			}
-			return nil
+			return l.prepareFiles() // etcd's certificates
 		},
-		Ready: func(ctx context.Context) error { return probeEtcd(ctx, client+"/health") },
+		Ready: func(ctx context.Context) error {
+			c, err := l.httpClient("apiserver-etcd-client")
+			if err != nil {
+				return err
+			}
+			return probeEtcd(ctx, c, client+"/health")
+		},
 	}
 }
 
@@ -359,7 +377,10 @@ func (l layout) apiserverSpec() component.Spec {
 		Name: APIServerName,
 		Argv: []string{
 			l.bin["kube-apiserver"],
-			"--etcd-servers=http://" + hostPort(k.EtcdClientPort),
+			"--etcd-servers=https://" + hostPort(k.EtcdClientPort),
+			"--etcd-cafile=" + p("ca.crt"),
+			"--etcd-certfile=" + p("apiserver-etcd-client.crt"),
+			"--etcd-keyfile=" + p("apiserver-etcd-client.key"),
 			"--bind-address=127.0.0.1",
 			"--secure-port=" + strconv.Itoa(k.APIServerPort),
 			"--tls-cert-file=" + p("apiserver.crt"),
@@ -428,7 +449,7 @@ func (l layout) controllerManagerSpec() component.Spec {
 		Address: "https://" + hostPort(k.ControllerManagerPort),
 		Prepare: func(context.Context) error { return l.prepareFiles() },
 		Ready: func(ctx context.Context) error {
-			return l.probeHTTPS(ctx, "https://"+hostPort(k.ControllerManagerPort)+"/healthz", false)
+			return l.probeHTTPS(ctx, "https://"+hostPort(k.ControllerManagerPort)+"/healthz", "")
 		},
 	}
 }
@@ -456,7 +477,7 @@ func (l layout) schedulerSpec() component.Spec {
 		Address: "https://" + hostPort(k.SchedulerPort),
 		Prepare: func(context.Context) error { return l.prepareFiles() },
 		Ready: func(ctx context.Context) error {
-			return l.probeHTTPS(ctx, "https://"+hostPort(k.SchedulerPort)+"/healthz", false)
+			return l.probeHTTPS(ctx, "https://"+hostPort(k.SchedulerPort)+"/healthz", "")
 		},
 	}
 }
@@ -494,6 +515,10 @@ func (l layout) prepareFiles() error {
 			{file: "controller-manager-serving", cn: "kube-controller-manager", server: true, dns: []string{"localhost"}, ips: lo},
 			{file: "scheduler-serving", cn: "kube-scheduler", server: true, dns: []string{"localhost"}, ips: lo},
 			{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}, client: true},
+			// etcd serves (and peers) with one certificate; only the
+			// apiserver holds a client certificate for it.
+			{file: "etcd-server", cn: "etcd", server: true, client: true, dns: []string{"localhost"}, ips: lo},
+			{file: "apiserver-etcd-client", cn: "kube-apiserver-etcd-client", client: true},
 		}
 		for _, s := range serving {
 			if _, err := ensureCert(l.pki, ca, s); err != nil {
@@ -547,9 +572,10 @@ func writeKubeconfig(cfg labconfig.Config, path, user string, ca, kp *keyPair) e
 	return writeFileAtomic(path, data, 0o600)
 }
 
-// httpClient returns a client that trusts the lab CA and, with withAdmin,
-// presents the admin client certificate.
-func (l layout) httpClient(withAdmin bool) (*http.Client, error) {
+// httpClient returns a client that trusts the lab CA and, unless clientCert
+// is "", presents the client certificate of that name from the lab's PKI
+// ("admin", "apiserver-etcd-client").
+func (l layout) httpClient(clientCert string) (*http.Client, error) {
 	caPEM, err := os.ReadFile(l.pkiFile("ca.crt"))
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
@@ -559,18 +585,18 @@ func (l layout) httpClient(withAdmin bool) (*http.Client, error) {
 		return nil, fmt.Errorf("lab CA %s: no certificate", l.pkiFile("ca.crt"))
 	}
 	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	if withAdmin {
-		cert, err := tls.LoadX509KeyPair(l.pkiFile("admin.crt"), l.pkiFile("admin.key"))
+	if clientCert != "" {
+		cert, err := tls.LoadX509KeyPair(l.pkiFile(clientCert+".crt"), l.pkiFile(clientCert+".key"))
 		if err != nil {
-			return nil, fmt.Errorf("admin client certificate: %w", err)
+			return nil, fmt.Errorf("%s client certificate: %w", clientCert, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}, nil
 }
 
-func (l layout) probeHTTPS(ctx context.Context, url string, withAdmin bool) error {
-	c, err := l.httpClient(withAdmin)
+func (l layout) probeHTTPS(ctx context.Context, url string, clientCert string) error {
+	c, err := l.httpClient(clientCert)
 	if err != nil {
 		return err
 	}
@@ -582,8 +608,7 @@ func (l layout) probeHTTPS(ctx context.Context, url string, withAdmin bool) erro
 	})
 }
 
-func probeEtcd(ctx context.Context, url string) error {
-	c := &http.Client{Timeout: 5 * time.Second}
+func probeEtcd(ctx context.Context, c *http.Client, url string) error {
 	return probe(ctx, c, url, func(body []byte) error {
 		var h struct {
 			Health string `json:"health"`

@@ -149,12 +149,15 @@ func TestComponentsSpecs(t *testing.T) {
 	flags := []struct {
 		comp, flag, want string
 	}{
-		{EtcdName, "--listen-client-urls", "http://127.0.0.1:2379"},
+		{EtcdName, "--listen-client-urls", "https://127.0.0.1:2379"},
+		{EtcdName, "--listen-peer-urls", "https://127.0.0.1:2380"},
+		{EtcdName, "--client-cert-auth", "true"},
+		{EtcdName, "--peer-client-cert-auth", "true"},
 		{EtcdName, "--data-dir", cfg.Path("kube", "etcd")},
 		{EtcdName, "--unsafe-no-fsync", ""},
 		{APIServerName, "--bind-address", "127.0.0.1"},
 		{APIServerName, "--secure-port", "6443"},
-		{APIServerName, "--etcd-servers", "http://127.0.0.1:2379"},
+		{APIServerName, "--etcd-servers", "https://127.0.0.1:2379"},
 		{APIServerName, "--authorization-mode", "Node,RBAC"},
 		{APIServerName, "--enable-admission-plugins", "NodeRestriction"},
 		{APIServerName, "--service-cluster-ip-range", "10.0.0.0/24"},
