@@ -131,7 +131,7 @@ func sweep(marker string, out io.Writer) int {
 		}
 		var wg sync.WaitGroup
 		for _, id := range ids {
-			fmt.Fprintf(out, "  sweeping pid %d (%s)\n", id.PID, comm(id.PID))
+			fmt.Fprintf(out, "  sweeping pid %d (%s)\n", id.PID, proc.Comm(id.PID))
 			wg.Add(1)
 			go func() { defer wg.Done(); proc.StopID(id, sweepGrace, nil) }()
 		}
@@ -170,7 +170,7 @@ func verifyGone(cfg labconfig.Config, specs []component.Spec, extraAddrs []strin
 		if skip[id.PID] {
 			continue
 		}
-		le.Processes = append(le.Processes, fmt.Sprintf("%d (%s)", id.PID, comm(id.PID)))
+		le.Processes = append(le.Processes, fmt.Sprintf("%d (%s)", id.PID, proc.Comm(id.PID)))
 	}
 	for _, a := range Leftovers(cfg, specs, extraAddrs) {
 		le.Listeners = append(le.Listeners, a)
@@ -202,9 +202,9 @@ func Leftovers(cfg labconfig.Config, specs []component.Spec, extraAddrs []string
 	}
 	var out []string
 	seen := map[netip.AddrPort]bool{}
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		for _, l := range listeners(file) {
-			a := netip.AddrPortFrom(l.addr.Addr().Unmap(), l.addr.Port())
+	for _, l := range proc.Listeners() {
+		{
+			a := l.Addr
 			if seen[a] {
 				continue
 			}
@@ -219,8 +219,8 @@ func Leftovers(cfg labconfig.Config, specs []component.Spec, extraAddrs []string
 			if hit {
 				seen[a] = true
 				desc := a.String()
-				if pid := listenerPID(a.String()); pid > 0 {
-					desc += " (pid " + strconv.Itoa(pid) + ", " + comm(pid) + ")"
+				if pid := proc.ListenerPID(a.String()); pid > 0 {
+					desc += " (pid " + strconv.Itoa(pid) + ", " + proc.Comm(pid) + ")"
 				}
 				out = append(out, desc)
 			}

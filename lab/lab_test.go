@@ -372,7 +372,7 @@ func TestPortInUse(t *testing.T) {
 		t.Fatal("Up succeeded although its ports are taken")
 	}
 	want1 := fmt.Sprintf("port %s for marathon is in use by another process (pid %d, %s); free it or change marathon.listen in /x/lab.yaml",
-		cfg.Marathon.Listen, os.Getpid(), comm(os.Getpid()))
+		cfg.Marathon.Listen, os.Getpid(), proc.Comm(os.Getpid()))
 	want2 := fmt.Sprintf("port %s for web is in use by another process (pid %d", other, os.Getpid())
 	for _, w := range []string{want1, want2, "nothing was started"} {
 		if !strings.Contains(err.Error(), w) {
@@ -508,22 +508,6 @@ func TestEnvEvaluatesInAShell(t *testing.T) {
 		if v.Name == "KUBECONFIG" || v.Name == "SWITCHYARD_LB" || v.Name == "SWITCHYARD_LB_TOKEN_FILE" {
 			t.Errorf("%s exported although its part is disabled", v.Name)
 		}
-	}
-}
-
-func TestParseProcAddr(t *testing.T) {
-	for in, want := range map[string]string{
-		"0100007F:1F90":                         "127.0.0.1:8080",
-		"00000000:0050":                         "0.0.0.0:80",
-		"00000000000000000000000001000000:0016": "[::1]:22",
-	} {
-		ap, ok := parseProcAddr(in)
-		if !ok || ap.String() != want {
-			t.Errorf("parseProcAddr(%q) = %v, %v; want %s", in, ap, ok, want)
-		}
-	}
-	if _, ok := parseProcAddr("zz:1"); ok {
-		t.Error("bad hex accepted")
 	}
 }
 

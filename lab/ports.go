@@ -1,21 +1,17 @@
 package lab
 
 import (
-	"bufio"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lab/proc"
 )
 
 // PortUse is one listen address of the lab: which component binds it and
@@ -141,129 +137,10 @@ func checkPort(u PortUse, marker, configPath string) error {
 		return fmt.Errorf("check port %s for %s: %w", u.Addr, u.Component, err)
 	}
 	e := &PortInUseError{Use: u, ConfigPath: configPath}
-	if pid := listenerPID(u.Addr); pid > 0 {
+	if pid := proc.ListenerPID(u.Addr); pid > 0 {
 		e.PID = pid
-		e.Command = comm(pid)
-		e.OurLeftover = hasEnv(pid, marker)
+		e.Command = proc.Comm(pid)
+		e.OurLeftover = proc.HasEnv(pid, marker)
 	}
 	return e
-}
-
-// listenerPID finds the process listening on addr (a listener on the
-// wildcard address counts), or 0.
-func listenerPID(addr string) int {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		return 0
-	}
-	inodes := listenInodes(ap)
-	if len(inodes) == 0 {
-		return 0
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		fds, err := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			l, err := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name()))
-			if err == nil && strings.HasPrefix(l, "socket:[") && inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] {
-				return pid
-			}
-		}
-	}
-	return 0
-}
-
-// Listening reports the TCP listeners (in this network namespace) whose
-// address matches ap (or is a wildcard on its port), as inode -> true.
-func listenInodes(ap netip.AddrPort) map[string]bool {
-	out := map[string]bool{}
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		for _, l := range listeners(file) {
-			if l.addr.Port() != ap.Port() {
-				continue
-			}
-			a := l.addr.Addr().Unmap()
-			if a == ap.Addr().Unmap() || a.IsUnspecified() {
-				out[l.inode] = true
-			}
-		}
-	}
-	return out
-}
-
-type listener struct {
-	addr  netip.AddrPort
-	inode string
-}
-
-// listeners parses /proc/net/tcp{,6} for sockets in LISTEN state.
-func listeners(file string) []listener {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []listener
-	sc := bufio.NewScanner(f)
-	sc.Scan() // header
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) < 10 || fs[3] != "0A" {
-			continue
-		}
-		if ap, ok := parseProcAddr(fs[1]); ok {
-			out = append(out, listener{addr: ap, inode: fs[9]})
-		}
-	}
-	return out
-}
-
-// parseProcAddr decodes "0100007F:1F90" (IPv4) or the 32-hex-digit IPv6 form;
-// the address is stored as host-order 32-bit words.
-func parseProcAddr(s string) (netip.AddrPort, bool) {
-	h, p, ok := strings.Cut(s, ":")
-	if !ok {
-		return netip.AddrPort{}, false
-	}
-	port, err := strconv.ParseUint(p, 16, 16)
-	if err != nil {
-		return netip.AddrPort{}, false
-	}
-	raw, err := hex.DecodeString(h)
-	if err != nil || (len(raw) != 4 && len(raw) != 16) {
-		return netip.AddrPort{}, false
-	}
-	for i := 0; i < len(raw); i += 4 { // little-endian words
-		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
-	}
-	a, _ := netip.AddrFromSlice(raw)
-	return netip.AddrPortFrom(a, uint16(port)), true
-}
-
-func comm(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	if err != nil {
-		return "?"
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func hasEnv(pid int, entry string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
-		return false
-	}
-	for _, kv := range strings.Split(string(b), "\x00") {
-		if kv == entry {
-			return true
-		}
-	}
-	return false
 }

@@ -533,9 +533,14 @@ func (l *Lab) Stop() error {
 // namespaces and its pod bridge.
 func Leftovers(cfg labconfig.Config) []string {
 	var out []string
-	for _, id := range proc.FindByEnv(lab.Marker(cfg)) {
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", id.PID))
-		out = append(out, fmt.Sprintf("process %d still runs: %s", id.PID, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")))
+	seen := map[int]bool{}
+	// A process of the lab carries its marker, or works inside the lab
+	// directory (a task's sandbox, a pod's directory) if it dropped it.
+	for _, id := range append(proc.FindByEnv(lab.Marker(cfg)), proc.FindByCwd(cfg.Dir)...) {
+		if !seen[id.PID] {
+			seen[id.PID] = true
+			out = append(out, "process still runs: "+proc.Describe(id.PID))
+		}
 	}
 	for _, a := range lab.Leftovers(cfg, nil, nodeAgentAddrs(cfg)) {
 		out = append(out, "still listening: "+a)

@@ -18,6 +18,11 @@ import (
 var taskApp string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(orphanHelperEnv) == "" {
+		for _, p := range SweepOrphans() {
+			fmt.Fprintln(os.Stderr, "labmarathon tests: stopped a task of an earlier, killed test run:", p)
+		}
+	}
 	dir, err := os.MkdirTemp("", "labmarathon-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -2,10 +2,15 @@ package labmarathon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +47,9 @@ type TestServer struct {
 func TestConfig(t testing.TB, n int) labconfig.Config {
 	t.Helper()
 	cfg := labconfig.Default()
-	cfg.ID = fmt.Sprintf("sy-test-%08x", rand.Uint32())
+	// The test process's pid in the ID lets SweepOrphans find the tasks of
+	// a test process that was killed before its cleanups ran.
+	cfg.ID = fmt.Sprintf("%s%d-%08x", testIDPrefix, os.Getpid(), rand.Uint32())
 	cfg.Dir = t.TempDir()
 	cfg.Kubernetes.Enabled = false
 	cfg.Nginx.Enabled = false
@@ -80,8 +87,92 @@ func StartForTestWith(t testing.TB, cfg labconfig.Config, opts Options) *TestSer
 		for _, id := range proc.FindByEnv(labconfig.MarkerEnv + "=" + ts.Config.ID) {
 			proc.StopID(id, 2*time.Second, nil)
 		}
+		if left := Leftovers(ts.Config); len(left) > 0 {
+			t.Errorf("lab marathon test server %s left behind:\n  %s", ts.Config.ID, strings.Join(left, "\n  "))
+			for _, id := range proc.FindByCwd(ts.Config.Dir) {
+				proc.StopID(id, time.Second, nil)
+			}
+		}
 	})
 	return ts
+}
+
+// testIDPrefix starts the ID of every TestConfig lab: "sy-test-PID-RANDOM".
+const testIDPrefix = "sy-test-"
+
+// SweepOrphans stops the processes of test labs whose test process is gone
+// (killed by a timeout or a signal, so its cleanups never ran) and returns
+// what it stopped. A package's TestMain calls it first, so an interrupted
+// run leaves nothing behind for longer than the next one.
+func SweepOrphans() []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		owner, ok := testLabOwner(pid)
+		if !ok || owner == os.Getpid() || processExists(owner) {
+			continue
+		}
+		desc := "process " + proc.Describe(pid)
+		if ids := proc.FindByPID(pid); len(ids) == 1 {
+			proc.StopID(ids[0], time.Second, nil)
+			out = append(out, desc)
+		}
+	}
+	return out
+}
+
+// testLabOwner returns the test process that started pid's test lab, from
+// the lab marker in pid's environment (sy-test-OWNER-RANDOM).
+func testLabOwner(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return 0, false
+	}
+	for _, kv := range strings.Split(string(b), "\x00") {
+		rest, ok := strings.CutPrefix(kv, labconfig.MarkerEnv+"="+testIDPrefix)
+		if !ok {
+			continue
+		}
+		owner, _, ok := strings.Cut(rest, "-")
+		if n, err := strconv.Atoi(owner); ok && err == nil && n > 0 {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+func processExists(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Leftovers lists what a stopped lab Marathon's tasks left running: a
+// process carrying the lab's marker or working inside the lab directory
+// (a task's sandbox), or a listener on one of the lab's node addresses.
+func Leftovers(cfg labconfig.Config) []string {
+	var out []string
+	seen := map[int]bool{}
+	ids := append(proc.FindByEnv(labconfig.MarkerEnv+"="+cfg.ID), proc.FindByCwd(cfg.Dir)...)
+	for _, id := range ids {
+		if !seen[id.PID] {
+			seen[id.PID] = true
+			out = append(out, "process "+proc.Describe(id.PID))
+		}
+	}
+	nodes := map[string]bool{}
+	for _, n := range cfg.Nodes {
+		nodes[n.Address] = true
+	}
+	for _, l := range proc.Listeners() {
+		if nodes[l.Addr.Addr().String()] {
+			out = append(out, "listener "+l.Addr.String())
+		}
+	}
+	return out
 }
 
 func (ts *TestServer) start(reuse bool) {
