@@ -30,26 +30,32 @@ func TestNewRefusesNonLoopbackListen(t *testing.T) {
 		{"marathon.example.org:8080", false},
 		{"127.0.0.1", false}, // no port
 	} {
-		t.Run(tc.listen, func(t *testing.T) {
-			cfg := TestConfig(t, 1)
-			cfg.Marathon.Listen = tc.listen
-			s, err := New(cfg, Options{Logf: t.Logf})
-			if s != nil {
-				defer s.Close()
-			}
-			if tc.ok {
-				if err != nil {
-					t.Fatalf("New with marathon.listen %q: %v", tc.listen, err)
+		for _, field := range []string{"marathon.listen", "mesos.listen"} {
+			t.Run(field+"="+tc.listen, func(t *testing.T) {
+				cfg := TestConfig(t, 1)
+				if field == "marathon.listen" {
+					cfg.Marathon.Listen = tc.listen
+				} else {
+					cfg.Mesos.Listen = tc.listen
 				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("New with marathon.listen %q: no error, want a refusal", tc.listen)
-			}
-			if !strings.Contains(err.Error(), "marathon.listen") {
-				t.Fatalf("New with marathon.listen %q: %v; the error does not name marathon.listen", tc.listen, err)
-			}
-		})
+				s, err := New(cfg, Options{Logf: t.Logf})
+				if s != nil {
+					defer s.Close()
+				}
+				if tc.ok {
+					if err != nil {
+						t.Fatalf("New with %s %q: %v", field, tc.listen, err)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatalf("New with %s %q: no error, want a refusal", field, tc.listen)
+				}
+				if !strings.Contains(err.Error(), field) {
+					t.Fatalf("New with %s %q: %v; the error does not name %s", field, tc.listen, err, field)
+				}
+			})
+		}
 	}
 }
 

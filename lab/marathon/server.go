@@ -79,7 +79,10 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("lab marathon: %w", err)
 	}
-	if err := checkLoopback(cfg.Marathon.Listen); err != nil {
+	if err := checkLoopback("marathon.listen", cfg.Marathon.Listen); err != nil {
+		return nil, fmt.Errorf("lab marathon: %w", err)
+	}
+	if err := checkLoopback("mesos.listen", cfg.Mesos.Listen); err != nil {
 		return nil, fmt.Errorf("lab marathon: %w", err)
 	}
 	if opts.Self == "" {
@@ -228,15 +231,17 @@ func (s *Server) gcSandboxes(age time.Duration) {
 	}
 }
 
-// checkLoopback refuses a lab.yaml marathon.listen that is not a loopback
-// address: the lab Marathon starts processes for whoever asks it (and its
-// token, when set, is a lab convenience, not a perimeter), so it never
-// listens beyond the machine. "localhost" and 127.0.0.0/8 or ::1 addresses
-// pass; an empty host (all interfaces), 0.0.0.0 and any other name do not.
-func checkLoopback(listen string) error {
+// checkLoopback refuses a lab.yaml listen address (field names it:
+// marathon.listen, mesos.listen) that is not a loopback address: the lab
+// Marathon starts processes for whoever asks it (and its token, when set,
+// is a lab convenience, not a perimeter), and its Mesos view shows every
+// task's command and environment, so neither listens beyond the machine.
+// "localhost" and 127.0.0.0/8 or ::1 addresses pass; an empty host (all
+// interfaces), 0.0.0.0 and any other name do not.
+func checkLoopback(field, listen string) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("marathon.listen: %q must be host:port: %w", listen, err)
+		return fmt.Errorf("%s: %q must be host:port: %w", field, listen, err)
 	}
 	if host == "localhost" {
 		return nil
@@ -244,7 +249,7 @@ func checkLoopback(listen string) error {
 	if a, err := netip.ParseAddr(host); err == nil && a.Unmap().IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("marathon.listen: %q is not a loopback address; the lab Marathon runs processes on request and listens on loopback only (use 127.0.0.1:<port>)", listen)
+	return fmt.Errorf("%s: %q is not a loopback address; the lab Marathon runs processes on request and listens on loopback only (use 127.0.0.1:<port>)", field, listen)
 }
 
 // Run serves the Marathon API on cfg.Marathon.Listen and the Mesos view on
