@@ -12,14 +12,21 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
 if ((${#missing[@]})); then
   echo "deps: installing Debian packages: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The Debian nginx package starts a system nginx on :80; the lab runs its own.
   $SUDO systemctl disable --now nginx >/dev/null 2>&1 || $SUDO service nginx stop >/dev/null 2>&1 || true
+fi
+
+# A lab started by root runs its workloads (Marathon tasks, pod containers)
+# as this unprivileged account, and nginx's workers as Debian's www-data.
+if ! getent passwd switchyard-lab >/dev/null; then
+  echo "deps: creating the system user switchyard-lab (the lab's tasks and pods run as it)"
+  $SUDO useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin switchyard-lab
 fi
 
 if [ -x scripts/build-kube.sh ]; then

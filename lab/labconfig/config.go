@@ -41,6 +41,23 @@ type Config struct {
 	Kubernetes Kubernetes `json:"kubernetes"`
 	// Nginx configures the shared load balancer.
 	Nginx Nginx `json:"nginx"`
+	// TaskUser is the account Marathon tasks and pod containers run as when
+	// the lab runs as root (default DefaultTaskUser, which scripts/deps.sh
+	// creates); a Marathon app's "user" field picks another non-root
+	// account. A lab started by another user runs them as that user.
+	TaskUser string `json:"taskUser,omitempty"`
+}
+
+// DefaultTaskUser is the unprivileged account scripts/deps.sh creates for
+// the lab's workloads.
+const DefaultTaskUser = "switchyard-lab"
+
+// TaskUserName is TaskUser or its default.
+func (c Config) TaskUserName() string {
+	if c.TaskUser != "" {
+		return c.TaskUser
+	}
+	return DefaultTaskUser
 }
 
 // Endpoint is a listen address for one lab component.
@@ -196,6 +213,20 @@ type Nginx struct {
 	Admin string `json:"admin"`
 	// Binary is the nginx executable (default /usr/sbin/nginx).
 	Binary string `json:"binary,omitempty"`
+	// User is the account nginx's workers run as when the lab runs as root
+	// (default DefaultNginxUser, Debian's nginx user); the master stays root.
+	User string `json:"user,omitempty"`
+}
+
+// DefaultNginxUser is the account of Debian's nginx package.
+const DefaultNginxUser = "www-data"
+
+// UserName is User or its default.
+func (n Nginx) UserName() string {
+	if n.User != "" {
+		return n.User
+	}
+	return DefaultNginxUser
 }
 
 // Default returns the base lab configuration (NewLab is what `lab up` writes

@@ -236,6 +236,9 @@ type appSpec struct {
 	MaxLaunchDelay float64
 	KillGrace      float64
 	KillSelection  string
+	// User is the account the app asks to run as (Marathon's "user"); see
+	// Server.taskUser for what the lab does with it.
+	User string
 }
 
 // portDef is one of portDefinitions (host networking).
@@ -399,6 +402,7 @@ type wireApp struct {
 	MaxLaunchDelaySeconds      *float64 `json:"maxLaunchDelaySeconds"`
 	TaskKillGracePeriodSeconds *float64 `json:"taskKillGracePeriodSeconds"`
 	KillSelection              string   `json:"killSelection"`
+	User                       string   `json:"user"`
 }
 
 type wireHealthCheck struct {
@@ -446,6 +450,7 @@ func parseSpec(d appDef) (*appSpec, []errorDetail) {
 		MaxLaunchDelay: orF(w.MaxLaunchDelaySeconds, 300),
 		KillGrace:      orF(w.TaskKillGracePeriodSeconds, 3),
 		KillSelection:  w.KillSelection,
+		User:           w.User,
 		Instances:      1,
 		CPUs:           orF(w.CPUs, 1),
 		Mem:            orF(w.Mem, 128),

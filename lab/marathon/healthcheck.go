@@ -97,6 +97,9 @@ func (s *Server) healthLoop(ctx context.Context, taskID string, sp *appSpec, idx
 				check.Env[k] = v
 			}
 			check.Dir = t.Sandbox
+			if u := s.userFor(sp); u != nil {
+				check.Wrap = u.Setpriv() // as the task runs
+			}
 		}
 		port, perr := probeTarget(sp, hc, t)
 		check.Port = port

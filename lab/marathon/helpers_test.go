@@ -28,6 +28,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The tasks (run as the lab's task user when the tests run as root)
+	// must be able to run it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	taskApp = filepath.Join(dir, "taskapp")
 	cmd := exec.Command("go", "build", "-o", taskApp, "./testdata/taskapp")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

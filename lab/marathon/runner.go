@@ -123,10 +123,17 @@ func (s *Server) processSpec(a *appState, sp *appSpec, t *taskState, ag agent) (
 	if err != nil {
 		return proc.Spec{}, err
 	}
-	if err := os.MkdirAll(t.Sandbox, 0o755); err != nil {
+	if err := os.MkdirAll(t.Sandbox, 0o700); err != nil {
 		return proc.Spec{}, fmt.Errorf("sandbox: %w", err)
 	}
+	user := s.userFor(sp)
+	if user != nil {
+		if err := os.Chown(t.Sandbox, int(user.UID), int(user.GID)); err != nil {
+			return proc.Spec{}, fmt.Errorf("sandbox: %w", err)
+		}
+	}
 	spec := proc.Spec{
+		User:    user,
 		Env:     taskEnv(s.cfg, s.opts.PATH, sp, formatTime(a.Version), t),
 		Dir:     t.Sandbox,
 		LogPath: filepath.Join(t.Sandbox, "stdout"),
@@ -140,4 +147,50 @@ func (s *Server) processSpec(a *appState, sp *appSpec, t *taskState, ag agent) (
 		spec.Argv = argv
 	}
 	return spec, nil
+}
+
+// userFor is who a task of sp runs as: nil (the server's own identity) when
+// the lab does not run as root; else the app's "user" when it names an
+// existing account other than root, else the lab's task user. Mesos would
+// fail a task whose user does not exist; the lab runs it as its task user
+// and says so in its log, so that definitions written for a real cluster
+// still run.
+func (s *Server) userFor(sp *appSpec) *proc.User {
+	if s.taskUser == nil {
+		return nil
+	}
+	if sp.User != "" && sp.User != s.taskUser.Name {
+		u, err := proc.LookupUser(sp.User)
+		if err == nil {
+			return &u
+		}
+		s.logf("app %s: user %q: %v; its tasks run as %s", sp.ID, sp.User, err, s.taskUser)
+	}
+	return s.taskUser
+}
+
+// prepareForTaskUser makes the lab directory and the tasks' sandbox root
+// searchable (not listable) by others, so that tasks running as u reach
+// their sandboxes, and checks that u can reach them: the directories above
+// the lab directory belong to the operator.
+func prepareForTaskUser(cfg labconfig.Config, u proc.User) error {
+	root := cfg.Path("marathon", "sandboxes")
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return fmt.Errorf("sandboxes: %w", err)
+	}
+	for _, d := range []string{cfg.Dir, cfg.Path("marathon"), root} {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, st.Mode().Perm()|0o001); err != nil {
+				return fmt.Errorf("let tasks reach their sandboxes: %w", err)
+			}
+		}
+	}
+	if err := proc.Reachable(root, u, 1); err != nil {
+		return fmt.Errorf("tasks run as %s, who cannot reach their sandboxes in %s: %w; make the directories above the lab directory searchable (chmod o+x) or put the lab elsewhere", u, root, err)
+	}
+	return nil
 }

@@ -45,6 +45,9 @@ type Options struct {
 type Server struct {
 	cfg     labconfig.Config
 	opts    Options
+	// taskUser is who tasks run as by default (nil: the server's own
+	// identity, when it does not run as root).
+	taskUser *proc.User
 	started time.Time
 	agents  []agent
 	store   store
@@ -90,6 +93,20 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 			opts.Self = exe
 		}
 	}
+	taskUser, err := proc.WorkloadUser(cfg.TaskUserName())
+	if err != nil {
+		return nil, fmt.Errorf("lab marathon: lab.yaml taskUser: %w", err)
+	}
+	if taskUser != nil {
+		if err := prepareForTaskUser(cfg, *taskUser); err != nil {
+			return nil, fmt.Errorf("lab marathon: %w", err)
+		}
+		if opts.Self != "" {
+			if opts.Self, err = proc.Expose(opts.Self, cfg.Path("bin", "switchyard"), *taskUser); err != nil {
+				return nil, fmt.Errorf("lab marathon: the switchyard binary for tasks: %w", err)
+			}
+		}
+	}
 	if opts.PATH == "" {
 		opts.PATH = os.Getenv("PATH")
 	}
@@ -115,6 +132,7 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 	s := &Server{
 		cfg:         cfg,
 		opts:        opts,
+		taskUser:    taskUser,
 		started:     time.Now(),
 		store:       store{dir: cfg.Path("marathon", "state")},
 		bus:         newEventBus(),

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,13 @@ func TestConfig(t testing.TB, n int) labconfig.Config {
 	// a test process that was killed before its cleanups ran.
 	cfg.ID = fmt.Sprintf("%s%d-%08x", testIDPrefix, os.Getpid(), rand.Uint32())
 	cfg.Dir = t.TempDir()
+	// Run as root, the lab's tasks run as its unprivileged task user, who
+	// must be able to pass through the test's temporary directory.
+	if os.Geteuid() == 0 {
+		if err := os.Chmod(filepath.Dir(cfg.Dir), 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg.Kubernetes.Enabled = false
 	cfg.Nginx.Enabled = false
 	cfg.Nodes = nil

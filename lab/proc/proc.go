@@ -34,6 +34,9 @@ type Spec struct {
 	LogPath string
 	// Wrap, when set, is prepended to the final argv (e.g. "ip netns exec NS").
 	Wrap []string
+	// User, when set, is who the process runs as (the caller runs as root);
+	// nil keeps the caller's identity.
+	User *User
 }
 
 // ID identifies a process across restarts of its supervisor: a PID alone can
@@ -105,7 +108,7 @@ func Start(spec Spec) (*Process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = spec.Env
 	cmd.Dir = spec.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: spec.User.credential()}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, fmt.Errorf("proc: %w", err)
