@@ -43,15 +43,15 @@ type Options struct {
 
 // Server is the lab's Marathon with its Mesos master view.
 type Server struct {
-	cfg     labconfig.Config
-	opts    Options
+	cfg  labconfig.Config
+	opts Options
 	// taskUser is who tasks run as by default (nil: the server's own
 	// identity, when it does not run as root).
 	taskUser *proc.User
-	started time.Time
-	agents  []agent
-	store   store
-	bus     *eventBus
+	started  time.Time
+	agents   []agent
+	store    store
+	bus      *eventBus
 
 	ctx    context.Context
 	cancel context.CancelFunc
