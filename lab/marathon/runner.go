@@ -168,29 +168,3 @@ func (s *Server) userFor(sp *appSpec) *proc.User {
 	}
 	return s.taskUser
 }
-
-// prepareForTaskUser makes the lab directory and the tasks' sandbox root
-// searchable (not listable) by others, so that tasks running as u reach
-// their sandboxes, and checks that u can reach them: the directories above
-// the lab directory belong to the operator.
-func prepareForTaskUser(cfg labconfig.Config, u proc.User) error {
-	root := cfg.Path("marathon", "sandboxes")
-	if err := os.MkdirAll(root, 0o711); err != nil {
-		return fmt.Errorf("sandboxes: %w", err)
-	}
-	for _, d := range []string{cfg.Dir, cfg.Path("marathon"), root} {
-		st, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if st.Mode().Perm()&0o001 == 0 {
-			if err := os.Chmod(d, st.Mode().Perm()|0o001); err != nil {
-				return fmt.Errorf("let tasks reach their sandboxes: %w", err)
-			}
-		}
-	}
-	if err := proc.Reachable(root, u, 1); err != nil {
-		return fmt.Errorf("tasks run as %s, who cannot reach their sandboxes in %s: %w; make the directories above the lab directory searchable (chmod o+x) or put the lab elsewhere", u, root, err)
-	}
-	return nil
-}

@@ -98,8 +98,9 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("lab marathon: lab.yaml taskUser: %w", err)
 	}
 	if taskUser != nil {
-		if err := prepareForTaskUser(cfg, *taskUser); err != nil {
-			return nil, fmt.Errorf("lab marathon: %w", err)
+		// Tasks reach their sandboxes.
+		if err := proc.LetThrough(*taskUser, cfg.Dir, cfg.Path("marathon"), cfg.Path("marathon", "sandboxes")); err != nil {
+			return nil, fmt.Errorf("lab marathon: task sandboxes: %w", err)
 		}
 		if opts.Self != "" {
 			if opts.Self, err = proc.Expose(opts.Self, cfg.Path("bin", "switchyard"), *taskUser); err != nil {

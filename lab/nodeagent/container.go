@@ -48,20 +48,44 @@ func (p *podRunner) prepare(c *ctr) (launch, string, error) {
 	if err != nil {
 		return launch{}, "CreateContainerError", err
 	}
-	dir := p.dir
+	dir := filepath.Join(p.dir, WorkDirName)
 	if c.spec.WorkingDir != "" {
 		if st, err := os.Stat(c.spec.WorkingDir); err != nil || !st.IsDir() {
 			return launch{}, "CreateContainerError", fmt.Errorf("workingDir %s does not exist on the lab machine (lab containers run local programs)", c.spec.WorkingDir)
 		}
 		dir = c.spec.WorkingDir
 	}
-	if err := os.MkdirAll(p.dir, 0o755); err != nil {
-		return launch{}, "CreateContainerError", fmt.Errorf("pod dir: %w", err)
+	if err := p.makeWorkDir(); err != nil {
+		return launch{}, "CreateContainerError", err
 	}
 	return launch{
 		spec: proc.Spec{Argv: argv, Env: env, Dir: dir, LogPath: filepath.Join(p.dir, c.spec.Name+".log"), Wrap: p.wrap()},
 		env:  env,
 	}, "", nil
+}
+
+// WorkDirName is the directory inside a pod's directory where its
+// containers start (unless they set workingDir) and may write, as in their
+// root filesystem; the containers of a pod share it. The pod's directory
+// itself (the agent's state, the container logs) is not theirs.
+const WorkDirName = "rootfs"
+
+// makeWorkDir creates the pod's directory (searchable, not listable, by
+// others) and its work directory (the containers' user's only).
+func (p *podRunner) makeWorkDir() error {
+	if err := os.MkdirAll(p.dir, 0o711); err != nil {
+		return fmt.Errorf("pod dir: %w", err)
+	}
+	work := filepath.Join(p.dir, WorkDirName)
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		return fmt.Errorf("pod work dir: %w", err)
+	}
+	if u := p.rt.user; u != nil {
+		if err := os.Chown(work, int(u.UID), int(u.GID)); err != nil {
+			return fmt.Errorf("pod work dir: %w", err)
+		}
+	}
+	return nil
 }
 
 // runOnce starts (or adopts) the container, runs its probes and waits for it
@@ -260,7 +284,7 @@ func (p *podRunner) probeLoop(ctx context.Context, c *ctr, pr *proc.Process, env
 	t := TimingOf(pb)
 	st := NewProbeState(t, initial)
 	check, err := CheckFor(pb.ProbeHandler, &c.spec, p.ip.String(), env, p.wrap(), t.Timeout)
-	check.Dir = p.dir
+	check.Dir = filepath.Join(p.dir, WorkDirName)
 	if err != nil {
 		p.event(corev1.EventTypeWarning, "Unhealthy", "%s probe cannot run: %v", kind, err)
 	}
@@ -381,7 +405,7 @@ func (p *podRunner) runHook(ctx context.Context, c *ctr, h corev1.LifecycleHandl
 	if err != nil {
 		return err
 	}
-	check.Dir = p.dir
+	check.Dir = filepath.Join(p.dir, WorkDirName)
 	return p.rt.probe(ctx, check)
 }
 

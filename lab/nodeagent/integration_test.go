@@ -15,8 +15,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -912,13 +914,13 @@ func TestPreStopHookAndGracePeriodOnDelete(t *testing.T) {
 		return time.Since(t0)
 	}
 	politeTook, stubbornTook := gone(polite), gone(stubborn)
-	dir := func(p *corev1.Pod) string { return e.cfg.Path("pods", nodeagent.PodDirName(p)) }
+	dir := func(p *corev1.Pod) string { return e.cfg.Path("pods", nodeagent.PodDirName(p), nodeagent.WorkDirName) }
 	for _, p := range []*corev1.Pod{polite, stubborn} {
 		if b, err := os.ReadFile(filepath.Join(dir(p), "prestop.txt")); err != nil || !strings.Contains(string(b), "prestop-ran") {
 			t.Errorf("%s: preStop hook did not run: %v", p.Name, err)
 		}
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir(polite), "c.log")); !strings.Contains(string(b), "got-sigterm") {
+	if b, _ := os.ReadFile(e.cfg.Path("pods", nodeagent.PodDirName(polite), "c.log")); !strings.Contains(string(b), "got-sigterm") {
 		t.Errorf("polite: no SIGTERM seen; log %q", b)
 	}
 	if politeTook > 10*time.Second {
@@ -1155,4 +1157,58 @@ func TestKubeletReservationSetsAllocatable(t *testing.T) {
 		got := nodeagent.FormatResources(n.Status.Allocatable)
 		return got == "cpu=1 ephemeral-storage=20Gi memory=1Gi pods=110", got
 	})
+}
+
+// TestContainersDoNotRunAsRoot: a lab started by root runs pod containers,
+// their exec probes and hooks as its unprivileged task user, in the pod
+// network and on the host network alike; the pod's work directory is the
+// containers' and its directory (the agent's state, the logs) is not.
+func TestContainersDoNotRunAsRoot(t *testing.T) {
+	e := need(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the tests do not run as root: containers run as the test's own user")
+	}
+	u, err := proc.LookupUser(e.cfg.TaskUserName())
+	if err != nil {
+		t.Fatalf("%v: scripts/deps.sh creates it", err)
+	}
+	ns := e.namespace(t)
+	for _, hostNet := range []bool{false, true} {
+		name := "uid-pod-net"
+		if hostNet {
+			name = "uid-host-net"
+		}
+		createPod(t, ns, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PodSpec{HostNetwork: hostNet, Containers: []corev1.Container{{
+				Name: "c", Image: "lab/shell", Args: []string{"echo uid=$(id -u); touch mine && exec sleep 600"},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+					Command: []string{"/bin/sh", "-c", "id -u > probe-uid"}}}, PeriodSeconds: 1},
+			}}},
+		})
+	}
+	want := strconv.FormatUint(uint64(u.UID), 10)
+	for _, name := range []string{"uid-pod-net", "uid-host-net"} {
+		waitFor(t, 30*time.Second, name+" ready", func() (bool, string) {
+			p := getPod(ns, name)
+			return podReady(p), string(p.Status.Phase)
+		})
+		p := getPod(ns, name)
+		dir := e.cfg.Path("pods", nodeagent.PodDirName(p))
+		if b, _ := os.ReadFile(filepath.Join(dir, "c.log")); !strings.Contains(string(b), "uid="+want+"\n") {
+			t.Errorf("%s: the container printed %q, want uid=%s (%s)", name, b, want, u)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, nodeagent.WorkDirName, "probe-uid")); strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s: the exec probe ran as uid %q, want %s", name, b, want)
+		}
+		for path, owner := range map[string]uint32{dir: 0, filepath.Join(dir, "state.json"): 0, filepath.Join(dir, nodeagent.WorkDirName): u.UID} {
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.Sys().(*syscall.Stat_t).Uid; got != owner {
+				t.Errorf("%s belongs to uid %d, want %d", path, got, owner)
+			}
+		}
+	}
 }

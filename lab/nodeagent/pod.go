@@ -124,12 +124,18 @@ func (p *podRunner) update(pod *corev1.Pod) {
 	p.persistLocked()
 }
 
-// wrap is the argv prefix that enters the pod's network namespace.
+// wrap is the argv prefix of a container's commands: enter the pod's
+// network namespace, then become the lab's task user (when run as root).
 func (p *podRunner) wrap() []string {
-	if p.hostNetwork() {
-		return nil
+	var w []string
+	if !p.hostNetwork() {
+		w = p.rt.net.Wrap(p.uidStr)
 	}
-	return p.rt.net.Wrap(p.uidStr)
+	if p.rt.user != nil {
+		// After entering the network namespace, which needs root.
+		w = append(w, p.rt.user.Setpriv()...)
+	}
+	return w
 }
 
 func (p *podRunner) event(typ, reason, msgFmt string, args ...any) {

@@ -26,7 +26,7 @@ type ProbeCheck struct {
 	Timeout  time.Duration
 	// Wrap runs Command inside the pod's network namespace.
 	Wrap []string
-	// Dir is the working directory of Command (the pod's directory).
+	// Dir is the working directory of Command (the pod's work directory).
 	Dir string
 }
 

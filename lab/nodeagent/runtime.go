@@ -52,6 +52,7 @@ type Runtime struct {
 	podCIDR  netip.Prefix
 	net      Network
 	self     string
+	user     *proc.User // who containers run as (nil: the agent's own identity)
 	podsDir  string
 	marker   string
 	lookup   Lookup
@@ -98,8 +99,23 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 	if o.Recorder == nil {
 		return nil, errors.New("nodeagent: RuntimeOptions.Recorder is required")
 	}
+	user, err := proc.WorkloadUser(o.Config.TaskUserName())
+	if err != nil {
+		return nil, fmt.Errorf("nodeagent: lab.yaml taskUser: %w", err)
+	}
+	if user != nil {
+		// Containers run in their pod's directory.
+		if err := proc.LetThrough(*user, o.Config.Dir, o.Config.Path("pods")); err != nil {
+			return nil, fmt.Errorf("nodeagent: pod directories: %w", err)
+		}
+		if o.Self != "" {
+			if o.Self, err = proc.Expose(o.Self, o.Config.Path("bin", "switchyard"), *user); err != nil {
+				return nil, fmt.Errorf("nodeagent: the switchyard binary for containers: %w", err)
+			}
+		}
+	}
 	return &Runtime{
-		node: o.Node, hostIP: o.Config.Nodes[idx].Address, podCIDR: cidr, net: nw, self: o.Self,
+		node: o.Node, hostIP: o.Config.Nodes[idx].Address, podCIDR: cidr, net: nw, self: o.Self, user: user,
 		podsDir: o.Config.Path("pods"), marker: labconfig.MarkerEnv + "=" + o.Config.ID,
 		lookup: o.Lookup, recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay, finalize: o.Finalize,
 		cfg: o.Config, allocatable: NodeResources(o.Config.Nodes[idx]).Allocatable,

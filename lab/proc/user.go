@@ -166,3 +166,33 @@ func WorkloadUser(name string) (*User, error) {
 	}
 	return &u, nil
 }
+
+// LetThrough creates the directories that are missing (mode 0711) and adds
+// search permission for others to each of dirs (not read: nobody lists
+// them), then checks that u reaches the last one. Give it the lab's own
+// directories, outermost first: the directories above belong to the
+// operator, and an error says which one keeps u out.
+func LetThrough(u User, dirs ...string) error {
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return err
+		}
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, st.Mode().Perm()|0o001); err != nil {
+				return err
+			}
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	last := dirs[len(dirs)-1]
+	if err := Reachable(last, u, 1); err != nil {
+		return fmt.Errorf("%s cannot reach %s: %w; make the directories above the lab directory searchable (chmod o+x) or put the lab elsewhere", u, last, err)
+	}
+	return nil
+}
