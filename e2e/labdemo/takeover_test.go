@@ -19,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labtest"
+	"github.com/switchyard/switchyard/lab/proc"
 )
 
 // takeoverEnv carries the helper's plan (JSON) into the helper process.
@@ -226,6 +228,32 @@ func TestAnotherLocalUserCannotTakeOver(t *testing.T) {
 	}
 	if len(r.WritableFiles) > 0 {
 		t.Errorf("uid 65534 can write into the lab:\n  %s", strings.Join(r.WritableFiles, "\n  "))
+	}
+	// The lab's workloads (the demo's Marathon tasks and pod containers)
+	// do not run as root.
+	workloads := map[string]int{}
+	for _, id := range proc.FindByEnv(lab.Marker(cfg)) {
+		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", id.PID))
+		if err != nil {
+			continue
+		}
+		kind := ""
+		switch {
+		case strings.HasPrefix(cwd, cfg.Path("marathon", "sandboxes")+"/"):
+			kind = "Marathon task"
+		case strings.HasPrefix(cwd, cfg.Path("pods")+"/"):
+			kind = "pod container"
+		default:
+			continue
+		}
+		workloads[kind]++
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", id.PID))
+		if strings.Contains(string(status), "\nUid:\t0\t") {
+			t.Errorf("%s %s runs as root", kind, proc.Describe(id.PID))
+		}
+	}
+	if workloads["Marathon task"] == 0 || workloads["pod container"] == 0 {
+		t.Errorf("found workloads %v; want the demo's Marathon tasks and pod containers", workloads)
 	}
 	// Nothing was started on its behalf.
 	if b, _ := os.ReadFile("/tmp/takeover"); len(b) > 0 || bytes.Contains(b, []byte("uid")) {

@@ -49,7 +49,14 @@ type site struct {
 // namespaced kubeconfig and writes the context "prod" (made current).
 func newSite(t *testing.T, ns string) *site {
 	l := labtest.Need(t, theLab)
-	s := &site{t: t, dir: t.TempDir(), bin: l.Bin, ns: ns, podCIDR: l.Config.Kubernetes.PodCIDR}
+	// Directly in the temporary directory: nginx's workers (another user
+	// when the tests run as root) pass through it.
+	dir, err := os.MkdirTemp("", "switchyard-production-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &site{t: t, dir: dir, bin: l.Bin, ns: ns, podCIDR: l.Config.Kubernetes.PodCIDR}
 	s.appsDir = filepath.Join(s.dir, "apps")
 	s.env = append(cleanEnv(), "SWITCHYARD_CONFIG="+filepath.Join(s.dir, "config.yaml"))
 	s.lbToken = filepath.Join(s.dir, "lb.token")

@@ -21,6 +21,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/switchyard/switchyard/internal/kubeclient"
+	"github.com/switchyard/switchyard/lab/proc"
 )
 
 // operatorConf is an operator's own nginx.conf: their server with their own
@@ -76,9 +77,21 @@ func (n *nginxInstance) writeConf(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(n.Dir, "tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	user := "" // the test's own user runs the workers; as root: root, like the lab
+	user := "" // the test's own user runs the workers
 	if os.Geteuid() == 0 {
-		user = "user root;"
+		// As an operator does: the workers run as Debian's www-data, whose
+		// only directory is the routing state's.
+		u, err := proc.LookupUser("www-data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		user = "user www-data;"
+		if err := os.Chown(n.StateDir, int(u.UID), int(u.GID)); err != nil {
+			t.Fatal(err)
+		}
+		if err := proc.LetThrough(u, filepath.Dir(n.Dir), n.Dir, n.StateDir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	conf := fmt.Sprintf(operatorConf, n.Dir, n.ModuleDir, n.Listen, user)
 	if err := os.WriteFile(filepath.Join(n.Dir, "nginx.conf"), []byte(conf), 0o644); err != nil {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lab/proc"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/traffic"
 )
@@ -67,9 +68,11 @@ type Layout struct {
 	ErrorLog string
 	// AccessLog has one JSON object per proxied request (traffic.ParseAccessLog).
 	AccessLog string
-	// StateFile is the routing state nginx loads on start and writes
-	// (fsync + rename) on each change.
-	StateFile string
+	// StateFile is the routing state nginx loads on start and its workers
+	// write (fsync + rename) on each change, in StateDir (the workers').
+	StateFile, StateDir string
+	// LabDir is the lab directory (the workers pass through it).
+	LabDir string
 	// TokenFile holds the admin API's bearer token (0600, created once).
 	TokenFile string
 	// HTTPConf and LocationsConf are package lb's config files; Module is
@@ -88,7 +91,9 @@ func LayoutFor(cfg labconfig.Config) Layout {
 		PidFile:       filepath.Join(d, "nginx.pid"),
 		ErrorLog:      filepath.Join(d, "error.log"),
 		AccessLog:     filepath.Join(d, "access.log"),
-		StateFile:     filepath.Join(d, lb.StateFileName),
+		StateFile:     filepath.Join(d, "state", lb.StateFileName),
+		StateDir:      filepath.Join(d, "state"),
+		LabDir:        cfg.Dir,
 		TokenFile:     filepath.Join(d, "admin.token"),
 		HTTPConf:      filepath.Join(d, lb.HTTPConfName),
 		LocationsConf: filepath.Join(d, lb.LocationsConfName),
@@ -116,6 +121,9 @@ type Nginx struct {
 	ErrorLevel string
 	// MarkerEnv is the KEY=VALUE marker of the lab's processes.
 	MarkerEnv string
+	// User is the account of the workers when nginx runs as root (the
+	// master stays root); ignored otherwise.
+	User string
 }
 
 // New checks the lab's nginx settings and returns the shared nginx. The admin
@@ -130,6 +138,7 @@ func New(cfg labconfig.Config) (*Nginx, error) {
 		Admin:      cfg.Nginx.Admin,
 		ErrorLevel: "warn",
 		MarkerEnv:  labconfig.MarkerEnv + "=" + cfg.ID,
+		User:       cfg.Nginx.UserName(),
 	}
 	if n.Binary == "" {
 		n.Binary = DefaultBinary
@@ -222,7 +231,7 @@ func (n *Nginx) LBOptions() lb.Options {
 	return lb.Options{
 		AdminListen:       n.Admin,
 		AdminTokenFile:    n.TokenFile,
-		StateDir:          n.Dir,
+		StateDir:          n.StateDir,
 		BackendsCIDRs:     n.BackendsCIDRs(),
 		ModuleDir:         n.Dir,
 		SharedDictSize:    "32m",
@@ -264,7 +273,7 @@ func (n *Nginx) Render() ([]byte, error) {
 	}
 	user := ""
 	if os.Geteuid() == 0 {
-		user = "root" // the workers must read the lab directory
+		user = n.User
 	}
 	marker, _, _ := strings.Cut(n.MarkerEnv, "=")
 	data := map[string]any{
@@ -299,10 +308,13 @@ func (n *Nginx) Prepare(ctx context.Context) error {
 	if err := n.CheckInstalled(); err != nil {
 		return err
 	}
-	for _, d := range []string{n.Dir, n.TempDir} {
+	for _, d := range []string{n.Dir, n.TempDir, n.StateDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("nginx: %w", err)
 		}
+	}
+	if err := n.prepareWorkerUser(); err != nil {
+		return err
 	}
 	if _, err := lb.EnsureTokenFile(n.TokenFile); err != nil {
 		return fmt.Errorf("nginx: %w", err)
@@ -371,6 +383,47 @@ func checkFree(addrs map[string]string) error {
 		l.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// prepareWorkerUser, when nginx runs as root, gives the routing state
+// directory to the workers' user (they write the state there; nothing else
+// of the lab is theirs) and lets them pass through the lab directory.
+// Routing state of a lab made before the state had its own directory moves
+// there.
+func (n *Nginx) prepareWorkerUser() error {
+	old := filepath.Join(n.Dir, lb.StateFileName)
+	if _, err := os.Stat(n.StateFile); os.IsNotExist(err) {
+		if _, err := os.Stat(old); err == nil {
+			if err := os.Rename(old, n.StateFile); err != nil {
+				return fmt.Errorf("nginx: move the routing state into %s: %w", n.StateDir, err)
+			}
+		}
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := proc.LookupUser(n.User)
+	if err != nil {
+		return fmt.Errorf("nginx: lab.yaml nginx.user (the workers' account): %w (Debian's nginx package creates www-data)", err)
+	}
+	if err := proc.LetThrough(u, n.LabDir, n.Dir); err != nil {
+		return fmt.Errorf("nginx: workers: %w", err)
+	}
+	if err := os.Chmod(n.StateDir, 0o700); err != nil {
+		return fmt.Errorf("nginx: %w", err)
+	}
+	paths := []string{n.StateDir}
+	if ents, err := os.ReadDir(n.StateDir); err == nil {
+		for _, e := range ents {
+			paths = append(paths, filepath.Join(n.StateDir, e.Name()))
+		}
+	}
+	for _, p := range paths {
+		if err := os.Lchown(p, int(u.UID), int(u.GID)); err != nil {
+			return fmt.Errorf("nginx: give the routing state to %s: %w", u, err)
+		}
+	}
+	return nil
 }
 
 // checkStateFile refuses a routing state file that nginx would refuse at

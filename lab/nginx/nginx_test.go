@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,7 +94,7 @@ func TestRenderStaysInsideLabDir(t *testing.T) {
 	}
 	mod := string(files.HTTPConf) + string(files.LocationsConf)
 	for _, want := range []string{
-		`state_dir = "/srv/lab one/nginx"`,
+		`state_dir = "/srv/lab one/nginx/state"`,
 		`token_file = "/srv/lab one/nginx/admin.token"`,
 		`backends = {"127.0.0.0/8", "10.244.0.0/16"}`,
 		`loadfile("/srv/lab one/nginx/switchyard.lua")`,
@@ -453,7 +454,7 @@ func TestPrepareRefusesTakenPort(t *testing.T) {
 	}
 	defer l.Close()
 	cfg := labconfig.Default()
-	cfg.Dir = t.TempDir()
+	cfg.Dir = nginxtest.LabDir(t)
 	cfg.Nginx.Listen = l.Addr().String()
 	cfg.Nginx.Admin = nginxtest.FreeAddr(t, "127.0.0.1")
 	n, err := labnginx.New(cfg)
@@ -590,5 +591,53 @@ func TestAdminToken(t *testing.T) {
 	err = in.Nginx.Prepare(context.Background())
 	if err == nil || !strings.Contains(err.Error(), in.Nginx.StateFile) || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("Prepare with an empty state file: %v", err)
+	}
+}
+
+// TestWorkersDoNotRunAsRoot: run as root, the lab's nginx keeps only its
+// master as root; the workers (which serve every request and the admin API)
+// run as nginx.user, own the routing state directory and nothing else.
+func TestWorkersDoNotRunAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the tests do not run as root: nginx runs as the test's user")
+	}
+	in := nginxtest.Start(t, nil)
+	u, err := proc.LookupUser(in.Cfg.Nginx.UserName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := in.Process().ID().PID
+	workers := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil || !strings.Contains(string(b), "\nPPid:\t"+strconv.Itoa(master)+"\n") {
+			continue
+		}
+		workers++
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Uid:\t"); ok {
+				if f := strings.Fields(rest); f[0] != strconv.Itoa(int(u.UID)) || f[1] != f[0] {
+					t.Errorf("worker %s runs as uids %v, want %d (%s)", e.Name(), f, u.UID, u)
+				}
+			}
+		}
+	}
+	if workers == 0 {
+		t.Fatal("no nginx worker found")
+	}
+	// The workers write the routing state: a change persists across restarts.
+	be := nginxtest.StartBackend(t, "127.0.0.2", "a")
+	if code, body := adminDo(t, in, "PUT", "/routes", `{"version":7,"routes":[{"name":"web","backends":[{"address":"`+be.Addr+`","weight":1,"platform":"marathon"}]}]}`); code != 200 {
+		t.Fatalf("PUT = %d %s", code, body)
+	}
+	for path, owner := range map[string]uint32{in.Nginx.StateDir: u.UID, in.Nginx.StateFile: u.UID, in.Nginx.Dir: 0, in.Nginx.TokenFile: 0} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Sys().(*syscall.Stat_t).Uid; got != owner {
+			t.Errorf("%s belongs to uid %d, want %d", path, got, owner)
+		}
 	}
 }

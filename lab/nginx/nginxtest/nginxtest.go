@@ -60,14 +60,28 @@ func FreeAddr(t testing.TB, ip string) string {
 	return l.Addr().String()
 }
 
+// LabDir is a fresh lab directory for a test, removed when it ends. It is
+// made directly in the system's temporary directory: nginx's workers run as
+// another user when the tests run as root, and must pass through every
+// directory above the lab's (t.TempDir's parent is its test's only).
+func LabDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nginxtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // Start prepares and starts nginx in a temp lab dir; it is stopped when the
 // test ends. modify may adjust the config first (may be nil).
 func Start(t testing.TB, modify func(*labconfig.Config)) *Instance {
 	t.Helper()
 	RequireNginx(t)
 	cfg := labconfig.Default()
-	cfg.ID = "nginxtest-" + filepath.Base(t.TempDir())
-	cfg.Dir = t.TempDir()
+	cfg.Dir = LabDir(t)
+	cfg.ID = "nginxtest-" + filepath.Base(cfg.Dir)
 	cfg.Nginx.Listen = FreeAddr(t, "127.0.0.1")
 	cfg.Nginx.Admin = FreeAddr(t, "127.0.0.1")
 	if modify != nil {
