@@ -27,9 +27,8 @@ import (
 // after its Nth journal append (a test hook for the crash tests).
 const CrashAfterEnv = "SWITCHYARD_MIGRATE_CRASH_AFTER"
 
-// WavePlanner names the apps of wave n (1-based). A plan written by
-// `switchyard plan -o json` (*plan.Plan) implements it; without one the CLI
-// groups apps by dependency depth.
+// WavePlanner names the apps of wave n (1-based): the *plan.Plan of a
+// --plan file (`switchyard plan -o json`), else of planning now.
 type WavePlanner interface {
 	Wave(n int) ([]string, error)
 }
@@ -216,7 +215,7 @@ from the app's Marathon definition, with the app.yaml's resources, else the --pl
 				if len(args) > 0 {
 					return errors.New("give apps or --wave, not both")
 				}
-				planner, err := o.planner()
+				planner, err := o.planner(cmd.Context(), newPlanOptions(cmd))
 				if err != nil {
 					return err
 				}
@@ -244,7 +243,7 @@ from the app's Marathon definition, with the app.yaml's resources, else the --pl
 	for _, op := range []string{control.OpPause, control.OpResume, control.OpAbort} {
 		cmd.AddCommand(newMigrateControlCmd(op))
 	}
-	cmd.Flags().IntVar(&o.wave, "wave", 0, "migrate the apps of wave N (of --plan, else by dependsOn depth)")
+	cmd.Flags().IntVar(&o.wave, "wave", 0, "migrate the apps of wave N (of --plan, else of the plan `switchyard plan` makes now with its defaults)")
 	cmd.Flags().StringVar(&o.planFile, "plan", "", "plan written by `switchyard plan -o json` that names the waves and sets each app's requests/limits (app.yaml resources win)")
 	cmd.Flags().IntVar(&o.parallel, "parallel", 4, "migrations running at once")
 	cmd.Flags().StringVar(&o.onRestart, "on-restart", string(migrate.ResumeContinue), "what to do with a migration found in flight in the journal: continue or rollback")
@@ -252,10 +251,26 @@ from the app's Marathon definition, with the app.yaml's resources, else the --pl
 	return cmd
 }
 
-// planner returns the waves: the plan file's, else dependency depth.
-func (o *migrateOptions) planner() (WavePlanner, error) {
+// planner returns the waves: the plan file's, else the plan po makes of
+// the apps now (from the live platforms, as `switchyard plan --apps` does);
+// a plan that cannot be carried out is refused with its blockers.
+func (o *migrateOptions) planner(ctx context.Context, po *planOptions) (WavePlanner, error) {
 	if o.planFile == "" {
-		return dependencyWaves(o.specs), nil
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		po.resolved = &o.ctx
+		if o.namespace != "" {
+			po.namespace = o.namespace
+		}
+		p, err := po.make(ctx, o.appsDir)
+		if err != nil {
+			return nil, fmt.Errorf("--wave %d: plan the apps under %s: %w", o.wave, o.appsDir, err)
+		}
+		if err := unsatisfiable(p); err != nil {
+			return nil, fmt.Errorf("--wave %d: %w (see switchyard plan %s)", o.wave, err, o.appsDir)
+		}
+		return p, nil
 	}
 	data, err := os.ReadFile(o.planFile)
 	if err != nil {

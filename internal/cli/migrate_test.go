@@ -1,35 +1,49 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/plan"
 )
 
-func TestDependencyWaves(t *testing.T) {
-	specs := []*appspec.Spec{
-		{Name: "api", DependsOn: []string{"db"}},
-		{Name: "db"},
-		{Name: "web", DependsOn: []string{"api", "cache"}},
-		{Name: "cache"},
-		{Name: "batch", DependsOn: []string{"db"}},
+// TestMigrateWaveWithoutPlanFileFollowsPlan: `migrate --wave N` without
+// --plan migrates wave N of the plan `switchyard plan` makes (its
+// defaults; here from a saved inventory), and refuses an unsatisfiable one.
+func TestMigrateWaveWithoutPlanFileFollowsPlan(t *testing.T) {
+	po := newPlanOptions(nil)
+	po.inventoryFile = writeInventory(t, planInventory(1))
+	o := &migrateOptions{appsDir: t.TempDir(), wave: 2}
+	w, err := o.planner(context.Background(), po)
+	if err != nil {
+		t.Fatal(err)
 	}
-	w := dependencyWaves(specs)
-	for n, want := range map[int]string{1: "cache db", 2: "api batch", 3: "web"} {
-		got, err := w.Wave(n)
-		if err != nil || strings.Join(got, " ") != want {
-			t.Errorf("wave %d: %v %v, want %s", n, got, err, want)
+	out, err := runPlan("--inventory", po.inventoryFile, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Decode([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 3; n++ {
+		got, gerr := w.Wave(n)
+		want, werr := p.Wave(n)
+		if strings.Join(got, " ") != strings.Join(want, " ") || (gerr == nil) != (werr == nil) {
+			t.Errorf("wave %d: migrate %v %v, plan %v %v", n, got, gerr, want, werr)
 		}
 	}
-	if _, err := w.Wave(4); err == nil || !strings.Contains(err.Error(), "there are 3 wave(s)") {
-		t.Errorf("wave 4: %v", err)
+	if got, _ := w.Wave(2); strings.Join(got, " ") != "web" {
+		t.Errorf("wave 2 = %v, want web (priority and dependsOn are the planner's)", got)
 	}
-	bad := dependencyWaves([]*appspec.Spec{{Name: "a", DependsOn: []string{"missing"}}})
-	if _, err := bad.Wave(1); err == nil || !strings.Contains(err.Error(), `no app named "missing"`) {
-		t.Errorf("missing dependency: %v", err)
+
+	po = newPlanOptions(nil)
+	po.inventoryFile = writeInventory(t, planInventory(3))
+	if _, err := o.planner(context.Background(), po); err == nil || !strings.Contains(err.Error(), "cannot be carried out") || !strings.Contains(err.Error(), "app web needs") {
+		t.Fatalf("unsatisfiable plan: %v", err)
 	}
 }
 
@@ -40,11 +54,11 @@ func TestMigratePlanFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := &migrateOptions{planFile: bad}
-	if _, err := o.planner(); err == nil || !strings.Contains(err.Error(), "--plan "+bad) {
+	if _, err := o.planner(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "--plan "+bad) {
 		t.Fatalf("bad plan: %v", err)
 	}
 	o.planFile = filepath.Join(dir, "missing.json")
-	if _, err := o.planner(); err == nil || !strings.Contains(err.Error(), "--plan") {
+	if _, err := o.planner(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "--plan") {
 		t.Fatalf("missing plan: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/plan"
 	"github.com/switchyard/switchyard/plan/inventory"
@@ -36,10 +37,23 @@ type planOptions struct {
 	dumpInventory                     bool
 	order                             string
 	opts                              plan.Options
+	// resolved, when set, is the context to read (migrate's, which may be
+	// a lab's through --lab-dir); else the command's flags choose it.
+	resolved *config.Context
+}
+
+// newPlanOptions are the defaults of `switchyard plan`, which `migrate
+// --wave N` without --plan plans with too (so the two never disagree).
+func newPlanOptions(cmd *cobra.Command) *planOptions {
+	return &planOptions{
+		cmd: cmd, timeout: 30 * time.Second, output: "text", namespace: "default",
+		order: string(plan.OrderDependenciesFirst),
+		opts:  plan.Options{MaxWaveSize: plan.DefaultMaxWaveSize, RollbackWindow: 1, Headroom: 1.25},
+	}
 }
 
 func newPlanCmd() *cobra.Command {
-	o := &planOptions{}
+	o := newPlanOptions(nil)
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Plan the migration of the apps under DIR in waves, checked against both platforms' capacity",
@@ -69,17 +83,17 @@ its fields are documented in package plan.`,
 	f.StringVar(&o.mesosURL, "mesos-url", "", "Mesos master URL (default $MESOS_MASTER_URL)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes cluster (default $KUBECONFIG, ~/.kube/config)")
 	f.BoolVar(&o.noKubernetes, "no-kubernetes", false, "plan without reading Kubernetes (no node has joined yet)")
-	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the inventory read")
-	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json|yaml")
-	f.StringVar(&o.namespace, "namespace", "default", "Kubernetes namespace of apps whose app.yaml names none")
+	f.DurationVar(&o.timeout, "timeout", o.timeout, "timeout of the inventory read")
+	f.StringVarP(&o.output, "output", "o", o.output, "output format: text|json|yaml")
+	f.StringVar(&o.namespace, "namespace", o.namespace, "Kubernetes namespace of apps whose app.yaml names none")
 	f.StringVar(&o.usageFile, "usage", "", "observed peak usage per instance (YAML/JSON: {APP-or-MARATHON-ID: {cpus: 0.2, mem: 180}}); requests follow it")
 	f.StringVar(&o.inventoryFile, "inventory", "", "plan from a saved inventory (JSON from --dump-inventory) instead of the live platforms")
 	f.BoolVar(&o.dumpInventory, "dump-inventory", false, "print the inventory as JSON and stop")
-	f.StringVar(&o.order, "order", string(plan.OrderDependenciesFirst), "dependencies-first (backends first) or dependents-first")
-	f.IntVar(&o.opts.MaxWaveSize, "max-wave-size", plan.DefaultMaxWaveSize, "most apps in one wave")
-	f.IntVar(&o.opts.RollbackWindow, "rollback-window", 1, "waves during which a migrated app keeps Mesos room to roll back (-1: the whole plan)")
+	f.StringVar(&o.order, "order", o.order, "dependencies-first (backends first) or dependents-first")
+	f.IntVar(&o.opts.MaxWaveSize, "max-wave-size", o.opts.MaxWaveSize, "most apps in one wave")
+	f.IntVar(&o.opts.RollbackWindow, "rollback-window", o.opts.RollbackWindow, "waves during which a migrated app keeps Mesos room to roll back (-1: the whole plan)")
 	f.BoolVar(&o.opts.NoRollbackRoom, "no-rollback-room", false, "keep no rollback room (apps are finalized right after their wave)")
-	f.Float64Var(&o.opts.Headroom, "headroom", 1.25, "requests = observed usage × headroom (with --usage)")
+	f.Float64Var(&o.opts.Headroom, "headroom", o.opts.Headroom, "requests = observed usage × headroom (with --usage)")
 	f.BoolVar(&o.opts.NoShareChanges, "no-share-changes", false, "check the current Kubernetes shares only; never propose growing them")
 	f.BoolVar(&o.opts.NoJoin, "no-join", false, "never propose that a node not yet in Kubernetes joins")
 	o.cmd = cmd
@@ -95,32 +109,54 @@ func (o *planOptions) run(ctx context.Context, out, errOut io.Writer, dir string
 	default:
 		return fmt.Errorf("-o %q: use text, json or yaml", o.output)
 	}
-	o.opts.Order = plan.Order(o.order)
-	inv, warns, err := o.inventory(ctx, dir)
-	if err != nil {
-		return err
-	}
 	if o.dumpInventory {
+		inv, _, err := o.inventory(ctx, dir)
+		if err != nil {
+			return err
+		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(inv)
 	}
-	p, err := plan.Make(inv, o.opts)
+	p, err := o.make(ctx, dir)
 	if err != nil {
 		return err
 	}
-	p.Warnings = append(warns, p.Warnings...)
 	if err := Print(out, o.output, p, func(w io.Writer) error { return planText(w, p) }); err != nil {
 		return err
 	}
-	if !p.OK {
-		msgs := make([]string, len(p.Blockers))
-		for i, b := range p.Blockers {
-			msgs[i] = b.Error()
-		}
-		return &ExitError{Code: ExitUnsatisfiable, Err: fmt.Errorf("the plan cannot be carried out (%d blocker(s)):\n  %s", len(p.Blockers), strings.Join(msgs, "\n  "))}
+	if err := unsatisfiable(p); err != nil {
+		return &ExitError{Code: ExitUnsatisfiable, Err: err}
 	}
 	return nil
+}
+
+// make plans the apps under dir (the inventory's warnings join the plan's).
+func (o *planOptions) make(ctx context.Context, dir string) (*plan.Plan, error) {
+	o.opts.Order = plan.Order(o.order)
+	inv, warns, err := o.inventory(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Make(inv, o.opts)
+	if err != nil {
+		return nil, err
+	}
+	p.Warnings = append(warns, p.Warnings...)
+	return p, nil
+}
+
+// unsatisfiable lists a plan's blockers as an error (nil for a plan that
+// can be carried out).
+func unsatisfiable(p *plan.Plan) error {
+	if p.OK {
+		return nil
+	}
+	msgs := make([]string, len(p.Blockers))
+	for i, b := range p.Blockers {
+		msgs[i] = b.Error()
+	}
+	return fmt.Errorf("the plan cannot be carried out (%d blocker(s)):\n  %s", len(p.Blockers), strings.Join(msgs, "\n  "))
 }
 
 // inventory reads the saved inventory, or the app.yaml files and the live platforms.
@@ -159,9 +195,14 @@ func (o *planOptions) inventory(ctx context.Context, dir string) (plan.Inventory
 }
 
 func (o *planOptions) reader(ctx context.Context) (inventory.Reader, error) {
-	c, err := resolveContext(o.cmd)
-	if err != nil {
-		return inventory.Reader{}, err
+	var c config.Context
+	if o.resolved != nil {
+		c = *o.resolved
+	} else {
+		var err error
+		if c, err = resolveContext(o.cmd); err != nil {
+			return inventory.Reader{}, err
+		}
 	}
 	mc, err := connect.Marathon(ctx, c)
 	if err != nil {
