@@ -43,7 +43,7 @@ func Env(cfg labconfig.Config) []EnvVar {
 }
 
 // Kubeconfig is the path of the lab's admin kubeconfig.
-func Kubeconfig(cfg labconfig.Config) string { return cfg.Path("kube", "admin.kubeconfig") }
+func Kubeconfig(cfg labconfig.Config) string { return kube.AdminKubeconfig(cfg) }
 
 // Exports renders vars as POSIX shell `export` lines for `eval`.
 func Exports(vars []EnvVar) string {

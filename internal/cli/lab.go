@@ -143,7 +143,7 @@ func (o *labOptions) load(create bool, out io.Writer) error {
 }
 
 func (o *labOptions) specs() ([]component.Spec, error) {
-	specs, err := labComponents(o.cfg, o.self)
+	specs, err := lab.Components(o.cfg, o.self)
 	if err != nil {
 		return nil, fmt.Errorf("lab components: %w", err)
 	}

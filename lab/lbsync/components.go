@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/component"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -39,13 +38,13 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 	}
 	status := StatusFile(cfg)
 	argv := []string{self, "lb", "sync", "--marathon-url", cfg.Marathon.URL(), "--lb-admin", n.AdminURL(),
-		"--lb-token-file", lab.NginxAdminTokenPath(cfg), "--status-file", status, "--resync", "2s"}
+		"--lb-token-file", labnginx.LayoutFor(cfg).TokenFile, "--status-file", status, "--resync", "2s"}
 	if cfg.MarathonAuthEnabled() {
 		argv = append(argv, "--marathon-token-file", cfg.MarathonTokenPath())
 	}
 	after := []string{labmarathon.ComponentName, labnginx.ComponentName}
 	if cfg.Kubernetes.Enabled {
-		argv = append(argv, "--kubeconfig", lab.Kubeconfig(cfg))
+		argv = append(argv, "--kubeconfig", labkube.AdminKubeconfig(cfg))
 		after = append(after, labkube.APIServerName)
 	} else {
 		argv = append(argv, "--kubeconfig", "")
