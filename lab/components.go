@@ -1,6 +1,12 @@
 package lab
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/switchyard/switchyard/lab/component"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -29,4 +35,34 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 		specs = append(specs, s...)
 	}
 	return specs, nil
+}
+
+// IDFor derives a lab's ID from its directory, so two labs never share a
+// marker (and host-level names stay short: interface names have 15 bytes).
+func IDFor(dir string) string {
+	h := sha256.Sum256([]byte(dir))
+	return "lab-" + hex.EncodeToString(h[:4])
+}
+
+// WriteNewConfig writes the configuration of a new lab in dir (created when
+// missing) to path: labconfig.NewLab's defaults (token auth for the lab
+// Marathon), the ID IDFor(dir), the directory "." (relative to path).
+func WriteNewConfig(dir, path string) error {
+	cfg := labconfig.NewLab()
+	cfg.ID = IDFor(dir)
+	cfg.Dir = "."
+	b, err := cfg.Marshal()
+	if err != nil {
+		return fmt.Errorf("render default lab config: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create lab directory: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create lab config directory: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write lab config: %w", err)
+	}
+	return nil
 }

@@ -581,3 +581,13 @@ func TestCleanupOnlySpec(t *testing.T) {
 		t.Errorf("cleanup-only spec cleaned %d times on down, want 1", cleaned)
 	}
 }
+
+func TestIDForIsShortAndPerDirectory(t *testing.T) {
+	a, b := IDFor("/srv/lab-a"), IDFor("/srv/lab-b")
+	if a == b || a != IDFor("/srv/lab-a") {
+		t.Fatalf("ids %q %q: want stable and distinct per directory", a, b)
+	}
+	if len(a) > 12 {
+		t.Errorf("id %q is too long to prefix interface names", a)
+	}
+}

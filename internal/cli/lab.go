@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -82,13 +80,6 @@ func (o *labOptions) dir() (string, error) {
 	return abs, nil
 }
 
-// labID derives the lab's ID from its directory, so two labs never share a
-// marker (and host-level names stay short: interface names have 15 bytes).
-func labID(dir string) string {
-	h := sha256.Sum256([]byte(dir))
-	return "lab-" + hex.EncodeToString(h[:4])
-}
-
 // load reads the lab config; with create, a missing <dir>/lab.yaml is
 // written from labconfig.NewLab() first (token auth for the lab Marathon).
 func (o *labOptions) load(create bool, out io.Writer) error {
@@ -104,18 +95,8 @@ func (o *labOptions) load(create bool, out io.Writer) error {
 		if !create || o.configFile != "" {
 			return fmt.Errorf("no lab config %s: start a lab with `switchyard lab up` (or pass --lab-dir/--config)", path)
 		}
-		cfg := labconfig.NewLab()
-		cfg.ID = labID(dir)
-		cfg.Dir = "."
-		b, err := cfg.Marshal()
-		if err != nil {
-			return fmt.Errorf("render default lab config: %w", err)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create lab directory: %w", err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			return fmt.Errorf("write lab config: %w", err)
+		if err := lab.WriteNewConfig(dir, path); err != nil {
+			return err
 		}
 		fmt.Fprintf(out, "wrote the default lab config to %s (edit it and run `lab down`/`lab up` to change the lab)\n", path)
 	}

@@ -7,18 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labconfig"
 )
-
-func TestLabIDIsShortAndPerDirectory(t *testing.T) {
-	a, b := labID("/srv/lab-a"), labID("/srv/lab-b")
-	if a == b || a != labID("/srv/lab-a") {
-		t.Fatalf("ids %q %q: want stable and distinct per directory", a, b)
-	}
-	if len(a) > 12 {
-		t.Errorf("id %q is too long to prefix interface names", a)
-	}
-}
 
 // TestLoadWritesDefaultConfigOnce: the first load for `up` writes lab.yaml
 // with an id derived from the directory; other commands refuse a missing lab.
@@ -35,7 +26,7 @@ func TestLoadWritesDefaultConfigOnce(t *testing.T) {
 	if !strings.Contains(out.String(), "wrote the default lab config to "+filepath.Join(dir, "lab.yaml")) {
 		t.Errorf("output %q", out.String())
 	}
-	if o.cfg.ID != labID(dir) || o.cfg.Dir != dir || o.configPath != filepath.Join(dir, "lab.yaml") {
+	if o.cfg.ID != lab.IDFor(dir) || o.cfg.Dir != dir || o.configPath != filepath.Join(dir, "lab.yaml") {
 		t.Errorf("cfg id %q dir %q path %q", o.cfg.ID, o.cfg.Dir, o.configPath)
 	}
 	// A new lab's Marathon requires its token (issue 13).
