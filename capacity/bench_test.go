@@ -60,7 +60,7 @@ func BenchmarkBuildAndPlan5000Nodes(b *testing.B) {
 	var steps int
 	for b.Loop() {
 		c := Build(src, BuildOptions{})
-		p, err := MakePlan(c, tg)
+		p, err := PlanResize(c, tg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -68,8 +68,9 @@ type NodePlan struct {
 	Changed bool `json:"changed"`
 }
 
-// Plan is the result of planning a target.
-type Plan struct {
+// Resize is how the nodes' Kubernetes shares change to meet a target: the
+// steps, in order, and each node's end state.
+type Resize struct {
 	// Steps are in order; apply one at a time, each after the previous is done.
 	Steps []Step `json:"steps"`
 	// Nodes are the Kubernetes nodes of the end state, by name.
@@ -107,14 +108,14 @@ type simNode struct {
 
 func (s *simNode) free() Resources { return s.n.Total.Sub(s.alloc).Sub(s.share) }
 
-// MakePlan computes the steps from the cluster to the target. It never emits
+// PlanResize computes the steps from the cluster to the target. It never emits
 // a step after which any node's Mesos allocations plus its share exceed its
 // total, or its pod requests exceed its allocatable; shrinking shares comes
 // before growing, and on a growing node stopping or moving Mesos tasks
 // comes before the share grows. Unsatisfiable targets return a *BlockedError.
-func MakePlan(c Cluster, t Target) (Plan, error) {
+func PlanResize(c Cluster, t Target) (Resize, error) {
 	if err := t.Validate(); err != nil {
-		return Plan{}, err
+		return Resize{}, err
 	}
 	ov := DefaultOverhead()
 	if t.Overhead != nil {
@@ -144,7 +145,7 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 			}
 		}
 		if !hit {
-			return Plan{}, fmt.Errorf("target: shares[%d] matches no node (node %q, selector %v)", i, st.Node, st.Selector)
+			return Resize{}, fmt.Errorf("target: shares[%d] matches no node (node %q, selector %v)", i, st.Node, st.Selector)
 		}
 	}
 	apps := map[string]*Resources{}
@@ -181,7 +182,7 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 		}
 		for _, a := range t.Apps {
 			if !found[strings.TrimSuffix(a.ID, "/")] {
-				return Plan{}, fmt.Errorf("target: apps: %s has no running Mesos task (check the app id)", a.ID)
+				return Resize{}, fmt.Errorf("target: apps: %s has no running Mesos task (check the app id)", a.ID)
 			}
 		}
 	}
@@ -192,14 +193,14 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 			continue
 		}
 		if r, have, lim := s.want.Exceeds(noPorts(s.n.Total)); r != "" {
-			return Plan{}, &BlockedError{Node: s.n.Name, Resource: r, Reason: fmt.Sprintf("the share %s%s is larger than the node total %s%s", Fmt(have), unit(r), Fmt(lim), unit(r))}
+			return Resize{}, &BlockedError{Node: s.n.Name, Resource: r, Reason: fmt.Sprintf("the share %s%s is larger than the node total %s%s", Fmt(have), unit(r), Fmt(lim), unit(r))}
 		}
 		al, err := ShareAllocatable(s.n.Name, s.n.Total, s.want, ov)
 		if err != nil {
-			return Plan{}, err
+			return Resize{}, err
 		}
 		if r, have, lim := s.wantPods.Exceeds(al); r != "" {
-			return Plan{}, &BlockedError{Node: s.n.Name, Resource: r, Reason: fmt.Sprintf("pods would request %s%s but the share gives allocatable %s%s; move pods off the node or give it a larger share", Fmt(have), unit(r), Fmt(lim), unit(r))}
+			return Resize{}, &BlockedError{Node: s.n.Name, Resource: r, Reason: fmt.Sprintf("pods would request %s%s but the share gives allocatable %s%s; move pods off the node or give it a larger share", Fmt(have), unit(r), Fmt(lim), unit(r))}
 		}
 	}
 	// Order: shrinking nodes (any resource smaller) first, then growing, by name.
@@ -224,11 +225,11 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 	for _, j := range grow {
 		later[j] = true
 	}
-	p := Plan{Overhead: ov, Steps: make([]Step, 0, 2*(len(shrink)+len(grow)))}
+	p := Resize{Overhead: ov, Steps: make([]Step, 0, 2*(len(shrink)+len(grow)))}
 	for _, j := range shrink {
 		st, err := setShare(&sims[j], ov, c.Nodes, byName, sims)
 		if err != nil {
-			return Plan{}, err
+			return Resize{}, err
 		}
 		p.Steps = append(p.Steps, st)
 	}
@@ -258,13 +259,13 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 		if !deficit.Fits(Resources{}) {
 			st, err := moveTasks(s, deficit, sims, later, &cursor)
 			if err != nil {
-				return Plan{}, err
+				return Resize{}, err
 			}
 			p.Steps = append(p.Steps, st)
 		}
 		st, err := setShare(s, ov, c.Nodes, byName, sims)
 		if err != nil {
-			return Plan{}, err
+			return Resize{}, err
 		}
 		p.Steps = append(p.Steps, st)
 	}
@@ -275,7 +276,7 @@ func MakePlan(c Cluster, t Target) (Plan, error) {
 		}
 		res, err := ReservationsFor(s.n.Name, noPorts(s.n.Total), s.share, ov)
 		if err != nil {
-			return Plan{}, err
+			return Resize{}, err
 		}
 		al, _ := Allocatable(s.n.Name, noPorts(s.n.Total), res)
 		if !s.touched && s.n.Wrapper == "" {

@@ -15,7 +15,7 @@ import (
 func replay(t interface {
 	Helper()
 	Fatalf(string, ...any)
-}, c Cluster, p Plan) map[string]Resources {
+}, c Cluster, p Resize) map[string]Resources {
 	t.Helper()
 	type st struct {
 		total, share Resources
@@ -95,7 +95,7 @@ func node(name string, total Resources, share Resources, tasks ...Resources) Nod
 	return n
 }
 
-func TestMakePlan(t *testing.T) {
+func TestPlanResize(t *testing.T) {
 	big := Resources{CPUs: 4, Mem: 8192, Disk: 1000}
 	c := Cluster{Nodes: []Node{
 		node("a", big, Resources{}, Resources{CPUs: 1, Mem: 1024}, Resources{CPUs: 2, Mem: 1024}),
@@ -119,7 +119,7 @@ func TestMakePlan(t *testing.T) {
 		{"unknown app", Target{Apps: []AppTarget{{ID: "/nope"}}}, "", "/nope has no running Mesos task"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := MakePlan(c, tc.target)
+			p, err := PlanResize(c, tc.target)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -141,10 +141,10 @@ func TestMakePlan(t *testing.T) {
 	}
 }
 
-func TestMakePlanRefusesShrinkBelowPods(t *testing.T) {
+func TestPlanResizeRefusesShrinkBelowPods(t *testing.T) {
 	n := node("b", Resources{CPUs: 4, Mem: 8192}, Resources{CPUs: 2, Mem: 4096})
 	n.PodRequests = Resources{CPUs: 1.5, Mem: 1000}
-	_, err := MakePlan(Cluster{Nodes: []Node{n}}, Target{Shares: []ShareTarget{{Node: "b", Share: Resources{CPUs: 1, Mem: 4096}}}})
+	_, err := PlanResize(Cluster{Nodes: []Node{n}}, Target{Shares: []ShareTarget{{Node: "b", Share: Resources{CPUs: 1, Mem: 4096}}}})
 	var be *BlockedError
 	if !errors.As(err, &be) || be.Node != "b" || be.Resource != "cpus" {
 		t.Fatalf("err = %v", err)
@@ -154,7 +154,7 @@ func TestMakePlanRefusesShrinkBelowPods(t *testing.T) {
 func TestWrapperAppAndSelector(t *testing.T) {
 	c := Cluster{Nodes: []Node{node("a", Resources{CPUs: 4, Mem: 8192, Disk: 100}, Resources{}), node("b", Resources{CPUs: 4, Mem: 8192, Disk: 100}, Resources{})}}
 	c.Nodes[1].Attributes = map[string]string{"rack": "r2"}
-	p, err := MakePlan(c, Target{Shares: []ShareTarget{{Selector: map[string]string{"rack": "r2"}, Share: Resources{CPUs: 1, Mem: 1024}}}})
+	p, err := PlanResize(c, Target{Shares: []ShareTarget{{Selector: map[string]string{"rack": "r2"}, Share: Resources{CPUs: 1, Mem: 1024}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestPlanNeverOverCommits(t *testing.T) {
 				fitsFree = false // a shrink below the pods is refused, rightly
 			}
 		}
-		p, err := MakePlan(c, tg)
+		p, err := PlanResize(c, tg)
 		if err != nil {
 			var be *BlockedError
 			if !errors.As(err, &be) || be.Node == "" || be.Resource == "" {
@@ -282,7 +282,7 @@ func BenchmarkPlan5000Nodes(b *testing.B) {
 	b.ResetTimer()
 	var steps, moves int
 	for b.Loop() {
-		p, err := MakePlan(c, tg)
+		p, err := PlanResize(c, tg)
 		if err != nil {
 			b.Fatal(err)
 		}

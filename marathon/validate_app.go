@@ -427,11 +427,11 @@ func (v *validator) resourceLimits(rl *ResourceLimits, path string, cpus, mem *f
 		if l == nil || l.Unlimited {
 			return
 		}
-		max := MaxCPUs
+		bound := MaxCPUs
 		if name == "mem" {
-			max = MaxMiB
+			bound = MaxMiB
 		}
-		if !v.resource(&l.Value, joinKey(path, name), max) {
+		if !v.resource(&l.Value, joinKey(path, name), bound) {
 			return
 		}
 		r := def

@@ -55,7 +55,7 @@ type Options struct {
 	// Logger receives the wrapper's log (default slog.Default).
 	Logger *slog.Logger
 	// OnReady is called once the config is written and kubelet started.
-	OnReady func(Plan)
+	OnReady func(Setup)
 	// LockDir holds the per-node lock file kubelet-wrapper-<node>.lock:
 	// a wrapper waits for the previous wrapper of its node to finish
 	// draining and exit before it starts kubelet (Marathon may launch the

@@ -68,8 +68,9 @@ func TaskFromEnv(getenv func(string) string) (Task, error) {
 	return t, nil
 }
 
-// Plan is the wrapper's computed kubelet setup.
-type Plan struct {
+// Setup is the wrapper's computed kubelet setup: the node's reservations,
+// allocatable and kubelet config.
+type Setup struct {
 	// Node is the Kubernetes node name.
 	Node string
 	// Reservations are the kubelet's systemReserved/kubeReserved/evictionHard.
@@ -84,26 +85,26 @@ type Plan struct {
 // and the overhead policy: systemReserved = total − share (the Mesos share),
 // kubeReserved and evictionHard carved from the share, allocatable through
 // capacity.Allocatable.
-func Compute(node string, total capacity.Resources, t Task, o capacity.Overhead) (Plan, error) {
+func Compute(node string, total capacity.Resources, t Task, o capacity.Overhead) (Setup, error) {
 	if node == "" {
-		return Plan{}, fmt.Errorf("no node name: pass --node (the Kubernetes node name)")
+		return Setup{}, fmt.Errorf("no node name: pass --node (the Kubernetes node name)")
 	}
 	if total.CPUs <= 0 || total.Mem <= 0 {
-		return Plan{}, fmt.Errorf("node %s: the node total %s is not set: pass --total cpus=..,mem=..,disk=.. (or --lab-config)", node, total)
+		return Setup{}, fmt.Errorf("node %s: the node total %s is not set: pass --total cpus=..,mem=..,disk=.. (or --lab-config)", node, total)
 	}
 	r, err := capacity.ReservationsFor(node, total, t.Share, o)
 	if err != nil {
-		return Plan{}, fmt.Errorf("task share %s on node %s: %w", t.Share, node, err)
+		return Setup{}, fmt.Errorf("task share %s on node %s: %w", t.Share, node, err)
 	}
 	a, err := capacity.Allocatable(node, total, r)
 	if err != nil {
-		return Plan{}, err
+		return Setup{}, err
 	}
 	y, err := capacity.KubeletConfigYAML(r)
 	if err != nil {
-		return Plan{}, fmt.Errorf("kubelet config: %w", err)
+		return Setup{}, fmt.Errorf("kubelet config: %w", err)
 	}
-	return Plan{Node: node, Reservations: r, Allocatable: a, KubeletConfig: y}, nil
+	return Setup{Node: node, Reservations: r, Allocatable: a, KubeletConfig: y}, nil
 }
 
 // KubeletArgv is the kubelet command line: the program, its args with

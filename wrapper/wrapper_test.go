@@ -155,8 +155,8 @@ while true; do sleep 0.05; done
 	o.Task.Host, o.Task.HealthPort = "127.0.0.1", port
 	sigs := make(chan os.Signal, 1)
 	o.Signals = sigs
-	ready := make(chan Plan, 1)
-	o.OnReady = func(p Plan) { ready <- p }
+	ready := make(chan Setup, 1)
+	o.OnReady = func(p Setup) { ready <- p }
 	done := make(chan error, 1)
 	go func() { done <- Run(context.Background(), o) }()
 	p := <-ready

@@ -80,7 +80,7 @@ func TestSharedNodesOnTheLab(t *testing.T) {
 		{Node: "node-2", Share: capacity.Resources{CPUs: 1, Mem: 2048, Disk: 4096}},
 		{Node: "node-3"},
 	}}
-	plan, err := capacity.MakePlan(c, tg)
+	plan, err := capacity.PlanResize(c, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func congestionTest(t *testing.T, ctx context.Context, l *labtest.Lab, mc *marat
 	if err := c.CheckAdd("node-3", capacity.SideMesos, capacity.Resources{CPUs: 1}); err == nil || !strings.Contains(err.Error(), "node node-3: cpus") {
 		t.Errorf("CheckAdd over-commit: %v", err)
 	}
-	if _, err := capacity.MakePlan(c, capacity.Target{Shares: []capacity.ShareTarget{{All: true, Share: capacity.Resources{CPUs: 3.9}}}}); err == nil {
+	if _, err := capacity.PlanResize(c, capacity.Target{Shares: []capacity.ShareTarget{{All: true, Share: capacity.Resources{CPUs: 3.9}}}}); err == nil {
 		t.Error("a plan over-committing every node was accepted")
 	} else {
 		t.Logf("refused as expected: %v", err)

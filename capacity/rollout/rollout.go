@@ -38,7 +38,7 @@ type Options struct {
 // Apply performs the plan's steps in order. A plan with move-tasks steps is
 // refused before anything changes: Marathon cannot pin where a killed task
 // relaunches, so an operator must move those tasks (and re-plan) first.
-func Apply(ctx context.Context, m Marathon, p capacity.Plan, o Options) error {
+func Apply(ctx context.Context, m Marathon, p capacity.Resize, o Options) error {
 	for i, s := range p.Steps {
 		if s.Kind == capacity.StepMoveTasks {
 			return fmt.Errorf("step %d needs %d Mesos task(s) moved off node %s (%s); Marathon cannot choose where a killed task relaunches: move them first (e.g. a hostname:UNLIKE:%s constraint on their apps), then plan again — nothing was changed",

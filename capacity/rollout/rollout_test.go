@@ -45,7 +45,7 @@ func cluster() capacity.Cluster {
 }
 
 func TestApplyOneNodeAtATime(t *testing.T) {
-	p, err := capacity.MakePlan(cluster(), capacity.Target{Apps: []capacity.AppTarget{{ID: "/web"}}, Shares: []capacity.ShareTarget{{Node: "b", Share: capacity.Resources{CPUs: 1, Mem: 1024}}}})
+	p, err := capacity.PlanResize(cluster(), capacity.Target{Apps: []capacity.AppTarget{{ID: "/web"}}, Shares: []capacity.ShareTarget{{Node: "b", Share: capacity.Resources{CPUs: 1, Mem: 1024}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestApplyOneNodeAtATime(t *testing.T) {
 }
 
 func TestApplyRefusesMovesBeforeChanging(t *testing.T) {
-	p, err := capacity.MakePlan(cluster(), capacity.Target{Shares: []capacity.ShareTarget{{Node: "a", Share: capacity.Resources{CPUs: 2, Mem: 1024}}}})
+	p, err := capacity.PlanResize(cluster(), capacity.Target{Shares: []capacity.ShareTarget{{Node: "a", Share: capacity.Resources{CPUs: 2, Mem: 1024}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestApplyRefusesMovesBeforeChanging(t *testing.T) {
 
 func TestApplyRechecksTheLiveInventory(t *testing.T) {
 	c := cluster()
-	p, err := capacity.MakePlan(c, capacity.Target{Shares: []capacity.ShareTarget{{Node: "b", Share: capacity.Resources{CPUs: 3, Mem: 1024}}}})
+	p, err := capacity.PlanResize(c, capacity.Target{Shares: []capacity.ShareTarget{{Node: "b", Share: capacity.Resources{CPUs: 3, Mem: 1024}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

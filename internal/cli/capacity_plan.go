@@ -33,7 +33,7 @@ type capacityPlanOptions struct {
 // PlanOutput is what `capacity plan -o json` prints: the plan, each node's
 // wrapper app and KubeletConfiguration.
 type PlanOutput struct {
-	capacity.Plan
+	capacity.Resize
 	// Apps are the wrapper Marathon apps of the end state, one per node.
 	Apps []marathon.App `json:"apps"`
 	// KubeletConfigs are the nodes' KubeletConfigurations by node name.
@@ -69,7 +69,7 @@ a time, waiting for each deployment.`,
 			if err != nil {
 				return err
 			}
-			p, err := capacity.MakePlan(c, tg)
+			p, err := capacity.PlanResize(c, tg)
 			if err != nil {
 				return err
 			}
@@ -104,8 +104,8 @@ func (o *capacityPlanOptions) spec(prefix string) capacity.WrapperSpec {
 	return capacity.WrapperSpec{AppPrefix: prefix, Command: o.wrapperCmd, Args: o.wrapperArgs, DrainSeconds: o.drain}
 }
 
-func (o *capacityPlanOptions) render(p capacity.Plan, prefix string) PlanOutput {
-	out := PlanOutput{Plan: p, Apps: []marathon.App{}, KubeletConfigs: map[string]capacity.KubeletConfiguration{}}
+func (o *capacityPlanOptions) render(p capacity.Resize, prefix string) PlanOutput {
+	out := PlanOutput{Resize: p, Apps: []marathon.App{}, KubeletConfigs: map[string]capacity.KubeletConfiguration{}}
 	sp := o.spec(prefix)
 	for _, n := range p.Nodes {
 		if !n.Changed {

@@ -106,7 +106,7 @@ func (o *capacityPlanOptions) applyPlan(cmd *cobra.Command, out PlanOutput) erro
 		return fmt.Errorf("--apply: %w", err)
 	}
 	w := cmd.OutOrStdout()
-	err = rollout.Apply(cmd.Context(), mc, out.Plan, rollout.Options{
+	err = rollout.Apply(cmd.Context(), mc, out.Resize, rollout.Options{
 		Spec:      o.spec(o.prefix),
 		Inventory: o.inventory,
 		Progress:  func(i int, s capacity.Step) { fmt.Fprintf(w, "applying step %d: %s\n", i+1, s.Description) },
