@@ -440,15 +440,16 @@ func (e *RolledBackError) Error() string {
 }
 
 // step applies an event: the transition is journaled (durably) before the
-// caller performs the new state's actions.
+// caller performs the new state's actions. An event the machine does not
+// apply leaves s as it is: nothing is journaled.
 func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
-	n, _ := Next(s, ev)
-	if equalState(n, s) {
+	n, _, err := Next(s, ev)
+	if err != nil {
 		return s, nil
 	}
 	data, err := json.Marshal(n)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("migrate %s: encode the state to journal: %w", s.App, err)
 	}
 	e := &journal.Entry{App: n.App, From: Label(s), To: Label(n), Event: string(ev.Kind), Time: x.clock().Now(), Reason: n.Reason, State: data}
 	// The journal write must not be cut short by a cancelled migration.
@@ -457,12 +458,6 @@ func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
 	}
 	x.logf(n.App, "%s → %s (%s)%s", Label(s), Label(n), ev.Kind, reasonSuffix(n.Reason))
 	return n, nil
-}
-
-func equalState(a, b State) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
 }
 
 func summary(s State) string {

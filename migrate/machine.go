@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -374,10 +375,29 @@ func Actions(s State) []Action {
 	return nil
 }
 
+// NotApplied is the error Next returns for an event that does not apply to
+// the state: the state is returned unchanged, with no actions, and nothing
+// is journaled. Its message says why, for an operator ("already paused").
+type NotApplied struct {
+	// Event is the kind of the event; Label the state's label (Label).
+	Event EventKind
+	Label string
+	// Why is the reason.
+	Why error
+}
+
+// Error implements error: the reason.
+func (e *NotApplied) Error() string { return e.Why.Error() }
+
+// Unwrap returns the reason.
+func (e *NotApplied) Unwrap() error { return e.Why }
+
 // Next is the migration's transition function: given a state and an event
 // it returns the next state and the actions to perform in it. It does no
-// I/O. An event that does not apply leaves the state unchanged and returns
-// no actions (the caller journals and acts only on a changed state).
+// I/O. An event that does not apply leaves the state unchanged, returns no
+// actions and a *NotApplied error saying why (the caller journals and acts
+// only on an applied event; an operator's refused command gets the reason).
+// An applied event always changes the state.
 //
 // Invariants (checked by the property test): outside Shifting,
 // ShiftingBack and the weights stages exactly one platform has the whole
@@ -386,23 +406,27 @@ func Actions(s State) []Action {
 // returns all weight to a healthy Marathon (scaling it up, or creating it
 // again for a finalized migration, first) before the Kubernetes release is
 // removed.
-func Next(s State, ev Event) (State, []Action) {
-	n, changed := next(s, ev)
-	if !changed {
-		return s, nil
+func Next(s State, ev Event) (State, []Action, error) {
+	n, err := next(s, ev)
+	if err != nil {
+		return s, nil, &NotApplied{Event: ev.Kind, Label: Label(s), Why: err}
 	}
-	return n, Actions(n)
+	return n, Actions(n), nil
 }
 
-func next(s State, ev Event) (State, bool) {
+// next returns the next state, or why ev does not apply to s.
+func next(s State, ev Event) (State, error) {
 	switch {
 	case s.Phase == Finalized:
-		if ev.Kind != EvRollback || len(s.Plan.MarathonDefinition) == 0 {
-			return s, false
+		if ev.Kind != EvRollback {
+			return s, ended(s)
 		}
-		return revert(s, ev.Reason), true
+		if len(s.Plan.MarathonDefinition) == 0 {
+			return s, errors.New("the journal holds no Marathon definition to create the app again from (migrated before definitions were journaled)")
+		}
+		return revert(s, ev.Reason), nil
 	case s.Phase.Terminal():
-		return s, false
+		return s, ended(s)
 	case ev.Kind == EvHeld:
 		return hold(s, ev.Reason)
 	}
@@ -410,28 +434,59 @@ func next(s State, ev Event) (State, bool) {
 	shifting := s.Phase == Shifting || s.Phase == ShiftingBack
 	switch ev.Kind {
 	case EvPause:
-		if s.Paused || (!shifting && s.Phase != Soaking) {
-			return s, false
+		if s.Paused {
+			return s, errors.New("already paused")
+		}
+		if !shifting && s.Phase != Soaking {
+			return s, fmt.Errorf("a migration pauses while shifting weights or soaking; it is %s (try again in a moment)", s.Phase)
 		}
 		s.Paused = true
 		if ev.Reason == "" {
 			s.Reason = "operator: pause"
 		}
-		return s, true
+		return s, nil
 	case EvResume:
 		if !s.Paused {
-			return s, false
+			return s, fmt.Errorf("not paused (%s)", s.Phase)
 		}
 		s.Paused, s.Observations = false, 0
 		if ev.Reason == "" {
 			s.Reason = "operator: resume"
 		}
-		return s, true
+		return s, nil
 	case EvObserved:
-		if !shifting || !s.Applied || s.Paused {
-			return s, false
+		switch {
+		case !shifting:
+			return s, fmt.Errorf("no step is watched in %s", s.Phase)
+		case !s.Applied:
+			return s, errors.New("the step's weights are not applied yet")
+		case s.Paused:
+			return s, errors.New("paused: a step is not judged while paused")
 		}
-		return judge(s, ev.Obs)
+		return judge(s, ev.Obs), nil
+	case EvStart:
+		if s.Phase != Pending {
+			return s, fmt.Errorf("already started (%s)", s.Phase)
+		}
+		s.Phase = Installing
+		return s, nil
+	case EvFinalize:
+		if s.Phase != Soaking {
+			return s, fmt.Errorf("a migration is finalized from Soaking; it is %s", s.Phase)
+		}
+		s.Phase, s.Paused = Finalizing, false
+		if ev.Reason == "" {
+			s.Reason = "operator: finalize"
+		}
+		return s, nil
+	case EvFailed:
+		if s.Phase.Retries() {
+			s.Attempts++ // the same action again (the driver backs off)
+			return s, nil
+		}
+	case EvDone, EvAbort, EvRollback:
+	default:
+		return s, fmt.Errorf("unknown event %q", ev.Kind)
 	}
 	if s.Phase.Reverting() {
 		return nextBack(s, ev)
@@ -439,49 +494,34 @@ func next(s State, ev Event) (State, bool) {
 	switch ev.Kind {
 	case EvAbort, EvRollback:
 		if s.Phase == RollingBack {
-			return s, false
+			return s, errors.New("already rolling back")
 		}
 		if ev.Reason == "" {
 			s.Reason = "operator: " + string(ev.Kind)
 		}
 		if s.Phase == Pending { // nothing was done
 			s.Phase, s.Cause = RolledBack, s.Reason
-			return s, true
+			return s, nil
 		}
-		return rollback(s), true
+		return rollback(s), nil
 	case EvFailed:
 		if s.Phase == Pending {
 			s.Phase, s.Cause = RolledBack, s.Reason
-			return s, true
+			return s, nil
 		}
-		if s.Phase == RollingBack {
-			s.Attempts++ // the same action again (the driver backs off)
-			return s, true
-		}
-		return rollback(s), true
-	case EvFinalize:
-		if s.Phase != Soaking {
-			return s, false
-		}
-		s.Phase, s.Paused = Finalizing, false
-		if ev.Reason == "" {
-			s.Reason = "operator: finalize"
-		}
-		return s, true
-	case EvStart:
-		if s.Phase != Pending {
-			return s, false
-		}
-		s.Phase = Installing
-		return s, true
-	case EvDone:
-		return done(s)
+		return rollback(s), nil
 	}
-	return s, false
+	return done(s)
+}
+
+// ended is why nothing applies to a migration that ended (a Finalized one
+// moves again only on a rollback).
+func ended(s State) error {
+	return fmt.Errorf("the migration already ended (%s)", s.Phase)
 }
 
 // done advances past the state's completed action.
-func done(s State) (State, bool) {
+func done(s State) (State, error) {
 	switch s.Phase {
 	case Installing:
 		s.Phase = WaitingReady
@@ -489,14 +529,14 @@ func done(s State) (State, bool) {
 		s.Phase, s.Step, s.KubePercent, s.Applied, s.Observations = Shifting, 0, s.Plan.Steps[0], false, 0
 	case Shifting:
 		if s.Applied {
-			return s, false // an observation completes with EvObserved
+			return s, errWatching
 		}
 		s.Applied = true
 	case ScalingDownMarathon:
 		s.Phase = Soaking
 	case Soaking:
 		if s.Paused {
-			return s, false
+			return s, errors.New("paused: the soak does not end while paused")
 		}
 		s.Phase = Finalizing
 	case Finalizing:
@@ -523,14 +563,22 @@ func done(s State) (State, bool) {
 			s.Phase, s.Stage = RolledBack, ""
 		}
 	default:
-		return s, false
+		return s, noAction(s)
 	}
-	return s, true
+	return s, nil
+}
+
+// errWatching is why EvDone does not complete a watched step.
+var errWatching = errors.New("the step is being watched: an observation completes it")
+
+// noAction is why EvDone does not apply to a state without an action.
+func noAction(s State) error {
+	return fmt.Errorf("%s has no action to complete", s.Phase)
 }
 
 // judge compares a step's observation with the plan's gates (on the way
 // back the observation is Marathon's).
-func judge(s State, obs Observation) (State, bool) {
+func judge(s State, obs Observation) State {
 	s.Last = obs
 	s.Observations++
 	pf, step := "Kubernetes", fmt.Sprintf("step %d%%", s.KubePercent)
@@ -544,15 +592,15 @@ func judge(s State, obs Observation) (State, bool) {
 		}
 		if s.Observations < max {
 			s.Reason = fmt.Sprintf("%s: %d of %d requests needed to judge, watching again", step, obs.Requests, s.Plan.MinRequests)
-			return s, true
+			return s
 		}
-		return gateFailed(s, fmt.Sprintf("%s: only %d requests reached %s in %d pauses, %d needed to judge the gates", step, obs.Requests, pf, s.Observations, s.Plan.MinRequests)), true
+		return gateFailed(s, fmt.Sprintf("%s: only %d requests reached %s in %d pauses, %d needed to judge the gates", step, obs.Requests, pf, s.Observations, s.Plan.MinRequests))
 	}
 	if obs.ErrorRate > s.Plan.MaxErrorRate {
-		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at %s: %s answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", step, pf, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Plan.MaxErrorRate)), true
+		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at %s: %s answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", step, pf, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Plan.MaxErrorRate))
 	}
 	if s.Plan.MaxP99 > 0 && obs.P99 > s.Plan.MaxP99 {
-		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at %s: %s p99 %s > %s", step, pf, obs.P99, s.Plan.MaxP99)), true
+		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at %s: %s p99 %s > %s", step, pf, obs.P99, s.Plan.MaxP99))
 	}
 	s.Reason = fmt.Sprintf("%s passed: %d requests, %.2f%% 5xx, p99 %s", step, obs.Requests, 100*obs.ErrorRate, obs.P99)
 	if s.Phase == ShiftingBack {
@@ -560,18 +608,18 @@ func judge(s State, obs Observation) (State, bool) {
 		if s.Step < len(back)-1 {
 			s.Step++
 			s.KubePercent, s.Applied, s.Observations = back[s.Step], false, 0
-			return s, true
+			return s
 		}
 		s.Phase, s.Applied, s.Observations = RemovingKubernetes, false, 0
-		return s, true
+		return s
 	}
 	if s.Step < len(s.Plan.Steps)-1 {
 		s.Step++
 		s.KubePercent, s.Applied, s.Observations = s.Plan.Steps[s.Step], false, 0
-		return s, true
+		return s
 	}
 	s.Phase, s.MarathonDown = ScalingDownMarathon, true
-	return s, true
+	return s
 }
 
 func gateFailed(s State, reason string) State {
@@ -601,15 +649,18 @@ func rollback(s State) State {
 // hold records that the state's action cannot complete now (ErrHold): the
 // phase, weights and step stay, the action is retried. A state already
 // held, or one without an action, is unchanged.
-func hold(s State, reason string) (State, bool) {
-	if s.Held || len(Actions(s)) == 0 {
-		return s, false
+func hold(s State, reason string) (State, error) {
+	if s.Held {
+		return s, fmt.Errorf("already held: %s", s.Reason)
+	}
+	if len(Actions(s)) == 0 {
+		return s, fmt.Errorf("nothing to hold: %s has no action", Label(s))
 	}
 	if reason == "" {
 		reason = "held"
 	}
 	s.Held, s.Reason = true, reason
-	return s, true
+	return s, nil
 }
 
 // revert starts the reverse migration of a finalized app: its Marathon app
@@ -622,39 +673,38 @@ func revert(s State, reason string) State {
 }
 
 // nextBack is the transition function of the reverse migration (pause,
-// resume and observations are handled by next for both directions).
-func nextBack(s State, ev Event) (State, bool) {
-	forward := s.Phase == RecreatingMarathon || s.Phase == ShiftingBack
+// resume, observations and retried failures are handled by next for both
+// directions).
+func nextBack(s State, ev Event) (State, error) {
 	switch ev.Kind {
 	case EvAbort:
-		if !forward {
-			return s, false
+		switch s.Phase {
+		case RemovingKubernetes:
+			return s, errors.New("the rollback of the finalized migration is removing the Kubernetes release (Marathon serves all traffic); it can no longer be aborted")
+		case ReturningToKubernetes:
+			return s, errors.New("already returning to Kubernetes (the rollback of the finalized migration was abandoned)")
 		}
 		if ev.Reason == "" {
 			s.Reason = "operator: abort"
 		}
-		return returnToKubernetes(s), true
-	case EvFailed:
-		if s.Phase.Retries() {
-			s.Attempts++ // the same action again (the driver backs off)
-			return s, true
-		}
-		return returnToKubernetes(s), true
-	case EvDone:
-		return doneBack(s)
+		return returnToKubernetes(s), nil
+	case EvRollback:
+		return s, fmt.Errorf("the rollback of the finalized migration is under way (%s)", s.Phase)
+	case EvFailed: // of RecreatingMarathon or ShiftingBack (next retries the others)
+		return returnToKubernetes(s), nil
 	}
-	return s, false
+	return doneBack(s)
 }
 
 // doneBack advances the reverse migration past its completed action.
-func doneBack(s State) (State, bool) {
+func doneBack(s State) (State, error) {
 	switch s.Phase {
 	case RecreatingMarathon:
 		s.Phase, s.MarathonDown = ShiftingBack, false
 		s.Step, s.KubePercent, s.Applied, s.Observations = 0, s.Plan.BackSteps()[0], false, 0
 	case ShiftingBack:
 		if s.Applied {
-			return s, false // an observation completes with EvObserved
+			return s, errWatching
 		}
 		s.Applied = true
 	case RemovingKubernetes:
@@ -671,9 +721,9 @@ func doneBack(s State) (State, bool) {
 			s.Reason = "rollback abandoned, the app stays on Kubernetes: " + s.Cause
 		}
 	default:
-		return s, false
+		return s, noAction(s)
 	}
-	return s, true
+	return s, nil
 }
 
 // returnToKubernetes abandons the reverse migration: all weight goes back

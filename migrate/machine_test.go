@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -149,7 +150,7 @@ func TestNextTable(t *testing.T) {
 	}
 	for sn, s := range sts {
 		for en, ev := range evs {
-			got, acts := Next(s, ev)
+			got, acts, err := Next(s, ev)
 			exp := want[sn][en]
 			if exp == "" {
 				exp = "-"
@@ -161,12 +162,60 @@ func TestNextTable(t *testing.T) {
 			if desc != exp {
 				t.Errorf("%s + %s: got %s, want %s (reason %q)", sn, en, desc, exp, got.Reason)
 			}
+			if (desc == "-") != (err != nil) {
+				t.Errorf("%s + %s: state %s, error %v: an event applies exactly when it changes the state", sn, en, desc, err)
+			}
 			if desc == "-" && acts != nil {
 				t.Errorf("%s + %s: unchanged state with actions %v", sn, en, acts)
 			}
 			if desc != "-" && !reflect.DeepEqual(acts, Actions(got)) {
 				t.Errorf("%s + %s: actions %v, want Actions(next) %v", sn, en, acts, Actions(got))
 			}
+		}
+	}
+}
+
+// TestNextNotApplied: an event that does not apply is refused with a
+// *NotApplied error that says why (the control server answers an
+// operator's command with it; the executor journals nothing).
+func TestNextNotApplied(t *testing.T) {
+	sts, evs := states(), events()
+	evs["unknown"] = Event{Kind: "promote"}
+	for _, tc := range []struct{ state, event, want string }{
+		{"installing", "pause", "a migration pauses while shifting weights or soaking; it is Installing"},
+		{"shift-paused", "pause", "already paused"},
+		{"shift-watching", "resume", "not paused (Shifting)"},
+		{"rb-weights", "abort", "already rolling back"},
+		{"rb-weights", "rollback", "already rolling back"},
+		{"finalized", "abort", "the migration already ended (Finalized)"},
+		{"rolledback", "rollback", "the migration already ended (RolledBack)"},
+		{"finalized-nodef", "rollback", "holds no Marathon definition"},
+		{"return-weights", "abort", "already returning to Kubernetes"},
+		{"removing-kubernetes", "abort", "it can no longer be aborted"},
+		{"removing-kubernetes", "pause", "it is RemovingKubernetes"},
+		{"back-watching", "rollback", "the rollback of the finalized migration is under way (ShiftingBack)"},
+		{"shift-held", "held", "already held: nginx b not at version 7"},
+		{"shift-paused", "held", "nothing to hold: Shifting[25% applied paused] has no action"},
+		{"shift-watching", "done", "the step is being watched: an observation completes it"},
+		{"back-watching", "done", "the step is being watched: an observation completes it"},
+		{"shift-setting", "obs-good", "the step's weights are not applied yet"},
+		{"shift-paused", "obs-good", "paused: a step is not judged while paused"},
+		{"soaking", "obs-good", "no step is watched in Soaking"},
+		{"soak-paused", "done", "paused: the soak does not end while paused"},
+		{"installing", "start", "already started (Installing)"},
+		{"shift-watching", "finalize", "a migration is finalized from Soaking; it is Shifting"},
+		{"pending", "done", "Pending has no action to complete"},
+		{"shift-watching", "unknown", `unknown event "promote"`},
+	} {
+		s := sts[tc.state]
+		got, acts, err := Next(s, evs[tc.event])
+		var na *NotApplied
+		if !errors.As(err, &na) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s + %s: error %v, want a *NotApplied saying %q", tc.state, tc.event, err, tc.want)
+			continue
+		}
+		if na.Event != evs[tc.event].Kind || na.Label != Label(s) || !reflect.DeepEqual(got, s) || acts != nil {
+			t.Errorf("%s + %s: %+v, state %s, actions %v: want the event and label, the state unchanged, no actions", tc.state, tc.event, na, describe(got), acts)
 		}
 	}
 }
@@ -243,7 +292,7 @@ func TestGates(t *testing.T) {
 		if tc.plan != nil {
 			tc.plan(&st.Plan)
 		}
-		got, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
+		got, _, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
 		if !strings.Contains(got.Reason, tc.want) {
 			t.Errorf("%s: reason %q, want %q", tc.name, got.Reason, tc.want)
 		}
@@ -252,7 +301,7 @@ func TestGates(t *testing.T) {
 	st := s
 	st.Plan.MinRequests, st.Plan.MaxObservations = 50, 3
 	for i := 0; i < 3; i++ {
-		st, _ = Next(st, Event{Kind: EvObserved, Obs: Observation{Requests: 1}})
+		st, _, _ = Next(st, Event{Kind: EvObserved, Obs: Observation{Requests: 1}})
 	}
 	if st.Phase != RollingBack || !strings.Contains(st.Reason, "only 1 requests reached Kubernetes in 3 pauses") {
 		t.Fatalf("after 3 thin pauses: %s %q", describe(st), st.Reason)
@@ -276,7 +325,7 @@ func TestGatesBack(t *testing.T) {
 	} {
 		st := states()["back-watching"]
 		st.Plan.ManualRollback = tc.manual
-		got, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
+		got, _, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
 		if got.Phase != tc.phase || !strings.Contains(got.Reason, tc.want) {
 			t.Errorf("%s: %s %q, want %s %q", tc.name, describe(got), got.Reason, tc.phase, tc.want)
 		}
@@ -287,14 +336,14 @@ func TestGatesBack(t *testing.T) {
 	// The return ends Finalized with the cause.
 	st := states()["return-delete"]
 	st.Cause = "gate maxErrorRate failed"
-	got, _ := Next(st, Event{Kind: EvDone})
+	got, _, _ := Next(st, Event{Kind: EvDone})
 	if got.Phase != Finalized || got.Reason != "rollback abandoned, the app stays on Kubernetes: gate maxErrorRate failed" {
 		t.Fatalf("%s %q", describe(got), got.Reason)
 	}
 	// A rollback of a finalized migration starts afresh.
 	st = states()["finalized"]
 	st.Cause, st.Last = "an earlier abandoned rollback", good
-	got, acts := Next(st, Event{Kind: EvRollback, Reason: "ticket 7"})
+	got, acts, _ := Next(st, Event{Kind: EvRollback, Reason: "ticket 7"})
 	if got.Phase != RecreatingMarathon || got.Cause != "ticket 7" || got.Last != (Observation{}) || got.KubePercent != 100 || len(acts) != 1 || acts[0].Kind != ActCreateMarathon {
 		t.Fatalf("%+v %v", got, acts)
 	}
@@ -328,7 +377,7 @@ func TestLabel(t *testing.T) {
 			t.Errorf("%s: %q, want %q", name, got, l)
 		}
 	}
-	held, _ := Next(sts["installing"], Event{Kind: EvHeld, Reason: "x"})
+	held, _, _ := Next(sts["installing"], Event{Kind: EvHeld, Reason: "x"})
 	if got := Label(held); got != "Installing[held]" {
 		t.Errorf("held install: %q", got)
 	}
@@ -452,9 +501,16 @@ func TestProperty(t *testing.T) {
 					w.heldPush = true
 				}
 			}
-			n, acts := Next(s, ev)
+			n, acts, err := Next(s, ev)
 			if acts != nil && !reflect.DeepEqual(acts, Actions(n)) {
 				t.Fatalf("actions %v differ from Actions(next) %v", acts, Actions(n))
+			}
+			if changed := !reflect.DeepEqual(n, s); changed != (err == nil) {
+				t.Fatalf("%s + %s: changed %v but error %v (an event applies exactly when it changes the state)", describe(s), ev.Kind, changed, err)
+			}
+			var na *NotApplied
+			if err != nil && (!errors.As(err, &na) || na.Event != ev.Kind || na.Label != Label(s) || err.Error() == "") {
+				t.Fatalf("%s + %s: error %#v, want a *NotApplied with a reason", describe(s), ev.Kind, err)
 			}
 			if ev.Kind == EvHeld && acts != nil {
 				if !n.Held || n.Phase != s.Phase || n.KubePercent != s.KubePercent || n.Step != s.Step || n.Stage != s.Stage || !reflect.DeepEqual(acts, Actions(s)) {
@@ -490,14 +546,14 @@ func TestProperty(t *testing.T) {
 		if !s.Phase.Terminal() {
 			if s.Phase.Reverting() {
 				if rapid.Bool().Draw(t, "abort back") {
-					s, _ = Next(s, Event{Kind: EvAbort})
+					s, _, _ = Next(s, Event{Kind: EvAbort})
 				}
 			} else {
-				s, _ = Next(s, Event{Kind: EvRollback})
+				s, _, _ = Next(s, Event{Kind: EvRollback})
 			}
 			if s.Phase == Pending {
-				s, _ = Next(s, Event{Kind: EvStart})
-				s, _ = Next(s, Event{Kind: EvRollback})
+				s, _, _ = Next(s, Event{Kind: EvStart})
+				s, _, _ = Next(s, Event{Kind: EvRollback})
 			}
 		}
 		for i := 0; !s.Phase.Terminal(); i++ {
@@ -515,7 +571,7 @@ func TestProperty(t *testing.T) {
 			if len(Actions(s)) == 0 { // paused on the way back
 				ev = Event{Kind: EvResume}
 			}
-			s, _ = Next(s, ev)
+			s, _, _ = Next(s, ev)
 		}
 		switch s.Phase {
 		case RolledBack:
