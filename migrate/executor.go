@@ -110,18 +110,6 @@ func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// ResumePolicy says what a restarted executor does with a migration that
-// was in flight.
-type ResumePolicy string
-
-// ResumeContinue continues every migration where it stood (mid-shift: the
-// journaled weights are re-applied and the step watched again);
-// ResumeRollback rolls back those that had not reached Soaking.
-const (
-	ResumeContinue ResumePolicy = "continue"
-	ResumeRollback ResumePolicy = "rollback"
-)
-
 // Executor drives migrations: for each transition it first appends the
 // journal entry (fsync'd), then performs the new state's actions.
 type Executor struct {
@@ -133,7 +121,8 @@ type Executor struct {
 	Traffic    Traffic
 	Stats      Stats
 	Clock      Clock
-	// Resume is the restart policy (default ResumeContinue).
+	// Resume is the restart policy (default ResumeContinue), given to the
+	// machine with EvRestart when a migration resumes from the journal.
 	Resume ResumePolicy
 	// Drain is how long a backend that left nginx keeps finishing requests
 	// before it is stopped (default 2 s).
@@ -321,9 +310,7 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 		pending = append(pending, Event{Kind: EvStart})
 	default:
 		x.logf(app.Name, "resuming from the journal: %s", summary(s))
-		if x.Resume == ResumeRollback && (s.Phase == Installing || s.Phase == WaitingReady || s.Phase == Shifting || s.Phase == ScalingDownMarathon) {
-			pending = append(pending, Event{Kind: EvRollback, Reason: "executor restarted mid-migration (resume policy: rollback)"})
-		}
+		pending = append(pending, Event{Kind: EvRestart, Resume: x.Resume})
 	}
 	pending = append(pending, first...)
 	for _, ev := range pending {

@@ -219,7 +219,8 @@ type State struct {
 // EventKind names an event.
 type EventKind string
 
-// Events: Start begins a migration; Done says the state's action
+// Events: Start begins a migration; Restart says an executor resumes it
+// from the journal (with its ResumePolicy); Done says the state's action
 // completed; Observed carries a step's statistics; Failed says an action
 // failed or timed out; Held says it cannot complete now for a reason
 // outside the app (it is retried; the phase does not change); the rest are
@@ -227,6 +228,7 @@ type EventKind string
 // migration.
 const (
 	EvStart    EventKind = "start"
+	EvRestart  EventKind = "restart"
 	EvDone     EventKind = "done"
 	EvObserved EventKind = "observed"
 	EvFailed   EventKind = "failed"
@@ -246,7 +248,23 @@ type Event struct {
 	Obs Observation `json:"obs,omitempty"`
 	// Reason explains a failure or command.
 	Reason string `json:"reason,omitempty"`
+	// Resume is the restart policy (EvRestart).
+	Resume ResumePolicy `json:"resume,omitempty"`
 }
+
+// ResumePolicy says what a restarted executor does with a migration that
+// was in flight (EvRestart).
+type ResumePolicy string
+
+// ResumeContinue (the default) continues every migration where it stood:
+// the journaled state's action is performed again (mid-shift: the
+// journaled weights are re-applied and the step watched for a whole pause
+// again). ResumeRollback rolls back those that had not reached Soaking. A
+// rollback in progress always continues.
+const (
+	ResumeContinue ResumePolicy = "continue"
+	ResumeRollback ResumePolicy = "rollback"
+)
 
 // ActionKind names an action.
 type ActionKind string
@@ -433,6 +451,8 @@ func next(s State, ev Event) (State, error) {
 	s.Reason, s.Held = ev.Reason, false
 	shifting := s.Phase == Shifting || s.Phase == ShiftingBack
 	switch ev.Kind {
+	case EvRestart:
+		return restart(s, ev.Resume)
 	case EvPause:
 		if s.Paused {
 			return s, errors.New("already paused")
@@ -512,6 +532,25 @@ func next(s State, ev Event) (State, error) {
 		return rollback(s), nil
 	}
 	return done(s)
+}
+
+// restart is what a restarted executor does with a journaled migration:
+// with ResumeRollback one that had not reached Soaking rolls back; any
+// other continues where it stood (not applied: the state's action is
+// performed again).
+func restart(s State, policy ResumePolicy) (State, error) {
+	if policy != ResumeRollback {
+		return s, fmt.Errorf("resume policy %s: the journaled state's action is performed again", ResumeContinue)
+	}
+	switch s.Phase {
+	case Installing, WaitingReady, Shifting, ScalingDownMarathon:
+	default:
+		return s, fmt.Errorf("resume policy %s rolls back only a migration that had not reached Soaking; %s continues", policy, s.Phase)
+	}
+	if s.Reason == "" {
+		s.Reason = "executor restarted mid-migration (resume policy: rollback)"
+	}
+	return rollback(s), nil
 }
 
 // ended is why nothing applies to a migration that ended (a Finalized one

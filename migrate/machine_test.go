@@ -103,7 +103,8 @@ func events() map[string]Event {
 		"obs-bad": {Kind: EvObserved, Obs: bad}, "obs-slow": {Kind: EvObserved, Obs: slow},
 		"failed": {Kind: EvFailed, Reason: "boom"}, "pause": {Kind: EvPause}, "resume": {Kind: EvResume},
 		"abort": {Kind: EvAbort}, "rollback": {Kind: EvRollback}, "finalize": {Kind: EvFinalize},
-		"held": {Kind: EvHeld, Reason: "nginx b does not acknowledge"},
+		"held":    {Kind: EvHeld, Reason: "nginx b does not acknowledge"},
+		"restart": {Kind: EvRestart, Resume: ResumeContinue}, "restart-rb": {Kind: EvRestart, Resume: ResumeRollback},
 	}
 }
 
@@ -115,14 +116,14 @@ func TestNextTable(t *testing.T) {
 	ret := "ReturningToKubernetes/weights"
 	want := map[string]map[string]string{
 		"pending":             {"start": "Installing", "failed": "RolledBack", "abort": "RolledBack", "rollback": "RolledBack"},
-		"installing":          {"done": "WaitingReady", "failed": rb, "abort": rb, "rollback": rb, "held": "Installing held"},
-		"waiting":             {"done": "Shifting 5% setting", "failed": rb, "abort": rb, "rollback": rb, "held": "WaitingReady held"},
-		"shift-setting":       {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused", "held": "Shifting 25% setting held"},
-		"shift-watching":      {"obs-good": "Shifting 50% setting", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% watching paused", "held": "Shifting 25% watching held"},
-		"shift-paused":        {"resume": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb},
-		"shift-last":          {"obs-good": "ScalingDownMarathon", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 100% watching paused", "held": "Shifting 100% watching held"},
-		"shift-held":          {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused"},
-		"scaling-down":        {"done": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "ScalingDownMarathon held"},
+		"installing":          {"done": "WaitingReady", "failed": rb, "abort": rb, "rollback": rb, "held": "Installing held", "restart-rb": rb},
+		"waiting":             {"done": "Shifting 5% setting", "failed": rb, "abort": rb, "rollback": rb, "held": "WaitingReady held", "restart-rb": rb},
+		"shift-setting":       {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused", "held": "Shifting 25% setting held", "restart-rb": rb},
+		"shift-watching":      {"obs-good": "Shifting 50% setting", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% watching paused", "held": "Shifting 25% watching held", "restart-rb": rb},
+		"shift-paused":        {"resume": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "restart-rb": rb},
+		"shift-last":          {"obs-good": "ScalingDownMarathon", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 100% watching paused", "held": "Shifting 100% watching held", "restart-rb": rb},
+		"shift-held":          {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused", "restart-rb": rb},
+		"scaling-down":        {"done": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "ScalingDownMarathon held", "restart-rb": rbm},
 		"soaking":             {"done": "Finalizing", "finalize": "Finalizing", "failed": rbm, "abort": rbm, "rollback": rbm, "pause": "Soaking paused", "held": "Soaking held"},
 		"soak-paused":         {"finalize": "Finalizing", "resume": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm},
 		"finalizing":          {"done": "Finalized", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "Finalizing held"},
@@ -216,6 +217,45 @@ func TestNextNotApplied(t *testing.T) {
 		}
 		if na.Event != evs[tc.event].Kind || na.Label != Label(s) || !reflect.DeepEqual(got, s) || acts != nil {
 			t.Errorf("%s + %s: %+v, state %s, actions %v: want the event and label, the state unchanged, no actions", tc.state, tc.event, na, describe(got), acts)
+		}
+	}
+}
+
+// TestRestart: a restarted executor gives the journaled state EvRestart
+// with its resume policy; the machine rolls back a migration that had not
+// reached Soaking under ResumeRollback and otherwise continues it (not
+// applied: the state's action is performed again).
+func TestRestart(t *testing.T) {
+	sts := states()
+	for _, tc := range []struct {
+		state  string
+		policy ResumePolicy
+		want   string // describe(next), or the refusal
+		reason string
+	}{
+		{"shift-watching", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"shift-paused", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"shift-held", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"installing", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"scaling-down", ResumeRollback, "RollingBack/marathon", "executor restarted mid-migration (resume policy: rollback)"},
+		{"soaking", ResumeRollback, "-", "resume policy rollback rolls back only a migration that had not reached Soaking; Soaking continues"},
+		{"rb-marathon", ResumeRollback, "-", "RollingBack continues"},
+		{"back-watching", ResumeRollback, "-", "ShiftingBack continues"},
+		{"shift-watching", ResumeContinue, "-", "resume policy continue: the journaled state's action is performed again"},
+		{"shift-watching", "", "-", "resume policy continue"},
+		{"finalized", ResumeRollback, "-", "the migration already ended (Finalized)"},
+		{"rolledback", ResumeContinue, "-", "the migration already ended (RolledBack)"},
+	} {
+		s := sts[tc.state]
+		got, acts, err := Next(s, Event{Kind: EvRestart, Resume: tc.policy})
+		if tc.want == "-" {
+			if err == nil || !strings.Contains(err.Error(), tc.reason) || !reflect.DeepEqual(got, s) || acts != nil {
+				t.Errorf("%s, %q: %s, %v, want not applied: %q", tc.state, tc.policy, describe(got), err, tc.reason)
+			}
+			continue
+		}
+		if err != nil || describe(got) != tc.want || got.Reason != tc.reason || got.Cause != tc.reason || got.Held || got.Paused {
+			t.Errorf("%s, %q: %s (reason %q, cause %q), %v; want %s with %q", tc.state, tc.policy, describe(got), got.Reason, got.Cause, err, tc.want, tc.reason)
 		}
 	}
 }
@@ -463,7 +503,7 @@ func (w *world) apply(t *rapid.T, a Action) {
 // scaled down while a weights push is held; a hold changes neither phase
 // nor weights nor the action; terminal states are consistent.
 func TestProperty(t *testing.T) {
-	kinds := []EventKind{EvStart, EvDone, EvDone, EvDone, EvObserved, EvObserved, EvFailed, EvPause, EvResume, EvAbort, EvRollback, EvFinalize, EvHeld, EvHeld}
+	kinds := []EventKind{EvStart, EvDone, EvDone, EvDone, EvObserved, EvObserved, EvFailed, EvPause, EvResume, EvAbort, EvRollback, EvFinalize, EvHeld, EvHeld, EvRestart}
 	rapid.Check(t, func(t *rapid.T) {
 		p := testPlan()
 		p.Steps = rapid.SampledFrom([][]int{{100}, {5, 25, 50, 100}, {50, 100}, {1, 2, 3, 100}}).Draw(t, "steps")
@@ -494,6 +534,9 @@ func TestProperty(t *testing.T) {
 					}
 					w.apply(t, a)
 				}
+			}
+			if ev.Kind == EvRestart {
+				ev.Resume = rapid.SampledFrom([]ResumePolicy{ResumeContinue, ResumeRollback}).Draw(t, "policy")
 			}
 			if ev.Kind == EvHeld {
 				ev.Reason = "nginx b does not acknowledge"
