@@ -131,12 +131,11 @@ type Executor struct {
 	// failure (a forward migration rolls back).
 	ActionTimeout time.Duration
 	// RetryBackoff is the pause before a failed rollback action, or a held
-	// action, is retried (default 1 s); MaxRollbackAttempts bounds the
-	// retries of a failed rollback action (default 60), after which the
+	// action, is retried (default 1 s). The machine bounds the retries of a
+	// failed rollback action (Plan.MaxAttempts); when it gives up the
 	// executor stops with an error naming what is left. Holds are retried
 	// until they clear or an operator aborts.
-	RetryBackoff        time.Duration
-	MaxRollbackAttempts int
+	RetryBackoff time.Duration
 	// Progress receives one line per transition and per observation
 	// (nil: discarded). Lines are plain text, fit for logs and terminals.
 	Progress io.Writer
@@ -320,6 +319,9 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 	}
 	holds := 0
 	for !s.Phase.Terminal() {
+		if s.GaveUp {
+			return s, fmt.Errorf("migrate %s: %s", app.Name, s.Reason)
+		}
 		acts := Actions(s)
 		if len(acts) == 0 { // paused: wait for a command
 			select {
@@ -338,16 +340,6 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 		if ctx.Err() != nil {
 			return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, s.Phase, ctx.Err())
 		}
-		if s.Phase.Retries() && ev.Kind == EvFailed {
-			max := x.MaxRollbackAttempts
-			if max <= 0 {
-				max = 60
-			}
-			if s.Attempts+1 >= max {
-				s2, _ := x.step(ctx, s, ev)
-				return s2, fmt.Errorf("migrate %s: %s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", app.Name, Label(s), s2.Attempts, ev.Reason, app.Name)
-			}
-		}
 		if ev.Kind == EvHeld {
 			if holds++; s.Held && holds%30 == 0 {
 				x.logf(app.Name, "%s: still held after %d attempts: %s", Label(s), holds, ev.Reason)
@@ -363,7 +355,7 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 				return s, err
 			}
 		}
-		if s.Held || (s.Phase.Retries() && s.Attempts > 0) {
+		if s.Retrying() {
 			// Retry the same action after a backoff; an operator's command
 			// (abort, pause) is taken meanwhile.
 			cmd, err := x.backoff(ctx, cmds)

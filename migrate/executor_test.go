@@ -30,6 +30,7 @@ type platforms struct {
 	obs         Observation
 	obsMarathon Observation // what Marathon answers on the way back
 	failInstall error
+	failRemove  error
 	// holdShare[pct] makes the next so many pushes of pct hold (a
 	// load-balancer instance does not acknowledge), holdStats the next so
 	// many statistics reads; each held call takes holdDelay.
@@ -76,6 +77,9 @@ func (p *platforms) WaitReady(ctx context.Context, app App) error {
 func (p *platforms) Remove(ctx context.Context, app App) error {
 	if err := p.act(app, "remove"); err != nil {
 		return err
+	}
+	if p.failRemove != nil {
+		return p.failRemove
 	}
 	if p.share != 0 {
 		p.t.Errorf("Kubernetes removed with %d%% of the traffic", p.share)
@@ -700,4 +704,39 @@ func TestExecutorRevertDefinition(t *testing.T) {
 		t.Fatalf("with the caller's definition: %v %s", r.Err, describe(r.State))
 	}
 	p.consistent(t, RolledBack)
+}
+
+// TestExecutorGivesUp: a rollback action that keeps failing is retried
+// until the plan's MaxAttempts failed; the machine then gives up (journaled,
+// with what is left) and the executor stops with that reason; run again
+// once it is fixed, the executor restarts the migration and it ends.
+func TestExecutorGivesUp(t *testing.T) {
+	j := openJournal(t)
+	p := newPlatforms(t, j)
+	p.obs, p.failRemove = bad, errors.New("connection refused")
+	a := webApp
+	a.Plan.MaxAttempts = 3
+	r := newExec(p, j).Migrate(context.Background(), a)
+	want := "migrate web: RollingBack[kubernetes] failed 3 times, last: remove the Kubernetes release: connection refused; run `switchyard rollback web` once it is fixed"
+	if r.Err == nil || r.Err.Error() != want || !r.State.GaveUp {
+		t.Fatalf("err %v, state %s; want %q", r.Err, describe(r.State), want)
+	}
+	if got := strings.Count(strings.Join(p.actions, " "), "remove"); got != 3 {
+		t.Fatalf("%d removes, want 3: %v", got, p.actions)
+	}
+	es, _ := j.Load("web")
+	if last := es[len(es)-1]; last.To != "RollingBack[kubernetes gave-up]" || last.Event != string(EvFailed) || "migrate web: "+last.Reason != want {
+		t.Fatalf("last entry %+v", last)
+	}
+	p.failRemove = nil
+	r = newExec(p, j).Migrate(context.Background(), a, Event{Kind: EvRollback, Reason: "operator: switchyard rollback"})
+	var rb *RolledBackError
+	if !errors.As(r.Err, &rb) || r.State.Phase != RolledBack {
+		t.Fatalf("run again: %v %s", r.Err, describe(r.State))
+	}
+	p.consistent(t, RolledBack)
+	es, _ = j.Load("web")
+	if e := es[len(es)-2]; e.Event != string(EvRestart) || e.To != "RollingBack[kubernetes]" {
+		t.Fatalf("the restart is not journaled: %+v", e)
+	}
 }

@@ -108,6 +108,10 @@ type Plan struct {
 	// MaxObservations bounds the pauses a step waits for MinRequests
 	// (default 5); then the migration rolls back ("not enough traffic").
 	MaxObservations int `json:"maxObservations,omitempty"`
+	// MaxAttempts bounds the failed attempts of an action on a way back
+	// that cannot be left (Phase.Retries; default DefaultMaxAttempts): then
+	// the migration gives up (State.GaveUp) until an executor restarts it.
+	MaxAttempts int `json:"maxAttempts,omitempty"`
 	// MarathonInstances is the Marathon app's instance count before the
 	// migration (restored by a rollback).
 	MarathonInstances int `json:"marathonInstances"`
@@ -118,6 +122,17 @@ type Plan struct {
 	// started (read-only status fields left out): a rollback of the
 	// finalized migration creates it again from here.
 	MarathonDefinition json.RawMessage `json:"marathonDefinition,omitempty"`
+}
+
+// DefaultMaxAttempts is Plan.MaxAttempts when the plan gives none.
+const DefaultMaxAttempts = 60
+
+// maxAttempts is MaxAttempts or its default.
+func (p Plan) maxAttempts() int {
+	if p.MaxAttempts <= 0 {
+		return DefaultMaxAttempts
+	}
+	return p.MaxAttempts
 }
 
 // BackSteps are the Kubernetes traffic percentages of the way back from a
@@ -202,6 +217,10 @@ type State struct {
 	Paused bool `json:"paused,omitempty"`
 	// Attempts counts failed attempts of the current rollback action.
 	Attempts int `json:"attempts,omitempty"`
+	// GaveUp is true once that action failed Plan.MaxAttempts times: the
+	// state has no action (Reason says what is left) until an executor
+	// restarts the migration (EvRestart), which attempts it again.
+	GaveUp bool `json:"gaveUp,omitempty"`
 	// Held is true while the state's action cannot complete for a reason
 	// outside the app (ErrHold: e.g. a load-balancer instance does not
 	// acknowledge); the action is retried, the phase does not change, and
@@ -340,6 +359,9 @@ func Start(app string, p Plan) State {
 // actions of each journaled state again; every action is idempotent. A
 // held state has the same action: it is retried.
 func Actions(s State) []Action {
+	if s.GaveUp {
+		return nil
+	}
 	one := func(a Action) []Action { return []Action{a} }
 	switch s.Phase {
 	case Installing:
@@ -445,6 +467,8 @@ func next(s State, ev Event) (State, error) {
 		return revert(s, ev.Reason), nil
 	case s.Phase.Terminal():
 		return s, ended(s)
+	case s.GaveUp && ev.Kind != EvRestart:
+		return s, fmt.Errorf("gave up (%s); restart the migration to attempt it again", s.Reason)
 	case ev.Kind == EvHeld:
 		return hold(s, ev.Reason)
 	}
@@ -501,8 +525,7 @@ func next(s State, ev Event) (State, error) {
 		return s, nil
 	case EvFailed:
 		if s.Phase.Retries() {
-			s.Attempts++ // the same action again (the driver backs off)
-			return s, nil
+			return retry(s), nil
 		}
 	case EvDone, EvAbort, EvRollback:
 	default:
@@ -535,10 +558,18 @@ func next(s State, ev Event) (State, error) {
 }
 
 // restart is what a restarted executor does with a journaled migration:
-// with ResumeRollback one that had not reached Soaking rolls back; any
-// other continues where it stood (not applied: the state's action is
-// performed again).
+// one that gave up attempts its action again (once more: its failed
+// attempts are kept); with ResumeRollback one that had not reached Soaking
+// rolls back; any other continues where it stood (not applied: the state's
+// action is performed again).
 func restart(s State, policy ResumePolicy) (State, error) {
+	if s.GaveUp {
+		s.GaveUp = false
+		if s.Reason == "" {
+			s.Reason = "executor restarted: attempting the action again"
+		}
+		return s, nil
+	}
 	if policy != ResumeRollback {
 		return s, fmt.Errorf("resume policy %s: the journaled state's action is performed again", ResumeContinue)
 	}
@@ -551,6 +582,25 @@ func restart(s State, policy ResumePolicy) (State, error) {
 		s.Reason = "executor restarted mid-migration (resume policy: rollback)"
 	}
 	return rollback(s), nil
+}
+
+// retry counts a failed attempt of an action on a way back that cannot be
+// left: it is performed again after a backoff (Retrying) until the plan's
+// MaxAttempts failed; then the migration gives up, saying what is left.
+func retry(s State) State {
+	s.Attempts++
+	if s.Attempts >= s.Plan.maxAttempts() {
+		s.Reason = fmt.Sprintf("%s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", Label(s), s.Attempts, s.Reason, s.App)
+		s.GaveUp = true
+	}
+	return s
+}
+
+// Retrying reports whether the state's action is performed again after it
+// held or failed: the driver waits a backoff first (and takes an
+// operator's command meanwhile).
+func (s State) Retrying() bool {
+	return !s.GaveUp && (s.Held || s.Phase.Retries() && s.Attempts > 0)
 }
 
 // ended is why nothing applies to a migration that ended (a Finalized one
@@ -794,6 +844,9 @@ func Label(s State) string {
 	}
 	if s.Held {
 		tags = append(tags, "held")
+	}
+	if s.GaveUp {
+		tags = append(tags, "gave-up")
 	}
 	if len(tags) == 0 {
 		return string(s.Phase)

@@ -78,6 +78,12 @@ func states() map[string]State {
 	r := base(RollingBack)
 	r.KubePercent, r.Stage = 25, StageWeights
 	m["rb-weights"] = r
+	r.Attempts = DefaultMaxAttempts - 1
+	m["rb-last-attempt"] = r
+	r.Attempts, r.GaveUp, r.Reason = DefaultMaxAttempts, true, "RollingBack[weights] failed 60 times, last: boom; run `switchyard rollback web` once it is fixed"
+	m["rb-gave-up"] = r
+	r = base(RollingBack)
+	r.KubePercent, r.Stage = 25, StageWeights
 	r.KubePercent, r.Stage = 0, StageMarathon
 	m["rb-marathon"] = r
 	r.Stage = StageKubernetes
@@ -129,6 +135,8 @@ func TestNextTable(t *testing.T) {
 		"finalizing":          {"done": "Finalized", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "Finalizing held"},
 		"finalized":           {"rollback": "RecreatingMarathon"},
 		"finalized-nodef":     {},
+		"rb-last-attempt":     {"done": "RollingBack/marathon", "failed": "RollingBack/weights attempt 60 gave-up", "held": "RollingBack/weights attempt 59 held"},
+		"rb-gave-up":          {"restart": "RollingBack/weights attempt 60", "restart-rb": "RollingBack/weights attempt 60"},
 		"rb-weights":          {"done": "RollingBack/marathon", "failed": "RollingBack/weights attempt 1", "held": "RollingBack/weights held"},
 		"rb-marathon":         {"done": "RollingBack/kubernetes", "failed": "RollingBack/marathon attempt 1", "held": "RollingBack/marathon held"},
 		"rb-kubernetes":       {"done": "RolledBack", "failed": "RollingBack/kubernetes attempt 1", "held": "RollingBack/kubernetes held"},
@@ -260,6 +268,50 @@ func TestRestart(t *testing.T) {
 	}
 }
 
+// TestGiveUp: a failed action on a way back that cannot be left is
+// retried until the plan's MaxAttempts failed; then the machine gives up:
+// no action, nothing applies but a restart, which attempts the action once
+// more (the failed attempts are kept, so another failure gives up again).
+func TestGiveUp(t *testing.T) {
+	sts := states()
+	fail := Event{Kind: EvFailed, Reason: "remove the Kubernetes release: connection refused"}
+	for _, name := range []string{"rb-kubernetes", "removing-kubernetes", "return-delete"} {
+		s := sts[name]
+		s.Plan.MaxAttempts = 3
+		label := Label(s)
+		for i := 1; i < 3; i++ {
+			s, _, _ = Next(s, fail)
+			if s.GaveUp || !s.Retrying() || s.Attempts != i || len(Actions(s)) != 1 {
+				t.Fatalf("%s: after %d failures %s, retrying %v, actions %v", name, i, describe(s), s.Retrying(), Actions(s))
+			}
+		}
+		s, acts, err := Next(s, fail)
+		want := label + " failed 3 times, last: remove the Kubernetes release: connection refused; run `switchyard rollback web` once it is fixed"
+		if err != nil || !s.GaveUp || s.Retrying() || acts != nil || s.Reason != want || !strings.HasSuffix(Label(s), "gave-up]") {
+			t.Fatalf("%s: third failure: %s %q, label %s, actions %v, %v; want gave up with %q", name, describe(s), s.Reason, Label(s), acts, err, want)
+		}
+		for _, ev := range []Event{{Kind: EvDone}, fail, {Kind: EvAbort}, {Kind: EvHeld}, {Kind: EvResume}} {
+			if _, _, err := Next(s, ev); err == nil || !strings.Contains(err.Error(), "gave up ("+want+"); restart the migration") {
+				t.Errorf("%s gave up + %s: %v, want refused", name, ev.Kind, err)
+			}
+		}
+		s, acts, err = Next(s, Event{Kind: EvRestart})
+		if err != nil || s.GaveUp || s.Attempts != 3 || len(acts) != 1 || !s.Retrying() {
+			t.Fatalf("%s: restart after giving up: %s, actions %v, %v", name, describe(s), acts, err)
+		}
+		if again, _, _ := Next(s, fail); !again.GaveUp || again.Attempts != 4 {
+			t.Errorf("%s: a failure after the restart: %s, want given up again", name, describe(again))
+		}
+		if next, _, _ := Next(s, Event{Kind: EvDone}); next.Attempts != 0 || next.GaveUp || next.Retrying() {
+			t.Errorf("%s: done after the restart: %s", name, describe(next))
+		}
+	}
+	// Forward phases do not retry: a failure rolls back.
+	if s, _, _ := Next(sts["installing"], fail); s.Phase != RollingBack || s.Attempts != 0 || s.Retrying() {
+		t.Errorf("installing + failed: %s", describe(s))
+	}
+}
+
 func describe(s State) string {
 	d := string(s.Phase)
 	switch s.Phase {
@@ -286,6 +338,9 @@ func describe(s State) string {
 	if s.Held {
 		d += " held"
 	}
+	if s.GaveUp {
+		d += " gave-up"
+	}
 	return d
 }
 
@@ -296,6 +351,7 @@ func TestActionsPerState(t *testing.T) {
 		"shift-last": "observe 1s", "scaling-down": "scale-marathon to 0", "soaking": "wait 2s", "soak-paused": "",
 		"finalizing": "delete-marathon", "finalized": "",
 		"rb-weights": "set-weights kubernetes=0% marathon=100%", "rb-marathon": "scale-marathon to 2",
+		"rb-last-attempt": "set-weights kubernetes=0% marathon=100%", "rb-gave-up": "",
 		"rb-kubernetes": "remove-kubernetes", "rb-marathon-first": "scale-marathon to 2",
 		"rb-weights-after-up": "set-weights kubernetes=0% marathon=100%", "rolledback": "",
 		"shift-held": "set-weights kubernetes=25% marathon=75%", "finalized-nodef": "",
@@ -409,7 +465,7 @@ func TestLabel(t *testing.T) {
 		"shift-paused": "Shifting[25% applied paused]", "shift-held": "Shifting[25% held]", "soak-paused": "Soaking[paused]",
 		"rb-weights": "RollingBack[weights]", "finalized": "Finalized", "recreating": "RecreatingMarathon",
 		"back-watching": "ShiftingBack[marathon 75% applied]", "back-paused": "ShiftingBack[marathon 75% applied paused]",
-		"return-marathon": "ReturningToKubernetes[marathon]",
+		"return-marathon": "ReturningToKubernetes[marathon]", "rb-gave-up": "RollingBack[weights gave-up]",
 	}
 	sts := states()
 	for name, l := range want {
@@ -508,6 +564,7 @@ func TestProperty(t *testing.T) {
 		p := testPlan()
 		p.Steps = rapid.SampledFrom([][]int{{100}, {5, 25, 50, 100}, {50, 100}, {1, 2, 3, 100}}).Draw(t, "steps")
 		p.ManualRollback = rapid.Bool().Draw(t, "manual")
+		p.MaxAttempts = rapid.SampledFrom([]int{0, 2}).Draw(t, "maxAttempts")
 		s := Start("web", p)
 		w := world{marathonUp: true, marathonDef: true}
 		n := rapid.IntRange(0, 150).Draw(t, "n")
@@ -567,6 +624,9 @@ func TestProperty(t *testing.T) {
 					}
 				}
 			}
+			if n.GaveUp && (!n.Phase.Retries() || len(Actions(n)) != 0 || n.Attempts < n.Plan.maxAttempts() || n.Retrying()) {
+				t.Fatalf("%s: gave up outside a way back that cannot be left, or with an action", describe(n))
+			}
 			s = n
 			inShift := s.Phase == Shifting || s.Phase == ShiftingBack || s.Stage == StageWeights
 			if !inShift && w.kube != 0 && w.kube != 100 {
@@ -611,7 +671,10 @@ func TestProperty(t *testing.T) {
 					w.apply(t, a)
 				}
 			}
-			if len(Actions(s)) == 0 { // paused on the way back
+			switch {
+			case s.GaveUp:
+				ev = Event{Kind: EvRestart}
+			case len(Actions(s)) == 0: // paused on the way back
 				ev = Event{Kind: EvResume}
 			}
 			s, _, _ = Next(s, ev)
