@@ -265,57 +265,48 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 
 	s, found, err := Latest(x.Journal, app.Name)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("migrate %s: %w", app.Name, err)
 	}
-	var pending []Event
+	var events []Event
 	switch {
-	case found && s.Phase == Finalized && hasKind(first, EvRollback):
-		if len(s.Plan.MarathonDefinition) == 0 {
-			if len(app.MarathonDefinition) == 0 {
-				return s, fmt.Errorf("migrate %s: roll back the finalized migration: the journal holds no Marathon definition to create the app again from (migrated before definitions were journaled)", app.Name)
-			}
-			s.Plan.MarathonDefinition = app.MarathonDefinition
-		}
-		x.logf(app.Name, "finalized; rolling back: the Marathon app is created again from the journaled definition, then traffic shifts back")
-	case found && (s.Phase == Finalized || s.Phase.Terminal() && len(first) > 0):
-		x.logf(app.Name, "already %s (%s); nothing to do", s.Phase, s.Reason)
-		return s, nil
 	case !found && len(first) > 0:
 		return s, fmt.Errorf("migrate %s: no migration of this app in the journal", app.Name)
-	case !found || s.Phase == RolledBack:
-		p := app.Plan
-		if len(p.Steps) == 0 {
-			p.Steps = DefaultSteps
-		}
-		if p.MarathonInstances == 0 {
-			n, err := x.Marathon.Instances(ctx, app)
-			if err != nil {
-				return s, fmt.Errorf("migrate %s: read the Marathon app: %w", app.Name, err)
-			}
-			p.MarathonInstances = n
-		}
-		p.MarathonDefinition = app.MarathonDefinition
-		if len(p.MarathonDefinition) == 0 {
-			def, err := x.Marathon.Definition(ctx, app)
-			if err != nil {
-				return s, fmt.Errorf("migrate %s: read the Marathon app definition (journaled to roll back a finalized migration): %w", app.Name, err)
-			}
-			p.MarathonDefinition = def
-		}
-		if err := p.Check(); err != nil {
-			return s, fmt.Errorf("migrate %s: plan: %w", app.Name, err)
-		}
-		s = Start(app.Name, p)
-		pending = append(pending, Event{Kind: EvStart})
-	default:
-		x.logf(app.Name, "resuming from the journal: %s", summary(s))
-		pending = append(pending, Event{Kind: EvRestart, Resume: x.Resume})
-	}
-	pending = append(pending, first...)
-	for _, ev := range pending {
-		if s, err = x.step(ctx, s, ev); err != nil {
+	case !found || s.Phase == RolledBack && len(first) == 0: // a new attempt
+		p, err := x.plan(ctx, app)
+		if err != nil {
 			return s, err
 		}
+		if s, err = Start(app.Name, p); err != nil {
+			return s, fmt.Errorf("migrate %s: %w", app.Name, err)
+		}
+		events = []Event{{Kind: EvStart}}
+	default:
+		if !s.Phase.Terminal() {
+			x.logf(app.Name, "resuming from the journal: %s", summary(s))
+		}
+		if len(s.Plan.MarathonDefinition) == 0 {
+			// Journaled before definitions were: the caller's, if any.
+			s.Plan.MarathonDefinition = app.MarathonDefinition
+		}
+		events = append([]Event{{Kind: EvRestart, Resume: x.Resume}}, first...)
+	}
+	applied := false
+	for _, ev := range events {
+		n, err := x.step(ctx, s, ev)
+		var na *NotApplied
+		switch {
+		case errors.Is(err, ErrNoMarathonDefinition):
+			return s, fmt.Errorf("migrate %s: roll back the finalized migration: %w", app.Name, err)
+		case errors.As(err, &na):
+			continue
+		case err != nil:
+			return s, err
+		}
+		s, applied = n, true
+	}
+	if !applied && s.Phase.Terminal() {
+		x.logf(app.Name, "already %s (%s); nothing to do", s.Phase, s.Reason)
+		return s, nil
 	}
 	holds := 0
 	for !s.Phase.Terminal() {
@@ -326,12 +317,12 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 		if len(acts) == 0 { // paused: wait for a command
 			select {
 			case ev := <-cmds:
-				if s, err = x.step(ctx, s, ev); err != nil {
+				if s, err = x.apply(ctx, s, ev); err != nil {
 					return s, err
 				}
 				continue
 			case <-ctx.Done():
-				return s, ctx.Err()
+				return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, Label(s), ctx.Err())
 			}
 		}
 		began := x.clock().Now()
@@ -347,11 +338,11 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 		} else {
 			holds = 0
 		}
-		if s, err = x.step(ctx, s, ev); err != nil {
+		if s, err = x.apply(ctx, s, ev); err != nil {
 			return s, err
 		}
 		if cmd != nil {
-			if s, err = x.step(ctx, s, *cmd); err != nil {
+			if s, err = x.apply(ctx, s, *cmd); err != nil {
 				return s, err
 			}
 		}
@@ -363,7 +354,7 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 				return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, Label(s), err)
 			}
 			if cmd != nil {
-				if s, err = x.step(ctx, s, *cmd); err != nil {
+				if s, err = x.apply(ctx, s, *cmd); err != nil {
 					return s, err
 				}
 			}
@@ -402,13 +393,28 @@ func (x *Executor) backoff(ctx context.Context, cmds <-chan Event) (*Event, erro
 	}
 }
 
-func hasKind(evs []Event, k EventKind) bool {
-	for _, ev := range evs {
-		if ev.Kind == k {
-			return true
+// plan is the app's plan with what it leaves out read from Marathon: the
+// instance count and the definition (journaled, to create the app again on
+// a rollback of the finalized migration). Start gives it the machine's
+// defaults.
+func (x *Executor) plan(ctx context.Context, app App) (Plan, error) {
+	p := app.Plan
+	if p.MarathonInstances == 0 {
+		n, err := x.Marathon.Instances(ctx, app)
+		if err != nil {
+			return p, fmt.Errorf("migrate %s: read the Marathon app: %w", app.Name, err)
 		}
+		p.MarathonInstances = n
 	}
-	return false
+	p.MarathonDefinition = app.MarathonDefinition
+	if len(p.MarathonDefinition) == 0 {
+		def, err := x.Marathon.Definition(ctx, app)
+		if err != nil {
+			return p, fmt.Errorf("migrate %s: read the Marathon app definition (journaled to roll back a finalized migration): %w", app.Name, err)
+		}
+		p.MarathonDefinition = def
+	}
+	return p, nil
 }
 
 // RolledBackError says a migration ended rolled back, and why.
@@ -418,13 +424,14 @@ func (e *RolledBackError) Error() string {
 	return fmt.Sprintf("migrate %s: rolled back: %s", e.App, e.Reason)
 }
 
-// step applies an event: the transition is journaled (durably) before the
-// caller performs the new state's actions. An event the machine does not
-// apply leaves s as it is: nothing is journaled.
+// step gives an event to the machine: an applied event's transition is
+// journaled (durably) before the caller performs the new state's actions;
+// one the machine does not apply leaves s as it is, journals nothing and
+// is returned as the machine's *NotApplied error.
 func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
 	n, _, err := Next(s, ev)
 	if err != nil {
-		return s, nil
+		return s, err
 	}
 	data, err := json.Marshal(n)
 	if err != nil {
@@ -437,6 +444,18 @@ func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
 	}
 	x.logf(n.App, "%s → %s (%s)%s", Label(s), Label(n), ev.Kind, reasonSuffix(n.Reason))
 	return n, nil
+}
+
+// apply is step for the events of a running migration: one the machine
+// does not apply (a command that came too late, a repeated hold) is nothing
+// to do.
+func (x *Executor) apply(ctx context.Context, s State, ev Event) (State, error) {
+	n, err := x.step(ctx, s, ev)
+	var na *NotApplied
+	if errors.As(err, &na) {
+		return s, nil
+	}
+	return n, err
 }
 
 func summary(s State) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -106,7 +107,8 @@ type Plan struct {
 	// is judged; a step is watched for up to MaxObservations pauses.
 	MinRequests int `json:"minRequests,omitempty"`
 	// MaxObservations bounds the pauses a step waits for MinRequests
-	// (default 5); then the migration rolls back ("not enough traffic").
+	// (default DefaultMaxObservations); then the migration rolls back ("not
+	// enough traffic").
 	MaxObservations int `json:"maxObservations,omitempty"`
 	// MaxAttempts bounds the failed attempts of an action on a way back
 	// that cannot be left (Phase.Retries; default DefaultMaxAttempts): then
@@ -124,8 +126,21 @@ type Plan struct {
 	MarathonDefinition json.RawMessage `json:"marathonDefinition,omitempty"`
 }
 
-// DefaultMaxAttempts is Plan.MaxAttempts when the plan gives none.
-const DefaultMaxAttempts = 60
+// DefaultMaxObservations and DefaultMaxAttempts are Plan.MaxObservations
+// and Plan.MaxAttempts when the plan gives none (also in a plan journaled
+// before they existed).
+const (
+	DefaultMaxObservations = 5
+	DefaultMaxAttempts     = 60
+)
+
+// maxObservations is MaxObservations or its default.
+func (p Plan) maxObservations() int {
+	if p.MaxObservations <= 0 {
+		return DefaultMaxObservations
+	}
+	return p.MaxObservations
+}
 
 // maxAttempts is MaxAttempts or its default.
 func (p Plan) maxAttempts() int {
@@ -146,7 +161,8 @@ func (p Plan) BackSteps() []int {
 	return append(out, 0)
 }
 
-// DefaultSteps are the Kubernetes traffic percentages when none are given.
+// DefaultSteps are the Kubernetes traffic percentages when none are given
+// (Start).
 var DefaultSteps = []int{5, 25, 50, 100}
 
 // Check reports a plan that cannot be followed.
@@ -349,9 +365,18 @@ func (a Action) String() string {
 	return string(a.Kind)
 }
 
-// Start returns the state of a new migration.
-func Start(app string, p Plan) State {
-	return State{App: app, Phase: Pending, Plan: p}
+// Start returns the state of a new migration of app with plan p, given
+// the machine's defaults (DefaultSteps when p names no steps; the bounds
+// MaxObservations and MaxAttempts default when used), or why p cannot be
+// followed.
+func Start(app string, p Plan) (State, error) {
+	if len(p.Steps) == 0 {
+		p.Steps = slices.Clone(DefaultSteps)
+	}
+	if err := p.Check(); err != nil {
+		return State{}, fmt.Errorf("plan: %w", err)
+	}
+	return State{App: app, Phase: Pending, Plan: p}, nil
 }
 
 // Actions returns what must be done in state s (at most one action: a
@@ -432,6 +457,12 @@ func (e *NotApplied) Error() string { return e.Why.Error() }
 // Unwrap returns the reason.
 func (e *NotApplied) Unwrap() error { return e.Why }
 
+// ErrNoMarathonDefinition is why a rollback of a Finalized migration does
+// not apply when its plan holds no Marathon definition to create the app
+// again from (a migration finalized before definitions were journaled: the
+// caller must give one).
+var ErrNoMarathonDefinition = errors.New("the journal holds no Marathon definition to create the app again from (migrated before definitions were journaled)")
+
 // Next is the migration's transition function: given a state and an event
 // it returns the next state and the actions to perform in it. It does no
 // I/O. An event that does not apply leaves the state unchanged, returns no
@@ -462,7 +493,7 @@ func next(s State, ev Event) (State, error) {
 			return s, ended(s)
 		}
 		if len(s.Plan.MarathonDefinition) == 0 {
-			return s, errors.New("the journal holds no Marathon definition to create the app again from (migrated before definitions were journaled)")
+			return s, ErrNoMarathonDefinition
 		}
 		return revert(s, ev.Reason), nil
 	case s.Phase.Terminal():
@@ -675,11 +706,7 @@ func judge(s State, obs Observation) State {
 		pf, step = "Marathon", fmt.Sprintf("back step marathon %d%%", 100-s.KubePercent)
 	}
 	if obs.Requests < s.Plan.MinRequests {
-		max := s.Plan.MaxObservations
-		if max <= 0 {
-			max = 5
-		}
-		if s.Observations < max {
+		if s.Observations < s.Plan.maxObservations() {
 			s.Reason = fmt.Sprintf("%s: %d of %d requests needed to judge, watching again", step, obs.Requests, s.Plan.MinRequests)
 			return s
 		}

@@ -479,6 +479,38 @@ func TestLabel(t *testing.T) {
 	}
 }
 
+// TestStart: the machine gives a new migration's plan its defaults and
+// checks it.
+func TestStart(t *testing.T) {
+	s, err := Start("web", Plan{MarathonInstances: 2, MaxErrorRate: 0.01})
+	if err != nil || s.Phase != Pending || s.App != "web" || !reflect.DeepEqual(s.Plan.Steps, DefaultSteps) {
+		t.Fatalf("%+v %v", s, err)
+	}
+	s.Plan.Steps[0] = 1
+	if DefaultSteps[0] != 5 {
+		t.Fatalf("the plan shares DefaultSteps: %v", DefaultSteps)
+	}
+	if _, err := Start("web", Plan{Steps: []int{5, 50}, MarathonInstances: 2}); err == nil || err.Error() != "plan: steps: last step is 50, must be 100" {
+		t.Fatalf("bad plan: %v", err)
+	}
+	if _, err := Start("web", Plan{}); err == nil || !strings.Contains(err.Error(), "plan: marathonInstances: 0") {
+		t.Fatalf("no instances: %v", err)
+	}
+	// A step without enough traffic is watched DefaultMaxObservations
+	// pauses when the plan does not say.
+	st := states()["shift-watching"]
+	st.Plan.MinRequests = 50
+	for i := 1; i <= DefaultMaxObservations; i++ {
+		if st.Phase != Shifting {
+			t.Fatalf("rolled back after %d thin pauses", i-1)
+		}
+		st, _, _ = Next(st, Event{Kind: EvObserved, Obs: Observation{Requests: 1}})
+	}
+	if st.Phase != RollingBack || !strings.Contains(st.Reason, fmt.Sprintf("in %d pauses", DefaultMaxObservations)) {
+		t.Fatalf("after %d thin pauses: %s %q", DefaultMaxObservations, describe(st), st.Reason)
+	}
+}
+
 func TestPlanCheck(t *testing.T) {
 	for _, tc := range []struct {
 		steps []int
@@ -565,7 +597,10 @@ func TestProperty(t *testing.T) {
 		p.Steps = rapid.SampledFrom([][]int{{100}, {5, 25, 50, 100}, {50, 100}, {1, 2, 3, 100}}).Draw(t, "steps")
 		p.ManualRollback = rapid.Bool().Draw(t, "manual")
 		p.MaxAttempts = rapid.SampledFrom([]int{0, 2}).Draw(t, "maxAttempts")
-		s := Start("web", p)
+		s, err := Start("web", p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		w := world{marathonUp: true, marathonDef: true}
 		n := rapid.IntRange(0, 150).Draw(t, "n")
 		for i := 0; i < n; i++ {
