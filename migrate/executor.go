@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/switchyard/switchyard/journal"
 )
 
@@ -84,30 +86,17 @@ type Stats interface {
 	Observe(ctx context.Context, app App, platform Platform, from, to time.Time) (Observation, error)
 }
 
-// Clock is time, replaceable in tests.
+// Clock is the executor's time: every wait (observe, soak, drain, retry
+// backoff), every action's timeout and every journal entry's time are on
+// it. k8s.io/utils/clock's RealClock (the default) and its testing
+// FakeClock implement it.
 type Clock interface {
 	// Now is the current time.
 	Now() time.Time
-	// Sleep waits d or until ctx ends (then it returns ctx.Err()).
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// RealClock is the wall clock.
-type RealClock struct{}
-
-// Now implements Clock.
-func (RealClock) Now() time.Time { return time.Now() }
-
-// Sleep implements Clock.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// NewTimer returns a timer that fires once d has passed.
+	NewTimer(d time.Duration) clock.Timer
+	// AfterFunc calls f once d has passed (unless the timer is stopped).
+	AfterFunc(d time.Duration, f func()) clock.Timer
 }
 
 // Executor drives migrations: for each transition it first appends the
@@ -240,9 +229,25 @@ func (x *Executor) Wave(ctx context.Context, apps []App, parallel int) []Result 
 
 func (x *Executor) clock() Clock {
 	if x.Clock == nil {
-		return RealClock{}
+		return clock.RealClock{}
 	}
 	return x.Clock
+}
+
+// sleep waits d on the executor's clock, or until ctx ends (then it
+// returns ctx.Err()).
+func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := x.clock().NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent map[ActionKind]time.Duration) (State, error) {
@@ -376,20 +381,15 @@ func (x *Executor) backoff(ctx context.Context, cmds <-chan Event) (*Event, erro
 	if d <= 0 {
 		d = time.Second
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	slept := make(chan error, 1)
-	go func() { slept <- x.clock().Sleep(sctx, d) }()
+	t := x.clock().NewTimer(d)
+	defer t.Stop()
 	select {
-	case err := <-slept:
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+	case <-t.C():
+		return nil, nil
 	case cmd := <-cmds:
-		cancel()
-		<-slept
 		return &cmd, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
@@ -480,8 +480,12 @@ func (x *Executor) perform(ctx context.Context, app App, s State, a Action, cmds
 	if a.Kind == ActObserve || a.Kind == ActWait {
 		timeout += a.Wait
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The timeout is on the executor's clock: the action's context is
+	// cancelled with context.DeadlineExceeded as its cause.
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := x.clock().AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	defer deadline.Stop()
 	done := make(chan Event, 1)
 	go func() { done <- x.do(actx, app, s, a, timeout) }()
 	select {
@@ -489,7 +493,7 @@ func (x *Executor) perform(ctx context.Context, app App, s State, a Action, cmds
 		return ev, nil
 	case cmd := <-cmds:
 		if a.Kind == ActObserve || a.Kind == ActWait {
-			cancel()
+			cancel(nil)
 			<-done
 			return cmd, nil
 		}
@@ -502,7 +506,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 		if errors.Is(err, ErrHold) {
 			return Event{Kind: EvHeld, Reason: fmt.Sprintf("%s: %v", what, err)}
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s: %w", timeout, err)
 		}
 		return Event{Kind: EvFailed, Reason: fmt.Sprintf("%s: %v", what, err)}
@@ -523,7 +527,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 		}
 	case ActObserve:
 		from := x.clock().Now()
-		if err := x.clock().Sleep(ctx, a.Wait); err != nil {
+		if err := x.sleep(ctx, a.Wait); err != nil {
 			return fail("watch the step", err)
 		}
 		pf := a.Platform
@@ -546,7 +550,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			if err := x.Traffic.SetMarathon(ctx, app, false); err != nil {
 				return fail("take Marathon's backends out of nginx", err)
 			}
-			if err := x.clock().Sleep(ctx, x.drain()); err != nil {
+			if err := x.sleep(ctx, x.drain()); err != nil {
 				return fail("drain Marathon's backends", err)
 			}
 			if err := x.Marathon.Scale(ctx, app, 0); err != nil {
@@ -561,7 +565,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			return fail("put Marathon's backends back in nginx", err)
 		}
 	case ActWait:
-		if err := x.clock().Sleep(ctx, a.Wait); err != nil {
+		if err := x.sleep(ctx, a.Wait); err != nil {
 			return fail("soak", err)
 		}
 	case ActDeleteMarathon:
@@ -579,7 +583,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 	case ActRemoveKubernetes:
 		// Its backends left the pool with the weights stage: let requests
 		// already sent to them finish before the pods stop.
-		if err := x.clock().Sleep(ctx, x.drain()); err != nil {
+		if err := x.sleep(ctx, x.drain()); err != nil {
 			return fail("drain Kubernetes' backends", err)
 		}
 		if err := x.Kubernetes.Remove(ctx, app); err != nil {
