@@ -365,9 +365,9 @@ func (a Action) String() string {
 	return string(a.Kind)
 }
 
-// Start returns the state of a new migration of app with plan p, given
-// the machine's defaults (DefaultSteps when p names no steps; the bounds
-// MaxObservations and MaxAttempts default when used), or why p cannot be
+// Start returns the state of a new migration of app with plan p given the
+// machine's defaults (DefaultSteps when p names no steps; MaxObservations
+// and MaxAttempts take theirs where they are used), or why p cannot be
 // followed.
 func Start(app string, p Plan) (State, error) {
 	if len(p.Steps) == 0 {
