@@ -15,8 +15,9 @@
 // RolledBack.
 //
 // Restart policy: a restarted executor reads each app's latest journaled
-// state and performs that state's action again (every action is
-// idempotent). By default (ResumeContinue) an in-flight migration continues
+// state, gives it EvRestart with its ResumePolicy (the machine decides
+// what a restart does) and performs the resulting state's action again
+// (every action is idempotent). By default (ResumeContinue) an in-flight migration continues
 // where it stood: mid-shift the journaled weights are re-applied and the
 // step is watched for a whole pause again before it is judged. With
 // ResumeRollback every migration that had not reached Soaking is rolled

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/switchyard/switchyard/journal"
 )
 
@@ -84,43 +86,18 @@ type Stats interface {
 	Observe(ctx context.Context, app App, platform Platform, from, to time.Time) (Observation, error)
 }
 
-// Clock is time, replaceable in tests.
+// Clock is the executor's time: every wait (observe, soak, drain, retry
+// backoff), every action's timeout and every journal entry's time are on
+// it. k8s.io/utils/clock's RealClock (the default) and its testing
+// FakeClock implement it.
 type Clock interface {
 	// Now is the current time.
 	Now() time.Time
-	// Sleep waits d or until ctx ends (then it returns ctx.Err()).
-	Sleep(ctx context.Context, d time.Duration) error
+	// NewTimer returns a timer that fires once d has passed.
+	NewTimer(d time.Duration) clock.Timer
+	// AfterFunc calls f once d has passed (unless the timer is stopped).
+	AfterFunc(d time.Duration, f func()) clock.Timer
 }
-
-// RealClock is the wall clock.
-type RealClock struct{}
-
-// Now implements Clock.
-func (RealClock) Now() time.Time { return time.Now() }
-
-// Sleep implements Clock.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// ResumePolicy says what a restarted executor does with a migration that
-// was in flight.
-type ResumePolicy string
-
-// ResumeContinue continues every migration where it stood (mid-shift: the
-// journaled weights are re-applied and the step watched again);
-// ResumeRollback rolls back those that had not reached Soaking.
-const (
-	ResumeContinue ResumePolicy = "continue"
-	ResumeRollback ResumePolicy = "rollback"
-)
 
 // Executor drives migrations: for each transition it first appends the
 // journal entry (fsync'd), then performs the new state's actions.
@@ -133,7 +110,8 @@ type Executor struct {
 	Traffic    Traffic
 	Stats      Stats
 	Clock      Clock
-	// Resume is the restart policy (default ResumeContinue).
+	// Resume is the restart policy (default ResumeContinue), given to the
+	// machine with EvRestart when a migration resumes from the journal.
 	Resume ResumePolicy
 	// Drain is how long a backend that left nginx keeps finishing requests
 	// before it is stopped (default 2 s).
@@ -142,12 +120,11 @@ type Executor struct {
 	// failure (a forward migration rolls back).
 	ActionTimeout time.Duration
 	// RetryBackoff is the pause before a failed rollback action, or a held
-	// action, is retried (default 1 s); MaxRollbackAttempts bounds the
-	// retries of a failed rollback action (default 60), after which the
+	// action, is retried (default 1 s). The machine bounds the retries of a
+	// failed rollback action (Plan.MaxAttempts); when it gives up the
 	// executor stops with an error naming what is left. Holds are retried
 	// until they clear or an operator aborts.
-	RetryBackoff        time.Duration
-	MaxRollbackAttempts int
+	RetryBackoff time.Duration
 	// Progress receives one line per transition and per observation
 	// (nil: discarded). Lines are plain text, fit for logs and terminals.
 	Progress io.Writer
@@ -252,9 +229,25 @@ func (x *Executor) Wave(ctx context.Context, apps []App, parallel int) []Result 
 
 func (x *Executor) clock() Clock {
 	if x.Clock == nil {
-		return RealClock{}
+		return clock.RealClock{}
 	}
 	return x.Clock
+}
+
+// sleep waits d on the executor's clock, or until ctx ends (then it
+// returns ctx.Err()).
+func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := x.clock().NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent map[ActionKind]time.Duration) (State, error) {
@@ -277,72 +270,64 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 
 	s, found, err := Latest(x.Journal, app.Name)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("migrate %s: %w", app.Name, err)
 	}
-	var pending []Event
+	var events []Event
 	switch {
-	case found && s.Phase == Finalized && hasKind(first, EvRollback):
-		if len(s.Plan.MarathonDefinition) == 0 {
-			if len(app.MarathonDefinition) == 0 {
-				return s, fmt.Errorf("migrate %s: roll back the finalized migration: the journal holds no Marathon definition to create the app again from (migrated before definitions were journaled)", app.Name)
-			}
-			s.Plan.MarathonDefinition = app.MarathonDefinition
-		}
-		x.logf(app.Name, "finalized; rolling back: the Marathon app is created again from the journaled definition, then traffic shifts back")
-	case found && (s.Phase == Finalized || s.Phase.Terminal() && len(first) > 0):
-		x.logf(app.Name, "already %s (%s); nothing to do", s.Phase, s.Reason)
-		return s, nil
 	case !found && len(first) > 0:
 		return s, fmt.Errorf("migrate %s: no migration of this app in the journal", app.Name)
-	case !found || s.Phase == RolledBack:
-		p := app.Plan
-		if len(p.Steps) == 0 {
-			p.Steps = DefaultSteps
-		}
-		if p.MarathonInstances == 0 {
-			n, err := x.Marathon.Instances(ctx, app)
-			if err != nil {
-				return s, fmt.Errorf("migrate %s: read the Marathon app: %w", app.Name, err)
-			}
-			p.MarathonInstances = n
-		}
-		p.MarathonDefinition = app.MarathonDefinition
-		if len(p.MarathonDefinition) == 0 {
-			def, err := x.Marathon.Definition(ctx, app)
-			if err != nil {
-				return s, fmt.Errorf("migrate %s: read the Marathon app definition (journaled to roll back a finalized migration): %w", app.Name, err)
-			}
-			p.MarathonDefinition = def
-		}
-		if err := p.Check(); err != nil {
-			return s, fmt.Errorf("migrate %s: plan: %w", app.Name, err)
-		}
-		s = Start(app.Name, p)
-		pending = append(pending, Event{Kind: EvStart})
-	default:
-		x.logf(app.Name, "resuming from the journal: %s", summary(s))
-		if x.Resume == ResumeRollback && (s.Phase == Installing || s.Phase == WaitingReady || s.Phase == Shifting || s.Phase == ScalingDownMarathon) {
-			pending = append(pending, Event{Kind: EvRollback, Reason: "executor restarted mid-migration (resume policy: rollback)"})
-		}
-	}
-	pending = append(pending, first...)
-	for _, ev := range pending {
-		if s, err = x.step(ctx, s, ev); err != nil {
+	case !found || s.Phase == RolledBack && len(first) == 0: // a new attempt
+		p, err := x.plan(ctx, app)
+		if err != nil {
 			return s, err
 		}
+		if s, err = Start(app.Name, p); err != nil {
+			return s, fmt.Errorf("migrate %s: %w", app.Name, err)
+		}
+		events = []Event{{Kind: EvStart}}
+	default:
+		if !s.Phase.Terminal() {
+			x.logf(app.Name, "resuming from the journal: %s", summary(s))
+		}
+		if len(s.Plan.MarathonDefinition) == 0 {
+			// Journaled before definitions were: the caller's, if any.
+			s.Plan.MarathonDefinition = app.MarathonDefinition
+		}
+		events = append([]Event{{Kind: EvRestart, Resume: x.Resume}}, first...)
+	}
+	applied := false
+	for _, ev := range events {
+		n, err := x.step(ctx, s, ev)
+		var na *NotApplied
+		switch {
+		case errors.Is(err, ErrNoMarathonDefinition):
+			return s, fmt.Errorf("migrate %s: roll back the finalized migration: %w", app.Name, err)
+		case errors.As(err, &na):
+			continue
+		case err != nil:
+			return s, err
+		}
+		s, applied = n, true
+	}
+	if !applied && s.Phase.Terminal() {
+		x.logf(app.Name, "already %s (%s); nothing to do", s.Phase, s.Reason)
+		return s, nil
 	}
 	holds := 0
 	for !s.Phase.Terminal() {
+		if s.GaveUp {
+			return s, fmt.Errorf("migrate %s: %s", app.Name, s.Reason)
+		}
 		acts := Actions(s)
 		if len(acts) == 0 { // paused: wait for a command
 			select {
 			case ev := <-cmds:
-				if s, err = x.step(ctx, s, ev); err != nil {
+				if s, err = x.apply(ctx, s, ev); err != nil {
 					return s, err
 				}
 				continue
 			case <-ctx.Done():
-				return s, ctx.Err()
+				return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, Label(s), ctx.Err())
 			}
 		}
 		began := x.clock().Now()
@@ -351,16 +336,6 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 		if ctx.Err() != nil {
 			return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, s.Phase, ctx.Err())
 		}
-		if s.Phase.Retries() && ev.Kind == EvFailed {
-			max := x.MaxRollbackAttempts
-			if max <= 0 {
-				max = 60
-			}
-			if s.Attempts+1 >= max {
-				s2, _ := x.step(ctx, s, ev)
-				return s2, fmt.Errorf("migrate %s: %s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", app.Name, Label(s), s2.Attempts, ev.Reason, app.Name)
-			}
-		}
 		if ev.Kind == EvHeld {
 			if holds++; s.Held && holds%30 == 0 {
 				x.logf(app.Name, "%s: still held after %d attempts: %s", Label(s), holds, ev.Reason)
@@ -368,15 +343,15 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 		} else {
 			holds = 0
 		}
-		if s, err = x.step(ctx, s, ev); err != nil {
+		if s, err = x.apply(ctx, s, ev); err != nil {
 			return s, err
 		}
 		if cmd != nil {
-			if s, err = x.step(ctx, s, *cmd); err != nil {
+			if s, err = x.apply(ctx, s, *cmd); err != nil {
 				return s, err
 			}
 		}
-		if s.Held || (s.Phase.Retries() && s.Attempts > 0) {
+		if s.Retrying() {
 			// Retry the same action after a backoff; an operator's command
 			// (abort, pause) is taken meanwhile.
 			cmd, err := x.backoff(ctx, cmds)
@@ -384,7 +359,7 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 				return s, fmt.Errorf("migrate %s: stopped in %s: %w", app.Name, Label(s), err)
 			}
 			if cmd != nil {
-				if s, err = x.step(ctx, s, *cmd); err != nil {
+				if s, err = x.apply(ctx, s, *cmd); err != nil {
 					return s, err
 				}
 			}
@@ -406,30 +381,40 @@ func (x *Executor) backoff(ctx context.Context, cmds <-chan Event) (*Event, erro
 	if d <= 0 {
 		d = time.Second
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	slept := make(chan error, 1)
-	go func() { slept <- x.clock().Sleep(sctx, d) }()
+	t := x.clock().NewTimer(d)
+	defer t.Stop()
 	select {
-	case err := <-slept:
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+	case <-t.C():
+		return nil, nil
 	case cmd := <-cmds:
-		cancel()
-		<-slept
 		return &cmd, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
-func hasKind(evs []Event, k EventKind) bool {
-	for _, ev := range evs {
-		if ev.Kind == k {
-			return true
+// plan is the app's plan with what it leaves out read from Marathon: the
+// instance count and the definition (journaled, to create the app again on
+// a rollback of the finalized migration). Start gives it the machine's
+// defaults.
+func (x *Executor) plan(ctx context.Context, app App) (Plan, error) {
+	p := app.Plan
+	if p.MarathonInstances == 0 {
+		n, err := x.Marathon.Instances(ctx, app)
+		if err != nil {
+			return p, fmt.Errorf("migrate %s: read the Marathon app: %w", app.Name, err)
 		}
+		p.MarathonInstances = n
 	}
-	return false
+	p.MarathonDefinition = app.MarathonDefinition
+	if len(p.MarathonDefinition) == 0 {
+		def, err := x.Marathon.Definition(ctx, app)
+		if err != nil {
+			return p, fmt.Errorf("migrate %s: read the Marathon app definition (journaled to roll back a finalized migration): %w", app.Name, err)
+		}
+		p.MarathonDefinition = def
+	}
+	return p, nil
 }
 
 // RolledBackError says a migration ended rolled back, and why.
@@ -439,16 +424,18 @@ func (e *RolledBackError) Error() string {
 	return fmt.Sprintf("migrate %s: rolled back: %s", e.App, e.Reason)
 }
 
-// step applies an event: the transition is journaled (durably) before the
-// caller performs the new state's actions.
+// step gives an event to the machine: an applied event's transition is
+// journaled (durably) before the caller performs the new state's actions;
+// one the machine does not apply leaves s as it is, journals nothing and
+// is returned as the machine's *NotApplied error.
 func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
-	n, _ := Next(s, ev)
-	if equalState(n, s) {
-		return s, nil
+	n, _, err := Next(s, ev)
+	if err != nil {
+		return s, err
 	}
 	data, err := json.Marshal(n)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("migrate %s: encode the state to journal: %w", s.App, err)
 	}
 	e := &journal.Entry{App: n.App, From: Label(s), To: Label(n), Event: string(ev.Kind), Time: x.clock().Now(), Reason: n.Reason, State: data}
 	// The journal write must not be cut short by a cancelled migration.
@@ -459,10 +446,16 @@ func (x *Executor) step(ctx context.Context, s State, ev Event) (State, error) {
 	return n, nil
 }
 
-func equalState(a, b State) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
+// apply is step for the events of a running migration: one the machine
+// does not apply (a command that came too late, a repeated hold) is nothing
+// to do.
+func (x *Executor) apply(ctx context.Context, s State, ev Event) (State, error) {
+	n, err := x.step(ctx, s, ev)
+	var na *NotApplied
+	if errors.As(err, &na) {
+		return s, nil
+	}
+	return n, err
 }
 
 func summary(s State) string {
@@ -487,8 +480,12 @@ func (x *Executor) perform(ctx context.Context, app App, s State, a Action, cmds
 	if a.Kind == ActObserve || a.Kind == ActWait {
 		timeout += a.Wait
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The timeout is on the executor's clock: the action's context is
+	// cancelled with context.DeadlineExceeded as its cause.
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := x.clock().AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	defer deadline.Stop()
 	done := make(chan Event, 1)
 	go func() { done <- x.do(actx, app, s, a, timeout) }()
 	select {
@@ -496,7 +493,7 @@ func (x *Executor) perform(ctx context.Context, app App, s State, a Action, cmds
 		return ev, nil
 	case cmd := <-cmds:
 		if a.Kind == ActObserve || a.Kind == ActWait {
-			cancel()
+			cancel(nil)
 			<-done
 			return cmd, nil
 		}
@@ -509,7 +506,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 		if errors.Is(err, ErrHold) {
 			return Event{Kind: EvHeld, Reason: fmt.Sprintf("%s: %v", what, err)}
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s: %w", timeout, err)
 		}
 		return Event{Kind: EvFailed, Reason: fmt.Sprintf("%s: %v", what, err)}
@@ -530,7 +527,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 		}
 	case ActObserve:
 		from := x.clock().Now()
-		if err := x.clock().Sleep(ctx, a.Wait); err != nil {
+		if err := x.sleep(ctx, a.Wait); err != nil {
 			return fail("watch the step", err)
 		}
 		pf := a.Platform
@@ -553,7 +550,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			if err := x.Traffic.SetMarathon(ctx, app, false); err != nil {
 				return fail("take Marathon's backends out of nginx", err)
 			}
-			if err := x.clock().Sleep(ctx, x.drain()); err != nil {
+			if err := x.sleep(ctx, x.drain()); err != nil {
 				return fail("drain Marathon's backends", err)
 			}
 			if err := x.Marathon.Scale(ctx, app, 0); err != nil {
@@ -568,7 +565,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			return fail("put Marathon's backends back in nginx", err)
 		}
 	case ActWait:
-		if err := x.clock().Sleep(ctx, a.Wait); err != nil {
+		if err := x.sleep(ctx, a.Wait); err != nil {
 			return fail("soak", err)
 		}
 	case ActDeleteMarathon:
@@ -586,7 +583,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 	case ActRemoveKubernetes:
 		// Its backends left the pool with the weights stage: let requests
 		// already sent to them finish before the pods stop.
-		if err := x.clock().Sleep(ctx, x.drain()); err != nil {
+		if err := x.sleep(ctx, x.drain()); err != nil {
 			return fail("drain Kubernetes' backends", err)
 		}
 		if err := x.Kubernetes.Remove(ctx, app); err != nil {

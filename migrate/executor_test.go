@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/clock"
+	testingclock "k8s.io/utils/clock/testing"
+
 	"github.com/switchyard/switchyard/journal"
 )
 
@@ -30,12 +33,18 @@ type platforms struct {
 	obs         Observation
 	obsMarathon Observation // what Marathon answers on the way back
 	failInstall error
+	failRemove  error
+	// installing, when set, is told that Install started; Install then
+	// waits until its context ends.
+	installing chan struct{}
 	// holdShare[pct] makes the next so many pushes of pct hold (a
 	// load-balancer instance does not acknowledge), holdStats the next so
-	// many statistics reads; each held call takes holdDelay.
+	// many statistics reads; each held call takes holdDelay on clk (the
+	// executor's).
 	holdShare    map[int]int
 	holdStats    int
 	holdDelay    time.Duration
+	clk          *jumpClock
 	created      json.RawMessage // the definition Create got
 	dead         *bool           // after a simulated crash nothing acts
 	actions      []string
@@ -63,6 +72,11 @@ func (p *platforms) Install(ctx context.Context, app App) error {
 	if p.failInstall != nil {
 		return p.failInstall
 	}
+	if p.installing != nil {
+		p.installing <- struct{}{}
+		<-ctx.Done()
+		return fmt.Errorf("helm install: %w", ctx.Err())
+	}
 	p.kubeUp = true
 	return nil
 }
@@ -76,6 +90,9 @@ func (p *platforms) WaitReady(ctx context.Context, app App) error {
 func (p *platforms) Remove(ctx context.Context, app App) error {
 	if err := p.act(app, "remove"); err != nil {
 		return err
+	}
+	if p.failRemove != nil {
+		return p.failRemove
 	}
 	if p.share != 0 {
 		p.t.Errorf("Kubernetes removed with %d%% of the traffic", p.share)
@@ -132,7 +149,9 @@ func (p *platforms) SetShare(ctx context.Context, app App, pct int) error {
 	}
 	if p.holdShare[pct] > 0 {
 		p.holdShare[pct]--
-		time.Sleep(p.holdDelay)
+		if err := p.holdFor(ctx); err != nil {
+			return err
+		}
 		return fmt.Errorf("nginx 127.0.0.2:8081 at version 6, want 7: %w", ErrHold)
 	}
 	if pct > 0 && !p.kubeReady {
@@ -164,13 +183,24 @@ func (p *platforms) Observe(ctx context.Context, app App, pf Platform, from, to 
 	}
 	if p.holdStats > 0 {
 		p.holdStats--
-		time.Sleep(p.holdDelay)
+		if err := p.holdFor(ctx); err != nil {
+			return Observation{}, err
+		}
 		return Observation{}, fmt.Errorf("statistics miss nginx 127.0.0.2:8081: %w", ErrHold)
 	}
 	if pf == PlatformMarathon {
 		return p.obsMarathon, nil
 	}
 	return p.obs, nil
+}
+
+// holdFor lets holdDelay pass on the executor's clock during a held call:
+// an action whose timeout that passes fails with its context's error.
+func (p *platforms) holdFor(ctx context.Context) error {
+	if p.holdDelay > 0 {
+		p.clk.Step(p.holdDelay)
+	}
+	return ctx.Err()
 }
 
 // consistent checks that exactly one platform serves the route.
@@ -190,14 +220,79 @@ func (p *platforms) consistent(t *testing.T, phase Phase) {
 	}
 }
 
-// noSleep is a clock whose sleeps return at once.
-type noSleep struct{}
+// jumpClock is a fake clock (k8s.io/utils/clock/testing) on which a wait
+// takes no real time: a new timer moves the clock to its end at once
+// (firing it, and every deadline it passes), unless it is at least block
+// long: then it waits until the test steps the clock, and blocked says so.
+// It records every timer's duration.
+type jumpClock struct {
+	*testingclock.FakeClock
+	blocked chan time.Duration
 
-func (noSleep) Now() time.Time                                   { return time.Now() }
-func (noSleep) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+	mu    sync.Mutex
+	block time.Duration
+	waits []time.Duration
+}
 
+func newJumpClock() *jumpClock {
+	return &jumpClock{FakeClock: testingclock.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), blocked: make(chan time.Duration, 16)}
+}
+
+// NewTimer implements Clock.
+func (c *jumpClock) NewTimer(d time.Duration) clock.Timer {
+	t := c.FakeClock.NewTimer(d)
+	c.mu.Lock()
+	c.waits = append(c.waits, d)
+	jump := c.block == 0 || d < c.block
+	c.mu.Unlock()
+	if jump {
+		c.Step(d)
+		return t
+	}
+	select {
+	case c.blocked <- d:
+	default: // no test waits for so many
+	}
+	return t
+}
+
+// blockFrom makes timers of at least d wait for the test (0: none).
+func (c *jumpClock) blockFrom(d time.Duration) {
+	c.mu.Lock()
+	c.block = d
+	c.mu.Unlock()
+}
+
+// waitBlocked waits until a timer of d blocks (the executor waits on it).
+func (c *jumpClock) waitBlocked(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case got := <-c.blocked:
+		if got != d {
+			t.Fatalf("a timer of %s blocks, want %s", got, d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no timer of %s was started", d)
+	}
+}
+
+// count is how many timers of d were started.
+func (c *jumpClock) count(d time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, w := range c.waits {
+		if w == d {
+			n++
+		}
+	}
+	return n
+}
+
+// newExec returns an executor on p and j with a jumpClock (p's too).
 func newExec(p *platforms, j journal.Journal) *Executor {
-	return &Executor{Journal: j, Kubernetes: p, Marathon: p, Traffic: p, Stats: p, Clock: noSleep{}, RetryBackoff: time.Millisecond}
+	p.clk = newJumpClock()
+	return &Executor{Journal: j, Kubernetes: p, Marathon: p, Traffic: p, Stats: p, Clock: p.clk, RetryBackoff: time.Millisecond}
 }
 
 func openJournal(t *testing.T) *journal.Bolt {
@@ -363,8 +458,8 @@ func TestExecutorWaveAndCommands(t *testing.T) {
 		apps = append(apps, a)
 		ps[a.Name] = newPlatforms(t, j)
 	}
-	x := &Executor{Journal: j, Clock: noSleep{}}
-	byApp := &perApp{ps: ps}
+	x := &Executor{Journal: j, Clock: newJumpClock()}
+	byApp := &perApp{ps: ps, two: make(chan struct{})}
 	x.Kubernetes, x.Marathon, x.Traffic, x.Stats = byApp, byApp, byApp, byApp
 	rs := x.Wave(context.Background(), apps, 3)
 	for _, r := range rs {
@@ -379,12 +474,15 @@ func TestExecutorWaveAndCommands(t *testing.T) {
 }
 
 // perApp routes each call to the app's platforms and counts how many apps
-// are active at once.
+// are active at once; the first two installs wait for each other (two is
+// closed once both started), so that two migrations are active at once.
 type perApp struct {
 	mu        sync.Mutex
 	ps        map[string]*platforms
 	active    map[string]bool
 	maxActive int
+	installs  int
+	two       chan struct{}
 }
 
 func (q *perApp) p(a App, end bool) *platforms {
@@ -404,7 +502,16 @@ func (q *perApp) p(a App, end bool) *platforms {
 	return q.ps[a.Name]
 }
 func (q *perApp) Install(ctx context.Context, a App) error {
-	time.Sleep(5 * time.Millisecond)
+	q.mu.Lock()
+	if q.installs++; q.installs == 2 {
+		close(q.two)
+	}
+	q.mu.Unlock()
+	select {
+	case <-q.two:
+	case <-time.After(10 * time.Second):
+		return errors.New("no second migration installs meanwhile")
+	}
 	return q.p(a, false).Install(ctx, a)
 }
 func (q *perApp) WaitReady(ctx context.Context, a App) error { return q.p(a, false).WaitReady(ctx, a) }
@@ -435,66 +542,97 @@ func (q *perApp) Observe(ctx context.Context, a App, pf Platform, from, to time.
 	return q.p(a, false).Observe(ctx, a, pf, from, to)
 }
 
-// shortSleep sleeps for real but at most 20 ms (commands can arrive during
-// a wait).
-type shortSleep struct{}
-
-func (shortSleep) Now() time.Time { return time.Now() }
-func (shortSleep) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(min(d, 20*time.Millisecond))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// watchedJournal is a journal whose appends a test can wait for.
+type watchedJournal struct {
+	journal.Journal
+	mu      sync.Mutex
+	changed chan struct{} // closed at the next append
 }
 
-func waitJournal(t *testing.T, j journal.Journal, app string, cond func(State) bool) State {
+func watch(j journal.Journal) *watchedJournal {
+	return &watchedJournal{Journal: j, changed: make(chan struct{})}
+}
+
+func (w *watchedJournal) Append(ctx context.Context, e *journal.Entry) error {
+	err := w.Journal.Append(ctx, e)
+	w.mu.Lock()
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+	return err
+}
+
+// waitJournal waits until the app's latest journaled state meets cond.
+func waitJournal(t *testing.T, j *watchedJournal, app string, cond func(State) bool) State {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if s, ok, _ := Latest(j, app); ok && cond(s) {
+	timeout := time.After(10 * time.Second)
+	for {
+		j.mu.Lock()
+		changed := j.changed
+		j.mu.Unlock()
+		s, ok, _ := Latest(j, app)
+		if ok && cond(s) {
 			return s
 		}
-		time.Sleep(2 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("journal never reached the condition; last %s", describe(s))
+		}
 	}
-	s, _, _ := Latest(j, app)
-	t.Fatalf("journal never reached the condition; last %s", describe(s))
-	return s
 }
 
+// TestExecutorPauseResumeAbort: a pause interrupts the step's watch and
+// holds the weights: however long it lasts (ten hours on the clock)
+// nothing is journaled and the executor waits on no timer, only for a
+// command; resume watches the step again and finalizes, abort rolls back.
 func TestExecutorPauseResumeAbort(t *testing.T) {
 	for _, abort := range []bool{false, true} {
-		j := openJournal(t)
+		j := watch(openJournal(t))
 		p := newPlatforms(t, j)
 		x := newExec(p, j)
-		x.Clock = shortSleep{}
+		p.clk.blockFrom(time.Hour) // each step's pause waits for the test
 		a := webApp
-		a.Plan.PausePerStep = time.Hour // shortSleep caps it; commands interrupt it
+		a.Plan.PausePerStep = time.Hour
 		res := make(chan Result, 1)
 		go func() { res <- x.Migrate(context.Background(), a) }()
-		waitJournal(t, j, "web", func(s State) bool { return s.Phase == Shifting && s.KubePercent == 25 && s.Applied })
-		for !x.Send("web", Event{Kind: EvPause}) {
-			time.Sleep(time.Millisecond)
+		p.clk.waitBlocked(t, time.Hour) // watching step 5%
+		p.clk.Step(time.Hour)
+		p.clk.waitBlocked(t, time.Hour) // watching step 25%
+		if s, _, _ := Latest(j, "web"); s.Phase != Shifting || s.KubePercent != 25 || !s.Applied {
+			t.Fatalf("watching %s", describe(s))
 		}
-		s := waitJournal(t, j, "web", func(s State) bool { return s.Paused })
-		time.Sleep(50 * time.Millisecond)
-		if now, _, _ := Latest(j, "web"); !now.Paused || now.KubePercent != s.KubePercent {
-			t.Fatalf("paused migration moved on: %s", describe(now))
+		if !x.Send("web", Event{Kind: EvPause}) {
+			t.Fatal("pause not delivered")
+		}
+		waitJournal(t, j, "web", func(s State) bool { return s.Paused })
+		paused, _ := j.Load("web")
+		p.clk.Step(10 * time.Hour)
+		if p.clk.HasWaiters() {
+			t.Fatal("a paused migration waits on the clock")
+		}
+		if now, _ := j.Load("web"); len(now) != len(paused) {
+			t.Fatalf("paused migration moved on: %+v", now[len(now)-1])
+		}
+		p.clk.blockFrom(0)
+		cmd := EvResume
+		if abort {
+			cmd = EvAbort
+		}
+		if !x.Send("web", Event{Kind: cmd}) {
+			t.Fatalf("%s not delivered", cmd)
+		}
+		r := <-res
+		if es, _ := j.Load("web"); es[len(paused)].Event != string(cmd) || es[len(paused)].From != "Shifting[25% applied paused]" {
+			t.Fatalf("the entry after the pause is %+v, want the %s", es[len(paused)], cmd)
 		}
 		if abort {
-			x.Send("web", Event{Kind: EvAbort})
-			r := <-res
 			if r.State.Phase != RolledBack || !strings.Contains(fmt.Sprint(r.Err), "operator: abort") {
 				t.Fatalf("abort: %v %s", r.Err, describe(r.State))
 			}
 			p.consistent(t, RolledBack)
 			continue
 		}
-		x.Send("web", Event{Kind: EvResume})
-		r := <-res
 		if r.Err != nil || r.State.Phase != Finalized {
 			t.Fatalf("resume: %v %s", r.Err, describe(r.State))
 		}
@@ -503,32 +641,6 @@ func TestExecutorPauseResumeAbort(t *testing.T) {
 	if (&Executor{}).Send("nothing", Event{Kind: EvPause}) {
 		t.Fatal("command delivered to an app that is not migrating")
 	}
-}
-
-// recClock records its sleeps and returns at once.
-type recClock struct {
-	mu     sync.Mutex
-	sleeps []time.Duration
-}
-
-func (c *recClock) Now() time.Time { return time.Now() }
-func (c *recClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.sleeps = append(c.sleeps, d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
-func (c *recClock) count(d time.Duration) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, s := range c.sleeps {
-		if s == d {
-			n++
-		}
-	}
-	return n
 }
 
 // TestExecutorHolds: an action whose error wraps ErrHold holds the
@@ -562,10 +674,10 @@ func TestExecutorHolds(t *testing.T) {
 			p := newPlatforms(t, j)
 			p.obs, p.holdShare, p.holdStats, p.holdDelay = tc.obs, tc.holdShare, tc.holdStats, 30*time.Millisecond
 			var out strings.Builder
-			clock := &recClock{}
 			x := newExec(p, j)
-			x.Clock, x.RetryBackoff, x.Progress = clock, 0, &out
-			x.ActionTimeout = 50 * time.Millisecond // less than three holds
+			x.RetryBackoff, x.Progress = 0, &out
+			x.ActionTimeout = 50 * time.Millisecond // less than two holds of 30 ms
+			x.Drain = 10 * time.Millisecond
 			r := x.Migrate(context.Background(), webApp)
 			if r.State.Phase != tc.want {
 				t.Fatalf("ended %s: %v", describe(r.State), r.Err)
@@ -587,8 +699,8 @@ func TestExecutorHolds(t *testing.T) {
 			if s, _ := StateOf(held[0]); !s.Held || s.Reason != tc.wantReason {
 				t.Fatalf("held state %+v", s)
 			}
-			if n := clock.count(time.Second); n != 3 {
-				t.Fatalf("%d backoffs of 1s, want 3 (sleeps %v)", n, clock.sleeps)
+			if n := p.clk.count(time.Second); n != 3 {
+				t.Fatalf("%d backoffs of 1s, want 3 (timers %v)", n, p.clk.waits)
 			}
 			if !strings.Contains(out.String(), tc.wantLabel) {
 				t.Fatalf("progress does not show the hold:\n%s", out.String())
@@ -597,21 +709,27 @@ func TestExecutorHolds(t *testing.T) {
 	}
 }
 
-// TestExecutorHeldCommands: while held, pause and abort still work.
+// TestExecutorHeldCommands: while held (waiting out the retry backoff),
+// pause and abort still work.
 func TestExecutorHeldCommands(t *testing.T) {
-	j := openJournal(t)
+	j := watch(openJournal(t))
 	p := newPlatforms(t, j)
 	p.holdShare = map[int]int{25: 1 << 30}
 	x := newExec(p, j)
-	x.Clock = shortSleep{}
+	x.RetryBackoff = time.Hour
+	p.clk.blockFrom(time.Hour) // the backoff waits for a command
 	res := make(chan Result, 1)
 	go func() { res <- x.Migrate(context.Background(), webApp) }()
 	waitJournal(t, j, "web", func(s State) bool { return s.Held && s.KubePercent == 25 })
-	for !x.Send("web", Event{Kind: EvPause}) {
-		time.Sleep(time.Millisecond)
+	p.clk.waitBlocked(t, time.Hour)
+	if !x.Send("web", Event{Kind: EvPause}) {
+		t.Fatal("pause not delivered")
 	}
 	waitJournal(t, j, "web", func(s State) bool { return s.Paused && s.Held })
-	x.Send("web", Event{Kind: EvAbort})
+	p.clk.waitBlocked(t, time.Hour)
+	if !x.Send("web", Event{Kind: EvAbort}) {
+		t.Fatal("abort not delivered")
+	}
 	r := <-res
 	if r.State.Phase != RolledBack || !strings.Contains(fmt.Sprint(r.Err), "operator: abort") {
 		t.Fatalf("abort while held: %v %s", r.Err, describe(r.State))
@@ -698,6 +816,72 @@ func TestExecutorRevertDefinition(t *testing.T) {
 	var rbe *RolledBackError
 	if !errors.As(r.Err, &rbe) || r.State.Phase != RolledBack || string(p.created) != string(webDef) {
 		t.Fatalf("with the caller's definition: %v %s", r.Err, describe(r.State))
+	}
+	p.consistent(t, RolledBack)
+}
+
+// TestExecutorGivesUp: a rollback action that keeps failing is retried
+// until the plan's MaxAttempts failed; the machine then gives up (journaled,
+// with what is left) and the executor stops with that reason; run again
+// once it is fixed, the executor restarts the migration and it ends.
+func TestExecutorGivesUp(t *testing.T) {
+	j := openJournal(t)
+	p := newPlatforms(t, j)
+	p.obs, p.failRemove = bad, errors.New("connection refused")
+	a := webApp
+	a.Plan.MaxAttempts = 3
+	r := newExec(p, j).Migrate(context.Background(), a)
+	want := "migrate web: RollingBack[kubernetes] failed 3 times, last: remove the Kubernetes release: connection refused; run `switchyard rollback web` once it is fixed"
+	if r.Err == nil || r.Err.Error() != want || !r.State.GaveUp {
+		t.Fatalf("err %v, state %s; want %q", r.Err, describe(r.State), want)
+	}
+	if got := strings.Count(strings.Join(p.actions, " "), "remove"); got != 3 {
+		t.Fatalf("%d removes, want 3: %v", got, p.actions)
+	}
+	es, _ := j.Load("web")
+	if last := es[len(es)-1]; last.To != "RollingBack[kubernetes gave-up]" || last.Event != string(EvFailed) || "migrate web: "+last.Reason != want {
+		t.Fatalf("last entry %+v", last)
+	}
+	p.failRemove = nil
+	r = newExec(p, j).Migrate(context.Background(), a, Event{Kind: EvRollback, Reason: "operator: switchyard rollback"})
+	var rb *RolledBackError
+	if !errors.As(r.Err, &rb) || r.State.Phase != RolledBack {
+		t.Fatalf("run again: %v %s", r.Err, describe(r.State))
+	}
+	p.consistent(t, RolledBack)
+	es, _ = j.Load("web")
+	if e := es[len(es)-2]; e.Event != string(EvRestart) || e.To != "RollingBack[kubernetes]" {
+		t.Fatalf("the restart is not journaled: %+v", e)
+	}
+}
+
+// TestExecutorActionTimeout: an action's timeout is on the executor's
+// clock: once ActionTimeout passed there, the action's context ends and the
+// action fails as timed out (a forward migration rolls back).
+func TestExecutorActionTimeout(t *testing.T) {
+	j := openJournal(t)
+	p := newPlatforms(t, j)
+	p.installing = make(chan struct{}, 1)
+	x := newExec(p, j)
+	res := make(chan Result, 1)
+	go func() { res <- x.Migrate(context.Background(), webApp) }()
+	select {
+	case <-p.installing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("install never started")
+	}
+	p.clk.Step(3*time.Minute - time.Millisecond)
+	select {
+	case r := <-res:
+		t.Fatalf("ended before its timeout: %v %s", r.Err, describe(r.State))
+	default:
+	}
+	p.clk.Step(time.Millisecond)
+	r := <-res
+	want := "install on Kubernetes: timed out after 3m0s: helm install: context canceled"
+	var rb *RolledBackError
+	if !errors.As(r.Err, &rb) || rb.Reason != want {
+		t.Fatalf("err %v, want rolled back: %s", r.Err, want)
 	}
 	p.consistent(t, RolledBack)
 }

@@ -2,7 +2,9 @@ package migrate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -105,8 +107,13 @@ type Plan struct {
 	// is judged; a step is watched for up to MaxObservations pauses.
 	MinRequests int `json:"minRequests,omitempty"`
 	// MaxObservations bounds the pauses a step waits for MinRequests
-	// (default 5); then the migration rolls back ("not enough traffic").
+	// (default DefaultMaxObservations); then the migration rolls back ("not
+	// enough traffic").
 	MaxObservations int `json:"maxObservations,omitempty"`
+	// MaxAttempts bounds the failed attempts of an action on a way back
+	// that cannot be left (Phase.Retries; default DefaultMaxAttempts): then
+	// the migration gives up (State.GaveUp) until an executor restarts it.
+	MaxAttempts int `json:"maxAttempts,omitempty"`
 	// MarathonInstances is the Marathon app's instance count before the
 	// migration (restored by a rollback).
 	MarathonInstances int `json:"marathonInstances"`
@@ -117,6 +124,30 @@ type Plan struct {
 	// started (read-only status fields left out): a rollback of the
 	// finalized migration creates it again from here.
 	MarathonDefinition json.RawMessage `json:"marathonDefinition,omitempty"`
+}
+
+// DefaultMaxObservations and DefaultMaxAttempts are Plan.MaxObservations
+// and Plan.MaxAttempts when the plan gives none (also in a plan journaled
+// before they existed).
+const (
+	DefaultMaxObservations = 5
+	DefaultMaxAttempts     = 60
+)
+
+// maxObservations is MaxObservations or its default.
+func (p Plan) maxObservations() int {
+	if p.MaxObservations <= 0 {
+		return DefaultMaxObservations
+	}
+	return p.MaxObservations
+}
+
+// maxAttempts is MaxAttempts or its default.
+func (p Plan) maxAttempts() int {
+	if p.MaxAttempts <= 0 {
+		return DefaultMaxAttempts
+	}
+	return p.MaxAttempts
 }
 
 // BackSteps are the Kubernetes traffic percentages of the way back from a
@@ -130,7 +161,8 @@ func (p Plan) BackSteps() []int {
 	return append(out, 0)
 }
 
-// DefaultSteps are the Kubernetes traffic percentages when none are given.
+// DefaultSteps are the Kubernetes traffic percentages when none are given
+// (Start).
 var DefaultSteps = []int{5, 25, 50, 100}
 
 // Check reports a plan that cannot be followed.
@@ -201,6 +233,10 @@ type State struct {
 	Paused bool `json:"paused,omitempty"`
 	// Attempts counts failed attempts of the current rollback action.
 	Attempts int `json:"attempts,omitempty"`
+	// GaveUp is true once that action failed Plan.MaxAttempts times: the
+	// state has no action (Reason says what is left) until an executor
+	// restarts the migration (EvRestart), which attempts it again.
+	GaveUp bool `json:"gaveUp,omitempty"`
 	// Held is true while the state's action cannot complete for a reason
 	// outside the app (ErrHold: e.g. a load-balancer instance does not
 	// acknowledge); the action is retried, the phase does not change, and
@@ -218,7 +254,8 @@ type State struct {
 // EventKind names an event.
 type EventKind string
 
-// Events: Start begins a migration; Done says the state's action
+// Events: Start begins a migration; Restart says an executor resumes it
+// from the journal (with its ResumePolicy); Done says the state's action
 // completed; Observed carries a step's statistics; Failed says an action
 // failed or timed out; Held says it cannot complete now for a reason
 // outside the app (it is retried; the phase does not change); the rest are
@@ -226,6 +263,7 @@ type EventKind string
 // migration.
 const (
 	EvStart    EventKind = "start"
+	EvRestart  EventKind = "restart"
 	EvDone     EventKind = "done"
 	EvObserved EventKind = "observed"
 	EvFailed   EventKind = "failed"
@@ -245,7 +283,23 @@ type Event struct {
 	Obs Observation `json:"obs,omitempty"`
 	// Reason explains a failure or command.
 	Reason string `json:"reason,omitempty"`
+	// Resume is the restart policy (EvRestart).
+	Resume ResumePolicy `json:"resume,omitempty"`
 }
+
+// ResumePolicy says what a restarted executor does with a migration that
+// was in flight (EvRestart).
+type ResumePolicy string
+
+// ResumeContinue (the default) continues every migration where it stood:
+// the journaled state's action is performed again (mid-shift: the
+// journaled weights are re-applied and the step watched for a whole pause
+// again). ResumeRollback rolls back those that had not reached Soaking. A
+// rollback in progress always continues.
+const (
+	ResumeContinue ResumePolicy = "continue"
+	ResumeRollback ResumePolicy = "rollback"
+)
 
 // ActionKind names an action.
 type ActionKind string
@@ -311,9 +365,18 @@ func (a Action) String() string {
 	return string(a.Kind)
 }
 
-// Start returns the state of a new migration.
-func Start(app string, p Plan) State {
-	return State{App: app, Phase: Pending, Plan: p}
+// Start returns the state of a new migration of app with plan p given the
+// machine's defaults (DefaultSteps when p names no steps; MaxObservations
+// and MaxAttempts take theirs where they are used), or why p cannot be
+// followed.
+func Start(app string, p Plan) (State, error) {
+	if len(p.Steps) == 0 {
+		p.Steps = slices.Clone(DefaultSteps)
+	}
+	if err := p.Check(); err != nil {
+		return State{}, fmt.Errorf("plan: %w", err)
+	}
+	return State{App: app, Phase: Pending, Plan: p}, nil
 }
 
 // Actions returns what must be done in state s (at most one action: a
@@ -321,6 +384,9 @@ func Start(app string, p Plan) State {
 // actions of each journaled state again; every action is idempotent. A
 // held state has the same action: it is retried.
 func Actions(s State) []Action {
+	if s.GaveUp {
+		return nil
+	}
 	one := func(a Action) []Action { return []Action{a} }
 	switch s.Phase {
 	case Installing:
@@ -374,10 +440,35 @@ func Actions(s State) []Action {
 	return nil
 }
 
+// NotApplied is the error Next returns for an event that does not apply to
+// the state: the state is returned unchanged, with no actions, and nothing
+// is journaled. Its message says why, for an operator ("already paused").
+type NotApplied struct {
+	// Event is the kind of the event; Label the state's label (Label).
+	Event EventKind
+	Label string
+	// Why is the reason.
+	Why error
+}
+
+// Error implements error: the reason.
+func (e *NotApplied) Error() string { return e.Why.Error() }
+
+// Unwrap returns the reason.
+func (e *NotApplied) Unwrap() error { return e.Why }
+
+// ErrNoMarathonDefinition is why a rollback of a Finalized migration does
+// not apply when its plan holds no Marathon definition to create the app
+// again from (a migration finalized before definitions were journaled: the
+// caller must give one).
+var ErrNoMarathonDefinition = errors.New("the journal holds no Marathon definition to create the app again from (migrated before definitions were journaled)")
+
 // Next is the migration's transition function: given a state and an event
 // it returns the next state and the actions to perform in it. It does no
-// I/O. An event that does not apply leaves the state unchanged and returns
-// no actions (the caller journals and acts only on a changed state).
+// I/O. An event that does not apply leaves the state unchanged, returns no
+// actions and a *NotApplied error saying why (the caller journals and acts
+// only on an applied event; an operator's refused command gets the reason).
+// An applied event always changes the state.
 //
 // Invariants (checked by the property test): outside Shifting,
 // ShiftingBack and the weights stages exactly one platform has the whole
@@ -386,52 +477,90 @@ func Actions(s State) []Action {
 // returns all weight to a healthy Marathon (scaling it up, or creating it
 // again for a finalized migration, first) before the Kubernetes release is
 // removed.
-func Next(s State, ev Event) (State, []Action) {
-	n, changed := next(s, ev)
-	if !changed {
-		return s, nil
+func Next(s State, ev Event) (State, []Action, error) {
+	n, err := next(s, ev)
+	if err != nil {
+		return s, nil, &NotApplied{Event: ev.Kind, Label: Label(s), Why: err}
 	}
-	return n, Actions(n)
+	return n, Actions(n), nil
 }
 
-func next(s State, ev Event) (State, bool) {
+// next returns the next state, or why ev does not apply to s.
+func next(s State, ev Event) (State, error) {
 	switch {
 	case s.Phase == Finalized:
-		if ev.Kind != EvRollback || len(s.Plan.MarathonDefinition) == 0 {
-			return s, false
+		if ev.Kind != EvRollback {
+			return s, ended(s)
 		}
-		return revert(s, ev.Reason), true
+		if len(s.Plan.MarathonDefinition) == 0 {
+			return s, ErrNoMarathonDefinition
+		}
+		return revert(s, ev.Reason), nil
 	case s.Phase.Terminal():
-		return s, false
+		return s, ended(s)
+	case s.GaveUp && ev.Kind != EvRestart:
+		return s, fmt.Errorf("gave up (%s); restart the migration to attempt it again", s.Reason)
 	case ev.Kind == EvHeld:
 		return hold(s, ev.Reason)
 	}
 	s.Reason, s.Held = ev.Reason, false
 	shifting := s.Phase == Shifting || s.Phase == ShiftingBack
 	switch ev.Kind {
+	case EvRestart:
+		return restart(s, ev.Resume)
 	case EvPause:
-		if s.Paused || (!shifting && s.Phase != Soaking) {
-			return s, false
+		if s.Paused {
+			return s, errors.New("already paused")
+		}
+		if !shifting && s.Phase != Soaking {
+			return s, fmt.Errorf("a migration pauses while shifting weights or soaking; it is %s (try again in a moment)", s.Phase)
 		}
 		s.Paused = true
 		if ev.Reason == "" {
 			s.Reason = "operator: pause"
 		}
-		return s, true
+		return s, nil
 	case EvResume:
 		if !s.Paused {
-			return s, false
+			return s, fmt.Errorf("not paused (%s)", s.Phase)
 		}
 		s.Paused, s.Observations = false, 0
 		if ev.Reason == "" {
 			s.Reason = "operator: resume"
 		}
-		return s, true
+		return s, nil
 	case EvObserved:
-		if !shifting || !s.Applied || s.Paused {
-			return s, false
+		switch {
+		case !shifting:
+			return s, fmt.Errorf("no step is watched in %s", s.Phase)
+		case !s.Applied:
+			return s, errors.New("the step's weights are not applied yet")
+		case s.Paused:
+			return s, errors.New("paused: a step is not judged while paused")
 		}
-		return judge(s, ev.Obs)
+		return judge(s, ev.Obs), nil
+	case EvStart:
+		if s.Phase != Pending {
+			return s, fmt.Errorf("already started (%s)", s.Phase)
+		}
+		s.Phase = Installing
+		return s, nil
+	case EvFinalize:
+		if s.Phase != Soaking {
+			return s, fmt.Errorf("a migration is finalized from Soaking; it is %s", s.Phase)
+		}
+		s.Phase, s.Paused = Finalizing, false
+		if ev.Reason == "" {
+			s.Reason = "operator: finalize"
+		}
+		return s, nil
+	case EvFailed:
+		if s.Phase.Retries() {
+			return retry(s), nil
+		}
+	case EvDone, EvAbort, EvRollback:
+	default:
+		return s, fmt.Errorf("unknown event %q", ev.Kind)
 	}
 	if s.Phase.Reverting() {
 		return nextBack(s, ev)
@@ -439,49 +568,80 @@ func next(s State, ev Event) (State, bool) {
 	switch ev.Kind {
 	case EvAbort, EvRollback:
 		if s.Phase == RollingBack {
-			return s, false
+			return s, errors.New("already rolling back")
 		}
 		if ev.Reason == "" {
 			s.Reason = "operator: " + string(ev.Kind)
 		}
 		if s.Phase == Pending { // nothing was done
 			s.Phase, s.Cause = RolledBack, s.Reason
-			return s, true
+			return s, nil
 		}
-		return rollback(s), true
+		return rollback(s), nil
 	case EvFailed:
 		if s.Phase == Pending {
 			s.Phase, s.Cause = RolledBack, s.Reason
-			return s, true
+			return s, nil
 		}
-		if s.Phase == RollingBack {
-			s.Attempts++ // the same action again (the driver backs off)
-			return s, true
-		}
-		return rollback(s), true
-	case EvFinalize:
-		if s.Phase != Soaking {
-			return s, false
-		}
-		s.Phase, s.Paused = Finalizing, false
-		if ev.Reason == "" {
-			s.Reason = "operator: finalize"
-		}
-		return s, true
-	case EvStart:
-		if s.Phase != Pending {
-			return s, false
-		}
-		s.Phase = Installing
-		return s, true
-	case EvDone:
-		return done(s)
+		return rollback(s), nil
 	}
-	return s, false
+	return done(s)
+}
+
+// restart is what a restarted executor does with a journaled migration:
+// one that gave up attempts its action again (once more: its failed
+// attempts are kept); with ResumeRollback one that had not reached Soaking
+// rolls back; any other continues where it stood (not applied: the state's
+// action is performed again).
+func restart(s State, policy ResumePolicy) (State, error) {
+	if s.GaveUp {
+		s.GaveUp = false
+		if s.Reason == "" {
+			s.Reason = "executor restarted: attempting the action again"
+		}
+		return s, nil
+	}
+	if policy != ResumeRollback {
+		return s, fmt.Errorf("resume policy %s: the journaled state's action is performed again", ResumeContinue)
+	}
+	switch s.Phase {
+	case Installing, WaitingReady, Shifting, ScalingDownMarathon:
+	default:
+		return s, fmt.Errorf("resume policy %s rolls back only a migration that had not reached Soaking; %s continues", policy, s.Phase)
+	}
+	if s.Reason == "" {
+		s.Reason = "executor restarted mid-migration (resume policy: rollback)"
+	}
+	return rollback(s), nil
+}
+
+// retry counts a failed attempt of an action on a way back that cannot be
+// left: it is performed again after a backoff (Retrying) until the plan's
+// MaxAttempts failed; then the migration gives up, saying what is left.
+func retry(s State) State {
+	s.Attempts++
+	if s.Attempts >= s.Plan.maxAttempts() {
+		s.Reason = fmt.Sprintf("%s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", Label(s), s.Attempts, s.Reason, s.App)
+		s.GaveUp = true
+	}
+	return s
+}
+
+// Retrying reports whether the state's action is performed again after it
+// held or failed: the driver waits a backoff first (and takes an
+// operator's command meanwhile).
+func (s State) Retrying() bool {
+	return !s.GaveUp && (s.Held || s.Phase.Retries() && s.Attempts > 0)
+}
+
+// ended is why nothing applies to a migration that ended (a Finalized one
+// moves again only on a rollback).
+func ended(s State) error {
+	return fmt.Errorf("the migration already ended (%s)", s.Phase)
 }
 
 // done advances past the state's completed action.
-func done(s State) (State, bool) {
+func done(s State) (State, error) {
 	switch s.Phase {
 	case Installing:
 		s.Phase = WaitingReady
@@ -489,14 +649,14 @@ func done(s State) (State, bool) {
 		s.Phase, s.Step, s.KubePercent, s.Applied, s.Observations = Shifting, 0, s.Plan.Steps[0], false, 0
 	case Shifting:
 		if s.Applied {
-			return s, false // an observation completes with EvObserved
+			return s, errWatching
 		}
 		s.Applied = true
 	case ScalingDownMarathon:
 		s.Phase = Soaking
 	case Soaking:
 		if s.Paused {
-			return s, false
+			return s, errors.New("paused: the soak does not end while paused")
 		}
 		s.Phase = Finalizing
 	case Finalizing:
@@ -523,14 +683,22 @@ func done(s State) (State, bool) {
 			s.Phase, s.Stage = RolledBack, ""
 		}
 	default:
-		return s, false
+		return s, noAction(s)
 	}
-	return s, true
+	return s, nil
+}
+
+// errWatching is why EvDone does not complete a watched step.
+var errWatching = errors.New("the step is being watched: an observation completes it")
+
+// noAction is why EvDone does not apply to a state without an action.
+func noAction(s State) error {
+	return fmt.Errorf("%s has no action to complete", s.Phase)
 }
 
 // judge compares a step's observation with the plan's gates (on the way
 // back the observation is Marathon's).
-func judge(s State, obs Observation) (State, bool) {
+func judge(s State, obs Observation) State {
 	s.Last = obs
 	s.Observations++
 	pf, step := "Kubernetes", fmt.Sprintf("step %d%%", s.KubePercent)
@@ -538,21 +706,17 @@ func judge(s State, obs Observation) (State, bool) {
 		pf, step = "Marathon", fmt.Sprintf("back step marathon %d%%", 100-s.KubePercent)
 	}
 	if obs.Requests < s.Plan.MinRequests {
-		max := s.Plan.MaxObservations
-		if max <= 0 {
-			max = 5
-		}
-		if s.Observations < max {
+		if s.Observations < s.Plan.maxObservations() {
 			s.Reason = fmt.Sprintf("%s: %d of %d requests needed to judge, watching again", step, obs.Requests, s.Plan.MinRequests)
-			return s, true
+			return s
 		}
-		return gateFailed(s, fmt.Sprintf("%s: only %d requests reached %s in %d pauses, %d needed to judge the gates", step, obs.Requests, pf, s.Observations, s.Plan.MinRequests)), true
+		return gateFailed(s, fmt.Sprintf("%s: only %d requests reached %s in %d pauses, %d needed to judge the gates", step, obs.Requests, pf, s.Observations, s.Plan.MinRequests))
 	}
 	if obs.ErrorRate > s.Plan.MaxErrorRate {
-		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at %s: %s answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", step, pf, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Plan.MaxErrorRate)), true
+		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at %s: %s answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", step, pf, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Plan.MaxErrorRate))
 	}
 	if s.Plan.MaxP99 > 0 && obs.P99 > s.Plan.MaxP99 {
-		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at %s: %s p99 %s > %s", step, pf, obs.P99, s.Plan.MaxP99)), true
+		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at %s: %s p99 %s > %s", step, pf, obs.P99, s.Plan.MaxP99))
 	}
 	s.Reason = fmt.Sprintf("%s passed: %d requests, %.2f%% 5xx, p99 %s", step, obs.Requests, 100*obs.ErrorRate, obs.P99)
 	if s.Phase == ShiftingBack {
@@ -560,18 +724,18 @@ func judge(s State, obs Observation) (State, bool) {
 		if s.Step < len(back)-1 {
 			s.Step++
 			s.KubePercent, s.Applied, s.Observations = back[s.Step], false, 0
-			return s, true
+			return s
 		}
 		s.Phase, s.Applied, s.Observations = RemovingKubernetes, false, 0
-		return s, true
+		return s
 	}
 	if s.Step < len(s.Plan.Steps)-1 {
 		s.Step++
 		s.KubePercent, s.Applied, s.Observations = s.Plan.Steps[s.Step], false, 0
-		return s, true
+		return s
 	}
 	s.Phase, s.MarathonDown = ScalingDownMarathon, true
-	return s, true
+	return s
 }
 
 func gateFailed(s State, reason string) State {
@@ -601,15 +765,18 @@ func rollback(s State) State {
 // hold records that the state's action cannot complete now (ErrHold): the
 // phase, weights and step stay, the action is retried. A state already
 // held, or one without an action, is unchanged.
-func hold(s State, reason string) (State, bool) {
-	if s.Held || len(Actions(s)) == 0 {
-		return s, false
+func hold(s State, reason string) (State, error) {
+	if s.Held {
+		return s, fmt.Errorf("already held: %s", s.Reason)
+	}
+	if len(Actions(s)) == 0 {
+		return s, fmt.Errorf("nothing to hold: %s has no action", Label(s))
 	}
 	if reason == "" {
 		reason = "held"
 	}
 	s.Held, s.Reason = true, reason
-	return s, true
+	return s, nil
 }
 
 // revert starts the reverse migration of a finalized app: its Marathon app
@@ -622,39 +789,38 @@ func revert(s State, reason string) State {
 }
 
 // nextBack is the transition function of the reverse migration (pause,
-// resume and observations are handled by next for both directions).
-func nextBack(s State, ev Event) (State, bool) {
-	forward := s.Phase == RecreatingMarathon || s.Phase == ShiftingBack
+// resume, observations and retried failures are handled by next for both
+// directions).
+func nextBack(s State, ev Event) (State, error) {
 	switch ev.Kind {
 	case EvAbort:
-		if !forward {
-			return s, false
+		switch s.Phase {
+		case RemovingKubernetes:
+			return s, errors.New("the rollback of the finalized migration is removing the Kubernetes release (Marathon serves all traffic); it can no longer be aborted")
+		case ReturningToKubernetes:
+			return s, errors.New("already returning to Kubernetes (the rollback of the finalized migration was abandoned)")
 		}
 		if ev.Reason == "" {
 			s.Reason = "operator: abort"
 		}
-		return returnToKubernetes(s), true
-	case EvFailed:
-		if s.Phase.Retries() {
-			s.Attempts++ // the same action again (the driver backs off)
-			return s, true
-		}
-		return returnToKubernetes(s), true
-	case EvDone:
-		return doneBack(s)
+		return returnToKubernetes(s), nil
+	case EvRollback:
+		return s, fmt.Errorf("the rollback of the finalized migration is under way (%s)", s.Phase)
+	case EvFailed: // of RecreatingMarathon or ShiftingBack (next retries the others)
+		return returnToKubernetes(s), nil
 	}
-	return s, false
+	return doneBack(s)
 }
 
 // doneBack advances the reverse migration past its completed action.
-func doneBack(s State) (State, bool) {
+func doneBack(s State) (State, error) {
 	switch s.Phase {
 	case RecreatingMarathon:
 		s.Phase, s.MarathonDown = ShiftingBack, false
 		s.Step, s.KubePercent, s.Applied, s.Observations = 0, s.Plan.BackSteps()[0], false, 0
 	case ShiftingBack:
 		if s.Applied {
-			return s, false // an observation completes with EvObserved
+			return s, errWatching
 		}
 		s.Applied = true
 	case RemovingKubernetes:
@@ -671,9 +837,9 @@ func doneBack(s State) (State, bool) {
 			s.Reason = "rollback abandoned, the app stays on Kubernetes: " + s.Cause
 		}
 	default:
-		return s, false
+		return s, noAction(s)
 	}
-	return s, true
+	return s, nil
 }
 
 // returnToKubernetes abandons the reverse migration: all weight goes back
@@ -705,6 +871,9 @@ func Label(s State) string {
 	}
 	if s.Held {
 		tags = append(tags, "held")
+	}
+	if s.GaveUp {
+		tags = append(tags, "gave-up")
 	}
 	if len(tags) == 0 {
 		return string(s.Phase)

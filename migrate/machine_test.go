@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -77,6 +78,12 @@ func states() map[string]State {
 	r := base(RollingBack)
 	r.KubePercent, r.Stage = 25, StageWeights
 	m["rb-weights"] = r
+	r.Attempts = DefaultMaxAttempts - 1
+	m["rb-last-attempt"] = r
+	r.Attempts, r.GaveUp, r.Reason = DefaultMaxAttempts, true, "RollingBack[weights] failed 60 times, last: boom; run `switchyard rollback web` once it is fixed"
+	m["rb-gave-up"] = r
+	r = base(RollingBack)
+	r.KubePercent, r.Stage = 25, StageWeights
 	r.KubePercent, r.Stage = 0, StageMarathon
 	m["rb-marathon"] = r
 	r.Stage = StageKubernetes
@@ -102,7 +109,8 @@ func events() map[string]Event {
 		"obs-bad": {Kind: EvObserved, Obs: bad}, "obs-slow": {Kind: EvObserved, Obs: slow},
 		"failed": {Kind: EvFailed, Reason: "boom"}, "pause": {Kind: EvPause}, "resume": {Kind: EvResume},
 		"abort": {Kind: EvAbort}, "rollback": {Kind: EvRollback}, "finalize": {Kind: EvFinalize},
-		"held": {Kind: EvHeld, Reason: "nginx b does not acknowledge"},
+		"held":    {Kind: EvHeld, Reason: "nginx b does not acknowledge"},
+		"restart": {Kind: EvRestart, Resume: ResumeContinue}, "restart-rb": {Kind: EvRestart, Resume: ResumeRollback},
 	}
 }
 
@@ -114,19 +122,21 @@ func TestNextTable(t *testing.T) {
 	ret := "ReturningToKubernetes/weights"
 	want := map[string]map[string]string{
 		"pending":             {"start": "Installing", "failed": "RolledBack", "abort": "RolledBack", "rollback": "RolledBack"},
-		"installing":          {"done": "WaitingReady", "failed": rb, "abort": rb, "rollback": rb, "held": "Installing held"},
-		"waiting":             {"done": "Shifting 5% setting", "failed": rb, "abort": rb, "rollback": rb, "held": "WaitingReady held"},
-		"shift-setting":       {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused", "held": "Shifting 25% setting held"},
-		"shift-watching":      {"obs-good": "Shifting 50% setting", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% watching paused", "held": "Shifting 25% watching held"},
-		"shift-paused":        {"resume": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb},
-		"shift-last":          {"obs-good": "ScalingDownMarathon", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 100% watching paused", "held": "Shifting 100% watching held"},
-		"shift-held":          {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused"},
-		"scaling-down":        {"done": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "ScalingDownMarathon held"},
+		"installing":          {"done": "WaitingReady", "failed": rb, "abort": rb, "rollback": rb, "held": "Installing held", "restart-rb": rb},
+		"waiting":             {"done": "Shifting 5% setting", "failed": rb, "abort": rb, "rollback": rb, "held": "WaitingReady held", "restart-rb": rb},
+		"shift-setting":       {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused", "held": "Shifting 25% setting held", "restart-rb": rb},
+		"shift-watching":      {"obs-good": "Shifting 50% setting", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% watching paused", "held": "Shifting 25% watching held", "restart-rb": rb},
+		"shift-paused":        {"resume": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "restart-rb": rb},
+		"shift-last":          {"obs-good": "ScalingDownMarathon", "obs-bad": rb, "obs-slow": rb, "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 100% watching paused", "held": "Shifting 100% watching held", "restart-rb": rb},
+		"shift-held":          {"done": "Shifting 25% watching", "failed": rb, "abort": rb, "rollback": rb, "pause": "Shifting 25% setting paused", "restart-rb": rb},
+		"scaling-down":        {"done": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "ScalingDownMarathon held", "restart-rb": rbm},
 		"soaking":             {"done": "Finalizing", "finalize": "Finalizing", "failed": rbm, "abort": rbm, "rollback": rbm, "pause": "Soaking paused", "held": "Soaking held"},
 		"soak-paused":         {"finalize": "Finalizing", "resume": "Soaking", "failed": rbm, "abort": rbm, "rollback": rbm},
 		"finalizing":          {"done": "Finalized", "failed": rbm, "abort": rbm, "rollback": rbm, "held": "Finalizing held"},
 		"finalized":           {"rollback": "RecreatingMarathon"},
 		"finalized-nodef":     {},
+		"rb-last-attempt":     {"done": "RollingBack/marathon", "failed": "RollingBack/weights attempt 60 gave-up", "held": "RollingBack/weights attempt 59 held"},
+		"rb-gave-up":          {"restart": "RollingBack/weights attempt 60", "restart-rb": "RollingBack/weights attempt 60"},
 		"rb-weights":          {"done": "RollingBack/marathon", "failed": "RollingBack/weights attempt 1", "held": "RollingBack/weights held"},
 		"rb-marathon":         {"done": "RollingBack/kubernetes", "failed": "RollingBack/marathon attempt 1", "held": "RollingBack/marathon held"},
 		"rb-kubernetes":       {"done": "RolledBack", "failed": "RollingBack/kubernetes attempt 1", "held": "RollingBack/kubernetes held"},
@@ -149,7 +159,7 @@ func TestNextTable(t *testing.T) {
 	}
 	for sn, s := range sts {
 		for en, ev := range evs {
-			got, acts := Next(s, ev)
+			got, acts, err := Next(s, ev)
 			exp := want[sn][en]
 			if exp == "" {
 				exp = "-"
@@ -161,6 +171,9 @@ func TestNextTable(t *testing.T) {
 			if desc != exp {
 				t.Errorf("%s + %s: got %s, want %s (reason %q)", sn, en, desc, exp, got.Reason)
 			}
+			if (desc == "-") != (err != nil) {
+				t.Errorf("%s + %s: state %s, error %v: an event applies exactly when it changes the state", sn, en, desc, err)
+			}
 			if desc == "-" && acts != nil {
 				t.Errorf("%s + %s: unchanged state with actions %v", sn, en, acts)
 			}
@@ -168,6 +181,134 @@ func TestNextTable(t *testing.T) {
 				t.Errorf("%s + %s: actions %v, want Actions(next) %v", sn, en, acts, Actions(got))
 			}
 		}
+	}
+}
+
+// TestNextNotApplied: an event that does not apply is refused with a
+// *NotApplied error that says why (the control server answers an
+// operator's command with it; the executor journals nothing).
+func TestNextNotApplied(t *testing.T) {
+	sts, evs := states(), events()
+	evs["unknown"] = Event{Kind: "promote"}
+	for _, tc := range []struct{ state, event, want string }{
+		{"installing", "pause", "a migration pauses while shifting weights or soaking; it is Installing"},
+		{"shift-paused", "pause", "already paused"},
+		{"shift-watching", "resume", "not paused (Shifting)"},
+		{"rb-weights", "abort", "already rolling back"},
+		{"rb-weights", "rollback", "already rolling back"},
+		{"finalized", "abort", "the migration already ended (Finalized)"},
+		{"rolledback", "rollback", "the migration already ended (RolledBack)"},
+		{"finalized-nodef", "rollback", "holds no Marathon definition"},
+		{"return-weights", "abort", "already returning to Kubernetes"},
+		{"removing-kubernetes", "abort", "it can no longer be aborted"},
+		{"removing-kubernetes", "pause", "it is RemovingKubernetes"},
+		{"back-watching", "rollback", "the rollback of the finalized migration is under way (ShiftingBack)"},
+		{"shift-held", "held", "already held: nginx b not at version 7"},
+		{"shift-paused", "held", "nothing to hold: Shifting[25% applied paused] has no action"},
+		{"shift-watching", "done", "the step is being watched: an observation completes it"},
+		{"back-watching", "done", "the step is being watched: an observation completes it"},
+		{"shift-setting", "obs-good", "the step's weights are not applied yet"},
+		{"shift-paused", "obs-good", "paused: a step is not judged while paused"},
+		{"soaking", "obs-good", "no step is watched in Soaking"},
+		{"soak-paused", "done", "paused: the soak does not end while paused"},
+		{"installing", "start", "already started (Installing)"},
+		{"shift-watching", "finalize", "a migration is finalized from Soaking; it is Shifting"},
+		{"pending", "done", "Pending has no action to complete"},
+		{"shift-watching", "unknown", `unknown event "promote"`},
+	} {
+		s := sts[tc.state]
+		got, acts, err := Next(s, evs[tc.event])
+		var na *NotApplied
+		if !errors.As(err, &na) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s + %s: error %v, want a *NotApplied saying %q", tc.state, tc.event, err, tc.want)
+			continue
+		}
+		if na.Event != evs[tc.event].Kind || na.Label != Label(s) || !reflect.DeepEqual(got, s) || acts != nil {
+			t.Errorf("%s + %s: %+v, state %s, actions %v: want the event and label, the state unchanged, no actions", tc.state, tc.event, na, describe(got), acts)
+		}
+	}
+}
+
+// TestRestart: a restarted executor gives the journaled state EvRestart
+// with its resume policy; the machine rolls back a migration that had not
+// reached Soaking under ResumeRollback and otherwise continues it (not
+// applied: the state's action is performed again).
+func TestRestart(t *testing.T) {
+	sts := states()
+	for _, tc := range []struct {
+		state  string
+		policy ResumePolicy
+		want   string // describe(next), or the refusal
+		reason string
+	}{
+		{"shift-watching", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"shift-paused", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"shift-held", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"installing", ResumeRollback, "RollingBack/weights", "executor restarted mid-migration (resume policy: rollback)"},
+		{"scaling-down", ResumeRollback, "RollingBack/marathon", "executor restarted mid-migration (resume policy: rollback)"},
+		{"soaking", ResumeRollback, "-", "resume policy rollback rolls back only a migration that had not reached Soaking; Soaking continues"},
+		{"rb-marathon", ResumeRollback, "-", "RollingBack continues"},
+		{"back-watching", ResumeRollback, "-", "ShiftingBack continues"},
+		{"shift-watching", ResumeContinue, "-", "resume policy continue: the journaled state's action is performed again"},
+		{"shift-watching", "", "-", "resume policy continue"},
+		{"finalized", ResumeRollback, "-", "the migration already ended (Finalized)"},
+		{"rolledback", ResumeContinue, "-", "the migration already ended (RolledBack)"},
+	} {
+		s := sts[tc.state]
+		got, acts, err := Next(s, Event{Kind: EvRestart, Resume: tc.policy})
+		if tc.want == "-" {
+			if err == nil || !strings.Contains(err.Error(), tc.reason) || !reflect.DeepEqual(got, s) || acts != nil {
+				t.Errorf("%s, %q: %s, %v, want not applied: %q", tc.state, tc.policy, describe(got), err, tc.reason)
+			}
+			continue
+		}
+		if err != nil || describe(got) != tc.want || got.Reason != tc.reason || got.Cause != tc.reason || got.Held || got.Paused {
+			t.Errorf("%s, %q: %s (reason %q, cause %q), %v; want %s with %q", tc.state, tc.policy, describe(got), got.Reason, got.Cause, err, tc.want, tc.reason)
+		}
+	}
+}
+
+// TestGiveUp: a failed action on a way back that cannot be left is
+// retried until the plan's MaxAttempts failed; then the machine gives up:
+// no action, nothing applies but a restart, which attempts the action once
+// more (the failed attempts are kept, so another failure gives up again).
+func TestGiveUp(t *testing.T) {
+	sts := states()
+	fail := Event{Kind: EvFailed, Reason: "remove the Kubernetes release: connection refused"}
+	for _, name := range []string{"rb-kubernetes", "removing-kubernetes", "return-delete"} {
+		s := sts[name]
+		s.Plan.MaxAttempts = 3
+		label := Label(s)
+		for i := 1; i < 3; i++ {
+			s, _, _ = Next(s, fail)
+			if s.GaveUp || !s.Retrying() || s.Attempts != i || len(Actions(s)) != 1 {
+				t.Fatalf("%s: after %d failures %s, retrying %v, actions %v", name, i, describe(s), s.Retrying(), Actions(s))
+			}
+		}
+		s, acts, err := Next(s, fail)
+		want := label + " failed 3 times, last: remove the Kubernetes release: connection refused; run `switchyard rollback web` once it is fixed"
+		if err != nil || !s.GaveUp || s.Retrying() || acts != nil || s.Reason != want || !strings.HasSuffix(Label(s), "gave-up]") {
+			t.Fatalf("%s: third failure: %s %q, label %s, actions %v, %v; want gave up with %q", name, describe(s), s.Reason, Label(s), acts, err, want)
+		}
+		for _, ev := range []Event{{Kind: EvDone}, fail, {Kind: EvAbort}, {Kind: EvHeld}, {Kind: EvResume}} {
+			if _, _, err := Next(s, ev); err == nil || !strings.Contains(err.Error(), "gave up ("+want+"); restart the migration") {
+				t.Errorf("%s gave up + %s: %v, want refused", name, ev.Kind, err)
+			}
+		}
+		s, acts, err = Next(s, Event{Kind: EvRestart})
+		if err != nil || s.GaveUp || s.Attempts != 3 || len(acts) != 1 || !s.Retrying() {
+			t.Fatalf("%s: restart after giving up: %s, actions %v, %v", name, describe(s), acts, err)
+		}
+		if again, _, _ := Next(s, fail); !again.GaveUp || again.Attempts != 4 {
+			t.Errorf("%s: a failure after the restart: %s, want given up again", name, describe(again))
+		}
+		if next, _, _ := Next(s, Event{Kind: EvDone}); next.Attempts != 0 || next.GaveUp || next.Retrying() {
+			t.Errorf("%s: done after the restart: %s", name, describe(next))
+		}
+	}
+	// Forward phases do not retry: a failure rolls back.
+	if s, _, _ := Next(sts["installing"], fail); s.Phase != RollingBack || s.Attempts != 0 || s.Retrying() {
+		t.Errorf("installing + failed: %s", describe(s))
 	}
 }
 
@@ -197,6 +338,9 @@ func describe(s State) string {
 	if s.Held {
 		d += " held"
 	}
+	if s.GaveUp {
+		d += " gave-up"
+	}
 	return d
 }
 
@@ -207,6 +351,7 @@ func TestActionsPerState(t *testing.T) {
 		"shift-last": "observe 1s", "scaling-down": "scale-marathon to 0", "soaking": "wait 2s", "soak-paused": "",
 		"finalizing": "delete-marathon", "finalized": "",
 		"rb-weights": "set-weights kubernetes=0% marathon=100%", "rb-marathon": "scale-marathon to 2",
+		"rb-last-attempt": "set-weights kubernetes=0% marathon=100%", "rb-gave-up": "",
 		"rb-kubernetes": "remove-kubernetes", "rb-marathon-first": "scale-marathon to 2",
 		"rb-weights-after-up": "set-weights kubernetes=0% marathon=100%", "rolledback": "",
 		"shift-held": "set-weights kubernetes=25% marathon=75%", "finalized-nodef": "",
@@ -243,7 +388,7 @@ func TestGates(t *testing.T) {
 		if tc.plan != nil {
 			tc.plan(&st.Plan)
 		}
-		got, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
+		got, _, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
 		if !strings.Contains(got.Reason, tc.want) {
 			t.Errorf("%s: reason %q, want %q", tc.name, got.Reason, tc.want)
 		}
@@ -252,7 +397,7 @@ func TestGates(t *testing.T) {
 	st := s
 	st.Plan.MinRequests, st.Plan.MaxObservations = 50, 3
 	for i := 0; i < 3; i++ {
-		st, _ = Next(st, Event{Kind: EvObserved, Obs: Observation{Requests: 1}})
+		st, _, _ = Next(st, Event{Kind: EvObserved, Obs: Observation{Requests: 1}})
 	}
 	if st.Phase != RollingBack || !strings.Contains(st.Reason, "only 1 requests reached Kubernetes in 3 pauses") {
 		t.Fatalf("after 3 thin pauses: %s %q", describe(st), st.Reason)
@@ -276,7 +421,7 @@ func TestGatesBack(t *testing.T) {
 	} {
 		st := states()["back-watching"]
 		st.Plan.ManualRollback = tc.manual
-		got, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
+		got, _, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
 		if got.Phase != tc.phase || !strings.Contains(got.Reason, tc.want) {
 			t.Errorf("%s: %s %q, want %s %q", tc.name, describe(got), got.Reason, tc.phase, tc.want)
 		}
@@ -287,14 +432,14 @@ func TestGatesBack(t *testing.T) {
 	// The return ends Finalized with the cause.
 	st := states()["return-delete"]
 	st.Cause = "gate maxErrorRate failed"
-	got, _ := Next(st, Event{Kind: EvDone})
+	got, _, _ := Next(st, Event{Kind: EvDone})
 	if got.Phase != Finalized || got.Reason != "rollback abandoned, the app stays on Kubernetes: gate maxErrorRate failed" {
 		t.Fatalf("%s %q", describe(got), got.Reason)
 	}
 	// A rollback of a finalized migration starts afresh.
 	st = states()["finalized"]
 	st.Cause, st.Last = "an earlier abandoned rollback", good
-	got, acts := Next(st, Event{Kind: EvRollback, Reason: "ticket 7"})
+	got, acts, _ := Next(st, Event{Kind: EvRollback, Reason: "ticket 7"})
 	if got.Phase != RecreatingMarathon || got.Cause != "ticket 7" || got.Last != (Observation{}) || got.KubePercent != 100 || len(acts) != 1 || acts[0].Kind != ActCreateMarathon {
 		t.Fatalf("%+v %v", got, acts)
 	}
@@ -320,7 +465,7 @@ func TestLabel(t *testing.T) {
 		"shift-paused": "Shifting[25% applied paused]", "shift-held": "Shifting[25% held]", "soak-paused": "Soaking[paused]",
 		"rb-weights": "RollingBack[weights]", "finalized": "Finalized", "recreating": "RecreatingMarathon",
 		"back-watching": "ShiftingBack[marathon 75% applied]", "back-paused": "ShiftingBack[marathon 75% applied paused]",
-		"return-marathon": "ReturningToKubernetes[marathon]",
+		"return-marathon": "ReturningToKubernetes[marathon]", "rb-gave-up": "RollingBack[weights gave-up]",
 	}
 	sts := states()
 	for name, l := range want {
@@ -328,9 +473,41 @@ func TestLabel(t *testing.T) {
 			t.Errorf("%s: %q, want %q", name, got, l)
 		}
 	}
-	held, _ := Next(sts["installing"], Event{Kind: EvHeld, Reason: "x"})
+	held, _, _ := Next(sts["installing"], Event{Kind: EvHeld, Reason: "x"})
 	if got := Label(held); got != "Installing[held]" {
 		t.Errorf("held install: %q", got)
+	}
+}
+
+// TestStart: the machine gives a new migration's plan its defaults and
+// checks it.
+func TestStart(t *testing.T) {
+	s, err := Start("web", Plan{MarathonInstances: 2, MaxErrorRate: 0.01})
+	if err != nil || s.Phase != Pending || s.App != "web" || !reflect.DeepEqual(s.Plan.Steps, DefaultSteps) {
+		t.Fatalf("%+v %v", s, err)
+	}
+	s.Plan.Steps[0] = 1
+	if DefaultSteps[0] != 5 {
+		t.Fatalf("the plan shares DefaultSteps: %v", DefaultSteps)
+	}
+	if _, err := Start("web", Plan{Steps: []int{5, 50}, MarathonInstances: 2}); err == nil || err.Error() != "plan: steps: last step is 50, must be 100" {
+		t.Fatalf("bad plan: %v", err)
+	}
+	if _, err := Start("web", Plan{}); err == nil || !strings.Contains(err.Error(), "plan: marathonInstances: 0") {
+		t.Fatalf("no instances: %v", err)
+	}
+	// A step without enough traffic is watched DefaultMaxObservations
+	// pauses when the plan does not say.
+	st := states()["shift-watching"]
+	st.Plan.MinRequests = 50
+	for i := 1; i <= DefaultMaxObservations; i++ {
+		if st.Phase != Shifting {
+			t.Fatalf("rolled back after %d thin pauses", i-1)
+		}
+		st, _, _ = Next(st, Event{Kind: EvObserved, Obs: Observation{Requests: 1}})
+	}
+	if st.Phase != RollingBack || !strings.Contains(st.Reason, fmt.Sprintf("in %d pauses", DefaultMaxObservations)) {
+		t.Fatalf("after %d thin pauses: %s %q", DefaultMaxObservations, describe(st), st.Reason)
 	}
 }
 
@@ -414,12 +591,16 @@ func (w *world) apply(t *rapid.T, a Action) {
 // scaled down while a weights push is held; a hold changes neither phase
 // nor weights nor the action; terminal states are consistent.
 func TestProperty(t *testing.T) {
-	kinds := []EventKind{EvStart, EvDone, EvDone, EvDone, EvObserved, EvObserved, EvFailed, EvPause, EvResume, EvAbort, EvRollback, EvFinalize, EvHeld, EvHeld}
+	kinds := []EventKind{EvStart, EvDone, EvDone, EvDone, EvObserved, EvObserved, EvFailed, EvPause, EvResume, EvAbort, EvRollback, EvFinalize, EvHeld, EvHeld, EvRestart}
 	rapid.Check(t, func(t *rapid.T) {
 		p := testPlan()
 		p.Steps = rapid.SampledFrom([][]int{{100}, {5, 25, 50, 100}, {50, 100}, {1, 2, 3, 100}}).Draw(t, "steps")
 		p.ManualRollback = rapid.Bool().Draw(t, "manual")
-		s := Start("web", p)
+		p.MaxAttempts = rapid.SampledFrom([]int{0, 2}).Draw(t, "maxAttempts")
+		s, err := Start("web", p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		w := world{marathonUp: true, marathonDef: true}
 		n := rapid.IntRange(0, 150).Draw(t, "n")
 		for i := 0; i < n; i++ {
@@ -446,15 +627,25 @@ func TestProperty(t *testing.T) {
 					w.apply(t, a)
 				}
 			}
+			if ev.Kind == EvRestart {
+				ev.Resume = rapid.SampledFrom([]ResumePolicy{ResumeContinue, ResumeRollback}).Draw(t, "policy")
+			}
 			if ev.Kind == EvHeld {
 				ev.Reason = "nginx b does not acknowledge"
 				if acts := Actions(s); len(acts) == 1 && acts[0].Kind == ActSetWeights {
 					w.heldPush = true
 				}
 			}
-			n, acts := Next(s, ev)
+			n, acts, err := Next(s, ev)
 			if acts != nil && !reflect.DeepEqual(acts, Actions(n)) {
 				t.Fatalf("actions %v differ from Actions(next) %v", acts, Actions(n))
+			}
+			if changed := !reflect.DeepEqual(n, s); changed != (err == nil) {
+				t.Fatalf("%s + %s: changed %v but error %v (an event applies exactly when it changes the state)", describe(s), ev.Kind, changed, err)
+			}
+			var na *NotApplied
+			if err != nil && (!errors.As(err, &na) || na.Event != ev.Kind || na.Label != Label(s) || err.Error() == "") {
+				t.Fatalf("%s + %s: error %#v, want a *NotApplied with a reason", describe(s), ev.Kind, err)
 			}
 			if ev.Kind == EvHeld && acts != nil {
 				if !n.Held || n.Phase != s.Phase || n.KubePercent != s.KubePercent || n.Step != s.Step || n.Stage != s.Stage || !reflect.DeepEqual(acts, Actions(s)) {
@@ -467,6 +658,9 @@ func TestProperty(t *testing.T) {
 						t.Fatalf("%s: Marathon to be scaled down while a weights push is held", describe(n))
 					}
 				}
+			}
+			if n.GaveUp && (!n.Phase.Retries() || len(Actions(n)) != 0 || n.Attempts < n.Plan.maxAttempts() || n.Retrying()) {
+				t.Fatalf("%s: gave up outside a way back that cannot be left, or with an action", describe(n))
 			}
 			s = n
 			inShift := s.Phase == Shifting || s.Phase == ShiftingBack || s.Stage == StageWeights
@@ -490,14 +684,14 @@ func TestProperty(t *testing.T) {
 		if !s.Phase.Terminal() {
 			if s.Phase.Reverting() {
 				if rapid.Bool().Draw(t, "abort back") {
-					s, _ = Next(s, Event{Kind: EvAbort})
+					s, _, _ = Next(s, Event{Kind: EvAbort})
 				}
 			} else {
-				s, _ = Next(s, Event{Kind: EvRollback})
+				s, _, _ = Next(s, Event{Kind: EvRollback})
 			}
 			if s.Phase == Pending {
-				s, _ = Next(s, Event{Kind: EvStart})
-				s, _ = Next(s, Event{Kind: EvRollback})
+				s, _, _ = Next(s, Event{Kind: EvStart})
+				s, _, _ = Next(s, Event{Kind: EvRollback})
 			}
 		}
 		for i := 0; !s.Phase.Terminal(); i++ {
@@ -512,10 +706,13 @@ func TestProperty(t *testing.T) {
 					w.apply(t, a)
 				}
 			}
-			if len(Actions(s)) == 0 { // paused on the way back
+			switch {
+			case s.GaveUp:
+				ev = Event{Kind: EvRestart}
+			case len(Actions(s)) == 0: // paused on the way back
 				ev = Event{Kind: EvResume}
 			}
-			s, _ = Next(s, ev)
+			s, _, _ = Next(s, ev)
 		}
 		switch s.Phase {
 		case RolledBack:

@@ -146,9 +146,10 @@ func (s *Server) accept() {
 	}
 }
 
-// handle answers one request. A command is checked against the app's
-// journaled state first, so one that cannot apply is refused with the
-// reason instead of being silently ignored by the state machine.
+// handle answers one request. A command is first given to the state
+// machine (migrate.Next) with the app's journaled state, so one that does
+// not apply is refused with the machine's reason instead of being silently
+// ignored by the executor.
 func (s *Server) handle(req Request) Response {
 	if req.Op == OpStatus {
 		es, err := s.j.LoadAll()
@@ -181,12 +182,13 @@ func (s *Server) handle(req Request) Response {
 	if !found {
 		return Response{Error: fmt.Sprintf("%s: no migration of this app in the journal", req.App)}
 	}
-	if err := applies(kind, st); err != nil {
-		return Response{Error: fmt.Sprintf("%s %s: %v", req.Op, req.App, err)}
-	}
 	reason := req.Reason
 	if reason == "" {
 		reason = "operator: " + req.Op
+	}
+	ev := migrate.Event{Kind: kind, Reason: reason}
+	if _, _, err := migrate.Next(st, ev); err != nil {
+		return Response{Error: fmt.Sprintf("%s %s: %v", req.Op, req.App, err)}
 	}
 	s.mu.Lock()
 	x := s.x
@@ -194,7 +196,7 @@ func (s *Server) handle(req Request) Response {
 	if x == nil {
 		return Response{Error: fmt.Sprintf("%s %s: the executor is still starting (try again in a moment)", req.Op, req.App)}
 	}
-	if !x.Send(req.App, migrate.Event{Kind: kind, Reason: reason}) {
+	if !x.Send(req.App, ev) {
 		return Response{Error: fmt.Sprintf("%s %s: this executor is not migrating the app (or its command queue is full; try again)", req.Op, req.App)}
 	}
 	es, err := s.j.Load(req.App)
@@ -223,37 +225,6 @@ func (s *Server) backup(path string) Response {
 		return Response{Error: err.Error()}
 	}
 	return Response{}
-}
-
-// applies says why ev cannot apply to s (nil: it does). A held migration
-// (waiting for the load balancer) takes commands like any other.
-func applies(kind migrate.EventKind, s migrate.State) error {
-	if s.Phase.Terminal() {
-		return fmt.Errorf("the migration already ended (%s)", s.Phase)
-	}
-	switch kind {
-	case migrate.EvPause:
-		if s.Paused {
-			return errors.New("already paused")
-		}
-		if s.Phase != migrate.Shifting && s.Phase != migrate.ShiftingBack && s.Phase != migrate.Soaking {
-			return fmt.Errorf("a migration pauses while shifting weights or soaking; it is %s (try again in a moment)", s.Phase)
-		}
-	case migrate.EvResume:
-		if !s.Paused {
-			return fmt.Errorf("not paused (%s)", s.Phase)
-		}
-	case migrate.EvAbort:
-		switch s.Phase {
-		case migrate.RollingBack:
-			return errors.New("already rolling back")
-		case migrate.ReturningToKubernetes:
-			return errors.New("already returning to Kubernetes (the rollback of the finalized migration was abandoned)")
-		case migrate.RemovingKubernetes:
-			return errors.New("the rollback of the finalized migration is removing the Kubernetes release (Marathon serves all traffic); it can no longer be aborted")
-		}
-	}
-	return nil
 }
 
 // ErrNotRunning says no executor answers on the socket.
