@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,9 +21,10 @@ import (
 	"github.com/switchyard/switchyard/plan"
 )
 
-// CrashAfterEnv makes `switchyard migrate` kill itself with SIGKILL right
-// after its Nth journal append (a test hook for the crash tests).
-const CrashAfterEnv = "SWITCHYARD_MIGRATE_CRASH_AFTER"
+// afterJournalOpen, when set, adjusts the journal a migration command
+// opened. Only test builds set it (testhooks.go, build tag testhooks: the
+// crash tests' SIGKILL after the Nth append); the product has no hook.
+var afterJournalOpen func(*journal.Bolt)
 
 // WavePlanner names the apps of wave n (1-based): the *plan.Plan of a
 // --plan file (`switchyard plan -o json`), else of planning now.
@@ -94,13 +93,8 @@ func (o *migrateOptions) openJournal() (*journal.Bolt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n, _ := strconv.Atoi(os.Getenv(CrashAfterEnv)); n > 0 {
-		j.AfterAppend = func(k int) {
-			if k == n {
-				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {}
-			}
-		}
+	if afterJournalOpen != nil {
+		afterJournalOpen(j)
 	}
 	return j, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,36 @@ import (
 	"github.com/switchyard/switchyard/traffic/follow"
 )
 
-const crashAfterEnv = "SWITCHYARD_MIGRATE_CRASH_AFTER" // cli.CrashAfterEnv
+const crashAfterEnv = "SWITCHYARD_MIGRATE_CRASH_AFTER" // cli.CrashAfterEnv (build tag testhooks)
+
+var (
+	hookedOnce sync.Once
+	hookedBin  string
+	hookedErr  error
+)
+
+// hookedBinary builds switchyard with the test hooks (go build -tags
+// testhooks) once per test process: the product binary has no crash hook.
+func hookedBinary() (string, error) {
+	hookedOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "switchyard-testhooks-")
+		if err != nil {
+			hookedErr = err
+			return
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			hookedErr = err
+			return
+		}
+		hookedBin = filepath.Join(dir, "switchyard")
+		cmd := exec.Command("go", "build", "-tags", "testhooks", "-o", hookedBin, "./cmd/switchyard")
+		cmd.Dir = filepath.Join("..", "..") // the module root, from migrate/e2e
+		if out, err := cmd.CombinedOutput(); err != nil {
+			hookedErr = fmt.Errorf("build switchyard with -tags testhooks: %v\n%s", err, out)
+		}
+	})
+	return hookedBin, hookedErr
+}
 
 // appYAML is an app.yaml whose Marathon definition is inline.
 func appYAML(name, id string) string {
@@ -79,11 +109,21 @@ func cliApp(t *testing.T, e *env, dir, name string) edge.Target {
 	return tgt
 }
 
-// runCLI runs `switchyard ARGS --lab-dir DIR` with extra environment.
+// runCLI runs `switchyard ARGS --lab-dir DIR` with extra environment; with
+// crashAfterEnv in it, a test build of switchyard that has the crash hook.
 func runCLI(l *labtest.Lab, extraEnv []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, l.Bin, append(args, "--lab-dir", l.Dir)...)
+	bin := l.Bin
+	for _, kv := range extraEnv {
+		if strings.HasPrefix(kv, crashAfterEnv+"=") {
+			var err error
+			if bin, err = hookedBinary(); err != nil {
+				return "", err
+			}
+		}
+	}
+	cmd := exec.CommandContext(ctx, bin, append(args, "--lab-dir", l.Dir)...)
 	cmd.Env = append(l.Env(), extraEnv...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
