@@ -135,23 +135,10 @@ func HasEnv(pid int, entry string) bool {
 // so this finds them even when they dropped the lab's marker.
 func FindByCwd(dir string) []ID {
 	dir = filepath.Clean(dir)
-	ents, _ := os.ReadDir("/proc")
-	var ids []ID
-	self := os.Getpid()
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
-		if err != nil || (cwd != dir && !strings.HasPrefix(cwd, dir+string(filepath.Separator))) {
-			continue
-		}
-		if st, state, err := stat(pid); err == nil && state != "Z" {
-			ids = append(ids, ID{PID: pid, StartTime: st})
-		}
-	}
-	return ids
+	return find(func(pid int) bool {
+		cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+		return err == nil && (cwd == dir || strings.HasPrefix(cwd, dir+string(filepath.Separator)))
+	})
 }
 
 // Describe is "PID (command line)" of a process, for messages.

@@ -277,26 +277,21 @@ func stat(pid int) (uint64, string, error) {
 // FindByEnv returns the identities of running processes whose environment
 // contains the exact KEY=VALUE entry (used to sweep a lab's leftovers).
 func FindByEnv(entry string) []ID {
+	return find(func(pid int) bool { return HasEnv(pid, entry) })
+}
+
+// find returns the running processes (not zombies, not this one) for which
+// match is true.
+func find(match func(pid int) bool) []ID {
 	ents, _ := os.ReadDir("/proc")
 	var ids []ID
 	self := os.Getpid()
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+		if err != nil || pid == self || !match(pid) {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		for _, kv := range strings.Split(string(b), "\x00") {
-			if kv == entry {
-				if st, state, err := stat(pid); err == nil && state != "Z" {
-					ids = append(ids, ID{PID: pid, StartTime: st})
-				}
-				break
-			}
-		}
+		ids = append(ids, FindByPID(pid)...)
 	}
 	return ids
 }
