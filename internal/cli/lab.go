@@ -123,6 +123,22 @@ func (o *labOptions) load(create bool, out io.Writer) error {
 	return nil
 }
 
+// loadLabFromFlags loads the lab a `lab run` daemon serves, from its
+// --config or --lab-dir flag.
+func loadLabFromFlags(cmd *cobra.Command) (*labOptions, error) {
+	lo := &labOptions{}
+	if f := cmd.Flags().Lookup("config"); f != nil {
+		lo.configFile = f.Value.String()
+	}
+	if f := cmd.Flags().Lookup("lab-dir"); f != nil {
+		lo.labDir = f.Value.String()
+	}
+	if err := lo.load(false, cmd.ErrOrStderr()); err != nil {
+		return nil, err
+	}
+	return lo, nil
+}
+
 func (o *labOptions) specs() ([]component.Spec, error) {
 	specs, err := lab.Components(o.cfg, o.self)
 	if err != nil {

@@ -17,14 +17,8 @@ on mesos.listen, running tasks as local processes on the lab's nodes. State is k
 SIGTERM leaves the tasks running and the next start re-adopts them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			lo := &labOptions{}
-			if f := cmd.Flags().Lookup("config"); f != nil {
-				lo.configFile = f.Value.String()
-			}
-			if f := cmd.Flags().Lookup("lab-dir"); f != nil {
-				lo.labDir = f.Value.String()
-			}
-			if err := lo.load(false, cmd.ErrOrStderr()); err != nil {
+			lo, err := loadLabFromFlags(cmd)
+			if err != nil {
 				return err
 			}
 			srv, err := labmarathon.New(lo.cfg, labmarathon.Options{Self: lo.self})

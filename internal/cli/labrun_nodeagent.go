@@ -79,14 +79,8 @@ computes it, instead of taken from kubernetesShare: this is how the kubelet wrap
 			if o.node == "" {
 				return errors.New("--node is required: the name of a lab node (nodes[].name in lab.yaml)")
 			}
-			lo := &labOptions{}
-			if f := cmd.Flags().Lookup("config"); f != nil {
-				lo.configFile = f.Value.String()
-			}
-			if f := cmd.Flags().Lookup("lab-dir"); f != nil {
-				lo.labDir = f.Value.String()
-			}
-			if err := lo.load(false, cmd.ErrOrStderr()); err != nil {
+			lo, err := loadLabFromFlags(cmd)
+			if err != nil {
 				return err
 			}
 			n, ok := lo.cfg.NodeByName(o.node)
