@@ -55,7 +55,7 @@ func (w WrapperSpec) WrapperAppID(node string) string { return w.prefix() + node
 // while kubelet runs), upgrades with minimumHealthCapacity 0 and
 // maximumOverCapacity 0 (the old wrapper is killed — and drains — before the
 // new one starts, so the node never holds two shares), and has a kill grace
-// period longer than the drain deadline.
+// period longer than the drain deadline. It runs as root, as kubelet must.
 func (w WrapperSpec) WrapperApp(np NodePlan, o Overhead) marathon.App {
 	one := 1
 	cpus, mem, disk := np.Share.CPUs, np.Share.Mem, np.Share.Disk
@@ -82,8 +82,10 @@ func (w WrapperSpec) WrapperApp(np NodePlan, o Overhead) marathon.App {
 		UpgradeStrategy:            &marathon.UpgradeStrategy{MinimumHealthCapacity: &minHealth, MaximumOverCapacity: &maxOver},
 		TaskKillGracePeriodSeconds: &grace,
 		Labels:                     marathon.Labels{WrapperLabel: np.Name},
-		BackoffSeconds:             &one,
-		BackoffFactor:              ptr(1.5),
+		// kubelet (and the lab's node agent) needs root on the agent.
+		User:           ptr("root"),
+		BackoffSeconds: &one,
+		BackoffFactor:  ptr(1.5),
 	}
 }
 

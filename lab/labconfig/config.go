@@ -80,6 +80,28 @@ type Marathon struct {
 	// labs keep working) and of Default; NewLab, what `lab up` writes for a
 	// new lab, sets MarathonAuthToken.
 	Auth string `json:"auth,omitempty"`
+	// RootApps are the app id prefixes whose "user": "root" the lab honours
+	// when it runs as root (default DefaultRootApps: the kubelet wrappers,
+	// which start node agents that need root); every other app's tasks run
+	// as the lab's taskUser.
+	RootApps []string `json:"rootApps,omitempty"`
+}
+
+// DefaultRootApps are the kubelet wrapper apps (capacity's default prefix).
+var DefaultRootApps = []string{"/switchyard/kubelet-"}
+
+// RootAllowed reports whether the app id may run its tasks as root.
+func (m Marathon) RootAllowed(appID string) bool {
+	prefixes := m.RootApps
+	if prefixes == nil {
+		prefixes = DefaultRootApps
+	}
+	for _, p := range prefixes {
+		if p != "" && strings.HasPrefix(appID, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Lab Marathon authentication modes (Marathon.Auth).

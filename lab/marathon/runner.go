@@ -150,7 +150,8 @@ func (s *Server) processSpec(a *appState, sp *appSpec, t *taskState, ag agent) (
 }
 
 // userFor is who a task of sp runs as: nil (the server's own identity) when
-// the lab does not run as root; else the app's "user" when it names an
+// the lab does not run as root or when the app asks for root and
+// marathon.rootApps allows it; else the app's "user" when it names an
 // existing account other than root, else the lab's task user. Mesos would
 // fail a task whose user does not exist; the lab runs it as its task user
 // and says so in its log, so that definitions written for a real cluster
@@ -158,6 +159,9 @@ func (s *Server) processSpec(a *appState, sp *appSpec, t *taskState, ag agent) (
 func (s *Server) userFor(sp *appSpec) *proc.User {
 	if s.taskUser == nil {
 		return nil
+	}
+	if sp.User == "root" && s.cfg.Marathon.RootAllowed(sp.ID) {
+		return nil // a kubelet wrapper: it starts a node agent, which needs root
 	}
 	if sp.User != "" && sp.User != s.taskUser.Name {
 		u, err := proc.LookupUser(sp.User)
