@@ -33,6 +33,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"sort"
@@ -87,9 +89,38 @@ func Dial(ctx context.Context, c Config) (*clientv3.Client, error) {
 	defer cancel()
 	if _, err := cli.Get(pctx, "/", clientv3.WithCountOnly()); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("etcd %s: %w", strings.Join(c.Endpoints, ","), err)
+		return nil, fmt.Errorf("etcd %s: %w%s", strings.Join(c.Endpoints, ","), err, diagnose(c.Endpoints, cfg.TLS))
 	}
 	return cli, nil
+}
+
+// diagnose says why the endpoints do not answer when the client only
+// timed out: the first one's connection or TLS error.
+func diagnose(endpoints []string, t *tls.Config) string {
+	u, err := url.Parse(endpoints[0])
+	if err != nil {
+		return ""
+	}
+	d := &net.Dialer{Timeout: time.Second}
+	if u.Scheme != "https" {
+		conn, err := d.Dial("tcp", u.Host)
+		if err != nil {
+			return " (" + err.Error() + ")"
+		}
+		conn.Close()
+		return ""
+	}
+	conn, err := tls.DialWithDialer(d, "tcp", u.Host, t)
+	if err != nil {
+		return " (" + err.Error() + ")"
+	}
+	defer conn.Close()
+	// A refused client certificate shows after the handshake (TLS 1.3).
+	_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := conn.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, io.EOF) {
+		return " (" + err.Error() + ")"
+	}
+	return ""
 }
 
 func tlsConfig(c Config) (*tls.Config, error) {
