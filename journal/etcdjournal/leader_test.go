@@ -91,6 +91,10 @@ func TestElection(t *testing.T) {
 			if err := a.CheckLeader(ctx); !errors.Is(err, ErrNotLeader) {
 				t.Fatalf("a's CheckLeader: %v, want ErrNotLeader", err)
 			}
+			// What CheckLeader asks etcd while a still believes it leads.
+			if _, err := b.check(ctx, aj.Term()); !errors.As(err, &nl) || nl.Leader.ID != "b" {
+				t.Fatalf("check of a's term: %v, want a NotLeaderError naming b", err)
+			}
 			must(t, b.CheckLeader(ctx))
 			bj, err := b.Journal()
 			must(t, err)
