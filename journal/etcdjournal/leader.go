@@ -51,6 +51,7 @@ type NotLeaderError struct {
 	Reason string
 }
 
+// Error says why the term is over, which term it was and who leads now.
 func (e *NotLeaderError) Error() string {
 	s := ErrNotLeader.Error() + ": " + e.Reason
 	if e.Term.Key != "" {
@@ -134,6 +135,9 @@ func (l *Leadership) Campaign(ctx context.Context) error {
 	// that ours still exists (the lease may have expired meanwhile).
 	t := Term{Key: e.Key(), Rev: e.Rev()}
 	if _, err := l.check(ctx, t); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = e.Resign(rctx) // so that the others need not wait for the lease
 		return fmt.Errorf("campaign %s: %w", l.keys.election(), err)
 	}
 	termCtx, endTerm := context.WithCancel(s.Ctx())
@@ -147,21 +151,29 @@ func (l *Leadership) Campaign(ctx context.Context) error {
 // liveSession returns the session, starting a new one (a new lease,
 // granted within ctx) when there is none or it ended.
 func (l *Leadership) liveSession(ctx context.Context) (*concurrency.Session, error) {
+	errClosed := fmt.Errorf("campaign %s: leadership is closed", l.keys.election())
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return nil, errors.New("leadership is closed")
+	s, closed := l.session, l.closed
+	l.mu.Unlock()
+	if closed {
+		return nil, errClosed
 	}
-	if l.session != nil && l.session.Ctx().Err() == nil {
-		return l.session, nil
+	if s != nil && s.Ctx().Err() == nil {
+		return s, nil
 	}
 	g, err := l.cli.Grant(ctx, int64(l.ttl))
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: lease: %w", l.keys.election(), err)
 	}
-	s, err := concurrency.NewSession(l.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(l.ttl))
+	s, err = concurrency.NewSession(l.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(l.ttl))
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: session: %w", l.keys.election(), err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed { // Close ran meanwhile
+		_ = s.Close()
+		return nil, errClosed
 	}
 	l.session = s
 	return s, nil

@@ -126,6 +126,36 @@ func TestNoLeader(t *testing.T) {
 	}
 }
 
+// TestCampaignAgain: a candidate that resigned can lead again, in a new
+// term with a higher revision; a handle of its old term stays refused. A
+// closed candidate does not campaign.
+func TestCampaignAgain(t *testing.T) {
+	cfg := etcdFor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l := lead(t, cfg, newPrefix(t), "a", shortTTL)
+	old, err := l.Journal()
+	must(t, err)
+	must(t, l.Resign(ctx))
+	must(t, l.Campaign(ctx))
+	if l.Term().Rev <= old.Term().Rev {
+		t.Fatalf("new term %+v, old %+v: want a higher revision", l.Term(), old.Term())
+	}
+	if err := old.Append(ctx, &journal.Entry{App: "web", To: "old"}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("append in the old term: %v, want ErrNotLeader", err)
+	}
+	cur, err := l.Journal()
+	must(t, err)
+	must(t, cur.Append(ctx, &journal.Entry{App: "web", To: "new"}))
+	must(t, l.Close())
+	if err := l.Campaign(ctx); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("campaign after close: %v", err)
+	}
+	if err := cur.Append(ctx, &journal.Entry{App: "web", To: "after close"}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("append after close: %v, want ErrNotLeader", err)
+	}
+}
+
 // childEnv carries the deposed leader's settings (JSON) to the test
 // binary re-executed as that leader (TestMain runs fenceChild).
 const childEnv = "ETCDJOURNAL_FENCE_CHILD"
