@@ -32,6 +32,34 @@ import (
 	"time"
 )
 
+// The directories Start makes are os.TempDir()/etcdtest-*, each with the
+// pid of the test process that owns it in ownerFile.
+const (
+	dirPattern = "etcdtest-"
+	ownerFile  = "owner.pid"
+)
+
+// removeStale removes the directories of test processes that ended
+// without stopping their etcd (killed, panicked; etcd died with them, by
+// Pdeathsig). One without an owner file yet (being made) is left alone
+// unless it is a day old.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPattern+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			if st, serr := os.Stat(d); serr == nil && time.Since(st.ModTime()) > 24*time.Hour {
+				os.RemoveAll(d)
+			}
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
+}
+
 // Server is a running etcd and what a client needs to reach it.
 type Server struct {
 	// Endpoint is the client URL (https://127.0.0.1:PORT).
@@ -50,12 +78,16 @@ type Server struct {
 // until it answers (30s at most). Ports taken between their choice and
 // etcd's start are retried with others.
 func Start(bin string) (*Server, error) {
-	dir, err := os.MkdirTemp("", "etcdtest-")
+	removeStale()
+	dir, err := os.MkdirTemp("", dirPattern)
 	if err != nil {
 		return nil, fmt.Errorf("etcdtest: %w", err)
 	}
 	s := &Server{dir: dir, CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "client.crt"), KeyFile: filepath.Join(dir, "client.key")}
-	err = writePKI(dir)
+	err = os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	if err == nil {
+		err = writePKI(dir)
+	}
 	for attempt := 0; err == nil && attempt < 3; attempt++ {
 		if err = s.run(bin, attempt); err == nil {
 			return s, nil
