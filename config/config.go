@@ -22,6 +22,9 @@
 //	    instances:
 //	    - {name: lb-1, adminURL: https://10.0.0.5:8443, tokenFile: /etc/switchyard/lb.token}
 //	  journal: {path: /var/lib/switchyard/journal.db}
+//	  # or, shared by `serve` replicas: the journal and their leader election in etcd
+//	  # journal: {type: etcd, endpoints: [https://10.0.0.7:2379], prefix: /switchyard/prod,
+//	  #           caFile: /etc/switchyard/etcd-ca.pem, certFile: /etc/switchyard/etcd.crt, keyFile: /etc/switchyard/etcd.key}
 //
 // The file holds paths to secrets (token, password and key files), never
 // secrets. Resolve picks the context a command runs with and applies the
@@ -75,7 +78,8 @@ const (
 	EnvLBAdmin = "SWITCHYARD_LB_ADMIN"
 	// EnvLBTokenFile is the admin API token file of the EnvLBAdmin instances.
 	EnvLBTokenFile = "SWITCHYARD_LB_TOKEN_FILE"
-	// EnvJournal is the migration journal file.
+	// EnvJournal is the migration journal file (a bbolt journal, replacing
+	// the context's journal section).
 	EnvJournal = "SWITCHYARD_JOURNAL"
 )
 
@@ -216,12 +220,6 @@ type LBInstance struct {
 	TokenFile string `json:"tokenFile,omitempty"`
 	// CAFile is a PEM CA bundle trusted for an https AdminURL.
 	CAFile string `json:"caFile,omitempty"`
-}
-
-// Journal is where migrations are journaled.
-type Journal struct {
-	// Path is the journal file (default ~/.local/state/switchyard/<context>/journal.db).
-	Path string `json:"path,omitempty"`
 }
 
 // Lab ties a context to a local lab.
@@ -591,6 +589,7 @@ func (c Context) Validate() error {
 	if _, err := c.LoadBalancer.BackendPrefixes(); err != nil {
 		add("loadBalancer.backendsCIDRs", "%v", err)
 	}
+	c.Journal.validate(add)
 	if d := c.Lab.Dir; d != "" && !filepath.IsAbs(d) {
 		add("lab.dir", "%q must be an absolute path", d)
 	}

@@ -58,6 +58,17 @@ func TestConfigParse(t *testing.T) {
 		{"login ok", "contexts: [{name: p, marathon: {url: 'https://d/service/marathon', auth: {type: dcos-login, uid: u, privateKeyFile: /k}}}]\n", ""},
 		{"bad namespace", "contexts: [{name: p, kubernetes: {namespace: Apps}}]\n", "context p: kubernetes.namespace:"},
 		{"relative lab dir", "contexts: [{name: p, lab: {dir: .lab}}]\n", "context p: lab.dir:"},
+		{"etcd journal", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://10.0.0.7:2379', 'https://10.0.0.8:2379'], prefix: /switchyard/p, caFile: /ca, certFile: /c, keyFile: /k}}]\n", ""},
+		{"etcd journal over http", "contexts: [{name: p, journal: {type: etcd, endpoints: ['http://127.0.0.1:2379']}}]\n", ""},
+		{"bad journal type", "contexts: [{name: p, journal: {type: raft}}]\n", `context p: journal.type: "raft": use bbolt`},
+		{"etcd fields on bbolt", "contexts: [{name: p, journal: {path: /j.db, endpoints: ['https://e:2379'], prefix: /x}}]\n", "context p: journal: endpoints, prefix: only used with type etcd"},
+		{"etcd without endpoints", "contexts: [{name: p, journal: {type: etcd}}]\n", "context p: journal.endpoints: required with type etcd"},
+		{"etcd bad endpoint", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379', '10.0.0.7:2379']}}]\n", "context p: journal.endpoints[1]: "},
+		{"etcd mixed schemes", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379', 'http://f:2379']}}]\n", "context p: journal.endpoints: mix http and https"},
+		{"etcd with path", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379'], path: /j.db}}]\n", "context p: journal.path: not used with type etcd"},
+		{"etcd bad prefix", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379'], prefix: switchyard/}}]\n", `context p: journal.prefix: "switchyard/"`},
+		{"etcd cert without key", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379'], certFile: /c}}]\n", "context p: journal: certFile and keyFile go together"},
+		{"etcd TLS files over http", "contexts: [{name: p, journal: {type: etcd, endpoints: ['http://e:2379'], caFile: /ca}}]\n", "context p: journal: caFile, certFile and keyFile need https"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -73,7 +73,10 @@ type Overrides struct {
 //     context's own instances (same rule as the Marathon token).
 //   - Journal: Overrides.Journal, else $SWITCHYARD_JOURNAL, else the
 //     context's, else ~/.local/state/switchyard/<context>/journal.db
-//     (<context> is "default" for the unnamed context).
+//     (<context> is "default" for the unnamed context). A path from a flag
+//     or the environment replaces the whole journal section (a bbolt file,
+//     with a warning when it replaces an etcd journal). An etcd journal's
+//     prefix defaults to /switchyard/<context>.
 //
 // Paths starting with ~/ are expanded with $HOME.
 func Resolve(file, name string, env func(string) string, o Overrides) (Context, error) {
@@ -202,16 +205,24 @@ func Apply(c Context, env func(string) string, o Overrides) (Context, error) {
 	}
 
 	// Journal.
-	if j := first(o.Journal, getenv(EnvJournal)); j != "" {
-		c.Journal.Path = j
+	n := c.Name
+	if n == "" {
+		n = "default"
 	}
-	c.Journal.Path = expand(c.Journal.Path, home)
-	if c.Journal.Path == "" && home != "" {
-		n := c.Name
-		if n == "" {
-			n = "default"
+	jr := &c.Journal
+	if jr.Type == JournalEtcd && jr.Prefix == "" {
+		jr.Prefix = "/switchyard/" + n
+	}
+	if j := first(o.Journal, getenv(EnvJournal)); j != "" {
+		if jr.Type == JournalEtcd {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("the journal file %s (--journal or $%s) replaces context %s's etcd journal: this process is not fenced by the election of the replicas sharing %s",
+				j, EnvJournal, n, jr.Prefix))
 		}
-		c.Journal.Path = filepath.Join(home, ".local", "state", "switchyard", n, "journal.db")
+		*jr = Journal{Path: j}
+	}
+	jr.Path, jr.CAFile, jr.CertFile, jr.KeyFile = expand(jr.Path, home), expand(jr.CAFile, home), expand(jr.CertFile, home), expand(jr.KeyFile, home)
+	if jr.Type != JournalEtcd && jr.Path == "" && home != "" {
+		jr.Path = filepath.Join(home, ".local", "state", "switchyard", n, "journal.db")
 	}
 
 	if err := c.validateResolved(); err != nil {
@@ -277,8 +288,17 @@ func (c Context) Namespace() string {
 // MesosURL is the Mesos master URL ("" when unset).
 func (c Context) MesosURL() string { return c.Mesos.URL }
 
-// JournalPath is the migration journal file (Resolve fills in the default).
+// JournalPath is the migration journal file (Resolve fills in the
+// default); "" for an etcd journal.
 func (c Context) JournalPath() string { return c.Journal.Path }
+
+// JournalType is JournalBolt or JournalEtcd.
+func (c Context) JournalType() string {
+	if c.Journal.Type == "" {
+		return JournalBolt
+	}
+	return c.Journal.Type
+}
 
 // LBInstances returns the load-balancer instances (a copy).
 func (c Context) LBInstances() []LBInstance {

@@ -210,3 +210,54 @@ func TestResolveEnvTokenNotSentToFlagURL(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveEtcdJournal: an etcd journal keeps its section (files
+// expanded, prefix defaulted) and has no path; a journal file from a flag
+// or the environment replaces it, with a warning.
+func TestResolveEtcdJournal(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	data := "contexts:\n- name: ha\n  journal: {type: etcd, endpoints: ['https://10.0.0.7:2379'], caFile: ~/etcd/ca.pem, certFile: ~/etcd/c.pem, keyFile: ~/etcd/k.pem}\n" +
+		"- name: named\n  journal: {type: etcd, endpoints: ['https://10.0.0.7:2379'], prefix: /switchyard/prod}\n"
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	etcd := Journal{Type: JournalEtcd, Endpoints: []string{"https://10.0.0.7:2379"}, Prefix: "/switchyard/ha",
+		CAFile: "/home/u/etcd/ca.pem", CertFile: "/home/u/etcd/c.pem", KeyFile: "/home/u/etcd/k.pem"}
+	tests := []struct {
+		name, context string
+		env           map[string]string
+		o             Overrides
+		want          Journal
+		warning       string
+	}{
+		{name: "etcd, default prefix", context: "ha", want: etcd},
+		{name: "etcd, its prefix", context: "named", want: Journal{Type: JournalEtcd, Endpoints: []string{"https://10.0.0.7:2379"}, Prefix: "/switchyard/prod"}},
+		{name: "--journal replaces it", context: "ha", o: Overrides{Journal: "~/j.db"}, want: Journal{Path: "/home/u/j.db"},
+			warning: "replaces context ha's etcd journal: this process is not fenced by the election of the replicas sharing /switchyard/ha"},
+		{name: "$SWITCHYARD_JOURNAL replaces it", context: "named", env: map[string]string{EnvJournal: "/env/j.db"}, want: Journal{Path: "/env/j.db"},
+			warning: "sharing /switchyard/prod"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := func(k string) string {
+				if k == "HOME" {
+					return "/home/u"
+				}
+				return tt.env[k]
+			}
+			c, err := Resolve(p, tt.context, env, tt.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Journal, tt.want) {
+				t.Fatalf("journal %+v, want %+v", c.Journal, tt.want)
+			}
+			if (tt.want.Type == JournalEtcd) != (c.JournalType() == JournalEtcd) || (c.JournalPath() == "") != (tt.want.Type == JournalEtcd) {
+				t.Fatalf("JournalType %q, JournalPath %q", c.JournalType(), c.JournalPath())
+			}
+			if got := strings.Join(c.Warnings, "\n"); !strings.Contains(got, tt.warning) || (tt.warning == "") != (got == "") {
+				t.Fatalf("warnings %q, want %q", got, tt.warning)
+			}
+		})
+	}
+}

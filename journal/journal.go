@@ -5,7 +5,10 @@
 //
 // The default store is an embedded bbolt database (bbolt syncs every
 // committed transaction to disk: NoSync stays false). Entries are JSON, one
-// bucket per app keyed by a global sequence number.
+// bucket per app keyed by a global sequence number. Package
+// journal/etcdjournal stores them in etcd instead, for replicas sharing one
+// journal under a leader election; package journal/journaltest is the
+// contract both keep.
 //
 // A journal is checked whenever it is opened (open.go): a corrupt or
 // truncated file is a *CorruptError naming it, never a crash, and is not
