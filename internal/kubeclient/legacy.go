@@ -19,6 +19,7 @@ func FromKubeconfig(path string, qps float32, burst int) (*Clients, error) {
 	}
 	return New(rc)
 }
+
 // RESTConfig loads a kubeconfig file (KUBECONFIG rules when path is "")
 // with one of its contexts ("" = its current context); qps and burst raise
 // client-go's default rate limits when > 0.
@@ -44,6 +45,7 @@ func RESTConfig(path, kubeContext string, qps float32, burst int) (*rest.Config,
 	}
 	return rc, nil
 }
+
 // FromKubeconfigContext builds the clients for one context of a kubeconfig
 // file (see RESTConfig).
 func FromKubeconfigContext(path, kubeContext string, qps float32, burst int) (*Clients, error) {
