@@ -27,8 +27,8 @@ import (
 
 // workload is a Deployment or StatefulSet of a release.
 type workload struct {
-	kind, name string
-	selector   *metav1.LabelSelector
+	kind, namespace, name string
+	selector              *metav1.LabelSelector
 }
 
 func workloads(objs []*unstructured.Unstructured) []workload {
@@ -38,12 +38,12 @@ func workloads(objs []*unstructured.Unstructured) []workload {
 		case "Deployment":
 			var d appsv1.Deployment
 			if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d) == nil {
-				out = append(out, workload{"Deployment", d.Name, d.Spec.Selector})
+				out = append(out, workload{"Deployment", d.Namespace, d.Name, d.Spec.Selector})
 			}
 		case "StatefulSet":
 			var s appsv1.StatefulSet
 			if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &s) == nil {
-				out = append(out, workload{"StatefulSet", s.Name, s.Spec.Selector})
+				out = append(out, workload{"StatefulSet", s.Namespace, s.Name, s.Spec.Selector})
 			}
 		}
 	}
@@ -69,7 +69,7 @@ func (d *Deployer) kubeDiagnostics(ctx context.Context, hp *helmPlan) string {
 }
 
 // Diagnose describes the pods of the Deployments and StatefulSets among
-// objs (in namespace ns) that are not ready: their state, their last events
+// objs (in their namespace, else ns) that are not ready: their state, their last events
 // and the last lines of their containers' logs ("" when every pod is
 // ready). It is what a failed deploy shows.
 func Diagnose(ctx context.Context, cs kubernetes.Interface, ns string, objs []*unstructured.Unstructured, o DiagnoseOptions) string {
@@ -83,6 +83,10 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, ns string, objs []*u
 		sel, err := metav1.LabelSelectorAsSelector(w.selector)
 		if err != nil {
 			continue
+		}
+		ns := ns
+		if w.namespace != "" {
+			ns = w.namespace
 		}
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 		if err != nil {
