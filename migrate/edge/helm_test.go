@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	"helm.sh/helm/v3/pkg/release"
@@ -29,6 +30,15 @@ func helmFixture(t *testing.T) (*edge.Helm, *action.Configuration) {
 		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
 		Capabilities: chartutil.DefaultCapabilities, Log: func(string, ...any) {}}
 	h := &edge.Helm{Releases: &deploy.Releases{ActionConfig: func(string) (*action.Configuration, error) { return cfg, nil }}}
+	ch := demoChart(t)
+	h.Set("d", deploy.Release{Name: "d", Namespace: "ns1", Chart: ch})
+	return h, cfg
+}
+
+// demoChart is the demo app's objects (edgetest.DemoApp "d" in "ns1")
+// packed into a chart.
+func demoChart(t *testing.T) *chart.Chart {
+	t.Helper()
 	_, tg, err := edgetest.DemoApp("d", "ns1", 2, nil, edge.PlanFromSpec(&appspec.Spec{}))
 	if err != nil {
 		t.Fatal(err)
@@ -37,8 +47,7 @@ func helmFixture(t *testing.T) (*edge.Helm, *action.Configuration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Set("d", deploy.Release{Name: "d", Namespace: "ns1", Chart: ch})
-	return h, cfg
+	return ch
 }
 
 func statuses(t *testing.T, cfg *action.Configuration) []release.Status {
@@ -127,14 +136,7 @@ func TestHelmRemoveAbsent(t *testing.T) {
 // TestChartFromObjects: Namespace objects stay out of the chart (the
 // namespace is shared by other releases); the others become templates.
 func TestChartFromObjects(t *testing.T) {
-	_, tg, err := edgetest.DemoApp("d", "ns1", 2, nil, edge.PlanFromSpec(&appspec.Spec{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := edge.ChartFromObjects("d", tg.Objects)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := demoChart(t)
 	if len(ch.Templates) != 2 {
 		t.Fatalf("templates: %d, want Deployment and Service", len(ch.Templates))
 	}
