@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/capacity/inventory"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/mesos"
 )
@@ -60,10 +61,11 @@ func (d *Deployer) checkCapacity(ctx context.Context, plans []*plan) error {
 		}
 	}
 	if needKube {
-		if err := d.o.Kube.init(); err != nil {
+		kc, _, err := d.kube()
+		if err != nil {
 			return err
 		}
-		r.Kube = d.o.Kube.cs
+		r.Kube = kc.Clientset
 	}
 	cl, err := r.Cluster(ctx, capacity.BuildOptions{})
 	if err != nil {
@@ -165,18 +167,23 @@ func (d *Deployer) fitHelm(ctx context.Context, cl capacity.Cluster, p *plan) (c
 	if hp.current != nil {
 		// The release's current pods: those its current and new workloads select.
 		objs := hp.objects
-		if cur, err := decodeManifest(hp.current.Manifest); err == nil {
+		if cur, err := kubeclient.DecodeObjects([]byte(hp.current.Manifest)); err == nil {
 			objs = append(append([]*unstructured.Unstructured(nil), cur...), objs...)
 		}
+		kc, err := d.o.Kube.Clients()
+		if err != nil {
+			return cl, err
+		}
+		cs := kc.Clientset
 		seen := map[types.UID]bool{}
 		for _, w := range workloads(objs) {
 			sel, err := metav1.LabelSelectorAsSelector(w.selector)
 			if err != nil || sel.Empty() {
 				continue
 			}
-			pods, err := d.o.Kube.cs.CoreV1().Pods(hp.ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+			pods, err := cs.CoreV1().Pods(hp.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 			if err != nil {
-				return cl, fmt.Errorf("capacity check: list the pods of release %s/%s: %w", hp.ns, hp.name, err)
+				return cl, fmt.Errorf("capacity check: list the pods of release %s: %w", hp.ID(), err)
 			}
 			for i := range pods.Items {
 				pod := &pods.Items[i]
@@ -188,5 +195,5 @@ func (d *Deployer) fitHelm(ctx context.Context, cl capacity.Cluster, p *plan) (c
 			}
 		}
 	}
-	return cl.FitDemands(capacity.SideKubernetes, demands, capacity.FitOptions{App: hp.ns + "/" + hp.name, Freed: freed})
+	return cl.FitDemands(capacity.SideKubernetes, demands, capacity.FitOptions{App: hp.ID(), Freed: freed})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/marathon"
 )
 
@@ -32,7 +33,7 @@ func TestMarathonEachDefaults(t *testing.T) {
 }
 
 func TestPodDemandsAndFitMarathonUpdate(t *testing.T) {
-	objs, err := decodeManifest(`apiVersion: apps/v1
+	objs, err := kubeclient.DecodeObjects([]byte(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec:
@@ -60,7 +61,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: web}
 spec: {ports: [{port: 80}]}
-`)
+`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/mesos"
 	"github.com/switchyard/switchyard/traffic"
@@ -56,8 +57,8 @@ type Options struct {
 
 	// Marathon is the Marathon client (needed for type marathon apps).
 	Marathon *marathon.Client
-	// Kube is where Helm releases go (needed for type helm apps).
-	Kube *KubeConfig
+	// Kube is the cluster Helm releases go to (needed for type helm apps).
+	Kube *kubeclient.Factory
 	// Traffic registers routes at the load balancer's instances (nil: routes
 	// are not registered).
 	Traffic *traffic.Fleet
@@ -82,6 +83,8 @@ type Options struct {
 // Deployer deploys apps and shows their differences with what runs.
 type Deployer struct {
 	o Options
+	// releases is the Helm flow on o.Kube.
+	releases *Releases
 }
 
 // New returns a Deployer.
@@ -98,7 +101,7 @@ func New(o Options) *Deployer {
 	if o.LogLines <= 0 {
 		o.LogLines = 20
 	}
-	return &Deployer{o: o}
+	return &Deployer{o: o, releases: &Releases{Kube: o.Kube, Poll: o.Poll}}
 }
 
 // Result is what one deploy did.

@@ -1,22 +1,22 @@
 package deploy
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/convert"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/marathon"
 )
 
@@ -153,13 +153,11 @@ func TestConvertChartRenders(t *testing.T) {
 	if ch.Name() != "demo-web" || !strings.Contains(summary, "converted") {
 		t.Errorf("chart %s, summary %q", ch.Name(), summary)
 	}
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun, inst.ClientOnly, inst.Replace, inst.ReleaseName, inst.Namespace = true, true, true, "web", "demo"
-	rel, err := inst.Run(ch, map[string]any{})
+	manifest, err := Render(context.Background(), Release{Name: "web", Namespace: "demo", Chart: ch, Values: map[string]any{}}, nil, false)
 	if err != nil {
 		t.Fatalf("converted chart does not render: %v", err)
 	}
-	objs, err := decodeManifest(rel.Manifest)
+	objs, err := kubeclient.DecodeObjects([]byte(manifest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +166,7 @@ func TestConvertChartRenders(t *testing.T) {
 		kinds[o.GetKind()] = true
 	}
 	if !kinds["Deployment"] || !kinds["Service"] {
-		t.Errorf("kinds %v, want a Deployment and a Service:\n%s", kinds, rel.Manifest)
+		t.Errorf("kinds %v, want a Deployment and a Service:\n%s", kinds, manifest)
 	}
 	var res map[string]any
 	for _, o := range objs {
@@ -180,15 +178,14 @@ func TestConvertChartRenders(t *testing.T) {
 		}
 	}
 	if cpu, _, _ := unstructured.NestedString(res, "requests", "cpu"); cpu != "100m" {
-		t.Errorf("app.yaml resources not applied (requests.cpu %q):\n%s", cpu, rel.Manifest)
+		t.Errorf("app.yaml resources not applied (requests.cpu %q):\n%s", cpu, manifest)
 	}
 	if mem, _, _ := unstructured.NestedString(res, "limits", "memory"); mem != "128Mi" {
-		t.Errorf("app.yaml resources not applied (limits.memory %q):\n%s", mem, rel.Manifest)
+		t.Errorf("app.yaml resources not applied (limits.memory %q):\n%s", mem, manifest)
 	}
 	if ws := workloads(objs); len(ws) != 1 || ws[0].selector == nil {
 		t.Errorf("workloads %+v", ws)
 	}
-	_ = chartutil.DefaultCapabilities
 }
 
 func TestPodLogFileTail(t *testing.T) {

@@ -242,7 +242,7 @@ func (d *Deployer) diffHelm(ctx context.Context, s *appspec.Spec) (*Diff, error)
 	if err != nil {
 		return nil, err
 	}
-	df := &Diff{App: s.Name, Platform: traffic.Kubernetes, ID: hp.ns + "/" + hp.name}
+	df := &Diff{App: s.Name, Platform: traffic.Kubernetes, ID: hp.ID()}
 	cur, from := "", "/dev/null"
 	if hp.current != nil {
 		df.Exists = true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"sort"
@@ -17,12 +16,9 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/storage/driver"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard/switchyard/appspec"
@@ -35,10 +31,7 @@ const dryRunManager = "switchyard-deploy"
 
 // helmPlan is a release checked and ready to install or upgrade.
 type helmPlan struct {
-	ns, name string
-	chart    *chart.Chart
-	values   map[string]any
-	cfg      *action.Configuration
+	Release
 	// current is the release's latest revision (nil: not installed);
 	// deployed says whether a revision was ever deployed.
 	current  *release.Release
@@ -54,15 +47,25 @@ func (d *Deployer) namespace(s *appspec.Spec) string {
 	if s.Helm != nil && s.Helm.Namespace != "" {
 		return s.Helm.Namespace
 	}
-	return d.o.Kube.defNS
+	ns, _ := d.o.Kube.DefaultNamespace()
+	return ns
 }
 
-func (d *Deployer) helmConfig(ns string) (*action.Configuration, error) {
-	cfg := &action.Configuration{}
-	if err := cfg.Init(d.o.Kube.Getter(ns), ns, "secret", func(string, ...any) {}); err != nil {
-		return nil, fmt.Errorf("helm: %w", err)
+// kube returns the cluster's clients once the API server answered, with
+// its version.
+func (d *Deployer) kube() (*kubeclient.Clients, *version.Info, error) {
+	if d.o.Kube == nil {
+		return nil, nil, errors.New("no Kubernetes cluster to deploy to: pass --kubeconfig or set KUBECONFIG")
 	}
-	return cfg, nil
+	kc, err := d.o.Kube.Clients()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (pass --kubeconfig/--context, or set KUBECONFIG; for the lab: eval \"$(switchyard lab env)\")", err)
+	}
+	sv, err := kc.Clientset.Discovery().ServerVersion()
+	if err != nil {
+		return nil, nil, fmt.Errorf("the Kubernetes API server at %s cannot be reached: %w (check --kubeconfig/--context and that the cluster runs)", d.o.Kube.Host(), err)
+	}
+	return kc, sv, nil
 }
 
 func (d *Deployer) prepareHelm(ctx context.Context, s *appspec.Spec) (*helmPlan, error) {
@@ -79,43 +82,30 @@ func (d *Deployer) prepareHelm(ctx context.Context, s *appspec.Spec) (*helmPlan,
 // renderHelm loads the chart (or converts the Marathon definition), merges
 // the values, reads the release's history and renders the manifest.
 func (d *Deployer) renderHelm(ctx context.Context, s *appspec.Spec) (*helmPlan, error) {
-	if d.o.Kube == nil {
-		return nil, errors.New("no Kubernetes cluster to deploy to: pass --kubeconfig or set KUBECONFIG")
-	}
-	if err := d.o.Kube.reachable(); err != nil {
-		return nil, err
-	}
-	p := &helmPlan{ns: d.namespace(s), name: s.ReleaseName()}
-	ch, err := d.loadChart(s, p.ns)
+	_, sv, err := d.kube()
 	if err != nil {
 		return nil, err
 	}
-	p.chart, p.converted = ch, !s.Helm.HasChart()
-	if p.values, err = values(s); err != nil {
+	p := &helmPlan{Release: Release{Namespace: d.namespace(s), Name: s.ReleaseName()}}
+	ch, err := d.loadChart(s, p.Namespace)
+	if err != nil {
 		return nil, err
 	}
-	if p.cfg, err = d.helmConfig(p.ns); err != nil {
+	p.Chart, p.converted = ch, !s.Helm.HasChart()
+	if p.Values, err = values(s); err != nil {
 		return nil, err
 	}
-	hist, err := p.cfg.Releases.History(p.name)
-	if err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, fmt.Errorf("read the history of release %s/%s: %w", p.ns, p.name, err)
-	}
-	for _, r := range hist {
-		if p.current == nil || r.Version > p.current.Version {
-			p.current = r
-		}
-		if r.Info != nil && (r.Info.Status == release.StatusDeployed || r.Info.Status == release.StatusSuperseded) {
-			p.deployed = true
-		}
+	if p.current, p.deployed, err = d.releases.History(p.Release); err != nil {
+		return nil, err
 	}
 	if c := p.current; c != nil && c.Info != nil && c.Info.Status.IsPending() {
-		return nil, fmt.Errorf("release %s/%s has an operation in progress (%s, revision %d): wait for it, or roll it back with helm rollback", p.ns, p.name, c.Info.Status, c.Version)
+		return nil, fmt.Errorf("release %s has an operation in progress (%s, revision %d): wait for it, or roll it back with helm rollback", p.ID(), c.Info.Status, c.Version)
 	}
-	if p.manifest, err = d.render(ctx, p); err != nil {
+	kv := &chartutil.KubeVersion{Version: sv.GitVersion, Major: sv.Major, Minor: sv.Minor}
+	if p.manifest, err = Render(ctx, p.Release, kv, p.current != nil); err != nil {
 		return nil, err
 	}
-	if p.objects, err = decodeManifest(p.manifest); err != nil {
+	if p.objects, err = kubeclient.DecodeObjects([]byte(p.manifest)); err != nil {
 		return nil, fmt.Errorf("chart %s renders objects that cannot be read: %w", ch.Name(), err)
 	}
 	if len(p.objects) == 0 {
@@ -242,90 +232,33 @@ func mergeValues(a, b map[string]any) map[string]any {
 	return out
 }
 
-// render renders the chart as the release would be (client side, with the
-// API server's version).
-func (d *Deployer) render(ctx context.Context, p *helmPlan) (string, error) {
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
-	inst.ReleaseName, inst.Namespace = p.name, p.ns
-	inst.IsUpgrade = p.current != nil
-	if sv, err := d.o.Kube.cs.Discovery().ServerVersion(); err == nil {
-		inst.KubeVersion = &chartutil.KubeVersion{Version: sv.GitVersion, Major: sv.Major, Minor: sv.Minor}
-	}
-	rel, err := inst.RunWithContext(ctx, p.chart, p.values)
-	if err != nil {
-		return "", fmt.Errorf("chart %s does not render: %w", p.chart.Name(), err)
-	}
-	return rel.Manifest, nil
-}
-
-// decodeManifest reads the objects of a rendered manifest.
-func decodeManifest(manifest string) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return out, nil
-		} else if err != nil {
-			return nil, err
-		}
-		if len(m) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
-	}
-}
-
 // serverDryRun sends every object to the API server as a server-side apply
 // in dry-run mode: the server validates and admits it, nothing is stored.
 // Objects of a namespace that does not exist yet are checked in "default".
 func (d *Deployer) serverDryRun(ctx context.Context, p *helmPlan) error {
-	k := d.o.Kube
-	mapper, err := k.Getter(p.ns).ToRESTMapper()
+	kc, err := d.o.Kube.Clients()
 	if err != nil {
 		return err
 	}
-	ns := p.ns
-	if _, err := k.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+	ns := p.Namespace
+	if kubeclient.MustCreateNamespace(ctx, kc.Clientset, ns) {
 		ns = metav1.NamespaceDefault
 	}
 	var errs []error
 	for _, o := range p.objects {
-		gvk := o.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: the API server does not know this kind: %w", gvk.Kind, o.GetName(), err))
-			continue
-		}
-		obj := o.DeepCopy()
-		var ri = k.dyn.Resource(m.Resource)
-		var apply func() error
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			obj.SetNamespace(ns)
-			apply = func() error {
-				_, err := ri.Namespace(ns).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: dryRunManager, Force: true, DryRun: []string{metav1.DryRunAll}})
-				return err
-			}
-		} else {
-			apply = func() error {
-				_, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: dryRunManager, Force: true, DryRun: []string{metav1.DryRunAll}})
-				return err
-			}
-		}
-		if err := apply(); err != nil {
-			errs = append(errs, fmt.Errorf("the API server rejects %s %s: %w", gvk.Kind, o.GetName(), err))
+		if err := kc.DryRunApply(ctx, o, dryRunManager, ns); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("chart %s: %w", p.chart.Name(), errors.Join(errs...))
+		return fmt.Errorf("chart %s: %w", p.chartName(), errors.Join(errs...))
 	}
 	return nil
 }
 
 func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 	hp, s := p.helm, p.spec
-	r := &Result{App: s.Name, Platform: traffic.Kubernetes, ID: hp.ns + "/" + hp.name}
+	r := &Result{App: s.Name, Platform: traffic.Kubernetes, ID: hp.ID()}
 	install := !hp.deployed
 	if d.o.DryRun {
 		r.Action = "would upgrade"
@@ -339,32 +272,20 @@ func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 		d.printf("%s: %s Helm release %s%s: %d objects accepted by the API server in dry-run, nothing applied\n", s.Name, r.Action, r.ID, how, len(hp.objects))
 		return r, nil
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	progress := make(chan struct{})
-	go func() {
-		defer close(progress)
-		d.kubeProgress(wctx, hp)
-	}()
-	var rel *release.Release
-	var err error
 	if install {
 		r.Action = "installed"
-		d.printf("%s: installing Helm release %s (chart %s %s), waiting until it is ready\n", s.Name, r.ID, hp.chart.Name(), hp.chart.Metadata.Version)
-		inst := action.NewInstall(hp.cfg)
-		inst.ReleaseName, inst.Namespace = hp.name, hp.ns
-		inst.CreateNamespace = kubeclient.MustCreateNamespace(ctx, d.o.Kube.cs, hp.ns)
-		inst.Wait, inst.Timeout = true, d.o.Timeout
-		inst.Replace = hp.current != nil // a failed first install left a record
-		rel, err = inst.RunWithContext(ctx, hp.chart, hp.values)
+		d.printf("%s: installing Helm release %s (chart %s %s), waiting until it is ready\n", s.Name, r.ID, hp.Chart.Name(), hp.Chart.Metadata.Version)
 	} else {
 		r.Action = "upgraded"
-		d.printf("%s: upgrading Helm release %s from revision %d (chart %s %s), waiting until it is ready\n", s.Name, r.ID, hp.current.Version, hp.chart.Name(), hp.chart.Metadata.Version)
-		up := action.NewUpgrade(hp.cfg)
-		up.Namespace, up.Wait, up.Timeout, up.MaxHistory = hp.ns, true, d.o.Timeout, 10
-		rel, err = up.RunWithContext(ctx, hp.name, hp.chart, hp.values)
+		d.printf("%s: upgrading Helm release %s from revision %d (chart %s %s), waiting until it is ready\n", s.Name, r.ID, hp.current.Version, hp.Chart.Name(), hp.Chart.Metadata.Version)
 	}
-	cancel()
-	<-progress
+	wctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	want := map[string]int32{}
+	rel, err := d.releases.Install(wctx, hp.Release)
+	if err == nil {
+		err = d.releases.WaitReady(wctx, hp.Release, d.kubeProgress(want))
+	}
 	if err != nil {
 		// Diagnose before the rollback removes the failing pods.
 		diag := d.kubeDiagnostics(context.WithoutCancel(ctx), hp)
@@ -376,7 +297,11 @@ func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 	}
 	r.Revision = rel.Version
 	d.printf("%s: Helm release %s revision %d is ready\n", s.Name, r.ID, rel.Version)
-	backends, err := d.kubeBackends(ctx, s, hp)
+	var replicas int32
+	for _, n := range want {
+		replicas += n
+	}
+	backends, err := d.kubeBackends(ctx, s, hp, replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -387,29 +312,54 @@ func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 	return r, nil
 }
 
+// kubeProgress prints "pods ready x/y" for a workload when it changes and
+// records each workload's wanted replicas in want.
+func (d *Deployer) kubeProgress(want map[string]int32) func(kubeclient.Rollout) {
+	last := map[string]string{}
+	return func(r kubeclient.Rollout) {
+		key := r.Kind + "/" + r.Namespace + "/" + r.Name
+		want[key] = r.Want
+		line := fmt.Sprintf("pods ready %d/%d", r.Ready, r.Want)
+		if last[key] != line {
+			last[key] = line
+			d.printf("  %s/%s %s: %s\n", r.Namespace, strings.ToLower(r.Kind), r.Name, line)
+		}
+	}
+}
+
 // rollbackHelm undoes a failed install (uninstall) or upgrade (rollback to
-// the revision that ran before), as helm's --atomic does.
+// the revision that ran before, then wait until it is ready again), as
+// helm's --atomic does.
 func (d *Deployer) rollbackHelm(ctx context.Context, hp *helmPlan, install bool) string {
 	if install {
-		un := action.NewUninstall(hp.cfg)
-		un.Wait, un.Timeout = true, 2*time.Minute
-		if _, err := un.Run(hp.name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
-			return fmt.Sprintf("\n  uninstalling the failed release also failed: %v (run: helm uninstall %s -n %s)", err, hp.name, hp.ns)
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := d.releases.Uninstall(ctx, hp.Release); err != nil {
+			return fmt.Sprintf("\n  uninstalling the failed release also failed: %v (run: helm uninstall %s -n %s)", err, hp.Name, hp.Namespace)
 		}
-		return fmt.Sprintf("\n  the failed release was uninstalled (rolled back): nothing of it is left in %s", hp.ns)
+		return fmt.Sprintf("\n  the failed release was uninstalled (rolled back): nothing of it is left in %s", hp.Namespace)
 	}
-	rb := action.NewRollback(hp.cfg)
-	rb.Version, rb.Wait, rb.Timeout, rb.MaxHistory = lastDeployed(hp), true, d.o.Timeout, 10
-	if err := rb.Run(hp.name); err != nil {
-		return fmt.Sprintf("\n  rolling the release back to revision %d also failed: %v", rb.Version, err)
+	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	version := d.lastDeployed(hp)
+	err := d.releases.Rollback(ctx, hp.Release, version)
+	if err == nil {
+		err = d.releases.WaitReady(ctx, hp.Release, nil)
 	}
-	return fmt.Sprintf("\n  the release was rolled back to revision %d", rb.Version)
+	if err != nil {
+		return fmt.Sprintf("\n  rolling the release back to revision %d also failed: %v", version, err)
+	}
+	return fmt.Sprintf("\n  the release was rolled back to revision %d", version)
 }
 
 // lastDeployed is the revision that was deployed before the upgrade.
-func lastDeployed(hp *helmPlan) int {
-	hist, err := hp.cfg.Releases.History(hp.name)
+func (d *Deployer) lastDeployed(hp *helmPlan) int {
 	best := hp.current.Version
+	cfg, err := d.releases.Config(hp.Namespace)
+	if err != nil {
+		return best
+	}
+	hist, err := cfg.Releases.History(hp.Name)
 	if err == nil {
 		sort.Slice(hist, func(i, j int) bool { return hist[i].Version > hist[j].Version })
 		for _, r := range hist {

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/traffic"
@@ -26,8 +27,8 @@ import (
 
 // workload is a Deployment or StatefulSet of a release.
 type workload struct {
-	kind, name string
-	selector   *metav1.LabelSelector
+	kind, namespace, name string
+	selector              *metav1.LabelSelector
 }
 
 func workloads(objs []*unstructured.Unstructured) []workload {
@@ -37,100 +38,64 @@ func workloads(objs []*unstructured.Unstructured) []workload {
 		case "Deployment":
 			var d appsv1.Deployment
 			if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d) == nil {
-				out = append(out, workload{"Deployment", d.Name, d.Spec.Selector})
+				out = append(out, workload{"Deployment", d.Namespace, d.Name, d.Spec.Selector})
 			}
 		case "StatefulSet":
 			var s appsv1.StatefulSet
 			if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &s) == nil {
-				out = append(out, workload{"StatefulSet", s.Name, s.Spec.Selector})
+				out = append(out, workload{"StatefulSet", s.Namespace, s.Name, s.Spec.Selector})
 			}
 		}
 	}
 	return out
 }
 
-// readiness returns ready and wanted replicas of a workload.
-func (d *Deployer) readiness(ctx context.Context, ns string, w workload) (ready, want int32, err error) {
-	apps := d.o.Kube.cs.AppsV1()
-	switch w.kind {
-	case "Deployment":
-		o, err := apps.Deployments(ns).Get(ctx, w.name, metav1.GetOptions{})
-		if err != nil {
-			return 0, 0, err
-		}
-		want = 1
-		if o.Spec.Replicas != nil {
-			want = *o.Spec.Replicas
-		}
-		// Count only pods of the new revision: the pods of older ones
-		// (Replicas - UpdatedReplicas) are taken out of the ready count.
-		ready = o.Status.ReadyReplicas - (o.Status.Replicas - o.Status.UpdatedReplicas)
-		ready = max(0, min(ready, o.Status.UpdatedReplicas))
-		if o.Status.ObservedGeneration < o.Generation {
-			ready = 0 // the controller has not seen the new revision yet
-		}
-		return ready, want, nil
-	default:
-		o, err := apps.StatefulSets(ns).Get(ctx, w.name, metav1.GetOptions{})
-		if err != nil {
-			return 0, 0, err
-		}
-		want = 1
-		if o.Spec.Replicas != nil {
-			want = *o.Spec.Replicas
-		}
-		return o.Status.ReadyReplicas, want, nil
-	}
+// DiagnoseOptions tune Diagnose.
+type DiagnoseOptions struct {
+	// LogLines is how many log lines of each container are shown (default 20).
+	LogLines int
+	// PodLogDir is the lab's pod directory (see Options.PodLogDir), read
+	// when the API server cannot serve a container's log; "" outside the lab.
+	PodLogDir string
 }
 
-// kubeProgress prints "pods ready x/y" for every workload when it changes,
-// until ctx ends.
-func (d *Deployer) kubeProgress(ctx context.Context, hp *helmPlan) {
-	ws := workloads(hp.objects)
-	last := map[string]string{}
-	tick := time.NewTicker(d.o.Poll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		for _, w := range ws {
-			ready, want, err := d.readiness(ctx, hp.ns, w)
-			if err != nil {
-				continue
-			}
-			line := fmt.Sprintf("pods ready %d/%d", ready, want)
-			key := w.kind + "/" + w.name
-			if last[key] != line {
-				last[key] = line
-				d.printf("  %s/%s %s: %s\n", hp.ns, strings.ToLower(w.kind), w.name, line)
-			}
-		}
-	}
-}
-
-// kubeDiagnostics describes the pods of the release that are not ready:
-// their state, their events and the last lines of their logs.
+// kubeDiagnostics describes the release's pods that are not ready (Diagnose).
 func (d *Deployer) kubeDiagnostics(ctx context.Context, hp *helmPlan) string {
+	kc, err := d.o.Kube.Clients()
+	if err != nil {
+		return ""
+	}
+	return Diagnose(ctx, kc.Clientset, hp.Namespace, hp.objects, DiagnoseOptions{LogLines: d.o.LogLines, PodLogDir: d.o.PodLogDir})
+}
+
+// Diagnose describes the pods of the Deployments and StatefulSets among
+// objs (in their namespace, else ns) that are not ready: their state, their last events
+// and the last lines of their containers' logs ("" when every pod is
+// ready). It is what a failed deploy shows.
+func Diagnose(ctx context.Context, cs kubernetes.Interface, ns string, objs []*unstructured.Unstructured, o DiagnoseOptions) string {
+	if o.LogLines <= 0 {
+		o.LogLines = 20
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cs := d.o.Kube.cs
 	var b strings.Builder
-	for _, w := range workloads(hp.objects) {
+	for _, w := range workloads(objs) {
 		sel, err := metav1.LabelSelectorAsSelector(w.selector)
 		if err != nil {
 			continue
 		}
-		pods, err := cs.CoreV1().Pods(hp.ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		ns := ns
+		if w.namespace != "" {
+			ns = w.namespace
+		}
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 		if err != nil {
 			fmt.Fprintf(&b, "\n  %s/%s: cannot list its pods: %v", strings.ToLower(w.kind), w.name, err)
 			continue
 		}
 		if len(pods.Items) == 0 {
 			fmt.Fprintf(&b, "\n  %s/%s has no pods", strings.ToLower(w.kind), w.name)
-			b.WriteString(d.events(ctx, hp.ns, w.kind, w.name, "    "))
+			b.WriteString(events(ctx, cs, ns, w.kind, w.name, "    "))
 			continue
 		}
 		sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
@@ -139,10 +104,10 @@ func (d *Deployer) kubeDiagnostics(ctx context.Context, hp *helmPlan) string {
 			if podReady(pod) {
 				continue
 			}
-			fmt.Fprintf(&b, "\n  pod %s/%s (node %s): %s", hp.ns, pod.Name, orDash(pod.Spec.NodeName), podState(pod))
-			b.WriteString(d.events(ctx, hp.ns, "Pod", pod.Name, "    "))
+			fmt.Fprintf(&b, "\n  pod %s/%s (node %s): %s", ns, pod.Name, orDash(pod.Spec.NodeName), podState(pod))
+			b.WriteString(events(ctx, cs, ns, "Pod", pod.Name, "    "))
 			for _, c := range pod.Spec.Containers {
-				b.WriteString(d.logTail(ctx, pod, c.Name))
+				b.WriteString(logTail(ctx, cs, o, pod, c.Name))
 			}
 		}
 	}
@@ -199,8 +164,8 @@ func podState(p *corev1.Pod) string {
 }
 
 // events lists the last events of an object.
-func (d *Deployer) events(ctx context.Context, ns, kind, name, indent string) string {
-	evs, err := d.o.Kube.cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+func events(ctx context.Context, cs kubernetes.Interface, ns, kind, name, indent string) string {
+	evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
 		FieldSelector: "involvedObject.kind=" + kind + ",involvedObject.name=" + name})
 	if err != nil {
 		return "\n" + indent + "events: cannot list them: " + err.Error()
@@ -237,10 +202,10 @@ func eventTime(e corev1.Event) time.Time {
 
 // logTail returns the last lines of a container's log (of its previous run
 // when it restarted and the current one says nothing).
-func (d *Deployer) logTail(ctx context.Context, pod *corev1.Pod, container string) string {
-	n := int64(d.o.LogLines)
+func logTail(ctx context.Context, cs kubernetes.Interface, o DiagnoseOptions, pod *corev1.Pod, container string) string {
+	n := int64(o.LogLines)
 	get := func(previous bool) (string, error) {
-		raw, err := d.o.Kube.cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: container, TailLines: &n, Previous: previous}).DoRaw(ctx)
+		raw, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: container, TailLines: &n, Previous: previous}).DoRaw(ctx)
 		return strings.TrimRight(string(raw), "\n"), err
 	}
 	out, err := get(false)
@@ -250,8 +215,8 @@ func (d *Deployer) logTail(ctx context.Context, pod *corev1.Pod, container strin
 		}
 	}
 	head := fmt.Sprintf("\n    logs of container %s (last %d lines):", container, n)
-	if err != nil && d.o.PodLogDir != "" {
-		if tail, ferr := fileTail(podLogFile(d.o.PodLogDir, pod, container), d.o.LogLines); ferr == nil {
+	if err != nil && o.PodLogDir != "" {
+		if tail, ferr := fileTail(podLogFile(o.PodLogDir, pod, container), o.LogLines); ferr == nil {
 			out, err = tail, nil
 			head = fmt.Sprintf("\n    logs of container %s (last %d lines, from the node agent's file):", container, n)
 		}
@@ -276,8 +241,8 @@ func restarted(p *corev1.Pod, container string) bool {
 
 // kubeBackends returns the ready endpoints of the release's Service on the
 // route's port, waiting (up to 30 s) until the EndpointSlices list as many
-// ready endpoints as the workloads have replicas.
-func (d *Deployer) kubeBackends(ctx context.Context, s *appspec.Spec, hp *helmPlan) ([]traffic.Backend, error) {
+// ready endpoints as the workloads have replicas (want).
+func (d *Deployer) kubeBackends(ctx context.Context, s *appspec.Spec, hp *helmPlan, want int32) ([]traffic.Backend, error) {
 	var svcs []string
 	for _, o := range hp.objects {
 		if o.GetKind() == "Service" && o.GetAPIVersion() == "v1" {
@@ -290,21 +255,23 @@ func (d *Deployer) kubeBackends(ctx context.Context, s *appspec.Spec, hp *helmPl
 		}
 		return nil, fmt.Errorf("the release has no Service, so its route %s has no backends: add a Service to the chart", s.RoutePath())
 	}
-	var want int32
-	for _, w := range workloads(hp.objects) {
-		if _, n, err := d.readiness(ctx, hp.ns, w); err == nil {
-			want += n
-		}
+	kc, err := d.o.Kube.Clients()
+	if err != nil {
+		return nil, err
+	}
+	port := ""
+	if s.Route != nil {
+		port = s.Route.Port
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		backends, err := d.sliceBackends(ctx, s, hp.ns, svcs)
+		backends, err := ServiceBackends(ctx, kc.Clientset, hp.Namespace, svcs, port)
 		if err != nil {
 			return nil, err
 		}
 		if int32(len(backends)) >= want || time.Now().After(deadline) {
 			if len(backends) == 0 && want > 0 {
-				return nil, fmt.Errorf("the Service %s/%s has no ready endpoints after 30s although the pods are ready", hp.ns, svcs[0])
+				return nil, fmt.Errorf("the Service %s/%s has no ready endpoints after 30s although the pods are ready", hp.Namespace, svcs[0])
 			}
 			return backends, nil
 		}
@@ -316,13 +283,14 @@ func (d *Deployer) kubeBackends(ctx context.Context, s *appspec.Spec, hp *helmPl
 	}
 }
 
-func (d *Deployer) sliceBackends(ctx context.Context, s *appspec.Spec, ns string, svcs []string) ([]traffic.Backend, error) {
-	want := ""
-	if s.Route != nil {
-		want = s.Route.Port
-	}
-	for _, svc := range svcs {
-		list, err := d.o.Kube.cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+// ServiceBackends returns the ready IPv4 endpoints of the first of the
+// Services (in namespace ns) whose EndpointSlices have the port (its name or
+// number; "" = each slice's first port), as load-balancer backends (platform
+// kubernetes, app "ns/service", id the pod), sorted by address; nil when no
+// Service has the port.
+func ServiceBackends(ctx context.Context, cs kubernetes.Interface, ns string, services []string, port string) ([]traffic.Backend, error) {
+	for _, svc := range services {
+		list, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
 		if err != nil {
 			return nil, fmt.Errorf("list the EndpointSlices of Service %s/%s: %w", ns, svc, err)
 		}
@@ -333,7 +301,7 @@ func (d *Deployer) sliceBackends(ctx context.Context, s *appspec.Spec, ns string
 			if sl.AddressType != discoveryv1.AddressTypeIPv4 {
 				continue
 			}
-			port := int32(0)
+			number := int32(0)
 			for i, p := range sl.Ports {
 				if p.Port == nil {
 					continue
@@ -342,12 +310,12 @@ func (d *Deployer) sliceBackends(ctx context.Context, s *appspec.Spec, ns string
 				if p.Name != nil {
 					name = *p.Name
 				}
-				if (want == "" && i == 0) || name == want || strconv.Itoa(int(*p.Port)) == want {
-					port = *p.Port
+				if (port == "" && i == 0) || name == port || strconv.Itoa(int(*p.Port)) == port {
+					number = *p.Port
 					break
 				}
 			}
-			if port == 0 {
+			if number == 0 {
 				continue
 			}
 			matched = true
@@ -359,7 +327,7 @@ func (d *Deployer) sliceBackends(ctx context.Context, s *appspec.Spec, ns string
 				if ep.TargetRef != nil {
 					id = ep.TargetRef.Name
 				}
-				out = append(out, traffic.Backend{Address: net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port))), Weight: 1,
+				out = append(out, traffic.Backend{Address: net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(number))), Weight: 1,
 					Platform: traffic.Kubernetes, App: ns + "/" + svc, ID: id})
 			}
 		}

@@ -2,8 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -67,33 +65,4 @@ func MarathonConfig(cfg labconfig.Config) (marathon.Config, error) {
 		return marathon.Config{}, err
 	}
 	return marathon.Config{URL: cfg.Marathon.URL(), Token: tok}, nil
-}
-
-// marathonHTTPClient is a plain HTTP client that sends the lab Marathon's
-// token (when it requires one) on requests to the lab Marathon, and only there.
-func marathonHTTPClient(cfg labconfig.Config, timeout time.Duration) (*http.Client, error) {
-	tok, err := cfg.MarathonToken()
-	if err != nil {
-		return nil, err
-	}
-	c := &http.Client{Timeout: timeout}
-	if tok != "" {
-		c.Transport = &tokenTransport{host: cfg.Marathon.Listen, token: tok, next: http.DefaultTransport}
-	}
-	return c, nil
-}
-
-// tokenTransport adds "Authorization: token=<t>" to requests for host.
-type tokenTransport struct {
-	host, token string
-	next        http.RoundTripper
-}
-
-func (t *tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Host != t.host || r.Header.Get("Authorization") != "" {
-		return t.next.RoundTrip(r)
-	}
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "token="+t.token)
-	return t.next.RoundTrip(r)
 }

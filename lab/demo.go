@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/switchyard/switchyard/lab/labconfig"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
+	"github.com/switchyard/switchyard/marathon"
 )
 
 // Endpoint is where a deployed sample app answers.
@@ -33,74 +33,84 @@ type Endpoint struct {
 }
 
 // DeployExamples deploys the sample apps: <dir>/marathon/*.json to the lab's
-// Marathon (PUT /v2/apps/{id}: create or update), waiting until each app's
-// tasks run and pass their health checks, and, when the lab runs Kubernetes,
-// <dir>/kubernetes/*.yaml to its API server (server-side apply), waiting
-// until each Deployment is ready. It checks that every task and pod answers
-// HTTP and, when the lab runs nginx, waits until each app answers through it
-// at its path (Marathon app id or /namespace/service), routed by the lab's
-// lb sync from the examples' labels and annotations. It returns where each
-// app answers.
+// Marathon through the product's Marathon client (PUT /v2/apps/{id}: create
+// or update), waiting until each app's tasks run and pass their health
+// checks, and, when the lab runs Kubernetes, <dir>/kubernetes/*.yaml to its
+// API server (kubeclient: server-side apply, the one ready rule). It checks
+// that every task and pod answers HTTP and, when the lab runs nginx, waits
+// until each app answers through it at its path (Marathon app id or
+// /namespace/service), routed by the lab's lb sync from the examples'
+// labels and annotations. It returns where each app answers.
 func DeployExamples(ctx context.Context, cfg labconfig.Config, dir string, out io.Writer) ([]Endpoint, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "marathon", "*.json"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("deploy examples: no Marathon app definitions in %s", filepath.Join(dir, "marathon"))
 	}
 	sort.Strings(files)
-	c, err := marathonHTTPClient(cfg, 10*time.Second)
+	mcfg, err := MarathonConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("deploy examples: %w", err)
 	}
-	base := cfg.Marathon.URL()
-	var ids []string
+	mc, err := marathon.NewClient(mcfg)
+	if err != nil {
+		return nil, fmt.Errorf("deploy examples: %w", err)
+	}
+	var apps []*marathon.App
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		app, err := deployMarathonApp(ctx, mc, f)
 		if err != nil {
 			return nil, fmt.Errorf("deploy examples: %w", err)
 		}
-		var app struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(b, &app); err != nil || app.ID == "" {
-			return nil, fmt.Errorf("deploy examples: %s: not a Marathon app definition with an id (%v)", f, err)
-		}
-		id := "/" + strings.TrimPrefix(app.ID, "/")
-		// PUT creates or updates (Marathon's documented behaviour); fall
-		// back to POST for a Marathon that only creates with POST.
-		code, body, err := send(ctx, c, http.MethodPut, base+"/v2/apps"+id+"?force=true", b)
-		if err == nil && code == http.StatusNotFound {
-			code, body, err = send(ctx, c, http.MethodPost, base+"/v2/apps", b)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("deploy examples: %s: the lab's Marathon at %s does not answer (%w): is the lab up?", f, base, err)
-		}
-		if code/100 != 2 {
-			return nil, fmt.Errorf("deploy examples: %s: Marathon answered %d: %s", f, code, strings.TrimSpace(string(body)))
-		}
-		fmt.Fprintf(out, "deployed %s to Marathon (%s)\n", id, filepath.Base(f))
-		ids = append(ids, id)
+		fmt.Fprintf(out, "deployed %s to Marathon (%s)\n", app.ID, filepath.Base(f))
+		apps = append(apps, app)
 	}
+	hc := &http.Client{Timeout: 5 * time.Second}
 	var eps []Endpoint
-	for _, id := range ids {
-		ep, err := waitApp(ctx, c, base, id, 90*time.Second)
+	for _, app := range apps {
+		ep, err := waitApp(ctx, mc, hc, app, 90*time.Second)
 		if err != nil {
 			return eps, fmt.Errorf("deploy examples: %w", err)
 		}
 		eps = append(eps, ep)
 	}
 	if cfg.Kubernetes.Enabled {
-		keps, err := deployKubernetesExamples(ctx, cfg, dir, out)
+		keps, err := deployKubernetesExamples(ctx, cfg, dir, hc, out)
 		if err != nil {
 			return eps, fmt.Errorf("deploy examples: %w", err)
 		}
 		eps = append(eps, keps...)
 	}
 	if cfg.Nginx.Enabled {
-		if err := waitThroughNginx(ctx, cfg, c, eps, out); err != nil {
+		if err := waitThroughNginx(ctx, cfg, hc, eps, out); err != nil {
 			return eps, fmt.Errorf("deploy examples: %w", err)
 		}
 	}
 	return eps, nil
+}
+
+// deployMarathonApp creates or updates the app of a definition file (PUT
+// with force; POST for a Marathon that only creates with POST).
+func deployMarathonApp(ctx context.Context, mc *marathon.Client, file string) (*marathon.App, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var app marathon.App
+	if err := json.Unmarshal(b, &app); err != nil || app.ID == "" {
+		return nil, fmt.Errorf("%s: not a Marathon app definition with an id (%v)", file, err)
+	}
+	app.ID = "/" + strings.TrimPrefix(app.ID, "/")
+	_, err = mc.UpdateApp(ctx, &app, marathon.UpdateOptions{Force: true})
+	if marathon.IsNotFound(err) {
+		_, err = mc.CreateApp(ctx, &app)
+	}
+	switch {
+	case marathon.IsUnreachable(err):
+		return nil, fmt.Errorf("%s: the lab's Marathon at %s does not answer (%w): is the lab up?", file, mc.URL(), err)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &app, nil
 }
 
 // waitThroughNginx waits until each app answers through the shared nginx at
@@ -118,7 +128,7 @@ func waitThroughNginx(ctx context.Context, cfg labconfig.Config, c *http.Client,
 		u := n.PublicURL() + ep.App + "/"
 		deadline := time.Now().Add(60 * time.Second)
 		for {
-			code, body, err := send(ctx, c, http.MethodGet, u, nil)
+			code, body, err := get(ctx, c, u)
 			if err == nil && code == http.StatusOK {
 				break
 			}
@@ -137,69 +147,42 @@ func waitThroughNginx(ctx context.Context, cfg labconfig.Config, c *http.Client,
 	return nil
 }
 
-type marathonApp struct {
-	App struct {
-		ID           string            `json:"id"`
-		Instances    int               `json:"instances"`
-		TasksRunning int               `json:"tasksRunning"`
-		TasksHealthy int               `json:"tasksHealthy"`
-		HealthChecks []json.RawMessage `json:"healthChecks"`
-		Deployments  []json.RawMessage `json:"deployments"`
-		Tasks        []struct {
-			ID    string `json:"id"`
-			Host  string `json:"host"`
-			Ports []int  `json:"ports"`
-			State string `json:"state"`
-		} `json:"tasks"`
-		LastTaskFailure *struct {
-			Message string `json:"message"`
-		} `json:"lastTaskFailure"`
-	} `json:"app"`
-}
-
-// waitApp polls the app until its deployment is done and every instance runs
+// waitApp waits until the app's deployment is done and every instance runs
 // (and is healthy when it has health checks), then probes each task.
-func waitApp(ctx context.Context, c *http.Client, base, id string, timeout time.Duration) (Endpoint, error) {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		var a marathonApp
-		err := getJSON(ctx, c, base+"/v2/apps"+id+"?embed=apps.tasks&embed=apps.lastTaskFailure", &a)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case len(a.App.Deployments) == 0 && a.App.TasksRunning >= a.App.Instances &&
-			(len(a.App.HealthChecks) == 0 || a.App.TasksHealthy >= a.App.Instances):
-			return probeTasks(ctx, c, id, a)
-		default:
-			last = fmt.Sprintf("%d/%d running, %d healthy, %d deployment(s)", a.App.TasksRunning, a.App.Instances, a.App.TasksHealthy, len(a.App.Deployments))
-			if f := a.App.LastTaskFailure; f != nil && f.Message != "" {
-				last += "; last task failure: " + f.Message
-			}
-		}
-		if time.Now().After(deadline) {
-			return Endpoint{}, fmt.Errorf("app %s is not running and healthy after %s (%s): see `curl %s/v2/queue` and the task logs under the lab's marathon/ directory", id, timeout, last, base)
-		}
-		select {
-		case <-ctx.Done():
-			return Endpoint{}, ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
+func waitApp(ctx context.Context, mc *marathon.Client, hc *http.Client, app *marathon.App, timeout time.Duration) (Endpoint, error) {
+	instances := 1
+	if app.Instances != nil {
+		instances = *app.Instances
 	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	a, err := mc.WaitForApp(wctx, app.ID, instances, 300*time.Millisecond)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Endpoint{}, ctx.Err()
+		}
+		return Endpoint{}, fmt.Errorf("app %s is not running and healthy after %s (%w): see `curl %s/v2/queue` and the task logs under the lab's marathon/ directory", app.ID, timeout, err, mc.URL())
+	}
+	return probeTasks(ctx, hc, a)
 }
 
-func probeTasks(ctx context.Context, c *http.Client, id string, a marathonApp) (Endpoint, error) {
+func probeTasks(ctx context.Context, c *http.Client, a *marathon.App) (Endpoint, error) {
+	id := a.ID
 	ep := Endpoint{App: id, Platform: "marathon"}
-	for _, t := range a.App.Tasks {
+	for _, t := range a.Tasks {
 		if len(t.Ports) == 0 {
 			continue
 		}
-		ip, err := netip.ParseAddr(t.Host)
-		if err != nil || !ip.IsLoopback() {
-			return ep, fmt.Errorf("app %s: task host %q is not a loopback address; the lab only sends traffic to loopback", id, t.Host)
+		host := ""
+		if t.Host != nil {
+			host = *t.Host
 		}
-		u := (&url.URL{Scheme: "http", Host: net.JoinHostPort(t.Host, fmt.Sprint(t.Ports[0])), Path: "/"}).String()
-		code, body, err := send(ctx, c, http.MethodGet, u, nil)
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !ip.IsLoopback() {
+			return ep, fmt.Errorf("app %s: task host %q is not a loopback address; the lab only sends traffic to loopback", id, host)
+		}
+		u := (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, fmt.Sprint(t.Ports[0])), Path: "/"}).String()
+		code, body, err := get(ctx, c, u)
 		if err != nil || code/100 != 2 {
 			return ep, fmt.Errorf("app %s: task at %s does not answer (status %d, %v)", id, u, code, err)
 		}
@@ -223,17 +206,11 @@ func jsonVersion(body []byte) string {
 	return info.Version
 }
 
-func send(ctx context.Context, c *http.Client, method, u string, body []byte) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, r)
+// get GETs u and returns the status and (at most 1 MiB of) the body.
+func get(ctx context.Context, c *http.Client, u string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -242,26 +219,6 @@ func send(ctx context.Context, c *http.Client, method, u string, body []byte) (i
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, b, err
-}
-
-func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	return nil
 }
 
 // PrintEndpoints prints where each sample app answers.

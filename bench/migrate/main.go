@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
+	"github.com/switchyard/switchyard/migrate/edge/edgetest"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
 
@@ -144,7 +145,7 @@ func run(conns, napps, parallel int, pause time.Duration) error {
 }
 
 func deploy(ctx context.Context, el *edge.Edges, j journal.Journal, name string, plan migrate.Plan) (edge.Target, error) {
-	app, tgt, err := edge.DemoApp(name, "bench", 2, nil, plan)
+	app, tgt, err := edgetest.DemoApp(name, "bench", 2, nil, plan)
 	if err != nil {
 		return tgt, err
 	}

@@ -194,7 +194,7 @@ func namespacedKubeconfig(t *testing.T, adminKubeconfig, ns, dir string) string 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := kubeclient.FromKubeconfig(adminKubeconfig, 50, 100)
+	admin, err := (&kubeclient.Factory{Kubeconfig: adminKubeconfig, QPS: 50, Burst: 100}).Clients()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func namespacedKubeconfig(t *testing.T, adminKubeconfig, ns, dir string) string 
 		t.Fatal(err)
 	}
 	// The credentials really are namespaced: listing namespaces is refused.
-	limited, err := kubeclient.FromKubeconfig(path, 0, 0)
+	limited, err := (&kubeclient.Factory{Kubeconfig: path}).Clients()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/capacity/inventory"
@@ -40,24 +38,6 @@ func (o *capacityOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.nodeNameFrom, "node-name-from", capacity.NodeNameAuto, "name of a node not yet in Kubernetes: hostname, agent-id, or auto (the hostname unless it is an IP address)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of the inventory read")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table|json|yaml")
-}
-
-// kubeClient builds a client-go clientset from --kubeconfig or the default rules.
-func kubeClient(path string) (kubernetes.Interface, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if path != "" {
-		rules.ExplicitPath = path
-	}
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w (pass --kubeconfig, set KUBECONFIG, or --no-kubernetes)", err)
-	}
-	rc.QPS, rc.Burst = 50, 100
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return cs, nil
 }
 
 // reader builds the inventory reader from the flags and environment.

@@ -98,8 +98,10 @@ func (o *DeployOptions) Deployer(ctx context.Context, cmd *cobra.Command, out io
 	if err != nil {
 		return nil, err
 	}
+	kube := connect.Kube(c)
+	kube.Timeout = 30 * time.Second // deploy never watches: a request that hangs fails
 	opts := deploy.Options{Out: out, DryRun: o.DryRun, Timeout: o.Timeout, Convert: deploy.ConvertChart(convertOptionsForDeploy()),
-		SkipCapacityCheck: o.SkipCapacityCheck, Kube: connect.KubeConfig(c)}
+		SkipCapacityCheck: o.SkipCapacityCheck, Kube: kube}
 	if c.Marathon.URL != "" {
 		if opts.Marathon, err = connect.Marathon(ctx, c); err != nil {
 			return nil, err

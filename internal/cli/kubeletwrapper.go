@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/mesos"
 	"github.com/switchyard/switchyard/wrapper"
@@ -77,11 +78,11 @@ Mesos master (--mesos-url or $MESOS_MASTER_URL: the agent whose hostname is $HOS
 				Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Logger: log,
 			}
 			if !o.noDrain {
-				cs, err := kubeClient(o.kubeconfig)
+				kc, err := (&kubeclient.Factory{Kubeconfig: o.kubeconfig, QPS: 50, Burst: 100}).Clients()
 				if err != nil {
-					return fmt.Errorf("drain credentials: %w (or --no-drain)", err)
+					return fmt.Errorf("drain credentials: %w (pass --kubeconfig or set KUBECONFIG, or --no-drain)", err)
 				}
-				opts.Drainer = &wrapper.Drainer{Client: cs, Logger: log}
+				opts.Drainer = &wrapper.Drainer{Client: kc.Clientset, Logger: log}
 			}
 			sigs := make(chan os.Signal, 4)
 			signal.Notify(sigs, syscall.SIGTERM, os.Interrupt, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)

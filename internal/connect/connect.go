@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/deploy"
 	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/marathon"
@@ -48,19 +47,27 @@ func Mesos(c config.Context) (*mesos.Client, error) {
 	return mesos.NewClient(u), nil
 }
 
-// Kubernetes returns the clients of the context's cluster (its kubeconfig
-// and kubeconfig context); qps and burst raise client-go's rate limits.
+// Kube returns the client factory of the context's cluster: its
+// kubeconfig, kubeconfig context and namespace.
+func Kube(c config.Context) *kubeclient.Factory {
+	return &kubeclient.Factory{Kubeconfig: c.KubeconfigPath(), Context: c.KubeContext(), Namespace: c.Namespace()}
+}
+
+// Kubernetes returns the clients of the context's cluster (Kube); qps and
+// burst raise client-go's rate limits.
 func Kubernetes(c config.Context, qps float32, burst int) (*kubeclient.Clients, error) {
-	kc, err := kubeclient.FromKubeconfigContext(c.KubeconfigPath(), c.KubeContext(), qps, burst)
+	f := Kube(c)
+	f.QPS, f.Burst = qps, burst
+	return clients(c, f)
+}
+
+// clients builds f's clients, naming the context and the fix on failure.
+func clients(c config.Context, f *kubeclient.Factory) (*kubeclient.Clients, error) {
+	kc, err := f.Clients()
 	if err != nil {
 		return nil, fmt.Errorf("%s: kubernetes: %w (set kubernetes.kubeconfig: `switchyard config set-context %s --kubeconfig FILE`, or KUBECONFIG)", label(c), err, nameOr(c))
 	}
 	return kc, nil
-}
-
-// KubeConfig is package deploy's view of the context's cluster.
-func KubeConfig(c config.Context) *deploy.KubeConfig {
-	return &deploy.KubeConfig{Kubeconfig: c.KubeconfigPath(), Context: c.KubeContext(), Namespace: c.Namespace()}
 }
 
 // ErrNoLoadBalancer means the context names no load-balancer instance.
@@ -114,15 +121,16 @@ func Migration(ctx context.Context, c config.Context) (*edge.Edges, error) {
 	if err != nil {
 		return nil, err
 	}
-	kc, err := Kubernetes(c, 100, 200)
-	if err != nil {
+	kf := Kube(c)
+	kf.QPS, kf.Burst = 100, 200
+	if _, err := clients(c, kf); err != nil {
 		return nil, err
 	}
 	fleet, err := Fleet(c)
 	if err != nil {
 		return nil, err
 	}
-	e, err := edge.New(edge.Config{Marathon: mc, Kube: kc, KubeConfig: KubeConfig(c), LB: fleet})
+	e, err := edge.New(edge.Config{Marathon: mc, Kube: kf, LB: fleet})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label(c), err)
 	}

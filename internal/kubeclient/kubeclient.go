@@ -1,27 +1,28 @@
-// Package kubeclient builds the Kubernetes clients Switchyard's edges share
-// (typed clientset, dynamic client, discovery-backed REST mapper) from one
-// rest.Config, and server-side applies unstructured objects through them.
+// Package kubeclient is Switchyard's one Kubernetes plumbing, in the spirit
+// of kubectl's cmdutil.Factory: Factory turns a kubeconfig, one of its
+// contexts and a default namespace into the clients of that cluster (typed
+// clientset, dynamic client, discovery-backed REST mapper, and the
+// RESTClientGetter the Helm SDK takes); DecodeObjects reads manifests;
+// Clients.Apply server-side applies them; DeploymentRollout is the one rule
+// saying a Deployment is ready, and WaitReady its waiter. Package deploy,
+// the migration's edges, the CLI and the lab all build on it; it knows
+// nothing of apps, releases or routes.
 package kubeclient
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Clients are the clients of one API server.
@@ -32,8 +33,17 @@ type Clients struct {
 	Mapper meta.RESTMapper
 }
 
-// New builds the clients for rc.
+// New builds the clients for rc (Factory.Clients builds them from a
+// kubeconfig; New is for a rest.Config made otherwise, e.g. in tests).
 func New(rc *rest.Config) (*Clients, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes discovery client: %w", err)
+	}
+	return newClients(rc, memory.NewMemCacheClient(dc))
+}
+
+func newClients(rc *rest.Config, dc discovery.CachedDiscoveryInterface) (*Clients, error) {
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
@@ -42,41 +52,33 @@ func New(rc *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes dynamic client: %w", err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(rc)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes discovery client: %w", err)
-	}
-	return &Clients{Clientset: cs, Dynamic: dyn, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+	return &Clients{Clientset: cs, Dynamic: dyn, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(dc)}, nil
 }
 
-// FromKubeconfig builds the clients for a kubeconfig file's current context;
-// qps and burst raise client-go's default rate limits when > 0.
-func FromKubeconfig(path string, qps float32, burst int) (*Clients, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", path)
+// resource maps o's kind to its resource and scope.
+func (c *Clients) resource(o *unstructured.Unstructured) (dynamic.NamespaceableResourceInterface, bool, error) {
+	gvk := o.GroupVersionKind()
+	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+		return nil, false, fmt.Errorf("%s %s: the API server does not know this kind: %w", gvk.Kind, o.GetName(), err)
 	}
-	if qps > 0 {
-		rc.QPS, rc.Burst = qps, burst
-	}
-	return New(rc)
+	return c.Dynamic.Resource(m.Resource), m.Scope.Name() == meta.RESTScopeNameNamespace, nil
 }
 
 // Resource returns the dynamic resource interface for o: namespaced (in o's
 // namespace, set to "default" when empty) when its kind is.
 func (c *Clients) Resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
-	gvk := o.GroupVersionKind()
-	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	r, namespaced, err := c.resource(o)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: the API server does not know this kind: %w", gvk.Kind, o.GetName(), err)
+		return nil, err
 	}
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		if o.GetNamespace() == "" {
-			o.SetNamespace(metav1.NamespaceDefault)
-		}
-		return c.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()), nil
+	if !namespaced {
+		return r, nil
 	}
-	return c.Dynamic.Resource(m.Resource), nil
+	if o.GetNamespace() == "" {
+		o.SetNamespace(metav1.NamespaceDefault)
+	}
+	return r.Namespace(o.GetNamespace()), nil
 }
 
 // Apply server-side applies o as fieldManager, taking over conflicting fields
@@ -92,40 +94,24 @@ func (c *Clients) Apply(ctx context.Context, o *unstructured.Unstructured, field
 	return nil
 }
 
-// RESTConfig loads a kubeconfig file (KUBECONFIG rules when path is "")
-// with one of its contexts ("" = its current context); qps and burst raise
-// client-go's default rate limits when > 0.
-func RESTConfig(path, kubeContext string, qps float32, burst int) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if path != "" {
-		rules.ExplicitPath = path
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
-	rc, err := cc.ClientConfig()
+// DryRunApply has the API server validate and admit a copy of o as a
+// server-side apply by fieldManager, in dry-run mode: nothing is stored.
+// A namespaced object is checked in namespace ns.
+func (c *Clients) DryRunApply(ctx context.Context, o *unstructured.Unstructured, fieldManager, ns string) error {
+	r, namespaced, err := c.resource(o)
 	if err != nil {
-		where := path
-		if where == "" {
-			where = "(KUBECONFIG or ~/.kube/config)"
-		}
-		if kubeContext != "" {
-			where += " context " + kubeContext
-		}
-		return nil, fmt.Errorf("kubeconfig %s: %w", where, err)
+		return err
 	}
-	if qps > 0 {
-		rc.QPS, rc.Burst = qps, burst
+	obj := o.DeepCopy()
+	var ri dynamic.ResourceInterface = r
+	if namespaced {
+		obj.SetNamespace(ns)
+		ri = r.Namespace(ns)
 	}
-	return rc, nil
-}
-
-// FromKubeconfigContext builds the clients for one context of a kubeconfig
-// file (see RESTConfig).
-func FromKubeconfigContext(path, kubeContext string, qps float32, burst int) (*Clients, error) {
-	rc, err := RESTConfig(path, kubeContext, qps, burst)
-	if err != nil {
-		return nil, err
+	if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true, DryRun: []string{metav1.DryRunAll}}); err != nil {
+		return fmt.Errorf("the API server rejects %s %s: %w", o.GetKind(), o.GetName(), err)
 	}
-	return New(rc)
+	return nil
 }
 
 // MustCreateNamespace reports whether ns must be created before objects go
@@ -135,28 +121,4 @@ func FromKubeconfigContext(path, kubeContext string, qps float32, burst int) (*C
 func MustCreateNamespace(ctx context.Context, cs kubernetes.Interface, ns string) bool {
 	_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	return apierrors.IsNotFound(err)
-}
-
-// DecodeObjects decodes multi-document YAML (or JSON) into objects; empty
-// documents are skipped, and each object needs a kind and a name.
-func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for i := 0; ; i++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		o := &unstructured.Unstructured{Object: m}
-		if o.GetKind() == "" || o.GetName() == "" {
-			return nil, fmt.Errorf("document %d: kind and metadata.name are required", i+1)
-		}
-		out = append(out, o)
-	}
 }

@@ -37,7 +37,7 @@ func TestKubernetesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	lb := n.TrafficClient()
-	kc, err := kubeclient.FromKubeconfig(l.Kubeconfig, 0, 0)
+	kc, err := (&kubeclient.Factory{Kubeconfig: l.Kubeconfig}).Clients()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
@@ -90,9 +91,13 @@ func cliApp(t *testing.T, e *env, dir, name string) edge.Target {
 	if err := os.WriteFile(filepath.Join(dir, name, "app.yaml"), []byte(appYAML(name, id)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	spec, err := appspec.Load(filepath.Join(dir, name, "app.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := e.lab.Marathon.CreateApp(ctx, marathonApp(id)); err != nil {
+	if _, err := e.lab.Marathon.CreateApp(ctx, spec.Marathon.App); err != nil {
 		t.Fatal(err)
 	}
 	tgt := edge.Target{App: migrate.App{Name: name, MarathonID: id, Route: name}, PathPrefix: "/" + name}

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,9 +17,9 @@ import (
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labtest"
-	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
+	"github.com/switchyard/switchyard/migrate/edge/edgetest"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
 
@@ -28,66 +27,6 @@ var theLab *labtest.Lab
 
 func TestMain(m *testing.M) {
 	os.Exit(labtest.Main(m, labtest.Options{Kubernetes: true, Nginx: true, Nodes: 3}, &theLab))
-}
-
-// marathonApp is a demo app on the lab's Marathon (2 instances, HTTP health checks).
-func marathonApp(id string) *marathon.App {
-	def := fmt.Sprintf(`{"id": %q, "instances": 2, "cpus": 0.05, "mem": 32,
-	  "container": {"type": "DOCKER", "docker": {"image": "switchyard/demo-app:1"}},
-	  "portDefinitions": [{"port": 0, "protocol": "tcp", "name": "http"}],
-	  "env": {"DEMO_VERSION": "marathon"},
-	  "healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 10,
-	    "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}],
-	  "taskKillGracePeriodSeconds": 3}`, id)
-	var a marathon.App
-	if err := json.Unmarshal([]byte(def), &a); err != nil {
-		panic(err)
-	}
-	return &a
-}
-
-// kubeObjects is the same app for Kubernetes: a Deployment and a Service.
-func kubeObjects(ns, name string, env map[string]string) string {
-	var extra strings.Builder
-	for k, v := range env {
-		fmt.Fprintf(&extra, "\n            - {name: %s, value: %q}", k, v)
-	}
-	return fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: %[2]s, namespace: %[1]s}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: %[2]s}}
-  template:
-    metadata: {labels: {app: %[2]s}}
-    spec:
-      terminationGracePeriodSeconds: 3
-      containers:
-        - name: demo
-          image: switchyard/demo-app:1
-          ports: [{name: http, containerPort: 8080}]
-          env:
-            - {name: PORT, value: "8080"}
-            - {name: DEMO_VERSION, value: kubernetes}
-            - name: POD_IP
-              valueFrom: {fieldRef: {fieldPath: status.podIP}}%[3]s
-          readinessProbe:
-            httpGet: {path: /ready, port: http}
-            periodSeconds: 1
-          resources:
-            requests: {cpu: 50m, memory: 32Mi}
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[2]s, namespace: %[1]s}
-spec:
-  selector: {app: %[2]s}
-  ports: [{name: http, port: 80, targetPort: http}]
-`, ns, name, extra.String())
 }
 
 type env struct {
@@ -116,21 +55,19 @@ func setup(t *testing.T, pause time.Duration) *env {
 	return &env{lab: el, j: j, x: x, out: out}
 }
 
-// deploy creates the Marathon app, waits until it is healthy and routes
-// it through nginx (Marathon only).
-func (e *env) deploy(t *testing.T, name string, kubeEnv map[string]string, plan migrate.Plan) edge.Target {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+// deploy deploys the demo app (edgetest.DemoApp) on Marathon and routes it
+// through nginx (Marathon only).
+func (e *env) deploy(t *testing.T, name string, kubeEnv map[string]string, p migrate.Plan) edge.Target {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	id := "/mig/" + name
-	if _, err := e.lab.Marathon.CreateApp(ctx, marathonApp(id)); err != nil {
-		t.Fatal(err)
-	}
-	tgt := edge.Target{App: migrate.App{Name: name, MarathonID: id, Route: name, Plan: plan}, Namespace: "mig", Service: name, PathPrefix: "/" + name}
-	objs, err := edge.DecodeObjects([]byte(kubeObjects("mig", name, kubeEnv)))
+	app, tgt, err := edgetest.DemoApp(name, "mig", 2, kubeEnv, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tgt.Objects = objs
+	if _, err := e.lab.Marathon.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
 	if err := (edge.Marathon{Client: e.lab.Marathon}).Scale(ctx, tgt.App, 2); err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/switchyard/switchyard/deploy"
@@ -24,31 +21,6 @@ import (
 	"github.com/switchyard/switchyard/migrate/edge"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
-
-// deployDemo deploys edge.DemoApp on Marathon and routes it (Marathon only).
-func (e *env) deployDemo(t *testing.T, name string, kubeEnv map[string]string, p migrate.Plan) edge.Target {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	app, tgt, err := edge.DemoApp(name, "mig", 2, kubeEnv, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.lab.Marathon.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	if err := (edge.Marathon{Client: e.lab.Marathon}).Scale(ctx, tgt.App, 2); err != nil {
-		t.Fatal(err)
-	}
-	f, err := e.lab.Add(ctx, tgt, e.j)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.SetShare(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	return tgt
-}
 
 // loads runs one load generator per route.
 func loads(ctx context.Context, lb string, routes []string, rate int) func() (sent, failed int64, errs []string) {
@@ -82,7 +54,7 @@ func TestWave(t *testing.T) {
 	var apps []migrate.App
 	var routes []string
 	for i := 0; i < 4; i++ {
-		tgt := e.deployDemo(t, fmt.Sprintf("wave%d", i), nil, p)
+		tgt := e.deploy(t, fmt.Sprintf("wave%d", i), nil, p)
 		apps = append(apps, tgt.App)
 		routes = append(routes, tgt.App.Route)
 	}
@@ -117,7 +89,7 @@ func TestWave(t *testing.T) {
 func TestChartNeverReady(t *testing.T) {
 	e := setup(t, time.Second)
 	e.x.ActionTimeout = 15 * time.Second
-	tgt := e.deployDemo(t, "never", map[string]string{"DEMO_UNHEALTHY": "1"}, plan)
+	tgt := e.deploy(t, "never", map[string]string{"DEMO_UNHEALTHY": "1"}, plan)
 	ctx, stop := context.WithCancel(context.Background())
 	done := loads(ctx, theLab.Config.Nginx.Listen, []string{"never"}, 100)
 	r := e.x.Migrate(context.Background(), tgt.App)
@@ -186,7 +158,7 @@ func TestMarathonUnreachableMidMigration(t *testing.T) {
 	e.x.RetryBackoff = time.Second
 	p := plan
 	p.Steps = []int{50, 100}
-	tgt := e.deployDemo(t, "unreach", nil, p)
+	tgt := e.deploy(t, "unreach", nil, p)
 	ctx, stop := context.WithCancel(context.Background())
 	done := loads(ctx, theLab.Config.Nginx.Listen, []string{"unreach"}, 100)
 	r := e.x.Migrate(context.Background(), tgt.App)
@@ -233,14 +205,10 @@ func (f *flakyKube) Remove(ctx context.Context, a migrate.App) error { return f.
 func TestAPIServerUnreachableMidMigration(t *testing.T) {
 	e := setup(t, time.Second)
 	e.x.ActionTimeout, e.x.RetryBackoff = 4*time.Second, time.Second
-	rc := &rest.Config{Host: "https://127.0.0.1:1", Timeout: time.Second}
-	cs, _ := kubernetes.NewForConfig(rc)
-	dyn, _ := dynamic.NewForConfig(rc)
-	deadK := &edge.Helm{Kube: &deploy.KubeConfig{Kubeconfig: deadKubeconfig(t)},
-		Clients: &kubeclient.Clients{Dynamic: dyn, Clientset: cs, Mapper: e.lab.Kubernetes.Clients.Mapper}}
+	deadK := &edge.Helm{Releases: &deploy.Releases{Kube: &kubeclient.Factory{Kubeconfig: deadKubeconfig(t), Timeout: time.Second}}}
 	fk := &flakyKube{live: e.lab.Kubernetes, dead: deadK}
 	e.x.Kubernetes = &installThenDown{flakyKube: fk}
-	tgt := e.deployDemo(t, "apidown", nil, plan)
+	tgt := e.deploy(t, "apidown", nil, plan)
 	rel, err := e.lab.Kubernetes.Release(tgt.App.Name)
 	if err != nil {
 		t.Fatal(err)

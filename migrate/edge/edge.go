@@ -193,30 +193,15 @@ func (m Marathon) Scale(ctx context.Context, app migrate.App, n int) error {
 }
 
 // wait waits until n tasks of the app run (healthy when it has health
-// checks) and no deployment is in progress; for 0, until none run.
+// checks) and no deployment is in progress; for 0, until none runs
+// (marathon.Client.WaitForApp).
 func (m Marathon) wait(ctx context.Context, app migrate.App, n int) error {
 	poll := m.Poll
 	if poll <= 0 {
 		poll = 250 * time.Millisecond
 	}
-	for {
-		a, err := m.Client.App(ctx, app.MarathonID)
-		if err == nil {
-			running, staged, healthy := deref(a.TasksRunning), deref(a.TasksStaged), deref(a.TasksHealthy)
-			ready := running
-			if len(a.HealthChecks) > 0 {
-				ready = healthy
-			}
-			if (n == 0 && running == 0 && staged == 0) || (n > 0 && ready >= n && len(a.Deployments) == 0) {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: waiting for %d ready instances: %w", app.MarathonID, n, ctx.Err())
-		case <-time.After(poll):
-		}
-	}
+	_, err := m.Client.WaitForApp(ctx, app.MarathonID, n, poll)
+	return err
 }
 
 // Delete implements migrate.Marathon (an absent app is not an error).
@@ -232,11 +217,4 @@ func (m Marathon) Delete(ctx context.Context, app migrate.App) error {
 func notFound(err error) bool {
 	var he *marathon.APIError
 	return errors.As(err, &he) && he.StatusCode == http.StatusNotFound
-}
-
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }

@@ -26,7 +26,7 @@ type Target struct {
 	// converted from its Marathon definition, or its own chart). When nil,
 	// Objects are packed into a chart (ChartFromObjects) released as the
 	// app's name in Namespace.
-	Release *Release
+	Release *deploy.Release
 	// Objects are the app's Kubernetes objects (a Deployment and a Service).
 	Objects []*unstructured.Unstructured
 	// Namespace and Service name the Service whose EndpointSlices list the
@@ -43,9 +43,8 @@ type Target struct {
 type Config struct {
 	// Marathon is the Marathon v2 API client.
 	Marathon *marathon.Client
-	// Kube are the Kubernetes clients; KubeConfig the same cluster for Helm.
-	Kube       *kubeclient.Clients
-	KubeConfig *deploy.KubeConfig
+	// Kube is the Kubernetes cluster (its clients, and Helm's).
+	Kube *kubeclient.Factory
 	// LB is the load-balancer fleet: routes are pushed to every instance,
 	// statistics read from every instance.
 	LB *traffic.Fleet
@@ -81,14 +80,18 @@ func New(c Config) (*Edges, error) {
 	switch {
 	case c.Marathon == nil:
 		return nil, errors.New("migrate: no Marathon client")
-	case c.Kube == nil || c.KubeConfig == nil:
+	case c.Kube == nil:
 		return nil, errors.New("migrate: no Kubernetes cluster")
 	case c.LB == nil:
 		return nil, errors.New("migrate: no load-balancer instance")
 	}
+	kc, err := c.Kube.Clients()
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Edges{Marathon: c.Marathon, Clientset: c.Kube.Clientset, LB: c.LB, Traffic: &Traffic{},
-		Kubernetes: &Helm{Kube: c.KubeConfig, Clients: c.Kube}, ctx: ctx, cancel: cancel}
+	e := &Edges{Marathon: c.Marathon, Clientset: kc.Clientset, LB: c.LB, Traffic: &Traffic{},
+		Kubernetes: &Helm{Releases: &deploy.Releases{Kube: c.Kube}}, ctx: ctx, cancel: cancel}
 	e.Pusher = &follow.Serial{Pusher: c.LB}
 	e.Sampler = &traffic.Sampler{Fleet: c.LB, Period: c.SamplePeriod, OnError: e.report}
 	prevErr := c.LB.OnError
@@ -133,7 +136,7 @@ func (e *Edges) Add(ctx context.Context, t Target, j journal.Journal) (*follow.F
 		if err != nil {
 			return nil, fmt.Errorf("app %s: %w", t.App.Name, err)
 		}
-		rel = &Release{Name: t.App.Name, Namespace: t.Namespace, Chart: ch}
+		rel = &deploy.Release{Name: t.App.Name, Namespace: t.Namespace, Chart: ch}
 	}
 	e.Kubernetes.Set(t.App.Name, *rel)
 	state, err := e.LB.Get(ctx)

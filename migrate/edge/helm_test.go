@@ -1,11 +1,13 @@
-package edge
+package edge_test
 
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	"helm.sh/helm/v3/pkg/release"
@@ -13,28 +15,39 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/deploy"
 	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/migrate/edge"
+	"github.com/switchyard/switchyard/migrate/edge/edgetest"
 )
 
 // helmFixture is a Helm edge whose namespace "ns1" uses Helm's in-memory
 // release storage and its printing kube client (the release logic is
 // Helm's real one; the lab e2e tests cover a real cluster).
-func helmFixture(t *testing.T) (*Helm, *action.Configuration) {
+func helmFixture(t *testing.T) (*edge.Helm, *action.Configuration) {
 	t.Helper()
 	cfg := &action.Configuration{Releases: storage.Init(driver.NewMemory()),
 		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
 		Capabilities: chartutil.DefaultCapabilities, Log: func(string, ...any) {}}
-	h := &Helm{cfgs: map[string]*action.Configuration{"ns1": cfg}}
-	_, tg, err := DemoApp("d", "ns1", 2, nil, PlanFromSpec(&appspec.Spec{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := ChartFromObjects("d", tg.Objects)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Set("d", Release{Name: "d", Namespace: "ns1", Chart: ch})
+	h := &edge.Helm{Releases: &deploy.Releases{ActionConfig: func(string) (*action.Configuration, error) { return cfg, nil }}}
+	ch := demoChart(t)
+	h.Set("d", deploy.Release{Name: "d", Namespace: "ns1", Chart: ch})
 	return h, cfg
+}
+
+// demoChart is the demo app's objects (edgetest.DemoApp "d" in "ns1")
+// packed into a chart.
+func demoChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	_, tg, err := edgetest.DemoApp("d", "ns1", 2, nil, edge.PlanFromSpec(&appspec.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := edge.ChartFromObjects("d", tg.Objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
 }
 
 func statuses(t *testing.T, cfg *action.Configuration) []release.Status {
@@ -58,16 +71,16 @@ func TestHelmInstallIsIdempotent(t *testing.T) {
 	app := migrate.App{Name: "d"}
 	for _, tc := range []struct {
 		name  string
-		setup func(t *testing.T, h *Helm, cfg *action.Configuration)
+		setup func(t *testing.T, h *edge.Helm, cfg *action.Configuration)
 		want  []release.Status
 	}{
 		{"fresh", nil, []release.Status{release.StatusDeployed}},
-		{"again", func(t *testing.T, h *Helm, _ *action.Configuration) {
+		{"again", func(t *testing.T, h *edge.Helm, _ *action.Configuration) {
 			if err := h.Install(ctx, app); err != nil {
 				t.Fatal(err)
 			}
 		}, []release.Status{release.StatusSuperseded, release.StatusDeployed}},
-		{"pending install left by a crash", func(t *testing.T, h *Helm, cfg *action.Configuration) {
+		{"pending install left by a crash", func(t *testing.T, h *edge.Helm, cfg *action.Configuration) {
 			r, _ := h.Release("d")
 			rel := &release.Release{Name: "d", Namespace: "ns1", Version: 1, Chart: r.Chart,
 				Info: &release.Info{Status: release.StatusPendingInstall}}
@@ -75,7 +88,7 @@ func TestHelmInstallIsIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []release.Status{release.StatusDeployed}},
-		{"pending upgrade left by a crash", func(t *testing.T, h *Helm, cfg *action.Configuration) {
+		{"pending upgrade left by a crash", func(t *testing.T, h *edge.Helm, cfg *action.Configuration) {
 			if err := h.Install(ctx, app); err != nil {
 				t.Fatal(err)
 			}
@@ -117,5 +130,22 @@ func TestHelmRemoveAbsent(t *testing.T) {
 	}
 	if err := h.Remove(context.Background(), migrate.App{Name: "unknown"}); err == nil {
 		t.Fatal("an app without a release was accepted")
+	}
+}
+
+// TestChartFromObjects: Namespace objects stay out of the chart (the
+// namespace is shared by other releases); the others become templates.
+func TestChartFromObjects(t *testing.T) {
+	ch := demoChart(t)
+	if len(ch.Templates) != 2 {
+		t.Fatalf("templates: %d, want Deployment and Service", len(ch.Templates))
+	}
+	for _, f := range ch.Templates {
+		if strings.Contains(string(f.Data), "kind: Namespace") || strings.Contains(string(f.Data), "namespace: ns1") {
+			t.Fatalf("%s:\n%s", f.Name, f.Data)
+		}
+	}
+	if _, err := edge.ChartFromObjects("x", nil); err == nil {
+		t.Fatal("an empty chart was accepted")
 	}
 }

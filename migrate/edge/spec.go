@@ -1,19 +1,19 @@
 package edge
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/convert"
 	"github.com/switchyard/switchyard/deploy"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/migrate"
 )
 
@@ -103,7 +103,7 @@ func TargetFromSpec(s *appspec.Spec, ns string, planned *appspec.Resources) (Tar
 	if err != nil {
 		return Target{}, fmt.Errorf("%s: convert the Marathon definition into a chart: %w", s.Label(), err)
 	}
-	t.Release = &Release{Name: s.ReleaseName(), Namespace: ns, Chart: ch}
+	t.Release = &deploy.Release{Name: s.ReleaseName(), Namespace: ns, Chart: ch}
 	for _, rel := range res.Releases {
 		if rel.Service != nil && t.Service == "" {
 			t.Service = rel.Service.Name
@@ -146,58 +146,44 @@ func PlannedResources(requests, limits capacity.Resources) *appspec.Resources {
 // (deploy.LoadChart, deploy.Values) and renders it client-side as release
 // s.ReleaseName() in ns (like helm template): it returns the release to
 // install and the rendered objects (namespace ns where the chart sets none).
-func OwnChart(s *appspec.Spec, ns string) (Release, []*unstructured.Unstructured, error) {
+func OwnChart(s *appspec.Spec, ns string) (deploy.Release, []*unstructured.Unstructured, error) {
 	ch, err := deploy.LoadChart(s)
 	if err != nil {
-		return Release{}, nil, fmt.Errorf("%s: %w", s.Label(), err)
+		return deploy.Release{}, nil, fmt.Errorf("%s: %w", s.Label(), err)
 	}
 	vals, err := deploy.Values(s)
 	if err != nil {
-		return Release{}, nil, fmt.Errorf("%s: %w", s.Label(), err)
+		return deploy.Release{}, nil, fmt.Errorf("%s: %w", s.Label(), err)
 	}
-	rel := Release{Name: s.ReleaseName(), Namespace: ns, Chart: ch, Values: vals}
+	rel := deploy.Release{Name: s.ReleaseName(), Namespace: ns, Chart: ch, Values: vals}
 	objs, err := Render(rel)
 	if err != nil {
-		return Release{}, nil, fmt.Errorf("%s: helm: %w", s.Label(), err)
+		return deploy.Release{}, nil, fmt.Errorf("%s: helm: %w", s.Label(), err)
 	}
 	return rel, objs, nil
 }
 
-// Render renders a release's chart client-side (Helm SDK install in
-// dry-run, no cluster: default capabilities) and decodes its objects;
-// objects without a namespace get the release's.
-func Render(r Release) ([]*unstructured.Unstructured, error) {
-	if r.Chart == nil {
-		return nil, fmt.Errorf("release %s: no chart", r.Name)
+// Render renders a release's chart client-side (deploy.Render, no
+// cluster: default capabilities) and decodes its objects; objects without
+// a namespace get the release's ("default" when it names none).
+func Render(r deploy.Release) ([]*unstructured.Unstructured, error) {
+	if r.Namespace == "" {
+		r.Namespace = "default"
 	}
-	ns := r.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	in := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	in.DryRun, in.ClientOnly, in.Replace = true, true, true
-	in.ReleaseName, in.Namespace = r.Name, ns
-	out, err := in.Run(r.Chart, r.Values)
+	manifest, err := deploy.Render(context.Background(), r, nil, false)
 	if err != nil {
-		return nil, fmt.Errorf("chart %s does not render: %w", chartName(r.Chart), err)
+		return nil, err
 	}
-	objs, err := DecodeObjects([]byte(out.Manifest))
+	objs, err := kubeclient.DecodeObjects([]byte(manifest))
 	if err != nil {
-		return nil, fmt.Errorf("chart %s renders objects that cannot be read: %w", chartName(r.Chart), err)
+		return nil, fmt.Errorf("chart %s renders objects that cannot be read: %w", r.Chart.Name(), err)
 	}
 	for _, o := range objs {
 		if o.GetNamespace() == "" {
-			o.SetNamespace(ns)
+			o.SetNamespace(r.Namespace)
 		}
 	}
 	return objs, nil
-}
-
-func chartName(ch *chart.Chart) string {
-	if ch.Metadata == nil {
-		return "(unnamed)"
-	}
-	return ch.Name()
 }
 
 // RouteService finds the Service behind an app's route among a chart's

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/internal/kubeclient"
 )
 
 const specBase = `name: web
@@ -46,7 +47,7 @@ func rendered(t *testing.T, ch *chart.Chart, ns string) (requests, limits map[st
 		if !strings.HasSuffix(name, ".yaml") || strings.TrimSpace(text) == "" {
 			continue
 		}
-		objs, err := DecodeObjects([]byte(text))
+		objs, err := kubeclient.DecodeObjects([]byte(text))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -114,30 +115,6 @@ func TestPlannedResources(t *testing.T) {
 	r := PlannedResources(capacity.Resources{CPUs: 0.0101, Mem: 31.2, Disk: 5}, capacity.Resources{})
 	if r.Requests["cpu"] != "11m" || r.Requests["memory"] != "32Mi" || r.Requests["ephemeral-storage"] != "5Mi" || r.Limits != nil {
 		t.Fatalf("%+v", r)
-	}
-}
-
-// TestChartFromObjects: Namespace objects stay out of the chart (the
-// namespace is shared by other releases); the others become templates.
-func TestChartFromObjects(t *testing.T) {
-	_, tg, err := DemoApp("d", "ns1", 2, nil, PlanFromSpec(&appspec.Spec{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := ChartFromObjects("d", tg.Objects)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ch.Templates) != 2 {
-		t.Fatalf("templates: %d, want Deployment and Service", len(ch.Templates))
-	}
-	for _, f := range ch.Templates {
-		if strings.Contains(string(f.Data), "kind: Namespace") || strings.Contains(string(f.Data), "namespace: ns1") {
-			t.Fatalf("%s:\n%s", f.Name, f.Data)
-		}
-	}
-	if _, err := ChartFromObjects("x", nil); err == nil {
-		t.Fatal("an empty chart was accepted")
 	}
 }
 

@@ -1,4 +1,8 @@
-package edge
+// Package edgetest is test support for the migration's edges: the demo app
+// (switchyard demo-app) as a Marathon app and as its Kubernetes twin, the
+// one copy tests and benchmarks on the lab deploy. No product package
+// imports it.
+package edgetest
 
 import (
 	"encoding/json"
@@ -6,8 +10,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchyard/switchyard/internal/kubeclient"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/migrate/edge"
 )
 
 // DemoApp returns the demo app (switchyard demo-app) as a Marathon app with
@@ -15,7 +21,7 @@ import (
 // a readiness probe, Service), for tests and benchmarks on the lab.
 // kubeEnv adds environment to the Kubernetes version only (e.g.
 // DEMO_FAIL_RATE for a bad release).
-func DemoApp(name, ns string, instances int, kubeEnv map[string]string, plan migrate.Plan) (*marathon.App, Target, error) {
+func DemoApp(name, ns string, instances int, kubeEnv map[string]string, plan migrate.Plan) (*marathon.App, edge.Target, error) {
 	id := "/" + ns + "/" + name
 	def := fmt.Sprintf(`{"id": %q, "instances": %d, "cpus": 0.02, "mem": 16,
 	  "container": {"type": "DOCKER", "docker": {"image": "switchyard/demo-app:1"}},
@@ -26,7 +32,7 @@ func DemoApp(name, ns string, instances int, kubeEnv map[string]string, plan mig
 	  "taskKillGracePeriodSeconds": 3}`, id, instances)
 	var a marathon.App
 	if err := json.Unmarshal([]byte(def), &a); err != nil {
-		return nil, Target{}, err
+		return nil, edge.Target{}, err
 	}
 	keys := make([]string, 0, len(kubeEnv))
 	for k := range kubeEnv {
@@ -73,10 +79,10 @@ spec:
   selector: {app: %[2]s}
   ports: [{name: http, port: 80, targetPort: http}]
 `, ns, name, extra.String(), instances)
-	objs, err := DecodeObjects([]byte(y))
+	objs, err := kubeclient.DecodeObjects([]byte(y))
 	if err != nil {
-		return nil, Target{}, err
+		return nil, edge.Target{}, err
 	}
-	return &a, Target{App: migrate.App{Name: name, MarathonID: id, Route: name, Plan: plan}, Objects: objs,
+	return &a, edge.Target{App: migrate.App{Name: name, MarathonID: id, Route: name, Plan: plan}, Objects: objs,
 		Namespace: ns, Service: name, PathPrefix: "/" + name}, nil
 }
