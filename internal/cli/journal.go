@@ -59,6 +59,9 @@ func (o *migrateOptions) backup(ctx context.Context, dest string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if o.etcd {
+		return errEtcdJournal("backup", o)
+	}
 	j, err := journal.OpenReadOnly(o.journalPath, time.Second)
 	if err == nil {
 		defer j.Close()
@@ -67,7 +70,7 @@ func (o *migrateOptions) backup(ctx context.Context, dest string) error {
 	if !errors.Is(err, journal.ErrLocked) {
 		return fmt.Errorf("journal backup: %w", err)
 	}
-	sock, serr := control.SocketPath(o.journalPath)
+	sock, serr := o.socketPath()
 	if serr != nil {
 		return fmt.Errorf("journal backup: %w (and the running executor cannot be reached: %v)", err, serr)
 	}
@@ -92,6 +95,9 @@ journal: check a backup instead (` + "`switchyard journal backup DEST`, then `sw
 			if err := o.complete(cmd, false); err != nil {
 				return err
 			}
+			if o.etcd {
+				return errEtcdJournal("check", o)
+			}
 			problems, err := journal.Check(o.journalPath, time.Second)
 			if errors.Is(err, journal.ErrLocked) {
 				return &ExitError{Code: 1, Err: fmt.Errorf("journal check: %w (a running migrate holds it: check a backup of it)", err)}
@@ -112,4 +118,9 @@ journal: check a backup instead (` + "`switchyard journal backup DEST`, then `sw
 	}
 	o.bind(cmd, false)
 	return cmd
+}
+
+// errEtcdJournal refuses a file operation on a journal that lives in etcd.
+func errEtcdJournal(op string, o *migrateOptions) error {
+	return fmt.Errorf("journal %s: the context's journal is in %s, not a file: use etcd's own tools (etcdctl snapshot save, etcdctl get --prefix %s)", op, o.journalName(), o.ctx.Journal.Prefix)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,9 @@ type migrateOptions struct {
 	ctx   config.Context
 	specs []*appspec.Spec
 	plan  *plan.Plan
+	// etcd is true when the context's journal lives in etcd (journal:
+	// etcd) and no --journal file replaces it.
+	etcd bool
 }
 
 func (o *migrateOptions) bind(cmd *cobra.Command, withApps bool) {
@@ -65,7 +69,8 @@ func (o *migrateOptions) complete(cmd *cobra.Command, withApps bool) error {
 	if o.journalPath == "" {
 		o.journalPath = c.JournalPath()
 	}
-	if o.journalPath == "" {
+	o.etcd = o.journalPath == "" && c.JournalType() == config.JournalEtcd
+	if o.journalPath == "" && !o.etcd {
 		return fmt.Errorf("context %s: no journal path (journal.path, --journal or SWITCHYARD_JOURNAL)", c.Name)
 	}
 	if o.namespace == "" {
@@ -85,7 +90,35 @@ func (o *migrateOptions) context(cmd *cobra.Command) (config.Context, error) {
 	return contextOrLab(cmd, o.labDir)
 }
 
-func (o *migrateOptions) openJournal() (*journal.Bolt, error) {
+// journalName names the journal in messages: its file, or its etcd prefix.
+func (o *migrateOptions) journalName() string {
+	if o.etcd {
+		return "etcd " + strings.Join(o.ctx.Journal.Endpoints, ",") + " " + o.ctx.Journal.Prefix
+	}
+	return o.journalPath
+}
+
+// socketPath is the control socket of the executor holding the journal.
+func (o *migrateOptions) socketPath() (string, error) {
+	if o.etcd {
+		return control.SocketPathForKey(o.journalName())
+	}
+	return control.SocketPath(o.journalPath)
+}
+
+// leaderWait bounds how long migrate campaigns for an etcd journal's
+// leadership before it names the leader and gives up.
+var leaderWait = 15 * time.Second
+
+// openJournal opens the journal to write: the bbolt file (locked), or the
+// etcd journal once this process leads (its appends fenced by its term).
+func (o *migrateOptions) openJournal(ctx context.Context) (journal.Journal, error) {
+	if o.etcd {
+		host, _ := os.Hostname()
+		cctx, cancel := context.WithTimeout(ctx, leaderWait)
+		defer cancel()
+		return connect.Journal(cctx, o.ctx, fmt.Sprintf("migrate@%s/%d", host, os.Getpid()))
+	}
 	if err := os.MkdirAll(filepath.Dir(o.journalPath), 0o755); err != nil {
 		return nil, fmt.Errorf("journal directory: %w", err)
 	}
@@ -110,7 +143,7 @@ func (o *migrateOptions) spec(name string) (*appspec.Spec, error) {
 
 // run drives the named apps (with first as their first event) on the lab.
 func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string, first ...migrate.Event) ([]migrate.Result, error) {
-	j, err := o.openJournal()
+	j, err := o.openJournal(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +151,7 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 	// Operators reach this executor (which holds the journal's lock)
 	// through its control socket: status at once, pause/resume/abort once
 	// the executor is attached below.
-	sock, err := control.SocketPath(o.journalPath)
+	sock, err := o.socketPath()
 	var srv *control.Server
 	if err == nil {
 		srv, err = control.Serve(sock, nil, j)

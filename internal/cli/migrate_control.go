@@ -41,7 +41,7 @@ after the migration ended) is refused with the reason.`,
 				return err
 			}
 			app := args[0]
-			sock, err := control.SocketPath(o.journalPath)
+			sock, err := o.socketPath()
 			if err != nil {
 				return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", op, app, err)}
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/control"
@@ -49,7 +50,7 @@ func (o *migrateOptions) latestEntries(ctx context.Context) ([]journal.Entry, bo
 		ctx = context.Background()
 	}
 	// Without a safe socket path the journal is still readable.
-	sock, sockErr := control.SocketPath(o.journalPath)
+	sock, sockErr := o.socketPath()
 	deadline := time.Now().Add(statusWait)
 	for {
 		if sockErr == nil {
@@ -62,6 +63,15 @@ func (o *migrateOptions) latestEntries(ctx context.Context) ([]journal.Entry, bo
 			if !errors.Is(err, control.ErrNotRunning) {
 				return nil, false, fmt.Errorf("status from the running executor: %w", err)
 			}
+		}
+		if o.etcd {
+			j, err := connect.JournalReader(ctx, o.ctx)
+			if err != nil {
+				return nil, false, err
+			}
+			defer j.Close()
+			es, err := j.LoadAll()
+			return es, false, err
 		}
 		j, err := journal.OpenReadOnly(o.journalPath, 500*time.Millisecond)
 		switch {
@@ -117,7 +127,7 @@ func newStatusCmd() *cobra.Command {
 			}
 			return Print(cmd.OutOrStdout(), o.output, rows, func(w io.Writer) error {
 				if len(rows) == 0 {
-					fmt.Fprintf(w, "no migration in %s\n", o.journalPath)
+					fmt.Fprintf(w, "no migration in %s\n", o.journalName())
 					return nil
 				}
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -28,14 +28,26 @@ func SocketPath(journalPath string) (string, error) {
 	if len(p) < maxSocketPath {
 		return p, nil
 	}
-	dir, err := RuntimeDir()
+	p, err = SocketPathForKey(abs)
 	if err != nil {
 		return "", fmt.Errorf("control socket of journal %s (its directory is too long for a socket): %w", journalPath, err)
 	}
-	h := sha256.Sum256([]byte(abs))
-	p = filepath.Join(dir, "switchyard-"+hex.EncodeToString(h[:8])+".sock")
+	return p, nil
+}
+
+// SocketPathForKey is the control socket of the executor holding the
+// journal named by key (a file's absolute path, or an etcd journal's
+// endpoints and prefix): a name derived from key in the user's private
+// runtime directory (RuntimeDir).
+func SocketPathForKey(key string) (string, error) {
+	dir, err := RuntimeDir()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256([]byte(key))
+	p := filepath.Join(dir, "switchyard-"+hex.EncodeToString(h[:8])+".sock")
 	if len(p) >= maxSocketPath {
-		return "", fmt.Errorf("control socket of journal %s: %s is too long for a unix socket (shorten $XDG_RUNTIME_DIR or $TMPDIR)", journalPath, p)
+		return "", fmt.Errorf("%s is too long for a unix socket (shorten $XDG_RUNTIME_DIR or $TMPDIR)", p)
 	}
 	return p, nil
 }

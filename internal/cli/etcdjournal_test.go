@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/journal"
+	"github.com/switchyard/switchyard/journal/etcdjournal"
+	"github.com/switchyard/switchyard/journal/etcdjournal/etcdtest"
+	"github.com/switchyard/switchyard/lab/kube"
+	"github.com/switchyard/switchyard/migrate"
+)
+
+// TestEtcdJournalContext: with `journal: etcd` in the context, status reads
+// the journal from etcd, migrate campaigns for its leadership (and names
+// the leader when another process holds it), and the file-only journal
+// commands say the journal is in etcd.
+func TestEtcdJournalContext(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd")
+	}
+	bin, err := kube.Binary(kube.PinnedVersion, "etcd")
+	if err == nil {
+		_, err = os.Stat(bin)
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("etcd binary: %v (scripts/build-kube.sh builds it)", err)
+		}
+		t.Skipf("etcd binary: %v (scripts/build-kube.sh builds it)", err)
+	}
+	srv, err := etcdtest.Start(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	cfgPath := isolateConfig(t)
+	c := config.Context{Name: "ha", Marathon: config.Marathon{URL: "http://127.0.0.1:9"},
+		Journal: config.Journal{Type: config.JournalEtcd, Endpoints: []string{srv.Endpoint}, Prefix: "/switchyard/ha",
+			CAFile: srv.CAFile, CertFile: srv.CertFile, KeyFile: srv.KeyFile}}
+	if err := config.Update(cfgPath, func(f *config.File) error { f.Set(c); return f.Use(c.Name) }); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := runRoot(t, "status")
+	if err != nil || !strings.Contains(out, "no migration in etcd "+srv.Endpoint+" /switchyard/ha") {
+		t.Fatalf("status of an empty etcd journal: %v\n%s", err, out)
+	}
+
+	// Another process leads and journals a transition.
+	ctx := context.Background()
+	cli, err := etcdjournal.Dial(ctx, etcdjournal.Config{Endpoints: c.Journal.Endpoints, CAFile: srv.CAFile, CertFile: srv.CertFile, KeyFile: srv.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	l := etcdjournal.NewLeadership(cli, c.Journal.Prefix, "serve-a", 0)
+	if err := l.Campaign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	j, err := l.Journal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := json.Marshal(migrate.State{App: "web", Phase: migrate.Installing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ctx, &journal.Entry{App: "web", From: "Pending", To: "Installing", Event: "start", Time: time.Now(), State: st}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runRoot(t, "status", "-o", "json")
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	var rows []statusRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0].App != "web" {
+		t.Fatalf("status -o json = %v %s, want web's entry", err, out)
+	}
+
+	// migrate does not run beside the leader: it names it.
+	old := leaderWait
+	leaderWait = time.Second
+	defer func() { leaderWait = old }()
+	apps := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(apps, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(apps, "web", "web.json"), []byte(`{"id": "/web", "cmd": "sleep 1000", "instances": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(apps, "web", "app.yaml"), []byte("name: web\ntype: marathon\nmarathon:\n  path: web.json\nroute:\n  path: /web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runRoot(t, "migrate", "web", "--apps", apps)
+	if err == nil || !strings.Contains(err.Error(), "serve-a leads") {
+		t.Fatalf("migrate while serve-a leads: %v\n%s", err, out)
+	}
+
+	for _, args := range [][]string{{"journal", "check"}, {"journal", "backup", filepath.Join(t.TempDir(), "b.db")}} {
+		if out, err := runRoot(t, args...); err == nil || !strings.Contains(err.Error(), "is in etcd") {
+			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
