@@ -95,7 +95,12 @@ func StartForTestWith(t testing.TB, cfg labconfig.Config, opts Options) *TestSer
 		for _, id := range proc.FindByEnv(labconfig.MarkerEnv + "=" + ts.Config.ID) {
 			proc.StopID(id, 2*time.Second, nil)
 		}
-		if left := Leftovers(ts.Config); len(left) > 0 {
+		// A killed process's sockets close as it exits: give that a moment.
+		left := Leftovers(ts.Config)
+		for deadline := time.Now().Add(5 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = Leftovers(ts.Config) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(left) > 0 {
 			t.Errorf("lab marathon test server %s left behind:\n  %s", ts.Config.ID, strings.Join(left, "\n  "))
 			for _, id := range proc.FindByCwd(ts.Config.Dir) {
 				proc.StopID(id, time.Second, nil)
