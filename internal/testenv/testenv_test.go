@@ -1,0 +1,150 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fakeTB records how a helper ended a test: Fatalf and Skipf end the
+// goroutine, as they do in a real test.
+type fakeTB struct {
+	testing.TB
+	outcome, msg string
+}
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Fatal(args ...any) {
+	f.outcome, f.msg = "fail", fmt.Sprint(args...)
+	runtime.Goexit()
+}
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.outcome, f.msg = "fail", fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (f *fakeTB) Skipf(format string, args ...any) {
+	f.outcome, f.msg = "skip", fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// run calls fn with a fakeTB in its own goroutine and returns the fake.
+func run(fn func(testing.TB)) *fakeTB {
+	f := &fakeTB{outcome: "pass"}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(f)
+	}()
+	<-done
+	return f
+}
+
+func TestPrerequisite(t *testing.T) {
+	missing := errors.New("/usr/sbin/nginx missing (Debian package nginx)")
+	for _, tc := range []struct {
+		name, ci    string
+		call        func(testing.TB)
+		wantOutcome string
+		wantMsg     string
+	}{
+		{name: "present", ci: "", call: func(tb testing.TB) { Prerequisite(tb, nil) }, wantOutcome: "pass"},
+		{name: "present under CI", ci: "true", call: func(tb testing.TB) { Prerequisite(tb, nil) }, wantOutcome: "pass"},
+		{name: "missing skips", ci: "", call: func(tb testing.TB) { Prerequisite(tb, missing) }, wantOutcome: "skip", wantMsg: "Debian package nginx"},
+		{name: "missing fails under CI", ci: "true", call: func(tb testing.TB) { Prerequisite(tb, missing) }, wantOutcome: "fail", wantMsg: "CI is set and a prerequisite is missing: /usr/sbin/nginx"},
+		{name: "Missing skips", ci: "", call: func(tb testing.TB) { Missing(tb, "wrk is not installed (%s)", "Debian package wrk") }, wantOutcome: "skip", wantMsg: "wrk is not installed (Debian package wrk)"},
+		{name: "Missing fails under CI", ci: "1", call: func(tb testing.TB) { Missing(tb, "needs root") }, wantOutcome: "fail", wantMsg: "needs root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			f := run(tc.call)
+			if f.outcome != tc.wantOutcome || !strings.Contains(f.msg, tc.wantMsg) {
+				t.Fatalf("got %s %q, want %s with %q", f.outcome, f.msg, tc.wantOutcome, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestMayRunWithout(t *testing.T) {
+	for _, tc := range []struct {
+		ci   string
+		want bool
+	}{{"", true}, {"true", false}} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			if got := MayRunWithout(errors.New("etcd missing")); got != tc.want {
+				t.Fatalf("MayRunWithout = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSkipIfShort(t *testing.T) {
+	want := "pass"
+	if testing.Short() {
+		want = "skip"
+	}
+	if f := run(func(tb testing.TB) { SkipIfShort(tb, "a lab") }); f.outcome != want {
+		t.Fatalf("short=%v: got %s %q, want %s", testing.Short(), f.outcome, f.msg, want)
+	}
+	if Short() != testing.Short() { // flags are parsed in a test: the same answer
+		t.Fatal("Short differs from testing.Short")
+	}
+}
+
+// listenable says whether addr can be listened on now.
+func listenable(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func TestFreePorts(t *testing.T) {
+	for _, n := range []int{0, 1, 7} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			ports, err := FreePorts(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[int]bool{}
+			for _, p := range ports {
+				if p <= 0 || p > 65535 || seen[p] {
+					t.Fatalf("ports %v: %d invalid or repeated", ports, p)
+				}
+				seen[p] = true
+				if err := listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err != nil {
+					t.Fatalf("port %d is not free: %v", p, err)
+				}
+			}
+			if len(ports) != n {
+				t.Fatalf("got %d ports, want %d", len(ports), n)
+			}
+		})
+	}
+}
+
+func TestFreeAddrAndPort(t *testing.T) {
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
+		t.Run(ip, func(t *testing.T) {
+			a := FreeAddr(t, ip)
+			host, _, err := net.SplitHostPort(a)
+			if err != nil || host != ip {
+				t.Fatalf("FreeAddr(%s) = %q (%v)", ip, a, err)
+			}
+			if err := listenable(a); err != nil {
+				t.Fatalf("%s is not free: %v", a, err)
+			}
+		})
+	}
+	if p := FreePort(t); listenable("127.0.0.1:"+strconv.Itoa(p)) != nil {
+		t.Fatalf("port %d is not free", p)
+	}
+	if f := run(func(tb testing.TB) { FreeAddr(tb, "192.0.2.1") }); f.outcome != "fail" || !strings.Contains(f.msg, "192.0.2.1") {
+		t.Fatalf("FreeAddr on an address not on this machine: %s %q, want a failure naming it", f.outcome, f.msg)
+	}
+}
