@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
@@ -64,7 +65,7 @@ func newSite(t *testing.T, ns string) *site {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"lb-a", "lb-b"} {
-		n := &nginxInstance{Name: name, Dir: filepath.Join(s.dir, name), Listen: freeAddr(t), Admin: freeAddr(t), TokenFile: s.lbToken}
+		n := &nginxInstance{Name: name, Dir: filepath.Join(s.dir, name), Listen: testenv.FreeAddr(t, "127.0.0.1"), Admin: testenv.FreeAddr(t, "127.0.0.1"), TokenFile: s.lbToken}
 		n.ModuleDir, n.StateDir = filepath.Join(n.Dir, "switchyard"), filepath.Join(n.Dir, "state")
 		if err := os.MkdirAll(n.StateDir, 0o755); err != nil {
 			t.Fatal(err)

@@ -176,17 +176,6 @@ func free(addr string) bool {
 	return true
 }
 
-// freeAddr returns a free loopback address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // namespacedKubeconfig applies examples/rbac/switchyard-migrate.yaml to ns
 // (created with the admin credentials, as an admin would), requests a token
 // for its ServiceAccount and writes a kubeconfig that uses only it.

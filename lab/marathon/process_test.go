@@ -3,7 +3,6 @@ package labmarathon
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,19 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestServerProcessSurvivesSIGTERM runs the lab Marathon as its own process
 // from a lab.yaml, as the lab supervisor does: the component's Ready probe
@@ -35,7 +25,7 @@ func TestServerProcessSurvivesSIGTERM(t *testing.T) {
 		t.Fatalf("build labserver: %v\n%s", err, out)
 	}
 	cfg := TestConfig(t, 1)
-	cfg.Marathon.Listen, cfg.Mesos.Listen = freePort(t), freePort(t)
+	cfg.Marathon.Listen, cfg.Mesos.Listen = testenv.FreeAddr(t, "127.0.0.1"), testenv.FreeAddr(t, "127.0.0.1")
 	b, err := cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)
