@@ -20,6 +20,7 @@ import (
 // passes, SIGTERM ends the server with status 0 and leaves the task running,
 // and the next server process re-adopts it.
 func TestServerProcessSurvivesSIGTERM(t *testing.T) {
+	testenv.SkipIfShort(t, "the lab Marathon as a process")
 	bin := filepath.Join(t.TempDir(), "labserver")
 	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/labserver").CombinedOutput(); err != nil {
 		t.Fatalf("build labserver: %v\n%s", err, out)
