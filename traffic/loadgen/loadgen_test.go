@@ -140,8 +140,8 @@ func TestAroundSplitsAndChecks(t *testing.T) {
 	}
 }
 
-// TestStopWithoutMarks: without Begin and End the whole run is "during",
-// and Stop may be called twice.
+// TestStopWithoutMarks: without Begin and End the whole run is "during" and
+// shows as one line, and Stop may be called twice.
 func TestStopWithoutMarks(t *testing.T) {
 	target, _ := switchable(t)
 	l := Start(context.Background(), Config{Target: target, Conns: 1, Requests: 50})
@@ -152,5 +152,8 @@ func TestStopWithoutMarks(t *testing.T) {
 	}
 	if again := l.Stop(); again.Sent != p.Sent || again.During != p.During {
 		t.Fatalf("second Stop: %s, first: %s", again, p)
+	}
+	if s := p.String(); strings.Contains(s, "\n") || !strings.HasPrefix(s, "sent 50, ok 50, failed 0") {
+		t.Fatalf("a run without a change shows as one line, the whole run: %q", s)
 	}
 }

@@ -95,27 +95,34 @@ type Phases struct {
 	Before, During, After Summary
 	// Begin and End are when the change began and ended.
 	Begin, End time.Time
+
+	marked bool // Begin or End was given: String shows the phases
 }
 
 // Split splits r around a change that ran from begin to end (zero: the
 // run's start, and its end).
 func Split(r Result, begin, end time.Time) Phases {
 	stop := r.Start.Add(r.Duration + time.Nanosecond) // after every request's start
+	marked := !begin.IsZero() || !end.IsZero()
 	if begin.IsZero() {
 		begin = r.Start
 	}
 	if end.IsZero() {
 		end = stop
 	}
-	return Phases{Result: r, Begin: begin, End: end,
+	return Phases{Result: r, Begin: begin, End: end, marked: marked,
 		Before: r.Between(r.Start, begin), During: r.Between(begin, end), After: r.Between(end, stop)}
 }
 
 // String renders the phases and the whole run (with its failures and the
-// backends that answered), one line each.
+// backends that answered), one line each; a run with no change marked on
+// it, the whole run alone.
 func (p Phases) String() string {
-	return fmt.Sprintf("before: %s\nduring: %s\nafter:  %s\ntotal:  %s; failures %s; by backend %v",
-		p.Before, p.During, p.After, p.Result, p.failures(), p.ByBackend)
+	total := fmt.Sprintf("%s; failures %s; by backend %v", p.Result, p.failures(), p.ByBackend)
+	if !p.marked {
+		return total
+	}
+	return fmt.Sprintf("before: %s\nduring: %s\nafter:  %s\ntotal:  %s", p.Before, p.During, p.After, total)
 }
 
 // failures lists the failure descriptions with their counts, sorted.
