@@ -11,8 +11,8 @@
 //     starts a lab or another real server process (nginx, etcd,
 //     kube-apiserver, the lab Marathon and its tasks, wrk): SkipIfShort in a
 //     test or a test helper, Short in a TestMain.
-//   - Free loopback ports for the servers a test starts: FreePorts,
-//     FreeAddr, FreePort.
+//   - Free loopback ports for the servers a test starts, never the same
+//     twice in a process: FreePorts, FreeAddr, FreePort, FreeBlock.
 //
 // It starts nothing and reads nothing but the environment; only tests and
 // test-support packages (lab/labtest, lab/nginx/nginxtest, ...) import it.
@@ -21,8 +21,11 @@ package testenv
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -85,42 +88,25 @@ func Short() bool {
 }
 
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1 a
-// moment ago (held open together while chosen, so they differ). Another
-// process may take one before the caller listens on it: a server that can
-// listen on port 0 itself should.
-func FreePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("pick a free port on 127.0.0.1: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+// moment ago and that this process has not handed out before (two labs
+// configured one after the other never share a port). Another process may
+// take one before the caller listens on it: a server that can listen on
+// port 0 itself should.
+func FreePorts(n int) ([]int, error) { return freePorts("127.0.0.1", n) }
 
-// FreeAddr returns ip:port with a TCP port that was free on ip a moment
-// ago; t fails when there is none.
+// FreeAddr returns ip:port with a TCP port that was free on ip a moment ago
+// and not handed out before; t fails when there is none.
 func FreeAddr(t testing.TB, ip string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	ports, err := freePorts(ip, 1)
 	if err != nil {
-		t.Fatalf("pick a free port on %s: %v", ip, err)
+		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort(ip, strconv.Itoa(ports[0]))
 }
 
-// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago; t
-// fails when there is none.
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago and
+// not handed out before; t fails when there is none.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	ports, err := FreePorts(1)
@@ -128,4 +114,81 @@ func FreePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return ports[0]
+}
+
+// FreeBlock returns the first of n consecutive TCP ports that were free on
+// 127.0.0.1 a moment ago, below the ephemeral range (20000-29999, where
+// the kernel hands out no port of its own), and that this process has not
+// handed out before (for servers that take a base port and the ones after
+// it, such as etcd's client and peer ports).
+func FreeBlock(n int) (int, error) {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for try := range 400 {
+		if try == 200 { // nearly every block was handed out: start over
+			handedOut.ports = map[int]bool{}
+		}
+		base := 20000 + rand.IntN(10000-n)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			ok = !handedOut.ports[p] && listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		}
+		if ok {
+			for p := base; p < base+n; p++ {
+				handedOut.ports[p] = true
+			}
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no block of %d free ports found on 127.0.0.1 in 20000-29999", n)
+}
+
+// listenable says whether addr can be listened on now.
+func listenable(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// handedOut are the ports FreePorts, FreeAddr, FreePort and FreeBlock returned in this
+// process (the kernel may offer a port again once its listener is closed),
+// until nearly all were: then it starts over.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePorts picks n ports on ip: it listens on port 0, holding every
+// listener until it returns so that the kernel offers a new port each time,
+// and skips the ports handed out before.
+func freePorts(ip string, n int) ([]int, error) {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for len(ports) < n {
+		if len(ls) == n+1000 { // nearly every port was handed out: start over
+			handedOut.ports = map[int]bool{}
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port on %s: %w", ip, err)
+		}
+		ls = append(ls, l)
+		if p := l.Addr().(*net.TCPAddr).Port; !handedOut.ports[p] {
+			ports = append(ports, p)
+		}
+	}
+	for _, p := range ports {
+		handedOut.ports[p] = true
+	}
+	return ports, nil
 }

@@ -95,15 +95,6 @@ func TestSkipIfShort(t *testing.T) {
 	}
 }
 
-// listenable says whether addr can be listened on now.
-func listenable(addr string) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return l.Close()
-}
-
 func TestFreePorts(t *testing.T) {
 	for _, n := range []int{0, 1, 7} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
@@ -117,14 +108,66 @@ func TestFreePorts(t *testing.T) {
 					t.Fatalf("ports %v: %d invalid or repeated", ports, p)
 				}
 				seen[p] = true
-				if err := listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err != nil {
-					t.Fatalf("port %d is not free: %v", p, err)
+				if !listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
+					t.Fatalf("port %d is not free", p)
 				}
 			}
 			if len(ports) != n {
 				t.Fatalf("got %d ports, want %d", len(ports), n)
 			}
 		})
+	}
+}
+
+func TestFreeBlock(t *testing.T) {
+	for _, n := range []int{1, 2, 4} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			base, err := FreeBlock(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if base < 20000 || base+n > 30000 {
+				t.Fatalf("block %d-%d outside 20000-29999", base, base+n-1)
+			}
+			for p := base; p < base+n; p++ {
+				if !listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
+					t.Fatalf("port %d of the block is not free", p)
+				}
+			}
+		})
+	}
+}
+
+// TestPortsAreNeverHandedOutTwice: the kernel may offer a closed port again
+// at once; FreePorts, FreeAddr, FreePort and FreeBlock never return it twice.
+func TestPortsAreNeverHandedOutTwice(t *testing.T) {
+	seen := map[int]string{}
+	note := func(p int, how string) {
+		t.Helper()
+		if prev, dup := seen[p]; dup {
+			t.Fatalf("port %d handed out by %s, already by %s", p, how, prev)
+		}
+		seen[p] = how
+	}
+	for i := range 50 {
+		ports, err := FreePorts(10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ports {
+			note(p, fmt.Sprintf("FreePorts call %d", i))
+		}
+		_, port, _ := net.SplitHostPort(FreeAddr(t, "127.0.0.1"))
+		p, _ := strconv.Atoi(port)
+		note(p, fmt.Sprintf("FreeAddr call %d", i))
+		note(FreePort(t), fmt.Sprintf("FreePort call %d", i))
+		base, err := FreeBlock(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := base; p < base+3; p++ {
+			note(p, fmt.Sprintf("FreeBlock call %d", i))
+		}
 	}
 }
 
@@ -136,12 +179,12 @@ func TestFreeAddrAndPort(t *testing.T) {
 			if err != nil || host != ip {
 				t.Fatalf("FreeAddr(%s) = %q (%v)", ip, a, err)
 			}
-			if err := listenable(a); err != nil {
-				t.Fatalf("%s is not free: %v", a, err)
+			if !listenable(a) {
+				t.Fatalf("%s is not free", a)
 			}
 		})
 	}
-	if p := FreePort(t); listenable("127.0.0.1:"+strconv.Itoa(p)) != nil {
+	if p := FreePort(t); !listenable("127.0.0.1:" + strconv.Itoa(p)) {
 		t.Fatalf("port %d is not free", p)
 	}
 	if f := run(func(tb testing.TB) { FreeAddr(tb, "192.0.2.1") }); f.outcome != "fail" || !strings.Contains(f.msg, "192.0.2.1") {

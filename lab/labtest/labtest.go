@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -220,11 +219,11 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 	k.KwokNodes = o.KwokNodes
 	k.APIServerPort, k.ControllerManagerPort, k.SchedulerPort = ports[4], ports[5], ports[6]
 	// etcd's two ports and the node agents' ports are consecutive blocks.
-	if k.EtcdClientPort, err = freeBlock(2); err != nil {
+	if k.EtcdClientPort, err = testenv.FreeBlock(2); err != nil {
 		return cfg, err
 	}
 	k.EtcdPeerPort = k.EtcdClientPort + 1
-	if k.NodeAgentBasePort, err = freeBlock(nodes + 1); err != nil {
+	if k.NodeAgentBasePort, err = testenv.FreeBlock(nodes + 1); err != nil {
 		return cfg, err
 	}
 	r, err := freePodBlock()
@@ -250,30 +249,6 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 		o.Configure(&cfg)
 	}
 	return cfg, cfg.Validate()
-}
-
-// freeBlock finds n consecutive free ports below the ephemeral range.
-func freeBlock(n int) (int, error) {
-	for range 200 {
-		base := 20000 + rand.IntN(10000-n)
-		var lns []net.Listener
-		ok := true
-		for p := base; p < base+n; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			lns = append(lns, l)
-		}
-		for _, l := range lns {
-			l.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("labtest: no block of %d free ports found", n)
 }
 
 // freePodBlock picks R for a pod CIDR 10.R.0.0/16 that no route on this
