@@ -12,7 +12,8 @@
 //     kube-apiserver, the lab Marathon and its tasks, wrk): SkipIfShort in a
 //     test or a test helper, Short in a TestMain.
 //   - Free loopback ports for the servers a test starts, never the same
-//     twice in a process: FreePorts, FreeAddr, FreePort, FreeBlock.
+//     twice in a process: FreePorts, FreeAddr, FreePort, FreeBlock; and
+//     CanListen, whether a port is free now.
 //
 // It starts nothing and reads nothing but the environment; only tests and
 // test-support packages (lab/labtest, lab/nginx/nginxtest, ...) import it.
@@ -131,7 +132,7 @@ func FreeBlock(n int) (int, error) {
 		base := 20000 + rand.IntN(10000-n)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
-			ok = !handedOut.ports[p] && listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			ok = !handedOut.ports[p] && CanListen(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		}
 		if ok {
 			for p := base; p < base+n; p++ {
@@ -143,8 +144,9 @@ func FreeBlock(n int) (int, error) {
 	return 0, fmt.Errorf("no block of %d free ports found on 127.0.0.1 in 20000-29999", n)
 }
 
-// listenable says whether addr can be listened on now.
-func listenable(addr string) bool {
+// CanListen reports whether a TCP listener on addr (host:port) can be
+// opened now: the port is free (e.g. a stopped server let go of it).
+func CanListen(addr string) bool {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return false

@@ -108,7 +108,7 @@ func TestFreePorts(t *testing.T) {
 					t.Fatalf("ports %v: %d invalid or repeated", ports, p)
 				}
 				seen[p] = true
-				if !listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
+				if !CanListen(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
 					t.Fatalf("port %d is not free", p)
 				}
 			}
@@ -116,6 +116,26 @@ func TestFreePorts(t *testing.T) {
 				t.Fatalf("got %d ports, want %d", len(ports), n)
 			}
 		})
+	}
+}
+
+func TestCanListen(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{addr: held.Addr().String(), want: false},
+		{addr: FreeAddr(t, "127.0.0.1"), want: true},
+		{addr: "192.0.2.1:80", want: false}, // not an address of this machine
+	} {
+		if got := CanListen(tc.addr); got != tc.want {
+			t.Errorf("CanListen(%s) = %v, want %v", tc.addr, got, tc.want)
+		}
 	}
 }
 
@@ -130,7 +150,7 @@ func TestFreeBlock(t *testing.T) {
 				t.Fatalf("block %d-%d outside 20000-29999", base, base+n-1)
 			}
 			for p := base; p < base+n; p++ {
-				if !listenable(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
+				if !CanListen(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
 					t.Fatalf("port %d of the block is not free", p)
 				}
 			}
@@ -179,12 +199,12 @@ func TestFreeAddrAndPort(t *testing.T) {
 			if err != nil || host != ip {
 				t.Fatalf("FreeAddr(%s) = %q (%v)", ip, a, err)
 			}
-			if !listenable(a) {
+			if !CanListen(a) {
 				t.Fatalf("%s is not free", a)
 			}
 		})
 	}
-	if p := FreePort(t); !listenable("127.0.0.1:" + strconv.Itoa(p)) {
+	if p := FreePort(t); !CanListen("127.0.0.1:" + strconv.Itoa(p)) {
 		t.Fatalf("port %d is not free", p)
 	}
 	if f := run(func(tb testing.TB) { FreeAddr(tb, "192.0.2.1") }); f.outcome != "fail" || !strings.Contains(f.msg, "192.0.2.1") {
