@@ -15,8 +15,9 @@
 //     twice in a process: FreePorts, FreeAddr, FreePort, FreeBlock; and
 //     CanListen, whether a port is free now.
 //
-// It starts nothing and reads nothing but the environment; only tests and
-// test-support packages (lab/labtest, lab/nginx/nginxtest, ...) import it.
+// It starts no process and opens listeners only to find free ports; only
+// tests and test-support packages (lab/labtest, lab/nginx/nginxtest,
+// etcdtest, ...) import it.
 package testenv
 
 import (
@@ -155,9 +156,9 @@ func CanListen(addr string) bool {
 	return true
 }
 
-// handedOut are the ports FreePorts, FreeAddr, FreePort and FreeBlock returned in this
-// process (the kernel may offer a port again once its listener is closed),
-// until nearly all were: then it starts over.
+// handedOut are the ports FreePorts, FreeAddr, FreePort and FreeBlock
+// returned in this process (the kernel may offer a port again once its
+// listener is closed), until nearly all were: then it starts over.
 var handedOut = struct {
 	sync.Mutex
 	ports map[int]bool
