@@ -95,25 +95,46 @@ func TestSkipIfShort(t *testing.T) {
 	}
 }
 
-func TestFreePorts(t *testing.T) {
-	for _, n := range []int{0, 1, 7} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			ports, err := FreePorts(n)
+// TestFreePortsAndBlocks: the ports are distinct, free, and a block's are
+// consecutive below the ephemeral range.
+func TestFreePortsAndBlocks(t *testing.T) {
+	block := func(n int) ([]int, error) {
+		base, err := FreeBlock(n)
+		var ports []int
+		for p := base; err == nil && p < base+n; p++ {
+			ports = append(ports, p)
+		}
+		return ports, err
+	}
+	for _, tc := range []struct {
+		name     string
+		pick     func(n int) ([]int, error)
+		n        int
+		min, max int
+	}{
+		{"FreePorts 0", FreePorts, 0, 1, 65535},
+		{"FreePorts 1", FreePorts, 1, 1, 65535},
+		{"FreePorts 7", FreePorts, 7, 1, 65535},
+		{"FreeBlock 1", block, 1, 20000, 29999},
+		{"FreeBlock 4", block, 4, 20000, 29999},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ports, err := tc.pick(tc.n)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(ports) != tc.n {
+				t.Fatalf("got %d ports, want %d", len(ports), tc.n)
+			}
 			seen := map[int]bool{}
 			for _, p := range ports {
-				if p <= 0 || p > 65535 || seen[p] {
-					t.Fatalf("ports %v: %d invalid or repeated", ports, p)
+				if p < tc.min || p > tc.max || seen[p] {
+					t.Fatalf("ports %v: %d outside %d-%d or repeated", ports, p, tc.min, tc.max)
 				}
 				seen[p] = true
 				if !CanListen(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
 					t.Fatalf("port %d is not free", p)
 				}
-			}
-			if len(ports) != n {
-				t.Fatalf("got %d ports, want %d", len(ports), n)
 			}
 		})
 	}
@@ -136,25 +157,6 @@ func TestCanListen(t *testing.T) {
 		if got := CanListen(tc.addr); got != tc.want {
 			t.Errorf("CanListen(%s) = %v, want %v", tc.addr, got, tc.want)
 		}
-	}
-}
-
-func TestFreeBlock(t *testing.T) {
-	for _, n := range []int{1, 2, 4} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			base, err := FreeBlock(n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if base < 20000 || base+n > 30000 {
-				t.Fatalf("block %d-%d outside 20000-29999", base, base+n-1)
-			}
-			for p := base; p < base+n; p++ {
-				if !CanListen(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) {
-					t.Fatalf("port %d of the block is not free", p)
-				}
-			}
-		})
 	}
 }
 
