@@ -3,7 +3,7 @@ GO ?= go
 BIN := $(CURDIR)/bin/switchyard
 export SWITCHYARD_BIN := $(BIN)
 
-.PHONY: deps build lab test bench
+.PHONY: deps build lab test test-short bench
 deps:
 	bash scripts/deps.sh
 
@@ -22,6 +22,12 @@ RACE_PKGS := ./traffic/... ./migrate/ ./migrate/control/ ./migrate/edge/ ./journ
 test: deps build
 	$(GO) test -count=1 -timeout 60m ./...
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
+
+## test-short: the fast loop: every pure and unit test, and no lab, nginx,
+# etcd/kube-apiserver, lab Marathon task or wrk (those tests skip under
+# -short; make test and CI run them). Needs no deps.
+test-short:
+	$(GO) test -short -count=1 ./...
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,24 +18,27 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/switchyard/switchyard/convert"
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
 )
 
-// apiServer is the control plane TestMain started, or why it did not.
+// apiServer is the control plane TestMain started, or why it did not: skip
+// (-short, fuzzing), a missing prerequisite (skipped, or failed under CI)
+// or another error (failed).
 var apiServer struct {
-	cfg   labconfig.Config
-	skip  string
-	err   error
-	procs []*proc.Process
+	cfg     labconfig.Config
+	skip    string
+	missing error
+	err     error
+	procs   []*proc.Process
 }
 
 func TestMain(m *testing.M) {
-	flag.Parse()
 	code := func() int {
-		if testing.Short() {
+		if testenv.Short() {
 			apiServer.skip = "-short: no control plane"
 			return m.Run()
 		}
@@ -57,7 +59,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			var miss missingPrereq
 			if errors.As(err, &miss) {
-				apiServer.skip = err.Error()
+				apiServer.missing = err
 			} else {
 				apiServer.err = err
 			}
@@ -91,7 +93,7 @@ func startControlPlane(dir string) (func(), error) {
 			return stop, missingPrereq{fmt.Errorf("%w (run scripts/build-kube.sh)", err)}
 		}
 	}
-	ports, err := freePorts(5)
+	ports, err := testenv.FreePorts(5)
 	if err != nil {
 		return stop, err
 	}
@@ -159,25 +161,6 @@ func tailOf(b []byte) string {
 	return string(b)
 }
 
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
-
 // TestCorpusServerSideDryRun converts the whole corpus and sends every
 // object to a real kube-apiserver with dryRun=All (namespaces are created
 // for real first): the server must accept them all. It prints the
@@ -187,11 +170,9 @@ func TestCorpusServerSideDryRun(t *testing.T) {
 		t.Fatalf("control plane: %v", apiServer.err)
 	}
 	if apiServer.skip != "" {
-		if os.Getenv("CI") != "" && !testing.Short() {
-			t.Fatalf("prerequisites missing in CI: %s", apiServer.skip)
-		}
 		t.Skip(apiServer.skip)
 	}
+	testenv.Prerequisite(t, apiServer.missing)
 	rc, err := kube.RESTConfig(apiServer.cfg)
 	if err != nil {
 		t.Fatal(err)

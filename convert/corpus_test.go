@@ -11,15 +11,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/switchyard/switchyard/convert"
-	"github.com/switchyard/switchyard/internal/shared"
+	"github.com/switchyard/switchyard/internal/shareddata"
 	"github.com/switchyard/switchyard/marathon"
 )
 
-func corpusFiles() ([]string, error) { return shared.MarathonCorpus() }
+func corpusFiles() ([]string, error) { return shareddata.MarathonCorpus() }
 
 func corpus(t testing.TB) []string {
 	t.Helper()
-	files := shared.RequireCorpus(t)
+	files := shareddata.RequireCorpus(t)
 	if len(files) < 100 {
 		t.Fatalf("corpus: only %d files", len(files))
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/convert"
-	"github.com/switchyard/switchyard/internal/shared"
+	"github.com/switchyard/switchyard/internal/shareddata"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // (the demo app, and corpus files with a group, a pod, persistent volumes
 // and constraints) with reviewed golden files.
 func TestGolden(t *testing.T) {
-	dir := shared.RequireDir(t)
+	dir := shareddata.RequireDir(t)
 	c := func(name string) string { return filepath.Join(dir, "corpus", "marathon", name) }
 	sources := []string{
 		"../examples/marathon/web.json",

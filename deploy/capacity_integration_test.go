@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 )
 
@@ -44,7 +45,7 @@ var nodeAndCPUs = regexp.MustCompile(`node \S+ has the most room but cpus [0-9.]
 // platform; an app that fits still deploys; an unreadable Mesos master
 // refuses unless --skip-capacity-check.
 func TestCapacityRefusesOverCommit(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	cs := kube(t, l)
 	mc := marathonClient(t, l)
 	ctx := context.Background()

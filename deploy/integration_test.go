@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,20 +27,7 @@ import (
 var theLab *labtest.Lab
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
 	os.Exit(labtest.Main(m, labtest.Options{Kubernetes: true, Nginx: true}, &theLab))
-}
-
-// needLab returns the lab, skipping with -short (unit tests only).
-func needLab(t *testing.T) *labtest.Lab {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: the integration tests need a lab")
-	}
-	return labtest.Need(t, theLab)
 }
 
 // run runs `switchyard ARGS --lab-dir LAB` and returns its output and exit code.
@@ -164,7 +150,7 @@ resources:
 // same through nginx from Kubernetes; diff shows a change of replicas, and
 // --dry-run applies nothing.
 func TestSameAppOnBothPlatforms(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	web := abs(t, "../examples/marathon/web.json")
 
 	out, code := run(t, l, "deploy", abs(t, "../examples/apps/web/app.yaml"))
@@ -296,7 +282,7 @@ route:
 // with the pods' events and logs shown; a failed install leaves nothing, a
 // failed upgrade puts the previous revision back.
 func TestNeverReadyRollsBack(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	cs := kube(t, l)
 	chart := abs(t, "../examples/apps/shop/chart")
 
@@ -356,7 +342,7 @@ func TestNeverReadyRollsBack(t *testing.T) {
 // the deploy before anything is applied, also for the other apps of a
 // directory.
 func TestRejectedObjectAppliesNothing(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	cs := kube(t, l)
 	dir := t.TempDir()
 	chart := filepath.Join(dir, "bad", "chart")
@@ -400,7 +386,7 @@ func TestRejectedObjectAppliesNothing(t *testing.T) {
 // TestUnreachable: a Marathon or an API server that does not answer gives a
 // clear error naming it.
 func TestUnreachable(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	out, code := run(t, l, "deploy", "--marathon-url", "http://127.0.0.1:1", abs(t, "../examples/apps/web/app.yaml"))
 	if code == 0 || !strings.Contains(out, "Marathon at http://127.0.0.1:1 cannot be reached") || !strings.Contains(out, "nothing was applied") {
 		t.Errorf("unreachable Marathon: exit %d", code)
@@ -429,7 +415,7 @@ func TestUnreachable(t *testing.T) {
 // TestMarathonFailureExplained: a Marathon app whose tasks keep failing
 // ends with the last task failure and the deployment cancelled.
 func TestMarathonFailureExplained(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	app := writeApp(t, "", "name: crash\ntype: marathon\nmarathon:\n  id: /it/crash\n  cmd: \"echo boom >&2; exit 3\"\n  cpus: 0.01\n  mem: 16\n")
 	out, code := run(t, l, "deploy", "--timeout", "10s", app)
 	if code == 0 {
@@ -451,7 +437,7 @@ func TestMarathonFailureExplained(t *testing.T) {
 // TestBadAppYAML: a descriptor with a mistake fails before any platform is
 // contacted, naming the file, line and field.
 func TestBadAppYAML(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	cases := []struct{ doc, want string }{
 		{"name: web\ntype: marathon\nmarathon: {path: x.json}\nmigration:\n  maxErrorRate: \"5%\"\n", `app.yaml:5: migration.maxErrorRate: expected a number between 0 and 1, got "5%": write 0.05`},
 		{"name: web\ntype: marathon\nmarathon: {path: nope.json}\n", "marathon.path: cannot read"},
@@ -470,7 +456,7 @@ func TestBadAppYAML(t *testing.T) {
 // definition converted on the fly, a team's own chart) pass a dry run, then
 // deploy in dependency order and answer through nginx at their routes.
 func TestExamples(t *testing.T) {
-	l := needLab(t)
+	l := labtest.Need(t, theLab)
 	dir := abs(t, "../examples/apps")
 	out, code := run(t, l, "deploy", "--dry-run", dir)
 	if code != 0 || !strings.Contains(out, "would install Helm release demo/api (chart converted from the Marathon definition)") ||

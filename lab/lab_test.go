@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
@@ -43,8 +44,8 @@ func testConfig(t *testing.T) labconfig.Config {
 	cfg := labconfig.Default()
 	cfg.ID = fmt.Sprintf("labtest-%08x", rand.Uint32())
 	cfg.Dir = t.TempDir()
-	cfg.Marathon.Listen = freeAddr(t)
-	cfg.Mesos.Listen = freeAddr(t)
+	cfg.Marathon.Listen = testenv.FreeAddr(t, "127.0.0.1")
+	cfg.Mesos.Listen = testenv.FreeAddr(t, "127.0.0.1")
 	cfg.Kubernetes.Enabled = false
 	cfg.Nginx.Enabled = false
 	r, s := 2+rand.IntN(250), rand.IntN(256)
@@ -58,16 +59,6 @@ func testConfig(t *testing.T) labconfig.Config {
 		}
 	})
 	return cfg
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // sh runs a shell script as a component.
@@ -359,7 +350,7 @@ func TestPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	other := freeAddr(t)
+	other := testenv.FreeAddr(t, "127.0.0.1")
 	ln2, err := net.Listen("tcp", other)
 	if err != nil {
 		t.Fatal(err)

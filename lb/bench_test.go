@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 // wrkScript sends one POST (small body) for every two GETs, on keep-alive
@@ -77,12 +79,10 @@ const plainServer = `
 // (default 2), LB_BENCH_WORKERS nginx workers (default 1), LB_BENCH_ACCESS_LOG
 // "off" or "on" (default on: the combined format, buffered, on both sides).
 func BenchmarkThroughput(b *testing.B) {
+	testenv.SkipIfShort(b, "nginx and wrk")
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			b.Fatalf("wrk is missing: install the Debian package wrk (scripts/deps.sh)")
-		}
-		b.Skip("wrk is missing: install the Debian package wrk (scripts/deps.sh)")
+		testenv.Missing(b, "wrk is missing: install the Debian package wrk (scripts/deps.sh)")
 	}
 	rounds := envInt("LB_BENCH_ROUNDS", 5)
 	seconds := envInt("LB_BENCH_SECONDS", 3)
@@ -92,7 +92,7 @@ func BenchmarkThroughput(b *testing.B) {
 
 	be1 := startBackend(b, "127.0.0.2", "a")
 	be2 := startBackend(b, "127.0.0.3", "b")
-	plain := freeAddr(b, "127.0.0.1")
+	plain := testenv.FreeAddr(b, "127.0.0.1")
 	dir := b.TempDir()
 	accessLog := "off"
 	if os.Getenv("LB_BENCH_ACCESS_LOG") != "off" {

@@ -17,6 +17,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lb"
 )
 
@@ -26,35 +27,20 @@ const (
 	modulesDir  = "/usr/lib/nginx/modules"
 )
 
-// requireNginx skips the test when nginx or its Lua module is missing,
-// except under CI, where a missing prerequisite fails the test.
+// requireNginx skips the test under -short, and when nginx or its Lua
+// module is missing (except under CI, where that fails it).
 func requireNginx(t testing.TB) {
 	t.Helper()
+	testenv.SkipIfShort(t, "nginx")
 	var missing []string
 	for _, p := range []string{nginxBinary, modulesDir + "/ndk_http_module.so", modulesDir + "/ngx_http_lua_module.so", "/usr/share/lua/5.1/resty/core.lua"} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) == 0 {
-		return
+	if len(missing) > 0 {
+		testenv.Missing(t, "%v missing: install the Debian packages nginx libnginx-mod-http-lua lua-resty-core (scripts/deps.sh)", missing)
 	}
-	msg := fmt.Sprintf("%v missing: install the Debian packages nginx libnginx-mod-http-lua lua-resty-core (scripts/deps.sh)", missing)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set and a prerequisite is missing: %s", msg)
-	}
-	t.Skip("skipping: " + msg)
-}
-
-// freeAddr returns ip:port with a port that was free a moment ago.
-func freeAddr(t testing.TB, ip string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // operatorConf is an operator's own nginx.conf: its own upstream, server and
@@ -137,7 +123,7 @@ func newNginx(t testing.TB, s nginxSetup) *lbNginx {
 	dir := t.TempDir()
 	n := &lbNginx{t: t, Dir: dir, Out: filepath.Join(dir, "lb"), Conf: filepath.Join(dir, "nginx.conf"),
 		TokenFile: filepath.Join(dir, "admin.token"), StateDir: filepath.Join(dir, "state"),
-		Public: freeAddr(t, "127.0.0.1"), Other: freeAddr(t, "127.0.0.1"), Admin: freeAddr(t, "127.0.0.1")}
+		Public: testenv.FreeAddr(t, "127.0.0.1"), Other: testenv.FreeAddr(t, "127.0.0.1"), Admin: testenv.FreeAddr(t, "127.0.0.1")}
 	for _, d := range []string{n.StateDir, filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o777); err != nil {
 			t.Fatal(err)

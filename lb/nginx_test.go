@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lb"
 )
 
@@ -590,7 +591,7 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 func TestRetryAvoidsTheFailedBackend(t *testing.T) {
 	n := startNginx(t, nginxSetup{Workers: 1})
 	good := startBackend(t, "127.0.0.2", "good")
-	gone := freeAddr(t, "127.0.0.3") // nothing listens there
+	gone := testenv.FreeAddr(t, "127.0.0.3") // nothing listens there
 	n.MustDo("PUT", "/routes", `{"version":1,"routes":[{"name":"web","backends":[
 	  {"address":"`+gone+`","weight":100,"platform":"kubernetes"},
 	  {"address":"`+good.Addr+`","weight":1,"platform":"marathon"}]}]}`)

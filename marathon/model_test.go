@@ -10,14 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard/switchyard/internal/shared"
+	"github.com/switchyard/switchyard/internal/shareddata"
 )
 
 // corpusFiles returns the shared corpus plus this package's own testdata
 // definitions (testdata/valid/*.json).
 func corpusFiles(t testing.TB) []string {
 	t.Helper()
-	files := shared.RequireCorpus(t)
+	files := shareddata.RequireCorpus(t)
 	if len(files) < 100 {
 		t.Fatalf("shared corpus has %d files, want at least 100", len(files))
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
 
@@ -148,10 +149,7 @@ func runWrk(url, script string, d time.Duration) wrkResult {
 // non-2xx answers are failed requests.
 func BenchmarkWrkWeightChanges(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
-		if os.Getenv("CI") != "" {
-			b.Fatal("CI is set and wrk is missing: install the Debian package wrk (scripts/deps.sh does it)")
-		}
-		b.Skip("skipping: wrk not installed (Debian package wrk)")
+		testenv.Missing(b, "wrk is missing: install the Debian package wrk (scripts/deps.sh does it)")
 	}
 	in, c := setup(b)
 	script := filepath.Join(b.TempDir(), "mix.lua")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/capacity"
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -95,15 +95,6 @@ func script(t *testing.T, body string) string {
 	return p
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func baseOptions(t *testing.T, kubelet string) Options {
 	return Options{
 		Node: "n1", Total: capacity.Resources{CPUs: 4, Mem: 8192, Disk: 100},
@@ -151,7 +142,7 @@ while true; do sleep 0.05; done
 `, dir))
 	o := baseOptions(t, k)
 	o.KubeletArgs = []string{"--node={node}"}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	o.Task.Host, o.Task.HealthPort = "127.0.0.1", port
 	sigs := make(chan os.Signal, 1)
 	o.Signals = sigs

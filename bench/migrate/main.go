@@ -94,22 +94,17 @@ func run(conns, napps, parallel int, pause time.Duration) error {
 	if err != nil {
 		return err
 	}
-	lctx, stop := context.WithCancel(ctx)
-	res := make(chan loadgen.Result, 1)
-	go func() {
-		res <- loadgen.Run(lctx, loadgen.Config{Target: l.Config.Nginx.Listen, Path: "/bench/", Conns: conns, PostEvery: 3})
-	}()
+	load := loadgen.Start(ctx, loadgen.Config{Target: l.Config.Nginx.Listen, Path: "/bench/", Conns: conns, PostEvery: 3})
 	time.Sleep(3 * time.Second)
-	t0 := time.Now()
+	load.Begin()
 	r := x.Migrate(ctx, tgt.App)
-	t1 := time.Now()
+	load.End()
 	time.Sleep(2 * time.Second)
-	stop()
-	lg := <-res
+	lg := load.Stop()
 	if r.Err != nil {
 		return fmt.Errorf("migration: %w", r.Err)
 	}
-	during := lg.Between(t0, t1)
+	t0, t1, during := lg.Begin, lg.End, lg.During
 	base := lg.Between(t0.Add(-2*time.Second), t0)
 	var worst time.Duration
 	for _, c := range tt.changes {
@@ -123,7 +118,7 @@ func run(conns, napps, parallel int, pause time.Duration) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "measure\tvalue\ttarget")
 	fmt.Fprintf(w, "req/s through the cut-over (%d conns, 1/3 POST, no retries)\t%.0f\t>= 2000\n", conns, float64(during.Sent)/t1.Sub(t0).Seconds())
-	fmt.Fprintf(w, "failed requests (before/during/after)\t%d/%d/%d of %d\t0\n", base.Failed, during.Failed, lg.Between(t1, t1.Add(time.Hour)).Failed, lg.Sent)
+	fmt.Fprintf(w, "failed requests (before/during/after)\t%d/%d/%d of %d\t0\n", lg.Before.Failed, during.Failed, lg.After.Failed, lg.Sent)
 	fmt.Fprintf(w, "p99 steady before\t%s\t\n", base.P99.Round(time.Microsecond))
 	fmt.Fprintf(w, "p99 added by a weight step (worst 1 s after a change)\t%s\t\n", worst.Round(time.Microsecond))
 	fmt.Fprintf(w, "migration total\t%s\t\n", r.Duration.Round(time.Millisecond))
@@ -174,25 +169,18 @@ func wave(ctx context.Context, l *labtest.Lab, el *edge.Edges, j journal.Journal
 		}
 		apps = append(apps, tgt.App)
 	}
-	lctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	results := make([]loadgen.Result, n)
+	loads := make([]*loadgen.Load, len(apps))
 	for i, a := range apps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = loadgen.Run(lctx, loadgen.Config{Target: l.Config.Nginx.Listen, Path: "/" + a.Route + "/", Conns: 1, PostEvery: 3, Rate: 20})
-		}()
+		loads[i] = loadgen.Start(ctx, loadgen.Config{Target: l.Config.Nginx.Listen, Path: "/" + a.Route + "/", Conns: 1, PostEvery: 3, Rate: 20})
 	}
 	x := el.Executor(j)
 	x.Drain = time.Second
 	t0 := time.Now()
 	rs := x.Wave(ctx, apps, parallel)
 	total := time.Since(t0)
-	stop()
-	wg.Wait()
 	var sent, failed int64
-	for _, r := range results {
+	for _, ld := range loads {
+		r := ld.Stop()
 		sent += r.Sent
 		failed += r.Failed
 	}

@@ -105,24 +105,21 @@ func TestMigrateWebKeepsEveryPrintedURL(t *testing.T) {
 	}
 	apps := copyExamples(t, t.TempDir())
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	demoWeb := make(chan loadgen.Result, 1)
-	go func() {
-		demoWeb <- loadgen.Run(ctx, loadgen.Config{Target: strings.TrimPrefix(l.LBURL, "http://"), Path: "/demo/web/", Conns: 4, PostEvery: 3, Rate: 200})
-	}()
+	demoWeb := loadgen.Start(context.Background(), loadgen.Config{Target: strings.TrimPrefix(l.LBURL, "http://"), Path: "/demo/web/", Conns: 4, PostEvery: 3, Rate: 200})
+	defer demoWeb.Stop()
 	time.Sleep(time.Second)
+	demoWeb.Begin()
 	out, err := l.Run("migrate", "web", "--apps", apps)
+	demoWeb.End()
 	t.Logf("migrate web:\n%s", out)
 	if err != nil {
 		t.Fatalf("migrate web: %v", err)
 	}
 	time.Sleep(3 * time.Second) // lb sync has adopted /demo/web by now
-	stop()
-	r := <-demoWeb
-	t.Logf("/demo/web/ during the migration: %s errors %v by backend %v", r, r.Errors, r.ByBackend)
-	if r.Failed != 0 || r.Sent < 300 {
-		t.Fatalf("/demo/web/: %d of %d requests failed during the migration: %v", r.Failed, r.Sent, r.Errors)
+	r := demoWeb.Stop()
+	t.Logf("/demo/web/ around the migration:\n%s", r)
+	if err := r.ZeroFailed(300); err != nil {
+		t.Fatalf("/demo/web/: %v", err)
 	}
 	// Every URL through nginx that lab up printed still answers (the
 	// direct task URLs of the migrated Marathon app are gone by design).

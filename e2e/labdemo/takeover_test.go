@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labtest"
@@ -134,7 +135,7 @@ func TestTakeoverHelper(t *testing.T) {
 func TestAnotherLocalUserCannotTakeOver(t *testing.T) {
 	l := labtest.Need(t, theLab)
 	if os.Getuid() != 0 {
-		t.Skip("needs root to run a process as another user")
+		testenv.Missing(t, "needs root to run a process as another user")
 	}
 	cfg := l.Config
 	// The lab directory as a default umask would make it: modes of the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 )
@@ -44,7 +45,7 @@ func TestBadInputNamesContextInstanceAndFix(t *testing.T) {
 		}
 		s.run(args...)
 	}
-	unused := freeAddr(t)
+	unused := testenv.FreeAddr(t, "127.0.0.1")
 
 	t.Run("unknown context", func(t *testing.T) {
 		out, err := s.try(30*time.Second, "--context", "nope", "status")
@@ -91,7 +92,7 @@ func TestBadInputNamesContextInstanceAndFix(t *testing.T) {
 	t.Run("refused push", func(t *testing.T) {
 		// lb-strict only lets backends be in a network no Marathon task
 		// is in: it refuses the route lb-a accepts.
-		strict := &nginxInstance{Name: "lb-strict", Dir: filepath.Join(s.dir, "lb-strict"), Listen: freeAddr(t), Admin: freeAddr(t), TokenFile: s.lbToken}
+		strict := &nginxInstance{Name: "lb-strict", Dir: filepath.Join(s.dir, "lb-strict"), Listen: testenv.FreeAddr(t, "127.0.0.1"), Admin: testenv.FreeAddr(t, "127.0.0.1"), TokenFile: s.lbToken}
 		strict.ModuleDir, strict.StateDir = filepath.Join(strict.Dir, "switchyard"), filepath.Join(strict.Dir, "state")
 		if err := os.MkdirAll(strict.StateDir, 0o755); err != nil {
 			t.Fatal(err)

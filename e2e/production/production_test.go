@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
@@ -64,7 +65,7 @@ func newSite(t *testing.T, ns string) *site {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"lb-a", "lb-b"} {
-		n := &nginxInstance{Name: name, Dir: filepath.Join(s.dir, name), Listen: freeAddr(t), Admin: freeAddr(t), TokenFile: s.lbToken}
+		n := &nginxInstance{Name: name, Dir: filepath.Join(s.dir, name), Listen: testenv.FreeAddr(t, "127.0.0.1"), Admin: testenv.FreeAddr(t, "127.0.0.1"), TokenFile: s.lbToken}
 		n.ModuleDir, n.StateDir = filepath.Join(n.Dir, "switchyard"), filepath.Join(n.Dir, "state")
 		if err := os.MkdirAll(n.StateDir, 0o755); err != nil {
 			t.Fatal(err)
@@ -270,12 +271,12 @@ func (st routingState) platformsOf(route string) map[string]int {
 	return out
 }
 
-func load(ctx context.Context, addr, path string) <-chan loadgen.Result {
-	ch := make(chan loadgen.Result, 1)
-	go func() {
-		ch <- loadgen.Run(ctx, loadgen.Config{Target: addr, Path: path, Conns: 4, PostEvery: 3, Rate: 150})
-	}()
-	return ch
+// load runs keep-alive load on path at addr (4 connections, one POST in
+// three, 150 req/s, no retries) until Stop, at the latest when t ends.
+func load(t *testing.T, addr, path string) *loadgen.Load {
+	l := loadgen.Start(context.Background(), loadgen.Config{Target: addr, Path: path, Conns: 4, PostEvery: 3, Rate: 150})
+	t.Cleanup(func() { l.Stop() })
+	return l
 }
 
 const shopfrontApp = `name: shopfront
@@ -325,16 +326,14 @@ func TestProductionMigrateThroughContext(t *testing.T) {
 		}
 	}
 
-	ctx, stopLoad := context.WithCancel(context.Background())
-	defer stopLoad()
-	resA, resB := load(ctx, a.Listen, "/shopfront/"), load(ctx, b.Listen, "/shopfront/")
+	resA, resB := load(t, a.Listen, "/shopfront/"), load(t, b.Listen, "/shopfront/")
 	time.Sleep(2 * time.Second)
 	wait := s.start("migrate", "shopfront", "--apps", s.appsDir)
 
 	s.waitStatus("shopfront", 3*time.Minute, "shifting at 25%", func(r statusRow) bool {
 		return strings.HasPrefix(r.Phase, "Shifting") && r.Kubernetes >= 25
 	})
-	killedAt := time.Now()
+	resB.Begin() // lb-b is killed
 	b.kill()
 	held := s.waitStatus("shopfront", time.Minute, "migration held while lb-b is down", func(r statusRow) bool {
 		return strings.Contains(r.Phase, "held") || strings.Contains(strings.ToLower(r.Reason), "lb-b")
@@ -342,7 +341,7 @@ func TestProductionMigrateThroughContext(t *testing.T) {
 	t.Logf("held: %+v", held)
 	time.Sleep(2 * time.Second)
 	b.start(t)
-	restartedAt := time.Now()
+	resB.End() // lb-b is back
 	// Back with the current weights: the same routing state as lb-a once
 	// the fleet caught it up.
 	deadline := time.Now().Add(30 * time.Second)
@@ -362,14 +361,13 @@ func TestProductionMigrateThroughContext(t *testing.T) {
 		t.Fatalf("migrate: %v", err)
 	}
 	time.Sleep(time.Second)
-	stopLoad()
-	la, lb := <-resA, <-resB
-	t.Logf("lb-a: %s errors %v", la, la.Errors)
-	t.Logf("lb-b: %s errors %v (killed %s, restarted %s)", lb, lb.Errors, killedAt.Format("15:04:05.000"), restartedAt.Format("15:04:05.000"))
-	if la.Failed != 0 || la.Sent < 500 {
-		t.Fatalf("lb-a: %d of %d requests failed: %v", la.Failed, la.Sent, la.Errors)
+	la, lb := resA.Stop(), resB.Stop()
+	t.Logf("lb-a:\n%s", la)
+	t.Logf("lb-b (\"during\" from its kill at %s to its restart at %s):\n%s", lb.Begin.Format("15:04:05.000"), lb.End.Format("15:04:05.000"), lb)
+	if err := la.ZeroFailed(500); err != nil {
+		t.Fatalf("lb-a: %v", err)
 	}
-	if after := lb.Between(restartedAt.Add(2*time.Second), time.Now()); after.Failed != 0 {
+	if after := lb.Between(lb.End.Add(2*time.Second), time.Now()); after.Failed != 0 {
 		t.Fatalf("lb-b: %d requests failed after its restart: %s", after.Failed, after)
 	}
 	if r, err := s.status("shopfront"); err != nil || r.Phase != "Finalized" {
@@ -382,18 +380,17 @@ func TestProductionMigrateThroughContext(t *testing.T) {
 	}
 
 	// Back to Marathon, under load, with the same gates.
-	ctx2, stop2 := context.WithCancel(context.Background())
-	defer stop2()
-	resA, resB = load(ctx2, a.Listen, "/shopfront/"), load(ctx2, b.Listen, "/shopfront/")
+	resA, resB = load(t, a.Listen, "/shopfront/"), load(t, b.Listen, "/shopfront/")
 	time.Sleep(time.Second)
 	out = s.run("rollback", "shopfront", "--apps", s.appsDir)
 	t.Logf("rollback:\n%s", out)
 	time.Sleep(time.Second)
-	stop2()
-	la, lb = <-resA, <-resB
-	t.Logf("rollback lb-a: %s; lb-b: %s", la, lb)
-	if la.Failed != 0 || lb.Failed != 0 {
-		t.Fatalf("rollback of a Finalized app failed requests: lb-a %v, lb-b %v", la.Errors, lb.Errors)
+	la, lb = resA.Stop(), resB.Stop()
+	t.Logf("rollback lb-a:\n%s\nlb-b:\n%s", la, lb)
+	for name, p := range map[string]loadgen.Phases{"lb-a": la, "lb-b": lb} {
+		if err := p.ZeroFailed(1); err != nil {
+			t.Fatalf("rollback of a Finalized app, %s: %v", name, err)
+		}
 	}
 	for _, n := range s.lbs {
 		if p := s.routes(n).platformsOf("shopfront"); p["kubernetes"] != 0 || p["marathon"] == 0 {
@@ -421,18 +418,17 @@ func TestOwnChartMigrates(t *testing.T) {
 	s.writeApp("ownweb", strings.Replace(marathonSide, "type: marathon\n",
 		"type: helm\nhelm: {path: chart, release: ownweb, values: {replicas: 2, version: own-chart}}\n", 1))
 
-	ctx, stopLoad := context.WithCancel(context.Background())
-	defer stopLoad()
-	resA, resB := load(ctx, s.lbs[0].Listen, "/ownweb/"), load(ctx, s.lbs[1].Listen, "/ownweb/")
+	resA, resB := load(t, s.lbs[0].Listen, "/ownweb/"), load(t, s.lbs[1].Listen, "/ownweb/")
 	time.Sleep(time.Second)
 	out := s.run("migrate", "ownweb", "--apps", s.appsDir)
 	t.Logf("migrate:\n%s", out)
 	time.Sleep(time.Second)
-	stopLoad()
-	la, lb := <-resA, <-resB
-	t.Logf("lb-a: %s; lb-b: %s", la, lb)
-	if la.Failed != 0 || lb.Failed != 0 || la.Sent < 300 {
-		t.Fatalf("own-chart migration failed requests: lb-a %v, lb-b %v", la.Errors, lb.Errors)
+	la, lb := resA.Stop(), resB.Stop()
+	t.Logf("lb-a:\n%s\nlb-b:\n%s", la, lb)
+	for name, p := range map[string]loadgen.Phases{"lb-a": la, "lb-b": lb} {
+		if err := p.ZeroFailed(300); err != nil {
+			t.Fatalf("own-chart migration, %s: %v", name, err)
+		}
 	}
 	if r, err := s.status("ownweb"); err != nil || r.Phase != "Finalized" {
 		t.Fatalf("status: %+v %v", r, err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/switchyard/switchyard/internal/kubeclient"
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/proc"
 )
 
@@ -147,7 +147,7 @@ func (n *nginxInstance) kill() {
 	// Workers are in the same group; make sure none is left holding the port.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if free(n.Listen) && free(n.Admin) {
+		if testenv.CanListen(n.Listen) && testenv.CanListen(n.Admin) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -165,26 +165,6 @@ func (n *nginxInstance) stop() {
 	case <-time.After(10 * time.Second):
 		n.kill()
 	}
-}
-
-func free(addr string) bool {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
-// freeAddr returns a free loopback address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // namespacedKubeconfig applies examples/rbac/switchyard-migrate.yaml to ns

@@ -20,9 +20,6 @@ import (
 // config (never the developer's) and makes it current, and both the
 // switchyard binary and the marathon client get through with it.
 func TestContextLabUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a lab")
-	}
 	l := labtest.StartT(t, labtest.Options{Nodes: 1, MarathonToken: true})
 	if want := "wrote context " + l.Config.ID + " to " + l.SwitchyardConfig + " and made it current"; !strings.Contains(l.UpOutput, want) {
 		t.Errorf("lab up output lacks %q:\n%s", want, l.UpOutput)

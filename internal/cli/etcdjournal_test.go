@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/journal/etcdjournal"
 	"github.com/switchyard/switchyard/journal/etcdjournal/etcdtest"
@@ -22,18 +23,13 @@ import (
 // the leader when another process holds it), and the file-only journal
 // commands say the journal is in etcd.
 func TestEtcdJournalContext(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts etcd")
-	}
+	testenv.SkipIfShort(t, "etcd")
 	bin, err := kube.Binary(kube.PinnedVersion, "etcd")
 	if err == nil {
 		_, err = os.Stat(bin)
 	}
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("etcd binary: %v (scripts/build-kube.sh builds it)", err)
-		}
-		t.Skipf("etcd binary: %v (scripts/build-kube.sh builds it)", err)
+		testenv.Missing(t, "etcd binary: %v (scripts/build-kube.sh builds it)", err)
 	}
 	srv, err := etcdtest.Start(bin)
 	if err != nil {

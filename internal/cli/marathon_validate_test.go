@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard/switchyard/internal/shared"
+	"github.com/switchyard/switchyard/internal/shareddata"
 )
 
 func runValidate(t *testing.T, args ...string) (string, error) {
@@ -114,7 +114,7 @@ func TestMarathonValidateJSON(t *testing.T) {
 }
 
 func TestMarathonValidateCorpus(t *testing.T) {
-	d := shared.RequireDir(t)
+	d := shareddata.RequireDir(t)
 	out, err := runValidate(t, "-q", filepath.Join(d, "corpus", "marathon"))
 	if err != nil {
 		t.Fatalf("corpus does not validate: %v\n%s", err, out)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 func hostPort(t *testing.T, addr string) (string, int) {
@@ -174,10 +176,7 @@ func TestProbeHonoursContext(t *testing.T) {
 func TestCommandInNetworkNamespace(t *testing.T) {
 	ip, err := exec.LookPath("ip")
 	if err != nil || os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs root and the ip command (iproute2) for network namespace checks: ip=%v euid=%d", err, os.Geteuid())
-		}
-		t.Skip("needs root and the ip command (iproute2)")
+		testenv.Missing(t, "network namespace checks need root and the ip command (Debian package iproute2): ip=%v euid=%d", err, os.Geteuid())
 	}
 	ns := fmt.Sprintf("sy-health-test-%d", os.Getpid())
 	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {

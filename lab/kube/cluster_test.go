@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
@@ -30,7 +30,7 @@ type testCluster struct {
 
 // testConfig returns a lab config in dir with free loopback ports.
 func testConfig(dir string, kwokNodes int) (labconfig.Config, error) {
-	ports, err := freePorts(5)
+	ports, err := testenv.FreePorts(5)
 	if err != nil {
 		return labconfig.Config{}, err
 	}
@@ -46,29 +46,11 @@ func testConfig(dir string, kwokNodes int) (labconfig.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// requireBinaries skips (or, in CI, fails) when the cached binaries or etcd are missing.
+// requireBinaries skips under -short (the callers start a control plane),
+// and skips (or, in CI, fails) when the cached binaries or etcd are missing.
 func requireBinaries(tb testing.TB, kwok bool) {
 	tb.Helper()
+	testenv.SkipIfShort(tb, "a Kubernetes control plane (etcd, kube-apiserver...)")
 	names := append([]string{}, kubeBinaries...)
 	names = append(names, "kubectl")
 	if kwok {
@@ -81,10 +63,7 @@ func requireBinaries(tb testing.TB, kwok bool) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("prerequisites missing in CI: %v", err)
-		}
-		tb.Skipf("prerequisites missing (run scripts/build-kube.sh): %v", err)
+		testenv.Missing(tb, "%v (run scripts/build-kube.sh)", err)
 	}
 }
 

@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -42,6 +41,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab"
 	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -204,7 +204,7 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 	if nodes <= 0 {
 		nodes = 3
 	}
-	ports, err := freePorts(7)
+	ports, err := testenv.FreePorts(7)
 	if err != nil {
 		return cfg, err
 	}
@@ -219,11 +219,11 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 	k.KwokNodes = o.KwokNodes
 	k.APIServerPort, k.ControllerManagerPort, k.SchedulerPort = ports[4], ports[5], ports[6]
 	// etcd's two ports and the node agents' ports are consecutive blocks.
-	if k.EtcdClientPort, err = freeBlock(2); err != nil {
+	if k.EtcdClientPort, err = testenv.FreeBlock(2); err != nil {
 		return cfg, err
 	}
 	k.EtcdPeerPort = k.EtcdClientPort + 1
-	if k.NodeAgentBasePort, err = freeBlock(nodes + 1); err != nil {
+	if k.NodeAgentBasePort, err = testenv.FreeBlock(nodes + 1); err != nil {
 		return cfg, err
 	}
 	r, err := freePodBlock()
@@ -249,50 +249,6 @@ func Config(dir string, o Options) (labconfig.Config, error) {
 		o.Configure(&cfg)
 	}
 	return cfg, cfg.Validate()
-}
-
-// freePorts returns n distinct ports that were free on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("labtest: pick a free port: %w", err)
-		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
-
-// freeBlock finds n consecutive free ports below the ephemeral range.
-func freeBlock(n int) (int, error) {
-	for range 200 {
-		base := 20000 + rand.IntN(10000-n)
-		var lns []net.Listener
-		ok := true
-		for p := base; p < base+n; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			lns = append(lns, l)
-		}
-		for _, l := range lns {
-			l.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("labtest: no block of %d free ports found", n)
 }
 
 // freePodBlock picks R for a pod CIDR 10.R.0.0/16 that no route on this
@@ -575,13 +531,17 @@ func nodeAgentAddrs(cfg labconfig.Config) []string {
 
 // Main starts one lab for the test package, runs its tests and stops the
 // lab (failing the run when something was left behind). *dst is the lab, or
-// nil when a prerequisite is missing outside CI (tests then skip via Need).
-// Use it as os.Exit(labtest.Main(m, opts, &theLab)).
+// nil under -short (no lab is started) or when a prerequisite is missing
+// outside CI (under CI that fails the run); tests then skip via Need. Use it
+// as os.Exit(labtest.Main(m, opts, &theLab)).
 func Main(m *testing.M, o Options, dst **Lab) int {
+	if testenv.Short() {
+		skipReason = "-short: no lab started (make test runs it)"
+		return m.Run()
+	}
 	l, err := Start(o)
 	if err != nil {
-		if errors.Is(err, ErrPrerequisite) && os.Getenv("CI") == "" {
-			fmt.Fprintf(os.Stderr, "labtest: no lab for this package: %v (tests that need it skip)\n", err)
+		if errors.Is(err, ErrPrerequisite) && testenv.MayRunWithout(err) {
 			skipReason = err.Error()
 			return m.Run()
 		}
@@ -601,8 +561,8 @@ func Main(m *testing.M, o Options, dst **Lab) int {
 
 var skipReason string
 
-// Need returns l, or skips the test when Main could not start a lab because
-// a prerequisite is missing (never in CI, where that fails instead).
+// Need returns l, or skips the test when Main started no lab: under -short,
+// or because a prerequisite is missing (never in CI, where that fails).
 func Need(t testing.TB, l *Lab) *Lab {
 	t.Helper()
 	if l == nil {
@@ -615,14 +575,16 @@ func Need(t testing.TB, l *Lab) *Lab {
 }
 
 // StartT starts a lab for one test and stops it (checking that nothing is
-// left) when the test ends. Prefer one lab per package through Main.
+// left) when the test ends. Under -short, or when a prerequisite is missing
+// outside CI, it skips the test. Prefer one lab per package through Main.
 func StartT(t testing.TB, o Options) *Lab {
 	t.Helper()
+	testenv.SkipIfShort(t, "a lab")
 	l, err := Start(o)
+	if errors.Is(err, ErrPrerequisite) {
+		testenv.Prerequisite(t, err)
+	}
 	if err != nil {
-		if errors.Is(err, ErrPrerequisite) && os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

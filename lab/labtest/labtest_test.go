@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
@@ -27,12 +28,7 @@ var theLab *Lab
 
 var labOptions = Options{Nginx: true, Demo: true}
 
-func TestMain(m *testing.M) {
-	if os.Getenv("SWITCHYARD_LABTEST_NO_LAB") != "" { // for quick runs of the pure tests
-		os.Exit(m.Run())
-	}
-	os.Exit(Main(m, labOptions, &theLab))
-}
+func TestMain(m *testing.M) { os.Exit(Main(m, labOptions, &theLab)) }
 
 func TestConfigIsUniquePerLab(t *testing.T) {
 	a, err := Config(t.TempDir(), Options{Kubernetes: true, Nginx: true})
@@ -86,7 +82,7 @@ func TestConfigIsUniquePerLab(t *testing.T) {
 func TestRoutedPrefixes(t *testing.T) {
 	ps := routedPrefixes()
 	if len(ps) == 0 {
-		t.Skip("no IPv4 routes readable")
+		testenv.Missing(t, "no IPv4 route readable in /proc/net/route")
 	}
 	for _, p := range ps {
 		if !p.IsValid() || p.Addr() != p.Masked().Addr() {
@@ -109,6 +105,7 @@ func TestRoutedPrefixes(t *testing.T) {
 // another process refuses before starting anything, naming the component,
 // the port, the owner and the lab.yaml field.
 func TestPortTakenIsRefusedUpFront(t *testing.T) {
+	testenv.SkipIfShort(t, "switchyard lab up")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -282,8 +279,8 @@ func TestDownLeavesNothingBehind(t *testing.T) {
 	Need(t, theLab)
 	before := pids(t, theLab)
 	l, err := Start(Options{Kubernetes: true, Nginx: true, Demo: true})
-	if errors.Is(err, ErrPrerequisite) && os.Getenv("CI") == "" {
-		t.Skip(err)
+	if errors.Is(err, ErrPrerequisite) {
+		testenv.Prerequisite(t, err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -425,6 +422,7 @@ func get(u string) ([]byte, error) {
 // binaries already cached: cold (a fresh lab directory: PKI, configs) and
 // warm (`lab up` again after `lab down` in the same directory), and `lab down`.
 func BenchmarkLabUp(b *testing.B) {
+	testenv.SkipIfShort(b, "labs")
 	for _, bc := range []struct {
 		name string
 		opts Options
@@ -434,8 +432,8 @@ func BenchmarkLabUp(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				l, err := Start(bc.opts)
-				if errors.Is(err, ErrPrerequisite) && os.Getenv("CI") == "" {
-					b.Skip(err)
+				if errors.Is(err, ErrPrerequisite) {
+					testenv.Prerequisite(b, err)
 				}
 				if err != nil {
 					b.Fatal(err)

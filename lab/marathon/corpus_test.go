@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard/switchyard/internal/shared"
+	"github.com/switchyard/switchyard/internal/shareddata"
 	"github.com/switchyard/switchyard/marathon"
 )
 
@@ -19,7 +19,7 @@ import (
 // validation must find a rule Marathon's API enforces (or the file must not
 // decode), so the lab's own rules never reject what Marathon accepts.
 func TestCorpusAppsAccepted(t *testing.T) {
-	files := shared.RequireCorpus(t)
+	files := shareddata.RequireCorpus(t)
 	ts := StartForTest(t, TestConfig(t, 1))
 	var refused []string
 	refusedFiles := map[string][]byte{}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/proc"
 )
 
@@ -42,6 +43,7 @@ func TestOrphanHelper(t *testing.T) {
 // cleanups ran (a timeout, ^C) leaves its lab's tasks running, re-parented
 // to init; the next run's TestMain stops them (SweepOrphans).
 func TestTasksOfAKilledTestRunAreSwept(t *testing.T) {
+	testenv.SkipIfShort(t, "a lab Marathon in a helper process")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

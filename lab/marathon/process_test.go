@@ -3,7 +3,6 @@ package labmarathon
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,31 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestServerProcessSurvivesSIGTERM runs the lab Marathon as its own process
 // from a lab.yaml, as the lab supervisor does: the component's Ready probe
 // passes, SIGTERM ends the server with status 0 and leaves the task running,
 // and the next server process re-adopts it.
 func TestServerProcessSurvivesSIGTERM(t *testing.T) {
+	testenv.SkipIfShort(t, "the lab Marathon as a process")
 	bin := filepath.Join(t.TempDir(), "labserver")
 	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/labserver").CombinedOutput(); err != nil {
 		t.Fatalf("build labserver: %v\n%s", err, out)
 	}
 	cfg := TestConfig(t, 1)
-	cfg.Marathon.Listen, cfg.Mesos.Listen = freePort(t), freePort(t)
+	cfg.Marathon.Listen, cfg.Mesos.Listen = testenv.FreeAddr(t, "127.0.0.1"), testenv.FreeAddr(t, "127.0.0.1")
 	b, err := cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,12 @@ package labmarathon
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 // pythonWithMarathon finds a python3 that imports Debian's python3-marathon.
@@ -23,12 +24,10 @@ func pythonWithMarathon() string {
 // client, Debian's python3-marathon, unchanged: create, list, scale, list
 // tasks, kill with scale, versions, groups, delete.
 func TestPythonMarathonClient(t *testing.T) {
+	testenv.SkipIfShort(t, "lab Marathon tasks")
 	py := pythonWithMarathon()
 	if py == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3-marathon is not installed (apt-get install python3-marathon; scripts/deps.sh does it)")
-		}
-		t.Skip("python3-marathon is not installed: apt-get install python3-marathon")
+		testenv.Missing(t, "python3-marathon is not installed (apt-get install python3-marathon; scripts/deps.sh does it)")
 	}
 	ts := StartForTest(t, TestConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
 )
@@ -79,15 +80,17 @@ func TestConfig(t testing.TB, n int) labconfig.Config {
 // ephemeral ports of 127.0.0.1 (cfg's listen addresses are replaced; the
 // TestServer's Config and URLs carry the real ones). The test's cleanup
 // stops the server and every process the lab started (found by the lab
-// marker).
+// marker). Under -short it skips the test.
 func StartForTest(t testing.TB, cfg labconfig.Config) *TestServer {
 	t.Helper()
 	return StartForTestWith(t, cfg, Options{TickInterval: 50 * time.Millisecond, HealthRetry: 200 * time.Millisecond, Logf: t.Logf})
 }
 
-// StartForTestWith is StartForTest with explicit Options.
+// StartForTestWith is StartForTest with explicit Options. Under -short it
+// skips the test: the server runs its tasks as real processes.
 func StartForTestWith(t testing.TB, cfg labconfig.Config, opts Options) *TestServer {
 	t.Helper()
+	testenv.SkipIfShort(t, "a lab Marathon (its tasks are real processes)")
 	ts := &TestServer{t: t, opts: opts, Config: cfg}
 	ts.start(false)
 	t.Cleanup(func() {

@@ -17,12 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/lab/nginx/nginxtest"
 	"github.com/switchyard/switchyard/lab/proc"
 	"github.com/switchyard/switchyard/traffic"
-	"pgregory.net/rapid"
 )
 
 func TestNewRejectsBadAddresses(t *testing.T) {
@@ -339,7 +341,7 @@ func TestReloadValidatesFirst(t *testing.T) {
 	}
 
 	// A valid structural change: a new public port.
-	newListen := nginxtest.FreeAddr(t, "127.0.0.1")
+	newListen := testenv.FreeAddr(t, "127.0.0.1")
 	in.Nginx.Listen = newListen
 	if err := in.Nginx.Reload(context.Background()); err != nil {
 		t.Fatal(err)
@@ -456,7 +458,7 @@ func TestPrepareRefusesTakenPort(t *testing.T) {
 	cfg := labconfig.Default()
 	cfg.Dir = nginxtest.LabDir(t)
 	cfg.Nginx.Listen = l.Addr().String()
-	cfg.Nginx.Admin = nginxtest.FreeAddr(t, "127.0.0.1")
+	cfg.Nginx.Admin = testenv.FreeAddr(t, "127.0.0.1")
 	n, err := labnginx.New(cfg)
 	if err != nil {
 		t.Fatal(err)

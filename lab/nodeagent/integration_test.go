@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/kube"
@@ -67,8 +67,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		flag.Parse()
-		if testing.Short() {
+		if testenv.Short() {
 			skipMsg = "-short: no control plane started"
 			return m.Run()
 		}
@@ -77,7 +76,7 @@ func TestMain(m *testing.M) {
 			if e != nil {
 				_ = e.stop()
 			}
-			if os.Getenv("CI") == "" && strings.Contains(err.Error(), "prerequisite") {
+			if errors.Is(err, labtest.ErrPrerequisite) && testenv.MayRunWithout(err) {
 				skipMsg = err.Error()
 				return m.Run()
 			}
@@ -108,11 +107,11 @@ func need(t testing.TB) *env {
 func startEnv() (*env, error) {
 	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
 		if _, err := kube.Binary(kube.PinnedVersion, b); err != nil {
-			return nil, fmt.Errorf("prerequisite missing: %w", err)
+			return nil, fmt.Errorf("%w: %w", labtest.ErrPrerequisite, err)
 		}
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		return nil, errors.New("prerequisite missing: ip (Debian package iproute2; run `make deps`)")
+		return nil, fmt.Errorf("%w: ip (Debian package iproute2; run `make deps`)", labtest.ErrPrerequisite)
 	}
 	dir, err := os.MkdirTemp("", "nodeagent-it-")
 	if err != nil {

@@ -149,8 +149,7 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 	for n := 1; n <= transitions; n++ {
 		name := fmt.Sprintf("c%d", n)
 		tgt := cliApp(t, e, dir, name)
-		ctx, stop := context.WithCancel(context.Background())
-		res := load(ctx, l.Config.Nginx.Listen, "/"+name+"/")
+		res := load(l.Config.Nginx.Listen, "/"+name+"/")
 		time.Sleep(500 * time.Millisecond)
 		args := []string{"migrate", name, "--apps", dir, "--journal", journalPath, "--namespace", "mig"}
 		out, err := runCLI(l, []string{fmt.Sprintf("%s=%d", crashAfterEnv, n)}, args...)
@@ -159,8 +158,7 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 		}
 		out2, err := runCLI(l, nil, args...)
 		time.Sleep(500 * time.Millisecond)
-		stop()
-		lg := <-res
+		lg := res.Stop()
 		if err != nil {
 			t.Fatalf("restart after a crash at append %d: %v\nfirst run:\n%s\nrestart:\n%s", n, err, out, out2)
 		}
@@ -247,8 +245,7 @@ func TestCLIRollback(t *testing.T) {
 	dir := t.TempDir()
 	journalPath := filepath.Join(t.TempDir(), "journal.db")
 	tgt := cliApp(t, e, dir, "rb")
-	ctx, stop := context.WithCancel(context.Background())
-	res := load(ctx, l.Config.Nginx.Listen, "/rb/")
+	res := load(l.Config.Nginx.Listen, "/rb/")
 	common := []string{"--apps", dir, "--journal", journalPath, "--namespace", "mig"}
 	out, err := runCLI(l, []string{crashAfterEnv + "=4"}, append([]string{"migrate", "rb"}, common...)...)
 	if err == nil {
@@ -256,8 +253,7 @@ func TestCLIRollback(t *testing.T) {
 	}
 	out2, err := runCLI(l, nil, append([]string{"rollback", "rb"}, common...)...)
 	time.Sleep(time.Second)
-	stop()
-	lg := <-res
+	lg := res.Stop()
 	t.Logf("rollback:\n%s\nload: %s", out2, lg)
 	if err != nil || !strings.Contains(out2, "RolledBack") || !strings.Contains(out2, "operator: switchyard rollback") {
 		t.Fatalf("rollback: %v\n%s", err, out2)

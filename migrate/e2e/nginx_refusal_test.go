@@ -62,13 +62,11 @@ func TestNginxRefusesMidShift(t *testing.T) {
 			tgt := e.deploy(t, name, nil, p)
 			faults.Arm(edge.Refusal{Kind: tc.kind, Route: name, MinKubePercent: 100})
 			procs := nginxProcs(t)
-			ctx, stop := context.WithCancel(context.Background())
-			res := load(ctx, theLab.Config.Nginx.Listen, "/"+name+"/")
+			res := load(theLab.Config.Nginx.Listen, "/"+name+"/")
 			time.Sleep(time.Second)
 			r := e.x.Migrate(context.Background(), tgt.App)
 			time.Sleep(time.Second)
-			stop()
-			lg := <-res
+			lg := res.Stop()
 			t.Logf("executor:\n%s\nload: %s", e.out.String(), lg)
 
 			refused := faults.Refused()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,20 +21,16 @@ import (
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
 
-// loads runs one load generator per route.
-func loads(ctx context.Context, lb string, routes []string, rate int) func() (sent, failed int64, errs []string) {
-	var wg sync.WaitGroup
-	rs := make([]loadgen.Result, len(routes))
+// loads runs one load generator per route until the function it returns
+// stops them all and adds them up.
+func loads(lb string, routes []string, rate int) func() (sent, failed int64, errs []string) {
+	ls := make([]*loadgen.Load, len(routes))
 	for i, r := range routes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rs[i] = loadgen.Run(ctx, loadgen.Config{Target: lb, Path: "/" + r + "/", Conns: 2, PostEvery: 3, Rate: rate})
-		}()
+		ls[i] = loadgen.Start(context.Background(), loadgen.Config{Target: lb, Path: "/" + r + "/", Conns: 2, PostEvery: 3, Rate: rate})
 	}
 	return func() (sent, failed int64, errs []string) {
-		wg.Wait()
-		for i, r := range rs {
+		for i, l := range ls {
+			r := l.Stop()
 			sent += r.Sent
 			failed += r.Failed
 			for e, n := range r.Errors {
@@ -58,14 +53,12 @@ func TestWave(t *testing.T) {
 		apps = append(apps, tgt.App)
 		routes = append(routes, tgt.App.Route)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := loads(ctx, theLab.Config.Nginx.Listen, routes, 50)
+	done := loads(theLab.Config.Nginx.Listen, routes, 50)
 	time.Sleep(time.Second)
 	t0 := time.Now()
 	rs := e.x.Wave(context.Background(), apps, 2)
 	total := time.Since(t0)
 	time.Sleep(time.Second)
-	stop()
 	sent, failed, errs := done()
 	var fastest time.Duration
 	for _, r := range rs {
@@ -90,10 +83,8 @@ func TestChartNeverReady(t *testing.T) {
 	e := setup(t, time.Second)
 	e.x.ActionTimeout = 15 * time.Second
 	tgt := e.deploy(t, "never", map[string]string{"DEMO_UNHEALTHY": "1"}, plan)
-	ctx, stop := context.WithCancel(context.Background())
-	done := loads(ctx, theLab.Config.Nginx.Listen, []string{"never"}, 100)
+	done := loads(theLab.Config.Nginx.Listen, []string{"never"}, 100)
 	r := e.x.Migrate(context.Background(), tgt.App)
-	stop()
 	sent, failed, errs := done()
 	t.Logf("executor:\n%s", e.out.String())
 	if r.State.Phase != migrate.RolledBack || !strings.Contains(fmt.Sprint(r.Err), "wait for the Kubernetes release to be ready") || !strings.Contains(fmt.Sprint(r.Err), "not ready") {
@@ -159,11 +150,9 @@ func TestMarathonUnreachableMidMigration(t *testing.T) {
 	p := plan
 	p.Steps = []int{50, 100}
 	tgt := e.deploy(t, "unreach", nil, p)
-	ctx, stop := context.WithCancel(context.Background())
-	done := loads(ctx, theLab.Config.Nginx.Listen, []string{"unreach"}, 100)
+	done := loads(theLab.Config.Nginx.Listen, []string{"unreach"}, 100)
 	r := e.x.Migrate(context.Background(), tgt.App)
 	time.Sleep(time.Second)
-	stop()
 	sent, failed, errs := done()
 	t.Logf("executor:\n%s", e.out.String())
 	if r.State.Phase != migrate.RolledBack || !strings.Contains(fmt.Sprint(r.Err), "scale Marathon to 0") {
@@ -214,10 +203,8 @@ func TestAPIServerUnreachableMidMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadK.Set(tgt.App.Name, rel)
-	ctx, stop := context.WithCancel(context.Background())
-	done := loads(ctx, theLab.Config.Nginx.Listen, []string{"apidown"}, 100)
+	done := loads(theLab.Config.Nginx.Listen, []string{"apidown"}, 100)
 	r := e.x.Migrate(context.Background(), tgt.App)
-	stop()
 	sent, failed, errs := done()
 	t.Logf("executor:\n%s", e.out.String())
 	if r.State.Phase != migrate.RolledBack || !strings.Contains(fmt.Sprint(r.Err), "ready") {

@@ -4,6 +4,13 @@
 // http.Transport silently retries idempotent requests on a broken keep-alive
 // connection, which would hide exactly the failures a traffic shift can
 // cause). It sends GETs and, optionally, POSTs with a body.
+//
+// Run sends load and counts it; Start, Around and Phases are the one
+// load-and-compare harness of the tests and benchmarks that change live
+// traffic: load runs in the background, a change (a migration, weight
+// shifts, an nginx restart) is marked on it, and the run is split into the
+// requests sent before, during and after the change, with the checks
+// ZeroFailed and FailedOnlyDuring.
 package loadgen
 
 import (

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 // The directories Start makes are os.TempDir()/etcdtest-*, each with the
@@ -98,7 +100,7 @@ func Start(bin string) (*Server, error) {
 }
 
 func (s *Server) run(bin string, attempt int) error {
-	ports, err := freePorts(2)
+	ports, err := testenv.FreePorts(2)
 	if err != nil {
 		return err
 	}
@@ -216,11 +218,12 @@ type Shared struct {
 	errB error
 }
 
-// Server returns the shared etcd, starting it on first use. A missing
-// binary skips the test with the reason in one line, or fails it under CI
-// ($CI set): CI must have every prerequisite.
+// Server returns the shared etcd, starting it on first use. Under -short
+// it skips the test. A missing binary skips the test with the reason in one
+// line, or fails it under CI ($CI set): CI must have every prerequisite.
 func (sh *Shared) Server(tb testing.TB) *Server {
 	tb.Helper()
+	testenv.SkipIfShort(tb, "etcd")
 	sh.once.Do(func() {
 		bin, err := sh.Binary()
 		if err != nil {
@@ -230,10 +233,7 @@ func (sh *Shared) Server(tb testing.TB) *Server {
 		sh.srv, sh.err = Start(bin)
 	})
 	if sh.errB != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("prerequisite missing in CI: %v", sh.errB)
-		}
-		tb.Skipf("needs etcd: %v", sh.errB)
+		testenv.Missing(tb, "needs etcd: %v", sh.errB)
 	}
 	if sh.err != nil {
 		tb.Fatal(sh.err)
@@ -252,20 +252,6 @@ func (sh *Shared) Stop() error {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// freePorts returns n loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var out []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }
 
 // writePKI writes into dir a CA (ca.crt), etcd's server certificate for

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/lab/proc"
@@ -33,31 +34,17 @@ type Instance struct {
 	p     *proc.Process
 }
 
-// RequireNginx skips the test when nginx or its Lua module is missing, except
-// under CI, where a missing prerequisite fails the test.
+// RequireNginx skips the test under -short (it is for tests that run
+// nginx), and when nginx or its Lua module is missing, except under CI,
+// where a missing prerequisite fails the test.
 func RequireNginx(t testing.TB) {
 	t.Helper()
+	testenv.SkipIfShort(t, "nginx")
 	n, err := labnginx.New(labconfig.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.CheckInstalled(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and a prerequisite is missing: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
-// FreeAddr returns host:port with a port that was free on ip a moment ago.
-func FreeAddr(t testing.TB, ip string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatalf("find a free port on %s: %v", ip, err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	testenv.Prerequisite(t, n.CheckInstalled())
 }
 
 // LabDir is a fresh lab directory for a test, removed when it ends. It is
@@ -82,8 +69,8 @@ func Start(t testing.TB, modify func(*labconfig.Config)) *Instance {
 	cfg := labconfig.Default()
 	cfg.Dir = LabDir(t)
 	cfg.ID = "nginxtest-" + filepath.Base(cfg.Dir)
-	cfg.Nginx.Listen = FreeAddr(t, "127.0.0.1")
-	cfg.Nginx.Admin = FreeAddr(t, "127.0.0.1")
+	cfg.Nginx.Listen = testenv.FreeAddr(t, "127.0.0.1")
+	cfg.Nginx.Admin = testenv.FreeAddr(t, "127.0.0.1")
 	if modify != nil {
 		modify(&cfg)
 	}

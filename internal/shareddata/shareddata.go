@@ -1,6 +1,8 @@
-// Package shared locates the shared data directory (../shared next to the
-// repository root) that holds the Marathon corpus and other test data.
-package shared
+// Package shareddata locates the shared data directory (../shared next to
+// the repository root, or $SWITCHYARD_SHARED) that holds the Marathon corpus
+// and other test data. A user's clone has no ../shared beside it: the
+// Require functions skip there and fail under CI (package testenv).
+package shareddata
 
 import (
 	"errors"
@@ -10,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 // Dir returns the absolute path of the shared directory: $SWITCHYARD_SHARED
@@ -69,12 +73,7 @@ func MarathonCorpus() ([]string, error) {
 func RequireDir(t testing.TB) string {
 	t.Helper()
 	d, err := Dir()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared data: %v", err)
-		}
-		t.Skipf("shared data absent, skipped (CI runs it): %v", err)
-	}
+	testenv.Prerequisite(t, err)
 	return d
 }
 
