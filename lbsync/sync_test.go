@@ -201,7 +201,7 @@ func TestMigrationHandOver(t *testing.T) {
 	}
 	f := &follow.Follower{Routes: routes, Owner: "migrate/web", Client: n,
 		Marathon: list{mb("/demo/web", "t1", "127.0.0.2:31001")}, Kubernetes: list{kb("demo/web", "web-1", "10.9.0.7:8080")}}
-	if err := f.SetShare(ctx, 100); err != nil {
+	if err := f.SetKubePercent(ctx, 100); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Sync(ctx); err != nil {

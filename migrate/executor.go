@@ -70,9 +70,9 @@ type Marathon interface {
 
 // Traffic moves an app's route at nginx.
 type Traffic interface {
-	// SetShare gives Kubernetes kubePercent of the route's requests and
+	// SetKubePercent gives Kubernetes kubePercent of the route's requests and
 	// waits until nginx applied it.
-	SetShare(ctx context.Context, app App, kubePercent int) error
+	SetKubePercent(ctx context.Context, app App, kubePercent int) error
 	// SetMarathon puts Marathon's ready backends in the route's pool, or
 	// takes them out (first step of a scale-down).
 	SetMarathon(ctx context.Context, app App, in bool) error
@@ -522,7 +522,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			return fail("wait for the Kubernetes release to be ready", err)
 		}
 	case ActSetWeights:
-		if err := x.Traffic.SetShare(ctx, app, a.KubePercent); err != nil {
+		if err := x.Traffic.SetKubePercent(ctx, app, a.KubePercent); err != nil {
 			return fail(fmt.Sprintf("set weights kubernetes=%d%%", a.KubePercent), err)
 		}
 	case ActObserve:

@@ -143,7 +143,7 @@ func (p *platforms) Delete(ctx context.Context, app App) error {
 	p.marathonDef = false
 	return nil
 }
-func (p *platforms) SetShare(ctx context.Context, app App, pct int) error {
+func (p *platforms) SetKubePercent(ctx context.Context, app App, pct int) error {
 	if err := p.act(app, fmt.Sprintf("share %d", pct)); err != nil {
 		return err
 	}
@@ -532,8 +532,8 @@ func (q *perApp) Delete(ctx context.Context, a App) error {
 	defer q.p(a, true)
 	return q.p(a, false).Delete(ctx, a)
 }
-func (q *perApp) SetShare(ctx context.Context, a App, pct int) error {
-	return q.p(a, false).SetShare(ctx, a, pct)
+func (q *perApp) SetKubePercent(ctx context.Context, a App, pct int) error {
+	return q.p(a, false).SetKubePercent(ctx, a, pct)
 }
 func (q *perApp) SetMarathon(ctx context.Context, a App, in bool) error {
 	return q.p(a, false).SetMarathon(ctx, a, in)

@@ -4,13 +4,13 @@ import "fmt"
 
 // SplitWeights returns one pool holding the given Marathon and Kubernetes
 // backends, weighted so that Kubernetes receives exactly kubePercent of the
-// requests and Marathon the rest, each platform's share spread evenly over its
+// requests and Marathon the rest, each platform's percentage spread evenly over its
 // backends. Input weights and platform labels are replaced; the result uses the smallest integer
 // weights that give the exact split. A platform that should receive traffic
 // but has no backend is an error (nothing is changed).
 func SplitWeights(marathonBackends, kubeBackends []Backend, kubePercent int) ([]Backend, error) {
 	if kubePercent < 0 || kubePercent > 100 {
-		return nil, fmt.Errorf("kubernetes share %d%% must be between 0 and 100", kubePercent)
+		return nil, fmt.Errorf("kubernetes percentage %d%% must be between 0 and 100", kubePercent)
 	}
 	nm, nk := len(marathonBackends), len(kubeBackends)
 	if kubePercent < 100 && nm == 0 {
@@ -43,9 +43,9 @@ func SplitWeights(marathonBackends, kubeBackends []Backend, kubePercent int) ([]
 	return out, nil
 }
 
-// Shares returns the percentage of a pool's requests each platform receives
+// Percents returns the percentage of a pool's requests each platform receives
 // with these weights (0 for all when no backend has weight > 0).
-func Shares(backends []Backend) map[string]float64 {
+func Percents(backends []Backend) map[string]float64 {
 	total := 0
 	per := map[string]int{}
 	for _, b := range backends {

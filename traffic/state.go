@@ -14,7 +14,7 @@
 // migration's gates) and Tailer (an access log, for people). Weight and
 // backend changes never reload nginx: its Lua balancer reads the state from
 // a shared dict on every request, and nginx persists the state it accepted.
-// This package does not decide shares or gates (migrate does), nor follow
+// This package does not decide percentages or gates (migrate does), nor follow
 // the platforms' backends (traffic/follow does).
 package traffic
 
@@ -83,7 +83,7 @@ type Route struct {
 type Backend struct {
 	// Address is IPv4:port inside one of the load balancer's backend CIDRs.
 	Address string `json:"address"`
-	// Weight is the relative share of the route's requests, 0 to MaxWeight;
+	// Weight is the relative part of the route's requests, 0 to MaxWeight;
 	// 0 means no traffic.
 	Weight int `json:"weight"`
 	// Platform is Marathon or Kubernetes.

@@ -247,7 +247,7 @@ func TestSplitWeightsExact(t *testing.T) {
 		if 100*tk != pct*(tm+tk) {
 			t.Fatalf("nm=%d nk=%d pct=%d: marathon total %d, kubernetes total %d", nm, nk, pct, tm, tk)
 		}
-		if sh := Shares(got); pct > 0 && (sh[Kubernetes] < float64(pct)-1e-9 || sh[Kubernetes] > float64(pct)+1e-9) {
+		if sh := Percents(got); pct > 0 && (sh[Kubernetes] < float64(pct)-1e-9 || sh[Kubernetes] > float64(pct)+1e-9) {
 			t.Fatalf("Shares = %v, want kubernetes %d%%", sh, pct)
 		}
 	})

@@ -48,8 +48,8 @@ type timedTraffic struct {
 	changes []time.Time
 }
 
-func (t *timedTraffic) SetShare(ctx context.Context, a migrate.App, pct int) error {
-	err := t.Traffic.SetShare(ctx, a, pct)
+func (t *timedTraffic) SetKubePercent(ctx context.Context, a migrate.App, pct int) error {
+	err := t.Traffic.SetKubePercent(ctx, a, pct)
 	t.mu.Lock()
 	t.changes = append(t.changes, time.Now())
 	t.mu.Unlock()
@@ -156,7 +156,7 @@ func deploy(ctx context.Context, el *edge.Edges, j journal.Journal, name string,
 	if err != nil {
 		return tgt, err
 	}
-	return tgt, f.SetShare(ctx, 0)
+	return tgt, f.SetKubePercent(ctx, 0)
 }
 
 func wave(ctx context.Context, l *labtest.Lab, el *edge.Edges, j journal.Journal, n, parallel int, plan migrate.Plan, one time.Duration) error {

@@ -112,7 +112,7 @@ func shares(t *testing.T, e *env, route string) map[string]float64 {
 	if !ok {
 		t.Fatalf("route %s gone", route)
 	}
-	return traffic.Shares(r.Backends)
+	return traffic.Percents(r.Backends)
 }
 
 // TestCLIPauseResumeAbort drives a running `switchyard migrate` (a real

@@ -266,7 +266,7 @@ func TestCLIRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := st.Route("rb")
-	if sh := traffic.Shares(r.Backends); sh[traffic.Marathon] != 100 {
+	if sh := traffic.Percents(r.Backends); sh[traffic.Marathon] != 100 {
 		t.Fatalf("route after rollback: %+v", r.Backends)
 	}
 	a, err := e.lab.Marathon.App(context.Background(), tgt.App.MarathonID)

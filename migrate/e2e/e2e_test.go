@@ -75,7 +75,7 @@ func (e *env) deploy(t *testing.T, name string, kubeEnv map[string]string, p mig
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.SetShare(ctx, 0); err != nil {
+	if err := f.SetKubePercent(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	return tgt

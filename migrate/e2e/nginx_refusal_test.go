@@ -100,7 +100,7 @@ func TestNginxRefusesMidShift(t *testing.T) {
 				t.Fatal(err)
 			}
 			rt, _ := st.Route(name)
-			if sh := traffic.Shares(rt.Backends); sh[traffic.Marathon] != 100 || len(rt.Backends) != 2 {
+			if sh := traffic.Percents(rt.Backends); sh[traffic.Marathon] != 100 || len(rt.Backends) != 2 {
 				t.Fatalf("route after the refusal: %+v", rt.Backends)
 			}
 			a, err := e.lab.Marathon.App(context.Background(), tgt.App.MarathonID)

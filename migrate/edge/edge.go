@@ -48,8 +48,8 @@ func (t *Traffic) Follower(app string) (*follow.Follower, error) {
 	return f, nil
 }
 
-// SetShare implements migrate.Traffic.
-func (t *Traffic) SetShare(ctx context.Context, app migrate.App, pct int) error {
+// SetKubePercent implements migrate.Traffic.
+func (t *Traffic) SetKubePercent(ctx context.Context, app migrate.App, pct int) error {
 	f, err := t.Follower(app.Name)
 	if err != nil {
 		return err
@@ -59,7 +59,7 @@ func (t *Traffic) SetShare(ctx context.Context, app migrate.App, pct int) error 
 			return err
 		}
 	}
-	return hold(f.SetShare(ctx, pct))
+	return hold(f.SetKubePercent(ctx, pct))
 }
 
 // SetMarathon implements migrate.Traffic.

@@ -94,7 +94,7 @@ func (f *NginxFaults) Update(ctx context.Context, change func(traffic.State) (tr
 			r := &f.armed[i]
 			nr, ok := next.Route(r.Route)
 			or, _ := cur.Route(r.Route)
-			if ok && traffic.Shares(nr.Backends)[traffic.Kubernetes] >= r.MinKubePercent && !sameBackends(or.Backends, nr.Backends) {
+			if ok && traffic.Percents(nr.Backends)[traffic.Kubernetes] >= r.MinKubePercent && !sameBackends(or.Backends, nr.Backends) {
 				cp := *r
 				hit = &cp
 				if r.Times--; r.Times == 0 {

@@ -124,7 +124,7 @@ func newRig(t *testing.T, kubeFailRate float64) *rig {
 	t.Cleanup(m.stop)
 	t.Cleanup(k.stop)
 	f := &follow.Follower{Routes: []traffic.Route{{Name: "web", PathPrefix: "/web"}}, Client: client, Marathon: m, Kubernetes: k, Resync: 200 * time.Millisecond}
-	if err := f.SetShare(ctx, 0); err != nil {
+	if err := f.SetKubePercent(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	go f.Run(ctx, func(err error) { t.Logf("follower: %v", err) })
@@ -192,7 +192,7 @@ func TestMigrationThroughNginxLosesNothing(t *testing.T) {
 	if n, _ := r.marathon.Ready(ctx); len(n) != 0 {
 		t.Fatalf("Marathon still runs %d instances", len(n))
 	}
-	if sh, in := r.fol.Share(); sh != 100 || in {
+	if sh, in := r.fol.KubePercent(); sh != 100 || in {
 		t.Fatalf("share %d marathon in pool %v", sh, in)
 	}
 }
@@ -239,7 +239,7 @@ func TestBadReleaseRolledBack(t *testing.T) {
 	if n, _ := r.kube.Ready(ctx); len(n) != 0 {
 		t.Fatalf("Kubernetes still runs %d instances", len(n))
 	}
-	if sh, in := r.fol.Share(); sh != 0 || !in {
+	if sh, in := r.fol.KubePercent(); sh != 0 || !in {
 		t.Fatalf("share %d marathon in pool %v", sh, in)
 	}
 }
@@ -250,9 +250,9 @@ type hookTraffic struct {
 	before func(pct int)
 }
 
-func (h hookTraffic) SetShare(ctx context.Context, a migrate.App, pct int) error {
+func (h hookTraffic) SetKubePercent(ctx context.Context, a migrate.App, pct int) error {
 	h.before(pct)
-	return h.Traffic.SetShare(ctx, a, pct)
+	return h.Traffic.SetKubePercent(ctx, a, pct)
 }
 
 // TestNginxDownMidMigration: nginx is stopped just before the 25% weight
@@ -287,7 +287,7 @@ func TestNginxDownMidMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, _ := st.Route("web")
-	if sh := traffic.Shares(rt.Backends); sh[traffic.Kubernetes] != 100 {
+	if sh := traffic.Percents(rt.Backends); sh[traffic.Kubernetes] != 100 {
 		t.Fatalf("route after the migration: %+v", rt.Backends)
 	}
 	es, _ := r.x.Journal.Load("web")

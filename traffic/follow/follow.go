@@ -4,11 +4,11 @@
 // pod endpoints (an EndpointSlice informer, ready endpoints only). Every
 // route that sends traffic to the app (RoutesFor finds them) holds the same
 // pool of both platforms' backends, weighted by traffic.SplitWeights for the
-// share Kubernetes should get, and is pushed in one state version with the
+// percentage of requests Kubernetes should get, and is pushed in one state version with the
 // follower's Owner ("migrate/APP"); Release hands the routes to another
 // owner ("sync") when the migration ends. Changes are pushed through the
-// admin API (never an nginx reload). It does not decide shares: the
-// migration executor does (SetShare, SetMarathon).
+// admin API (never an nginx reload). It does not decide percentages: the
+// migration executor does (SetKubePercent, SetMarathon).
 package follow
 
 import (
@@ -63,9 +63,9 @@ func (s *Serial) Update(ctx context.Context, change func(traffic.State) (traffic
 
 // Follower keeps every route that sends traffic to one app (its app.yaml
 // route, the lab's /demo/... route, a marathon-lb route...) equal to the
-// ready backends of both platforms, split by the current share. All its
+// ready backends of both platforms, split by the current Kubernetes percentage. All its
 // routes get the same pool in the same state version, so traffic shifts on
-// every route together. Syncs are serialized: a share or membership change
+// every route together. Syncs are serialized: a percentage or membership change
 // and Run's periodic syncs never interleave (a sync computes its pool and
 // pushes it under one lock, so a stale pool is never pushed after a newer one).
 type Follower struct {
@@ -85,13 +85,13 @@ type Follower struct {
 
 	syncMu sync.Mutex // held across computing and pushing a pool
 
-	mu         sync.Mutex // guards the fields below
-	share      int
-	marathonIn bool
-	init       bool
-	released   bool
-	kick       chan struct{}
-	last       []traffic.Backend
+	mu          sync.Mutex // guards the fields below
+	kubePercent int
+	marathonIn  bool
+	init        bool
+	released    bool
+	kick        chan struct{}
+	last        []traffic.Backend
 }
 
 func (f *Follower) setup() {
@@ -113,13 +113,13 @@ func (f *Follower) names() string {
 	return "routes " + strings.Join(n, ", ")
 }
 
-// Init sets the starting share and Marathon's membership without pushing
+// Init sets the starting Kubernetes percentage and Marathon's membership without pushing
 // (e.g. from a journaled migration, before Run).
-func (f *Follower) Init(share int, marathonIn bool) {
+func (f *Follower) Init(kubePercent int, marathonIn bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.setup()
-	f.share, f.marathonIn = share, marathonIn
+	f.kubePercent, f.marathonIn = kubePercent, marathonIn
 }
 
 // Kick asks Run for a sync soon (a platform reported a change).
@@ -134,13 +134,13 @@ func (f *Follower) Kick() {
 	}
 }
 
-// SetShare gives Kubernetes pct % of the routes' requests and pushes it
-// now. When the push fails the previous share is kept.
-func (f *Follower) SetShare(ctx context.Context, pct int) error {
+// SetKubePercent gives Kubernetes pct % of the routes' requests and pushes it
+// now. When the push fails the previous percentage is kept.
+func (f *Follower) SetKubePercent(ctx context.Context, pct int) error {
 	return f.change(ctx, func() func() {
-		old := f.share
-		f.share = pct
-		return func() { f.share = old }
+		old := f.kubePercent
+		f.kubePercent = pct
+		return func() { f.kubePercent = old }
 	})
 }
 
@@ -195,17 +195,17 @@ func (f *Follower) WaitKubernetes(ctx context.Context) error {
 	}
 }
 
-// Share returns the current Kubernetes share and whether Marathon is in the pool.
-func (f *Follower) Share() (int, bool) {
+// KubePercent returns the current Kubernetes percentage and whether Marathon is in the pool.
+func (f *Follower) KubePercent() (int, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.setup()
-	return f.share, f.marathonIn
+	return f.kubePercent, f.marathonIn
 }
 
 // Pool computes the routes' pool from the sources (no I/O besides them).
 func (f *Follower) Pool(ctx context.Context) ([]traffic.Backend, error) {
-	share, in := f.Share()
+	pct, in := f.KubePercent()
 	var mb, kb []traffic.Backend
 	var err error
 	if in && f.Marathon != nil {
@@ -218,13 +218,13 @@ func (f *Follower) Pool(ctx context.Context) ([]traffic.Backend, error) {
 			return nil, fmt.Errorf("%s: kubernetes backends: %w", f.names(), err)
 		}
 	}
-	if share == 0 {
-		kb = nil // a platform with no share stays out of the pool
+	if pct == 0 {
+		kb = nil // a platform with 0 % stays out of the pool
 	}
-	if share == 100 {
+	if pct == 100 {
 		mb = nil
 	}
-	pool, err := traffic.SplitWeights(mb, kb, share)
+	pool, err := traffic.SplitWeights(mb, kb, pct)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.names(), err)
 	}
@@ -287,7 +287,7 @@ func (f *Follower) ownerName() string {
 // Release hands the routes over to newOwner (e.g. "sync" when a migration
 // ends): their owner becomes newOwner and their pools stay as they are; a
 // route that another owner took meanwhile is left alone. The follower stops
-// pushing: Sync, SetShare and SetMarathon then fail, and Run returns.
+// pushing: Sync, SetKubePercent and SetMarathon then fail, and Run returns.
 // Hand to "sync" only routes `lb sync` derives (marathon-lb labels, Service
 // annotations, app.yaml routes with --apps): it removes a "sync" route
 // whose source it does not know; hand the others to "" (nobody).

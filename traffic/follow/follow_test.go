@@ -68,11 +68,11 @@ func TestPoolFollowsShareAndMembership(t *testing.T) {
 		if err := f.SetMarathon(ctx, tc.marathonIn); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.SetShare(ctx, tc.share); err != nil {
+		if err := f.SetKubePercent(ctx, tc.share); err != nil {
 			t.Fatal(err)
 		}
 		r, _ := p.s.Route("web")
-		got := traffic.Shares(r.Backends)
+		got := traffic.Percents(r.Backends)
 		if len(r.Backends) != tc.backends || len(got) != len(tc.want) {
 			t.Fatalf("share %d: pool %+v", tc.share, r.Backends)
 		}
@@ -105,11 +105,11 @@ func TestPoolRefusesToStarveAPlatform(t *testing.T) {
 	k := backends(traffic.Kubernetes, "10.1.0.2:8080")
 	p := &pusher{}
 	f := &Follower{Routes: []traffic.Route{{Name: "web"}}, Client: p, Marathon: &none, Kubernetes: &k}
-	err := f.SetShare(context.Background(), 50)
+	err := f.SetKubePercent(context.Background(), 50)
 	if err == nil || !strings.Contains(err.Error(), "marathon should receive 50% of the traffic but has no ready backend") {
 		t.Fatalf("err %v", err)
 	}
-	if s, _ := f.Share(); s != 0 || p.pushes != 0 {
+	if s, _ := f.KubePercent(); s != 0 || p.pushes != 0 {
 		t.Fatalf("a refused share was kept (%d) or pushed (%d)", s, p.pushes)
 	}
 	f.Marathon = failing{}
@@ -144,7 +144,7 @@ func TestSerialFollowersNeverOverlap(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f.SetShare(context.Background(), 0); err != nil {
+			if err := f.SetKubePercent(context.Background(), 0); err != nil {
 				t.Error(err)
 			}
 		}()

@@ -20,7 +20,7 @@ func TestAllRoutesShiftInOneVersion(t *testing.T) {
 	f := &Follower{Routes: []traffic.Route{{Name: "web", PathPrefix: "/web"}, {Name: "/demo/web", PathPrefix: "/demo/web"}},
 		Owner: "migrate/web", Client: p, Marathon: &m, Kubernetes: &k}
 	ctx := context.Background()
-	if err := f.SetShare(ctx, 50); err != nil {
+	if err := f.SetKubePercent(ctx, 50); err != nil {
 		t.Fatal(err)
 	}
 	if p.pushes != 1 {
@@ -50,7 +50,7 @@ func TestAllRoutesShiftInOneVersion(t *testing.T) {
 		t.Fatalf("after release: %+v %+v", a, b)
 	}
 	n := p.pushes
-	if err := f.SetShare(ctx, 100); err == nil || !strings.Contains(err.Error(), "released") || p.pushes != n {
+	if err := f.SetKubePercent(ctx, 100); err == nil || !strings.Contains(err.Error(), "released") || p.pushes != n {
 		t.Fatalf("a released follower pushed (%v, %d → %d pushes)", err, n, p.pushes)
 	}
 	done := make(chan struct{})
@@ -93,7 +93,7 @@ func (p *gatedPusher) Update(ctx context.Context, change func(traffic.State) (tr
 }
 
 // TestRunNeverPushesAStalePool interleaves Run's sync with SetMarathon and
-// SetShare: Run's sync computed its pool (Marathon in, share 0) and is
+// SetKubePercent: Run's sync computed its pool (Marathon in, share 0) and is
 // pushing when the executor moves everything to Kubernetes. The stale pool
 // must not land after the new one (Marathon back in the pool after
 // SetMarathon(false)).
@@ -113,7 +113,7 @@ func TestRunNeverPushesAStalePool(t *testing.T) {
 	}
 	changed := make(chan error, 1)
 	go func() {
-		if err := f.SetShare(ctx, 100); err != nil {
+		if err := f.SetKubePercent(ctx, 100); err != nil {
 			changed <- err
 			return
 		}
@@ -130,8 +130,8 @@ func TestRunNeverPushesAStalePool(t *testing.T) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r, _ := p.s.Route("web")
-	if got := traffic.Shares(r.Backends); len(r.Backends) != 1 || got[traffic.Kubernetes] != 100 {
-		t.Fatalf("final pool %+v: a stale sync was pushed after SetShare(100)/SetMarathon(false)", r.Backends)
+	if got := traffic.Percents(r.Backends); len(r.Backends) != 1 || got[traffic.Kubernetes] != 100 {
+		t.Fatalf("final pool %+v: a stale sync was pushed after SetKubePercent(100)/SetMarathon(false)", r.Backends)
 	}
 }
 
