@@ -1,8 +1,8 @@
-// Package lablbsync runs `switchyard lb sync` as a lab component: the lab's
+// Package lbsync runs `switchyard lb sync` as a lab component: the lab's
 // routes (the demo's /demo/<app>, any app labelled for marathon-lb) follow
 // the lab's Marathon and Kubernetes all the time, as they would in
 // production.
-package lablbsync
+package lbsync
 
 import (
 	"context"

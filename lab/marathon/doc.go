@@ -1,4 +1,4 @@
-// Package labmarathon is the lab's Marathon: a faithful implementation of the
+// Package marathon is the lab's Marathon: a faithful implementation of the
 // Marathon v2 REST API (apps, tasks, deployments, groups, queue, events, info)
 // whose tasks are real local processes placed on the lab's loopback nodes, and
 // a Mesos master view (/master/state, /master/slaves) of the same scheduler
@@ -29,4 +29,4 @@
 //
 // It must not reach outside the lab: tasks bind to their node's loopback
 // address, and probes only target task addresses.
-package labmarathon
+package marathon

@@ -1,4 +1,4 @@
-package labmarathon
+package marathon
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-// Package labnginx owns the lab's shared nginx: its process and a small main
+// Package nginx owns the lab's shared nginx: its process and a small main
 // config (rendered from a Go template and validated with `nginx -t` before
 // use) around the load-balancer module of package lb, included exactly as
 // `switchyard lb render` writes it for an operator's nginx. It does not own
@@ -13,7 +13,7 @@
 // request), error.log, nginx.pid and tmp/ (nginx's temp paths). Nothing
 // outside the lab directory is read or written besides the nginx binary and
 // its modules.
-package labnginx
+package nginx
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package labnginx_test
+package nginx_test
 
 import (
 	"bufio"
