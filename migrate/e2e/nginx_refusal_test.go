@@ -13,7 +13,6 @@ import (
 
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/migrate"
-	"github.com/switchyard/switchyard/migrate/edge"
 	"github.com/switchyard/switchyard/traffic"
 	"github.com/switchyard/switchyard/traffic/follow"
 )
@@ -47,20 +46,20 @@ func nginxProcs(t *testing.T) string {
 // master and workers).
 func TestNginxRefusesMidShift(t *testing.T) {
 	for _, tc := range []struct {
-		kind  edge.RefusalKind
+		kind  RefusalKind
 		nginx string // nginx's own words, from its admin API
 	}{
-		{edge.RefuseInvalid, "400 Bad Request: routes["},
-		{edge.RefuseStale, "is not newer than the active version"},
+		{RefuseInvalid, "400 Bad Request: routes["},
+		{RefuseStale, "is not newer than the active version"},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			e := setup(t, time.Second)
-			faults := &edge.NginxFaults{Client: e.lab.LB}
+			faults := &NginxFaults{Client: e.lab.LB}
 			e.lab.Pusher = &follow.Serial{Pusher: faults}
 			name := "ref" + string(tc.kind)
 			p := migrate.Plan{Steps: []int{50, 100}, PausePerStep: time.Second, Soak: time.Second, MaxErrorRate: 0.01, MinRequests: 5}
 			tgt := e.deploy(t, name, nil, p)
-			faults.Arm(edge.Refusal{Kind: tc.kind, Route: name, MinKubePercent: 100})
+			faults.Arm(Refusal{Kind: tc.kind, Route: name, MinKubePercent: 100})
 			procs := nginxProcs(t)
 			res := load(theLab.Config.Nginx.Listen, "/"+name+"/")
 			time.Sleep(time.Second)

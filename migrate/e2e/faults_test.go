@@ -1,4 +1,4 @@
-package edge
+package e2e
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ type Refusal struct {
 	Times          int
 }
 
-// NginxFaults is a fault hook between the followers and the shared nginx
+// NginxFaults (test support of these end-to-end tests, not product code) is a fault hook between the followers and the shared nginx
 // (a follow.Pusher around the real traffic.Fleet): armed with a Refusal,
 // it sends the matching pushes to the real nginx admin API in a form nginx
 // refuses, so tests see the executor's handling of nginx's own refusal
