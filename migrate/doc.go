@@ -5,7 +5,7 @@
 // Marathon, Traffic, Stats, Clock).
 //
 // A migration: Pending → Installing → WaitingReady → Shifting (one step per
-// Plan.Steps percentage: set the weights, watch a pause, judge the gates on
+// Spec.Steps percentage: set the weights, watch a pause, judge the gates on
 // the Kubernetes backends' error rate and p99) → ScalingDownMarathon (its
 // backends leave nginx, drain, then the tasks stop; the definition stays) →
 // Soaking → Finalizing (the Marathon app is removed) → Finalized. A failed

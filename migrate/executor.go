@@ -22,9 +22,9 @@ type App struct {
 	MarathonID string
 	// Route is the app's route name at nginx.
 	Route string
-	// Plan is the migration's plan (used when it starts; a journaled
-	// migration keeps its journaled plan).
-	Plan Plan
+	// Spec is what the migration does (used when it starts; a journaled
+	// migration keeps its journaled spec).
+	Spec Spec
 	// MarathonDefinition is the Marathon app definition journaled with the
 	// plan when the migration starts (empty: read from Marathon then). A
 	// rollback of a finalized migration whose journal lacks one uses it.
@@ -121,7 +121,7 @@ type Executor struct {
 	ActionTimeout time.Duration
 	// RetryBackoff is the pause before a failed rollback action, or a held
 	// action, is retried (default 1 s). The machine bounds the retries of a
-	// failed rollback action (Plan.MaxAttempts); when it gives up the
+	// failed rollback action (Spec.MaxAttempts); when it gives up the
 	// executor stops with an error naming what is left. Holds are retried
 	// until they clear or an operator aborts.
 	RetryBackoff time.Duration
@@ -289,9 +289,9 @@ func (x *Executor) migrate(ctx context.Context, app App, first []Event, spent ma
 		if !s.Phase.Terminal() {
 			x.logf(app.Name, "resuming from the journal: %s", summary(s))
 		}
-		if len(s.Plan.MarathonDefinition) == 0 {
+		if len(s.Spec.MarathonDefinition) == 0 {
 			// Journaled before definitions were: the caller's, if any.
-			s.Plan.MarathonDefinition = app.MarathonDefinition
+			s.Spec.MarathonDefinition = app.MarathonDefinition
 		}
 		events = append([]Event{{Kind: EvRestart, Resume: x.Resume}}, first...)
 	}
@@ -397,8 +397,8 @@ func (x *Executor) backoff(ctx context.Context, cmds <-chan Event) (*Event, erro
 // instance count and the definition (journaled, to create the app again on
 // a rollback of the finalized migration). Start gives it the machine's
 // defaults.
-func (x *Executor) plan(ctx context.Context, app App) (Plan, error) {
-	p := app.Plan
+func (x *Executor) plan(ctx context.Context, app App) (Spec, error) {
+	p := app.Spec
 	if p.MarathonInstances == 0 {
 		n, err := x.Marathon.Instances(ctx, app)
 		if err != nil {
@@ -573,7 +573,7 @@ func (x *Executor) do(ctx context.Context, app App, s State, a Action, timeout t
 			return fail("remove the Marathon app", err)
 		}
 	case ActCreateMarathon:
-		if err := x.Marathon.Create(ctx, app, s.Plan.MarathonDefinition, a.Instances); err != nil {
+		if err := x.Marathon.Create(ctx, app, s.Spec.MarathonDefinition, a.Instances); err != nil {
 			return fail(fmt.Sprintf("create the Marathon app again with %d instances", a.Instances), err)
 		}
 		// Back in the pool at weight 0: set-weights moves traffic to it.

@@ -304,7 +304,7 @@ func openJournal(t *testing.T) *journal.Bolt {
 	return j
 }
 
-var webApp = App{Name: "web", MarathonID: "/web", Route: "web", Plan: Plan{MaxErrorRate: 0.01}}
+var webApp = App{Name: "web", MarathonID: "/web", Route: "web", Spec: Spec{MaxErrorRate: 0.01}}
 
 func TestExecutorMigrates(t *testing.T) {
 	j := openJournal(t)
@@ -593,7 +593,7 @@ func TestExecutorPauseResumeAbort(t *testing.T) {
 		x := newExec(p, j)
 		p.clk.blockFrom(time.Hour) // each step's pause waits for the test
 		a := webApp
-		a.Plan.PausePerStep = time.Hour
+		a.Spec.PausePerStep = time.Hour
 		res := make(chan Result, 1)
 		go func() { res <- x.Migrate(context.Background(), a) }()
 		p.clk.waitBlocked(t, time.Hour) // watching step 5%
@@ -771,8 +771,8 @@ func TestExecutorRevertsFinalized(t *testing.T) {
 			if r := x.Migrate(context.Background(), webApp); r.Err != nil {
 				t.Fatal(r.Err)
 			}
-			if s, _, _ := Latest(j, "web"); string(s.Plan.MarathonDefinition) != string(webDef) {
-				t.Fatalf("journaled definition %s", s.Plan.MarathonDefinition)
+			if s, _, _ := Latest(j, "web"); string(s.Spec.MarathonDefinition) != string(webDef) {
+				t.Fatalf("journaled definition %s", s.Spec.MarathonDefinition)
 			}
 			p.actions = nil
 			r := x.Migrate(context.Background(), webApp, Event{Kind: EvRollback, Reason: "operator: switchyard rollback"})
@@ -800,7 +800,7 @@ func TestExecutorRevertsFinalized(t *testing.T) {
 func TestExecutorRevertDefinition(t *testing.T) {
 	j := openJournal(t)
 	p := finalizedPlatforms(t, j)
-	st := State{App: "web", Phase: Finalized, Plan: Plan{Steps: []int{50, 100}, MarathonInstances: 2, MaxErrorRate: 0.01}, KubePercent: 100, MarathonDown: true}
+	st := State{App: "web", Phase: Finalized, Spec: Spec{Steps: []int{50, 100}, MarathonInstances: 2, MaxErrorRate: 0.01}, KubePercent: 100, MarathonDown: true}
 	data, _ := json.Marshal(st)
 	if err := j.Append(context.Background(), &journal.Entry{App: "web", To: "Finalized", State: data}); err != nil {
 		t.Fatal(err)
@@ -829,7 +829,7 @@ func TestExecutorGivesUp(t *testing.T) {
 	p := newPlatforms(t, j)
 	p.obs, p.failRemove = bad, errors.New("connection refused")
 	a := webApp
-	a.Plan.MaxAttempts = 3
+	a.Spec.MaxAttempts = 3
 	r := newExec(p, j).Migrate(context.Background(), a)
 	want := "migrate web: RollingBack[kubernetes] failed 3 times, last: remove the Kubernetes release: connection refused; run `switchyard rollback web` once it is fixed"
 	if r.Err == nil || r.Err.Error() != want || !r.State.GaveUp {

@@ -88,9 +88,9 @@ const (
 	PlatformMarathon   Platform = "marathon"
 )
 
-// Plan is what a migration does, fixed when it starts (journaled with every
+// Spec is what a migration does, fixed when it starts (journaled with every
 // state, so a restarted executor follows the same plan).
-type Plan struct {
+type Spec struct {
 	// Steps are the Kubernetes traffic percentages, increasing, ending at 100.
 	Steps []int `json:"steps"`
 	// PausePerStep is how long each step is watched before it is judged.
@@ -126,8 +126,8 @@ type Plan struct {
 	MarathonDefinition json.RawMessage `json:"marathonDefinition,omitempty"`
 }
 
-// DefaultMaxObservations and DefaultMaxAttempts are Plan.MaxObservations
-// and Plan.MaxAttempts when the plan gives none (also in a plan journaled
+// DefaultMaxObservations and DefaultMaxAttempts are Spec.MaxObservations
+// and Spec.MaxAttempts when the plan gives none (also in a plan journaled
 // before they existed).
 const (
 	DefaultMaxObservations = 5
@@ -135,7 +135,7 @@ const (
 )
 
 // maxObservations is MaxObservations or its default.
-func (p Plan) maxObservations() int {
+func (p Spec) maxObservations() int {
 	if p.MaxObservations <= 0 {
 		return DefaultMaxObservations
 	}
@@ -143,7 +143,7 @@ func (p Plan) maxObservations() int {
 }
 
 // maxAttempts is MaxAttempts or its default.
-func (p Plan) maxAttempts() int {
+func (p Spec) maxAttempts() int {
 	if p.MaxAttempts <= 0 {
 		return DefaultMaxAttempts
 	}
@@ -153,7 +153,7 @@ func (p Plan) maxAttempts() int {
 // BackSteps are the Kubernetes traffic percentages of the way back from a
 // finalized migration: the steps in reverse, ending at 0 (steps 5, 25, 50,
 // 100 → 50, 25, 5, 0).
-func (p Plan) BackSteps() []int {
+func (p Spec) BackSteps() []int {
 	var out []int
 	for i := len(p.Steps) - 2; i >= 0; i-- {
 		out = append(out, p.Steps[i])
@@ -166,7 +166,7 @@ func (p Plan) BackSteps() []int {
 var DefaultSteps = []int{5, 25, 50, 100}
 
 // Check reports a plan that cannot be followed.
-func (p Plan) Check() error {
+func (p Spec) Check() error {
 	if len(p.Steps) == 0 {
 		return fmt.Errorf("steps: empty (want increasing percentages ending at 100, e.g. %v)", DefaultSteps)
 	}
@@ -210,9 +210,9 @@ type State struct {
 	App string `json:"app"`
 	// Phase is where the migration stands.
 	Phase Phase `json:"phase"`
-	// Plan is fixed at the start.
-	Plan Plan `json:"plan"`
-	// Step indexes Plan.Steps while Shifting (Plan.BackSteps() while
+	// Spec is fixed at the start.
+	Spec Spec `json:"plan"`
+	// Step indexes Spec.Steps while Shifting (Spec.BackSteps() while
 	// ShiftingBack).
 	Step int `json:"step"`
 	// Applied is true once the current step's weights are in nginx.
@@ -233,7 +233,7 @@ type State struct {
 	Paused bool `json:"paused,omitempty"`
 	// Attempts counts failed attempts of the current rollback action.
 	Attempts int `json:"attempts,omitempty"`
-	// GaveUp is true once that action failed Plan.MaxAttempts times: the
+	// GaveUp is true once that action failed Spec.MaxAttempts times: the
 	// state has no action (Reason says what is left) until an executor
 	// restarts the migration (EvRestart), which attempts it again.
 	GaveUp bool `json:"gaveUp,omitempty"`
@@ -369,14 +369,14 @@ func (a Action) String() string {
 // machine's defaults (DefaultSteps when p names no steps; MaxObservations
 // and MaxAttempts take theirs where they are used), or why p cannot be
 // followed.
-func Start(app string, p Plan) (State, error) {
+func Start(app string, p Spec) (State, error) {
 	if len(p.Steps) == 0 {
 		p.Steps = slices.Clone(DefaultSteps)
 	}
 	if err := p.Check(); err != nil {
 		return State{}, fmt.Errorf("plan: %w", err)
 	}
-	return State{App: app, Phase: Pending, Plan: p}, nil
+	return State{App: app, Phase: Pending, Spec: p}, nil
 }
 
 // Actions returns what must be done in state s (at most one action: a
@@ -404,14 +404,14 @@ func Actions(s State) []Action {
 		if s.Phase == ShiftingBack {
 			pf = PlatformMarathon
 		}
-		return one(Action{Kind: ActObserve, Wait: s.Plan.PausePerStep, Platform: pf})
+		return one(Action{Kind: ActObserve, Wait: s.Spec.PausePerStep, Platform: pf})
 	case ScalingDownMarathon:
 		return one(Action{Kind: ActScaleMarathon, Instances: 0})
 	case Soaking:
 		if s.Paused {
 			return nil
 		}
-		return one(Action{Kind: ActWait, Wait: s.Plan.Soak})
+		return one(Action{Kind: ActWait, Wait: s.Spec.Soak})
 	case Finalizing:
 		return one(Action{Kind: ActDeleteMarathon})
 	case RollingBack:
@@ -419,12 +419,12 @@ func Actions(s State) []Action {
 		case StageWeights:
 			return one(Action{Kind: ActSetWeights, KubePercent: 0})
 		case StageMarathon:
-			return one(Action{Kind: ActScaleMarathon, Instances: s.Plan.MarathonInstances})
+			return one(Action{Kind: ActScaleMarathon, Instances: s.Spec.MarathonInstances})
 		case StageKubernetes:
 			return one(Action{Kind: ActRemoveKubernetes})
 		}
 	case RecreatingMarathon:
-		return one(Action{Kind: ActCreateMarathon, Instances: s.Plan.MarathonInstances})
+		return one(Action{Kind: ActCreateMarathon, Instances: s.Spec.MarathonInstances})
 	case RemovingKubernetes:
 		return one(Action{Kind: ActRemoveKubernetes})
 	case ReturningToKubernetes:
@@ -492,7 +492,7 @@ func next(s State, ev Event) (State, error) {
 		if ev.Kind != EvRollback {
 			return s, ended(s)
 		}
-		if len(s.Plan.MarathonDefinition) == 0 {
+		if len(s.Spec.MarathonDefinition) == 0 {
 			return s, ErrNoMarathonDefinition
 		}
 		return revert(s, ev.Reason), nil
@@ -620,7 +620,7 @@ func restart(s State, policy ResumePolicy) (State, error) {
 // MaxAttempts failed; then the migration gives up, saying what is left.
 func retry(s State) State {
 	s.Attempts++
-	if s.Attempts >= s.Plan.maxAttempts() {
+	if s.Attempts >= s.Spec.maxAttempts() {
 		s.Reason = fmt.Sprintf("%s failed %d times, last: %s; run `switchyard rollback %s` once it is fixed", Label(s), s.Attempts, s.Reason, s.App)
 		s.GaveUp = true
 	}
@@ -646,7 +646,7 @@ func done(s State) (State, error) {
 	case Installing:
 		s.Phase = WaitingReady
 	case WaitingReady:
-		s.Phase, s.Step, s.KubePercent, s.Applied, s.Observations = Shifting, 0, s.Plan.Steps[0], false, 0
+		s.Phase, s.Step, s.KubePercent, s.Applied, s.Observations = Shifting, 0, s.Spec.Steps[0], false, 0
 	case Shifting:
 		if s.Applied {
 			return s, errWatching
@@ -705,22 +705,22 @@ func judge(s State, obs Observation) State {
 	if s.Phase == ShiftingBack {
 		pf, step = "Marathon", fmt.Sprintf("back step marathon %d%%", 100-s.KubePercent)
 	}
-	if obs.Requests < s.Plan.MinRequests {
-		if s.Observations < s.Plan.maxObservations() {
-			s.Reason = fmt.Sprintf("%s: %d of %d requests needed to judge, watching again", step, obs.Requests, s.Plan.MinRequests)
+	if obs.Requests < s.Spec.MinRequests {
+		if s.Observations < s.Spec.maxObservations() {
+			s.Reason = fmt.Sprintf("%s: %d of %d requests needed to judge, watching again", step, obs.Requests, s.Spec.MinRequests)
 			return s
 		}
-		return gateFailed(s, fmt.Sprintf("%s: only %d requests reached %s in %d pauses, %d needed to judge the gates", step, obs.Requests, pf, s.Observations, s.Plan.MinRequests))
+		return gateFailed(s, fmt.Sprintf("%s: only %d requests reached %s in %d pauses, %d needed to judge the gates", step, obs.Requests, pf, s.Observations, s.Spec.MinRequests))
 	}
-	if obs.ErrorRate > s.Plan.MaxErrorRate {
-		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at %s: %s answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", step, pf, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Plan.MaxErrorRate))
+	if obs.ErrorRate > s.Spec.MaxErrorRate {
+		return gateFailed(s, fmt.Sprintf("gate maxErrorRate failed at %s: %s answered %d of %d requests with 5xx (%.2f%% > %.2f%%)", step, pf, obs.Errors, obs.Requests, 100*obs.ErrorRate, 100*s.Spec.MaxErrorRate))
 	}
-	if s.Plan.MaxP99 > 0 && obs.P99 > s.Plan.MaxP99 {
-		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at %s: %s p99 %s > %s", step, pf, obs.P99, s.Plan.MaxP99))
+	if s.Spec.MaxP99 > 0 && obs.P99 > s.Spec.MaxP99 {
+		return gateFailed(s, fmt.Sprintf("gate maxP99Latency failed at %s: %s p99 %s > %s", step, pf, obs.P99, s.Spec.MaxP99))
 	}
 	s.Reason = fmt.Sprintf("%s passed: %d requests, %.2f%% 5xx, p99 %s", step, obs.Requests, 100*obs.ErrorRate, obs.P99)
 	if s.Phase == ShiftingBack {
-		back := s.Plan.BackSteps()
+		back := s.Spec.BackSteps()
 		if s.Step < len(back)-1 {
 			s.Step++
 			s.KubePercent, s.Applied, s.Observations = back[s.Step], false, 0
@@ -729,9 +729,9 @@ func judge(s State, obs Observation) State {
 		s.Phase, s.Applied, s.Observations = RemovingKubernetes, false, 0
 		return s
 	}
-	if s.Step < len(s.Plan.Steps)-1 {
+	if s.Step < len(s.Spec.Steps)-1 {
 		s.Step++
-		s.KubePercent, s.Applied, s.Observations = s.Plan.Steps[s.Step], false, 0
+		s.KubePercent, s.Applied, s.Observations = s.Spec.Steps[s.Step], false, 0
 		return s
 	}
 	s.Phase, s.MarathonDown = ScalingDownMarathon, true
@@ -743,7 +743,7 @@ func gateFailed(s State, reason string) State {
 	if s.Phase == ShiftingBack {
 		return returnToKubernetes(s)
 	}
-	if s.Plan.ManualRollback {
+	if s.Spec.ManualRollback {
 		s.Paused = true
 		s.Reason += " (held for an operator: resume, or rollback)"
 		return s
@@ -785,7 +785,7 @@ func revert(s State, reason string) State {
 	if reason == "" {
 		reason = "operator: rollback"
 	}
-	return State{App: s.App, Phase: RecreatingMarathon, Plan: s.Plan, KubePercent: 100, MarathonDown: true, Reason: reason, Cause: reason}
+	return State{App: s.App, Phase: RecreatingMarathon, Spec: s.Spec, KubePercent: 100, MarathonDown: true, Reason: reason, Cause: reason}
 }
 
 // nextBack is the transition function of the reverse migration (pause,
@@ -817,7 +817,7 @@ func doneBack(s State) (State, error) {
 	switch s.Phase {
 	case RecreatingMarathon:
 		s.Phase, s.MarathonDown = ShiftingBack, false
-		s.Step, s.KubePercent, s.Applied, s.Observations = 0, s.Plan.BackSteps()[0], false, 0
+		s.Step, s.KubePercent, s.Applied, s.Observations = 0, s.Spec.BackSteps()[0], false, 0
 	case ShiftingBack:
 		if s.Applied {
 			return s, errWatching

@@ -12,8 +12,8 @@ import (
 	"pgregory.net/rapid"
 )
 
-func testPlan() Plan {
-	return Plan{Steps: []int{5, 25, 50, 100}, PausePerStep: time.Second, Soak: 2 * time.Second, MaxErrorRate: 0.01, MaxP99: 500 * time.Millisecond, MarathonInstances: 2,
+func testPlan() Spec {
+	return Spec{Steps: []int{5, 25, 50, 100}, PausePerStep: time.Second, Soak: 2 * time.Second, MaxErrorRate: 0.01, MaxP99: 500 * time.Millisecond, MarathonInstances: 2,
 		MarathonDefinition: json.RawMessage(`{"id":"/web"}`)}
 }
 
@@ -21,7 +21,7 @@ func testPlan() Plan {
 // RollingBack), keyed by a readable name.
 func states() map[string]State {
 	p := testPlan()
-	base := func(ph Phase) State { return State{App: "web", Phase: ph, Plan: p} }
+	base := func(ph Phase) State { return State{App: "web", Phase: ph, Spec: p} }
 	m := map[string]State{}
 	m["pending"] = base(Pending)
 	m["installing"] = base(Installing)
@@ -50,7 +50,7 @@ func states() map[string]State {
 	m["finalizing"] = s
 	s.Phase = Finalized
 	m["finalized"] = s
-	s.Plan.MarathonDefinition = nil
+	s.Spec.MarathonDefinition = nil
 	m["finalized-nodef"] = s
 	// The way back of a finalized migration (back steps 50, 25, 5, 0).
 	b := base(RecreatingMarathon)
@@ -277,7 +277,7 @@ func TestGiveUp(t *testing.T) {
 	fail := Event{Kind: EvFailed, Reason: "remove the Kubernetes release: connection refused"}
 	for _, name := range []string{"rb-kubernetes", "removing-kubernetes", "return-delete"} {
 		s := sts[name]
-		s.Plan.MaxAttempts = 3
+		s.Spec.MaxAttempts = 3
 		label := Label(s)
 		for i := 1; i < 3; i++ {
 			s, _, _ = Next(s, fail)
@@ -375,18 +375,18 @@ func TestGates(t *testing.T) {
 	s := states()["shift-watching"]
 	for _, tc := range []struct {
 		name string
-		plan func(*Plan)
+		plan func(*Spec)
 		obs  Observation
 		want string
 	}{
 		{"error rate", nil, bad, "gate maxErrorRate failed at step 25%: Kubernetes answered 10 of 100 requests with 5xx (10.00% > 1.00%)"},
 		{"p99", nil, slow, "gate maxP99Latency failed at step 25%: Kubernetes p99 1s > 500ms"},
-		{"too few requests", func(p *Plan) { p.MinRequests = 50 }, Observation{Requests: 3}, "step 25%: 3 of 50 requests needed to judge, watching again"},
-		{"held", func(p *Plan) { p.ManualRollback = true }, bad, "(held for an operator: resume, or rollback)"},
+		{"too few requests", func(p *Spec) { p.MinRequests = 50 }, Observation{Requests: 3}, "step 25%: 3 of 50 requests needed to judge, watching again"},
+		{"held", func(p *Spec) { p.ManualRollback = true }, bad, "(held for an operator: resume, or rollback)"},
 	} {
 		st := s
 		if tc.plan != nil {
-			tc.plan(&st.Plan)
+			tc.plan(&st.Spec)
 		}
 		got, _, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
 		if !strings.Contains(got.Reason, tc.want) {
@@ -395,7 +395,7 @@ func TestGates(t *testing.T) {
 	}
 	// Not enough traffic for MaxObservations pauses: rolled back.
 	st := s
-	st.Plan.MinRequests, st.Plan.MaxObservations = 50, 3
+	st.Spec.MinRequests, st.Spec.MaxObservations = 50, 3
 	for i := 0; i < 3; i++ {
 		st, _, _ = Next(st, Event{Kind: EvObserved, Obs: Observation{Requests: 1}})
 	}
@@ -420,7 +420,7 @@ func TestGatesBack(t *testing.T) {
 		{"passed", false, good, "back step marathon 75% passed: 100 requests", ShiftingBack},
 	} {
 		st := states()["back-watching"]
-		st.Plan.ManualRollback = tc.manual
+		st.Spec.ManualRollback = tc.manual
 		got, _, _ := Next(st, Event{Kind: EvObserved, Obs: tc.obs})
 		if got.Phase != tc.phase || !strings.Contains(got.Reason, tc.want) {
 			t.Errorf("%s: %s %q, want %s %q", tc.name, describe(got), got.Reason, tc.phase, tc.want)
@@ -451,7 +451,7 @@ func TestBackSteps(t *testing.T) {
 		{[]int{100}, []int{0}},
 		{[]int{50, 100}, []int{50, 0}},
 	} {
-		if got := (Plan{Steps: tc.steps}).BackSteps(); !reflect.DeepEqual(got, tc.want) {
+		if got := (Spec{Steps: tc.steps}).BackSteps(); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%v: %v, want %v", tc.steps, got, tc.want)
 		}
 	}
@@ -482,24 +482,24 @@ func TestLabel(t *testing.T) {
 // TestStart: the machine gives a new migration's plan its defaults and
 // checks it.
 func TestStart(t *testing.T) {
-	s, err := Start("web", Plan{MarathonInstances: 2, MaxErrorRate: 0.01})
-	if err != nil || s.Phase != Pending || s.App != "web" || !reflect.DeepEqual(s.Plan.Steps, DefaultSteps) {
+	s, err := Start("web", Spec{MarathonInstances: 2, MaxErrorRate: 0.01})
+	if err != nil || s.Phase != Pending || s.App != "web" || !reflect.DeepEqual(s.Spec.Steps, DefaultSteps) {
 		t.Fatalf("%+v %v", s, err)
 	}
-	s.Plan.Steps[0] = 1
+	s.Spec.Steps[0] = 1
 	if DefaultSteps[0] != 5 {
 		t.Fatalf("the plan shares DefaultSteps: %v", DefaultSteps)
 	}
-	if _, err := Start("web", Plan{Steps: []int{5, 50}, MarathonInstances: 2}); err == nil || err.Error() != "plan: steps: last step is 50, must be 100" {
+	if _, err := Start("web", Spec{Steps: []int{5, 50}, MarathonInstances: 2}); err == nil || err.Error() != "plan: steps: last step is 50, must be 100" {
 		t.Fatalf("bad plan: %v", err)
 	}
-	if _, err := Start("web", Plan{}); err == nil || !strings.Contains(err.Error(), "plan: marathonInstances: 0") {
+	if _, err := Start("web", Spec{}); err == nil || !strings.Contains(err.Error(), "plan: marathonInstances: 0") {
 		t.Fatalf("no instances: %v", err)
 	}
 	// A step without enough traffic is watched DefaultMaxObservations
 	// pauses when the plan does not say.
 	st := states()["shift-watching"]
-	st.Plan.MinRequests = 50
+	st.Spec.MinRequests = 50
 	for i := 1; i <= DefaultMaxObservations; i++ {
 		if st.Phase != Shifting {
 			t.Fatalf("rolled back after %d thin pauses", i-1)
@@ -520,7 +520,7 @@ func TestPlanCheck(t *testing.T) {
 		{nil, 1, "steps: empty"}, {[]int{5, 5, 100}, 1, "steps[1]: 5 must be greater than 5"},
 		{[]int{5, 50}, 1, "last step is 50"}, {[]int{100}, 0, "marathonInstances: 0"}, {[]int{10, 100}, 2, ""},
 	} {
-		err := Plan{Steps: tc.steps, MarathonInstances: tc.inst}.Check()
+		err := Spec{Steps: tc.steps, MarathonInstances: tc.inst}.Check()
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%v/%d: %v, want %q", tc.steps, tc.inst, err, tc.want)
 		}
@@ -659,7 +659,7 @@ func TestProperty(t *testing.T) {
 					}
 				}
 			}
-			if n.GaveUp && (!n.Phase.Retries() || len(Actions(n)) != 0 || n.Attempts < n.Plan.maxAttempts() || n.Retrying()) {
+			if n.GaveUp && (!n.Phase.Retries() || len(Actions(n)) != 0 || n.Attempts < n.Spec.maxAttempts() || n.Retrying()) {
 				t.Fatalf("%s: gave up outside a way back that cannot be left, or with an action", describe(n))
 			}
 			s = n

@@ -83,7 +83,7 @@ func run(conns, napps, parallel int, pause time.Duration) error {
 		return err
 	}
 	defer j.Close()
-	plan := migrate.Plan{Steps: migrate.DefaultSteps, PausePerStep: pause, Soak: time.Second, MaxErrorRate: 0.01}
+	plan := migrate.Spec{Steps: migrate.DefaultSteps, PausePerStep: pause, Soak: time.Second, MaxErrorRate: 0.01}
 	x := el.Executor(j)
 	x.Drain = time.Second
 	tt := &timedTraffic{Traffic: x.Traffic}
@@ -139,7 +139,7 @@ func run(conns, napps, parallel int, pause time.Duration) error {
 	return nil
 }
 
-func deploy(ctx context.Context, el *edge.Edges, j journal.Journal, name string, plan migrate.Plan) (edge.Target, error) {
+func deploy(ctx context.Context, el *edge.Edges, j journal.Journal, name string, plan migrate.Spec) (edge.Target, error) {
 	app, tgt, err := edgetest.DemoApp(name, "bench", 2, nil, plan)
 	if err != nil {
 		return tgt, err
@@ -159,7 +159,7 @@ func deploy(ctx context.Context, el *edge.Edges, j journal.Journal, name string,
 	return tgt, f.SetKubePercent(ctx, 0)
 }
 
-func wave(ctx context.Context, l *labtest.Lab, el *edge.Edges, j journal.Journal, n, parallel int, plan migrate.Plan, one time.Duration) error {
+func wave(ctx context.Context, l *labtest.Lab, el *edge.Edges, j journal.Journal, n, parallel int, plan migrate.Spec, one time.Duration) error {
 	fmt.Fprintf(os.Stderr, "deploying %d apps on Marathon...\n", n)
 	var apps []migrate.App
 	for i := 0; i < n; i++ {

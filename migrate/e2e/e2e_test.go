@@ -57,7 +57,7 @@ func setup(t *testing.T, pause time.Duration) *env {
 
 // deploy deploys the demo app (edgetest.DemoApp) on Marathon and routes it
 // through nginx (Marathon only).
-func (e *env) deploy(t *testing.T, name string, kubeEnv map[string]string, p migrate.Plan) edge.Target {
+func (e *env) deploy(t *testing.T, name string, kubeEnv map[string]string, p migrate.Spec) edge.Target {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -102,7 +102,7 @@ func load(lbAddr, path string) *loadgen.Load {
 	return loadgen.Start(context.Background(), loadConfig(lbAddr, path))
 }
 
-var plan = migrate.Plan{PausePerStep: 2 * time.Second, Soak: time.Second, MaxErrorRate: 0.01, MinRequests: 5}
+var plan = migrate.Spec{PausePerStep: 2 * time.Second, Soak: time.Second, MaxErrorRate: 0.01, MinRequests: 5}
 
 // TestMigrateZeroFailed migrates a demo app from the lab's Marathon to its
 // Kubernetes under steady keep-alive load (GET and POST, no retries) and

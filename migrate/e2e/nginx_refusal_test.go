@@ -57,7 +57,7 @@ func TestNginxRefusesMidShift(t *testing.T) {
 			faults := &NginxFaults{Client: e.lab.LB}
 			e.lab.Pusher = &follow.Serial{Pusher: faults}
 			name := "ref" + string(tc.kind)
-			p := migrate.Plan{Steps: []int{50, 100}, PausePerStep: time.Second, Soak: time.Second, MaxErrorRate: 0.01, MinRequests: 5}
+			p := migrate.Spec{Steps: []int{50, 100}, PausePerStep: time.Second, Soak: time.Second, MaxErrorRate: 0.01, MinRequests: 5}
 			tgt := e.deploy(t, name, nil, p)
 			faults.Arm(Refusal{Kind: tc.kind, Route: name, MinKubePercent: 100})
 			procs := nginxProcs(t)

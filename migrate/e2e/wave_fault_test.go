@@ -45,7 +45,7 @@ func loads(lb string, routes []string, rate int) func() (sent, failed int64, err
 // every route: all finalized, no failed request; total time next to one app's.
 func TestWave(t *testing.T) {
 	e := setup(t, time.Second)
-	p := migrate.Plan{PausePerStep: time.Second, Soak: 500 * time.Millisecond, MaxErrorRate: 0.01, Steps: []int{25, 100}}
+	p := migrate.Spec{PausePerStep: time.Second, Soak: 500 * time.Millisecond, MaxErrorRate: 0.01, Steps: []int{25, 100}}
 	var apps []migrate.App
 	var routes []string
 	for i := 0; i < 4; i++ {

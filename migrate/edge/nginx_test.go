@@ -161,7 +161,7 @@ func (r *rig) load(ctx context.Context) <-chan loadgen.Result {
 }
 
 var webApp = migrate.App{Name: "web", MarathonID: "/web", Route: "web",
-	Plan: migrate.Plan{PausePerStep: 1500 * time.Millisecond, Soak: 500 * time.Millisecond, MaxErrorRate: 0.01, MinRequests: 10}}
+	Spec: migrate.Spec{PausePerStep: 1500 * time.Millisecond, Soak: 500 * time.Millisecond, MaxErrorRate: 0.01, MinRequests: 10}}
 
 // TestMigrationThroughNginxLosesNothing migrates an app served by
 // demo-app instances through the real nginx (follower, Lua balancer,

@@ -19,8 +19,8 @@ import (
 
 // PlanFromSpec is the migration plan of an app.yaml: its migration gates,
 // else appspec's defaults.
-func PlanFromSpec(s *appspec.Spec) migrate.Plan {
-	p := migrate.Plan{Steps: appspec.DefaultSteps, PausePerStep: appspec.DefaultPausePerStep, Soak: appspec.DefaultSoak, MaxErrorRate: appspec.DefaultMaxErrorRate}
+func PlanFromSpec(s *appspec.Spec) migrate.Spec {
+	p := migrate.Spec{Steps: appspec.DefaultSteps, PausePerStep: appspec.DefaultPausePerStep, Soak: appspec.DefaultSoak, MaxErrorRate: appspec.DefaultMaxErrorRate}
 	if m := s.Migration; m != nil {
 		if len(m.Steps) > 0 {
 			p.Steps = m.Steps
@@ -70,7 +70,7 @@ func TargetFromSpec(s *appspec.Spec, ns string, planned *appspec.Resources) (Tar
 		cp.Resources = planned
 		spec = &cp
 	}
-	t := Target{App: migrate.App{Name: s.Name, MarathonID: s.Marathon.App.ID, Route: s.Name, Plan: PlanFromSpec(s)},
+	t := Target{App: migrate.App{Name: s.Name, MarathonID: s.Marathon.App.ID, Route: s.Name, Spec: PlanFromSpec(s)},
 		Namespace: ns, PathPrefix: s.RoutePath()}
 	if s.Route != nil {
 		t.Host = s.Route.Host

@@ -21,7 +21,7 @@ import (
 // a readiness probe, Service), for tests and benchmarks on the lab.
 // kubeEnv adds environment to the Kubernetes version only (e.g.
 // DEMO_FAIL_RATE for a bad release).
-func DemoApp(name, ns string, instances int, kubeEnv map[string]string, plan migrate.Plan) (*marathon.App, edge.Target, error) {
+func DemoApp(name, ns string, instances int, kubeEnv map[string]string, plan migrate.Spec) (*marathon.App, edge.Target, error) {
 	id := "/" + ns + "/" + name
 	def := fmt.Sprintf(`{"id": %q, "instances": %d, "cpus": 0.02, "mem": 16,
 	  "container": {"type": "DOCKER", "docker": {"image": "switchyard/demo-app:1"}},
@@ -83,6 +83,6 @@ spec:
 	if err != nil {
 		return nil, edge.Target{}, err
 	}
-	return &a, edge.Target{App: migrate.App{Name: name, MarathonID: id, Route: name, Plan: plan}, Objects: objs,
+	return &a, edge.Target{App: migrate.App{Name: name, MarathonID: id, Route: name, Spec: plan}, Objects: objs,
 		Namespace: ns, Service: name, PathPrefix: "/" + name}, nil
 }
