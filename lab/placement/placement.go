@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/switchyard/switchyard/mesos"
 )
 
 // Place chooses the agent for one task of req.AppID among agents, as
@@ -394,20 +396,7 @@ func normalize(rs []PortRange) []PortRange {
 	if len(rs) == 0 {
 		return nil
 	}
-	s := append([]PortRange(nil), rs...)
-	sort.Slice(s, func(i, j int) bool { return s[i].Begin < s[j].Begin })
-	out := []PortRange{s[0]}
-	for _, r := range s[1:] {
-		last := &out[len(out)-1]
-		if r.Begin <= last.End+1 {
-			if r.End > last.End {
-				last.End = r.End
-			}
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
+	return mesos.Ranges(rs).Normalize()
 }
 
 func inRanges(rs []PortRange, p int) bool {

@@ -12,6 +12,9 @@ package placement
 import (
 	"fmt"
 	"math"
+
+	"github.com/switchyard/switchyard/marathon"
+	"github.com/switchyard/switchyard/mesos"
 )
 
 // Resources is an amount of agent resources in Mesos units (cpus, MiB). Its
@@ -32,14 +35,9 @@ func (r Resources) Add(o Resources) Resources {
 	return Resources{CPUs: r.CPUs + o.CPUs, Mem: r.Mem + o.Mem, Disk: r.Disk + o.Disk, GPUs: r.GPUs + o.GPUs}
 }
 
-// PortRange is an inclusive range of host ports an agent offers. Its fields
-// match labconfig.PortRange.
-type PortRange struct {
-	// Begin is the first port of the range.
-	Begin int `json:"begin"`
-	// End is the last port of the range (inclusive).
-	End int `json:"end"`
-}
+// PortRange is an inclusive range of host ports an agent offers: a Mesos
+// range (its fields match labconfig.PortRange).
+type PortRange = mesos.Range
 
 // Running is a running or staged task on an agent, as constraints see it.
 type Running struct {
@@ -95,15 +93,16 @@ type Decision struct {
 	Ports []int
 }
 
-// The constraint operators Marathon supports (Constraint.Operator).
+// The constraint operators Marathon supports (Constraint.Operator): the
+// Marathon client's.
 const (
-	OpUnique  = "UNIQUE"
-	OpCluster = "CLUSTER"
-	OpGroupBy = "GROUP_BY"
-	OpLike    = "LIKE"
-	OpUnlike  = "UNLIKE"
-	OpMaxPer  = "MAX_PER"
-	OpIs      = "IS"
+	OpUnique  = marathon.OpUnique
+	OpCluster = marathon.OpCluster
+	OpGroupBy = marathon.OpGroupBy
+	OpLike    = marathon.OpLike
+	OpUnlike  = marathon.OpUnlike
+	OpMaxPer  = marathon.OpMaxPer
+	OpIs      = marathon.OpIs
 )
 
 // HostnameField is the constraint field that means the agent's hostname;
