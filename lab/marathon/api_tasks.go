@@ -30,6 +30,12 @@ func (s *Server) appTasks(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 	}
+	s.writeTasks(w, r, tasks)
+}
+
+// writeTasks answers a task list: text/plain when asked (as Marathon's
+// /v2/tasks does for marathon-lb's older clients), else JSON {"tasks": [...]}.
+func (s *Server) writeTasks(w http.ResponseWriter, r *http.Request, tasks []*taskState) {
 	if wantsText(r) {
 		s.writeTasksText(w, tasks)
 		return
@@ -102,15 +108,7 @@ func (s *Server) handleTasks(w http.ResponseWriter, r *http.Request) {
 			tasks = append(tasks, t)
 		}
 	}
-	if wantsText(r) {
-		s.writeTasksText(w, tasks)
-		return
-	}
-	out := []marathon.Task{}
-	for _, t := range tasks {
-		out = append(out, s.renderTask(t))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
+	s.writeTasks(w, r, tasks)
 }
 
 func (s *Server) handleTasksDelete(w http.ResponseWriter, r *http.Request) {
