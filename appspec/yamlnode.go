@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/suggest"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -131,37 +133,11 @@ func lastKey(path string) string {
 func unknownFix(key string, known []string) string {
 	sorted := append([]string(nil), known...)
 	sort.Strings(sorted)
-	best, bestD := "", 1<<30
-	for _, k := range sorted {
-		if d := distance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
+	best, bestD := suggest.Closest(key, sorted)
 	if best != "" && (bestD <= 2 || bestD <= len(key)/3) {
 		return fmt.Sprintf("did you mean %q? (known fields: %s)", best, strings.Join(sorted, ", "))
 	}
 	return "remove it; known fields: " + strings.Join(sorted, ", ")
-}
-
-// distance is the Levenshtein distance.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {

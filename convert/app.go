@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -99,7 +100,7 @@ func convertApp(app *marathon.App, id, path, name string, o Options) (*Release, 
 	for _, d := range app.Dependencies {
 		set[newNamer(nil).name(absID(d, parentOf(id)))] = true
 	}
-	deps = sortedKeys(set)
+	deps = slices.Sorted(maps.Keys(set))
 	return convertAppWith(app, id, path, name, o, deps)
 }
 
@@ -137,7 +138,7 @@ func convertAppWith(app *marathon.App, id, path, name string, o Options, deps []
 		c.env.literal("MARATHON_APP_RESOURCE_GPUS", strconv.Itoa(*app.GPUs), "the app's gpus", false)
 	}
 	if len(app.Labels) > 0 {
-		keys := sortedKeys(app.Labels)
+		keys := slices.Sorted(maps.Keys(app.Labels))
 		c.env.literal("MARATHON_APP_LABELS", strings.Join(keys, " "), "the app's label names", false)
 		for _, k := range keys {
 			c.env.literal("MARATHON_APP_LABEL_"+envName(k), app.Labels[k], "label "+k, false)
@@ -171,15 +172,6 @@ func convertAppWith(app *marathon.App, id, path, name string, o Options, deps []
 	}
 	coverage(&c.rec, app)
 	return rel, SourceReport{ID: id, Kind: "app", Path: path, Release: name, Entries: c.rec.entries}, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // containerImage converts container.type/docker.
@@ -619,7 +611,7 @@ func portSuffix(pp string) string {
 // others as a Service annotation.
 func (c *appConv) portLabels(pp string, p *port, svc string) {
 	rest := map[string]string{}
-	for _, k := range sortedKeys(p.labels) {
+	for _, k := range slices.Sorted(maps.Keys(p.labels)) {
 		v := p.labels[k]
 		lp := joinKey(pp+".labels", k)
 		if strings.HasPrefix(k, "VIP_") {
@@ -709,7 +701,7 @@ func (c *appConv) command() {
 func (c *appConv) environment() {
 	user := map[string]bool{}
 	var env []corev1.EnvVar
-	for _, k := range sortedKeys(c.app.Env) {
+	for _, k := range slices.Sorted(maps.Keys(c.app.Env)) {
 		v := c.app.Env[k]
 		p := joinKey("env", k)
 		if !validEnvName(k) {
@@ -730,7 +722,7 @@ func (c *appConv) environment() {
 		env = append(env, corev1.EnvVar{Name: k, Value: escapeDollar(v.Value)})
 		c.rec.conv(p, c.ctr+".env["+k+"]", "")
 	}
-	for _, k := range sortedKeys(c.app.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(c.app.Secrets)) {
 		if _, ok := c.secretUse(k); !ok {
 			n, _ := secretTarget(c.app.Secrets[k].Source)
 			c.rec.approx(joinKey("secrets", k), "", "declared but used by no env or volume: Secret "+n+" is not referenced", "")

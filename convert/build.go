@@ -3,6 +3,8 @@ package convert
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +39,7 @@ func resourceGi(n int64) *resource.Quantity {
 // annotations; valid labels stay labels (keys sanitized when needed);
 // values that cannot be label values become annotations.
 func metaLabels(rec *recorder, name string, labels map[string]string, objLabels, annotations, routeAnn map[string]string, svcTarget string) {
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		v := labels[k]
 		p := joinKey("labels", k)
 		if strings.HasPrefix(k, "HAPROXY_") {
@@ -257,7 +259,7 @@ func (c *appConv) meta(labels, ann map[string]string) metav1.ObjectMeta {
 
 func sortedSecrets(m map[string]SecretRef) []SecretRef {
 	var out []SecretRef
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, m[k])
 	}
 	return out
@@ -293,7 +295,7 @@ func coverage(rec *recorder, v any) {
 				empty = append(empty, path)
 				return
 			}
-			for _, k := range sortedKeys(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				walk(joinKey(path, k), x[k])
 			}
 		case []any:

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -113,7 +114,7 @@ func Definition(def *marathon.Definition, opts Options) (*Result, error) {
 			if g.ScaleBy != nil {
 				rec.unsup("scaleBy", "a one-time scaling command, not a definition", "scale the Deployments after migrating")
 			}
-			for _, k := range sortedKeys(g.Unknown) {
+			for _, k := range slices.Sorted(maps.Keys(g.Unknown)) {
 				rec.unsup(joinKey("", k), "unknown field of the group", "check the spelling against Marathon's API")
 			}
 			groupApps[gid] = below
@@ -154,7 +155,7 @@ func Definition(def *marathon.Definition, opts Options) (*Result, error) {
 				set[nm.name(t)] = true
 			}
 		}
-		depNames[i] = sortedKeys(set)
+		depNames[i] = slices.Sorted(maps.Keys(set))
 	}
 	order, err := topoOrder(depIdx)
 	if err != nil {

@@ -2,6 +2,8 @@ package convert
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -84,7 +86,7 @@ func convertPod(pod *marathon.Pod, id, path, name string, o Options) (*Release, 
 	}
 	podEnv := map[string]bool{}
 	var sharedEnv []corev1.EnvVar
-	for _, k := range sortedKeys(pod.Environment) {
+	for _, k := range slices.Sorted(maps.Keys(pod.Environment)) {
 		if ev, ok := c.envVar(joinKey("environment", k), k, pod.Environment[k], "spec.template.spec.containers[*].env"); ok {
 			sharedEnv = append(sharedEnv, ev)
 			podEnv[k] = true
@@ -195,7 +197,7 @@ func convertPod(pod *marathon.Pod, id, path, name string, o Options) (*Release, 
 		ctr.Resources = resources(o, &c.rec, res, cp+".resources.", cp+".", tgt)
 		userEnv := map[string]bool{}
 		var own []corev1.EnvVar
-		for _, k := range sortedKeys(pc.Environment) {
+		for _, k := range slices.Sorted(maps.Keys(pc.Environment)) {
 			if ev, ok := c.envVar(joinKey(cp+".environment", k), k, pc.Environment[k], tgt+".env"); ok {
 				own = append(own, ev)
 				userEnv[k] = true

@@ -2,7 +2,8 @@ package lbsync
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/switchyard/switchyard/traffic"
@@ -138,7 +139,7 @@ func pool(bs []traffic.Backend) string {
 		by[b.Platform] = append(by[b.Platform], b.Address)
 	}
 	var parts []string
-	for _, p := range sortedKeys(by) {
+	for _, p := range slices.Sorted(maps.Keys(by)) {
 		parts = append(parts, p+" "+strings.Join(by[p], " "))
 	}
 	return fmt.Sprintf("%d backend(s) (%s)", len(bs), strings.Join(parts, "; "))
@@ -169,7 +170,7 @@ func describeUpdate(cur, d traffic.Route) string {
 		}
 		delete(old, b.Address)
 	}
-	for _, a := range sortedKeys(old) {
+	for _, a := range slices.Sorted(maps.Keys(old)) {
 		diff = append(diff, "-"+a)
 	}
 	if len(diff) > 0 {
@@ -177,13 +178,4 @@ func describeUpdate(cur, d traffic.Route) string {
 	}
 	parts = append(parts, "now "+pool(d.Backends))
 	return strings.Join(parts, "; ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -2,8 +2,10 @@ package marathon
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -516,7 +518,7 @@ func legacyAsArray(c Constraint) string {
 }
 
 func (v *validator) env(env map[string]EnvValue, path string, secrets map[string]SecretDef, strict bool) {
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		e := env[k]
 		p := joinKey(path, k)
 		if k == "" {

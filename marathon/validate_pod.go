@@ -2,18 +2,10 @@ package marathon
 
 import (
 	"fmt"
-	"sort"
 	"strings"
-)
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+	"github.com/switchyard/switchyard/internal/suggest"
+)
 
 func (v *validator) pod(p *Pod, path, base string) {
 	at := func(f string) string { return joinKey(path, f) }
@@ -294,35 +286,9 @@ func (v *validator) unknownFields() {
 // suggestField finds a known field name close to key in the object that
 // holds the unknown member at path.
 func suggestField(def *Definition, path, key string) string {
-	known := knownFieldsAt(def, parentPath(path))
-	best, bestD := "", 3
-	for _, k := range known {
-		if strings.EqualFold(k, key) {
-			return k
-		}
-		if d := editDistance(strings.ToLower(k), strings.ToLower(key)); d < bestD {
-			best, bestD = k, d
-		}
+	best, d := suggest.Closest(key, knownFieldsAt(def, parentPath(path)))
+	if d < 0 || d >= 3 {
+		return ""
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -3,8 +3,10 @@ package marathon
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -60,7 +62,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []map[string]any{}
-	for _, id := range sortedKeys(s.apps) {
+	for _, id := range slices.Sorted(maps.Keys(s.apps)) {
 		a := s.apps[id]
 		if a.Deleted {
 			continue
@@ -370,7 +372,7 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, id string) {
 	if e != nil {
 		// GET on a group path lists the group's apps, as Marathon does.
 		var apps []map[string]any
-		for _, aid := range sortedKeys(s.apps) {
+		for _, aid := range slices.Sorted(maps.Keys(s.apps)) {
 			if x := s.apps[aid]; !x.Deleted && isUnder(aid, id) {
 				apps = append(apps, s.renderApp(x, emb))
 			}
@@ -513,7 +515,7 @@ func (s *Server) appVersions(w http.ResponseWriter, r *http.Request, id, version
 		return
 	}
 	if version == "" {
-		vs := sortedKeys(a.Versions)
+		vs := slices.Sorted(maps.Keys(a.Versions))
 		sort.Sort(sort.Reverse(sort.StringSlice(vs)))
 		writeJSON(w, http.StatusOK, map[string]any{"versions": vs})
 		return

@@ -2,7 +2,9 @@ package marathon
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +26,7 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	now := time.Now()
 	out := []marathon.QueueItem{}
-	for _, id := range sortedKeys(s.apps) {
+	for _, id := range slices.Sorted(maps.Keys(s.apps)) {
 		a := s.apps[id]
 		if a.Deleted || a.queue == nil {
 			continue
@@ -50,7 +52,7 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 		if !a.queue.LastUsedAt.IsZero() {
 			pos.LastUsedOfferAt = formatTime(a.queue.LastUsedAt)
 		}
-		for _, reason := range sortedKeys(a.queue.Reasons) {
+		for _, reason := range slices.Sorted(maps.Keys(a.queue.Reasons)) {
 			pos.RejectSummaryLastOffers = append(pos.RejectSummaryLastOffers, marathon.DeclinedOfferStep{Reason: reason, Declined: a.queue.Reasons[reason], Processed: len(s.agents)})
 			pos.RejectSummaryLaunchAttempt = append(pos.RejectSummaryLaunchAttempt, marathon.DeclinedOfferStep{Reason: reason, Declined: a.queue.Reasons[reason], Processed: len(s.agents)})
 		}

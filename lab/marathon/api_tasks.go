@@ -3,7 +3,9 @@ package marathon
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,7 +21,7 @@ func (s *Server) appTasks(w http.ResponseWriter, r *http.Request, id string) {
 	} else {
 		// A group id lists the tasks of every app below it.
 		found := false
-		for _, aid := range sortedKeys(s.apps) {
+		for _, aid := range slices.Sorted(maps.Keys(s.apps)) {
 			if x := s.apps[aid]; !x.Deleted && isUnder(aid, id) {
 				found = true
 				tasks = append(tasks, s.tasksOf(aid)...)
@@ -60,7 +62,7 @@ func (s *Server) writeTasksText(w http.ResponseWriter, tasks []*taskState) {
 	for _, t := range tasks {
 		byApp[t.AppID] = append(byApp[t.AppID], t)
 	}
-	for _, id := range sortedKeys(byApp) {
+	for _, id := range slices.Sorted(maps.Keys(byApp)) {
 		a := s.apps[id]
 		name := strings.ReplaceAll(strings.TrimPrefix(id, "/"), "/", "_")
 		svc := []int{0}
@@ -102,7 +104,7 @@ func (s *Server) handleTasks(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var tasks []*taskState
-	for _, id := range sortedKeys(s.tasks) {
+	for _, id := range slices.Sorted(maps.Keys(s.tasks)) {
 		t := s.tasks[id]
 		if len(want) == 0 || want[t.State] {
 			tasks = append(tasks, t)

@@ -1,7 +1,9 @@
 package marathon
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -73,7 +75,7 @@ func (s *Server) effectiveDeps(id string, sp *appSpec) []string {
 // steps, stores the new definitions with a new version, and returns the
 // deployment. Nothing changes when it fails.
 func (s *Server) deploy(changes map[string]change, force bool, group string) (*deploymentState, *apiError) {
-	ids := sortedKeys(changes)
+	ids := slices.Sorted(maps.Keys(changes))
 	if holders := s.lockedBy(ids); len(holders) > 0 {
 		if !force {
 			var hid []string
@@ -200,7 +202,7 @@ func trimVersions(a *appState) {
 	if len(a.Versions) <= maxVersions {
 		return
 	}
-	vs := sortedKeys(a.Versions)
+	vs := slices.Sorted(maps.Keys(a.Versions))
 	sort.Strings(vs)
 	for _, v := range vs[:len(vs)-maxVersions] {
 		delete(a.Versions, v)

@@ -3,7 +3,9 @@ package marathon
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -42,7 +44,7 @@ func (s *Server) renderGroup(id string, all map[string]bool, emb map[string]bool
 		version = g.Version
 	}
 	apps := []map[string]any{}
-	for _, aid := range sortedKeys(s.apps) {
+	for _, aid := range slices.Sorted(maps.Keys(s.apps)) {
 		a := s.apps[aid]
 		if a.Deleted || parentPath(aid) != id {
 			continue
@@ -303,7 +305,7 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, urlID string, 
 			writeError(w, notFound("Group '%s' does not exist", id))
 			return
 		}
-		for _, aid := range sortedKeys(s.apps) {
+		for _, aid := range slices.Sorted(maps.Keys(s.apps)) {
 			a := s.apps[aid]
 			if a.Deleted || !isUnder(aid, id) {
 				continue

@@ -1,7 +1,9 @@
 package marathon
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,7 +59,7 @@ func (s *Server) MesosState() mesos.State {
 	}
 	used := map[string]mesos.Resources{}
 	var tasks []mesos.Task
-	ids := sortedKeys(s.tasks)
+	ids := slices.Sorted(maps.Keys(s.tasks))
 	for _, id := range ids {
 		t := s.tasks[id]
 		if terminal(t.State) {

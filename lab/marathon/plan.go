@@ -2,6 +2,8 @@ package marathon
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,12 +43,12 @@ type planApp struct {
 func planDeployment(from, to map[string]planApp) ([]step, error) {
 	var steps []step
 	var stops, starts []action
-	for _, id := range sortedKeys(from) {
+	for _, id := range slices.Sorted(maps.Keys(from)) {
 		if _, ok := to[id]; !ok {
 			stops = append(stops, action{actStop, id})
 		}
 	}
-	for _, id := range sortedKeys(to) {
+	for _, id := range slices.Sorted(maps.Keys(to)) {
 		if _, ok := from[id]; !ok {
 			starts = append(starts, action{actStart, id})
 		}
@@ -89,7 +91,7 @@ func planDeployment(from, to map[string]planApp) ([]step, error) {
 // earlier layers. A dependency names an app or a group (all apps under it).
 func dependencyLayers(to map[string]planApp) ([][]string, error) {
 	deps := map[string][]string{}
-	ids := sortedKeys(to)
+	ids := slices.Sorted(maps.Keys(to))
 	for _, id := range ids {
 		for _, d := range to[id].Dependencies {
 			for _, other := range ids {
@@ -135,15 +137,6 @@ func dependencyLayers(to map[string]planApp) ([][]string, error) {
 		layers[l] = append(layers[l], id)
 	}
 	return layers, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // affectedApps lists the apps a plan touches, sorted.

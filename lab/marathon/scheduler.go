@@ -2,6 +2,8 @@ package marathon
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -149,7 +151,7 @@ func (s *Server) reconcile() {
 	}
 	now := time.Now()
 	done := map[string]bool{}
-	for _, id := range sortedKeys(s.apps) {
+	for _, id := range slices.Sorted(maps.Keys(s.apps)) {
 		a := s.apps[id]
 		m, dep := s.appMode(a)
 		tasks := s.tasksOf(a.ID)
@@ -277,7 +279,7 @@ func (s *Server) stepEvent(typ string, d *deploymentState, st step) stepEvent {
 	p := s.planOf(d)
 	state := func(defs map[string]appDef) map[string]any {
 		apps := []map[string]any{}
-		for _, id := range sortedKeys(defs) {
+		for _, id := range slices.Sorted(maps.Keys(defs)) {
 			a := map[string]any{}
 			for k, v := range defs[id] {
 				a[k] = v
