@@ -3,6 +3,7 @@ package marathon
 import (
 	"context"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -342,7 +343,7 @@ func (s *Server) startTask(a *appState, pl placed) {
 		KillGrace:     time.Duration(sp.KillGrace * float64(time.Second)),
 		Health:        make([]healthState, len(sp.HealthChecks)),
 	}
-	t.Sandbox = s.cfg.Path("marathon", "sandboxes", t.ID)
+	t.Sandbox = filepath.Join(s.sandboxes, t.ID)
 	s.tasks[t.ID] = t
 	s.dirty = true
 	s.publishStatus(t, "")

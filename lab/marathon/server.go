@@ -48,10 +48,13 @@ type Server struct {
 	// taskUser is who tasks run as by default (nil: the server's own
 	// identity, when it does not run as root).
 	taskUser *proc.User
-	started  time.Time
-	agents   []agent
-	store    store
-	bus      *eventBus
+	// sandboxes holds the tasks' sandboxes (the lab's marathon/sandboxes,
+	// or where proc.WorkDir moved it).
+	sandboxes string
+	started   time.Time
+	agents    []agent
+	store     store
+	bus       *eventBus
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -93,17 +96,20 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 			opts.Self = exe
 		}
 	}
+	sandboxes := cfg.Path("marathon", "sandboxes")
 	taskUser, err := proc.WorkloadUser(cfg.TaskUserName())
 	if err != nil {
 		return nil, fmt.Errorf("lab marathon: lab.yaml taskUser: %w", err)
 	}
 	if taskUser != nil {
-		// Tasks reach their sandboxes.
-		if err := proc.LetThrough(*taskUser, cfg.Dir, cfg.Path("marathon"), cfg.Path("marathon", "sandboxes")); err != nil {
+		// Tasks reach their sandboxes (moved out of a lab directory they
+		// cannot reach).
+		if sandboxes, err = proc.WorkDir(*taskUser, cfg.Dir, cfg.ID, cfg.Path("marathon", "sandboxes")); err != nil {
 			return nil, fmt.Errorf("lab marathon: task sandboxes: %w", err)
 		}
 		if opts.Self != "" {
-			if opts.Self, err = proc.Expose(opts.Self, cfg.Path("bin", "switchyard"), *taskUser); err != nil {
+			bin := filepath.Join(filepath.Dir(filepath.Dir(sandboxes)), "bin", "switchyard")
+			if opts.Self, err = proc.Expose(opts.Self, bin, *taskUser); err != nil {
 				return nil, fmt.Errorf("lab marathon: the switchyard binary for tasks: %w", err)
 			}
 		}
@@ -134,6 +140,7 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 		cfg:         cfg,
 		opts:        opts,
 		taskUser:    taskUser,
+		sandboxes:   sandboxes,
 		started:     time.Now(),
 		store:       store{dir: cfg.Path("marathon", "state")},
 		bus:         newEventBus(),

@@ -79,3 +79,43 @@ func TestTasksDoNotRunAsRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestTasksRunWhenTheLabDirIsOutOfReach: a lab directory inside a directory
+// the task user cannot pass (a lab in /root, as root) keeps working: the
+// sandboxes move under proc.FallbackWorkRoot, and the directory above the
+// lab is left as it is.
+func TestTasksRunWhenTheLabDirIsOutOfReach(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the tests do not run as root: tasks run as the test's own user")
+	}
+	labUser, err := proc.LookupUser(labconfig.DefaultTaskUser)
+	if err != nil {
+		t.Fatalf("%v: scripts/deps.sh creates it", err)
+	}
+	cfg := TestConfig(t, 1)
+	if err := os.Chmod(filepath.Dir(cfg.Dir), 0o700); err != nil { // like /root
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(proc.FallbackWorkRoot, cfg.ID)) })
+	ts := StartForTest(t, cfg)
+	deploy(t, ts, map[string]any{"id": "/far", "cmd": "id -u > uid && exec sleep 300", "instances": 1, "cpus": 0.1, "mem": 16}, 30*time.Second)
+	tasks := appTasks(t, ts, "/far")
+	if len(tasks) != 1 {
+		t.Fatalf("%d tasks", len(tasks))
+	}
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && got == ""; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(ts.Config.Path("marathon", "sandboxes", tasks[0].ID, "uid"))
+		got = strings.TrimSpace(string(b))
+	}
+	if got != strconv.FormatUint(uint64(labUser.UID), 10) {
+		t.Errorf("the task ran as uid %q, want %d", got, labUser.UID)
+	}
+	target, err := filepath.EvalSymlinks(ts.Config.Path("marathon", "sandboxes"))
+	if err != nil || !strings.HasPrefix(target, proc.FallbackWorkRoot+"/") {
+		t.Errorf("sandboxes at %q (%v), want under %s", target, err, proc.FallbackWorkRoot)
+	}
+	if st, _ := os.Stat(filepath.Dir(cfg.Dir)); st.Mode().Perm() != 0o700 {
+		t.Errorf("the directory above the lab became %s", st.Mode().Perm())
+	}
+}

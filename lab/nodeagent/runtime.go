@@ -103,20 +103,22 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nodeagent: lab.yaml taskUser: %w", err)
 	}
+	podsDir := o.Config.Path("pods")
 	if user != nil {
-		// Containers run in their pod's directory.
-		if err := proc.LetThrough(*user, o.Config.Dir, o.Config.Path("pods")); err != nil {
+		// Containers run in their pod's directory (moved out of a lab
+		// directory they cannot reach).
+		if podsDir, err = proc.WorkDir(*user, o.Config.Dir, o.Config.ID, podsDir); err != nil {
 			return nil, fmt.Errorf("nodeagent: pod directories: %w", err)
 		}
 		if o.Self != "" {
-			if o.Self, err = proc.Expose(o.Self, o.Config.Path("bin", "switchyard"), *user); err != nil {
+			if o.Self, err = proc.Expose(o.Self, filepath.Join(filepath.Dir(podsDir), "bin", "switchyard"), *user); err != nil {
 				return nil, fmt.Errorf("nodeagent: the switchyard binary for containers: %w", err)
 			}
 		}
 	}
 	return &Runtime{
 		node: o.Node, hostIP: o.Config.Nodes[idx].Address, podCIDR: cidr, net: nw, self: o.Self, user: user,
-		podsDir: o.Config.Path("pods"), marker: labconfig.MarkerEnv + "=" + o.Config.ID,
+		podsDir: podsDir, marker: labconfig.MarkerEnv + "=" + o.Config.ID,
 		lookup: o.Lookup, recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay, finalize: o.Finalize,
 		cfg: o.Config, allocatable: NodeResources(o.Config.Nodes[idx]).Allocatable,
 		pods: map[string]*podRunner{}, ips: map[netip.Addr]bool{}, ctx: ctx,

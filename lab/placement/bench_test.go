@@ -19,7 +19,7 @@ func BenchmarkPlace50kTasksOn5kAgents(b *testing.B) {
 			Hostname:   fmt.Sprintf("node-%04d", i),
 			Attributes: map[string]string{"rack": fmt.Sprintf("rack-%02d", i%50)},
 			Total:      Resources{CPUs: 8, Mem: 32768, Disk: 100000},
-			PortRanges: []PortRange{{31000, 32000}},
+			PortRanges: []PortRange{{Begin: 31000, End: 32000}},
 		}
 	}
 	reqs := make([]Request, nApps)
@@ -71,7 +71,7 @@ func BenchmarkPlaceOneShot(b *testing.B) {
 			Attributes: map[string]string{"rack": fmt.Sprintf("rack-%02d", i%50)},
 			Total:      Resources{CPUs: 8, Mem: 32768, Disk: 100000},
 			Used:       Resources{CPUs: 1, Mem: 1280},
-			PortRanges: []PortRange{{31000, 32000}},
+			PortRanges: []PortRange{{Begin: 31000, End: 32000}},
 			UsedPorts:  map[int]bool{},
 		}
 		for k := 0; k < 10; k++ {

@@ -12,7 +12,7 @@ func agent(id string, attrs map[string]string, apps ...string) Agent {
 	a := Agent{
 		ID: id, Hostname: id, Attributes: attrs,
 		Total:      Resources{CPUs: 4, Mem: 4096, Disk: 10000},
-		PortRanges: []PortRange{{31000, 31009}},
+		PortRanges: []PortRange{{Begin: 31000, End: 31009}},
 	}
 	for _, app := range apps {
 		a.Tasks = append(a.Tasks, Running{AppID: app})
@@ -120,7 +120,7 @@ func TestSpread(t *testing.T) {
 func TestPorts(t *testing.T) {
 	three := func(used ...int) Agent {
 		a := agent("n1", nil)
-		a.PortRanges = []PortRange{{31000, 31002}}
+		a.PortRanges = []PortRange{{Begin: 31000, End: 31002}}
 		a.UsedPorts = map[int]bool{}
 		for _, p := range used {
 			a.UsedPorts[p] = true
@@ -141,7 +141,7 @@ func TestPorts(t *testing.T) {
 			reasons: map[Reason]int{InsufficientPorts: 1}, msg: "insufficient ports"},
 		{name: "used ports outside ranges do not reduce room", agents: []Agent{with(three(8080, 9090), func(a *Agent) {})}, req: withPorts(0, 0, 0), want: "n1", ports: []int{31000, 31001, 31002}},
 		{name: "dynamic across ranges", agents: []Agent{with(three(), func(a *Agent) {
-			a.PortRanges = []PortRange{{32000, 32001}, {31000, 31000}}
+			a.PortRanges = []PortRange{{Begin: 32000, End: 32001}, {Begin: 31000, End: 31000}}
 			a.UsedPorts = map[int]bool{31000: true}
 		})}, req: withPorts(0, 0), want: "n1", ports: []int{32000, 32001}},
 		{name: "no ranges, ports wanted", agents: []Agent{with(agent("n1", nil), func(a *Agent) { a.PortRanges = nil })}, req: withPorts(0),
@@ -309,7 +309,7 @@ func TestBadInput(t *testing.T) {
 		{"port twice", good, Request{AppID: "/a", Ports: []int{31000, 0, 31000}}, "ports[2] = 31000 is requested twice"},
 		{"duplicate agent", []Agent{agent("n1", nil), agent("n1", nil)}, req(), "agent n1: the id appears twice"},
 		{"empty agent id", []Agent{{Hostname: "x"}}, req(), `agent 0 (hostname "x"): the id is empty`},
-		{"bad port range", []Agent{with(agent("n1", nil), func(a *Agent) { a.PortRanges = []PortRange{{32000, 31000}} })}, req(), "portRanges[0] 32000-31000"},
+		{"bad port range", []Agent{with(agent("n1", nil), func(a *Agent) { a.PortRanges = []PortRange{{Begin: 32000, End: 31000}} })}, req(), "portRanges[0] 32000-31000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Place(tc.agents, tc.req)
@@ -330,7 +330,7 @@ func TestBadInput(t *testing.T) {
 func TestClusterCommit(t *testing.T) {
 	orig := []Agent{with(agent("n1", nil), func(a *Agent) {
 		a.Total.CPUs = 1
-		a.PortRanges = []PortRange{{31000, 31009}}
+		a.PortRanges = []PortRange{{Begin: 31000, End: 31009}}
 		a.UsedPorts = map[int]bool{31000: true}
 	})}
 	c, err := NewCluster(orig)

@@ -44,7 +44,7 @@ func genAgents(t *rapid.T) []Agent {
 		for r := rapid.IntRange(0, 2).Draw(t, "ranges"); r > 0; r-- {
 			b := rapid.IntRange(portLo, portHi).Draw(t, "begin")
 			e := rapid.IntRange(b, portHi).Draw(t, "end")
-			a.PortRanges = append(a.PortRanges, PortRange{b, e})
+			a.PortRanges = append(a.PortRanges, PortRange{Begin: b, End: e})
 		}
 		a.UsedPorts = map[int]bool{}
 		for p := rapid.IntRange(0, 4).Draw(t, "used-ports"); p > 0; p-- {

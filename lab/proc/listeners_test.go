@@ -3,6 +3,8 @@ package proc
 import (
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -57,5 +59,59 @@ func TestListenersAndFindByCwd(t *testing.T) {
 	p.Stop(0)
 	if ids := FindByCwd(dir); len(ids) != 0 {
 		t.Errorf("FindByCwd after Stop = %v", ids)
+	}
+}
+
+// TestWorkDir: a lab directory the workloads' user can reach keeps its
+// work directories; one inside a directory that keeps them out (a lab in
+// /root) has them moved under FallbackWorkRoot/<id>, a symbolic link in
+// their place, their content along.
+func TestWorkDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (directories of another user)")
+	}
+	u, err := LookupUser("nobody")
+	if err != nil {
+		t.Skip(err)
+	}
+	open, err := os.MkdirTemp("", "workdir-open-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(open)
+	got, err := WorkDir(u, open, "unused", filepath.Join(open, "marathon", "sandboxes"))
+	if err != nil || got != filepath.Join(open, "marathon", "sandboxes") {
+		t.Fatalf("reachable lab: WorkDir = %q, %v; want the lab's own directory", got, err)
+	}
+
+	home, err := os.MkdirTemp("", "workdir-home-") // 0700: like /root
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+	lab := filepath.Join(home, "repo", ".lab")
+	dir := filepath.Join(lab, "pods")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kept"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := "workdir-test-" + strconv.Itoa(os.Getpid())
+	defer os.RemoveAll(filepath.Join(FallbackWorkRoot, id))
+	for range 2 { // the second call finds the link
+		got, err = WorkDir(u, lab, id, dir)
+		if want := filepath.Join(FallbackWorkRoot, id, "pods"); err != nil || got != want {
+			t.Fatalf("unreachable lab: WorkDir = %q, %v; want %s", got, err, want)
+		}
+	}
+	if err := Reachable(got, u, 1); err != nil {
+		t.Error(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "kept")); err != nil || string(b) != "x" {
+		t.Errorf("content through the link: %q, %v", b, err)
+	}
+	if st, err := os.Stat(home); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("the directory above the lab changed: %v %v", st.Mode(), err)
 	}
 }

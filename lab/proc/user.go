@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -195,4 +196,65 @@ func LetThrough(u User, dirs ...string) error {
 		return fmt.Errorf("%s cannot reach %s: %w; make the directories above the lab directory searchable (chmod o+x) or put the lab elsewhere", u, last, err)
 	}
 	return nil
+}
+
+// FallbackWorkRoot is where a lab started by root keeps its workloads'
+// directories when the lab directory is out of the workloads' user's reach
+// (a lab in /root): FallbackWorkRoot/<lab id>/...
+const FallbackWorkRoot = "/var/lib/switchyard-lab"
+
+// WorkDir returns the directory the workloads' user u works in for a
+// lab's dir (a directory inside labDir, such as the task sandboxes): dir
+// itself when u can reach it once the lab's own directories are searchable
+// (LetThrough), else FallbackWorkRoot/<id>/<dir relative to labDir>, with
+// dir made a symbolic link to it so that the lab's own paths still lead
+// there (what was in dir moves along). The directories above the lab
+// directory are the operator's and are never changed.
+func WorkDir(u User, labDir, id, dir string) (string, error) {
+	rel, err := filepath.Rel(labDir, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s is not inside the lab directory %s", dir, labDir)
+	}
+	chain := []string{labDir}
+	for d := labDir; d != dir; {
+		next, _, _ := strings.Cut(strings.TrimPrefix(dir, d+string(filepath.Separator)), string(filepath.Separator))
+		d = filepath.Join(d, next)
+		chain = append(chain, d)
+	}
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		// Relocated before.
+		target, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return "", err
+		}
+		return target, LetThrough(u, target)
+	}
+	if err := LetThrough(u, chain...); err == nil {
+		return dir, nil
+	} else if Reachable(labDir, u, 1) == nil {
+		return "", err // a directory inside the lab keeps u out: report it
+	}
+	target := filepath.Join(FallbackWorkRoot, id, rel)
+	if err := os.MkdirAll(filepath.Dir(target), 0o711); err != nil {
+		return "", err
+	}
+	for d := filepath.Dir(target); d != filepath.Dir(FallbackWorkRoot); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o711); err != nil {
+			return "", err
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		if err := os.Rename(dir, target); err != nil {
+			return "", fmt.Errorf("move %s to %s (the lab directory is out of %s's reach): %w", dir, target, u, err)
+		}
+	} else if err := os.MkdirAll(target, 0o711); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Symlink(target, dir); err != nil {
+		return "", err
+	}
+	return target, LetThrough(u, target)
 }
