@@ -31,6 +31,9 @@ type labRunNodeAgentOptions struct {
 // Complete loads the lab the agent serves (--config or --lab-dir) and the
 // reservation (--kubelet-config and the reservation flags).
 func (o *labRunNodeAgentOptions) Complete(cmd *cobra.Command, _ []string) error {
+	if o.node == "" {
+		return nil // Validate says it is required
+	}
 	var err error
 	if o.lab, err = loadLabFromFlags(cmd); err != nil {
 		return err

@@ -44,16 +44,13 @@ func (o *marathonConnOptions) addFlags(cmd *cobra.Command, withOutput bool) {
 	}
 }
 
-// client builds the Marathon client from the flags, the environment and the context.
-func (o *marathonConnOptions) client(cmd *cobra.Command) (*marathon.Client, error) {
-	c, err := resolveContextWith(cmd, config.Overrides{MarathonURL: o.url, MarathonToken: o.token, MarathonCAFile: o.caFile, MarathonInsecure: o.insecure})
-	if err != nil {
-		return nil, err
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+// context resolves the context with the connection flags over it.
+func (o *marathonConnOptions) context(cmd *cobra.Command) (config.Context, error) {
+	return resolveContextWith(cmd, config.Overrides{MarathonURL: o.url, MarathonToken: o.token, MarathonCAFile: o.caFile, MarathonInsecure: o.insecure})
+}
+
+// client builds the Marathon client from the resolved context c.
+func (o *marathonConnOptions) client(ctx context.Context, c config.Context) (*marathon.Client, error) {
 	cfg, err := c.MarathonConfigContext(ctx)
 	if err != nil {
 		if c.Marathon.URL == "" {
@@ -93,20 +90,17 @@ type marathonAPIOptions struct {
 	body      marathonBody
 
 	// Filled by Complete.
-	args   []string
-	client *marathon.Client
+	args     []string
+	resolved config.Context
 }
 
-// Complete takes the arguments and builds the Marathon client from the
-// flags, the environment and the context.
+// Complete takes the arguments and resolves the context (--url and the
+// other connection flags override it, then the environment).
 func (o *marathonAPIOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.args = args
-	c, err := o.marathonConnOptions.client(cmd)
-	if err != nil {
-		return err
-	}
-	o.client = c
-	return nil
+	var err error
+	o.resolved, err = o.marathonConnOptions.context(cmd)
+	return err
 }
 
 // Validate checks the arguments, then -o.
@@ -123,11 +117,16 @@ func (o *marathonAPIOptions) Validate() error {
 	return fmt.Errorf("unknown output format %q: use table, json or yaml", o.output)
 }
 
-// Run runs the body until it ends or SIGINT/SIGTERM.
+// Run builds the Marathon client (a DC/OS login happens here) and runs the
+// body until it ends or SIGINT/SIGTERM.
 func (o *marathonAPIOptions) Run(ctx context.Context, out io.Writer) error {
+	c, err := o.client(ctx, o.resolved)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
-	return o.body(ctx, o.client, o.args, out)
+	return o.body(ctx, c, o.args, out)
 }
 
 // runMarathon is the RunE of a Marathon API command with connection
