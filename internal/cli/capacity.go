@@ -14,12 +14,12 @@ import (
 
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/capacity/inventory"
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/connect"
 )
 
 // capacityOptions are the inventory flags every `capacity` command shares.
 type capacityOptions struct {
-	cmd           *cobra.Command
 	mesosURL      string
 	kubeconfig    string
 	noKubernetes  bool
@@ -27,6 +27,9 @@ type capacityOptions struct {
 	nodeNameFrom  string
 	timeout       time.Duration
 	output        string
+
+	// context is the resolved context (Complete).
+	context config.Context
 }
 
 func (o *capacityOptions) addFlags(cmd *cobra.Command) {
@@ -40,17 +43,39 @@ func (o *capacityOptions) addFlags(cmd *cobra.Command) {
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table|json|yaml")
 }
 
-// reader builds the inventory reader from the flags and environment.
-func (o *capacityOptions) reader() (inventory.Reader, error) {
+// Complete resolves the context (--context, the connection flags, the
+// environment).
+func (o *capacityOptions) Complete(cmd *cobra.Command, _ []string) error {
+	c, err := resolveContext(cmd)
+	if err != nil {
+		return err
+	}
+	o.context = c
+	return nil
+}
+
+// Validate checks --node-name-from.
+func (o *capacityOptions) Validate() error {
 	switch o.nodeNameFrom {
 	case capacity.NodeNameAuto, capacity.NodeNameHostname, capacity.NodeNameAgentID:
-	default:
-		return inventory.Reader{}, fmt.Errorf("--node-name-from %q: use auto, hostname or agent-id", o.nodeNameFrom)
+		return nil
 	}
-	c, err := resolveContext(o.cmd)
+	return fmt.Errorf("--node-name-from %q: use auto, hostname or agent-id", o.nodeNameFrom)
+}
+
+// Run reads the inventory and prints each node's capacity.
+func (o *capacityOptions) Run(ctx context.Context, out io.Writer) error {
+	c, err := o.cluster(ctx)
 	if err != nil {
-		return inventory.Reader{}, err
+		return err
 	}
+	rep := c.Report()
+	return Print(out, o.output, rep, func(w io.Writer) error { return capacityTable(w, rep) })
+}
+
+// reader builds the inventory reader from the context.
+func (o *capacityOptions) reader() (inventory.Reader, error) {
+	c := o.context
 	mc, err := connect.Mesos(c)
 	if err != nil {
 		return inventory.Reader{}, err
@@ -93,19 +118,11 @@ node's allocatable, what pods request, and the free room on each side. A node wh
 or whose pod requests exceed its allocatable, is flagged with "!". Field names of -o json are documented in
 capacity/README.md.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := o.cluster(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rep := c.Report()
-			return Print(cmd.OutOrStdout(), o.output, rep, func(w io.Writer) error { return capacityTable(w, rep) })
-		},
+		RunE: runE(o),
 	}
 	o.addFlags(cmd)
-	// The sub-commands read the inventory through o: remember which
-	// command runs, so the context resolves with its flags.
-	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) { o.cmd = c }
+	// The sub-commands read the inventory through o (their Complete
+	// completes it with their own command line).
 	cmd.AddCommand(newCapacityPlanCmd(o), newCapacityWatchCmd(o))
 	return cmd
 }

@@ -25,9 +25,10 @@ type capacityPlanOptions struct {
 	apply       bool
 	marathonURL string
 
-	// Filled by RunE for applyPlan.
-	prefix    string
-	inventory func(ctx context.Context) (capacity.Cluster, error)
+	// co are the inventory flags of `capacity`.
+	co *capacityOptions
+	// tg is the parsed --target (Complete).
+	tg capacity.Target
 }
 
 // PlanOutput is what `capacity plan -o json` prints: the plan, each node's
@@ -40,8 +41,60 @@ type PlanOutput struct {
 	KubeletConfigs map[string]capacity.KubeletConfiguration `json:"kubeletConfigs"`
 }
 
+// Complete resolves the context and reads --target.
+func (o *capacityPlanOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.co.Complete(cmd, args); err != nil {
+		return err
+	}
+	if o.target == "" {
+		return nil // Validate says it is required
+	}
+	data, err := readFileArg(o.target)
+	if err != nil {
+		return fmt.Errorf("--target: %w", err)
+	}
+	if o.tg, err = capacity.ParseTarget(data); err != nil {
+		return fmt.Errorf("--target %s: %w", o.target, err)
+	}
+	return nil
+}
+
+// Validate checks that --target is given, and the inventory flags.
+func (o *capacityPlanOptions) Validate() error {
+	if o.target == "" {
+		return fmt.Errorf("--target is required: a YAML/JSON file with shares[] and/or apps[] (see capacity/README.md)")
+	}
+	return o.co.Validate()
+}
+
+// Run plans the target, emits and prints the plan, and applies it with
+// --apply.
+func (o *capacityPlanOptions) Run(ctx context.Context, w io.Writer) error {
+	c, err := o.co.cluster(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := capacity.PlanResize(c, o.tg)
+	if err != nil {
+		return err
+	}
+	out := o.render(p, o.co.wrapperPrefix)
+	if o.emitDir != "" {
+		if err := emitPlan(o.emitDir, out); err != nil {
+			return err
+		}
+	}
+	if err := Print(w, o.co.output, out, func(w io.Writer) error { return planTable(w, out) }); err != nil {
+		return err
+	}
+	if o.apply {
+		return o.applyPlan(ctx, w, out)
+	}
+	return nil
+}
+
 func newCapacityPlanCmd(co *capacityOptions) *cobra.Command {
-	o := &capacityPlanOptions{}
+	o := &capacityPlanOptions{co: co}
 	cmd := &cobra.Command{
 		Use:   "plan --target FILE",
 		Short: "Plan which nodes join Kubernetes and each one's share, step by step, never over-committing a node",
@@ -53,41 +106,7 @@ KubeletConfiguration (--emit DIR writes apps/<node>.json and kubelet/<node>.yaml
 refused naming the node and the resource that block it. --apply performs the steps through Marathon, one node at
 a time, waiting for each deployment.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.target == "" {
-				return fmt.Errorf("--target is required: a YAML/JSON file with shares[] and/or apps[] (see capacity/README.md)")
-			}
-			data, err := readFileArg(o.target)
-			if err != nil {
-				return fmt.Errorf("--target: %w", err)
-			}
-			tg, err := capacity.ParseTarget(data)
-			if err != nil {
-				return fmt.Errorf("--target %s: %w", o.target, err)
-			}
-			c, err := co.cluster(cmd.Context())
-			if err != nil {
-				return err
-			}
-			p, err := capacity.PlanResize(c, tg)
-			if err != nil {
-				return err
-			}
-			o.prefix, o.inventory = co.wrapperPrefix, co.cluster
-			out := o.render(p, co.wrapperPrefix)
-			if o.emitDir != "" {
-				if err := emitPlan(o.emitDir, out); err != nil {
-					return err
-				}
-			}
-			if err := Print(cmd.OutOrStdout(), co.output, out, func(w io.Writer) error { return planTable(w, out) }); err != nil {
-				return err
-			}
-			if o.apply {
-				return o.applyPlan(cmd, out)
-			}
-			return nil
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.target, "target", "", "target file (YAML or JSON; - for stdin)")

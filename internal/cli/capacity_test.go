@@ -53,3 +53,28 @@ func TestCapacityWatchBadWebhookHidesSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestCapacityValidate(t *testing.T) {
+	inv := func(nodeNameFrom string) *capacityOptions { return &capacityOptions{nodeNameFrom: nodeNameFrom} }
+	tests := []struct {
+		name string
+		o    commandOptions
+		want string // "" when valid
+	}{
+		{"capacity", inv(capacity.NodeNameAuto), ""},
+		{"capacity agent-id", inv(capacity.NodeNameAgentID), ""},
+		{"capacity bad node name", inv("ip"), `--node-name-from "ip": use auto, hostname or agent-id`},
+		{"plan", &capacityPlanOptions{co: inv(capacity.NodeNameHostname), target: "t.yaml"}, ""},
+		{"plan without target", &capacityPlanOptions{co: inv(capacity.NodeNameAuto)}, "--target is required"},
+		{"plan bad node name", &capacityPlanOptions{co: inv(""), target: "t.yaml"}, "--node-name-from"},
+		{"watch", &capacityWatchOptions{co: inv(capacity.NodeNameAuto), raise: 0.9, clear: 0.8}, ""},
+		{"watch clear above raise", &capacityWatchOptions{co: inv(capacity.NodeNameAuto), raise: 0.8, clear: 0.9}, "--raise/--clear"},
+		{"watch clear 0", &capacityWatchOptions{co: inv(capacity.NodeNameAuto), raise: 0.9}, "--raise/--clear"},
+		{"watch bad node name", &capacityWatchOptions{co: inv("x"), raise: 0.9, clear: 0.8}, "--node-name-from"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidate(t, tt.o.Validate(), tt.want)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,10 +26,70 @@ type capacityWatchOptions struct {
 	webhook       string
 	metricsListen string
 	once          bool
+
+	// co are the inventory flags of `capacity`.
+	co *capacityOptions
+	// errOut receives the alert log and the metrics address (Complete).
+	errOut io.Writer
+}
+
+// Complete resolves the context the inventory is read with.
+func (o *capacityWatchOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.errOut = cmd.ErrOrStderr()
+	return o.co.Complete(cmd, args)
+}
+
+// Validate checks --raise/--clear and the inventory flags.
+func (o *capacityWatchOptions) Validate() error {
+	if err := o.thresholds().Validate(); err != nil {
+		return fmt.Errorf("--raise/--clear: %w", err)
+	}
+	return o.co.Validate()
+}
+
+func (o *capacityWatchOptions) thresholds() monitor.Thresholds {
+	return monitor.Thresholds{Raise: o.raise, Clear: o.clear}
+}
+
+// Run watches the inventory (once with --once) until interrupted.
+func (o *capacityWatchOptions) Run(ctx context.Context, _ io.Writer) error {
+	reg := prometheus.NewRegistry()
+	var src monitor.Source = o.co.cluster
+	// The monitor logs and reports the webhook as scheme://host/… only.
+	m, err := monitor.New(monitor.Options{
+		Source: src, Thresholds: o.thresholds(), Interval: o.interval,
+		Logger: slog.New(slog.NewJSONHandler(o.errOut, nil)), Registerer: reg, Webhook: o.webhook,
+	})
+	if err != nil {
+		return fmt.Errorf("--webhook: %w", err)
+	}
+	if o.once {
+		_, err := m.Step(ctx)
+		return err
+	}
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	if o.metricsListen != "" {
+		ln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", o.metricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		fmt.Fprintf(o.errOut, "metrics on http://%s/metrics\n", ln.Addr())
+	}
+	return m.Run(ctx)
 }
 
 func newCapacityWatchCmd(co *capacityOptions) *cobra.Command {
-	o := &capacityWatchOptions{}
+	o := &capacityWatchOptions{co: co}
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Watch both sides of every node and raise congestion alerts (log, metrics, webhook)",
@@ -38,45 +99,7 @@ only below --clear (hysteresis, no flapping). Alerts are logged as structured JS
 Prometheus metrics (switchyard_node_*, switchyard_cluster_*) on --metrics-listen /metrics, and POSTed as JSON to
 --webhook when set.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg := prometheus.NewRegistry()
-			var src monitor.Source = co.cluster
-			th := monitor.Thresholds{Raise: o.raise, Clear: o.clear}
-			if err := th.Validate(); err != nil {
-				return fmt.Errorf("--raise/--clear: %w", err)
-			}
-			// The monitor logs and reports the webhook as scheme://host/… only.
-			m, err := monitor.New(monitor.Options{
-				Source: src, Thresholds: th, Interval: o.interval,
-				Logger: slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)), Registerer: reg, Webhook: o.webhook,
-			})
-			if err != nil {
-				return fmt.Errorf("--webhook: %w", err)
-			}
-			if o.once {
-				_, err := m.Step(cmd.Context())
-				return err
-			}
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			if o.metricsListen != "" {
-				ln, err := net.Listen("tcp", o.metricsListen)
-				if err != nil {
-					return fmt.Errorf("--metrics-listen %s: %w", o.metricsListen, err)
-				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-				go func() { _ = srv.Serve(ln) }()
-				defer func() {
-					sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					defer cancel()
-					_ = srv.Shutdown(sctx)
-				}()
-				fmt.Fprintf(cmd.ErrOrStderr(), "metrics on http://%s/metrics\n", ln.Addr())
-			}
-			return m.Run(ctx)
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	th := monitor.DefaultThresholds()
@@ -90,7 +113,7 @@ Prometheus metrics (switchyard_node_*, switchyard_cluster_*) on --metrics-listen
 }
 
 // applyPlan performs the plan through Marathon (capacity/rollout).
-func (o *capacityPlanOptions) applyPlan(cmd *cobra.Command, out PlanOutput) error {
+func (o *capacityPlanOptions) applyPlan(ctx context.Context, w io.Writer, out PlanOutput) error {
 	var cfg marathon.Config
 	if o.marathonURL != "" {
 		cfg.URL = o.marathonURL
@@ -105,10 +128,9 @@ func (o *capacityPlanOptions) applyPlan(cmd *cobra.Command, out PlanOutput) erro
 	if err != nil {
 		return fmt.Errorf("--apply: %w", err)
 	}
-	w := cmd.OutOrStdout()
-	err = rollout.Apply(cmd.Context(), mc, out.Resize, rollout.Options{
-		Spec:      o.spec(o.prefix),
-		Inventory: o.inventory,
+	err = rollout.Apply(ctx, mc, out.Resize, rollout.Options{
+		Spec:      o.spec(o.co.wrapperPrefix),
+		Inventory: o.co.cluster,
 		Progress:  func(i int, s capacity.Step) { fmt.Fprintf(w, "applying step %d: %s\n", i+1, s.Description) },
 	})
 	if err != nil {

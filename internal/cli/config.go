@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,62 +37,86 @@ context's nor to one given by a flag (--url, --marathon-url). ` + "`switchyard l
 	return cmd
 }
 
-// loadConfigFile reads the config file the command works on.
-func loadConfigFile(cmd *cobra.Command) (*config.File, string, error) {
+// configFileOptions are the options of the config commands that read the
+// config file: Complete loads it.
+type configFileOptions struct {
+	path string
+	file *config.File
+	// contextName is --context (config view --minify).
+	contextName string
+}
+
+// Complete loads the config file the command works on.
+func (o *configFileOptions) Complete(cmd *cobra.Command, _ []string) error {
 	path, err := configPath(cmd)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	f, err := config.Load(path)
-	return f, path, err
+	o.path, o.contextName = path, rootFlag(cmd, flagContext)
+	o.file, err = config.Load(path)
+	return err
+}
+
+// Validate has nothing to check.
+func (o *configFileOptions) Validate() error { return nil }
+
+// configViewOptions are the options of `config view`.
+type configViewOptions struct {
+	configFileOptions
+	output string
+	minify bool
+}
+
+// Validate checks -o.
+func (o *configViewOptions) Validate() error {
+	if o.output != "yaml" && o.output != "json" {
+		return fmt.Errorf("-o %s: use yaml or json", o.output)
+	}
+	return nil
+}
+
+// Run prints the config file (only the current context with --minify).
+func (o *configViewOptions) Run(_ context.Context, out io.Writer) error {
+	f, path := o.file, o.path
+	if o.minify {
+		name := o.contextName
+		if name == "" {
+			name = f.CurrentContext
+		}
+		if name == "" {
+			return fmt.Errorf("--minify: %s has no current context: pass --context NAME or run `switchyard config use-context NAME`", path)
+		}
+		c, err := f.Get(name)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+		f = &config.File{CurrentContext: name, Contexts: []config.Context{c}}
+	}
+	f.APIVersion, f.Kind = config.APIVersion, config.Kind
+	if f.Contexts == nil {
+		f.Contexts = []config.Context{}
+	}
+	if o.output == "yaml" {
+		b, err := f.Marshal()
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(b)
+		return err
+	}
+	return Print(out, o.output, f, nil)
 }
 
 func newConfigViewCmd() *cobra.Command {
-	var output string
-	var minify bool
+	o := &configViewOptions{}
 	cmd := &cobra.Command{
 		Use:   "view",
 		Short: "Show the config file (paths of token and password files, never secrets)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "yaml" && output != "json" {
-				return fmt.Errorf("-o %s: use yaml or json", output)
-			}
-			f, path, err := loadConfigFile(cmd)
-			if err != nil {
-				return err
-			}
-			if minify {
-				name := rootFlag(cmd, flagContext)
-				if name == "" {
-					name = f.CurrentContext
-				}
-				if name == "" {
-					return fmt.Errorf("--minify: %s has no current context: pass --context NAME or run `switchyard config use-context NAME`", path)
-				}
-				c, err := f.Get(name)
-				if err != nil {
-					return fmt.Errorf("config %s: %w", path, err)
-				}
-				f = &config.File{CurrentContext: name, Contexts: []config.Context{c}}
-			}
-			f.APIVersion, f.Kind = config.APIVersion, config.Kind
-			if f.Contexts == nil {
-				f.Contexts = []config.Context{}
-			}
-			if output == "yaml" {
-				b, err := f.Marshal()
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
-			}
-			return Print(cmd.OutOrStdout(), output, f, nil)
-		},
+		RunE:  runE(o),
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml|json")
-	cmd.Flags().BoolVar(&minify, "minify", false, "show only the current context (or --context)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "yaml", "output format: yaml|json")
+	cmd.Flags().BoolVar(&o.minify, "minify", false, "show only the current context (or --context)")
 	return cmd
 }
 
@@ -106,52 +131,72 @@ type contextRow struct {
 	LoadBalancers int    `json:"loadBalancers"`
 }
 
+// getContextsOptions are the options of `config get-contexts`.
+type getContextsOptions struct {
+	configFileOptions
+	output string
+}
+
+// Run lists the contexts.
+func (o *getContextsOptions) Run(_ context.Context, out io.Writer) error {
+	f, path := o.file, o.path
+	var rows []contextRow
+	for _, c := range f.Contexts {
+		kube := c.Kubernetes.Context
+		if kube == "" && c.Kubernetes.Kubeconfig != "" {
+			kube = c.Kubernetes.Kubeconfig
+		}
+		rows = append(rows, contextRow{Current: c.Name == f.CurrentContext, Name: c.Name, Marathon: redact.URL(c.Marathon.URL),
+			Auth: c.Marathon.Auth.Type, Kubernetes: kube, Namespace: c.Kubernetes.Namespace, LoadBalancers: len(c.LoadBalancer.Instances)})
+	}
+	if o.output == "name" {
+		for _, r := range rows {
+			fmt.Fprintln(out, r.Name)
+		}
+		return nil
+	}
+	return Print(out, o.output, rows, func(w io.Writer) error {
+		if len(rows) == 0 {
+			_, err := fmt.Fprintf(w, "no contexts in %s: create one with `switchyard config set-context NAME --marathon-url URL ...` (or `switchyard lab up`)\n", path)
+			return err
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CURRENT\tNAME\tMARATHON\tAUTH\tKUBERNETES\tNAMESPACE\tLOAD BALANCERS")
+		for _, r := range rows {
+			cur := ""
+			if r.Current {
+				cur = "*"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", cur, r.Name, r.Marathon, r.Auth, r.Kubernetes, r.Namespace, r.LoadBalancers)
+		}
+		return tw.Flush()
+	})
+}
+
 func newConfigGetContextsCmd() *cobra.Command {
-	var output string
+	o := &getContextsOptions{}
 	cmd := &cobra.Command{
 		Use:   "get-contexts",
 		Short: "List the contexts (* marks the current one)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, path, err := loadConfigFile(cmd)
-			if err != nil {
-				return err
-			}
-			var rows []contextRow
-			for _, c := range f.Contexts {
-				kube := c.Kubernetes.Context
-				if kube == "" && c.Kubernetes.Kubeconfig != "" {
-					kube = c.Kubernetes.Kubeconfig
-				}
-				rows = append(rows, contextRow{Current: c.Name == f.CurrentContext, Name: c.Name, Marathon: redact.URL(c.Marathon.URL),
-					Auth: c.Marathon.Auth.Type, Kubernetes: kube, Namespace: c.Kubernetes.Namespace, LoadBalancers: len(c.LoadBalancer.Instances)})
-			}
-			if output == "name" {
-				for _, r := range rows {
-					fmt.Fprintln(cmd.OutOrStdout(), r.Name)
-				}
-				return nil
-			}
-			return Print(cmd.OutOrStdout(), output, rows, func(w io.Writer) error {
-				if len(rows) == 0 {
-					_, err := fmt.Fprintf(w, "no contexts in %s: create one with `switchyard config set-context NAME --marathon-url URL ...` (or `switchyard lab up`)\n", path)
-					return err
-				}
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CURRENT\tNAME\tMARATHON\tAUTH\tKUBERNETES\tNAMESPACE\tLOAD BALANCERS")
-				for _, r := range rows {
-					cur := ""
-					if r.Current {
-						cur = "*"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", cur, r.Name, r.Marathon, r.Auth, r.Kubernetes, r.Namespace, r.LoadBalancers)
-				}
-				return tw.Flush()
-			})
-		},
+		RunE:  runE(o),
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|name|json|yaml")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table|name|json|yaml")
 	return cmd
+}
+
+// currentContextOptions are the options of `config current-context`.
+type currentContextOptions struct {
+	configFileOptions
+}
+
+// Run prints the current context's name.
+func (o *currentContextOptions) Run(_ context.Context, out io.Writer) error {
+	if o.file.CurrentContext == "" {
+		return fmt.Errorf("no current context in %s: run `switchyard config use-context NAME`", o.path)
+	}
+	_, err := fmt.Fprintln(out, o.file.CurrentContext)
+	return err
 }
 
 func newConfigCurrentContextCmd() *cobra.Command {
@@ -159,18 +204,39 @@ func newConfigCurrentContextCmd() *cobra.Command {
 		Use:   "current-context",
 		Short: "Print the current context's name",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, path, err := loadConfigFile(cmd)
-			if err != nil {
-				return err
-			}
-			if f.CurrentContext == "" {
-				return fmt.Errorf("no current context in %s: run `switchyard config use-context NAME`", path)
-			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), f.CurrentContext)
-			return err
-		},
+		RunE:  runE(&currentContextOptions{}),
 	}
+}
+
+// contextNameOptions are the options of the config commands that change
+// the context NAME in the config file: Complete finds the file.
+type contextNameOptions struct {
+	path, name string
+}
+
+// Complete finds the config file and takes NAME.
+func (o *contextNameOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.name = args[0]
+	var err error
+	o.path, err = configPath(cmd)
+	return err
+}
+
+// Validate has nothing to check.
+func (o *contextNameOptions) Validate() error { return nil }
+
+// useContextOptions are the options of `config use-context NAME`.
+type useContextOptions struct {
+	contextNameOptions
+}
+
+// Run makes NAME the current context.
+func (o *useContextOptions) Run(_ context.Context, out io.Writer) error {
+	if err := config.Update(o.path, func(f *config.File) error { return f.Use(o.name) }); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "switched to context %q (%s)\n", o.name, o.path)
+	return err
 }
 
 func newConfigUseContextCmd() *cobra.Command {
@@ -178,18 +244,29 @@ func newConfigUseContextCmd() *cobra.Command {
 		Use:   "use-context NAME",
 		Short: "Make NAME the current context",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := configPath(cmd)
-			if err != nil {
-				return err
-			}
-			if err := config.Update(path, func(f *config.File) error { return f.Use(args[0]) }); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "switched to context %q (%s)\n", args[0], path)
-			return err
-		},
+		RunE:  runE(&useContextOptions{}),
 	}
+}
+
+// deleteContextOptions are the options of `config delete-context NAME`.
+type deleteContextOptions struct {
+	contextNameOptions
+}
+
+// Run deletes the context NAME.
+func (o *deleteContextOptions) Run(_ context.Context, out io.Writer) error {
+	wasCurrent := false
+	if err := config.Update(o.path, func(f *config.File) error {
+		wasCurrent = f.CurrentContext == o.name
+		return f.Delete(o.name)
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "deleted context %q from %s\n", o.name, o.path)
+	if wasCurrent {
+		fmt.Fprintln(out, "it was the current context: no context is current now (`switchyard config use-context NAME`)")
+	}
+	return nil
 }
 
 func newConfigDeleteContextCmd() *cobra.Command {
@@ -197,25 +274,7 @@ func newConfigDeleteContextCmd() *cobra.Command {
 		Use:   "delete-context NAME",
 		Short: "Delete the context NAME",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := configPath(cmd)
-			if err != nil {
-				return err
-			}
-			wasCurrent := false
-			if err := config.Update(path, func(f *config.File) error {
-				wasCurrent = f.CurrentContext == args[0]
-				return f.Delete(args[0])
-			}); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "deleted context %q from %s\n", args[0], path)
-			if wasCurrent {
-				fmt.Fprintln(out, "it was the current context: no context is current now (`switchyard config use-context NAME`)")
-			}
-			return nil
-		},
+		RunE:  runE(&deleteContextOptions{}),
 	}
 }
 
@@ -232,7 +291,8 @@ type setContextOptions struct {
 	lbInstances                                                      []string
 	lbBackendsCIDRs                                                  []string
 
-	// Filled by complete.
+	// Filled by Complete.
+	path      string
 	parsedLBs []config.LBInstance
 	changed   func(string) bool
 }
@@ -252,12 +312,7 @@ a new --marathon-auth clears the fields of the previous type. --lb-instance repl
       --mesos-url http://leader.mesos:5050 --kubeconfig ~/.kube/config --kube-context prod-admin --namespace apps \
       --lb-instance lb-1=https://10.0.0.5:8443,tokenFile=/etc/switchyard/lb.token,caFile=/etc/ssl/lb-ca.pem`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, args); err != nil {
-				return err
-			}
-			return o.run(cmd)
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.marathonURL, "marathon-url", "", "Marathon URL (comma-separated for several)")
@@ -281,14 +336,11 @@ a new --marathon-auth clears the fields of the previous type. --lb-instance repl
 	return cmd
 }
 
-func (o *setContextOptions) complete(cmd *cobra.Command, args []string) error {
+// Complete takes NAME, finds the config file and makes the paths given
+// absolute (a --lb-instance Validate refuses is left out).
+func (o *setContextOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.name = args[0]
 	o.changed = cmd.Flags().Changed
-	switch o.marathonAuth {
-	case "", config.AuthNone, config.AuthDCOSToken, config.AuthDCOSLogin, config.AuthBasic:
-	default:
-		return fmt.Errorf("--marathon-auth %q: use %s, %s, %s or %s", o.marathonAuth, config.AuthDCOSToken, config.AuthDCOSLogin, config.AuthBasic, config.AuthNone)
-	}
 	abs := func(p *string) error {
 		if *p == "" || strings.HasPrefix(*p, "~") {
 			return nil
@@ -302,10 +354,11 @@ func (o *setContextOptions) complete(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
+	o.parsedLBs = nil
 	for _, spec := range o.lbInstances {
 		in, err := parseLBInstance(spec)
 		if err != nil {
-			return err
+			continue
 		}
 		if err := abs(&in.TokenFile); err != nil {
 			return err
@@ -314,6 +367,23 @@ func (o *setContextOptions) complete(cmd *cobra.Command, args []string) error {
 			return err
 		}
 		o.parsedLBs = append(o.parsedLBs, in)
+	}
+	var err error
+	o.path, err = configPath(cmd)
+	return err
+}
+
+// Validate checks --marathon-auth and each --lb-instance.
+func (o *setContextOptions) Validate() error {
+	switch o.marathonAuth {
+	case "", config.AuthNone, config.AuthDCOSToken, config.AuthDCOSLogin, config.AuthBasic:
+	default:
+		return fmt.Errorf("--marathon-auth %q: use %s, %s, %s or %s", o.marathonAuth, config.AuthDCOSToken, config.AuthDCOSLogin, config.AuthBasic, config.AuthNone)
+	}
+	for _, spec := range o.lbInstances {
+		if _, err := parseLBInstance(spec); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -340,13 +410,11 @@ func parseLBInstance(spec string) (config.LBInstance, error) {
 	return in, nil
 }
 
-func (o *setContextOptions) run(cmd *cobra.Command) error {
-	path, err := configPath(cmd)
-	if err != nil {
-		return err
-	}
+// Run creates or changes the context.
+func (o *setContextOptions) Run(_ context.Context, out io.Writer) error {
+	path := o.path
 	created := false
-	err = config.Update(path, func(f *config.File) error {
+	err := config.Update(path, func(f *config.File) error {
 		c, err := f.Get(o.name)
 		var uc *config.UnknownContextError
 		if errors.As(err, &uc) {
@@ -369,7 +437,7 @@ func (o *setContextOptions) run(cmd *cobra.Command) error {
 	if created {
 		verb = "created"
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s context %q in %s\n", verb, o.name, path)
+	fmt.Fprintf(out, "%s context %q in %s\n", verb, o.name, path)
 	return nil
 }
 

@@ -295,3 +295,27 @@ func TestMarathonCmdDoesNotSendEnvTokenToURLFlag(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		o    commandOptions
+		want string // "" when valid
+	}{
+		{"view yaml", &configViewOptions{output: "yaml"}, ""},
+		{"view json", &configViewOptions{output: "json", minify: true}, ""},
+		{"view table", &configViewOptions{output: "table"}, "-o table: use yaml or json"},
+		{"set-context", &setContextOptions{marathonAuth: config.AuthDCOSToken,
+			lbInstances: []string{"lb-1=https://10.0.0.5:8443,tokenFile=/t,caFile=/c", "lb-2=http://127.0.0.1:8001"}}, ""},
+		{"set-context auth none", &setContextOptions{marathonAuth: config.AuthNone}, ""},
+		{"set-context bad auth", &setContextOptions{marathonAuth: "oauth"}, `--marathon-auth "oauth": use dcos-token`},
+		{"set-context lb without URL", &setContextOptions{lbInstances: []string{"lb-1"}}, `--lb-instance "lb-1": want NAME=ADMIN_URL`},
+		{"set-context lb unknown key", &setContextOptions{lbInstances: []string{"lb-1=http://x,token=/t"}}, `unknown key "token"`},
+		{"set-context bad auth first", &setContextOptions{marathonAuth: "oauth", lbInstances: []string{"lb-1"}}, "--marathon-auth"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidate(t, tt.o.Validate(), tt.want)
+		})
+	}
+}

@@ -38,7 +38,8 @@ type ConvertOptions struct {
 	// BaseImage and FetcherImage override the converter's images.
 	BaseImage, FetcherImage string
 
-	opts convert.Options
+	opts   convert.Options
+	stderr io.Writer
 }
 
 func newConvertCmd() *cobra.Command {
@@ -64,16 +65,7 @@ Exit status: 0 when the conversion succeeded, even with unsupported fields;
   switchyard convert examples/marathon/ -o chart --out charts/
   switchyard convert marathon:///demo/web --report-file report.json`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Source = args[0]
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Output, "output", "o", "manifests", "output: manifests (YAML on stdout) or chart (needs --out)")
@@ -87,18 +79,20 @@ Exit status: 0 when the conversion succeeded, even with unsupported fields;
 	return cmd
 }
 
-// Complete builds the converter options from the flags.
-func (o *ConvertOptions) Complete() error {
-	lp, err := convert.ParseLimitPolicy(o.LimitPolicy)
-	if err != nil {
-		return fmt.Errorf("--limit-policy: %w", err)
-	}
+// Complete takes SOURCE and builds the converter options from the flags
+// (a --limit-policy Validate refuses is left out).
+func (o *ConvertOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.Source, o.stderr = args[0], cmd.ErrOrStderr()
+	lp, _ := convert.ParseLimitPolicy(o.LimitPolicy)
 	o.opts = convert.Options{Namespace: o.Namespace, Limits: lp, HostAddress: o.HostAddress, BaseImage: o.BaseImage, FetcherImage: o.FetcherImage}
 	return nil
 }
 
-// Validate checks the flag combinations.
+// Validate checks --limit-policy and the flag combinations.
 func (o *ConvertOptions) Validate() error {
+	if _, err := convert.ParseLimitPolicy(o.LimitPolicy); err != nil {
+		return fmt.Errorf("--limit-policy: %w", err)
+	}
 	switch o.Output {
 	case "manifests", "yaml":
 		if o.Out != "" {
@@ -120,11 +114,9 @@ func (o *ConvertOptions) Validate() error {
 	return nil
 }
 
-// Run converts the source and writes the output and the report.
-func (o *ConvertOptions) Run(ctx context.Context, stdout, stderr io.Writer) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+// Run converts the source and writes the output, and the report to stderr.
+func (o *ConvertOptions) Run(ctx context.Context, stdout io.Writer) error {
+	stderr := o.stderr
 	res, err := o.load(ctx)
 	if err != nil {
 		return err

@@ -208,3 +208,31 @@ func TestConvertFromMarathon(t *testing.T) {
 		t.Errorf("missing app: %v", err)
 	}
 }
+
+func TestConvertValidate(t *testing.T) {
+	opts := func(f func(o *ConvertOptions)) *ConvertOptions {
+		o := &ConvertOptions{Output: "manifests", LimitPolicy: convert.LimitNoCPU, HostAddress: convert.HostPodIP}
+		f(o)
+		return o
+	}
+	tests := []struct {
+		name string
+		o    *ConvertOptions
+		want string // "" when valid
+	}{
+		{"manifests", opts(func(o *ConvertOptions) { o.Namespace = "apps" }), ""},
+		{"chart", opts(func(o *ConvertOptions) { o.Output, o.Out = "chart", "charts" }), ""},
+		{"factor limits, host ip", opts(func(o *ConvertOptions) { o.LimitPolicy, o.HostAddress = "factor:2", convert.HostNodeIP }), ""},
+		{"manifests with --out", opts(func(o *ConvertOptions) { o.Out = "dir" }), "--out is for -o chart"},
+		{"chart without --out", opts(func(o *ConvertOptions) { o.Output = "chart" }), "-o chart needs --out DIR"},
+		{"chart with --namespace", opts(func(o *ConvertOptions) { o.Output, o.Out, o.Namespace = "chart", "charts", "apps" }), "--namespace is for manifests"},
+		{"bad output", opts(func(o *ConvertOptions) { o.Output = "json" }), `-o "json": want manifests or chart`},
+		{"bad host address", opts(func(o *ConvertOptions) { o.HostAddress = "dns" }), `--host-address "dns"`},
+		{"bad limit policy first", opts(func(o *ConvertOptions) { o.LimitPolicy, o.Output = "loose", "json" }), "--limit-policy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidate(t, tt.o.Validate(), tt.want)
+		})
+	}
+}

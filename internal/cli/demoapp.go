@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,6 +20,34 @@ type demoAppOptions struct {
 	listen, version, app, failRate, failAfter, slow, crashAfter, readyDelay string
 	unhealthy                                                               bool
 	grace                                                                   time.Duration
+
+	// Filled by Complete.
+	cfg    demoapp.Config
+	stderr io.Writer
+}
+
+// Complete builds the workload's config: the environment, then the flags
+// given (each parsed as it is applied; a bad one is named).
+func (o *demoAppOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.stderr = cmd.ErrOrStderr()
+	var err error
+	o.cfg, err = o.config(cmd)
+	return err
+}
+
+// Validate has nothing left to check: Complete parsed every flag.
+func (o *demoAppOptions) Validate() error { return nil }
+
+// Run serves until SIGTERM or Ctrl-C (a crash on demand exits with
+// demoapp.CrashExitCode).
+func (o *demoAppOptions) Run(ctx context.Context, _ io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	err := demoapp.Run(ctx, o.cfg, o.stderr, nil)
+	if errors.Is(err, demoapp.ErrCrashed) {
+		return &ExitError{Code: demoapp.CrashExitCode, Err: err}
+	}
+	return err
 }
 
 func newDemoAppCmd() *cobra.Command {
@@ -35,19 +65,7 @@ Listen address: --listen, else $DEMO_LISTEN, else $HOST:$PORT0 (Marathon), else 
 (Kubernetes), else 127.0.0.1:8080. Every flag below has an env variable (in brackets) and the flag wins.
 SIGTERM stops accepting connections and lets in-flight requests finish.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := o.config(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			err = demoapp.Run(ctx, cfg, cmd.ErrOrStderr(), nil)
-			if errors.Is(err, demoapp.ErrCrashed) {
-				return &ExitError{Code: demoapp.CrashExitCode, Err: err}
-			}
-			return err
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "", "host:port to serve on [DEMO_LISTEN]")

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/deploy"
 	"github.com/switchyard/switchyard/internal/connect"
 )
@@ -38,6 +39,11 @@ type DeployOptions struct {
 	MesosURL string
 	// SkipCapacityCheck deploys without checking the nodes' free room.
 	SkipCapacityCheck bool
+
+	// Filled by Complete.
+	specs   []*appspec.Spec
+	context config.Context
+	errOut  io.Writer
 }
 
 func (o *DeployOptions) addFlags(cmd *cobra.Command, deployFlags bool) {
@@ -79,29 +85,60 @@ requests); when one fails nothing is applied.`,
 		Example: `  switchyard deploy examples/apps/web/app.yaml
   switchyard deploy examples/apps --dry-run`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Path = args[0]
-			return o.RunDeploy(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
+		RunE: runE(o),
 	}
 	o.addFlags(cmd, true)
 	return cmd
 }
 
-// Deployer builds the deploy.Deployer from the context (--lab-dir: the
-// lab's), overridden by the flags and the environment.
-func (o *DeployOptions) Deployer(ctx context.Context, cmd *cobra.Command, out io.Writer) (*deploy.Deployer, error) {
-	if o.Output != "text" && o.Output != "json" {
-		return nil, fmt.Errorf("unknown output format %q: use text or json", o.Output)
-	}
-	c, err := contextOrLab(cmd, o.LabDir)
+// complete loads the apps of APP.yaml|DIR and resolves the context
+// (--lab-dir: the lab's).
+func (o *DeployOptions) complete(cmd *cobra.Command, args []string) error {
+	o.Path, o.errOut = args[0], cmd.ErrOrStderr()
+	specs, err := appspec.LoadPath(o.Path)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	o.specs = specs
+	o.context, err = contextOrLab(cmd, o.LabDir)
+	return err
+}
+
+// validate checks -o.
+func (o *DeployOptions) validate() error {
+	if o.Output != "text" && o.Output != "json" {
+		return fmt.Errorf("unknown output format %q: use text or json", o.Output)
+	}
+	return nil
+}
+
+// nothingApplied says, under a deploy's error, that nothing was applied.
+func nothingApplied(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w\nnothing was applied", err)
+}
+
+// Complete loads the apps and resolves the context.
+func (o *DeployOptions) Complete(cmd *cobra.Command, args []string) error {
+	return nothingApplied(o.complete(cmd, args))
+}
+
+// Validate checks -o.
+func (o *DeployOptions) Validate() error {
+	return nothingApplied(o.validate())
+}
+
+// Deployer builds the deploy.Deployer from the completed context,
+// overridden by the flags and the environment; it reports to out.
+func (o *DeployOptions) Deployer(ctx context.Context, out io.Writer) (*deploy.Deployer, error) {
+	c := o.context
 	kube := connect.Kube(c)
 	kube.Timeout = 30 * time.Second // deploy never watches: a request that hangs fails
 	opts := deploy.Options{Out: out, DryRun: o.DryRun, Timeout: o.Timeout, Convert: deploy.ConvertChart(convertOptionsForDeploy()),
 		SkipCapacityCheck: o.SkipCapacityCheck, Kube: kube}
+	var err error
 	if c.Marathon.URL != "" {
 		if opts.Marathon, err = connect.Marathon(ctx, c); err != nil {
 			return nil, err
@@ -121,26 +158,19 @@ func (o *DeployOptions) Deployer(ctx context.Context, cmd *cobra.Command, out io
 	return deploy.New(opts), nil
 }
 
-// RunDeploy loads, checks and deploys the apps.
-func (o *DeployOptions) RunDeploy(ctx context.Context, cmd *cobra.Command, out, errOut io.Writer) error {
+// Run checks and deploys the apps and prints what it did.
+func (o *DeployOptions) Run(ctx context.Context, out io.Writer) error {
 	progress := out
 	if o.Output == "json" {
-		progress = errOut
+		progress = o.errOut
 	}
-	specs, err := appspec.LoadPath(o.Path)
+	d, err := o.Deployer(ctx, progress)
 	if err != nil {
-		return fmt.Errorf("%w\nnothing was applied", err)
-	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	d, err := o.Deployer(ctx, cmd, progress)
-	if err != nil {
-		return fmt.Errorf("%w\nnothing was applied", err)
+		return nothingApplied(err)
 	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
-	results, err := d.DeployAll(ctx, specs)
+	results, err := d.DeployAll(ctx, o.specs)
 	if perr := Print(out, o.Output, deployReport{Results: emptyIfNil(results), DryRun: o.DryRun}, func(w io.Writer) error {
 		return printResults(w, results)
 	}); perr != nil && err == nil {

@@ -7,12 +7,24 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/deploy"
 )
 
+// DiffOptions are the options of `switchyard diff`: deploy's, read only.
+type DiffOptions struct {
+	DeployOptions
+}
+
+// Complete loads the apps and resolves the context.
+func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
+	return o.complete(cmd, args)
+}
+
+// Validate checks -o.
+func (o *DiffOptions) Validate() error { return o.validate() }
+
 func newDiffCmd() *cobra.Command {
-	o := &DeployOptions{}
+	o := &DiffOptions{}
 	cmd := &cobra.Command{
 		Use:   "diff APP.yaml|DIR",
 		Short: "Show what deploying app.yaml files would change on Marathon or Kubernetes",
@@ -23,10 +35,7 @@ not shown); for type: helm the unified diff of the release's current manifest
 against the rendered chart. Exit status 0 when nothing would change, 2 when
 something would, 1 on error (as diff(1)).`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Path = args[0]
-			return o.RunDiff(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
+		RunE: runE(o),
 	}
 	o.addFlags(cmd, false)
 	return cmd
@@ -35,16 +44,10 @@ something would, 1 on error (as diff(1)).`,
 // errChanges is the exit status 2 of diff when something would change.
 var errChanges = errors.New("deploying would change something")
 
-// RunDiff loads the apps and prints their diffs.
-func (o *DeployOptions) RunDiff(ctx context.Context, cmd *cobra.Command, out, errOut io.Writer) error {
-	specs, err := appspec.LoadPath(o.Path)
-	if err != nil {
-		return err
-	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	d, err := o.Deployer(ctx, cmd, errOut)
+// Run prints what deploying the apps would change (exit 2 when something
+// would).
+func (o *DiffOptions) Run(ctx context.Context, out io.Writer) error {
+	d, err := o.Deployer(ctx, o.errOut)
 	if err != nil {
 		return err
 	}
@@ -52,7 +55,7 @@ func (o *DeployOptions) RunDiff(ctx context.Context, cmd *cobra.Command, out, er
 	defer cancel()
 	var diffs []*deploy.Diff
 	var errs []error
-	for _, s := range specs {
+	for _, s := range o.specs {
 		df, err := d.Diff(ctx, s)
 		if err != nil {
 			errs = append(errs, err)

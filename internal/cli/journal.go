@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -24,8 +25,36 @@ func newJournalCmd() *cobra.Command {
 	return cmd
 }
 
+// journalBackupOptions are the options of `switchyard journal backup DEST`.
+type journalBackupOptions struct {
+	journalCmdOptions
+	dest string
+}
+
+// Complete resolves the context's journal and makes DEST absolute.
+func (o *journalBackupOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.journalCmdOptions.Complete(cmd, args); err != nil {
+		return err
+	}
+	dest, err := filepath.Abs(args[0])
+	if err != nil {
+		return fmt.Errorf("journal backup: %w", err)
+	}
+	o.dest = dest
+	return nil
+}
+
+// Run backs the journal up and says where to.
+func (o *journalBackupOptions) Run(ctx context.Context, out io.Writer) error {
+	if err := o.backup(ctx, o.dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "journal %s backed up to %s\n", o.journalPath, o.dest)
+	return nil
+}
+
 func newJournalBackupCmd() *cobra.Command {
-	o := &migrateOptions{}
+	o := &journalBackupOptions{}
 	cmd := &cobra.Command{
 		Use:   "backup DEST",
 		Short: "Write a consistent copy of the journal to DEST (mode 0600), also while a migrate runs",
@@ -34,20 +63,7 @@ file next to DEST, synced, then renamed over it (mode 0600). While a ` + "`switc
 journal), the copy is made by that executor, asked over its control socket; appends go on meanwhile.
 Restore a corrupt journal by copying a backup over it while no migrate runs.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, false); err != nil {
-				return err
-			}
-			dest, err := filepath.Abs(args[0])
-			if err != nil {
-				return fmt.Errorf("journal backup: %w", err)
-			}
-			if err := o.backup(cmd.Context(), dest); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "journal %s backed up to %s\n", o.journalPath, dest)
-			return nil
-		},
+		RunE: runE(o),
 	}
 	o.bind(cmd, false)
 	return cmd
@@ -82,8 +98,36 @@ func (o *migrateOptions) backup(ctx context.Context, dest string) error {
 	return nil
 }
 
+// journalCheckOptions are the options of `switchyard journal check`.
+type journalCheckOptions struct {
+	journalCmdOptions
+}
+
+// Run checks the journal file and prints "ok" or the problems (exit 1).
+func (o *journalCheckOptions) Run(_ context.Context, out io.Writer) error {
+	if o.etcd {
+		return errEtcdJournal("check", &o.migrateOptions)
+	}
+	problems, err := journal.Check(o.journalPath, time.Second)
+	if errors.Is(err, journal.ErrLocked) {
+		return &ExitError{Code: 1, Err: fmt.Errorf("journal check: %w (a running migrate holds it: check a backup of it)", err)}
+	}
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("journal check: %w", err)}
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(out, "journal %s: ok\n", o.journalPath)
+		return nil
+	}
+	fmt.Fprintf(out, "journal %s: %d problem(s):\n", o.journalPath, len(problems))
+	for _, p := range problems {
+		fmt.Fprintf(out, "  %s\n", p)
+	}
+	return &ExitError{Code: 1, Err: &journal.CorruptError{Path: o.journalPath, Problems: problems}}
+}
+
 func newJournalCheckCmd() *cobra.Command {
-	o := &migrateOptions{}
+	o := &journalCheckOptions{}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check the journal's consistency (exit 1 with the problems found)",
@@ -91,30 +135,7 @@ func newJournalCheckCmd() *cobra.Command {
 page tree, freelist, key order). It prints "ok", or the problems and exits 1. A running migrate holds the
 journal: check a backup instead (` + "`switchyard journal backup DEST`, then `switchyard journal check --journal DEST`" + `).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(cmd, false); err != nil {
-				return err
-			}
-			if o.etcd {
-				return errEtcdJournal("check", o)
-			}
-			problems, err := journal.Check(o.journalPath, time.Second)
-			if errors.Is(err, journal.ErrLocked) {
-				return &ExitError{Code: 1, Err: fmt.Errorf("journal check: %w (a running migrate holds it: check a backup of it)", err)}
-			}
-			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("journal check: %w", err)}
-			}
-			if len(problems) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "journal %s: ok\n", o.journalPath)
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "journal %s: %d problem(s):\n", o.journalPath, len(problems))
-			for _, p := range problems {
-				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", p)
-			}
-			return &ExitError{Code: 1, Err: &journal.CorruptError{Path: o.journalPath, Problems: problems}}
-		},
+		RunE: runE(o),
 	}
 	o.bind(cmd, false)
 	return cmd

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -30,6 +31,76 @@ type kubeletWrapperOptions struct {
 	configDir                               string
 	maxFailures                             int
 	lockDir                                 string
+
+	// Filled by Complete.
+	task      wrapper.Task
+	nodeName  string
+	nodeTotal capacity.Resources
+	drain     *kubeclient.Clients // nil with --no-drain
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+// Complete reads the Marathon task from the environment, finds the node's
+// name and total, and (unless --no-drain) the credentials to drain it.
+func (o *kubeletWrapperOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var err error
+	if o.task, err = wrapper.TaskFromEnv(os.Getenv); err != nil {
+		return err
+	}
+	if o.nodeName, o.nodeTotal, err = o.resolveNode(cmdContext(cmd), o.task); err != nil {
+		return err
+	}
+	if !o.noDrain {
+		if o.drain, err = (&kubeclient.Factory{Kubeconfig: o.kubeconfig, QPS: 50, Burst: 100}).Clients(); err != nil {
+			return fmt.Errorf("drain credentials: %w (pass --kubeconfig or set KUBECONFIG, or --no-drain)", err)
+		}
+	}
+	return nil
+}
+
+// Validate checks --kube-reserved and --eviction-hard.
+func (o *kubeletWrapperOptions) Validate() error {
+	_, err := o.overhead()
+	return err
+}
+
+// overhead is what --kube-reserved and --eviction-hard carve from the share.
+func (o *kubeletWrapperOptions) overhead() (capacity.Overhead, error) {
+	kr, err := capacity.ParseResources(o.kubeReserved)
+	if err != nil {
+		return capacity.Overhead{}, fmt.Errorf("--kube-reserved: %w", err)
+	}
+	ev, err := capacity.ParseResources(o.evictionHard)
+	if err != nil {
+		return capacity.Overhead{}, fmt.Errorf("--eviction-hard: %w", err)
+	}
+	return capacity.Overhead{KubeReserved: kr, EvictionHard: ev}, nil
+}
+
+// Run runs kubelet under the wrapper until it stops (signals are handed
+// to it).
+func (o *kubeletWrapperOptions) Run(ctx context.Context, _ io.Writer) error {
+	ov, err := o.overhead()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(o.stderr, nil))
+	opts := wrapper.Options{
+		Node: o.nodeName, Total: o.nodeTotal, Overhead: ov, Task: o.task,
+		Kubelet: o.kubelet, KubeletArgs: o.kubeletArgs, ConfigDir: o.configDir,
+		DrainTimeout: o.drainTimeout, LockDir: o.lockDir, StopGrace: o.stopGrace, MaxFailures: o.maxFailures,
+		Stdout: o.stdout, Stderr: o.stderr, Logger: log,
+	}
+	if o.drain != nil {
+		opts.Drainer = &wrapper.Drainer{Client: o.drain.Clientset, Logger: log}
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	opts.Signals = sigs
+	return wrapper.Run(ctx, opts)
 }
 
 // newKubeletWrapperCmd is `switchyard kubelet-wrapper`, the process a
@@ -53,43 +124,7 @@ below the app's taskKillGracePeriodSeconds. /healthz on $HOST:$PORT0 answers 200
 The node total comes from --total, else $SWITCHYARD_NODE_TOTAL, else the lab config (--lab-config), else the
 Mesos master (--mesos-url or $MESOS_MASTER_URL: the agent whose hostname is $HOST).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			task, err := wrapper.TaskFromEnv(os.Getenv)
-			if err != nil {
-				return err
-			}
-			node, total, err := o.resolveNode(cmd.Context(), task)
-			if err != nil {
-				return err
-			}
-			kr, err := capacity.ParseResources(o.kubeReserved)
-			if err != nil {
-				return fmt.Errorf("--kube-reserved: %w", err)
-			}
-			ev, err := capacity.ParseResources(o.evictionHard)
-			if err != nil {
-				return fmt.Errorf("--eviction-hard: %w", err)
-			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			opts := wrapper.Options{
-				Node: node, Total: total, Overhead: capacity.Overhead{KubeReserved: kr, EvictionHard: ev}, Task: task,
-				Kubelet: o.kubelet, KubeletArgs: o.kubeletArgs, ConfigDir: o.configDir,
-				DrainTimeout: o.drainTimeout, LockDir: o.lockDir, StopGrace: o.stopGrace, MaxFailures: o.maxFailures,
-				Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Logger: log,
-			}
-			if !o.noDrain {
-				kc, err := (&kubeclient.Factory{Kubeconfig: o.kubeconfig, QPS: 50, Burst: 100}).Clients()
-				if err != nil {
-					return fmt.Errorf("drain credentials: %w (pass --kubeconfig or set KUBECONFIG, or --no-drain)", err)
-				}
-				opts.Drainer = &wrapper.Drainer{Client: kc.Clientset, Logger: log}
-			}
-			sigs := make(chan os.Signal, 4)
-			signal.Notify(sigs, syscall.SIGTERM, os.Interrupt, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-			defer signal.Stop(sigs)
-			opts.Signals = sigs
-			return wrapper.Run(cmd.Context(), opts)
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.node, "node", "", "Kubernetes node name (default: the lab node whose address is $HOST, else $HOST)")

@@ -123,6 +123,15 @@ func (o *labOptions) load(create bool, out io.Writer) error {
 	return nil
 }
 
+// Complete loads the lab's config (its messages go to the command's
+// standard output).
+func (o *labOptions) Complete(cmd *cobra.Command, _ []string) error {
+	return o.load(false, cmd.OutOrStdout())
+}
+
+// Validate has nothing to check.
+func (o *labOptions) Validate() error { return nil }
+
 // loadLabFromFlags loads the lab a `lab run` daemon serves, from its
 // --config or --lab-dir flag.
 func loadLabFromFlags(cmd *cobra.Command) (*labOptions, error) {
@@ -158,6 +167,27 @@ type labUpOptions struct {
 	kwokNodes int
 	examples  string
 	wrappers  bool
+
+	// Filled by Complete: --kwok-nodes was given; when lab up started.
+	kwokChanged bool
+	start       time.Time
+}
+
+// Complete loads the lab's config, writing the default one for a new lab.
+func (o *labUpOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.kwokChanged, o.start = cmd.Flags().Changed("kwok-nodes"), time.Now()
+	return o.load(true, cmd.OutOrStdout())
+}
+
+// Validate checks --kwok-nodes, and --wrappers against the lab's config.
+func (o *labUpOptions) Validate() error {
+	if o.kwokChanged && o.kwokNodes != o.cfg.Kubernetes.KwokNodes && o.kwokNodes < 0 {
+		return fmt.Errorf("--kwok-nodes: %d: must be 0 or more", o.kwokNodes)
+	}
+	if o.wrappers && !o.cfg.WrapperMode() && !o.cfg.Kubernetes.Enabled {
+		return fmt.Errorf("--wrappers: the lab in %s runs no Kubernetes (kubernetes.enabled is false)", o.configPath)
+	}
+	return nil
 }
 
 func newLabUpCmd(g *labOptions) *cobra.Command {
@@ -166,11 +196,7 @@ func newLabUpCmd(g *labOptions) *cobra.Command {
 		Use:   "up",
 		Short: "Start the lab (idempotent) and print what runs where",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := signalContext(cmd.Context())
-			defer cancel()
-			return o.run(ctx, cmd)
-		},
+		RunE:  runE(o),
 	}
 	cmd.Flags().BoolVar(&o.demo, "demo", false, "deploy the sample apps from examples/ once the lab is up and print where they answer")
 	cmd.Flags().IntVar(&o.kwokNodes, "kwok-nodes", 0, "add N kwok (simulated) nodes to the lab's Kubernetes for scale tests (saved in lab.yaml)")
@@ -179,16 +205,12 @@ func newLabUpCmd(g *labOptions) *cobra.Command {
 	return cmd
 }
 
-func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
-	out := cmd.OutOrStdout()
-	t0 := time.Now()
-	if err := o.load(true, out); err != nil {
-		return err
-	}
-	if cmd.Flags().Changed("kwok-nodes") && o.kwokNodes != o.cfg.Kubernetes.KwokNodes {
-		if o.kwokNodes < 0 {
-			return fmt.Errorf("--kwok-nodes: %d: must be 0 or more", o.kwokNodes)
-		}
+// Run saves --kwok-nodes and --wrappers in the lab's config, starts the
+// lab (and with --demo its sample apps) and says what runs where.
+func (o *labUpOptions) Run(ctx context.Context, out io.Writer) error {
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+	if o.kwokChanged && o.kwokNodes != o.cfg.Kubernetes.KwokNodes {
 		if err := setKwokNodes(o.configPath, o.kwokNodes); err != nil {
 			return err
 		}
@@ -198,9 +220,6 @@ func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		fmt.Fprintf(out, "set kubernetes.kwokNodes to %d in %s\n", o.kwokNodes, o.configPath)
 	}
 	if o.wrappers && !o.cfg.WrapperMode() {
-		if !o.cfg.Kubernetes.Enabled {
-			return fmt.Errorf("--wrappers: the lab in %s runs no Kubernetes (kubernetes.enabled is false)", o.configPath)
-		}
 		if err := setNodeAgents(o.configPath, labconfig.NodeAgentsWrapper); err != nil {
 			return err
 		}
@@ -222,7 +241,7 @@ func (o *labUpOptions) run(ctx context.Context, cmd *cobra.Command) error {
 			return fmt.Errorf("%w\nthe rest of the lab runs; fix the cause and run lab up again, or lab down", err)
 		}
 	}
-	fmt.Fprintf(out, "lab up took %s\n", time.Since(t0).Round(10*time.Millisecond))
+	fmt.Fprintf(out, "lab up took %s\n", time.Since(o.start).Round(10*time.Millisecond))
 	o.writeContext(out)
 	if o.demo {
 		dir, err := examplesDir(o.examples, o.self)
@@ -314,37 +333,52 @@ type labStatusOptions struct {
 	output string
 }
 
+// Run prints each component's health (exit 3 when one is crashed or
+// unhealthy).
+func (o *labStatusOptions) Run(ctx context.Context, out io.Writer) error {
+	specs, err := o.specs()
+	if err != nil {
+		return err
+	}
+	sts, err := lab.Status(ctx, o.cfg, specs)
+	if err != nil {
+		return err
+	}
+	if err := Print(out, o.output, sts, func(w io.Writer) error { return lab.PrintStatus(w, sts) }); err != nil {
+		return err
+	}
+	for _, s := range sts {
+		if s.State == lab.StateCrashed || s.State == lab.StateUnhealthy {
+			return &ExitError{Code: 3, Err: fmt.Errorf("lab status: %s is %s", s.Name, s.State)}
+		}
+	}
+	return nil
+}
+
 func newLabStatusCmd(g *labOptions) *cobra.Command {
 	o := &labStatusOptions{labOptions: g}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each lab component's health (healthy, unhealthy, crashed with its last log lines, not started)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(false, cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			specs, err := o.specs()
-			if err != nil {
-				return err
-			}
-			sts, err := lab.Status(cmd.Context(), o.cfg, specs)
-			if err != nil {
-				return err
-			}
-			if err := Print(cmd.OutOrStdout(), o.output, sts, func(w io.Writer) error { return lab.PrintStatus(w, sts) }); err != nil {
-				return err
-			}
-			for _, s := range sts {
-				if s.State == lab.StateCrashed || s.State == lab.StateUnhealthy {
-					return &ExitError{Code: 3, Err: fmt.Errorf("lab status: %s is %s", s.Name, s.State)}
-				}
-			}
-			return nil
-		},
+		RunE:  runE(o),
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table|json|yaml")
 	return cmd
+}
+
+// labDownOptions are the options of `lab down`.
+type labDownOptions struct {
+	*labOptions
+}
+
+// Run stops the lab.
+func (o *labDownOptions) Run(ctx context.Context, out io.Writer) error {
+	specs, err := o.specs()
+	if err != nil {
+		return err
+	}
+	return lab.Down(ctx, o.cfg, specs, out, lab.WithConfigPath(o.configPath))
 }
 
 func newLabDownCmd(g *labOptions) *cobra.Command {
@@ -357,23 +391,32 @@ The lab's context, which ` + "`lab up`" + ` wrote into the switchyard config, is
 was): the next ` + "`lab up`" + ` of the same lab directory uses it again. Remove it with
 ` + "`switchyard config delete-context <lab id>`" + `.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.load(false, cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			specs, err := g.specs()
-			if err != nil {
-				return err
-			}
-			return lab.Down(cmd.Context(), g.cfg, specs, cmd.OutOrStdout(), lab.WithConfigPath(g.configPath))
-		},
+		RunE: runE(&labDownOptions{labOptions: g}),
 	}
 }
 
 type labLogsOptions struct {
 	*labOptions
-	follow bool
-	tail   int
+	follow    bool
+	tail      int
+	component string
+}
+
+// Complete loads the lab's config and takes COMPONENT.
+func (o *labLogsOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.component = args[0]
+	return o.labOptions.Complete(cmd, args)
+}
+
+// Run prints the component's log (following it with -f until Ctrl-C).
+func (o *labLogsOptions) Run(ctx context.Context, out io.Writer) error {
+	specs, err := o.specs()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+	return lab.Logs(ctx, o.cfg, specs, o.component, lab.LogOptions{Tail: o.tail, Follow: o.follow}, out)
 }
 
 func newLabLogsCmd(g *labOptions) *cobra.Command {
@@ -382,18 +425,7 @@ func newLabLogsCmd(g *labOptions) *cobra.Command {
 		Use:   "logs COMPONENT",
 		Short: "Show a lab component's log",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(false, cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			specs, err := o.specs()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := signalContext(cmd.Context())
-			defer cancel()
-			return lab.Logs(ctx, o.cfg, specs, args[0], lab.LogOptions{Tail: o.tail, Follow: o.follow}, cmd.OutOrStdout())
-		},
+		RunE:  runE(o),
 	}
 	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new output (Ctrl-C to stop)")
 	cmd.Flags().IntVar(&o.tail, "tail", -1, "show only the last N lines (-1: all)")
@@ -405,23 +437,23 @@ type labEnvOptions struct {
 	output string
 }
 
+// Run prints the lab's environment as export lines (or -o json|yaml).
+func (o *labEnvOptions) Run(_ context.Context, out io.Writer) error {
+	vars := lab.Env(o.cfg)
+	if o.output == "sh" {
+		_, err := io.WriteString(out, lab.Exports(vars))
+		return err
+	}
+	return Print(out, o.output, vars, nil)
+}
+
 func newLabEnvCmd(g *labOptions) *cobra.Command {
 	o := &labEnvOptions{labOptions: g}
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Print shell export lines for the lab (use: eval \"$(switchyard lab env)\")",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(false, cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			vars := lab.Env(o.cfg)
-			if o.output == "sh" {
-				_, err := io.WriteString(cmd.OutOrStdout(), lab.Exports(vars))
-				return err
-			}
-			return Print(cmd.OutOrStdout(), o.output, vars, nil)
-		},
+		RunE:  runE(o),
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "sh", "output format: sh|json|yaml")
 	return cmd

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lab/nodeagent"
 )
 
 // TestLoadWritesDefaultConfigOnce: the first load for `up` writes lab.yaml
@@ -86,5 +87,45 @@ func TestExamplesDir(t *testing.T) {
 	}
 	if _, err := examplesDir(filepath.Join(root, "nope"), ""); err == nil || !strings.Contains(err.Error(), "no sample apps found in") {
 		t.Errorf("missing dir: %v", err)
+	}
+}
+
+func TestLabValidate(t *testing.T) {
+	lab := func(kube bool, kwok int) *labOptions {
+		share := &labconfig.Resources{}
+		return &labOptions{configPath: "/lab/lab.yaml", cfg: labconfig.Config{
+			Kubernetes: labconfig.Kubernetes{Enabled: kube, KwokNodes: kwok},
+			Nodes:      []labconfig.Node{{Name: "node-1", KubernetesShare: share}, {Name: "mesos-only"}},
+		}}
+	}
+	up := func(l *labOptions, set func(o *labUpOptions)) *labUpOptions {
+		o := &labUpOptions{labOptions: l}
+		set(o)
+		return o
+	}
+	agent := func(node string, res *nodeagent.Reservation) *labRunNodeAgentOptions {
+		return &labRunNodeAgentOptions{node: node, lab: lab(true, 0), res: res}
+	}
+	tests := []struct {
+		name string
+		o    commandOptions
+		want string // "" when valid
+	}{
+		{"up", up(lab(true, 0), func(*labUpOptions) {}), ""},
+		{"up kwok nodes", up(lab(true, 0), func(o *labUpOptions) { o.kwokChanged, o.kwokNodes = true, 3 }), ""},
+		{"up negative kwok nodes", up(lab(true, 0), func(o *labUpOptions) { o.kwokChanged, o.kwokNodes = true, -1 }), "--kwok-nodes: -1: must be 0 or more"},
+		{"up wrappers", up(lab(true, 0), func(o *labUpOptions) { o.wrappers = true }), ""},
+		{"up wrappers without kubernetes", up(lab(false, 0), func(o *labUpOptions) { o.wrappers = true }),
+			"--wrappers: the lab in /lab/lab.yaml runs no Kubernetes"},
+		{"node-agent", agent("node-1", nil), ""},
+		{"node-agent without --node", agent("", nil), "--node is required"},
+		{"node-agent unknown node", agent("node-9", nil), "--node node-9: no such node in /lab/lab.yaml"},
+		{"node-agent no share", agent("mesos-only", nil), "--node mesos-only: the node has no kubernetesShare"},
+		{"node-agent no share, reservation", agent("mesos-only", &nodeagent.Reservation{}), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidate(t, tt.o.Validate(), tt.want)
+		})
 	}
 }

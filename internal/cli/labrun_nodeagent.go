@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -20,6 +22,65 @@ type labRunNodeAgentOptions struct {
 	workers          int
 
 	systemReserved, kubeReserved, evictionHard, kubeletConfig string
+
+	// Filled by Complete.
+	lab *labOptions
+	res *nodeagent.Reservation
+}
+
+// Complete loads the lab the agent serves (--config or --lab-dir) and the
+// reservation (--kubelet-config and the reservation flags).
+func (o *labRunNodeAgentOptions) Complete(cmd *cobra.Command, _ []string) error {
+	if o.node == "" {
+		return nil // Validate says it is required
+	}
+	var err error
+	if o.lab, err = loadLabFromFlags(cmd); err != nil {
+		return err
+	}
+	o.res, err = o.reservation()
+	return err
+}
+
+// Validate checks that --node names a lab node that joins Kubernetes: it
+// has a kubernetesShare, or a reservation gives its allocatable.
+func (o *labRunNodeAgentOptions) Validate() error {
+	if o.node == "" {
+		return errors.New("--node is required: the name of a lab node (nodes[].name in lab.yaml)")
+	}
+	n, ok := o.lab.cfg.NodeByName(o.node)
+	if !ok {
+		return fmt.Errorf("--node %s: no such node in %s (nodes[].name)", o.node, o.lab.configPath)
+	}
+	// A node without kubernetesShare joins only under the kubelet
+	// wrapper, whose reservation gives its allocatable.
+	if n.KubernetesShare == nil && o.res == nil {
+		return fmt.Errorf("--node %s: the node has no kubernetesShare in %s, so it does not join Kubernetes (set kubernetesShare, 0 is allowed, or give a reservation: --kubelet-config/--system-reserved)", o.node, o.lab.configPath)
+	}
+	return nil
+}
+
+// Run registers the node and runs its pods until SIGINT/SIGTERM.
+func (o *labRunNodeAgentOptions) Run(ctx context.Context, _ io.Writer) error {
+	lo := o.lab
+	kc := o.kubeconfig
+	if kc == "" {
+		var err error
+		if kc, err = kube.NodeKubeconfig(lo.cfg, o.node); err != nil {
+			return err
+		}
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		return fmt.Errorf("node kubeconfig %s: %w", kc, err)
+	}
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	return nodeagent.Run(ctx, nodeagent.Options{
+		ConfigPath: lo.configPath, Config: lo.cfg, Node: o.node, REST: rc, Self: lo.self,
+		DrainOnExit: o.drain, Workers: o.workers, Reservation: o.res,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
 }
 
 // reservation builds the kubelet-style reservation from the flags (nil when
@@ -75,45 +136,7 @@ With --system-reserved/--kube-reserved/--eviction-hard (kubelet syntax) or --kub
 KubeletConfiguration file with those fields; flags win), allocatable is computed from the node's total as a kubelet
 computes it, instead of taken from kubernetesShare: this is how the kubelet wrapper of a shared node starts it.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.node == "" {
-				return errors.New("--node is required: the name of a lab node (nodes[].name in lab.yaml)")
-			}
-			lo, err := loadLabFromFlags(cmd)
-			if err != nil {
-				return err
-			}
-			n, ok := lo.cfg.NodeByName(o.node)
-			if !ok {
-				return fmt.Errorf("--node %s: no such node in %s (nodes[].name)", o.node, lo.configPath)
-			}
-			res, err := o.reservation()
-			if err != nil {
-				return err
-			}
-			// A node without kubernetesShare joins only under the kubelet
-			// wrapper, whose reservation gives its allocatable.
-			if n.KubernetesShare == nil && res == nil {
-				return fmt.Errorf("--node %s: the node has no kubernetesShare in %s, so it does not join Kubernetes (set kubernetesShare, 0 is allowed, or give a reservation: --kubelet-config/--system-reserved)", o.node, lo.configPath)
-			}
-			kc := o.kubeconfig
-			if kc == "" {
-				if kc, err = kube.NodeKubeconfig(lo.cfg, o.node); err != nil {
-					return err
-				}
-			}
-			rc, err := clientcmd.BuildConfigFromFlags("", kc)
-			if err != nil {
-				return fmt.Errorf("node kubeconfig %s: %w", kc, err)
-			}
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			return nodeagent.Run(ctx, nodeagent.Options{
-				ConfigPath: lo.configPath, Config: lo.cfg, Node: o.node, REST: rc, Self: lo.self,
-				DrainOnExit: o.drain, Workers: o.workers, Reservation: res,
-				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
-			})
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.node, "node", "", "lab node to register (nodes[].name)")

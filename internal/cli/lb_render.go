@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,12 +35,7 @@ before anything is written.`,
       --admin-token-file /etc/nginx/switchyard/admin.token --state-dir /var/lib/switchyard \
       --backends-cidr 10.244.0.0/16 --backends-cidr 10.0.0.0/16`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run(cmd.OutOrStdout())
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Out, "out", "", "directory to write the files to (required)")
@@ -57,10 +53,10 @@ before anything is written.`,
 	return cmd
 }
 
-// Complete resolves --out and defaults --module-dir to it.
-func (o *LBRenderOptions) Complete() error {
+// Complete makes --out absolute and defaults --module-dir to it.
+func (o *LBRenderOptions) Complete(_ *cobra.Command, _ []string) error {
 	if o.Out == "" {
-		return errors.New("--out: required (the directory to write the files to)")
+		return nil // Validate says it is required
 	}
 	out, err := filepath.Abs(o.Out)
 	if err != nil {
@@ -73,8 +69,19 @@ func (o *LBRenderOptions) Complete() error {
 	return nil
 }
 
+// Validate checks that --out is given, and every other flag as package lb
+// does (rendering in memory: every problem is reported, each naming its
+// flag).
+func (o *LBRenderOptions) Validate() error {
+	if o.Out == "" {
+		return errors.New("--out: required (the directory to write the files to)")
+	}
+	_, err := lb.Render(o.Opts)
+	return err
+}
+
 // Run renders the files, writes them and says where they go.
-func (o *LBRenderOptions) Run(stdout io.Writer) error {
+func (o *LBRenderOptions) Run(_ context.Context, stdout io.Writer) error {
 	files, err := lb.Render(o.Opts)
 	if err != nil {
 		return err

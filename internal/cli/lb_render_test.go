@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/lb"
 )
 
 func TestLBRender(t *testing.T) {
@@ -59,6 +62,36 @@ func TestLBRender(t *testing.T) {
 				!strings.Contains(string(conf), `backends = {"10.244.0.0/16", "127.0.0.0/8"}`) {
 				t.Errorf("switchyard-http.conf:\n%s", conf)
 			}
+		})
+	}
+}
+
+func TestLBValidate(t *testing.T) {
+	valid := lb.Options{AdminListen: "127.0.0.1:8001", AdminTokenFile: "/etc/switchyard/admin.token", StateDir: "/var/lib/switchyard",
+		BackendsCIDRs: []string{"10.244.0.0/16"}, ModuleDir: "/etc/nginx/switchyard", Location: lb.DefaultLocation,
+		SharedDictSize: lb.DefaultSharedDictSize, NextUpstreamTries: lb.DefaultNextUpstreamTries}
+	with := func(f func(*lb.Options)) lb.Options {
+		o := valid
+		f(&o)
+		return o
+	}
+	tests := []struct {
+		name string
+		o    commandOptions
+		want string // "" when valid
+	}{
+		{"render", &LBRenderOptions{Out: "/etc/nginx/switchyard", Opts: valid}, ""},
+		{"render without --out", &LBRenderOptions{Opts: valid}, "--out: required"},
+		{"render relative --state-dir", &LBRenderOptions{Out: "/x", Opts: with(func(o *lb.Options) { o.StateDir = "rel" })}, "--state-dir"},
+		{"render no --backends-cidr", &LBRenderOptions{Out: "/x", Opts: with(func(o *lb.Options) { o.BackendsCIDRs = nil })}, "--backends-cidr"},
+		{"render bad --admin-listen", &LBRenderOptions{Out: "/x", Opts: with(func(o *lb.Options) { o.AdminListen = "localhost" })}, "--admin-listen"},
+		{"sync", &lbSyncOptions{resync: time.Second}, ""},
+		{"sync zero --resync", &lbSyncOptions{}, "lb sync: --resync: 0s must be positive"},
+		{"sync negative --resync", &lbSyncOptions{resync: -time.Second}, "--resync: -1s must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidate(t, tt.o.Validate(), tt.want)
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/lbsync"
 	"github.com/switchyard/switchyard/traffic"
@@ -29,8 +30,17 @@ type lbSyncOptions struct {
 	backendsCIDR []string
 	statusFile   string
 	once         bool
-	fleet        *traffic.Fleet
-	where        string
+
+	// Filled by Complete.
+	context    config.Context
+	noMarathon bool // --marathon-url none
+	noKube     bool // --kubeconfig ""
+	specs      []*appspec.Spec
+	errOut     io.Writer
+
+	// Filled by Run.
+	fleet *traffic.Fleet
+	where string
 }
 
 // newLBSyncCmd is `switchyard lb sync`.
@@ -58,11 +68,7 @@ their last known backends.
 Marathon comes from --marathon-url, else MARATHON_URL (DCOS_URL...); Kubernetes from --kubeconfig (default
 $KUBECONFIG; empty: Kubernetes is not followed); the load balancer from --lb-admin (+ --lb-token-file).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			return o.run(ctx, cmd, cmd.ErrOrStderr())
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.apps, "apps", "", "directory of app.yaml files whose routes are kept")
@@ -79,24 +85,44 @@ $KUBECONFIG; empty: Kubernetes is not followed); the load balancer from --lb-adm
 	return cmd
 }
 
-// complete builds the syncer from the context (flags and environment
-// override it).
-func (o *lbSyncOptions) complete(ctx context.Context, cmd *cobra.Command, logf func(string, ...any)) (*lbsync.Syncer, error) {
-	if o.resync <= 0 {
-		return nil, fmt.Errorf("--resync: %s must be positive", o.resync)
-	}
+// Complete resolves the context (flags and environment override it; a
+// --marathon-url of "none" and a --kubeconfig of "" turn the platform off)
+// and loads --apps.
+func (o *lbSyncOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.errOut = cmd.ErrOrStderr()
 	ov := overridesFromFlags(cmd)
-	noMarathon := ov.MarathonURL == "none"
-	if noMarathon {
+	o.noMarathon = ov.MarathonURL == "none"
+	if o.noMarathon {
 		ov.MarathonURL = ""
 	}
 	c, err := resolveContextWith(cmd, ov)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("lb sync: %w", err)
 	}
 	if len(o.backendsCIDR) > 0 {
 		c.LoadBalancer.BackendsCIDRs = o.backendsCIDR
 	}
+	o.context = c
+	o.noKube = cmd.Flags().Changed("kubeconfig") && o.kubeconfig == ""
+	if o.apps != "" {
+		if o.specs, err = appspec.LoadDir(o.apps); err != nil {
+			return fmt.Errorf("lb sync: --apps: %w", err)
+		}
+	}
+	return nil
+}
+
+// Validate checks --resync.
+func (o *lbSyncOptions) Validate() error {
+	if o.resync <= 0 {
+		return fmt.Errorf("lb sync: --resync: %s must be positive", o.resync)
+	}
+	return nil
+}
+
+// syncer builds the syncer from the completed context.
+func (o *lbSyncOptions) syncer(ctx context.Context, logf func(string, ...any)) (*lbsync.Syncer, error) {
+	c := o.context
 	fleet, err := connect.Fleet(c)
 	if err != nil {
 		return nil, err
@@ -107,15 +133,8 @@ func (o *lbSyncOptions) complete(ctx context.Context, cmd *cobra.Command, logf f
 	if c.Name == "" {
 		o.where = "no context (flags and environment)"
 	}
-	s := &lbsync.Syncer{Pusher: fleet, Group: o.group, Resync: o.resync, Logf: logf}
-	if o.apps != "" {
-		specs, err := appspec.LoadDir(o.apps)
-		if err != nil {
-			return nil, fmt.Errorf("--apps: %w", err)
-		}
-		s.Apps = specs
-	}
-	if !noMarathon && c.Marathon.URL != "" {
+	s := &lbsync.Syncer{Pusher: fleet, Group: o.group, Resync: o.resync, Logf: logf, Apps: o.specs}
+	if !o.noMarathon && c.Marathon.URL != "" {
 		mc, err := connect.Marathon(ctx, c)
 		if err != nil {
 			return nil, err
@@ -123,8 +142,7 @@ func (o *lbSyncOptions) complete(ctx context.Context, cmd *cobra.Command, logf f
 		s.Marathon = &lbsync.MarathonSource{Client: mc}
 	}
 	// --kubeconfig "" says: do not follow Kubernetes (whatever the context says).
-	noKube := cmd.Flags().Changed("kubeconfig") && o.kubeconfig == ""
-	if !noKube && c.KubeconfigPath() != "" {
+	if !o.noKube && c.KubeconfigPath() != "" {
 		kc, err := connect.Kubernetes(c, 0, 0)
 		if err != nil {
 			return nil, err
@@ -151,9 +169,12 @@ func (o *lbSyncOptions) complete(ctx context.Context, cmd *cobra.Command, logf f
 	return s, nil
 }
 
-func (o *lbSyncOptions) run(ctx context.Context, cmd *cobra.Command, out io.Writer) error {
-	lg := log.New(out, "lb sync: ", log.LstdFlags)
-	s, err := o.complete(ctx, cmd, lg.Printf)
+// Run syncs once (--once) or until interrupted, logging to stderr.
+func (o *lbSyncOptions) Run(ctx context.Context, _ io.Writer) error {
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	lg := log.New(o.errOut, "lb sync: ", log.LstdFlags)
+	s, err := o.syncer(ctx, lg.Printf)
 	if err != nil {
 		return fmt.Errorf("lb sync: %w", err)
 	}

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -47,16 +44,13 @@ func (o *marathonConnOptions) addFlags(cmd *cobra.Command, withOutput bool) {
 	}
 }
 
-// client builds the Marathon client from the flags, the environment and the context.
-func (o *marathonConnOptions) client(cmd *cobra.Command) (*marathon.Client, error) {
-	c, err := resolveContextWith(cmd, config.Overrides{MarathonURL: o.url, MarathonToken: o.token, MarathonCAFile: o.caFile, MarathonInsecure: o.insecure})
-	if err != nil {
-		return nil, err
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+// context resolves the context with the connection flags over it.
+func (o *marathonConnOptions) context(cmd *cobra.Command) (config.Context, error) {
+	return resolveContextWith(cmd, config.Overrides{MarathonURL: o.url, MarathonToken: o.token, MarathonCAFile: o.caFile, MarathonInsecure: o.insecure})
+}
+
+// client builds the Marathon client from the resolved context c.
+func (o *marathonConnOptions) client(ctx context.Context, c config.Context) (*marathon.Client, error) {
 	cfg, err := c.MarathonConfigContext(ctx)
 	if err != nil {
 		if c.Marathon.URL == "" {
@@ -71,15 +65,6 @@ func (o *marathonConnOptions) client(cmd *cobra.Command) (*marathon.Client, erro
 	return marathon.NewClient(cfg)
 }
 
-// signalContext is the command's context, cancelled on SIGINT/SIGTERM.
-func marathonSignalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-}
-
 // newMarathonAPICmds returns the `switchyard marathon` sub-commands that talk
 // to a running Marathon: ping, info, apps, app, tasks, deployments, queue,
 // scale, restart, kill, rollback and events.
@@ -92,22 +77,62 @@ func newMarathonAPICmds() []*cobra.Command {
 	}
 }
 
-// runMarathon wraps a command body with client construction and signal handling.
-func runMarathon(o *marathonConnOptions, body func(ctx context.Context, c *marathon.Client, w io.Writer) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		switch o.output {
-		case "", "table", "text", "json", "yaml":
-		default:
-			return fmt.Errorf("unknown output format %q: use table, json or yaml", o.output)
-		}
-		c, err := o.client(cmd)
-		if err != nil {
+// marathonBody is the work of a Marathon API command, with its client and
+// arguments.
+type marathonBody func(ctx context.Context, c *marathon.Client, args []string, w io.Writer) error
+
+// marathonAPIOptions are the options of a Marathon API command: its
+// connection flags, its arguments and its body.
+type marathonAPIOptions struct {
+	*marathonConnOptions
+	// checkArgs, when set, checks the arguments (pure; Validate calls it).
+	checkArgs func(args []string) error
+	body      marathonBody
+
+	// Filled by Complete.
+	args     []string
+	resolved config.Context
+}
+
+// Complete takes the arguments and resolves the context (--url and the
+// other connection flags override it, then the environment).
+func (o *marathonAPIOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.args = args
+	var err error
+	o.resolved, err = o.marathonConnOptions.context(cmd)
+	return err
+}
+
+// Validate checks the arguments, then -o.
+func (o *marathonAPIOptions) Validate() error {
+	if o.checkArgs != nil {
+		if err := o.checkArgs(o.args); err != nil {
 			return err
 		}
-		ctx, cancel := marathonSignalContext(cmd)
-		defer cancel()
-		return body(ctx, c, cmd.OutOrStdout())
 	}
+	switch o.output {
+	case "", "table", "text", "json", "yaml":
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q: use table, json or yaml", o.output)
+}
+
+// Run builds the Marathon client (a DC/OS login happens here) and runs the
+// body until it ends or SIGINT/SIGTERM.
+func (o *marathonAPIOptions) Run(ctx context.Context, out io.Writer) error {
+	c, err := o.client(ctx, o.resolved)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+	return o.body(ctx, c, o.args, out)
+}
+
+// runMarathon is the RunE of a Marathon API command with connection
+// options o and the given body.
+func runMarathon(o *marathonConnOptions, body marathonBody) func(*cobra.Command, []string) error {
+	return runE(&marathonAPIOptions{marathonConnOptions: o, body: body})
 }
 
 func newMarathonPingCmd() *cobra.Command {
@@ -117,7 +142,7 @@ func newMarathonPingCmd() *cobra.Command {
 		Short: "Check that Marathon answers",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, _ []string, w io.Writer) error {
 		start := time.Now()
 		if err := c.Ping(ctx); err != nil {
 			return err
@@ -136,7 +161,7 @@ func newMarathonInfoCmd() *cobra.Command {
 		Short: "Show Marathon's version, leader and configuration (/v2/info)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, _ []string, w io.Writer) error {
 		info, err := c.Info(ctx)
 		if err != nil {
 			return err
@@ -166,7 +191,7 @@ func newMarathonAppsCmd() *cobra.Command {
 		Short: "List apps with their instance counts (/v2/apps)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, _ []string, w io.Writer) error {
 		if len(opts.Embed) == 0 {
 			opts.Embed = []string{marathon.EmbedAppsCounts, marathon.EmbedAppsDeployments}
 		}
@@ -200,44 +225,42 @@ func newMarathonAppCmd() *cobra.Command {
 		Short: "Show one app with its tasks (/v2/apps/{id})",
 		Args:  cobra.ExactArgs(1),
 	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
-			if len(embed) == 0 {
-				embed = []string{marathon.EmbedAppTasks, marathon.EmbedAppCounts, marathon.EmbedAppDeployments, marathon.EmbedAppLastTaskFailure}
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, args []string, w io.Writer) error {
+		if len(embed) == 0 {
+			embed = []string{marathon.EmbedAppTasks, marathon.EmbedAppCounts, marathon.EmbedAppDeployments, marathon.EmbedAppLastTaskFailure}
+		}
+		app, err := c.App(ctx, args[0], embed...)
+		if err != nil {
+			return err
+		}
+		return Print(w, o.output, app, func(w io.Writer) error {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "ID\t%s\n", app.ID)
+			fmt.Fprintf(tw, "CMD\t%s\n", mStrp(app.Cmd))
+			fmt.Fprintf(tw, "INSTANCES\t%s (running %s, healthy %s, staged %s)\n", mIntp(app.Instances), mIntp(app.TasksRunning), mIntp(app.TasksHealthy), mIntp(app.TasksStaged))
+			fmt.Fprintf(tw, "RESOURCES\tcpus %s, mem %s\n", mFloatp(app.CPUs), mFloatp(app.Mem))
+			fmt.Fprintf(tw, "VERSION\t%s\n", mStrp(app.Version))
+			for _, d := range app.Deployments {
+				fmt.Fprintf(tw, "DEPLOYMENT\t%s\n", d.ID)
 			}
-			app, err := c.App(ctx, args[0], embed...)
-			if err != nil {
+			if f := app.LastTaskFailure; f != nil {
+				fmt.Fprintf(tw, "LAST FAILURE\t%s %s: %s\n", mStrp(f.Timestamp), mStrp(f.State), mStrp(f.Message))
+			}
+			if err := tw.Flush(); err != nil {
 				return err
 			}
-			return Print(w, o.output, app, func(w io.Writer) error {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "ID\t%s\n", app.ID)
-				fmt.Fprintf(tw, "CMD\t%s\n", mStrp(app.Cmd))
-				fmt.Fprintf(tw, "INSTANCES\t%s (running %s, healthy %s, staged %s)\n", mIntp(app.Instances), mIntp(app.TasksRunning), mIntp(app.TasksHealthy), mIntp(app.TasksStaged))
-				fmt.Fprintf(tw, "RESOURCES\tcpus %s, mem %s\n", mFloatp(app.CPUs), mFloatp(app.Mem))
-				fmt.Fprintf(tw, "VERSION\t%s\n", mStrp(app.Version))
-				for _, d := range app.Deployments {
-					fmt.Fprintf(tw, "DEPLOYMENT\t%s\n", d.ID)
-				}
-				if f := app.LastTaskFailure; f != nil {
-					fmt.Fprintf(tw, "LAST FAILURE\t%s %s: %s\n", mStrp(f.Timestamp), mStrp(f.State), mStrp(f.Message))
-				}
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-				if len(app.Tasks) == 0 {
-					return nil
-				}
-				fmt.Fprintln(w)
-				tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TASK\tHOST\tPORTS\tSTATE\tSTARTED")
-				for _, t := range app.Tasks {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, mStrp(t.Host), mInts(t.Ports), mStrp(t.State), mStrp(t.StartedAt))
-				}
-				return tw.Flush()
-			})
-		})(cmd, args)
-	}
+			if len(app.Tasks) == 0 {
+				return nil
+			}
+			fmt.Fprintln(w)
+			tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TASK\tHOST\tPORTS\tSTATE\tSTARTED")
+			for _, t := range app.Tasks {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, mStrp(t.Host), mInts(t.Ports), mStrp(t.State), mStrp(t.StartedAt))
+			}
+			return tw.Flush()
+		})
+	})
 	o.addFlags(cmd, true)
 	cmd.Flags().StringSliceVar(&embed, "embed", nil, "resources to embed (app.tasks, app.counts, app.deployments, app.lastTaskFailure...)")
 	return cmd
@@ -251,32 +274,30 @@ func newMarathonTasksCmd() *cobra.Command {
 		Short: "List tasks of all apps or of one app",
 		Args:  cobra.MaximumNArgs(1),
 	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
-			var tasks []marathon.Task
-			var err error
-			if len(args) == 1 {
-				tasks, err = c.AppTasks(ctx, args[0])
-			} else {
-				tasks, err = c.Tasks(ctx, marathon.TasksOptions{Status: status})
-			}
-			if err != nil {
-				return err
-			}
-			return Print(w, o.output, tasks, func(w io.Writer) error {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tAPP\tHOST\tPORTS\tSTATE\tHEALTH\tSTARTED")
-				for _, t := range tasks {
-					health := "-"
-					if len(t.HealthCheckResults) > 0 {
-						health = map[bool]string{true: "healthy", false: "unhealthy"}[t.Healthy()]
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.AppID, t.Host, mInts(t.Ports), t.State, health, t.StartedAt)
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, args []string, w io.Writer) error {
+		var tasks []marathon.Task
+		var err error
+		if len(args) == 1 {
+			tasks, err = c.AppTasks(ctx, args[0])
+		} else {
+			tasks, err = c.Tasks(ctx, marathon.TasksOptions{Status: status})
+		}
+		if err != nil {
+			return err
+		}
+		return Print(w, o.output, tasks, func(w io.Writer) error {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tAPP\tHOST\tPORTS\tSTATE\tHEALTH\tSTARTED")
+			for _, t := range tasks {
+				health := "-"
+				if len(t.HealthCheckResults) > 0 {
+					health = map[bool]string{true: "healthy", false: "unhealthy"}[t.Healthy()]
 				}
-				return tw.Flush()
-			})
-		})(cmd, args)
-	}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.AppID, t.Host, mInts(t.Ports), t.State, health, t.StartedAt)
+			}
+			return tw.Flush()
+		})
+	})
 	o.addFlags(cmd, true)
 	cmd.Flags().StringSliceVar(&status, "status", nil, "only tasks in these conditions: running, staging")
 	return cmd
@@ -289,7 +310,7 @@ func newMarathonDeploymentsCmd() *cobra.Command {
 		Short: "List running deployments (/v2/deployments)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, _ []string, w io.Writer) error {
 		deps, err := c.Deployments(ctx)
 		if err != nil {
 			return err
@@ -319,7 +340,7 @@ func newMarathonQueueCmd() *cobra.Command {
 		Short: "List apps waiting for instances to launch, and why offers were declined (/v2/queue)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, _ []string, w io.Writer) error {
 		items, err := c.Queue(ctx, marathon.QueueOptions{LastUnusedOffers: o.output != "table"})
 		if err != nil {
 			return err
@@ -377,6 +398,15 @@ func (o *changeOptions) finish(ctx context.Context, c *marathon.Client, w io.Wri
 	return err
 }
 
+// scaleInstances parses scale's INSTANCES: a whole number, 0 or more.
+func scaleInstances(arg string) (int, error) {
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("INSTANCES %q: want a whole number >= 0", arg)
+	}
+	return n, nil
+}
+
 func newMarathonScaleCmd() *cobra.Command {
 	o := &marathonConnOptions{}
 	ch := &changeOptions{}
@@ -385,19 +415,17 @@ func newMarathonScaleCmd() *cobra.Command {
 		Short: "Set the number of instances of an app",
 		Args:  cobra.ExactArgs(2),
 	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		n, err := strconv.Atoi(args[1])
-		if err != nil || n < 0 {
-			return fmt.Errorf("INSTANCES %q: want a whole number >= 0", args[1])
+	cmd.RunE = runE(&marathonAPIOptions{marathonConnOptions: o, checkArgs: func(args []string) error {
+		_, err := scaleInstances(args[1])
+		return err
+	}, body: func(ctx context.Context, c *marathon.Client, args []string, w io.Writer) error {
+		n, _ := scaleInstances(args[1])
+		res, err := c.ScaleApp(ctx, args[0], n, ch.force)
+		if err != nil {
+			return err
 		}
-		return runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
-			res, err := c.ScaleApp(ctx, args[0], n, ch.force)
-			if err != nil {
-				return err
-			}
-			return ch.finish(ctx, c, w, fmt.Sprintf("scale %s to %d", args[0], n), res)
-		})(cmd, args)
-	}
+		return ch.finish(ctx, c, w, fmt.Sprintf("scale %s to %d", args[0], n), res)
+	}})
 	o.addFlags(cmd, false)
 	ch.addFlags(cmd)
 	return cmd
@@ -411,15 +439,13 @@ func newMarathonRestartCmd() *cobra.Command {
 		Short: "Restart all tasks of an app (a rolling restart under its upgradeStrategy)",
 		Args:  cobra.ExactArgs(1),
 	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
-			res, err := c.RestartApp(ctx, args[0], ch.force)
-			if err != nil {
-				return err
-			}
-			return ch.finish(ctx, c, w, "restart "+args[0], res)
-		})(cmd, args)
-	}
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, args []string, w io.Writer) error {
+		res, err := c.RestartApp(ctx, args[0], ch.force)
+		if err != nil {
+			return err
+		}
+		return ch.finish(ctx, c, w, "restart "+args[0], res)
+	})
 	o.addFlags(cmd, false)
 	ch.addFlags(cmd)
 	return cmd
@@ -434,22 +460,20 @@ func newMarathonKillCmd() *cobra.Command {
 		Short: "Kill tasks (Marathon replaces them unless --scale)",
 		Args:  cobra.MinimumNArgs(1),
 	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
-			kill.Force = ch.force
-			res, err := c.KillTasks(ctx, args, kill)
-			if err != nil {
-				return err
-			}
-			if res.Deployment != nil {
-				return ch.finish(ctx, c, w, fmt.Sprintf("kill %d task(s) and scale down", len(args)), res.Deployment)
-			}
-			for _, t := range res.Tasks {
-				fmt.Fprintf(w, "killed %s (%s on %s)\n", t.ID, t.AppID, t.Host)
-			}
-			return nil
-		})(cmd, args)
-	}
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, args []string, w io.Writer) error {
+		kill.Force = ch.force
+		res, err := c.KillTasks(ctx, args, kill)
+		if err != nil {
+			return err
+		}
+		if res.Deployment != nil {
+			return ch.finish(ctx, c, w, fmt.Sprintf("kill %d task(s) and scale down", len(args)), res.Deployment)
+		}
+		for _, t := range res.Tasks {
+			fmt.Fprintf(w, "killed %s (%s on %s)\n", t.ID, t.AppID, t.Host)
+		}
+		return nil
+	})
 	o.addFlags(cmd, false)
 	ch.addFlags(cmd)
 	cmd.Flags().BoolVar(&kill.Scale, "scale", false, "scale the apps down by the number of killed tasks")
@@ -465,15 +489,13 @@ func newMarathonRollbackCmd() *cobra.Command {
 		Short: "Cancel a running deployment and roll its change back (--force: cancel without rollback)",
 		Args:  cobra.ExactArgs(1),
 	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
-			res, err := c.DeleteDeployment(ctx, args[0], ch.force)
-			if err != nil {
-				return err
-			}
-			return ch.finish(ctx, c, w, "cancel deployment "+args[0], res)
-		})(cmd, args)
-	}
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, args []string, w io.Writer) error {
+		res, err := c.DeleteDeployment(ctx, args[0], ch.force)
+		if err != nil {
+			return err
+		}
+		return ch.finish(ctx, c, w, "cancel deployment "+args[0], res)
+	})
 	o.addFlags(cmd, false)
 	ch.addFlags(cmd)
 	return cmd
@@ -487,7 +509,7 @@ func newMarathonEventsCmd() *cobra.Command {
 		Short: "Follow Marathon's event stream (/v2/events), one JSON event per line, until interrupted",
 		Args:  cobra.NoArgs,
 	}
-	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, w io.Writer) error {
+	cmd.RunE = runMarathon(o, func(ctx context.Context, c *marathon.Client, _ []string, w io.Writer) error {
 		events, err := c.Events(ctx, marathon.EventOptions{
 			Types:   types,
 			OnError: func(err error) { fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err) },

@@ -60,3 +60,34 @@ func TestMarathonAPICmdErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestMarathonAPIValidate(t *testing.T) {
+	scale := func(args ...string) *marathonAPIOptions {
+		return &marathonAPIOptions{marathonConnOptions: &marathonConnOptions{}, args: args, checkArgs: func(a []string) error {
+			_, err := scaleInstances(a[1])
+			return err
+		}}
+	}
+	output := func(o string) *marathonAPIOptions {
+		return &marathonAPIOptions{marathonConnOptions: &marathonConnOptions{output: o}}
+	}
+	tests := []struct {
+		name string
+		o    *marathonAPIOptions
+		want string // "" when valid
+	}{
+		{"table", output("table"), ""},
+		{"json", output("json"), ""},
+		{"no -o flag", output(""), ""},
+		{"xml", output("xml"), `unknown output format "xml": use table, json or yaml`},
+		{"scale to 3", scale("/a", "3"), ""},
+		{"scale to 0", scale("/a", "0"), ""},
+		{"scale to many", scale("/a", "many"), `INSTANCES "many": want a whole number >= 0`},
+		{"scale below 0", scale("/a", "-1"), `INSTANCES "-1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidate(t, tt.o.Validate(), tt.want)
+		})
+	}
+}

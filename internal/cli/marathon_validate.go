@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -65,17 +66,7 @@ Exit status: 0 when every file is valid, 1 when any file is invalid.`,
 		Example: `  switchyard marathon validate app.json
   switchyard marathon validate deploy/marathon/ -o json`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Paths = args
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			o.stdin = cmd.InOrStdin()
-			return o.Run(cmd.OutOrStdout())
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text|json|yaml")
 	cmd.Flags().BoolVar(&o.Strict, "strict", false, "report every rule Marathon's API enforces as an error")
@@ -83,8 +74,10 @@ Exit status: 0 when every file is valid, 1 when any file is invalid.`,
 	return cmd
 }
 
-// Complete expands directories into the JSON files they hold.
-func (o *MarathonValidateOptions) Complete() error {
+// Complete takes the paths and expands directories into the JSON files
+// they hold ("-" is the command's standard input).
+func (o *MarathonValidateOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.Paths, o.stdin = args, cmd.InOrStdin()
 	o.files, o.missing = nil, nil
 	for _, p := range o.Paths {
 		if p == "-" {
@@ -146,7 +139,7 @@ func (o *MarathonValidateOptions) Validate() error {
 
 // Run checks every file, prints the report and returns an *ExitError with
 // code 1 when any file is invalid.
-func (o *MarathonValidateOptions) Run(w io.Writer) error {
+func (o *MarathonValidateOptions) Run(_ context.Context, w io.Writer) error {
 	rep := ValidateReport{Files: append([]marathon.FileReport{}, o.missing...)}
 	for _, f := range o.files {
 		var data []byte

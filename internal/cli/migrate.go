@@ -84,6 +84,21 @@ func (o *migrateOptions) complete(cmd *cobra.Command, withApps bool) error {
 	return nil
 }
 
+// journalCmdOptions are the options of the commands that work on the
+// context's journal without app specs (status, journal, migrate
+// pause|resume|abort): Complete resolves the journal; no flag needs a check.
+type journalCmdOptions struct {
+	migrateOptions
+}
+
+// Complete resolves the context and its journal.
+func (o *journalCmdOptions) Complete(cmd *cobra.Command, _ []string) error {
+	return o.complete(cmd, false)
+}
+
+// Validate has nothing to check.
+func (o *journalCmdOptions) Validate() error { return nil }
+
 // context is the context a migration command works on: the lab's in
 // --lab-dir, else the resolved one (--context, flags, environment).
 func (o *migrateOptions) context(cmd *cobra.Command) (config.Context, error) {
@@ -216,8 +231,69 @@ func (o *migrateOptions) run(ctx context.Context, out io.Writer, names []string,
 	return rs, nil
 }
 
+// migrateCmdOptions are the options of `switchyard migrate`.
+type migrateCmdOptions struct {
+	migrateOptions
+	// names are the apps named on the command line.
+	names []string
+	// po plans the apps for --wave without --plan.
+	po *planOptions
+}
+
+// errNoApps refuses a migrate with no app to move.
+var errNoApps = errors.New("name the apps to migrate (or --wave N)")
+
+// Complete resolves the context and loads the app specs.
+func (o *migrateCmdOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.complete(cmd, true); err != nil {
+		return err
+	}
+	o.names, o.po = args, newPlanOptions(cmd)
+	return nil
+}
+
+// Validate checks that apps or --wave (not both) say what to migrate, and
+// --on-restart.
+func (o *migrateCmdOptions) Validate() error {
+	if o.wave > 0 && len(o.names) > 0 {
+		return errors.New("give apps or --wave, not both")
+	}
+	if o.wave <= 0 && len(o.names) == 0 {
+		return errNoApps
+	}
+	if o.onRestart != string(migrate.ResumeContinue) && o.onRestart != string(migrate.ResumeRollback) {
+		return fmt.Errorf("--on-restart %q: use continue or rollback", o.onRestart)
+	}
+	return nil
+}
+
+// Run migrates the named apps, or those of --wave, and reports each one.
+func (o *migrateCmdOptions) Run(ctx context.Context, out io.Writer) error {
+	names := o.names
+	if o.wave > 0 {
+		planner, err := o.planner(ctx, o.po)
+		if err != nil {
+			return err
+		}
+		if names, err = planner.Wave(o.wave); err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return errNoApps
+		}
+	}
+	sctx, cancel := signalContext(context.Background())
+	defer cancel()
+	start := time.Now()
+	rs, err := o.run(sctx, out, names)
+	if err != nil {
+		return err
+	}
+	return report(out, o.output, rs, time.Since(start))
+}
+
 func newMigrateCmd() *cobra.Command {
-	o := &migrateOptions{}
+	o := &migrateCmdOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate APP... | --wave N",
 		Short: "Move apps from Marathon to Kubernetes under live traffic, with automatic rollback",
@@ -233,38 +309,7 @@ Ctrl-C stops after journaling where each app stands. From another terminal, whil
 shows each app's live state and ` + "`switchyard migrate pause|resume|abort APP`" + ` holds, continues or rolls back a
 migration (through control.sock next to the journal). The Kubernetes side is a Helm release of the chart converted
 from the app's Marathon definition, with the app.yaml's resources, else the --plan file's requests and limits.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, true); err != nil {
-				return err
-			}
-			names := args
-			if o.wave > 0 {
-				if len(args) > 0 {
-					return errors.New("give apps or --wave, not both")
-				}
-				planner, err := o.planner(cmd.Context(), newPlanOptions(cmd))
-				if err != nil {
-					return err
-				}
-				if names, err = planner.Wave(o.wave); err != nil {
-					return err
-				}
-			}
-			if len(names) == 0 {
-				return errors.New("name the apps to migrate (or --wave N)")
-			}
-			if o.onRestart != string(migrate.ResumeContinue) && o.onRestart != string(migrate.ResumeRollback) {
-				return fmt.Errorf("--on-restart %q: use continue or rollback", o.onRestart)
-			}
-			ctx, cancel := signalContext(context.Background())
-			defer cancel()
-			start := time.Now()
-			rs, err := o.run(ctx, cmd.OutOrStdout(), names)
-			if err != nil {
-				return err
-			}
-			return report(cmd.OutOrStdout(), o.output, rs, time.Since(start))
-		},
+		RunE: runE(o),
 	}
 	o.bind(cmd, true)
 	for _, op := range []string{control.OpPause, control.OpResume, control.OpAbort} {

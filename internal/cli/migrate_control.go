@@ -19,13 +19,44 @@ var controlHelp = map[string]string{
 	control.OpAbort:  "Stop a running migration and roll it back (weights to Marathon, Marathon healthy, Kubernetes removed)",
 }
 
+// migrateControlOptions are the options of `switchyard migrate
+// pause|resume|abort APP`.
+type migrateControlOptions struct {
+	journalCmdOptions
+	op, app, reason string
+	wait            time.Duration
+}
+
+// Complete resolves the context (the journal names the control socket)
+// and takes the app.
+func (o *migrateControlOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.journalCmdOptions.Complete(cmd, args); err != nil {
+		return err
+	}
+	o.app = args[0]
+	return nil
+}
+
+// Run sends the command to the running executor and waits for its effect.
+func (o *migrateControlOptions) Run(ctx context.Context, out io.Writer) error {
+	sock, err := o.socketPath()
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", o.op, o.app, err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.wait+5*time.Second)
+	defer cancel()
+	if _, err := control.Call(ctx, sock, control.Request{Op: o.op, App: o.app, Reason: o.reason}); err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", o.op, o.app, err)}
+	}
+	fmt.Fprintf(out, "%s sent to %s\n", o.op, o.app)
+	return waitEffect(ctx, out, sock, o.op, o.app, o.wait)
+}
+
 // newMigrateControlCmd is `switchyard migrate pause|resume|abort APP`: the
 // command goes to the running `switchyard migrate` over its control socket
 // and waits until the executor has journaled its effect.
 func newMigrateControlCmd(op string) *cobra.Command {
-	o := &migrateOptions{}
-	var reason string
-	var wait time.Duration
+	o := &migrateControlOptions{op: op}
 	cmd := &cobra.Command{
 		Use:   op + " APP",
 		Short: controlHelp[op],
@@ -36,27 +67,11 @@ The running ` + "`switchyard migrate`" + ` (which holds the journal) receives th
 journal shows the effect. A command that cannot apply (pause while installing, resume when not paused, anything
 after the migration ended) is refused with the reason.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, false); err != nil {
-				return err
-			}
-			app := args[0]
-			sock, err := o.socketPath()
-			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", op, app, err)}
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), wait+5*time.Second)
-			defer cancel()
-			if _, err := control.Call(ctx, sock, control.Request{Op: op, App: app, Reason: reason}); err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", op, app, err)}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s sent to %s\n", op, app)
-			return waitEffect(ctx, cmd.OutOrStdout(), sock, op, app, wait)
-		},
+		RunE: runE(o),
 	}
 	o.bind(cmd, false)
-	cmd.Flags().StringVar(&reason, "reason", "", "reason journaled with the command (default \"operator: "+op+"\")")
-	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "how long to wait for the journal to show the effect (0: do not wait)")
+	cmd.Flags().StringVar(&o.reason, "reason", "", "reason journaled with the command (default \"operator: "+op+"\")")
+	cmd.Flags().DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for the journal to show the effect (0: do not wait)")
 	return cmd
 }
 

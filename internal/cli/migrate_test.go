@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/plan"
 )
 
@@ -60,5 +61,32 @@ func TestMigratePlanFile(t *testing.T) {
 	o.planFile = filepath.Join(dir, "missing.json")
 	if _, err := o.planner(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "--plan") {
 		t.Fatalf("missing plan: %v", err)
+	}
+}
+
+func TestMigrateValidate(t *testing.T) {
+	ok := func(o migrateCmdOptions) migrateCmdOptions {
+		if o.onRestart == "" {
+			o.onRestart = string(migrate.ResumeContinue)
+		}
+		return o
+	}
+	tests := []struct {
+		name string
+		o    migrateCmdOptions
+		want string // "" when valid
+	}{
+		{"apps", ok(migrateCmdOptions{names: []string{"web"}}), ""},
+		{"wave", ok(migrateCmdOptions{migrateOptions: migrateOptions{wave: 2}}), ""},
+		{"rollback on restart", ok(migrateCmdOptions{names: []string{"web"}, migrateOptions: migrateOptions{onRestart: "rollback"}}), ""},
+		{"apps and wave", ok(migrateCmdOptions{names: []string{"web"}, migrateOptions: migrateOptions{wave: 1}}), "give apps or --wave, not both"},
+		{"nothing", ok(migrateCmdOptions{}), "name the apps to migrate (or --wave N)"},
+		{"negative wave", ok(migrateCmdOptions{migrateOptions: migrateOptions{wave: -1}}), "name the apps to migrate"},
+		{"bad on-restart", ok(migrateCmdOptions{names: []string{"web"}, migrateOptions: migrateOptions{onRestart: "retry"}}), `--on-restart "retry": use continue or rollback`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidate(t, tt.o.Validate(), tt.want)
+		})
 	}
 }

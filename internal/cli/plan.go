@@ -40,6 +40,8 @@ type planOptions struct {
 	// resolved, when set, is the context to read (migrate's, which may be
 	// a lab's through --lab-dir); else the command's flags choose it.
 	resolved *config.Context
+	// dir holds the app.yaml files to plan (DIR, default .).
+	dir string
 }
 
 // newPlanOptions are the defaults of `switchyard plan`, which `migrate
@@ -70,13 +72,7 @@ An unsatisfiable plan is printed with its blockers (which app, node and resource
 the command exits with code 2. -o json writes the plan the executor reads (switchyard migrate --wave N --plan FILE);
 its fields are documented in package plan.`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir)
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.marathonURL, "marathon-url", "", "Marathon URL (default $MARATHON_URL)")
@@ -100,17 +96,44 @@ its fields are documented in package plan.`,
 	return cmd
 }
 
-func (o *planOptions) run(ctx context.Context, out, errOut io.Writer, dir string) error {
-	if ctx == nil {
-		ctx = context.Background()
+// Complete takes DIR and, unless --inventory replaces the live platforms,
+// resolves the context (--context, flags, environment).
+func (o *planOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.cmd, o.dir = cmd, "."
+	if len(args) == 1 {
+		o.dir = args[0]
 	}
+	if o.inventoryFile == "" && o.resolved == nil {
+		c, err := resolveContext(cmd)
+		if err != nil {
+			return err
+		}
+		o.resolved = &c
+	}
+	return nil
+}
+
+// Validate checks -o and, unless --dump-inventory, the planning options
+// (--order, --max-wave-size, --rollback-window, --headroom) as plan.Make
+// checks them: on an empty inventory, without reading anything.
+func (o *planOptions) Validate() error {
 	switch o.output {
 	case "text", "table", "json", "yaml":
 	default:
 		return fmt.Errorf("-o %q: use text, json or yaml", o.output)
 	}
 	if o.dumpInventory {
-		inv, _, err := o.inventory(ctx, dir)
+		return nil
+	}
+	_, err := plan.Make(plan.Inventory{}, o.planOpts())
+	return err
+}
+
+// Run plans the apps under DIR (or dumps the inventory) and prints the
+// plan; an unsatisfiable plan exits with ExitUnsatisfiable.
+func (o *planOptions) Run(ctx context.Context, out io.Writer) error {
+	if o.dumpInventory {
+		inv, _, err := o.inventory(ctx, o.dir)
 		if err != nil {
 			return err
 		}
@@ -118,7 +141,7 @@ func (o *planOptions) run(ctx context.Context, out, errOut io.Writer, dir string
 		enc.SetIndent("", "  ")
 		return enc.Encode(inv)
 	}
-	p, err := o.make(ctx, dir)
+	p, err := o.make(ctx, o.dir)
 	if err != nil {
 		return err
 	}
@@ -131,14 +154,20 @@ func (o *planOptions) run(ctx context.Context, out, errOut io.Writer, dir string
 	return nil
 }
 
+// planOpts are the planning options with --order.
+func (o *planOptions) planOpts() plan.Options {
+	opts := o.opts
+	opts.Order = plan.Order(o.order)
+	return opts
+}
+
 // make plans the apps under dir (the inventory's warnings join the plan's).
 func (o *planOptions) make(ctx context.Context, dir string) (*plan.Plan, error) {
-	o.opts.Order = plan.Order(o.order)
 	inv, warns, err := o.inventory(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Make(inv, o.opts)
+	p, err := plan.Make(inv, o.planOpts())
 	if err != nil {
 		return nil, err
 	}

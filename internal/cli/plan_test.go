@@ -103,3 +103,30 @@ func TestPlanCommand(t *testing.T) {
 
 // The executor's `migrate --wave N` reads waves through WavePlanner.
 var _ WavePlanner = (*plan.Plan)(nil)
+
+func TestPlanValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(o *planOptions)
+		want string // "" when valid
+	}{
+		{"defaults", func(*planOptions) {}, ""},
+		{"json", func(o *planOptions) { o.output = "json" }, ""},
+		{"dependents first", func(o *planOptions) { o.order = "dependents-first" }, ""},
+		{"whole-plan rollback window", func(o *planOptions) { o.opts.RollbackWindow = -1 }, ""},
+		{"bad output", func(o *planOptions) { o.output = "xml" }, `-o "xml": use text, json or yaml`},
+		{"bad order", func(o *planOptions) { o.order = "sideways" }, `order "sideways"`},
+		{"bad wave size", func(o *planOptions) { o.opts.MaxWaveSize = -1 }, "max wave size -1"},
+		{"bad rollback window", func(o *planOptions) { o.opts.RollbackWindow = -2 }, "rollback window -2"},
+		{"bad headroom", func(o *planOptions) { o.opts.Headroom = 0.5 }, "headroom 0.5"},
+		{"dump ignores planning options", func(o *planOptions) { o.dumpInventory, o.order = true, "sideways" }, ""},
+		{"dump still checks output", func(o *planOptions) { o.dumpInventory, o.output = true, "xml" }, `-o "xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newPlanOptions(nil)
+			tt.set(o)
+			checkValidate(t, o.Validate(), tt.want)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,8 +11,45 @@ import (
 	"github.com/switchyard/switchyard/migrate"
 )
 
+// rollbackOptions are the options of `switchyard rollback`.
+type rollbackOptions struct {
+	migrateOptions
+	// names are the apps to roll back.
+	names []string
+}
+
+// Complete resolves the context and loads the app specs.
+func (o *rollbackOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.complete(cmd, true); err != nil {
+		return err
+	}
+	o.names = args
+	return nil
+}
+
+// Validate has nothing to check: cobra checks that apps are named.
+func (o *rollbackOptions) Validate() error { return nil }
+
+// Run rolls the apps back and reports each one (rolled back is success).
+func (o *rollbackOptions) Run(_ context.Context, out io.Writer) error {
+	ctx, cancel := signalContext(context.Background())
+	defer cancel()
+	start := time.Now()
+	rs, err := o.run(ctx, out, o.names, migrate.Event{Kind: migrate.EvRollback, Reason: "operator: switchyard rollback"})
+	if err != nil {
+		return err
+	}
+	var rb *migrate.RolledBackError
+	for i := range rs {
+		if errors.As(rs[i].Err, &rb) {
+			rs[i].Err = nil // rolled back is what was asked
+		}
+	}
+	return report(out, o.output, rs, time.Since(start))
+}
+
 func newRollbackCmd() *cobra.Command {
-	o := &migrateOptions{onRestart: string(migrate.ResumeContinue)}
+	o := &rollbackOptions{migrateOptions: migrateOptions{onRestart: string(migrate.ResumeContinue)}}
 	cmd := &cobra.Command{
 		Use:   "rollback APP...",
 		Short: "Move apps back to Marathon: weights first, Marathon healthy, then the Kubernetes release removed",
@@ -23,25 +61,7 @@ traffic shifts back step by step judged on Marathon's requests, then the Kuberne
 failed gate on the way leaves the app on Kubernetes (Marathon app removed again). The journal is locked while
 a migrate command runs: stop it first (Ctrl-C journals where it stood).`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, true); err != nil {
-				return err
-			}
-			ctx, cancel := signalContext(context.Background())
-			defer cancel()
-			start := time.Now()
-			rs, err := o.run(ctx, cmd.OutOrStdout(), args, migrate.Event{Kind: migrate.EvRollback, Reason: "operator: switchyard rollback"})
-			if err != nil {
-				return err
-			}
-			var rb *migrate.RolledBackError
-			for i := range rs {
-				if errors.As(rs[i].Err, &rb) {
-					rs[i].Err = nil // rolled back is what was asked
-				}
-			}
-			return report(cmd.OutOrStdout(), o.output, rs, time.Since(start))
-		},
+		RunE: runE(o),
 	}
 	o.bind(cmd, true)
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "result format: table, json or yaml")

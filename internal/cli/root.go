@@ -1,6 +1,8 @@
 // Package cli builds switchyard's cobra command tree. Each command lives in its
-// own file with an Options type (Complete/Validate/Run, in the kubectl style);
-// domain logic lives in the domain packages, never here.
+// own file with an Options type (Complete/Validate/Run, in the kubectl style:
+// Complete resolves the context, defaults and files, Validate checks the flags
+// without I/O, Run does the work); its RunE is runE(o), which calls the three
+// in that order. Domain logic lives in the domain packages, never here.
 package cli
 
 import (

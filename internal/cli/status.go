@@ -98,50 +98,56 @@ func (o *migrateOptions) latestEntries(ctx context.Context) ([]journal.Entry, bo
 	}
 }
 
+// statusOptions are the options of `switchyard status`.
+type statusOptions struct {
+	journalCmdOptions
+}
+
+// Run prints every app's latest journaled state (live from a running
+// executor when one runs).
+func (o *statusOptions) Run(ctx context.Context, out io.Writer) error {
+	es, live, err := o.latestEntries(ctx)
+	if err != nil {
+		return err
+	}
+	var rows []statusRow
+	for _, e := range es {
+		s, err := migrate.StateOf(e)
+		if err != nil {
+			return err
+		}
+		r := statusRow{App: e.App, Phase: e.To, Kubernetes: s.KubePercent, Marathon: 100 - s.KubePercent, ErrorRate: s.Last.ErrorRate,
+			P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason, Live: live}
+		if s.Phase == migrate.RolledBack && s.Cause != "" {
+			r.Reason = s.Cause
+		}
+		rows = append(rows, r)
+	}
+	return Print(out, o.output, rows, func(w io.Writer) error {
+		if len(rows) == 0 {
+			fmt.Fprintf(w, "no migration in %s\n", o.journalName())
+			return nil
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "APP\tPHASE\tK8S\tMARATHON\tERRORS\tP99\tSINCE\tREASON")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%d%%\t%d%%\t%.2f%%\t%s\t%s\t%s\n", r.App, r.Phase, r.Kubernetes, r.Marathon,
+				100*r.ErrorRate, r.P99, r.Time.Format("2006-01-02 15:04:05"), r.Reason)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
 func newStatusCmd() *cobra.Command {
-	o := &migrateOptions{}
+	o := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every app's migration: phase, weights, last step's error rate and p99 (live from a running migrate, else from the journal)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(cmd, false); err != nil {
-				return err
-			}
-			es, live, err := o.latestEntries(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows []statusRow
-			for _, e := range es {
-				s, err := migrate.StateOf(e)
-				if err != nil {
-					return err
-				}
-				r := statusRow{App: e.App, Phase: e.To, Kubernetes: s.KubePercent, Marathon: 100 - s.KubePercent, ErrorRate: s.Last.ErrorRate,
-					P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason, Live: live}
-				if s.Phase == migrate.RolledBack && s.Cause != "" {
-					r.Reason = s.Cause
-				}
-				rows = append(rows, r)
-			}
-			return Print(cmd.OutOrStdout(), o.output, rows, func(w io.Writer) error {
-				if len(rows) == 0 {
-					fmt.Fprintf(w, "no migration in %s\n", o.journalName())
-					return nil
-				}
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "APP\tPHASE\tK8S\tMARATHON\tERRORS\tP99\tSINCE\tREASON")
-				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%d%%\t%d%%\t%.2f%%\t%s\t%s\t%s\n", r.App, r.Phase, r.Kubernetes, r.Marathon,
-						100*r.ErrorRate, r.P99, r.Time.Format("2006-01-02 15:04:05"), r.Reason)
-				}
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-				return nil
-			})
-		},
+		RunE:  runE(o),
 	}
 	o.bind(cmd, false)
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
