@@ -71,8 +71,9 @@ type Layout struct {
 	// StateFile is the routing state nginx loads on start and its workers
 	// write (fsync + rename) on each change, in StateDir (the workers').
 	StateFile, StateDir string
-	// LabDir is the lab directory (the workers pass through it).
-	LabDir string
+	// LabDir is the lab directory (the workers pass through it) and LabID
+	// the lab's id.
+	LabDir, LabID string
 	// TokenFile holds the admin API's bearer token (0600, created once).
 	TokenFile string
 	// HTTPConf and LocationsConf are package lb's config files; Module is
@@ -94,6 +95,7 @@ func LayoutFor(cfg labconfig.Config) Layout {
 		StateFile:     filepath.Join(d, "state", lb.StateFileName),
 		StateDir:      filepath.Join(d, "state"),
 		LabDir:        cfg.Dir,
+		LabID:         cfg.ID,
 		TokenFile:     filepath.Join(d, "admin.token"),
 		HTTPConf:      filepath.Join(d, lb.HTTPConfName),
 		LocationsConf: filepath.Join(d, lb.LocationsConfName),
@@ -406,7 +408,13 @@ func (n *Nginx) prepareWorkerUser() error {
 	if err != nil {
 		return fmt.Errorf("nginx: lab.yaml nginx.user (the workers' account): %w (Debian's nginx package creates www-data)", err)
 	}
-	if err := proc.LetThrough(u, n.LabDir, n.Dir); err != nil {
+	// The workers write the routing state and the request-body temp
+	// files: both move out of a lab directory they cannot reach.
+	if n.StateDir, err = proc.WorkDir(u, n.LabDir, n.LabID, n.StateDir); err != nil {
+		return fmt.Errorf("nginx: workers: %w", err)
+	}
+	n.StateFile = filepath.Join(n.StateDir, lb.StateFileName)
+	if n.TempDir, err = proc.WorkDir(u, n.LabDir, n.LabID, n.TempDir); err != nil {
 		return fmt.Errorf("nginx: workers: %w", err)
 	}
 	if err := os.Chmod(n.StateDir, 0o700); err != nil {
