@@ -111,6 +111,19 @@ func TestWorkDir(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "kept")); err != nil || string(b) != "x" {
 		t.Errorf("content through the link: %q, %v", b, err)
 	}
+	// A new lab in the same directory (same id) finds the earlier work.
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := WorkDir(u, lab, id, dir); err != nil || got != filepath.Join(FallbackWorkRoot, id, "pods") {
+		t.Fatalf("new lab, same id: WorkDir = %q, %v", got, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "kept")); err != nil || string(b) != "x" {
+		t.Errorf("content through the new link: %q, %v", b, err)
+	}
 	if st, err := os.Stat(home); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("the directory above the lab changed: %v %v", st.Mode(), err)
 	}

@@ -243,11 +243,23 @@ func WorkDir(u User, labDir, id, dir string) (string, error) {
 			return "", err
 		}
 	}
-	if _, err := os.Stat(dir); err == nil {
+	switch {
+	case !exists(dir):
+	case isEmptyDir(dir):
+		// A new lab where an earlier one of the same directory (and id)
+		// left its work: the link leads there.
+		if err := os.Remove(dir); err != nil {
+			return "", err
+		}
+	case !exists(target) || isEmptyDir(target):
+		_ = os.Remove(target)
 		if err := os.Rename(dir, target); err != nil {
 			return "", fmt.Errorf("move %s to %s (the lab directory is out of %s's reach): %w", dir, target, u, err)
 		}
-	} else if err := os.MkdirAll(target, 0o711); err != nil {
+	default:
+		return "", fmt.Errorf("%s is out of %s's reach and %s, where it would move, is not empty: remove one of them", dir, u, target)
+	}
+	if err := os.MkdirAll(target, 0o711); err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
@@ -257,4 +269,14 @@ func WorkDir(u User, labDir, id, dir string) (string, error) {
 		return "", err
 	}
 	return target, LetThrough(u, target)
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func isEmptyDir(path string) bool {
+	ents, err := os.ReadDir(path)
+	return err == nil && len(ents) == 0
 }
