@@ -489,14 +489,8 @@ func (l *Lab) Stop() error {
 // namespaces and its pod bridge.
 func Leftovers(cfg labconfig.Config) []string {
 	var out []string
-	seen := map[int]bool{}
-	// A process of the lab carries its marker, or works inside the lab
-	// directory (a task's sandbox, a pod's directory) if it dropped it.
-	for _, id := range append(proc.FindByEnv(lab.Marker(cfg)), proc.FindByCwd(cfg.Dir)...) {
-		if !seen[id.PID] {
-			seen[id.PID] = true
-			out = append(out, "process still runs: "+proc.Describe(id.PID))
-		}
+	for _, id := range proc.FindLab(lab.Marker(cfg), cfg.Dir) {
+		out = append(out, "process still runs: "+proc.Describe(id.PID))
 	}
 	for _, a := range lab.Leftovers(cfg, nil, nodeAgentAddrs(cfg)) {
 		out = append(out, "still listening: "+a)

@@ -122,21 +122,13 @@ const testIDPrefix = "sy-test-"
 // run leaves nothing behind for longer than the next one.
 func SweepOrphans() []string {
 	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
+	orphaned := func(pid int) bool {
 		owner, ok := testLabOwner(pid)
-		if !ok || owner == os.Getpid() || processExists(owner) {
-			continue
-		}
-		desc := "process " + proc.Describe(pid)
-		if ids := proc.FindByPID(pid); len(ids) == 1 {
-			proc.StopID(ids[0], time.Second, nil)
-			out = append(out, desc)
-		}
+		return ok && owner != os.Getpid() && !processExists(owner)
+	}
+	for _, id := range proc.Find(orphaned) {
+		out = append(out, "process "+proc.Describe(id.PID))
+		proc.StopID(id, time.Second, nil)
 	}
 	return out
 }
@@ -144,19 +136,14 @@ func SweepOrphans() []string {
 // testLabOwner returns the test process that started pid's test lab, from
 // the lab marker in pid's environment (sy-test-OWNER-RANDOM).
 func testLabOwner(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
+	id, ok := proc.Getenv(pid, labconfig.MarkerEnv)
+	rest, isTest := strings.CutPrefix(id, testIDPrefix)
+	if !ok || !isTest {
 		return 0, false
 	}
-	for _, kv := range strings.Split(string(b), "\x00") {
-		rest, ok := strings.CutPrefix(kv, labconfig.MarkerEnv+"="+testIDPrefix)
-		if !ok {
-			continue
-		}
-		owner, _, ok := strings.Cut(rest, "-")
-		if n, err := strconv.Atoi(owner); ok && err == nil && n > 0 {
-			return n, true
-		}
+	owner, _, ok := strings.Cut(rest, "-")
+	if n, err := strconv.Atoi(owner); ok && err == nil && n > 0 {
+		return n, true
 	}
 	return 0, false
 }
@@ -171,13 +158,8 @@ func processExists(pid int) bool {
 // (a task's sandbox), or a listener on one of the lab's node addresses.
 func Leftovers(cfg labconfig.Config) []string {
 	var out []string
-	seen := map[int]bool{}
-	ids := append(proc.FindByEnv(labconfig.MarkerEnv+"="+cfg.ID), proc.FindByCwd(cfg.Dir)...)
-	for _, id := range ids {
-		if !seen[id.PID] {
-			seen[id.PID] = true
-			out = append(out, "process "+proc.Describe(id.PID))
-		}
+	for _, id := range proc.FindLab(labconfig.MarkerEnv+"="+cfg.ID, cfg.Dir) {
+		out = append(out, "process "+proc.Describe(id.PID))
 	}
 	nodes := map[string]bool{}
 	for _, n := range cfg.Nodes {

@@ -118,27 +118,47 @@ func Comm(pid int) string {
 // HasEnv reports whether the process's environment holds the exact
 // KEY=VALUE entry.
 func HasEnv(pid int, entry string) bool {
+	k, v, _ := strings.Cut(entry, "=")
+	got, ok := Getenv(pid, k)
+	return ok && got == v
+}
+
+// Getenv returns the value of key in the process's environment.
+func Getenv(pid int, key string) (string, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
-		return false
+		return "", false
 	}
 	for _, kv := range strings.Split(string(b), "\x00") {
-		if kv == entry {
-			return true
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // FindByCwd returns the running processes (not zombies) whose working
 // directory is dir or lies under it: a lab's tasks run in their sandboxes,
 // so this finds them even when they dropped the lab's marker.
 func FindByCwd(dir string) []ID {
+	return find(func(pid int) bool { return cwdUnder(pid, dir) })
+}
+
+// FindLab returns a lab's running processes in one scan: those carrying
+// its marker (KEY=VALUE) and those working inside its directory (a task
+// that dropped the marker still runs in its sandbox).
+func FindLab(marker, dir string) []ID {
+	return find(func(pid int) bool { return HasEnv(pid, marker) || cwdUnder(pid, dir) })
+}
+
+// Find returns the running processes (not zombies, not this one) for which
+// match is true.
+func Find(match func(pid int) bool) []ID { return find(match) }
+
+func cwdUnder(pid int, dir string) bool {
 	dir = filepath.Clean(dir)
-	return find(func(pid int) bool {
-		cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
-		return err == nil && (cwd == dir || strings.HasPrefix(cwd, dir+string(filepath.Separator)))
-	})
+	cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+	return err == nil && (cwd == dir || strings.HasPrefix(cwd, dir+string(filepath.Separator)))
 }
 
 // Describe is "PID (command line)" of a process, for messages.
