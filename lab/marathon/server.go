@@ -108,8 +108,7 @@ func New(cfg labconfig.Config, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("lab marathon: task sandboxes: %w", err)
 		}
 		if opts.Self != "" {
-			bin := filepath.Join(filepath.Dir(filepath.Dir(sandboxes)), "bin", "switchyard")
-			if opts.Self, err = proc.Expose(opts.Self, bin, *taskUser); err != nil {
+			if opts.Self, err = proc.ExposeToLab(opts.Self, *taskUser, cfg.Dir, cfg.ID); err != nil {
 				return nil, fmt.Errorf("lab marathon: the switchyard binary for tasks: %w", err)
 			}
 		}

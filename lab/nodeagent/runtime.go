@@ -111,7 +111,7 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 			return nil, fmt.Errorf("nodeagent: pod directories: %w", err)
 		}
 		if o.Self != "" {
-			if o.Self, err = proc.Expose(o.Self, filepath.Join(filepath.Dir(podsDir), "bin", "switchyard"), *user); err != nil {
+			if o.Self, err = proc.ExposeToLab(o.Self, *user, o.Config.Dir, o.Config.ID); err != nil {
 				return nil, fmt.Errorf("nodeagent: the switchyard binary for containers: %w", err)
 			}
 		}

@@ -266,7 +266,11 @@ func WorkDir(u User, labDir, id, dir string) (string, error) {
 		return "", err
 	}
 	if err := os.Symlink(target, dir); err != nil {
-		return "", err
+		// Another process of the lab (a node agent beside the Marathon)
+		// made the same link first.
+		if got, lerr := os.Readlink(dir); lerr != nil || got != target {
+			return "", err
+		}
 	}
 	return target, LetThrough(u, target)
 }
@@ -279,4 +283,19 @@ func exists(path string) bool {
 func isEmptyDir(path string) bool {
 	ents, err := os.ReadDir(path)
 	return err == nil && len(ents) == 0
+}
+
+// ExposeToLab returns a path of the program bin that u can run, for the
+// lab of labDir and id: bin itself when u reaches it, else a copy in the
+// lab's bin directory (moved under FallbackWorkRoot with the rest of the
+// lab's work when u cannot reach the lab directory; see WorkDir).
+func ExposeToLab(bin string, u User, labDir, id string) (string, error) {
+	if Reachable(bin, u, 5) == nil {
+		return bin, nil
+	}
+	dir, err := WorkDir(u, labDir, id, filepath.Join(labDir, "bin"))
+	if err != nil {
+		return "", err
+	}
+	return Expose(bin, filepath.Join(dir, "switchyard"), u)
 }
