@@ -623,10 +623,11 @@ func TestRetryAvoidsTheFailedBackend(t *testing.T) {
 // GET and for a POST with a body, counted under route "" and the route's
 // "none" platform, and nothing in the error log.
 func TestRejectsFromTheBalancer(t *testing.T) {
-	n := startNginx(t, nginxSetup{Workers: 1})
+	accessLog := filepath.Join(t.TempDir(), "access.log")
+	n := startNginx(t, nginxSetup{Workers: 1, Modify: func(o *lb.Options) { o.AccessLog = accessLog }})
 	a := startBackend(t, "127.0.0.2", "a")
 	n.MustDo("PUT", "/routes", `{"version":1,"routes":[
-	  {"name":"web","pathPrefix":"/web","backends":[{"address":"`+a.Addr+`","weight":1,"platform":"marathon"}]},
+	  {"name":"web","pathPrefix":"/web","backends":[{"address":"`+a.Addr+`","weight":1,"platform":"marathon","app":"team a/web"}]},
 	  {"name":"empty","pathPrefix":"/empty","backends":[{"address":"`+a.Addr+`","weight":0,"platform":"marathon"}]}]}`)
 	do := func(method, path string) (int, string) {
 		req, _ := http.NewRequest(method, "http://"+n.Public+path, strings.NewReader("some body"))
@@ -672,5 +673,28 @@ func TestRejectsFromTheBalancer(t *testing.T) {
 	}
 	if log := n.Log(); strings.Contains(log, "[error]") || strings.Contains(log, "[warn]") {
 		t.Errorf("error log:\n%s", log)
+	}
+	// The access log's route, platform and app (split from the one
+	// variable the balancer writes) for each kind of request.
+	n.Stop() // flushes the log buffer
+	data, err := os.ReadFile(accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e struct{ Route, Platform, App, Path string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("access log line %q: %v", line, err)
+		}
+		got = append(got, fmt.Sprintf("%s route=%q platform=%q app=%q", e.Path, e.Route, e.Platform, e.App))
+	}
+	var wantLog []string
+	for range 2 {
+		wantLog = append(wantLog, `/nowhere/x route="-" platform="" app=""`, `/empty/x route="empty" platform="" app=""`,
+			`/web/x route="web" platform="marathon" app="team a/web"`)
+	}
+	if strings.Join(got, "\n") != strings.Join(wantLog, "\n") {
+		t.Errorf("access log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantLog, "\n"))
 	}
 }

@@ -410,6 +410,7 @@ local function series_for(route, platform)
   local s = byp[platform]
   if not s then
     s = new_series()
+    s.route = route -- the route a retry of a request counted here belongs to
     byp[platform] = s
   end
   return s
@@ -421,6 +422,18 @@ local NO_ROUTE_SERIES = series_for("", "none")
 ---------------------------------------------------------------------------
 -- Per-worker compiled routing table
 ---------------------------------------------------------------------------
+
+-- peer_value is a request's $sy_peer: "REJECT ROUTE PLATFORM APP", one
+-- space between fields (REJECT is "-", "404" or "503"; route names and
+-- platforms have no spaces, the app comes last). It is the one variable the
+-- balancer writes; the maps of switchyard-http.conf derive $sy_reject,
+-- $sy_route, $sy_platform and $sy_app from it only when something (a log
+-- format, @switchyard_reject) reads them. Built once per backend when the
+-- table is compiled, not per request.
+local function peer_value(reject, route, platform, app)
+  return reject .. " " .. route .. " " .. platform .. " " .. app
+end
+local NO_ROUTE_PEER = peer_value("404", "-", "", "")
 
 local compiled = { version = -1, by_host = {}, any = {}, by_name = {}, count = 0 }
 -- previous is the table before the last recompile: a request routed just
@@ -439,11 +452,11 @@ local function compile(st, old)
     for i, b in ipairs(r.backends) do
       peers[i] = { address = b.address, host = b.host, port = b.port, weight = b.weight,
         platform = b.platform, app = b.app, cw = 0, down_until = before[b.address] or 0,
-        series = series_for(r.name, b.platform) }
+        series = series_for(r.name, b.platform), peer = peer_value("-", r.name, b.platform, b.app) }
       if b.weight > 0 then live = live + 1 end
     end
     local cr = { name = r.name, prefix = trim_prefix(r.pathPrefix), peers = peers, live = live,
-      none_series = series_for(r.name, "none") }
+      none_series = series_for(r.name, "none"), empty_peer = peer_value("503", r.name, "", "") }
     if cr.prefix ~= "/" then c.needs_path = true end
     if r.host ~= "" then c.has_hosts = true end
     -- A pool with one live backend needs no round robin.
@@ -877,11 +890,11 @@ function _M.init_worker()
 end
 
 -- The phases pass nothing through ngx.ctx (creating it costs more than the
--- rest of the routing): the route travels in $sy_route, the backend's
--- platform in $sy_platform, and a retry finds the backends already tried in
--- $upstream_addr. For the log phase, the balancer also leaves the series the
--- request counts into in `pending`, keyed by the request (a lightuserdata),
--- so that the log phase reads no nginx variable. Every request the balancer
+-- rest of the routing): the balancer leaves the series the request counts
+-- into (it names the route) in `pending`, keyed by the request's address,
+-- for a retry and for the log phase, so that neither reads an nginx
+-- variable; a retry finds the backends already tried in $upstream_addr.
+-- The one variable written, $sy_peer, is for logs and @switchyard_reject. Every request the balancer
 -- saw reaches this log phase (the routing location's only internal redirect
 -- is to @switchyard_reject, which logs the same way; its error_page keeps
 -- the server's error pages out), so entries do not outlive their request.
@@ -922,17 +935,15 @@ function _M.balance()
     r = match(refresh(), var)
     if not r then
       pending[request_key()] = NO_ROUTE_SERIES
-      var.sy_route = "-"
-      var.sy_reject = "404"
+      var.sy_peer = NO_ROUTE_PEER
       return exit(ERROR)
     end
-    var.sy_route = r.name
     p = r.only
     if not p then
       local live = r.live
       if live == 0 then
         pending[request_key()] = r.none_series
-        var.sy_reject = "503"
+        var.sy_peer = r.empty_peer
         return exit(ERROR)
       end
       set_more_tries(live - 1)
@@ -942,7 +953,8 @@ function _M.balance()
     -- A retry: the tries so far failed; take the newest table (weights may
     -- have changed since), avoid those backends for a while and pick among
     -- the others.
-    local name = var.sy_route
+    local s = pending[request_key()]
+    local name = s and s.route
     local c = refresh()
     r = c.by_name[name] or previous.by_name[name]
     if not r then
@@ -962,8 +974,7 @@ function _M.balance()
     return exit(ERROR)
   end
   pending[request_key()] = p.series
-  var.sy_platform = p.platform
-  var.sy_app = p.app
+  var.sy_peer = p.peer
   local ok, err = set_current_peer(p.host, p.port)
   if not ok then
     ngx.log(ngx.ERR, "switchyard: set peer ", p.address, ": ", err)
