@@ -48,14 +48,20 @@ type Entry struct {
 	State json.RawMessage `json:"state,omitempty"`
 }
 
-// Journal is a durable, append-only log of transitions.
-type Journal interface {
-	// Append stores e durably (on disk when it returns nil) and sets its Seq.
-	Append(ctx context.Context, e *Entry) error
+// Reader reads a journal: what status, serve's followers and the
+// operator channel need.
+type Reader interface {
 	// Load returns every entry of one app, oldest first.
 	Load(app string) ([]Entry, error)
 	// LoadAll returns the latest entry of every app, sorted by app.
 	LoadAll() ([]Entry, error)
+}
+
+// Journal is a durable, append-only log of transitions.
+type Journal interface {
+	Reader
+	// Append stores e durably (on disk when it returns nil) and sets its Seq.
+	Append(ctx context.Context, e *Entry) error
 	// Close releases the store.
 	Close() error
 }

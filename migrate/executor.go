@@ -148,7 +148,7 @@ type Result struct {
 
 // Latest returns the app's latest journaled state (ok false: never
 // journaled).
-func Latest(j journal.Journal, app string) (State, bool, error) {
+func Latest(j journal.Reader, app string) (State, bool, error) {
 	es, err := j.Load(app)
 	if err != nil || len(es) == 0 {
 		return State{}, false, err

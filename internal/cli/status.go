@@ -19,16 +19,7 @@ import (
 
 // statusRow is one app's migration as `switchyard status` shows it.
 type statusRow struct {
-	App        string    `json:"app"`
-	Phase      string    `json:"phase"`
-	Kubernetes int       `json:"kubernetesPercent"`
-	Marathon   int       `json:"marathonPercent"`
-	ErrorRate  float64   `json:"lastErrorRate"`
-	P99        string    `json:"lastP99"`
-	Requests   int       `json:"lastRequests"`
-	Seq        uint64    `json:"seq"`
-	Time       time.Time `json:"time"`
-	Reason     string    `json:"reason,omitempty"`
+	migrate.Summary
 	// Live is true when the row came from a running executor (its control
 	// socket) rather than from the journal file.
 	Live bool `json:"live"`
@@ -112,16 +103,11 @@ func (o *statusOptions) Run(ctx context.Context, out io.Writer) error {
 	}
 	var rows []statusRow
 	for _, e := range es {
-		s, err := migrate.StateOf(e)
+		sum, err := migrate.Summarize(e)
 		if err != nil {
 			return err
 		}
-		r := statusRow{App: e.App, Phase: e.To, Kubernetes: s.KubePercent, Marathon: 100 - s.KubePercent, ErrorRate: s.Last.ErrorRate,
-			P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason, Live: live}
-		if s.Phase == migrate.RolledBack && s.Cause != "" {
-			r.Reason = s.Cause
-		}
-		rows = append(rows, r)
+		rows = append(rows, statusRow{Summary: sum, Live: live})
 	}
 	return Print(out, o.output, rows, func(w io.Writer) error {
 		if len(rows) == 0 {

@@ -161,8 +161,29 @@ func (s *Server) handle(req Request) Response {
 	if req.Op == OpBackup {
 		return s.backup(req.Path)
 	}
+	s.mu.Lock()
+	x := s.x
+	s.mu.Unlock()
+	e, err := Deliver(s.j, x, req.Op, req.App, req.Reason)
+	if err != nil {
+		return Response{Error: err.Error()}
+	}
+	if e == nil {
+		return Response{}
+	}
+	return Response{Entries: []journal.Entry{*e}}
+}
+
+// Deliver sends an operator command (pause, resume or abort) for app to
+// the executor x, once the machine (migrate.Next) says it applies to the
+// app's journaled state: a command that does not apply is refused with
+// the machine's reason instead of being silently ignored. It returns the
+// app's latest journal entry (nil when it could not be read). x nil is an
+// executor still starting. The control socket and serve's API both
+// deliver commands through it.
+func Deliver(j journal.Reader, x Sender, op, app, reason string) (*journal.Entry, error) {
 	var kind migrate.EventKind
-	switch req.Op {
+	switch op {
 	case OpPause:
 		kind = migrate.EvPause
 	case OpResume:
@@ -170,40 +191,36 @@ func (s *Server) handle(req Request) Response {
 	case OpAbort:
 		kind = migrate.EvAbort
 	default:
-		return Response{Error: fmt.Sprintf("unknown operation %q (want status, pause, resume, abort or backup)", req.Op)}
+		return nil, fmt.Errorf("unknown operation %q (want status, pause, resume, abort or backup)", op)
 	}
-	if req.App == "" {
-		return Response{Error: req.Op + ": name the app"}
+	if app == "" {
+		return nil, errors.New(op + ": name the app")
 	}
-	st, found, err := migrate.Latest(s.j, req.App)
+	st, found, err := migrate.Latest(j, app)
 	if err != nil {
-		return Response{Error: err.Error()}
+		return nil, err
 	}
 	if !found {
-		return Response{Error: fmt.Sprintf("%s: no migration of this app in the journal", req.App)}
+		return nil, fmt.Errorf("%s: no migration of this app in the journal", app)
 	}
-	reason := req.Reason
 	if reason == "" {
-		reason = "operator: " + req.Op
+		reason = "operator: " + op
 	}
 	ev := migrate.Event{Kind: kind, Reason: reason}
 	if _, _, err := migrate.Next(st, ev); err != nil {
-		return Response{Error: fmt.Sprintf("%s %s: %v", req.Op, req.App, err)}
+		return nil, fmt.Errorf("%s %s: %v", op, app, err)
 	}
-	s.mu.Lock()
-	x := s.x
-	s.mu.Unlock()
 	if x == nil {
-		return Response{Error: fmt.Sprintf("%s %s: the executor is still starting (try again in a moment)", req.Op, req.App)}
+		return nil, fmt.Errorf("%s %s: the executor is still starting (try again in a moment)", op, app)
 	}
-	if !x.Send(req.App, ev) {
-		return Response{Error: fmt.Sprintf("%s %s: this executor is not migrating the app (or its command queue is full; try again)", req.Op, req.App)}
+	if !x.Send(app, ev) {
+		return nil, fmt.Errorf("%s %s: this executor is not migrating the app (or its command queue is full; try again)", op, app)
 	}
-	es, err := s.j.Load(req.App)
+	es, err := j.Load(app)
 	if err != nil || len(es) == 0 {
-		return Response{}
+		return nil, nil
 	}
-	return Response{Entries: es[len(es)-1:]}
+	return &es[len(es)-1], nil
 }
 
 // Backuper is a journal that writes a consistent copy of itself

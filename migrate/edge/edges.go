@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -71,6 +72,9 @@ type Edges struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	stops map[string]context.CancelFunc // per app: stops its follower and watches
 }
 
 // New starts the edges: the fleet's catch-up loop (an instance that missed
@@ -163,17 +167,31 @@ func (e *Edges) Add(ctx context.Context, t Target, j journal.Journal) (*follow.F
 		}
 	}
 	f.Init(share, in)
-	eps, err := follow.WatchEndpoints(e.ctx, e.Clientset, t.Namespace, t.Service, f)
+	// An app added again (a rollback after its migration ended, in a
+	// long-running executor) replaces its follower: the old one stops.
+	ctx, stop := context.WithCancel(e.ctx)
+	eps, err := follow.WatchEndpoints(ctx, e.Clientset, t.Namespace, t.Service, f)
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	eps.Port = t.Port
 	f.Kubernetes = eps
-	if err := follow.WatchMarathon(e.ctx, e.Marathon, t.App.MarathonID, f); err != nil {
+	if err := follow.WatchMarathon(ctx, e.Marathon, t.App.MarathonID, f); err != nil {
+		stop()
 		return nil, err
 	}
+	e.mu.Lock()
+	if e.stops == nil {
+		e.stops = map[string]context.CancelFunc{}
+	}
+	if prev := e.stops[t.App.Name]; prev != nil {
+		prev()
+	}
+	e.stops[t.App.Name] = stop
+	e.mu.Unlock()
 	e.Traffic.Add(t.App.Name, f)
-	go f.Run(e.ctx, e.report)
+	go f.Run(ctx, e.report)
 	return f, nil
 }
 
