@@ -165,13 +165,14 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 			}
 			return po.make(ctx, o.appsDir)
 		},
-		"routes": func(ctx context.Context) (any, error) {
-			fleet, err := connect.Fleet(o.ctx)
-			if err != nil {
-				return nil, err
-			}
-			return fleet.Get(ctx)
-		},
+	}
+	if fleet, err := connect.Fleet(o.ctx); err != nil {
+		o.log.Warn("no load balancer: the routes and traffic views are off", "err", err)
+	} else {
+		sampler := &traffic.Sampler{Fleet: fleet, Period: time.Second, OnError: func(error) {}}
+		go func() { _ = sampler.Run(ctx) }()
+		views["routes"] = func(ctx context.Context) (any, error) { return fleet.Get(ctx) }
+		views["traffic"] = func(ctx context.Context) (any, error) { return trafficView(ctx, fleet, sampler) }
 	}
 	if o.ctx.MesosURL() != "" {
 		copts := capacityOptions{context: o.ctx, wrapperPrefix: capacity.DefaultWrapperAppPrefix, nodeNameFrom: capacity.NodeNameAuto, timeout: 30 * time.Second}
@@ -620,3 +621,46 @@ var (
 	_ serve.Leadership = soloLeadership{}
 	_ serve.Leadership = (*electedLeadership)(nil)
 )
+
+// TrafficRow is one route and platform's traffic over the last
+// trafficWindow, summed over every load-balancer instance.
+type TrafficRow struct {
+	// Route and Platform name the series.
+	Route    string `json:"route"`
+	Platform string `json:"platform"`
+	// Weight is the platform's share of the route's weights (percent).
+	Weight float64 `json:"weightPercent"`
+	// RequestsPerSecond, ErrorRate (5xx) and P99Ms are the window's.
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	ErrorRate         float64 `json:"errorRate"`
+	P99Ms             float64 `json:"p99Ms"`
+}
+
+// trafficWindow is the span of the traffic view.
+const trafficWindow = 10 * time.Second
+
+// trafficView is GET /api/v1/views/traffic: every route's traffic per
+// platform (the dashboard's live request rate, error rate and p99).
+func trafficView(ctx context.Context, fleet *traffic.Fleet, s *traffic.Sampler) ([]TrafficRow, error) {
+	st, err := fleet.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	rows := []TrafficRow{}
+	for _, r := range st.Routes {
+		pct := traffic.Percents(r.Backends)
+		for _, p := range []string{traffic.Marathon, traffic.Kubernetes} {
+			w, err := s.Window(ctx, now.Add(-trafficWindow), now, []string{r.Name}, p)
+			if err != nil {
+				return nil, err
+			}
+			if w.Requests == 0 && pct[p] == 0 {
+				continue
+			}
+			rows = append(rows, TrafficRow{Route: r.Name, Platform: p, Weight: pct[p], RequestsPerSecond: float64(w.Requests) / trafficWindow.Seconds(),
+				ErrorRate: w.ErrorRate, P99Ms: float64(w.P99) / float64(time.Millisecond)})
+		}
+	}
+	return rows, nil
+}

@@ -1,0 +1,302 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/testenv"
+	"github.com/switchyard/switchyard/journal/etcdjournal"
+	"github.com/switchyard/switchyard/journal/etcdjournal/etcdtest"
+	"github.com/switchyard/switchyard/lab"
+	"github.com/switchyard/switchyard/lab/kube"
+	"github.com/switchyard/switchyard/lab/labtest"
+	"github.com/switchyard/switchyard/migrate"
+)
+
+const serveToken = "serve-operator-token-0123456789"
+
+// replica is one `switchyard serve` process.
+type replica struct {
+	url string
+	cmd *exec.Cmd
+	out *lockedBuffer
+}
+
+func (r *replica) call(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+serveToken)
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// leader asks r who leads ("" when r does not answer or none leads).
+func (r *replica) leader(t *testing.T) string {
+	code, body := r.call(t, "GET", "/api/v1/leader", "")
+	if code != 200 {
+		return ""
+	}
+	var v struct{ Leader string }
+	_ = json.Unmarshal([]byte(body), &v)
+	return v.Leader
+}
+
+// phase is app's phase as r reports it.
+func (r *replica) phase(t *testing.T, app string) (string, int) {
+	code, body := r.call(t, "GET", "/api/v1/status", "")
+	if code != 200 {
+		return "", 0
+	}
+	var st struct {
+		Apps []migrate.Summary
+	}
+	_ = json.Unmarshal([]byte(body), &st)
+	for _, a := range st.Apps {
+		if a.App == app {
+			return a.Phase, a.Kubernetes
+		}
+	}
+	return "", 0
+}
+
+// serveHA starts etcd and three `switchyard serve` replicas on the lab's
+// platforms with an etcd journal.
+func serveHA(t *testing.T, l *labtest.Lab, appsDir string) []*replica {
+	t.Helper()
+	bin, err := kube.Binary(kube.PinnedVersion, "etcd")
+	if err == nil {
+		_, err = os.Stat(bin)
+	}
+	if err != nil {
+		testenv.Missing(t, "etcd binary: %v (scripts/build-kube.sh builds it)", err)
+	}
+	srv, err := etcdtest.Start(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	c := lab.ContextFor(l.Config)
+	c.Name = "ha"
+	c.Journal = config.Journal{Type: config.JournalEtcd, Endpoints: []string{srv.Endpoint}, Prefix: "/switchyard/serve-e2e",
+		CAFile: srv.CAFile, CertFile: srv.CertFile, KeyFile: srv.KeyFile}
+	if err := config.Update(cfgPath, func(f *config.File) error { f.Set(c); return f.Use(c.Name) }); err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(tokens, []byte("tokens:\n- name: ci\n  role: operator\n  token: "+serveToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var rs []*replica
+	for range 3 {
+		addr := testenv.FreeAddr(t, "127.0.0.1")
+		r := &replica{url: "http://" + addr, out: &lockedBuffer{}}
+		r.cmd = exec.Command(l.Bin, "serve", "--context", "ha", "--apps", appsDir, "--namespace", "mig", "--listen", addr,
+			"--tokens-file", tokens, "--lb-sync=false", "--monitor=false", "--lease-ttl", "2s", "--log-format", "text")
+		r.cmd.Env = append(l.Env(), "SWITCHYARD_CONFIG="+cfgPath)
+		r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = r.cmd.Process.Signal(syscall.SIGCONT)
+			_ = r.cmd.Process.Kill()
+			_ = r.cmd.Wait()
+			if t.Failed() {
+				t.Logf("serve %s:\n%s", r.url, r.out)
+			}
+		})
+		rs = append(rs, r)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		leaders := map[string]int{}
+		for _, r := range rs {
+			leaders[r.leader(t)]++
+		}
+		if len(leaders) == 1 && leaders[""] == 0 {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas agree on no leader: %v", leaders)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestServeHA: three `switchyard serve` replicas on an etcd journal run one
+// migration under keep-alive GET+POST load. The migration is started
+// through a follower (forwarded to the leader); the leader is SIGKILLed
+// mid-shift; another replica takes over within the lease TTL (2 s) + 1 s,
+// resumes the migration from the journal and finalizes it. Then a second
+// migration: the new leader is paused with SIGSTOP mid-shift and resumed
+// after another replica took over: it stops its migration (its term is
+// over) and writes nothing; the migration finalizes. No request fails.
+func TestServeHA(t *testing.T) {
+	l := labtest.Need(t, theLab)
+	e := setup(t, time.Second)
+	dir := t.TempDir()
+	for _, name := range []string{"ha", "hb"} {
+		cliApp(t, e, dir, name)
+		y := strings.Replace(appYAML(name, "/crash/"+name), "pausePerStep: 1s", "pausePerStep: 3s", 1)
+		y = strings.Replace(y, "steps: [50, 100]", "steps: [25, 50, 75, 100]", 1)
+		if err := os.WriteFile(filepath.Join(dir, name, "app.yaml"), []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := serveHA(t, l, dir)
+	byURL := map[string]*replica{}
+	for _, r := range rs {
+		byURL[r.url] = r
+	}
+
+	// failover stops the leader with sig mid-shift of app and returns the
+	// replica that took over and how long it took.
+	failover := func(t *testing.T, app string, sig syscall.Signal) (old, next *replica, took time.Duration) {
+		t.Helper()
+		old = byURL[rs[0].leader(t)]
+		var follower *replica
+		for _, r := range rs {
+			if r != old && r.cmd.ProcessState == nil && r.leader(t) != "" {
+				follower = r
+				break
+			}
+		}
+		if code, body := follower.call(t, "POST", "/api/v1/migrations", fmt.Sprintf(`{"apps":[%q]}`, app)); code != 202 || !strings.Contains(body, old.url) {
+			t.Fatalf("migrate through the follower %s = %d %s (leader %s)", follower.url, code, body, old.url)
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			if ph, pct := follower.phase(t, app); strings.HasPrefix(ph, "Shifting") && pct >= 25 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never shifted:\n%s", app, old.out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		stopped := time.Now()
+		if err := old.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		deadline = time.Now().Add(30 * time.Second)
+		for {
+			if ld := follower.leader(t); ld != "" && ld != old.url {
+				next, took = byURL[ld], time.Since(stopped)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no replica took over from %s", old.url)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("%s stopped (%v) mid-shift; %s leads %.2fs later", old.url, sig, next.url, took.Seconds())
+		if took > 3*time.Second {
+			t.Errorf("takeover took %v, want within the lease TTL (2s) + 1s", took)
+		}
+		return old, next, took
+	}
+	finalized := func(t *testing.T, r *replica, app string) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			ph, _ := r.phase(t, app)
+			if ph == string(migrate.Finalized) {
+				return
+			}
+			if strings.HasPrefix(ph, "Rolled") || time.Now().After(deadline) {
+				t.Fatalf("%s: phase %q, want Finalized\n%s", app, ph, r.out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	history := func(t *testing.T, r *replica, app string) []string {
+		t.Helper()
+		code, body := r.call(t, "GET", "/api/v1/apps/"+app+"/history", "")
+		if code != 200 {
+			t.Fatalf("history of %s = %d %s", app, code, body)
+		}
+		var hs []struct {
+			Seq      uint64
+			From, To string
+		}
+		if err := json.Unmarshal([]byte(body), &hs); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for i, h := range hs {
+			if i > 0 && (h.Seq <= hs[i-1].Seq || h.From != hs[i-1].To) {
+				t.Errorf("journal of %s inconsistent at %d: %+v after %+v", app, i, h, hs[i-1])
+			}
+			out = append(out, h.To)
+		}
+		return out
+	}
+
+	t.Run("sigkill", func(t *testing.T) {
+		res := load(l.Config.Nginx.Listen, "/ha/")
+		_, next, _ := failover(t, "ha", syscall.SIGKILL)
+		finalized(t, next, "ha")
+		time.Sleep(500 * time.Millisecond)
+		lg := res.Stop()
+		t.Logf("load: %s", lg)
+		if err := lg.ZeroFailed(1); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("journal of ha: %v", history(t, next, "ha"))
+		if !strings.Contains(next.out.String(), "resuming a migration in flight") {
+			t.Errorf("the new leader did not say it resumed ha:\n%s", next.out)
+		}
+	})
+
+	t.Run("sigstop", func(t *testing.T) {
+		res := load(l.Config.Nginx.Listen, "/hb/")
+		old, next, _ := failover(t, "hb", syscall.SIGSTOP)
+		// The deposed leader wakes up after the new one took over.
+		time.Sleep(time.Second)
+		if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		finalized(t, next, "hb")
+		time.Sleep(500 * time.Millisecond)
+		lg := res.Stop()
+		t.Logf("load: %s", lg)
+		if err := lg.ZeroFailed(1); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("journal of hb: %v", history(t, next, "hb"))
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(old.out.String(), "no longer leading") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the resumed old leader did not step down:\n%s", old.out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// Whatever it tried after waking was refused by the fence.
+		for _, line := range strings.Split(old.out.String(), "\n") {
+			if strings.Contains(line, "push refused") || strings.Contains(line, etcdjournal.ErrNotLeader.Error()) {
+				t.Logf("fenced: %s", line)
+			}
+		}
+	})
+}
