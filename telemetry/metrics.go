@@ -14,8 +14,9 @@ import (
 )
 
 // Metrics are the counters of events as they happen, updated by whoever
-// sees them (the migration executor's journal, serve). Its methods are safe
-// for concurrent use.
+// sees them (the migration executor's journal, serve); it is the
+// prometheus.Collector of those counters. Its methods are safe for
+// concurrent use.
 type Metrics struct {
 	gateFailures *prometheus.CounterVec
 }
@@ -26,11 +27,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		gateFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gate_failures_total",
 			Help: "Migration steps whose gates failed (too many 5xx, p99 too high, too few requests to judge), per app."}, []string{"app"}),
 	}
-	if err := reg.Register(m.gateFailures); err != nil {
+	if err := reg.Register(m); err != nil {
 		return nil, fmt.Errorf("telemetry: register the event counters: %w", err)
 	}
 	return m, nil
 }
+
+// Describe sends the counters' descriptions.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { m.gateFailures.Describe(ch) }
+
+// Collect sends the counters.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) { m.gateFailures.Collect(ch) }
 
 // Track makes app's counters exist (at zero) before anything happens to it,
 // so that its first gate failure is an increase Prometheus sees.
