@@ -76,8 +76,18 @@ func gateFailed(s migrate.State) bool {
 // Journal returns j, whose successful appends are also observed
 // (ObserveEntry): serve hands it to the migration executor, which journals
 // every transition before acting on it, so every gate failure is counted
-// once, by the process that decided it.
-func (m *Metrics) Journal(j journal.Journal) journal.Journal { return observedJournal{j, m} }
+// once, by the process that decided it. Every app j already holds is
+// tracked first (a migration resumed by a restarted serve may fail its
+// next gate before it journals anything else); a journal that cannot be
+// read is left to the executor to report.
+func (m *Metrics) Journal(j journal.Journal) journal.Journal {
+	if es, err := j.LoadAll(); err == nil {
+		for _, e := range es {
+			m.Track(e.App)
+		}
+	}
+	return observedJournal{j, m}
+}
 
 // observedJournal is a journal whose appends are observed.
 type observedJournal struct {
