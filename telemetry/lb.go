@@ -19,8 +19,15 @@ import (
 // that went down would be read by Prometheus' rate() as a counter reset of
 // the whole sum, and everything counted before as new requests. So each
 // instance keeps the counters of its current incarnation (last) and the
-// totals of the earlier ones (offset); an instance that does not answer
+// totals of its earlier ones (offset); an instance that does not answer
 // keeps contributing what it counted last.
+//
+// The sums count from the collector's first read of each instance (its
+// counters then are a negative offset), as a process' own counters count
+// from its start: a restarted serve starts again near zero, a reset rate()
+// handles, rather than at the instances' lifetime totals, which may be
+// lower than what the previous serve exported and would count in full as
+// one scrape's increase.
 type lbTotals struct {
 	// bounds is the exported histogram layout: the first instance's.
 	bounds    []float64
@@ -29,8 +36,10 @@ type lbTotals struct {
 
 // lbInstance is one load-balancer instance as the collector knows it.
 type lbInstance struct {
-	// id is the nginx instance id of the incarnation last seen.
-	id string
+	// id is the nginx instance id of the incarnation last seen; answered
+	// is whether the instance ever answered.
+	id       string
+	answered bool
 	// up is whether it answered the last read; version is its routing
 	// state version then.
 	up      bool
@@ -50,6 +59,15 @@ type counts struct {
 	requests, errors5xx int64
 	sumSeconds          float64
 	buckets             []int64
+}
+
+// negated returns -c.
+func (c *counts) negated() *counts {
+	n := &counts{requests: -c.requests, errors5xx: -c.errors5xx, sumSeconds: -c.sumSeconds, buckets: make([]int64, len(c.buckets))}
+	for i, b := range c.buckets {
+		n.buckets[i] = -b
+	}
+	return n
 }
 
 func (c *counts) add(o *counts) {
@@ -95,6 +113,8 @@ func (t *lbTotals) update(snap traffic.Snapshot) {
 		if t.bounds == nil {
 			t.bounds = slices.Clone(st.Bounds)
 		}
+		first := !in.answered
+		in.answered = true
 		if in.id != st.Instance {
 			// A new incarnation (or the first read): what the old one
 			// counted becomes offset.
@@ -120,6 +140,11 @@ func (t *lbTotals) update(snap traffic.Snapshot) {
 			}
 		}
 		in.last = next
+		if first { // counted before the collector watched: the baseline
+			for k, c := range next {
+				t.addTo(in.offset, k, c.negated())
+			}
+		}
 	}
 }
 

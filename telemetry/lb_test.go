@@ -141,15 +141,18 @@ func (s *scripted) source(context.Context) (traffic.Snapshot, error) {
 
 // TestLoadBalancerSums feeds the collector real /stats samples in
 // sequences an operator's fleet goes through: the sums are those of every
-// instance's counters, an instance's restart or silence never makes a sum
-// go backwards (each restarted incarnation adds on top of the counters the
-// earlier one reached), and every exported counter is monotonic from
-// scrape to scrape.
+// instance's counters since the collector's first read of it, an
+// instance's restart or silence never makes a sum go backwards (each
+// restarted incarnation adds on top of the counters the earlier one
+// reached), and every exported counter is monotonic from scrape to scrape.
 func TestLoadBalancerSums(t *testing.T) {
 	a1, b1, c1, a2 := readStats(t, "lb1-a.json"), readStats(t, "lb1-b.json"), readStats(t, "lb1-c.json"), readStats(t, "lb2-a.json")
 	if a1.Instance != b1.Instance || b1.Instance == c1.Instance {
 		t.Fatalf("samples: lb1-a and lb1-b must be one incarnation and lb1-c a restart (ids %s %s %s)", a1.Instance, b1.Instance, c1.Instance)
 	}
+	// The samples' incarnations when nginx had just started: no series yet.
+	fresh1 := &traffic.InstanceStats{Instance: a1.Instance, Version: a1.Version, Bounds: a1.Bounds}
+	fresh2 := &traffic.InstanceStats{Instance: a2.Instance, Version: a2.Version, Bounds: a2.Bounds}
 	// c1's counters reported by the same incarnation as b1: a series that
 	// went down without a restart.
 	c1same := *c1
@@ -161,43 +164,49 @@ func TestLoadBalancerSums(t *testing.T) {
 		return traffic.InstanceSnapshot{Name: name, Err: fmt.Errorf("%s: connection refused", name)}
 	}
 	all := func(is ...traffic.InstanceSnapshot) []traffic.InstanceSnapshot { return is }
+	start := all(in("lb-1", fresh1), in("lb-2", fresh2))
 	for _, tc := range []struct {
 		name   string
 		steps  [][]traffic.InstanceSnapshot
 		totals []*traffic.InstanceStats // whose counters add up to the sums at the end
+		base   []*traffic.InstanceStats // minus these: what the first reads found
 		up     map[string]float64       // switchyard_lb_instance_up at the end
 		source float64                  // switchyard_telemetry_source_up at the end
 	}{
-		{"two instances are summed", [][]traffic.InstanceSnapshot{all(in("lb-1", a1), in("lb-2", a2))},
-			[]*traffic.InstanceStats{a1, a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
-		{"counters grow", [][]traffic.InstanceSnapshot{all(in("lb-1", a1), in("lb-2", a2)), all(in("lb-1", b1), in("lb-2", a2))},
-			[]*traffic.InstanceStats{b1, a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
-		{"a restart adds on top of what the old incarnation counted", [][]traffic.InstanceSnapshot{
+		{"two instances are summed", [][]traffic.InstanceSnapshot{start, all(in("lb-1", a1), in("lb-2", a2))},
+			[]*traffic.InstanceStats{a1, a2}, nil, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"the first read is the baseline", [][]traffic.InstanceSnapshot{all(in("lb-1", a1), in("lb-2", a2)), all(in("lb-1", b1), in("lb-2", a2))},
+			[]*traffic.InstanceStats{b1, a2}, []*traffic.InstanceStats{a1, a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"an instance's first answer is its baseline", [][]traffic.InstanceSnapshot{all(in("lb-1", fresh1), off("lb-2")), all(in("lb-1", b1), in("lb-2", a2))},
+			[]*traffic.InstanceStats{b1, a2}, []*traffic.InstanceStats{a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"counters grow", [][]traffic.InstanceSnapshot{start, all(in("lb-1", a1), in("lb-2", a2)), all(in("lb-1", b1), in("lb-2", a2))},
+			[]*traffic.InstanceStats{b1, a2}, nil, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"a restart adds on top of what the old incarnation counted", [][]traffic.InstanceSnapshot{start,
 			all(in("lb-1", a1), in("lb-2", a2)), all(in("lb-1", b1), in("lb-2", a2)), all(in("lb-1", c1), in("lb-2", a2))},
-			[]*traffic.InstanceStats{b1, c1, a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
-		{"a silent instance keeps its last counters", [][]traffic.InstanceSnapshot{
+			[]*traffic.InstanceStats{b1, c1, a2}, nil, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"a silent instance keeps its last counters", [][]traffic.InstanceSnapshot{start,
 			all(in("lb-1", a1), in("lb-2", a2)), all(in("lb-1", b1), off("lb-2"))},
-			[]*traffic.InstanceStats{b1, a2}, map[string]float64{"lb-1": 1, "lb-2": 0}, 1},
-		{"a silent instance answers again", [][]traffic.InstanceSnapshot{
+			[]*traffic.InstanceStats{b1, a2}, nil, map[string]float64{"lb-1": 1, "lb-2": 0}, 1},
+		{"a silent instance answers again", [][]traffic.InstanceSnapshot{start,
 			all(in("lb-1", a1), in("lb-2", a2)), all(in("lb-1", a1), off("lb-2")), all(in("lb-1", b1), in("lb-2", a2))},
-			[]*traffic.InstanceStats{b1, a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
-		{"a restart while silent: what was never read is lost, nothing goes back", [][]traffic.InstanceSnapshot{
+			[]*traffic.InstanceStats{b1, a2}, nil, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"a restart while silent: what was never read is lost, nothing goes back", [][]traffic.InstanceSnapshot{start,
 			all(in("lb-1", a1), in("lb-2", a2)), all(off("lb-1"), in("lb-2", a2)), all(in("lb-1", c1), in("lb-2", a2))},
-			[]*traffic.InstanceStats{a1, c1, a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
-		{"a series that went down without a restart began again", [][]traffic.InstanceSnapshot{
+			[]*traffic.InstanceStats{a1, c1, a2}, nil, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"a series that went down without a restart began again", [][]traffic.InstanceSnapshot{start,
 			all(in("lb-1", b1), in("lb-2", a2)), all(in("lb-1", &c1same), in("lb-2", a2))},
-			[]*traffic.InstanceStats{b1, c1, a2}, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
-		{"a failed read keeps the sums and marks every instance down", [][]traffic.InstanceSnapshot{
+			[]*traffic.InstanceStats{b1, c1, a2}, nil, map[string]float64{"lb-1": 1, "lb-2": 1}, 1},
+		{"a failed read keeps the sums and marks every instance down", [][]traffic.InstanceSnapshot{start,
 			all(in("lb-1", a1), in("lb-2", a2)), nil},
-			[]*traffic.InstanceStats{a1, a2}, map[string]float64{"lb-1": 0, "lb-2": 0}, 0},
-		{"an instance that left the fleet keeps its totals, without an up series", [][]traffic.InstanceSnapshot{
+			[]*traffic.InstanceStats{a1, a2}, nil, map[string]float64{"lb-1": 0, "lb-2": 0}, 0},
+		{"an instance that left the fleet keeps its totals, without an up series", [][]traffic.InstanceSnapshot{start,
 			all(in("lb-1", a1), in("lb-2", a2)), all(in("lb-1", b1))},
-			[]*traffic.InstanceStats{b1, a2}, map[string]float64{"lb-1": 1}, 1},
+			[]*traffic.InstanceStats{b1, a2}, nil, map[string]float64{"lb-1": 1}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := &scripted{snaps: tc.steps}
 			reg := prometheus.NewPedanticRegistry()
-			reg.MustRegister(telemetry.NewCollector(telemetry.Options{LoadBalancers: src.source}))
+			reg.MustRegister(telemetry.NewCollector(telemetry.Options{LoadBalancers: src.source, Logger: quiet()}))
 			var prev map[string]float64
 			var got map[string]float64
 			for i := range tc.steps {
@@ -209,7 +218,11 @@ func TestLoadBalancerSums(t *testing.T) {
 				}
 				prev = got
 			}
-			if d := diff(only(got, "switchyard_lb_re"), lbSums(tc.totals...)); d != "" {
+			want := lbSums(tc.totals...)
+			for k, v := range lbSums(tc.base...) {
+				want[k] -= v
+			}
+			if d := diff(only(got, "switchyard_lb_re"), want); d != "" {
 				t.Errorf("sums after %d scrapes:\n%s", len(tc.steps), d)
 			}
 			wantUp := map[string]float64{}
@@ -256,9 +269,12 @@ func TestLoadBalancerLayouts(t *testing.T) {
 			}
 			other := &traffic.InstanceStats{Instance: "2", Bounds: tc.bounds,
 				Series: []traffic.Series{{Route: "web", Platform: "kubernetes", Requests: n, SumSeconds: 2, Buckets: tc.buckets}}}
-			src := &scripted{snaps: [][]traffic.InstanceSnapshot{{{Name: "lb-1", Stats: first}, {Name: "lb-2", Stats: other}}}}
+			src := &scripted{snaps: [][]traffic.InstanceSnapshot{
+				{{Name: "lb-1", Stats: &traffic.InstanceStats{Instance: "1", Bounds: first.Bounds}}, {Name: "lb-2", Stats: &traffic.InstanceStats{Instance: "2", Bounds: tc.bounds}}},
+				{{Name: "lb-1", Stats: first}, {Name: "lb-2", Stats: other}}}}
 			reg := prometheus.NewPedanticRegistry()
 			reg.MustRegister(telemetry.NewCollector(telemetry.Options{LoadBalancers: src.source}))
+			gather(t, reg) // just started: the baseline
 			got := gather(t, reg)
 			const ls = `platform="kubernetes",route="web"`
 			want := map[string]float64{
