@@ -137,8 +137,8 @@ func TestDashboard(t *testing.T) {
 		ID          json.Number
 		Type, Title string
 		Datasource  *datasource
-		GridPos         *struct{ H, W, X, Y int } `json:"gridPos"`
-		Targets         []target
+		GridPos     *struct{ H, W, X, Y int } `json:"gridPos"`
+		Targets     []target
 	}
 	var dash struct {
 		UID, Title    string

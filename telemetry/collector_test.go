@@ -102,8 +102,8 @@ func TestCongestionAlerts(t *testing.T) {
 		{"n1's Mesos cores at 90%", 1.6, map[string]float64{`switchyard_congestion_alert{node="n1",resource="cpus",scope="node",side="mesos"}`: 1}},
 		{"80% holds the alert (hysteresis)", 1.2, map[string]float64{`switchyard_congestion_alert{node="n1",resource="cpus",scope="node",side="mesos"}`: 1}},
 		{"the whole cluster too", 7.8, map[string]float64{
-			`switchyard_congestion_alert{node="n1",resource="cpus",scope="node",side="mesos"}`:   1,
-			`switchyard_congestion_alert{node="n2",resource="cpus",scope="node",side="mesos"}`:   1,
+			`switchyard_congestion_alert{node="n1",resource="cpus",scope="node",side="mesos"}`:  1,
+			`switchyard_congestion_alert{node="n2",resource="cpus",scope="node",side="mesos"}`:  1,
 			`switchyard_congestion_alert{node="",resource="cpus",scope="cluster",side="mesos"}`: 1,
 		}},
 		{"cleared below 75%", 0.5, nil},
@@ -191,10 +191,10 @@ func TestMigrations(t *testing.T) {
 		t.Run(tc.app, func(t *testing.T) {
 			got := gather(t, reg)
 			want := map[string]float64{
-				fmt.Sprintf("switchyard_migration_phase{app=%q,phase=%q}", tc.app, tc.phase):                  1,
+				fmt.Sprintf("switchyard_migration_phase{app=%q,phase=%q}", tc.app, tc.phase):               1,
 				fmt.Sprintf("switchyard_migration_weight_percent{app=%q,platform=\"kubernetes\"}", tc.app): tc.kube,
 				fmt.Sprintf("switchyard_migration_weight_percent{app=%q,platform=\"marathon\"}", tc.app):   100 - tc.kube,
-				fmt.Sprintf("switchyard_gate_failures_total{app=%q}", tc.app):                               tc.gateFailed,
+				fmt.Sprintf("switchyard_gate_failures_total{app=%q}", tc.app):                              tc.gateFailed,
 			}
 			for k, v := range want {
 				if g, ok := got[k]; !ok || g != v {
