@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -249,6 +250,7 @@ func (c *Collector) collectMigrations(ctx context.Context, ch chan<- prometheus.
 	if err != nil {
 		return err
 	}
+	states = slices.Clone(states) // the source's, sorted here
 	sort.Slice(states, func(i, j int) bool { return states[i].App < states[j].App })
 	for i, s := range states {
 		if i > 0 && states[i-1].App == s.App {
