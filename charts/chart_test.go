@@ -406,7 +406,7 @@ func TestRBACRules(t *testing.T) {
 		want    map[string][]rbacv1.PolicyRule // kind/namespace/name
 	}{
 		{"defaults", map[string][]rbacv1.PolicyRule{
-			"Role/switchyard/sy-switchyard":               role,
+			"Role/switchyard/sy-switchyard":              role,
 			"ClusterRole//switchyard-sy-switchyard-read": clusterRead,
 		}},
 		{"hardened", map[string][]rbacv1.PolicyRule{
