@@ -3,6 +3,7 @@ package charts_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/convert"
 	"github.com/switchyard/switchyard/internal/cli"
 	"github.com/switchyard/switchyard/marathon"
@@ -119,6 +121,42 @@ func TestMarathonDefinition(t *testing.T) {
 	}
 	if len(mounted) != len(app.Secrets) || !mounted["tokens"] || !mounted["config"] {
 		t.Errorf("file secrets %v, declared %d: want config and tokens, all declared", mounted, len(app.Secrets))
+	}
+}
+
+// TestMarathonConfig: the config file the Marathon app reads
+// (examples/serve/switchyard-serve.config.yaml, stored as its config
+// secret) resolves as serve resolves it, for the context the command names,
+// and every file it names is a file secret the app mounts.
+func TestMarathonConfig(t *testing.T) {
+	app := decodeMarathon(t)
+	c, err := config.Resolve(filepath.Join("..", "examples", "serve", "switchyard-serve.config.yaml"), "production", func(string) string { return "" }, config.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounted := map[string]bool{}
+	for _, v := range app.Container.Volumes {
+		if v.Secret != nil && v.ContainerPath != nil {
+			mounted[*v.ContainerPath] = true
+		}
+	}
+	if !mounted[app.Env["SWITCHYARD_CONFIG"].Value] {
+		t.Errorf("SWITCHYARD_CONFIG %q is not a mounted secret", app.Env["SWITCHYARD_CONFIG"].Value)
+	}
+	files := map[string]string{
+		"marathon.auth.privateKeyFile": c.Marathon.Auth.PrivateKeyFile, "kubernetes.kubeconfig": c.Kubernetes.Kubeconfig,
+		"journal.caFile": c.Journal.CAFile, "journal.certFile": c.Journal.CertFile, "journal.keyFile": c.Journal.KeyFile,
+	}
+	for i, in := range c.LoadBalancer.Instances {
+		files[fmt.Sprintf("loadBalancer.instances[%d].tokenFile", i)] = in.TokenFile
+	}
+	for field, f := range files {
+		if f != "" && !mounted[f] {
+			t.Errorf("%s: %q is not a file secret of the app (mounted: %v)", field, f, mounted)
+		}
+	}
+	if c.Journal.Type != config.JournalEtcd {
+		t.Errorf("journal type %q: three instances need etcd", c.Journal.Type)
 	}
 }
 
