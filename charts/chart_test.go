@@ -516,6 +516,7 @@ func TestConfigFile(t *testing.T) {
 		namespace          string
 		ca, cert, key      string
 		endpoints, context string
+		allMounted         bool // every file the config names is in a Secret volume
 	}{
 		{name: "defaults", namespace: namespace, endpoints: "https://etcd.switchyard.svc:2379", context: "production"},
 		{name: "etcd client certificates", values: `
@@ -528,7 +529,7 @@ config:
     journal: {type: etcd, endpoints: ["https://10.0.0.7:2379", "https://10.0.0.8:2379"], prefix: /switchyard/prod}
 secretMounts: [{secretName: sy-dcos, mountPath: /etc/switchyard/secrets/dcos}]
 `, namespace: "apps", ca: "/etc/switchyard/etcd/ca.crt", cert: "/etc/switchyard/etcd/tls.crt", key: "/etc/switchyard/etcd/tls.key",
-			endpoints: "https://10.0.0.7:2379,https://10.0.0.8:2379", context: "prod"},
+			endpoints: "https://10.0.0.7:2379,https://10.0.0.8:2379", context: "prod", allMounted: true},
 		{name: "own namespace and files kept", values: `
 etcd: {clientSecret: sy-etcd}
 config:
@@ -545,7 +546,8 @@ config: {context: {name: solo, journal: {type: bbolt, path: /tmp/journal.db, end
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := config.Parse(secretData(t, render(t, tc.values), fullname+"-config", "config.yaml"))
+			objs := render(t, tc.values)
+			f, err := config.Parse(secretData(t, objs, fullname+"-config", "config.yaml"))
 			if err != nil {
 				t.Fatalf("the chart's config file: %v", err)
 			}
@@ -560,8 +562,32 @@ config: {context: {name: solo, journal: {type: bbolt, path: /tmp/journal.db, end
 			if j.CAFile != tc.ca || j.CertFile != tc.cert || j.KeyFile != tc.key || strings.Join(j.Endpoints, ",") != tc.endpoints {
 				t.Errorf("journal = %+v, want endpoints %s, files %q %q %q", j, tc.endpoints, tc.ca, tc.cert, tc.key)
 			}
+			if tc.allMounted {
+				var d appsv1.Deployment
+				find(t, objs, "Deployment", namespace, fullname, &d)
+				for _, f := range []string{j.CAFile, j.CertFile, j.KeyFile, c.Marathon.Auth.TokenFile} {
+					if f != "" && !mountedFile(d.Spec.Template.Spec, f) {
+						t.Errorf("the config names %s, which no Secret volume of the pod holds", f)
+					}
+				}
+			}
 		})
 	}
+}
+
+// mountedFile reports whether path is inside a Secret volume of the pod's
+// first container.
+func mountedFile(ps corev1.PodSpec, path string) bool {
+	secret := map[string]bool{}
+	for _, v := range ps.Volumes {
+		secret[v.Name] = v.Secret != nil
+	}
+	for _, m := range ps.Containers[0].VolumeMounts {
+		if secret[m.Name] && strings.HasPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestTokensFile: tokens.entries become the tokens file serve reads
