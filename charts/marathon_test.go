@@ -56,7 +56,7 @@ func decodeMarathon(t *testing.T) *marathon.App {
 
 // TestMarathonDefinition: what docs/serve-install.md promises of the app:
 // three instances on distinct hosts, the serve command on $PORT0 and
-// $PORT1, the health check on /healthz of the metrics port, an upgrade
+// $PORT1 with the task id as its identity in the election, the health check on /healthz of the metrics port, an upgrade
 // that keeps two of three, a non-root user, every declared secret
 // mounted as a file and every file secret declared.
 func TestMarathonDefinition(t *testing.T) {
@@ -71,7 +71,7 @@ func TestMarathonDefinition(t *testing.T) {
 	if app.Cmd != nil {
 		cmd = *app.Cmd
 	}
-	for _, w := range []string{"./switchyard serve ", "--context production", `--listen ":$PORT0"`, `--metrics-listen ":$PORT1"`, "--tokens-file secrets/tokens.yaml"} {
+	for _, w := range []string{`export POD_NAME="$MESOS_TASK_ID"`, "exec ./switchyard serve ", "--context production", `--listen ":$PORT0"`, `--metrics-listen ":$PORT1"`, "--tokens-file secrets/tokens.yaml"} {
 		if !strings.Contains(cmd, w) {
 			t.Errorf("cmd %q lacks %q", cmd, w)
 		}
