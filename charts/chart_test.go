@@ -2,6 +2,7 @@ package charts_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -588,6 +589,42 @@ func mountedFile(ps corev1.PodSpec, path string) bool {
 		}
 	}
 	return false
+}
+
+// TestExampleValues: the production values of docs/serve-install.md lint
+// clean and render; their config parses, and every file it names is in a
+// Secret volume of the pod.
+func TestExampleValues(t *testing.T) {
+	path := filepath.Join("..", "examples", "serve", "switchyard-values.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range lint.All(charts.SwitchyardDir, parseValues(t, string(data)), namespace, false).Messages {
+		if m.Severity >= support.WarningSev {
+			t.Errorf("helm lint -f %s: %s", path, m)
+		}
+	}
+	objs := render(t, string(data))
+	f, err := config.Parse(secretData(t, objs, fullname+"-config", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Contexts[0]
+	files := []string{c.Marathon.Auth.PrivateKeyFile, c.Journal.CAFile, c.Journal.CertFile, c.Journal.KeyFile}
+	for _, in := range c.LoadBalancer.Instances {
+		files = append(files, in.TokenFile)
+	}
+	var d appsv1.Deployment
+	find(t, objs, "Deployment", namespace, fullname, &d)
+	for _, f := range files {
+		if f == "" || !mountedFile(d.Spec.Template.Spec, f) {
+			t.Errorf("the config names file %q, which no Secret volume of the pod holds", f)
+		}
+	}
+	if c.Kubernetes.Namespace != "apps" {
+		t.Errorf("namespace = %q, want apps (the first of rbac.namespaces)", c.Kubernetes.Namespace)
+	}
 }
 
 // TestTokensFile: tokens.entries become the tokens file serve reads
