@@ -670,6 +670,7 @@ func TestRefused(t *testing.T) {
 		{"namespace not a name", `rbac: {namespaces: [Apps_1]}`, []string{"/rbac/namespaces/0"}},
 		{"port out of range", `serve: {port: 70000}`, []string{"/serve/port"}},
 		{"short grace", `terminationGracePeriodSeconds: 5`, []string{"/terminationGracePeriodSeconds"}},
+		{"misspelt context section", `config: {context: {name: p, marathons: {url: "http://m:8080"}}}`, []string{"/config/context", "marathons"}},
 		{"etcd endpoint without scheme", `config: {context: {name: p, journal: {type: etcd, endpoints: ["10.0.0.7:2379"]}}}`, []string{"/config/context/journal/endpoints/0"}},
 		{"replicas with a bbolt journal", `config: {context: {name: p, journal: {type: bbolt, path: /tmp/j.db, endpoints: null, prefix: null}}}`, []string{"replicaCount 3 needs config.context.journal.type etcd"}},
 		{"existing service account unnamed", `serviceAccount: {create: false}`, []string{"serviceAccount.name: required"}},
