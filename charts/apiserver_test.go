@@ -139,16 +139,16 @@ func TestInstallOnAPIServer(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		variant     variant
+		variant     string
 		ns, target  string // the release's namespace, a namespace apps migrate to
 		tokenReview bool
 	}{
-		{variants[0], "sy-defaults", "sy-defaults", false},
-		{variants[1], "sy-hardened", "apps-a", true},
+		{"defaults", "sy-defaults", "sy-defaults", false},
+		{"hardened", "sy-hardened", "apps-a", true},
 	}
 	for _, tc := range tests {
-		t.Run(tc.variant.name, func(t *testing.T) {
-			objs, err := renderIn(t, tc.ns, parseValues(t, tc.variant.values))
+		t.Run(tc.variant, func(t *testing.T) {
+			objs, err := renderIn(t, tc.ns, parseValues(t, valuesOf(tc.variant)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard/switchyard/charts"
@@ -57,6 +58,16 @@ etcd: {clientSecret: switchyard-etcd}
 rbac: {namespaces: [apps-a, apps-b]}
 podDisruptionBudget: {maxUnavailable: 1}
 `},
+}
+
+// valuesOf returns the values of the variant named name.
+func valuesOf(name string) string {
+	for _, v := range variants {
+		if v.name == name {
+			return v.values
+		}
+	}
+	panic("no variant " + name)
 }
 
 func parseValues(t testing.TB, values string) map[string]any {
@@ -191,10 +202,10 @@ func TestDeployment(t *testing.T) {
 			map[string]string{"config": "switchyard-config", "tokens": "switchyard-tokens", "tls": "switchyard-tls", "etcd": "switchyard-etcd"},
 			"/etc/switchyard/config/contexts.yaml"},
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.variant, func(t *testing.T) {
 			var d appsv1.Deployment
-			find(t, render(t, variants[i].values), "Deployment", namespace, fullname, &d)
+			find(t, render(t, valuesOf(tc.variant)), "Deployment", namespace, fullname, &d)
 			if r := d.Spec.Replicas; r == nil || *r != 3 {
 				t.Errorf("replicas = %v, want 3", r)
 			}
@@ -327,21 +338,21 @@ func TestPodDisruptionBudgetAndService(t *testing.T) {
 		{"defaults", "2", "", "http"},
 		{"hardened", "", "1", "https"},
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.variant, func(t *testing.T) {
-			objs := render(t, variants[i].values)
+			objs := render(t, valuesOf(tc.variant))
 			var pdb policyv1.PodDisruptionBudget
 			find(t, objs, "PodDisruptionBudget", namespace, fullname, &pdb)
-			str := func(v interface{ String() string }, set bool) string {
-				if !set {
+			str := func(v *intstr.IntOrString) string {
+				if v == nil {
 					return ""
 				}
 				return v.String()
 			}
-			if got := str(pdb.Spec.MinAvailable, pdb.Spec.MinAvailable != nil); got != tc.minAvailable {
+			if got := str(pdb.Spec.MinAvailable); got != tc.minAvailable {
 				t.Errorf("minAvailable = %q, want %q", got, tc.minAvailable)
 			}
-			if got := str(pdb.Spec.MaxUnavailable, pdb.Spec.MaxUnavailable != nil); got != tc.maxUnavail {
+			if got := str(pdb.Spec.MaxUnavailable); got != tc.maxUnavail {
 				t.Errorf("maxUnavailable = %q, want %q", got, tc.maxUnavail)
 			}
 			if pdb.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != release {
@@ -422,7 +433,7 @@ func TestRBACRules(t *testing.T) {
 			"ClusterRole//switchyard-sy-switchyard-read": clusterRead,
 		}},
 	}
-	values := map[string]string{"defaults": variants[0].values, "hardened": variants[1].values,
+	values := map[string]string{"defaults": valuesOf("defaults"), "hardened": valuesOf("hardened"),
 		"extraRules": `rbac: {extraRules: [{apiGroups: [networking.k8s.io], resources: [ingresses], verbs: [get, create]}]}`}
 	for _, tc := range tests {
 		t.Run(tc.variant, func(t *testing.T) {
@@ -732,9 +743,9 @@ func TestNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.variant, func(t *testing.T) {
-			vals, err := chartutil.ToRenderValues(ch, parseValues(t, variants[i].values), chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, nil)
+			vals, err := chartutil.ToRenderValues(ch, parseValues(t, valuesOf(tc.variant)), chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
