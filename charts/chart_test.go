@@ -191,11 +191,11 @@ func TestDeployment(t *testing.T) {
 		configEnv string
 	}{
 		{"defaults",
-			[]string{"serve", "--context=production", "--listen=:8443", "--metrics-listen=:9090", "--log-format=json"},
+			[]string{"serve", "--context=production", "--listen=:8443", "--metrics-listen=:9090", "--log-format=json", "--advertise=http://$(POD_IP):8443"},
 			map[string]string{"config": "sy-switchyard-config"},
 			"/etc/switchyard/config/config.yaml"},
 		{"hardened",
-			[]string{"serve", "--context=prod", "--listen=:8443", "--metrics-listen=:9090", "--log-format=json",
+			[]string{"serve", "--context=prod", "--listen=:8443", "--metrics-listen=:9090", "--log-format=json", "--advertise=https://$(POD_IP):8443",
 				"--tls-cert=/etc/switchyard/tls/tls.crt", "--tls-key=/etc/switchyard/tls/tls.key",
 				"--tokens-file=/etc/switchyard/tokens/tokens.yaml",
 				"--token-review", "--operator-group=platform:ops", "--viewer-group=platform:read"},
@@ -718,7 +718,7 @@ func TestUntrustedStrings(t *testing.T) {
 	var d appsv1.Deployment
 	find(t, objs, "Deployment", namespace, fullname, &d)
 	args := d.Spec.Template.Spec.Containers[0].Args
-	want := []string{"serve", "--context=" + evil, "--listen=:8443", "--metrics-listen=:9090", "--log-format=json", "--apps={{ .Release.Name }}", "a: b", "x\"y"}
+	want := []string{"serve", "--context=" + evil, "--listen=:8443", "--metrics-listen=:9090", "--log-format=json", "--advertise=http://$(POD_IP):8443", "--apps={{ .Release.Name }}", "a: b", "x\"y"}
 	if !slices.Equal(args, want) {
 		t.Errorf("args:\n got %q\nwant %q", args, want)
 	}

@@ -48,7 +48,7 @@ type MigrationSource func(ctx context.Context) ([]migrate.State, error)
 
 // JournalMigrations reads the migrations' current states from a journal:
 // the latest entry of every app (LoadAll), decoded.
-func JournalMigrations(j journal.Journal) MigrationSource {
+func JournalMigrations(j journal.Reader) MigrationSource {
 	return func(ctx context.Context) ([]migrate.State, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
