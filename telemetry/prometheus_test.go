@@ -4,163 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard/switchyard/internal/testenv"
-	"github.com/switchyard/switchyard/lab/proc"
 	"github.com/switchyard/switchyard/telemetry"
+	"github.com/switchyard/switchyard/telemetry/promtest"
 	"github.com/switchyard/switchyard/traffic/loadgen"
 )
-
-// prometheusBinary is Debian's Prometheus server (scripts/deps.sh).
-const prometheusBinary = "/usr/bin/prometheus"
-
-// promServer is a Prometheus server started by startPrometheus.
-type promServer struct {
-	addr string
-	log  string
-}
-
-// startPrometheus runs Debian's Prometheus on a free loopback port with a
-// fresh database, scraping targets (host:port, job "switchyard") every
-// second and evaluating the alert rules of telemetry/prometheus; it is
-// stopped when the test ends.
-func startPrometheus(t *testing.T, targets ...string) *promServer {
-	t.Helper()
-	if _, err := os.Stat(prometheusBinary); err != nil {
-		testenv.Missing(t, "%s: install Debian's prometheus package (scripts/deps.sh)", prometheusBinary)
-	}
-	rules, err := filepath.Abs(filepath.Join("prometheus", "alerts.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	quoted := make([]string, len(targets))
-	for i, tg := range targets {
-		quoted[i] = strconv.Quote(tg)
-	}
-	conf := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [%q]
-scrape_configs:
-  - job_name: switchyard
-    static_configs:
-      - targets: [%s]
-`, rules, strings.Join(quoted, ", "))
-	confPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := &promServer{addr: testenv.FreeAddr(t, "127.0.0.1"), log: filepath.Join(dir, "prometheus.log")}
-	p, err := proc.Start(proc.Spec{
-		Argv: []string{prometheusBinary, "--config.file=" + confPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
-			"--web.listen-address=" + s.addr, "--log.level=warn"},
-		Env:     []string{"PATH=/usr/bin:/bin"},
-		Dir:     dir,
-		LogPath: s.log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Stop(5 * time.Second) })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + s.addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-p.Done():
-			t.Fatalf("prometheus exited (%s); its log:\n%s", p.Exit(), s.logText())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s; its log:\n%s", s.logText())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (s *promServer) logText() string {
-	b, _ := os.ReadFile(s.log)
-	return string(b)
-}
-
-// sample is one element of an instant vector.
-type sample struct {
-	Metric map[string]string
-	Value  float64
-}
-
-// query evaluates PromQL now through Prometheus' HTTP API.
-func (s *promServer) query(ctx context.Context, q string) ([]sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/api/v1/query?query="+url.QueryEscape(q), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
-	}
-	var r struct {
-		Status, Error string
-		Data          struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string
-				Value  [2]json.RawMessage
-			}
-		}
-	}
-	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" || r.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("query %s: %s %s (%v)", q, resp.Status, body, err)
-	}
-	out := make([]sample, 0, len(r.Data.Result))
-	for _, e := range r.Data.Result {
-		var v string
-		if err := json.Unmarshal(e.Value[1], &v); err != nil {
-			return nil, fmt.Errorf("query %s: value %s: %w", q, e.Value[1], err)
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return nil, fmt.Errorf("query %s: value %s: %w", q, v, err)
-		}
-		out = append(out, sample{Metric: e.Metric, Value: f})
-	}
-	return out, nil
-}
-
-// byLabel indexes samples by one label's value.
-func byLabel(ss []sample, label string) map[string]float64 {
-	out := map[string]float64{}
-	for _, s := range ss {
-		out[s.Metric[label]] = s.Value
-	}
-	return out
-}
 
 // serveMetrics serves reg's metrics on /metrics at a free loopback address
 // (as `switchyard serve` does) until the test ends.
@@ -207,7 +64,11 @@ func TestPrometheusScrapesRouteRatePerPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.MustRegister(telemetry.NewCollector(telemetry.Options{LoadBalancers: f.fleet.Snapshot}))
-	prom := startPrometheus(t, serveMetrics(t, reg))
+	rules, err := filepath.Abs(filepath.Join("prometheus", "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := promtest.Start(t, promtest.Options{Rules: rules}, serveMetrics(t, reg))
 
 	// Steady load through both instances: 40 requests/s each.
 	const perInstance = 40
@@ -238,16 +99,16 @@ func TestPrometheusScrapesRouteRatePerPlatform(t *testing.T) {
 		if time.Since(started) > 5*time.Second && at0.IsZero() {
 			hits0, at0 = [2]int64{f.marathon.Hits(), f.kube.Hits()}, time.Now()
 		}
-		ss, err := prom.query(ctx, q)
+		ss, err := prom.Query(ctx, q)
 		if err != nil {
-			t.Fatalf("%v; prometheus log:\n%s", err, prom.logText())
+			t.Fatalf("%v; prometheus log:\n%s", err, prom.Log())
 		}
-		rates = byLabel(ss, "platform")
+		rates = promtest.ByLabel(ss, "platform")
 		if time.Since(started) > 20*time.Second && rates["marathon"] > 0 && rates["kubernetes"] > 0 {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("%s: %v after %s, want a rate for marathon and kubernetes; prometheus log:\n%s", q, rates, time.Since(started).Round(time.Second), prom.logText())
+			t.Fatalf("%s: %v after %s, want a rate for marathon and kubernetes; prometheus log:\n%s", q, rates, time.Since(started).Round(time.Second), prom.Log())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -272,19 +133,19 @@ func TestPrometheusScrapesRouteRatePerPlatform(t *testing.T) {
 	}
 
 	// Every instance's own label survives the scrape.
-	ss, err := prom.query(ctx, `switchyard_lb_instance_up`)
+	ss, err := prom.Query(ctx, `switchyard_lb_instance_up`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up := byLabel(ss, "lb_instance"); len(up) != 2 || up["lb-1"] != 1 || up["lb-2"] != 1 {
+	if up := promtest.ByLabel(ss, "lb_instance"); len(up) != 2 || up["lb-1"] != 1 || up["lb-2"] != 1 {
 		t.Errorf("switchyard_lb_instance_up by lb_instance: %v, want lb-1 and lb-2 up", up)
 	}
 	// The histogram: a p99 per platform, within the module's buckets.
-	ss, err = prom.query(ctx, `histogram_quantile(0.99, sum by (platform, le) (rate(switchyard_lb_request_duration_seconds_bucket{route="web"}[15s])))`)
+	ss, err = prom.Query(ctx, `histogram_quantile(0.99, sum by (platform, le) (rate(switchyard_lb_request_duration_seconds_bucket{route="web"}[15s])))`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p99 := byLabel(ss, "platform")
+	p99 := promtest.ByLabel(ss, "platform")
 	t.Logf("p99 per platform: %v s", p99)
 	for _, p := range []string{"marathon", "kubernetes"} {
 		if v, ok := p99[p]; !ok || v <= 0 || v > 10 {
@@ -314,7 +175,7 @@ func TestPrometheusScrapesRouteRatePerPlatform(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ss, err := prom.query(ctx, total)
+		ss, err := prom.Query(ctx, total)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +188,7 @@ func TestPrometheusScrapesRouteRatePerPlatform(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	ss, err = prom.query(ctx, `resets(switchyard_lb_requests_total{route="web"}[5m])`)
+	ss, err = prom.Query(ctx, `resets(switchyard_lb_requests_total{route="web"}[5m])`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,11 +202,11 @@ func TestPrometheusScrapesRouteRatePerPlatform(t *testing.T) {
 // waitSteady returns the value of a one-element query once two answers a
 // few scrapes apart agree (the load stopped and its last requests were
 // counted and scraped).
-func waitSteady(ctx context.Context, t *testing.T, prom *promServer, q string) float64 {
+func waitSteady(ctx context.Context, t *testing.T, prom *promtest.Server, q string) float64 {
 	t.Helper()
 	last := -1.0
 	for {
-		ss, err := prom.query(ctx, q)
+		ss, err := prom.Query(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,10 +225,10 @@ func waitSteady(ctx context.Context, t *testing.T, prom *promServer, q string) f
 
 // checkRulesHealthy waits until Prometheus evaluated every alert rule and
 // checks that none failed.
-func checkRulesHealthy(ctx context.Context, t *testing.T, prom *promServer) {
+func checkRulesHealthy(ctx context.Context, t *testing.T, prom *promtest.Server) {
 	t.Helper()
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+prom.addr+"/api/v1/rules", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+prom.Addr+"/api/v1/rules", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,15 +22,18 @@ import (
 	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/migrate"
+	"github.com/switchyard/switchyard/telemetry/promtest"
 )
 
 const serveToken = "serve-operator-token-0123456789"
 
 // replica is one `switchyard serve` process.
 type replica struct {
-	url string
-	cmd *exec.Cmd
-	out *lockedBuffer
+	// metrics is its --metrics-listen address.
+	metrics string
+	url     string
+	cmd     *exec.Cmd
+	out     *lockedBuffer
 }
 
 func (r *replica) call(t *testing.T, method, path, body string) (int, string) {
@@ -80,7 +84,7 @@ func (r *replica) phase(t *testing.T, app string) (string, int) {
 
 // serveHA starts etcd and three `switchyard serve` replicas on the lab's
 // platforms with an etcd journal.
-func serveHA(t *testing.T, l *labtest.Lab, appsDir string) []*replica {
+func serveHA(t *testing.T, l *labtest.Lab, appsDir string) ([]*replica, string) {
 	t.Helper()
 	srv := etcdtest.Need(t, func() (string, error) { return kube.Binary(kube.PinnedVersion, "etcd") })
 	dir := t.TempDir()
@@ -99,8 +103,8 @@ func serveHA(t *testing.T, l *labtest.Lab, appsDir string) []*replica {
 	var rs []*replica
 	for range 3 {
 		addr := testenv.FreeAddr(t, "127.0.0.1")
-		r := &replica{url: "http://" + addr, out: &lockedBuffer{}}
-		r.cmd = exec.Command(l.Bin, "serve", "--context", "ha", "--apps", appsDir, "--namespace", "mig", "--listen", addr,
+		r := &replica{url: "http://" + addr, metrics: testenv.FreeAddr(t, "127.0.0.1"), out: &lockedBuffer{}}
+		r.cmd = exec.Command(l.Bin, "serve", "--context", "ha", "--apps", appsDir, "--namespace", "mig", "--listen", addr, "--metrics-listen", r.metrics,
 			"--tokens-file", tokens, "--lb-sync=false", "--monitor=false", "--lease-ttl", "2s", "--log-format", "text")
 		r.cmd.Env = append(l.Env(), "SWITCHYARD_CONFIG="+cfgPath)
 		r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
@@ -124,7 +128,11 @@ func serveHA(t *testing.T, l *labtest.Lab, appsDir string) []*replica {
 			leaders[r.leader(t)]++
 		}
 		if len(leaders) == 1 && leaders[""] == 0 {
-			return rs
+			tokenFile := filepath.Join(dir, "token")
+			if err := os.WriteFile(tokenFile, []byte(serveToken), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return rs, tokenFile
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the replicas agree on no leader: %v", leaders)
@@ -153,7 +161,13 @@ func TestServeHA(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs := serveHA(t, l, dir)
+	rs, tokenFile := serveHA(t, l, dir)
+	// Debian's prometheus scrapes every replica's API /metrics with the token.
+	var targets []string
+	for _, r := range rs {
+		targets = append(targets, strings.TrimPrefix(r.url, "http://"))
+	}
+	prom := promtest.Start(t, promtest.Options{BearerTokenFile: tokenFile}, targets...)
 	byURL := map[string]*replica{}
 	for _, r := range rs {
 		byURL[r.url] = r
@@ -245,6 +259,30 @@ func TestServeHA(t *testing.T) {
 	t.Run("sigkill", func(t *testing.T) {
 		res := load(l.Config.Nginx.Listen, "/ha/")
 		_, next, _ := failover(t, "ha", syscall.SIGKILL)
+		// The migrating route's request rate per platform, in PromQL: every
+		// replica exports the fleet's sums, so max over the replicas.
+		q := `max by (platform) (rate(switchyard_lb_requests_total{route="ha"}[10s]))`
+		var rates map[string]float64
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			ss, err := prom.Query(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Both platforms serve, at the load's rate once the 10 s window
+			// holds only steady samples (a replica's counters start at its
+			// first read of each instance).
+			rates = promtest.ByLabel(ss, "platform")
+			if sum := rates["marathon"] + rates["kubernetes"]; rates["marathon"] > 0 && rates["kubernetes"] > 0 && sum > 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %v, want both platforms\nprometheus:\n%s", q, rates, prom.Log())
+			}
+		}
+		t.Logf("prometheus, mid-shift: %s = %v req/s", q, rates)
+		if sum := rates["marathon"] + rates["kubernetes"]; sum > 600 {
+			t.Errorf("summed rate %.0f req/s, the load sends ~400", sum)
+		}
 		finalized(t, next, "ha")
 		time.Sleep(500 * time.Millisecond)
 		lg := res.Stop()
