@@ -11,11 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -177,30 +175,9 @@ func TestAnotherLocalUserCannotTakeOver(t *testing.T) {
 	planJSON, _ := json.Marshal(plan)
 
 	// The test binary where the other user can run it.
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	binDir, err := os.MkdirTemp("", "takeover-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(binDir)
-	if err := os.Chmod(binDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(binDir, "labdemo.test")
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestTakeoverHelper$", "-test.v")
-	cmd.Dir = binDir
+	cmd := testenv.TestAsNobody(t, "^TestTakeoverHelper$")
+	cmd.Args = append(cmd.Args, "-test.v")
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent", takeoverEnv + "=" + string(planJSON)}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	var r takeoverResult
 	for _, line := range strings.Split(string(out), "\n") {

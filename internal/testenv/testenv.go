@@ -26,8 +26,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -194,4 +197,41 @@ func freePorts(ip string, n int) ([]int, error) {
 		handedOut.ports[p] = true
 	}
 	return ports, nil
+}
+
+// NobodyUID is the uid (and gid) tests use for "another local user".
+const NobodyUID = 65534
+
+// TestAsNobody returns a command that runs this test binary's test run
+// (a -test.run pattern) as uid and gid NobodyUID, in a copy of the binary
+// placed where that user can reach it (the build cache is not): a fresh
+// directory of mode 0755 under the system's temporary directory, removed
+// when t ends, which is also the command's working directory. The
+// caller sets the environment and starts it; only root can.
+func TestAsNobody(t testing.TB, run string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "as-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, filepath.Base(self))
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run="+run)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: NobodyUID, Gid: NobodyUID}}
+	return cmd
 }

@@ -9,10 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/journal"
 )
 
@@ -60,16 +60,9 @@ func TestPeerOtherUser(t *testing.T) {
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		must(t, os.Chmod(d, 0o755))
 	}
-	self, err := os.Executable()
-	must(t, err)
-	bin := filepath.Join(dir, "control.test")
-	data, err := os.ReadFile(self)
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
 	other := func(mode, sock string) *exec.Cmd {
-		cmd := exec.Command(bin, "-test.run=^TestPeerHelper$")
+		cmd := testenv.TestAsNobody(t, "^TestPeerHelper$")
 		cmd.Env = append(os.Environ(), helperEnv+"="+mode, helperEnv+"_SOCK="+sock)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		return cmd
 	}
 
