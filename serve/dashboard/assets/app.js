@@ -31,6 +31,7 @@
   const VIEWS_SLOW = 10000;
   const PLAN_PERIOD = 60000;
   const SPARK_POINTS = 30;
+  const NOTICE_MS = 15000;
   const BACKOFF_MIN = 1000;
   const BACKOFF_MAX = 30000;
 
@@ -477,19 +478,21 @@
   }
 
   function newRow(app) {
-    const nameBtn = el("button", { type: "button", class: "quiet small app-name", title: "Show its history", onclick: () => showHistory(app, true) }, app);
+    const nameBtn = el("button", { type: "button", class: "link app-name", title: "Show its history", onclick: () => showHistory(app, true) }, app);
+    // Each cell holds one div (the phone layout puts its label beside it).
     const cells = {
-      name: el("td", { "data-label": "App" }, nameBtn, el("span", { class: "reason wave" })),
-      platform: el("td", { "data-label": "Platform", class: "platform" }),
-      phase: el("td", { "data-label": "Phase" }, el("span", { class: "phase" }), el("span", { class: "reason why" })),
-      weights: el("td", { "data-label": "Weights", class: "weights" },
+      name: el("div", {}, nameBtn, el("span", { class: "reason app-wave" })),
+      platform: el("div", { class: "platform" }),
+      phase: el("div", {}, el("span", { class: "phase" }), el("span", { class: "reason why" })),
+      weights: el("div", { class: "weights" },
         el("div", { class: "split", role: "img" }, el("span", { class: "m" }), el("span", { class: "k" })),
         el("div", { class: "split-labels" }, el("span", { class: "mpct" }), el("span", { class: "kpct" }))),
-      gate: el("td", { "data-label": "Last gate", class: "gate" }),
-      actions: el("td", { "data-label": "Actions" }, el("div", { class: "actions" })),
+      gate: el("div", { class: "gate" }),
+      actions: el("div", { class: "actions" }),
     };
-    if (!isOperator()) cells.actions.hidden = true;
-    const tr = el("tr", { "data-app": app }, Object.values(cells));
+    const labels = { name: "App", platform: "Platform", phase: "Phase", weights: "Weights", gate: "Last gate", actions: "Actions" };
+    const tds = Object.entries(cells).map(([k, div]) => el("td", { "data-label": labels[k], hidden: k === "actions" && !isOperator() }, div));
+    const tr = el("tr", { "data-app": app }, tds);
     return { tr, cells, ops: "" };
   }
 
@@ -530,7 +533,7 @@
     row.tr.dataset.k8s = k8s === null ? "" : String(Math.round(k8s));
     row.tr.dataset.paused = s && s.paused ? "true" : "false";
 
-    setText(c.name.querySelector(".wave"), wave ? `wave ${wave}` : "");
+    setText(c.name.querySelector(".app-wave"), wave ? `wave ${wave}` : "");
     setText(c.platform, platformOf(s, k8s));
 
     const ph = c.phase.querySelector(".phase");
@@ -554,7 +557,7 @@
     const ops = opsFor(s, wave > 0);
     const key = ops.join(",");
     if (key !== row.ops) {
-      const box = c.actions.querySelector(".actions");
+      const box = c.actions;
       const hadFocus = box.contains(document.activeElement);
       box.replaceChildren(...ops.map((op) => actionButton(op, app)));
       row.ops = key;
@@ -646,14 +649,19 @@
     }
   }
 
+  // notify shows the outcome of an action; a success fades after a while,
+  // an error stays until the next notice.
   function notify(text, isError) {
-    $("notice").replaceChildren(el("p", { class: isError ? "error" : "ok" }, text));
+    const p = el("p", { class: isError ? "error" : "ok" }, text);
+    $("notice").replaceChildren(p);
+    if (!isError) setTimeout(() => p.remove(), NOTICE_MS);
   }
 
   // confirmDialog asks in the modal <dialog>: focus goes to Cancel, Escape
   // cancels, and focus returns where it was. It resolves to {reason} or null.
   function confirmDialog(o) {
     const dlg = $("confirm");
+    if (dlg.open) return Promise.resolve(null); // one question at a time
     const opener = document.activeElement;
     setText($("confirm-title"), o.title);
     setText($("confirm-text"), o.text);

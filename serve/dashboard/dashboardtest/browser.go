@@ -107,7 +107,7 @@ func (tab *Tab) SignIn(url, token string) error {
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), token),
-		chromedp.Submit(chromedp.ID("token")),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("who")),
 	)
 }
