@@ -64,7 +64,7 @@ func (e *engine) calls() string {
 // solo: this replica leads with its engine.
 type solo struct{ e serve.Engine }
 
-func (s solo) Engine() serve.Engine                          { return s.e }
+func (s solo) Engine() serve.Engine                         { return s.e }
 func (s solo) Leader(context.Context) (string, bool, error) { return "http://self", true, nil }
 
 // tokens writes a tokens file with an operator and a viewer.
