@@ -93,13 +93,18 @@ func openJournal(t testing.TB) *journal.Bolt {
 	return j
 }
 
-func appendState(t testing.TB, j journal.Journal, st migrate.State, reason string) {
+// appendState journals st (to: the entry's phase, with its step; default
+// st.Phase).
+func appendState(t testing.TB, j journal.Journal, st migrate.State, to, reason string) {
 	t.Helper()
+	if to == "" {
+		to = string(st.Phase)
+	}
 	data, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Append(context.Background(), &journal.Entry{App: st.App, From: "Pending", To: string(st.Phase), Event: "test",
+	if err := j.Append(context.Background(), &journal.Entry{App: st.App, From: "Pending", To: to, Event: "test",
 		Reason: reason, Time: time.Now(), State: data}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,9 +138,10 @@ func fixtureViews() map[string]serve.View {
 func fixtureServer(t testing.TB, e serve.Engine, views map[string]serve.View) (*serve.Server, *journal.Bolt) {
 	t.Helper()
 	j := openJournal(t)
-	appendState(t, j, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 50}, "step 50%")
-	appendState(t, j, migrate.State{App: "cart", Phase: migrate.Shifting, KubePercent: 25, Paused: true}, "operator: pause")
-	appendState(t, j, migrate.State{App: "api", Phase: migrate.Finalized, KubePercent: 100}, "soaked")
+	appendState(t, j, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 50,
+		Last: migrate.Observation{Requests: 420, Errors: 1, ErrorRate: 1.0 / 420, P99: 8128571 * time.Nanosecond}}, "Shifting[50% applied]", "step 50%")
+	appendState(t, j, migrate.State{App: "cart", Phase: migrate.Shifting, KubePercent: 25, Paused: true}, "", "operator: pause")
+	appendState(t, j, migrate.State{App: "api", Phase: migrate.Finalized, KubePercent: 100}, "", "soaked")
 	s, err := serve.New(serve.Options{Auth: tokens(t), Journal: j, Leadership: solo{e}, Views: views, Self: "http://self",
 		Dashboard: dashboard.Handler(), EventPeriod: 50 * time.Millisecond})
 	if err != nil {

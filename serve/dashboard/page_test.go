@@ -63,6 +63,7 @@ func TestPage(t *testing.T) {
 	t.Run("panels", func(t *testing.T) {
 		for _, c := range []struct{ what, expr string }{
 			{"weights", `document.querySelector('tr[data-app="web"]').dataset.k8s === "50" && document.querySelector('tr[data-app="web"] .kpct').textContent === "Kubernetes 50 %"`},
+			{"last gate", `document.querySelector('tr[data-app="web"] .gate').textContent === "0.24 % errors · p99 8.1 ms · 420 req"`},
 			{"paused", `document.querySelector('tr[data-app="cart"] .phase').textContent === "Shifting (paused)"`},
 			{"platform", `document.querySelector('tr[data-app="api"] .platform').textContent === "Kubernetes" && document.querySelector('tr[data-app="shop"] .phase').textContent === "Not started"`},
 			{"markup stays text", `window.pwned === undefined && !document.querySelector("#apps-body img, #plan-body img") && [...document.querySelectorAll("#apps-body tr")].some((r) => r.dataset.app === '<img src=x onerror="window.pwned=1">')`},
@@ -72,7 +73,7 @@ func TestPage(t *testing.T) {
 			{"traffic not configured", `document.querySelector("#traffic-body .unavailable").textContent.startsWith("Not available (not configured")`},
 			{"routes failing: apps still shown", `document.querySelector('tr[data-app="shop"] .mpct').textContent === "no route"`},
 			{"waves", `document.querySelector('#plan-body [data-wave="1"]').dataset.state === "moving" && document.querySelector('#plan-body button[data-wave="2"]')`},
-			{"status region", `document.getElementById("status-region").getAttribute("aria-live") === "polite" && document.getElementById("status-region").textContent.includes("web Shifting at 50 % Kubernetes")`},
+			{"status region", `document.getElementById("status-region").getAttribute("aria-live") === "polite" && document.getElementById("status-region").textContent.includes("web Shifting[50% applied] at 50 % Kubernetes")`},
 			{"history of the last change", `document.querySelector('#history-body table[data-app="api"]')`},
 			{"token not in the URL", `!location.href.includes("` + operatorToken + `") && sessionStorage.getItem("switchyard.token") === "` + operatorToken + `"`},
 		} {
@@ -137,7 +138,7 @@ func TestPage(t *testing.T) {
 		if n := streams.Load(); n < 2 {
 			t.Fatalf("the page opened %d event stream(s) after the first was cut", n)
 		}
-		appendState(t, j, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 75}, "step 75%")
+		appendState(t, j, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 75}, "Shifting[75% applied]", "step 75%")
 		op.WaitFor(t, 10*time.Second, `document.querySelector('tr[data-app="web"]').dataset.k8s === "75" && document.getElementById("conn").dataset.state === "live"`, `document.getElementById("conn").textContent`)
 	})
 

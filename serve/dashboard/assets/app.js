@@ -42,6 +42,11 @@
   const PAUSABLE = new Set(["Shifting", "ShiftingBack", "Soaking"]);
   const NO_ABORT = new Set(["RollingBack", "RemovingKubernetes", "ReturningToKubernetes"]);
 
+  // phaseOf is a migration's phase without its step ("Shifting[50% applied]"
+  // is Shifting); terminal says whether nothing more happens in it.
+  const phaseOf = (s) => String(s.phase || "").split("[")[0];
+  const terminal = (s) => phaseOf(s) === FINALIZED || phaseOf(s) === ROLLED_BACK;
+
   const OPS = {
     migrate: { label: "Migrate", verb: "Migrate", danger: false, reason: false,
       text: "Switchyard installs it on Kubernetes, shifts its traffic step by step under its gates, scales Marathon down and finalizes." },
@@ -109,6 +114,13 @@
     return `${Math.round(v || 0)} MiB`;
   }
   const unit = (r) => (r === "cpus" ? " cores" : "");
+  // dur shows a Go duration ("8.128571ms") in milliseconds.
+  function dur(d) {
+    const m = /^(\d+(?:\.\d+)?)(ns|µs|us|ms|s)$/.exec(String(d || ""));
+    if (!m) return String(d || "");
+    const ms = Number(m[1]) * { ns: 1e-6, "µs": 1e-3, us: 1e-3, ms: 1, s: 1000 }[m[2]];
+    return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+  }
   function clock(iso) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return "";
@@ -217,6 +229,7 @@
     for (const t of Object.values(state.timers)) clearTimeout(t);
     state.timers = {};
     if (state.stream) state.stream.abort();
+    answer(false);
     sessionStorage.removeItem(TOKEN_KEY);
     for (const id of ["apps-body", "traffic-body", "nodes-body", "plan-body", "history-body", "history-app", "alerts", "notice"]) $(id).replaceChildren();
     $("alerts").hidden = true;
@@ -351,7 +364,7 @@
   }
 
   function inFlight() {
-    return !!state.status && state.status.apps.some((a) => a.phase !== FINALIZED && a.phase !== ROLLED_BACK);
+    return !!state.status && state.status.apps.some((a) => !terminal(a));
   }
 
   function renderHeaderMeta() {
@@ -447,9 +460,9 @@
 
   function platformOf(s, k8s) {
     if (s) {
-      if (s.phase === FINALIZED) return "Kubernetes";
-      if (s.phase === ROLLED_BACK) return "Marathon";
-      return BACKWARD.has(s.phase) ? "Both, back to Marathon" : "Both, to Kubernetes";
+      if (phaseOf(s) === FINALIZED) return "Kubernetes";
+      if (phaseOf(s) === ROLLED_BACK) return "Marathon";
+      return BACKWARD.has(phaseOf(s)) ? "Both, back to Marathon" : "Both, to Kubernetes";
     }
     if (k8s === null) return "Marathon";
     if (k8s >= 100) return "Kubernetes";
@@ -459,8 +472,8 @@
   function phaseKind(s) {
     if (!s) return "none";
     if (s.paused) return "paused";
-    if (s.phase === FINALIZED) return "done";
-    if (BACKWARD.has(s.phase) || s.phase === "ReturningToKubernetes") return "back";
+    if (phaseOf(s) === FINALIZED) return "done";
+    if (BACKWARD.has(phaseOf(s)) || phaseOf(s) === "ReturningToKubernetes") return "back";
     return "moving";
   }
 
@@ -468,12 +481,12 @@
   function opsFor(s, planned) {
     if (!isOperator()) return [];
     if (!s) return planned ? ["migrate"] : [];
-    if (s.phase === ROLLED_BACK) return ["migrate"];
-    if (s.phase === FINALIZED) return ["rollback"];
+    if (phaseOf(s) === ROLLED_BACK) return ["migrate"];
+    if (phaseOf(s) === FINALIZED) return ["rollback"];
     const ops = [];
     if (s.paused) ops.push("resume");
-    else if (PAUSABLE.has(s.phase)) ops.push("pause");
-    if (!NO_ABORT.has(s.phase)) ops.push("abort");
+    else if (PAUSABLE.has(phaseOf(s))) ops.push("pause");
+    if (!NO_ABORT.has(phaseOf(s))) ops.push("abort");
     return ops;
   }
 
@@ -529,7 +542,7 @@
     if (s) k8s = s.kubernetesPercent;
     else if (rp) k8s = rp.kubernetes;
     const c = row.cells;
-    row.tr.dataset.phase = s ? s.phase : "";
+    row.tr.dataset.phase = s ? phaseOf(s) : "";
     row.tr.dataset.k8s = k8s === null ? "" : String(Math.round(k8s));
     row.tr.dataset.paused = s && s.paused ? "true" : "false";
 
@@ -551,7 +564,7 @@
     setText(c.weights.querySelector(".kpct"), k8s === null ? "" : `Kubernetes ${pct(k)}`);
 
     let gate = "—";
-    if (s && s.lastRequests > 0) gate = `${ratePct(s.lastErrorRate)} errors · p99 ${s.lastP99} · ${s.lastRequests} req`;
+    if (s && s.lastRequests > 0) gate = `${ratePct(s.lastErrorRate)} errors · p99 ${dur(s.lastP99)} · ${s.lastRequests} req`;
     setText(c.gate, gate);
 
     const ops = opsFor(s, wave > 0);
@@ -579,8 +592,8 @@
   function announce() {
     const st = state.status;
     if (!st) return;
-    const moving = st.apps.filter((a) => a.phase !== FINALIZED && a.phase !== ROLLED_BACK);
-    const done = st.apps.filter((a) => a.phase === FINALIZED).length;
+    const moving = st.apps.filter((a) => !terminal(a));
+    const done = st.apps.filter((a) => phaseOf(a) === FINALIZED).length;
     let text = `${appNames().length} apps, ${done} on Kubernetes`;
     if (moving.length) {
       text += "; migrating: " + moving.map((a) => `${a.app} ${a.phase}${a.paused ? " (paused)" : ""} at ${pct(a.kubernetesPercent)} Kubernetes`).join(", ");
@@ -658,31 +671,37 @@
   }
 
   // confirmDialog asks in the modal <dialog>: focus goes to Cancel, Escape
-  // cancels, and focus returns where it was. It resolves to {reason} or null.
+  // cancels, and focus returns where it was. It resolves to {reason} or
+  // null. One question at a time: asking holds the open one.
+  let asking = null;
   function confirmDialog(o) {
     const dlg = $("confirm");
-    if (dlg.open) return Promise.resolve(null); // one question at a time
-    const opener = document.activeElement;
+    if (asking || dlg.open) return Promise.resolve(null);
     setText($("confirm-title"), o.title);
     setText($("confirm-text"), o.text);
     $("confirm-reason-row").hidden = !o.reason;
-    const reason = $("confirm-reason");
-    reason.value = "";
+    $("confirm-reason").value = "";
     const ok = $("confirm-ok");
     setText(ok, o.confirm || "Confirm");
     ok.classList.toggle("danger", !!o.danger);
     return new Promise((resolve) => {
-      const done = () => {
-        dlg.removeEventListener("close", done);
-        const yes = dlg.returnValue === "ok";
-        if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
-        resolve(yes ? { reason: reason.value.trim() } : null);
-      };
-      dlg.addEventListener("close", done);
-      dlg.returnValue = "";
+      asking = { resolve, opener: document.activeElement };
       dlg.showModal();
       $("confirm-cancel").focus();
     });
+  }
+
+  // answer ends the open question (Confirm: yes; Cancel, Escape or any
+  // other close: no).
+  function answer(yes) {
+    const a = asking;
+    if (!a) return;
+    asking = null;
+    const reason = $("confirm-reason").value.trim();
+    const dlg = $("confirm");
+    if (dlg.open) dlg.close(yes ? "ok" : "cancel");
+    if (a.opener && a.opener.isConnected && typeof a.opener.focus === "function") a.opener.focus();
+    a.resolve(yes ? { reason } : null);
   }
 
   // ---- live traffic ----
@@ -893,8 +912,8 @@
       const sums = apps.map((a) => summaryOf(a.name));
       let st = "todo";
       if ((w.blockers || []).length) st = "blocked";
-      else if (apps.length && sums.every((s) => s && s.phase === FINALIZED)) st = "done";
-      else if (sums.some((s) => s && s.phase !== FINALIZED && s.phase !== ROLLED_BACK)) st = "moving";
+      else if (apps.length && sums.every((s) => s && phaseOf(s) === FINALIZED)) st = "done";
+      else if (sums.some((s) => s && !terminal(s))) st = "moving";
       const label = { todo: "to do", blocked: "blocked", done: "done", moving: "in flight" }[st];
       const head = el("div", { class: "wave-head" }, el("h3", {}, `Wave ${w.index}`), el("span", { class: "meta" }, `${apps.length} app${apps.length === 1 ? "" : "s"} · ${label}`));
       if (isOperator() && st === "todo") {
@@ -956,7 +975,7 @@
       return;
     }
     if (gen !== state.session || state.historyApp !== app) return;
-    box.replaceChildren(el("table", { class: "history", "data-app": app },
+    box.replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": `Journal of ${app}` }, el("table", { class: "history", "data-app": app },
       el("caption", { class: "sr-only" }, `Journal of ${app}, newest first`),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", class: "num" }, "#"), el("th", { scope: "col" }, "Time"),
         el("th", { scope: "col" }, "Transition"), el("th", { scope: "col", class: "num" }, "Kubernetes"), el("th", { scope: "col" }, "Why"))),
@@ -965,7 +984,7 @@
         el("td", {}, el("time", { datetime: h.time }, clock(h.time))),
         el("td", {}, h.from || "—", el("span", { class: "arrow" }, " → "), h.to, el("span", { class: "reason" }, h.event)),
         el("td", { class: "num" }, pct(h.kubernetesPercent)),
-        el("td", {}, el("span", { class: "reason" }, h.reason || "")))))));
+        el("td", {}, el("span", { class: "reason" }, h.reason || ""))))))));
   }
 
   // ---- start ----
@@ -984,11 +1003,16 @@
     });
     $("signout").addEventListener("click", () => signOut("Signed out."));
     $("history-app").addEventListener("change", (ev) => showHistory(ev.target.value, true));
-    $("confirm-cancel").addEventListener("click", () => $("confirm").close("cancel"));
+    $("confirm-cancel").addEventListener("click", () => answer(false));
     $("confirm-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      $("confirm").close("ok");
+      answer(true);
     });
+    $("confirm").addEventListener("cancel", (ev) => {
+      ev.preventDefault();
+      answer(false);
+    });
+    $("confirm").addEventListener("close", () => answer(false));
     const saved = sessionStorage.getItem(TOKEN_KEY);
     if (saved) signIn(saved, false);
     else showLogin("");
