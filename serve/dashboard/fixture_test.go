@@ -134,8 +134,9 @@ func fixtureViews() map[string]serve.View {
 }
 
 // fixtureServer is serve's API with the dashboard on a real journal
-// (web shifting at 50 %, cart paused at 25 %, api finalized).
-func fixtureServer(t testing.TB, e serve.Engine, views map[string]serve.View) (*serve.Server, *journal.Bolt) {
+// (web shifting at 50 %, cart paused at 25 %, api finalized); its event
+// streams look for changes every eventPeriod.
+func fixtureServer(t testing.TB, e serve.Engine, views map[string]serve.View, eventPeriod time.Duration) (*serve.Server, *journal.Bolt) {
 	t.Helper()
 	j := openJournal(t)
 	appendState(t, j, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 50,
@@ -143,7 +144,7 @@ func fixtureServer(t testing.TB, e serve.Engine, views map[string]serve.View) (*
 	appendState(t, j, migrate.State{App: "cart", Phase: migrate.Shifting, KubePercent: 25, Paused: true}, "", "operator: pause")
 	appendState(t, j, migrate.State{App: "api", Phase: migrate.Finalized, KubePercent: 100}, "", "soaked")
 	s, err := serve.New(serve.Options{Auth: tokens(t), Journal: j, Leadership: solo{e}, Views: views, Self: "http://self",
-		Dashboard: dashboard.Handler(), EventPeriod: 50 * time.Millisecond})
+		Dashboard: dashboard.Handler(), EventPeriod: eventPeriod})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestPage(t *testing.T) {
 	testenv.SkipIfShort(t, "headless Chromium")
 	browser := dashboardtest.Browser(t)
 	eng := &engine{}
-	srv, j := fixtureServer(t, eng, fixtureViews())
+	srv, j := fixtureServer(t, eng, fixtureViews(), 50*time.Millisecond)
 	var streams atomic.Int32
 	ts := httptest.NewServer(cutFirstStream(srv, &streams))
 	t.Cleanup(ts.Close)

@@ -27,6 +27,7 @@
   // Poll periods (ms): fast while a migration is in flight.
   const TRAFFIC_FAST = 2000;
   const TRAFFIC_SLOW = 10000;
+  const TRAFFIC_SOON = 300;
   const VIEWS_FAST = 5000;
   const VIEWS_SLOW = 10000;
   const PLAN_PERIOD = 60000;
@@ -360,6 +361,9 @@
       // A migration began: poll the views fast from now on.
       pollTraffic(state.session);
       pollViews(state.session);
+    } else if (inFlight()) {
+      // The weights moved: show the traffic of the new split soon.
+      schedule("traffic", state.session, TRAFFIC_SOON, pollTraffic);
     }
   }
 
@@ -756,14 +760,14 @@
           el("thead", {}, el("tr", {},
             el("th", { scope: "col" }, "Platform"), el("th", { scope: "col", class: "num" }, "Weight"),
             el("th", { scope: "col", class: "num" }, "Req/s"), el("th", { scope: "col", class: "num" }, "5xx"),
-            el("th", { scope: "col", class: "num" }, "p99"), el("th", { scope: "col" }, el("span", { class: "sr-only" }, "Trend")))),
+            el("th", { scope: "col", class: "num" }, "p99"), el("th", { scope: "col", class: "trend" }, el("span", { class: "sr-only" }, "Trend")))),
           el("tbody", {}, rows.map((r) => el("tr", { "data-platform": r.platform },
             el("td", {}, el("span", { class: "dot " + r.platform, "aria-hidden": "true" }), r.platform),
             el("td", { class: "num" }, pct(r.weightPercent)),
             el("td", { class: "num" }, (r.requestsPerSecond || 0).toFixed(1)),
             el("td", { class: "num" + (r.errorRate > 0.01 ? " bad" : "") }, ratePct(r.errorRate)),
             el("td", { class: "num" }, `${Math.round(r.p99Ms || 0)} ms`),
-            el("td", {}, spark(r.route + "|" + r.platform, r.platform))))))));
+            el("td", { class: "trend" }, spark(r.route + "|" + r.platform, r.platform))))))));
     }
     box.replaceChildren(...parts);
   }
