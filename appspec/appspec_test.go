@@ -2,11 +2,12 @@ package appspec
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/testfs"
 )
 
 const validMarathon = `name: web
@@ -164,17 +165,8 @@ func TestParseReportsEveryError(t *testing.T) {
 	}
 }
 
-func write(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// write writes a test file (testfs.Write).
+var write = testfs.Write
 
 func TestLoadMarathonFile(t *testing.T) {
 	dir := t.TempDir()

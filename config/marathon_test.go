@@ -46,17 +46,8 @@ func TestContextMarathonConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := Context{Name: "c", Marathon: tt.m}.MarathonConfig()
-			if tt.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
-					t.Fatalf("MarathonConfig error = %v, want %q", err, tt.errHas)
-				}
-				if strings.Contains(err.Error(), "hunter2") {
-					t.Errorf("the error shows the URL's password: %v", err)
-				}
+			if wantError(t, err, tt.errHas) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.URL != tt.m.URL || cfg.Token != tt.token || cfg.Username != tt.user || cfg.Password != tt.pass {
 				t.Fatalf("MarathonConfig = %+v", cfg)
@@ -122,17 +113,8 @@ func TestContextMarathonConfigDCOSLogin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Context{Name: "dcos", Marathon: Marathon{URL: tt.url, Auth: MarathonAuth{Type: AuthDCOSLogin, UID: tt.uid, PrivateKeyFile: tt.keyFile, LoginURL: tt.loginURL}}}
 			cfg, err := c.MarathonConfig()
-			if tt.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
-					t.Fatalf("MarathonConfig error = %v, want %q", err, tt.errHas)
-				}
-				if strings.Contains(err.Error(), "hunter2") {
-					t.Errorf("the error shows the URL's password: %v", err)
-				}
+			if wantError(t, err, tt.errHas) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Token != "auth-token-for-switchyard" || cfg.URL != tt.url {
 				t.Fatalf("MarathonConfig = %+v", cfg)
@@ -159,4 +141,24 @@ func TestSignRS256(t *testing.T) {
 	if _, err := ParseRSAPrivateKey([]byte("not pem")); err == nil {
 		t.Fatal("ParseRSAPrivateKey accepted garbage")
 	}
+}
+
+// wantError checks MarathonConfig's error against errHas (a case that
+// expects an error: it must name errHas and not show the URL's password)
+// and reports whether the case expected one; an unexpected error fails.
+func wantError(t *testing.T, err error, errHas string) bool {
+	t.Helper()
+	if errHas == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), errHas) {
+		t.Fatalf("MarathonConfig error = %v, want %q", err, errHas)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error shows the URL's password: %v", err)
+	}
+	return true
 }

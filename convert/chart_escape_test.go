@@ -3,7 +3,6 @@ package convert_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard/switchyard/convert"
+	"github.com/switchyard/switchyard/internal/testfs"
 	"github.com/switchyard/switchyard/marathon"
 )
 
@@ -207,13 +207,7 @@ func lintChart(t testing.TB, rel *convert.Release) {
 	}
 	dir := filepath.Join(t.TempDir(), rel.Name)
 	for _, cf := range files {
-		p := filepath.Join(dir, cf.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, cf.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testfs.Write(t, dir, cf.Name, string(cf.Data))
 	}
 	for _, m := range lint.All(dir, nil, "default", false).Messages {
 		if m.Severity >= support.WarningSev {

@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/switchyard/switchyard/internal/testfs"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 )
@@ -51,15 +51,7 @@ func TestCapacityRefusesOverCommit(t *testing.T) {
 	ctx := context.Background()
 
 	dir := t.TempDir()
-	for n, c := range bigChart {
-		p := filepath.Join(dir, "huge-helm", "chart", n)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.WriteAll(t, filepath.Join(dir, "huge-helm", "chart"), bigChart)
 	writeApp(t, filepath.Join(dir, "huge-helm"), "name: huge-helm\ntype: helm\nhelm: {path: chart, namespace: it-huge}\n")
 	writeApp(t, filepath.Join(dir, "huge"), "name: huge\ntype: marathon\nmarathon: {id: /it/huge, cmd: sleep 1000, cpus: 64, mem: 16, instances: 1}\n")
 	writeApp(t, filepath.Join(dir, "small"), "name: small\ntype: marathon\nmarathon: {id: /it/small-never, cmd: sleep 1000, cpus: 0.01, mem: 16}\n")

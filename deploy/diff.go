@@ -94,11 +94,7 @@ func (d *Deployer) Diff(ctx context.Context, s *appspec.Spec) (*Diff, error) {
 }
 
 func (d *Deployer) diffMarathon(ctx context.Context, s *appspec.Spec) (*Diff, error) {
-	app, err := marathonApp(s)
-	if err != nil {
-		return nil, err
-	}
-	c, err := d.marathonClient()
+	app, c, err := d.marathonAppAndClient(s)
 	if err != nil {
 		return nil, err
 	}

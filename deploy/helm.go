@@ -302,14 +302,7 @@ func (d *Deployer) applyHelm(ctx context.Context, p *plan) (*Result, error) {
 		replicas += n
 	}
 	backends, err := d.kubeBackends(ctx, s, hp, replicas)
-	if err != nil {
-		return nil, err
-	}
-	r.Backends = backends
-	if err := d.registerRoute(ctx, s, r); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return d.routed(ctx, s, r, backends, err)
 }
 
 // kubeProgress prints "pods ready x/y" for a workload when it changes and

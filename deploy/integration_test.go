@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/switchyard/switchyard/internal/testfs"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 )
@@ -351,15 +352,7 @@ func TestRejectedObjectAppliesNothing(t *testing.T) {
 		"templates/config.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad-config}\ndata: {a: b}\n",
 		"templates/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  selector: {app: bad}\n  ports: [{port: 70000}]\n",
 	}
-	for n, c := range files {
-		p := filepath.Join(chart, n)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.WriteAll(t, chart, files)
 	writeApp(t, filepath.Join(dir, "bad"), "name: bad\ntype: helm\nhelm: {path: chart, namespace: it-reject}\n")
 	writeApp(t, filepath.Join(dir, "good"), "name: good\ntype: marathon\nmarathon: {id: /it/never-applied, cmd: sleep 1000, cpus: 0.01, mem: 16}\n")
 

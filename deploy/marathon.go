@@ -48,12 +48,22 @@ func unreachable(c *marathon.Client, err error) error {
 	return err
 }
 
-func (d *Deployer) prepareMarathon(ctx context.Context, s *appspec.Spec) (*plan, error) {
+// marathonAppAndClient is the spec's Marathon app and the client of the
+// Marathon it deploys to.
+func (d *Deployer) marathonAppAndClient(s *appspec.Spec) (*marathon.App, *marathon.Client, error) {
 	app, err := marathonApp(s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := d.marathonClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	return app, c, nil
+}
+
+func (d *Deployer) prepareMarathon(ctx context.Context, s *appspec.Spec) (*plan, error) {
+	app, c, err := d.marathonAppAndClient(s)
 	if err != nil {
 		return nil, err
 	}
@@ -108,14 +118,7 @@ func (d *Deployer) applyMarathon(ctx context.Context, p *plan) (*Result, error) 
 		return nil, err
 	}
 	backends, err := d.marathonBackends(ctx, c, s, app)
-	if err != nil {
-		return nil, err
-	}
-	r.Backends = backends
-	if err := d.registerRoute(ctx, s, r); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return d.routed(ctx, s, r, backends, err)
 }
 
 // waitMarathon waits for the deployment, printing task counts as they

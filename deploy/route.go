@@ -8,6 +8,20 @@ import (
 	"github.com/switchyard/switchyard/traffic"
 )
 
+// routed finishes a deploy: with the deployed app's backends (or the
+// error that reading them gave), it registers the app's route and returns
+// the result.
+func (d *Deployer) routed(ctx context.Context, s *appspec.Spec, r *Result, backends []traffic.Backend, err error) (*Result, error) {
+	if err != nil {
+		return nil, err
+	}
+	r.Backends = backends
+	if err := d.registerRoute(ctx, s, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // registerRoute points the app's public route at the shared nginx to its
 // ready backends on the platform that runs it (replacing the route's
 // previous backends). Without a traffic client or a route it does nothing.

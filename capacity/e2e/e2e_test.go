@@ -306,16 +306,7 @@ func drainTest(t *testing.T, ctx context.Context, l *labtest.Lab, kc kubernetes.
 		t.Errorf("wrapper log order: evicted@%d drained@%d stopped@%d:\n%s", iEv, iDrained, iStop, tail(log, 3000))
 	}
 	// Marathon relaunches the wrapper on node-1, which uncordons the node.
-	waitFor(t, ctx, 120*time.Second, "node-1 back and uncordoned", func() error {
-		n, err := kc.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if n.Spec.Unschedulable {
-			return errors.New("still cordoned")
-		}
-		return nil
-	})
+	waitUncordoned(t, ctx, kc, "node-1")
 	_ = kc.AppsV1().Deployments("default").Delete(ctx, "drain-demo", metav1.DeleteOptions{})
 }
 
@@ -387,16 +378,7 @@ func pdbTest(t *testing.T, ctx context.Context, l *labtest.Lab, kc kubernetes.In
 	if err != nil || p.UID != pod.UID || p.DeletionTimestamp != nil {
 		t.Errorf("the guarded pod was disrupted: %v %+v", err, p.ObjectMeta)
 	}
-	waitFor(t, ctx, 120*time.Second, "node-1 back and uncordoned", func() error {
-		n, err := kc.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if n.Spec.Unschedulable {
-			return errors.New("still cordoned")
-		}
-		return nil
-	})
+	waitUncordoned(t, ctx, kc, "node-1")
 }
 
 func congestionTest(t *testing.T, ctx context.Context, l *labtest.Lab, mc *marathon.Client, read monitor.Source) {
@@ -611,4 +593,20 @@ func teardown(t *testing.T, l *labtest.Lab, mc *marathon.Client) {
 	if err := labnodeagent.Cleanup(ctx, l.Config); err != nil {
 		t.Errorf("pod network cleanup: %v", err)
 	}
+}
+
+// waitUncordoned waits until Marathon relaunched node's wrapper and it
+// uncordoned the node.
+func waitUncordoned(t *testing.T, ctx context.Context, kc kubernetes.Interface, node string) {
+	t.Helper()
+	waitFor(t, ctx, 120*time.Second, node+" back and uncordoned", func() error {
+		n, err := kc.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if n.Spec.Unschedulable {
+			return errors.New("still cordoned")
+		}
+		return nil
+	})
 }

@@ -13,7 +13,7 @@ import (
 var productPackages = []string{
 	"./appspec/...", "./capacity/...", "./config/...", "./convert/...", "./deploy/...", "./journal/...",
 	"./lb/...", "./lbsync/...", "./marathon/...", "./mesos/...", "./migrate/...", "./plan/...",
-	"./traffic/...", "./wrapper/...",
+	"./telemetry/...", "./traffic/...", "./wrapper/...",
 }
 
 func TestProductDoesNotImportLab(t *testing.T) {

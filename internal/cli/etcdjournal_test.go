@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/journal/etcdjournal"
 	"github.com/switchyard/switchyard/journal/etcdjournal/etcdtest"
@@ -23,19 +22,7 @@ import (
 // the leader when another process holds it), and the file-only journal
 // commands say the journal is in etcd.
 func TestEtcdJournalContext(t *testing.T) {
-	testenv.SkipIfShort(t, "etcd")
-	bin, err := kube.Binary(kube.PinnedVersion, "etcd")
-	if err == nil {
-		_, err = os.Stat(bin)
-	}
-	if err != nil {
-		testenv.Missing(t, "etcd binary: %v (scripts/build-kube.sh builds it)", err)
-	}
-	srv, err := etcdtest.Start(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := etcdtest.Need(t, func() (string, error) { return kube.Binary(kube.PinnedVersion, "etcd") })
 	cfgPath := isolateConfig(t)
 	c := config.Context{Name: "ha", Marathon: config.Marathon{URL: "http://127.0.0.1:9"},
 		Journal: config.Journal{Type: config.JournalEtcd, Endpoints: []string{srv.Endpoint}, Prefix: "/switchyard/ha",

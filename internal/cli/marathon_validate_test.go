@@ -3,12 +3,12 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/shareddata"
+	"github.com/switchyard/switchyard/internal/testfs"
 )
 
 func runValidate(t *testing.T, args ...string) (string, error) {
@@ -22,17 +22,8 @@ func runValidate(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// writeFile writes a test file (testfs.Write).
+var writeFile = testfs.Write
 
 func TestMarathonValidateText(t *testing.T) {
 	dir := t.TempDir()

@@ -96,8 +96,8 @@ func (o *journalCmdOptions) Complete(cmd *cobra.Command, _ []string) error {
 	return o.complete(cmd, false)
 }
 
-// Validate has nothing to check.
-func (o *journalCmdOptions) Validate() error { return nil }
+// Validate checks -o.
+func (o *journalCmdOptions) Validate() error { return ValidateFormat(o.output) }
 
 // context is the context a migration command works on: the lab's in
 // --lab-dir, else the resolved one (--context, flags, environment).
@@ -264,7 +264,7 @@ func (o *migrateCmdOptions) Validate() error {
 	if o.onRestart != string(migrate.ResumeContinue) && o.onRestart != string(migrate.ResumeRollback) {
 		return fmt.Errorf("--on-restart %q: use continue or rollback", o.onRestart)
 	}
-	return nil
+	return ValidateFormat(o.output)
 }
 
 // Run migrates the named apps, or those of --wave, and reports each one.

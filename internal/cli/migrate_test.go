@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard/switchyard/internal/testfs"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/plan"
 )
@@ -88,5 +89,25 @@ func TestMigrateValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			checkValidate(t, tt.o.Validate(), tt.want)
 		})
+	}
+}
+
+// TestOutputFormatCheckedFirst: an unknown -o is refused before any work
+// (here before a journal or a platform is even opened), naming the flag.
+func TestOutputFormatCheckedFirst(t *testing.T) {
+	isolateConfig(t)
+	t.Setenv("SWITCHYARD_JOURNAL", filepath.Join(t.TempDir(), "journal.db"))
+	apps := t.TempDir()
+	testfs.Write(t, apps, "web/web.json", `{"id": "/web", "cmd": "sleep 1000", "instances": 1}`)
+	testfs.Write(t, apps, "web/app.yaml", "name: web\ntype: marathon\nmarathon:\n  path: web.json\nroute:\n  path: /web\n")
+	for _, args := range [][]string{
+		{"status", "-o", "xml"},
+		{"migrate", "web", "--apps", apps, "-o", "xml"},
+		{"rollback", "web", "--apps", apps, "-o", "xml"},
+	} {
+		out, err := runRoot(t, args...)
+		if err == nil || !strings.Contains(err.Error(), `-o "xml": use table, json or yaml`) {
+			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 }

@@ -27,8 +27,8 @@ func (o *rollbackOptions) Complete(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// Validate has nothing to check: cobra checks that apps are named.
-func (o *rollbackOptions) Validate() error { return nil }
+// Validate checks -o (cobra checks that apps are named).
+func (o *rollbackOptions) Validate() error { return ValidateFormat(o.output) }
 
 // Run rolls the apps back and reports each one (rolled back is success).
 func (o *rollbackOptions) Run(_ context.Context, out io.Writer) error {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/capacity"
@@ -30,6 +29,7 @@ import (
 	"github.com/switchyard/switchyard/migrate/edge"
 	"github.com/switchyard/switchyard/serve"
 	"github.com/switchyard/switchyard/serve/dashboard"
+	"github.com/switchyard/switchyard/telemetry"
 	"github.com/switchyard/switchyard/traffic"
 )
 
@@ -45,8 +45,9 @@ type serveOptions struct {
 	lbSync, monitor                  bool
 	leaseTTL                         time.Duration
 
-	po  *planOptions
-	log *slog.Logger
+	po     *planOptions
+	log    *slog.Logger
+	events *telemetry.Metrics
 }
 
 func newServeCmd() *cobra.Command {
@@ -81,6 +82,8 @@ process that holds it.`,
 	}
 	o.bind(cmd, true)
 	f := cmd.Flags()
+	f.Lookup("apps").DefValue, o.appsDir = "", ""
+	f.Lookup("apps").Usage = "directory searched for app.yaml files (the apps serve may migrate; none: status, history and commands only)"
 	f.StringVar(&o.listen, "listen", ":8443", "API and dashboard address (TLS with --tls-cert and --tls-key)")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "plain-HTTP address serving only /metrics, /healthz and /readyz, without a token (e.g. :9090)")
 	f.StringVar(&o.advertise, "advertise", "", "this replica's base URL for the others (default: scheme://hostname:port of --listen)")
@@ -103,7 +106,7 @@ process that holds it.`,
 
 // Complete resolves the context and loads the app specs.
 func (o *serveOptions) Complete(cmd *cobra.Command, _ []string) error {
-	if err := o.complete(cmd, true); err != nil {
+	if err := o.complete(cmd, o.appsDir != ""); err != nil {
 		return err
 	}
 	o.po = newPlanOptions(cmd)
@@ -150,6 +153,9 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 	leading := prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchyard_serve_leader",
 		Help: "1 while this serve replica leads (runs the migrations), else 0."})
 	reg.MustRegister(leading)
+	if o.events, err = telemetry.NewMetrics(reg); err != nil {
+		return err
+	}
 
 	reader, lead, closeJ, err := o.leadership(ctx, self, leading)
 	if err != nil {
@@ -167,9 +173,11 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 			return po.make(ctx, o.appsDir)
 		},
 	}
+	tel := telemetry.Options{Migrations: telemetry.JournalMigrations(reader), Logger: o.log}
 	if fleet, err := connect.Fleet(o.ctx); err != nil {
 		o.log.Warn("no load balancer: the routes and traffic views are off", "err", err)
 	} else {
+		tel.LoadBalancers = fleet.Snapshot
 		sampler := &traffic.Sampler{Fleet: fleet, Period: time.Second, OnError: func(error) {}}
 		go func() { _ = sampler.Run(ctx) }()
 		views["routes"] = func(ctx context.Context) (any, error) { return fleet.Get(ctx) }
@@ -177,6 +185,7 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 	}
 	if o.ctx.MesosURL() != "" {
 		copts := capacityOptions{context: o.ctx, wrapperPrefix: capacity.DefaultWrapperAppPrefix, nodeNameFrom: capacity.NodeNameAuto, timeout: 30 * time.Second}
+		tel.Capacity = cachedCluster(copts.cluster, 15*time.Second)
 		views["capacity"] = func(ctx context.Context) (any, error) {
 			c, err := copts.cluster(ctx)
 			if err != nil {
@@ -190,8 +199,10 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 				return err
 			}
 			go func() { _ = m.Run(ctx) }()
+			tel.Alerts = m.Active
 		}
 	}
+	reg.MustRegister(telemetry.NewCollector(tel))
 	var forward http.RoundTripper
 	if o.peerCA != "" {
 		pem, err := os.ReadFile(o.peerCA)
@@ -206,7 +217,7 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		forward = tr
 	}
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	metrics := telemetry.Handler(reg)
 	srv, err := serve.New(serve.Options{Auth: auth, Journal: reader, Leadership: lead, Views: views, Metrics: metrics,
 		Forward: forward, Self: self, Log: o.log, Dashboard: dashboard.Handler(), Ready: func(context.Context) error { _, err := reader.LoadAll(); return err }})
 	if err != nil {
@@ -482,7 +493,11 @@ func (o *serveOptions) newEngine(ctx context.Context, j journal.Journal, fence f
 	if fence != nil {
 		edges.Pusher = fencedPusher{inner: edges.Pusher, check: fence}
 	}
-	x := edges.Executor(j)
+	var xj journal.Journal = j
+	if o.events != nil {
+		xj = o.events.Journal(j) // counts failed gates as they are journaled
+	}
+	x := edges.Executor(xj)
 	x.Progress, x.ActionTimeout = logWriter(o.log), o.timeout
 	x.Resume = migrate.ResumePolicy(o.onRestart)
 	e := &serveEngine{o: o, j: j, edges: edges, x: x, ctx: ectx, stopF: cancel, running: map[string]bool{}}
@@ -664,4 +679,24 @@ func trafficView(ctx context.Context, fleet *traffic.Fleet, s *traffic.Sampler) 
 		}
 	}
 	return rows, nil
+}
+
+// cachedCluster reads the capacity model at most once per ttl (the
+// collector reads it on every scrape; Mesos and the API server are read
+// once per ttl).
+func cachedCluster(read monitor.Source, ttl time.Duration) monitor.Source {
+	var mu sync.Mutex
+	var at time.Time
+	var last capacity.Cluster
+	var lastErr error
+	return func(ctx context.Context) (capacity.Cluster, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < ttl {
+			return last, lastErr
+		}
+		last, lastErr = read(ctx)
+		at = time.Now()
+		return last, lastErr
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,5 +58,52 @@ func BenchmarkAppend(b *testing.B) {
 	if perOp["bbolt"] > 0 && perOp["etcd"] > 0 {
 		// Printed, not logged: a benchmark's log shows only with -v.
 		fmt.Printf("BenchmarkAppend: append latency bbolt %s, etcd %s: etcd/bbolt = %.2f\n", perOp["bbolt"], perOp["etcd"], float64(perOp["etcd"])/float64(perOp["bbolt"]))
+	}
+}
+
+// BenchmarkTakeover measures the time from a leader's loss (its client
+// stops without resigning or revoking its lease: what SIGKILL or a cut
+// network leaves) until the waiting candidate leads, for a few session
+// TTLs, and prints min, median and max with the TTL as the baseline: the
+// takeover is the lease's expiry plus the election's own latency.
+func BenchmarkTakeover(b *testing.B) {
+	cfg := etcdFor(b)
+	fmt.Printf("\n%-6s %6s %10s %10s %10s   %s\n", "ttl", "runs", "min", "median", "max", "median - ttl")
+	for _, ttl := range []time.Duration{time.Second, 2 * time.Second} {
+		b.Run(ttl.String(), func(b *testing.B) {
+			var took []time.Duration
+			for i := 0; i < b.N; i++ {
+				prefix := newPrefix(b)
+				lost, err := Dial(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				a := NewLeadership(lost, prefix, "a", ttl)
+				if err := a.Campaign(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				next := NewLeadership(newClient(b, cfg), prefix, "b", ttl)
+				won := make(chan time.Time, 1)
+				go func() {
+					if err := next.Campaign(context.Background()); err == nil {
+						won <- time.Now()
+					}
+					close(won)
+				}()
+				time.Sleep(200 * time.Millisecond) // b waits in the election
+				stopped := time.Now()
+				lost.Close() // no Resign, no revoke: the lease runs out
+				at, ok := <-won
+				if !ok {
+					b.Fatal("the second candidate never led")
+				}
+				took = append(took, at.Sub(stopped))
+				_ = next.Close()
+			}
+			slices.Sort(took)
+			med := took[len(took)/2]
+			fmt.Printf("%-6s %6d %10s %10s %10s   %s\n", ttl, len(took), took[0].Round(time.Millisecond), med.Round(time.Millisecond),
+				took[len(took)-1].Round(time.Millisecond), (med - ttl).Round(time.Millisecond))
+		})
 	}
 }

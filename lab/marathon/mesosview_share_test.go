@@ -15,16 +15,7 @@ func TestKubernetesShareIsNotOffered(t *testing.T) {
 	cfg := TestConfig(t, 1)
 	cfg.Nodes[0].KubernetesShare = &labconfig.Resources{CPUs: 3, Mem: 1024}
 	ts := StartForTest(t, cfg)
-	resp, err := httpc.Get(ts.MesosURL + "/master/slaves")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sl mesos.Slaves
-	err = json.NewDecoder(resp.Body).Decode(&sl)
-	resp.Body.Close()
-	if err != nil || len(sl.Slaves) != 1 {
-		t.Fatalf("%v %+v", err, sl)
-	}
+	sl := oneAgent(t, ts)
 	if r := sl.Slaves[0].Resources; r.CPUs != 1 || r.Mem != 3072 || r.Disk != 10240 || r.Ports.Count() != 1000 {
 		t.Errorf("agent resources %+v, want cpus 1, mem 3072, disk 10240, 1000 ports", r)
 	}
@@ -51,6 +42,15 @@ func TestWrapperModeOffersTheWholeNode(t *testing.T) {
 	cfg.Kubernetes.NodeAgents = labconfig.NodeAgentsWrapper
 	cfg.Nodes[0].KubernetesShare = &labconfig.Resources{CPUs: 3, Mem: 1024}
 	ts := StartForTest(t, cfg)
+	sl := oneAgent(t, ts)
+	if r, n := sl.Slaves[0].Resources, cfg.Nodes[0].Resources; r.CPUs != n.CPUs || r.Mem != n.Mem || r.Disk != n.Disk {
+		t.Errorf("agent resources %+v, want the whole node %+v", r, n)
+	}
+}
+
+// oneAgent reads the Mesos view's /master/slaves, which must list one agent.
+func oneAgent(t *testing.T, ts *TestServer) mesos.Slaves {
+	t.Helper()
 	resp, err := httpc.Get(ts.MesosURL + "/master/slaves")
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,5 @@ func TestWrapperModeOffersTheWholeNode(t *testing.T) {
 	if err != nil || len(sl.Slaves) != 1 {
 		t.Fatalf("%v %+v", err, sl)
 	}
-	if r, n := sl.Slaves[0].Resources, cfg.Nodes[0].Resources; r.CPUs != n.CPUs || r.Mem != n.Mem || r.Disk != n.Disk {
-		t.Errorf("agent resources %+v, want the whole node %+v", r, n)
-	}
+	return sl
 }

@@ -82,18 +82,7 @@ func (r *replica) phase(t *testing.T, app string) (string, int) {
 // platforms with an etcd journal.
 func serveHA(t *testing.T, l *labtest.Lab, appsDir string) []*replica {
 	t.Helper()
-	bin, err := kube.Binary(kube.PinnedVersion, "etcd")
-	if err == nil {
-		_, err = os.Stat(bin)
-	}
-	if err != nil {
-		testenv.Missing(t, "etcd binary: %v (scripts/build-kube.sh builds it)", err)
-	}
-	srv, err := etcdtest.Start(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := etcdtest.Need(t, func() (string, error) { return kube.Binary(kube.PinnedVersion, "etcd") })
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	c := lab.ContextFor(l.Config)

@@ -152,6 +152,27 @@ func (w syncWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
+// migrateUnderLoad migrates webApp under the rig's load (a second of load
+// before and after) and logs the executor's output and the load before,
+// during and after; t0 and t1 bound the migration.
+func (r *rig) migrateUnderLoad(t *testing.T) (got migrate.Result, lg loadgen.Result, t0, t1 time.Time) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	res := r.load(ctx)
+	time.Sleep(time.Second)
+	t0 = time.Now()
+	got = r.x.Migrate(context.Background(), webApp)
+	t1 = time.Now()
+	time.Sleep(time.Second)
+	stop()
+	lg = <-res
+	t.Logf("executor:\n%s", r.out.String())
+	t.Logf("before:  %s", lg.Between(lg.Start, t0))
+	t.Logf("during:  %s", lg.Between(t0, t1))
+	t.Logf("after:   %s", lg.Between(t1, t1.Add(time.Hour)))
+	return got, lg, t0, t1
+}
+
 func (r *rig) load(ctx context.Context) <-chan loadgen.Result {
 	ch := make(chan loadgen.Result, 1)
 	go func() {
@@ -169,19 +190,8 @@ var webApp = migrate.App{Name: "web", MarathonID: "/web", Route: "web",
 // may fail.
 func TestMigrationThroughNginxLosesNothing(t *testing.T) {
 	r := newRig(t, 0)
-	ctx, stop := context.WithCancel(context.Background())
-	res := r.load(ctx)
-	time.Sleep(time.Second)
-	t0 := time.Now()
-	got := r.x.Migrate(context.Background(), webApp)
-	t1 := time.Now()
-	time.Sleep(time.Second)
-	stop()
-	lg := <-res
-	t.Logf("executor:\n%s", r.out.String())
-	t.Logf("before:  %s", lg.Between(lg.Start, t0))
-	t.Logf("during:  %s", lg.Between(t0, t1))
-	t.Logf("after:   %s", lg.Between(t1, t1.Add(time.Hour)))
+	got, lg, _, _ := r.migrateUnderLoad(t)
+	ctx := context.Background()
 	t.Logf("total:   %s (errors %v)", lg, lg.Errors)
 	if got.Err != nil || got.State.Phase != migrate.Finalized {
 		t.Fatalf("migration: %v (%s)", got.Err, got.State.Phase)
@@ -205,19 +215,7 @@ func TestMigrationThroughNginxLosesNothing(t *testing.T) {
 // gate exists to catch (a handful: 5% of the traffic × 30%).
 func TestBadReleaseRolledBack(t *testing.T) {
 	r := newRig(t, 0.3)
-	ctx, stop := context.WithCancel(context.Background())
-	res := r.load(ctx)
-	time.Sleep(time.Second)
-	t0 := time.Now()
-	got := r.x.Migrate(context.Background(), webApp)
-	t1 := time.Now()
-	time.Sleep(time.Second)
-	stop()
-	lg := <-res
-	t.Logf("executor:\n%s", r.out.String())
-	t.Logf("before:  %s", lg.Between(lg.Start, t0))
-	t.Logf("during:  %s", lg.Between(t0, t1))
-	t.Logf("after:   %s", lg.Between(t1, t1.Add(time.Hour)))
+	got, lg, t0, t1 := r.migrateUnderLoad(t)
 	var rb *migrate.RolledBackError
 	if !errors.As(got.Err, &rb) || !strings.Contains(rb.Reason, "gate maxErrorRate failed at step 5%") {
 		t.Fatalf("want a rollback at the 5%% gate, got %v", got.Err)
@@ -236,7 +234,7 @@ func TestBadReleaseRolledBack(t *testing.T) {
 	if lg.Failed > lg.Sent/20 {
 		t.Fatalf("%d of %d failed: more than the 5%% step could", lg.Failed, lg.Sent)
 	}
-	if n, _ := r.kube.Ready(ctx); len(n) != 0 {
+	if n, _ := r.kube.Ready(context.Background()); len(n) != 0 {
 		t.Fatalf("Kubernetes still runs %d instances", len(n))
 	}
 	if sh, in := r.fol.KubePercent(); sh != 0 || !in {

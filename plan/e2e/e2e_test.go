@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/switchyard/switchyard/appspec"
+	"github.com/switchyard/switchyard/internal/testfs"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 	"github.com/switchyard/switchyard/mesos"
@@ -79,15 +79,7 @@ migration: {steps: [10, 100], pausePerStep: 5s}
 	if webCPU != "" {
 		files["web/app.yaml"] += "resources: {requests: {cpu: \"" + webCPU + "\", memory: 64Mi}}\n"
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.WriteAll(t, dir, files)
 	return dir
 }
 

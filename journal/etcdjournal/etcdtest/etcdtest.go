@@ -311,3 +311,24 @@ func writePKI(dir string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Need starts an etcd for one test, stopped when the test ends. Under
+// -short it skips the test; a binary that binary cannot locate (or that is
+// not there) skips it, or fails it under CI.
+func Need(tb testing.TB, binary func() (string, error)) *Server {
+	tb.Helper()
+	testenv.SkipIfShort(tb, "etcd")
+	bin, err := binary()
+	if err == nil {
+		_, err = os.Stat(bin)
+	}
+	if err != nil {
+		testenv.Missing(tb, "needs etcd: %v (scripts/build-kube.sh builds it)", err)
+	}
+	s, err := Start(bin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Stop() })
+	return s
+}
