@@ -142,11 +142,7 @@ func TestPage(t *testing.T) {
 		op.WaitFor(t, 10*time.Second, `document.querySelector('tr[data-app="web"]').dataset.k8s === "75" && document.getElementById("conn").dataset.state === "live"`, `document.getElementById("conn").textContent`)
 	})
 
-	op.Screenshot(t, "fixture-1280", 1280, 800)
-	op.Screenshot(t, "fixture-390", 390, 844)
-	if p := op.Problems(); len(p) > 0 {
-		t.Errorf("console:\n%s", strings.Join(p, "\n"))
-	}
+	op.Finish(t, "fixture")
 
 	t.Run("viewer", func(t *testing.T) {
 		v := dashboardtest.NewTab(t, browser, 1280, 800)

@@ -188,6 +188,18 @@ func (tab *Tab) Screenshot(t testing.TB, name string, width, height int64) strin
 	return path
 }
 
+// Finish saves the page at 1280x800 (name-1280.png) and at a phone's
+// 390x844 (name-390.png), then fails t if the console shows an exception
+// or a Content-Security-Policy violation.
+func (tab *Tab) Finish(t testing.TB, name string) {
+	t.Helper()
+	tab.Screenshot(t, name+"-1280", 1280, 800)
+	tab.Screenshot(t, name+"-390", 390, 844)
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("console of the page:\n%s", strings.Join(p, "\n"))
+	}
+}
+
 // ArtifactsDir is $SWITCHYARD_ARTIFACTS (created), else t's temporary
 // directory.
 func ArtifactsDir(t testing.TB) string {

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,23 +35,13 @@ const (
 	viewerToken   = "e2e-dash-viewer-token-0123456789"
 )
 
-// dashApp is the app the test migrates from the page: the demo app on the
-// lab's Marathon, shifted in four steps so the page shows the weights move.
+// dashApp is the app.yaml of the app the test migrates from the page: the
+// example web app's Marathon definition (marathonJSON), shifted in four
+// steps so the page shows the weights move.
 const dashApp = `name: dash
 type: marathon
 marathon:
-  id: /e2e/dash
-  instances: 2
-  cpus: 0.05
-  mem: 32
-  container:
-    type: DOCKER
-    docker: {image: "switchyard/demo-app:1"}
-  portDefinitions:
-    - {port: 0, protocol: tcp, name: http}
-  env: {DEMO_VERSION: marathon}
-  healthChecks:
-    - {protocol: HTTP, path: /health, portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 2, maxConsecutiveFailures: 3}
+  path: %s
 route:
   path: /dash
 migration:
@@ -62,23 +51,8 @@ migration:
   soak: 2s
 `
 
-// syncBuffer is a process's output, written and read concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// marathonJSON is the example web app on Marathon (the demo app).
+const marathonJSON = "../../../examples/marathon/web.json"
 
 // startServe runs `switchyard serve` on the lab's context with a journal
 // of its own, an operator and a viewer token, and returns its URL once it
@@ -92,11 +66,17 @@ func startServe(t *testing.T, l *labtest.Lab, appsDir string) string {
 		t.Fatal(err)
 	}
 	addr := testenv.FreeAddr(t, "127.0.0.1")
-	out := &syncBuffer{}
+	logPath := filepath.Join(dir, "serve.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	out := func() string { b, _ := os.ReadFile(logPath); return string(b) }
 	cmd := exec.Command(l.Bin, "serve", "--lab-dir", l.Dir, "--apps", appsDir, "--namespace", "dash", "--listen", addr,
 		"--journal", filepath.Join(dir, "journal.db"), "--tokens-file", tokens, "--lb-sync=false", "--monitor=false", "--log-format", "text")
 	cmd.Env = l.Env()
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +91,7 @@ func startServe(t *testing.T, l *labtest.Lab, appsDir string) string {
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("switchyard serve:\n%s", out)
+			t.Logf("switchyard serve:\n%s", out())
 		}
 	})
 	url := "http://" + addr
@@ -126,7 +106,7 @@ func startServe(t *testing.T, l *labtest.Lab, appsDir string) string {
 			}
 		}
 		if time.Now().After(deadline) || cmd.ProcessState != nil {
-			t.Fatalf("switchyard serve never got ready (%v):\n%s", err, out)
+			t.Fatalf("switchyard serve never got ready (%v):\n%s", err, out())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -166,8 +146,12 @@ func TestMigrateFromTheDashboard(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(apps, "dash"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	def, err := filepath.Abs(marathonJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
 	spec := filepath.Join(apps, "dash", "app.yaml")
-	if err := os.WriteFile(spec, []byte(dashApp), 0o644); err != nil {
+	if err := os.WriteFile(spec, []byte(fmt.Sprintf(dashApp, def)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := l.Run("deploy", spec); err != nil {
@@ -248,11 +232,7 @@ func TestMigrateFromTheDashboard(t *testing.T) {
 	if err := res.ZeroFailed(500); err != nil {
 		t.Error(err)
 	}
-	op.Screenshot(t, "dashboard-1280", 1280, 800)
-	op.Screenshot(t, "dashboard-390", 390, 844)
-	if p := op.Problems(); len(p) > 0 {
-		t.Errorf("console of the operator's page:\n%s", strings.Join(p, "\n"))
-	}
+	op.Finish(t, "dashboard")
 
 	t.Run("viewer", func(t *testing.T) {
 		v := dashboardtest.NewTab(t, browser, 1280, 800)
