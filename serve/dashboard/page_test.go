@@ -90,11 +90,11 @@ func TestPage(t *testing.T) {
 		if err := op.Do(10*time.Second, chromedp.Focus(chromedp.CSS(shop)), chromedp.KeyEvent(kb.Enter)); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 5*time.Second, `document.getElementById("confirm").open && document.activeElement.id === "confirm-cancel" && document.getElementById("confirm-title").textContent === "Migrate shop?"`, `document.activeElement.outerHTML`)
-		if err := op.Do(5*time.Second, chromedp.KeyEvent(kb.Escape)); err != nil {
+		op.WaitFor(t, 15*time.Second, `document.getElementById("confirm").open && document.activeElement.id === "confirm-cancel" && document.getElementById("confirm-title").textContent === "Migrate shop?"`, `document.activeElement.outerHTML`)
+		if err := op.Do(15*time.Second, chromedp.KeyEvent(kb.Escape)); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 5*time.Second, `!document.getElementById("confirm").open && document.activeElement.matches('`+shop+`')`, `document.activeElement.outerHTML`)
+		op.WaitFor(t, 15*time.Second, `!document.getElementById("confirm").open && document.activeElement.matches('`+shop+`')`, `document.activeElement.outerHTML`)
 		if got := eng.calls(); got != "[] []" {
 			t.Errorf("cancelled, yet the engine got %s", got)
 		}
@@ -104,7 +104,7 @@ func TestPage(t *testing.T) {
 		if err := op.Do(10*time.Second, chromedp.Click(chromedp.CSS(shop)), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok"))); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 5*time.Second, `document.getElementById("notice").textContent === "Migrate: shop accepted by http://self."`, `document.getElementById("notice").textContent + " open=" + document.getElementById("confirm").open + " rv=" + document.getElementById("confirm").returnValue + " active=" + document.activeElement.outerHTML`)
+		op.WaitFor(t, 15*time.Second, `document.getElementById("notice").textContent === "Migrate: shop accepted by http://self."`, `document.getElementById("notice").textContent + " open=" + document.getElementById("confirm").open + " rv=" + document.getElementById("confirm").returnValue + " active=" + document.activeElement.outerHTML`)
 		if got := eng.calls(); got != "[[shop]] []" {
 			t.Errorf("engine got %s", got)
 		}
@@ -116,7 +116,7 @@ func TestPage(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("confirm-reason"), "watching p99"), chromedp.Click(chromedp.ID("confirm-ok"))); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 5*time.Second, `document.getElementById("notice").textContent.startsWith("Pause: web accepted")`, `document.getElementById("notice").textContent`)
+		op.WaitFor(t, 15*time.Second, `document.getElementById("notice").textContent.startsWith("Pause: web accepted")`, `document.getElementById("notice").textContent`)
 		if got := eng.calls(); got != "[[shop]] [web pause]" {
 			t.Errorf("engine got %s", got)
 		}
@@ -127,7 +127,7 @@ func TestPage(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#migrate-form button`)), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok"))); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 5*time.Second, `document.querySelector("#notice p.error").textContent === "Migrate unknown refused: app unknown: no app.yaml with that name"`, `document.getElementById("notice").textContent`)
+		op.WaitFor(t, 15*time.Second, `document.querySelector("#notice p.error").textContent === "Migrate unknown refused: app unknown: no app.yaml with that name"`, `document.getElementById("notice").textContent`)
 	})
 
 	t.Run("live after reconnect", func(t *testing.T) {
@@ -169,6 +169,6 @@ func TestPage(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("token"), "not-a-token-0123456789"), chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`))); err != nil {
 			t.Fatal(err)
 		}
-		w.WaitFor(t, 5*time.Second, `document.getElementById("login-error").textContent === "This token is not accepted." && sessionStorage.getItem("switchyard.token") === null && document.getElementById("main").hidden`, `document.body.innerText`)
+		w.WaitFor(t, 15*time.Second, `document.getElementById("login-error").textContent === "This token is not accepted." && sessionStorage.getItem("switchyard.token") === null && document.getElementById("main").hidden`, `document.body.innerText`)
 	})
 }
