@@ -31,8 +31,10 @@
   const VIEWS_FAST = 5000;
   const VIEWS_SLOW = 10000;
   const PLAN_PERIOD = 60000;
+  const PLAN_SOON = 1000;
   const SPARK_POINTS = 30;
   const NOTICE_MS = 15000;
+  const STREAM_IDLE_MS = 45000;
   const BACKOFF_MIN = 1000;
   const BACKOFF_MAX = 30000;
 
@@ -274,6 +276,7 @@
 
   async function streamEvents(gen) {
     let backoff = BACKOFF_MIN;
+    let watchdog = 0;
     while (gen === state.session) {
       const ctrl = new AbortController();
       state.stream = ctrl;
@@ -288,7 +291,13 @@
         }
         if (!resp.ok || !resp.body) throw new Error(`HTTP ${resp.status}`);
         setConn("live", "Live");
-        await readEvents(resp.body, (event, data) => {
+        // The server writes at least a comment every 15 s: a stream silent
+        // for longer is dead (a connection lost without a reset).
+        let last = Date.now();
+        watchdog = setInterval(() => {
+          if (Date.now() - last > STREAM_IDLE_MS) ctrl.abort(new Error("no data for " + STREAM_IDLE_MS / 1000 + " s"));
+        }, 1000);
+        await readEvents(resp.body, () => (last = Date.now()), (event, data) => {
           if (gen !== state.session) return;
           backoff = BACKOFF_MIN;
           let v;
@@ -306,6 +315,7 @@
         });
         throw new Error("the stream ended");
       } catch (err) {
+        clearInterval(watchdog);
         if (gen !== state.session) return;
         const wait = Math.round(backoff * (0.8 + 0.4 * Math.random()));
         setConn("retry", `Reconnecting in ${Math.ceil(wait / 1000)} s (${err.message})`);
@@ -316,8 +326,9 @@
   }
 
   // readEvents parses a text/event-stream body: "event:" and "data:"
-  // lines, a blank line ends an event, ":" lines are comments.
-  async function readEvents(body, onEvent) {
+  // lines, a blank line ends an event, ":" lines are comments; onBytes is
+  // called for every chunk read.
+  async function readEvents(body, onBytes, onEvent) {
     const reader = body.getReader();
     const dec = new TextDecoder();
     let buf = "";
@@ -326,6 +337,7 @@
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
+      onBytes();
       buf += dec.decode(value, { stream: true });
       let nl;
       while ((nl = buf.indexOf("\n")) >= 0) {
@@ -352,6 +364,8 @@
   function onStatus(st) {
     if (!st || !Array.isArray(st.apps)) return;
     const wasMoving = inFlight();
+    const ended = (x) => ((x && x.apps) || []).filter(terminal).map((a) => a.app + " " + a.phase).join("\n");
+    const endedBefore = ended(state.status);
     state.status = st;
     renderApps();
     renderPlan();
@@ -364,6 +378,10 @@
     } else if (inFlight()) {
       // The weights moved: show the traffic of the new split soon.
       schedule("traffic", state.session, TRAFFIC_SOON, pollTraffic);
+    }
+    if (state.views.plan && ended(st) !== endedBefore) {
+      // A migration ended: the plan has changed (what is left to migrate).
+      schedule("plan", state.session, PLAN_SOON, pollPlan);
     }
   }
 
