@@ -24,6 +24,9 @@ type Summary struct {
 	Time time.Time `json:"time"`
 	// Reason explains the transition (for a rollback: its cause).
 	Reason string `json:"reason,omitempty"`
+	// Paused is true while the migration holds its weights for an
+	// operator (resume or abort it).
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Summarize is the summary of a journal entry.
@@ -33,7 +36,7 @@ func Summarize(e journal.Entry) (Summary, error) {
 		return Summary{}, err
 	}
 	r := Summary{App: e.App, Phase: e.To, Kubernetes: s.KubePercent, Marathon: 100 - s.KubePercent, ErrorRate: s.Last.ErrorRate,
-		P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason}
+		P99: s.Last.P99.String(), Requests: s.Last.Requests, Seq: e.Seq, Time: e.Time, Reason: e.Reason, Paused: s.Paused}
 	if s.Phase == RolledBack && s.Cause != "" {
 		r.Reason = s.Cause
 	}

@@ -2,12 +2,14 @@
 # Installs what the lab and the tests need on a Debian machine, once:
 # Debian packages (nginx with Lua, python3-marathon for client
 # compatibility tests, iproute2 for pod networks, wrk for benchmarks, gcc for
-# the race detector, prometheus and promtool for the telemetry tests) and the
+# the race detector, prometheus and promtool for the telemetry tests,
+# chromium and fonts-liberation for the dashboard's end-to-end test in
+# headless Chromium) and the
 # lab's Kubernetes binaries (built from source, cached per version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(nginx libnginx-mod-http-lua lua-resty-core python3-marathon iproute2 wrk curl ca-certificates gcc libc6-dev prometheus)
+pkgs=(nginx libnginx-mod-http-lua lua-resty-core python3-marathon iproute2 wrk curl ca-certificates gcc libc6-dev prometheus chromium fonts-liberation)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

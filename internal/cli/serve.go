@@ -28,6 +28,7 @@ import (
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/migrate/edge"
 	"github.com/switchyard/switchyard/serve"
+	"github.com/switchyard/switchyard/serve/dashboard"
 	"github.com/switchyard/switchyard/telemetry"
 	"github.com/switchyard/switchyard/traffic"
 )
@@ -218,7 +219,7 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 	}
 	metrics := telemetry.Handler(reg)
 	srv, err := serve.New(serve.Options{Auth: auth, Journal: reader, Leadership: lead, Views: views, Metrics: metrics,
-		Forward: forward, Self: self, Log: o.log, Ready: func(context.Context) error { _, err := reader.LoadAll(); return err }})
+		Forward: forward, Self: self, Log: o.log, Dashboard: dashboard.Handler(), Ready: func(context.Context) error { _, err := reader.LoadAll(); return err }})
 	if err != nil {
 		return err
 	}
