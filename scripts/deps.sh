@@ -2,12 +2,14 @@
 # Installs what the lab and the tests need on a Debian machine, once:
 # Debian packages (nginx with Lua, python3-marathon for client
 # compatibility tests, iproute2 for pod networks, wrk for benchmarks, gcc for
-# the race detector) and the
+# the race detector, docker-registry and minisign for the offline bundle's
+# end-to-end and signature tests) and the
 # lab's Kubernetes binaries (built from source, cached per version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(nginx libnginx-mod-http-lua lua-resty-core python3-marathon iproute2 wrk curl ca-certificates gcc libc6-dev)
+pkgs=(nginx libnginx-mod-http-lua lua-resty-core python3-marathon iproute2 wrk curl ca-certificates gcc libc6-dev
+  docker-registry minisign)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +22,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The Debian nginx package starts a system nginx on :80; the lab runs its own.
   $SUDO systemctl disable --now nginx >/dev/null 2>&1 || $SUDO service nginx stop >/dev/null 2>&1 || true
+  # The Debian docker-registry package starts a system registry on :5000; the
+  # bundle tests run their own registries on free ports.
+  $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || $SUDO service docker-registry stop >/dev/null 2>&1 || true
 fi
 
 # A lab started by root runs its workloads (Marathon tasks, pod containers)
