@@ -448,3 +448,14 @@ func FormatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// VerifyAndInstall verifies the bundle file (Verify) and, only when it
+// verifies, installs it (Install).
+func VerifyAndInstall(ctx context.Context, bundlePath string, vo VerifyOptions, o InstallOptions) (*Verified, *InstallResult, error) {
+	v, err := VerifyFile(bundlePath, vo)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := Install(ctx, bundlePath, v, o)
+	return v, res, err
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/switchyard/switchyard/bundle/minisign"
 )
@@ -214,4 +215,14 @@ func readSmall(tr io.Reader, h *tar.Header, limit int64) ([]byte, error) {
 		return nil, verr(h.Name, "cannot be read: %v", err)
 	}
 	return b, nil
+}
+
+// VerifyFile is Verify of a bundle file.
+func VerifyFile(bundlePath string, o VerifyOptions) (*Verified, error) {
+	f, err := os.Open(bundlePath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Verify(f, o)
 }
