@@ -27,8 +27,18 @@ type Registries struct {
 	Mirrors map[string]string
 	// Options are go-containerregistry's (auth keychain, transport, ...).
 	Options []remote.Option
+	// PlainHTTP reads every registry over http (go-containerregistry
+	// already does for loopback and private addresses).
+	PlainHTTP bool
 
 	puller *remote.Puller
+}
+
+func (r *Registries) nameOptions() []name.Option {
+	if r.PlainHTTP {
+		return []name.Option{name.Insecure}
+	}
+	return nil
 }
 
 // resolved is one image, resolved: its manifest entry and its blobs'
@@ -44,12 +54,12 @@ type resolved struct {
 func (r *Registries) sourceRepo(ref name.Reference) (name.Repository, error) {
 	repo := ref.Context()
 	for from, to := range r.Mirrors {
-		reg, err := name.NewRegistry(from)
+		reg, err := name.NewRegistry(from, r.nameOptions()...)
 		if err != nil {
 			return repo, fmt.Errorf("mirror %s=%s: %w", from, to, err)
 		}
 		if reg.RegistryStr() == repo.RegistryStr() {
-			return name.NewRepository(strings.TrimSuffix(to, "/") + "/" + repo.RepositoryStr())
+			return name.NewRepository(strings.TrimSuffix(to, "/")+"/"+repo.RepositoryStr(), r.nameOptions()...)
 		}
 	}
 	return repo, nil
@@ -66,7 +76,7 @@ func (r *Registries) resolve(ctx context.Context, refStr string) (*resolved, err
 		}
 		r.puller = p
 	}
-	ref, err := name.ParseReference(refStr)
+	ref, err := name.ParseReference(refStr, r.nameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", refStr, err)
 	}

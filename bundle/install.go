@@ -33,6 +33,9 @@ type InstallOptions struct {
 	Registry string
 	// Remote are go-containerregistry's options for it (auth, transport).
 	Remote []remote.Option
+	// PlainHTTP talks to it over http (go-containerregistry already does
+	// for loopback and private addresses).
+	PlainHTTP bool
 	// BinDir receives the binary, LBDir the load-balancer files (default:
 	// the directory they were rendered for), CapacityDir the capacity
 	// plan's files, ChartsDir one directory per app (app.yaml, chart/,
@@ -194,7 +197,7 @@ func (b *installer) pushImages(ctx context.Context) error {
 	}
 	pushed := map[string]bool{} // manifests pushed in this run, by repository@digest
 	for _, im := range m.Images {
-		repo, err := name.NewRepository(strings.TrimSuffix(b.o.Registry, "/") + "/" + im.Repository)
+		repo, err := name.NewRepository(strings.TrimSuffix(b.o.Registry, "/")+"/"+im.Repository, nameOptions(b.o.PlainHTTP)...)
 		if err != nil {
 			return fmt.Errorf("image %s: %w", im.Ref, err)
 		}
@@ -289,6 +292,13 @@ func (b *installer) pushBlob(ctx context.Context, repo name.Repository, d v1.Des
 	}
 	if !l.read {
 		b.done += d.Size // it was there
+	}
+	return nil
+}
+
+func nameOptions(plainHTTP bool) []name.Option {
+	if plainHTTP {
+		return []name.Option{name.Insecure}
 	}
 	return nil
 }

@@ -34,6 +34,7 @@ func NewRoot() *cobra.Command {
 		newPlanCmd(),     // plan*.go: migration waves checked against capacity
 		newLBCmd(),       // lb*.go: the load-balancer module (render) and route follower (sync)
 		newConfigCmd(),   // config.go: contexts
+		newBundleCmd(),   // bundle*.go: offline bundles (create, verify, install, keygen)
 
 		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs
 	)
