@@ -300,7 +300,7 @@ func TestOfflineInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "0 pushed, 1 already there; 0 B sent") || !strings.Contains(out, " 0 written") {
+	if !strings.Contains(out, "0 pushed, 1 already there; 0 B sent") || !strings.Contains(out, "(0 written") {
 		t.Fatalf("a second install changed something:\n%s", out)
 	}
 
