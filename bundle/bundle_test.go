@@ -59,7 +59,7 @@ func pushRandom(t *testing.T, ref string, index bool) string {
 }
 
 // writeFiles writes files (slash paths → content) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for p, c := range files {
 		f := filepath.Join(dir, filepath.FromSlash(p))

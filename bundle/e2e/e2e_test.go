@@ -4,9 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/switchyard/switchyard/bundle/registrytest"
 	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/labtest"
@@ -45,92 +44,10 @@ func TestMain(m *testing.M) {
 // minisign and curl.
 func prerequisites(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "root (network namespaces)")
+	registrytest.Require(t, true)
+	if _, err := exec.LookPath("minisign"); err != nil {
+		testenv.Missing(t, "minisign not found (scripts/deps.sh installs it)")
 	}
-	for _, p := range []string{"ip", "docker-registry", "minisign", "curl"} {
-		if _, err := exec.LookPath(p); err != nil {
-			testenv.Missing(t, "%s not found (scripts/deps.sh installs it)", p)
-		}
-	}
-}
-
-// startRegistry starts Debian's docker-registry on addr with storage under
-// dir, inside the network namespace ns when it is not "" (through `ip
-// netns exec`), and stops it when the test ends.
-func startRegistry(t *testing.T, ns, addr, dir string) {
-	t.Helper()
-	cfg := filepath.Join(dir, "config.yml")
-	conf := fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage:\n  filesystem: {rootdirectory: %s}\n  delete: {enabled: true}\nhttp: {addr: %q}\n",
-		filepath.Join(dir, "data"), addr)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"docker-registry", "serve", cfg}
-	if ns != "" {
-		args = append([]string{"ip", "netns", "exec", ns}, args...)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	log, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill() // the registry we started, by its pid
-		<-exited
-		log.Close()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var err error
-		if ns == "" {
-			var resp *http.Response
-			if resp, err = http.Get("http://" + addr + "/v2/"); err == nil {
-				resp.Body.Close()
-			}
-		} else {
-			err = exec.Command("ip", "netns", "exec", ns, "curl", "-sf", "-o", "/dev/null", "http://"+addr+"/v2/").Run()
-		}
-		if err == nil {
-			return
-		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("docker-registry on %s exited:\n%s", addr, b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("docker-registry on %s does not answer: %v\n%s", addr, err, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// netns makes a network namespace with only its loopback up, removed when
-// the test ends.
-func netns(t *testing.T) string {
-	t.Helper()
-	ns := fmt.Sprintf("sy-bundle-%d", os.Getpid())
-	exec.Command("ip", "netns", "del", ns).Run() // a leftover of a killed run with this pid
-	for _, args := range [][]string{{"netns", "add", ns}, {"-n", ns, "link", "set", "lo", "up"}} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v\n%s", ns, err, out)
-		}
-	})
-	return ns
 }
 
 // switchyard runs the binary (inside ns when not "") with env and returns
@@ -215,7 +132,7 @@ func TestOfflineInstall(t *testing.T) {
 	// The first registry: where the images are before the bundle.
 	src := testenv.FreeAddr(t, "127.0.0.1")
 	os.MkdirAll(filepath.Join(work, "src"), 0o755)
-	startRegistry(t, "", src, filepath.Join(work, "src"))
+	registrytest.Start(t, "", src, filepath.Join(work, "src"))
 	img, err := random.Image(256<<10, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -257,12 +174,12 @@ func TestOfflineInstall(t *testing.T) {
 	}
 
 	// The site: a network namespace with its own loopback only.
-	ns := netns(t)
+	ns := registrytest.Netns(t)
 	if err := exec.Command("ip", "netns", "exec", ns, "curl", "-sf", "-m", "3", "http://"+src+"/v2/").Run(); err == nil {
 		t.Fatalf("the first registry %s answers inside the namespace: the site is not offline", src)
 	}
 	os.MkdirAll(filepath.Join(work, "site"), 0o755)
-	startRegistry(t, ns, siteRegistry, filepath.Join(work, "site"))
+	registrytest.Start(t, ns, siteRegistry, filepath.Join(work, "site"))
 	dest := filepath.Join(work, "installed")
 	installArgs := []string{"bundle", "install", file, "--registry", siteRegistry, "--pub", pub,
 		"--charts-dir", filepath.Join(dest, "apps"), "--bin-dir", filepath.Join(dest, "bin"),
