@@ -24,10 +24,11 @@ import (
 
 // The files of an app in a bundle, under apps/<name>/.
 const (
-	appChartDir   = "chart"
-	appValues     = "values.yaml"
-	appMarathon   = "marathon.json"
-	checkRegistry = "bundle.invalid:5000"
+	appChartDir     = "chart"
+	appConvertedDir = "converted-chart"
+	appValues       = "values.yaml"
+	appMarathon     = "marathon.json"
+	checkRegistry   = "bundle.invalid:5000"
 )
 
 // appBundle is one app's files in a bundle (paths relative to
@@ -39,9 +40,10 @@ type appBundle struct {
 
 // collectApp makes the bundle's copy of an app: app.yaml pointing at files
 // next to it (marathon.json; chart/, the app's own chart, fetched when it is
-// in a repository, or its Marathon definition converted; values.yaml, the
-// values deploy would install it with), and the image references of its
-// Marathon definition and of its rendered chart. It checks that rewriting
+// in a repository, with values.yaml, the values deploy would install it
+// with; or converted-chart/, its Marathon definition converted as deploy
+// does), and the image references of its Marathon definition and of its
+// rendered chart. It checks that rewriting
 // those references, as Install does, leaves none behind.
 func collectApp(ctx context.Context, s *appspec.Spec) (*appBundle, error) {
 	b := &appBundle{App: App{Name: s.Name, Type: string(s.Type)}, files: map[string][]byte{}}
@@ -58,12 +60,16 @@ func collectApp(ctx context.Context, s *appspec.Spec) (*appBundle, error) {
 		}
 		b.files[appMarathon] = append(pretty, '\n')
 	}
-	hasChart := s.Type == appspec.TypeHelm || s.Helm.HasChart()
 	ns := "default"
 	if s.Helm != nil && s.Helm.Namespace != "" {
 		ns = s.Helm.Namespace
 	}
-	if hasChart {
+	// The app's own chart is installed from chart/ with values.yaml; a
+	// Marathon definition's conversion goes to converted-chart/ for review
+	// only: deploy and migrate convert marathon.json themselves, on the
+	// site as anywhere (no network needed), with their own options.
+	own := s.Helm.HasChart()
+	if own || s.Marathon != nil && s.Marathon.App != nil {
 		ch, err := appChart(s, ns)
 		if err != nil {
 			return nil, err
@@ -72,25 +78,31 @@ func collectApp(ctx context.Context, s *appspec.Spec) (*appBundle, error) {
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", ch.Name(), err)
 		}
+		dir := appConvertedDir
+		if own {
+			dir = appChartDir
+		}
 		for p, data := range files {
-			b.files[appChartDir+"/"+p] = data
+			b.files[dir+"/"+p] = data
 		}
 		values, err := deploy.Values(s)
 		if err != nil {
 			return nil, err
 		}
-		vb, err := sigsyaml.Marshal(values)
-		if err != nil {
-			return nil, fmt.Errorf("values: %w", err)
+		if own {
+			vb, err := sigsyaml.Marshal(values)
+			if err != nil {
+				return nil, fmt.Errorf("values: %w", err)
+			}
+			b.files[appValues] = vb
 		}
-		b.files[appValues] = vb
 		rendered, err := renderImages(ctx, s.ReleaseName(), ns, ch, values)
 		if err != nil {
 			return nil, err
 		}
 		images = append(images, rendered...)
 	}
-	appYAML, err := bundleAppYAML(s, hasChart)
+	appYAML, err := bundleAppYAML(s, own)
 	if err != nil {
 		return nil, err
 	}
@@ -216,9 +228,9 @@ func marathonImages(v any, key string) []string {
 }
 
 // bundleAppYAML is the app's app.yaml with its sources replaced by the
-// bundle's files: marathon: {path: marathon.json}; helm: the chart in
-// chart/ with values.yaml (its release and namespace kept). Comments and
-// every other field stay as they were.
+// bundle's files: marathon: {path: marathon.json}; with its own chart,
+// helm: the chart in chart/ with values.yaml (its release and namespace
+// kept). Comments and every other field stay as they were.
 func bundleAppYAML(s *appspec.Spec, hasChart bool) ([]byte, error) {
 	orig, err := os.ReadFile(s.File)
 	if err != nil {

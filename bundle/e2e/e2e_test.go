@@ -199,7 +199,7 @@ func TestOfflineInstall(t *testing.T) {
 		t.Fatalf("the site registry serves %s for its digest", got)
 	}
 	for _, f := range []string{"bin/switchyard", "lb/switchyard.lua", "lb/switchyard-http.conf", "capacity/apps/node-1.json",
-		"capacity/kubelet/node-1.yaml", "apps/shop/app.yaml", "apps/shop/chart/Chart.yaml", "apps/api/chart/values.yaml", "apps/web/marathon.json"} {
+		"capacity/kubelet/node-1.yaml", "apps/shop/app.yaml", "apps/shop/chart/Chart.yaml", "apps/api/converted-chart/values.yaml", "apps/web/marathon.json"} {
 		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
 			t.Errorf("not installed: %v", err)
 		}
