@@ -165,6 +165,16 @@ func TestChangedBundlesAreRefused(t *testing.T) {
 			wantNamed(t, err, tc.want)
 		})
 	}
+	t.Run("data appended after the archive", func(t *testing.T) {
+		data, err := os.ReadFile(fx.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "appended.tar")
+		os.WriteFile(file, append(data, "#!/bin/sh\nrm -rf /\n"...), 0o644)
+		_, err = verifyFile(t, file, fx.pub)
+		wantNamed(t, err, "(bundle)")
+	})
 }
 
 // TestUnsignedBundle: without a key an unsigned bundle is refused unless

@@ -183,9 +183,10 @@ func Verify(r io.Reader, o VerifyOptions) (*Verified, error) {
 			return nil, verr(f.Path, "missing from the bundle (%d files missing in all)", len(want))
 		}
 	}
-	// The rest of the stream (tar's end blocks) counts toward the size.
-	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return nil, verr("(bundle)", "cannot be read to its end: %v", err)
+	// After the archive's end only its zero padding may follow: nothing
+	// may ride along unlisted.
+	if n, err := io.Copy(zeroWriter{}, cr); err != nil {
+		return nil, verr("(bundle)", "data after the end of the archive (%d bytes of zeros before it): %v", n, err)
 	}
 	v.Size = cr.n
 	return v, nil
@@ -225,4 +226,16 @@ func VerifyFile(bundlePath string, o VerifyOptions) (*Verified, error) {
 	}
 	defer f.Close()
 	return Verify(f, o)
+}
+
+// zeroWriter accepts only zero bytes.
+type zeroWriter struct{}
+
+func (zeroWriter) Write(p []byte) (int, error) {
+	for i, b := range p {
+		if b != 0 {
+			return i, errors.New("something was appended to the bundle")
+		}
+	}
+	return len(p), nil
 }
