@@ -120,7 +120,11 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 			if err != nil {
 				return nil, fmt.Errorf("app %s: %w", s.Label(), err)
 			}
-			logf("app %s: %d files, images %s\n", s.Name, len(b.files), strings.Join(b.Images, " "))
+			imgs := "no images"
+			if len(b.Images) > 0 {
+				imgs = "images " + strings.Join(b.Images, " ")
+			}
+			logf("app %s: %d files, %s\n", s.Name, len(b.files), imgs)
 			m.Apps = append(m.Apps, b.App)
 			sources = append(sources, b.sources()...)
 			refs = append(refs, b.Images...)

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -135,6 +137,8 @@ func Install(ctx context.Context, bundlePath string, v *Verified, o InstallOptio
 }
 
 type installer struct {
+	// mu guards res.PushedBytes and done, counted by concurrent uploads.
+	mu     sync.Mutex
 	file   *os.File
 	v      *Verified
 	o      InstallOptions
@@ -204,11 +208,11 @@ func (b *installer) pushImages(ctx context.Context) error {
 		target := repo.Digest(im.Digest)
 		action := "present"
 		if d, err := b.puller.Head(ctx, target); err != nil || d.Digest.String() != im.Digest {
-			before := b.res.PushedBytes
+			before := b.pushed()
 			if err := b.pushManifest(ctx, repo, im.Digest, types.MediaType(im.MediaType), pushed); err != nil {
 				return fmt.Errorf("image %s → %s: %w", im.Ref, target, err)
 			}
-			action = fmt.Sprintf("pushed (%s sent)", FormatBytes(b.res.PushedBytes-before))
+			action = fmt.Sprintf("pushed (%s sent)", FormatBytes(b.pushed()-before))
 		}
 		if im.Tag != "" {
 			raw, err := b.readChecked(BlobPath(im.Digest), maxManifestSize)
@@ -255,10 +259,8 @@ func (b *installer) pushManifest(ctx context.Context, repo name.Repository, dige
 		if err != nil {
 			return fmt.Errorf("manifest %s: %w", digest, err)
 		}
-		for _, d := range append([]v1.Descriptor{man.Config}, man.Layers...) {
-			if err := b.pushBlob(ctx, repo, d); err != nil {
-				return err
-			}
+		if err := b.pushBlobs(ctx, repo, append([]v1.Descriptor{man.Config}, man.Layers...)); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("manifest %s: unsupported media type %q", digest, mt)
@@ -267,6 +269,39 @@ func (b *installer) pushManifest(ctx context.Context, repo name.Repository, dige
 		return fmt.Errorf("manifest %s: %w", digest, err)
 	}
 	pushed[repo.String()+"@"+digest] = true
+	return nil
+}
+
+// pushJobs is how many blobs of an image are uploaded at once.
+const pushJobs = 3
+
+// pushBlobs uploads an image's blobs, pushJobs at a time; the first error
+// stops the others.
+func (b *installer) pushBlobs(ctx context.Context, repo name.Repository, ds []v1.Descriptor) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, pushJobs)
+	var wg sync.WaitGroup
+	for _, d := range ds {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := b.pushBlob(ctx, repo, d); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -280,18 +315,12 @@ func (b *installer) pushBlob(ctx context.Context, repo name.Repository, d v1.Des
 	if f.Size != d.Size {
 		return fmt.Errorf("blob %s: %d bytes in the bundle, the manifest says %d", d.Digest, f.Size, d.Size)
 	}
-	l := &blobLayer{d: d, sr: sr, onRead: func(n int64) {
-		b.res.PushedBytes += n
-		b.done += n
-		if b.o.Progress != nil {
-			b.o.Progress(b.done, b.res.ImageBytes)
-		}
-	}}
+	l := &blobLayer{d: d, sr: sr, onRead: func(n int64) { b.count(n, n) }}
 	if err := b.pusher.Upload(ctx, repo, l); err != nil {
 		return fmt.Errorf("blob %s: %w", d.Digest, err)
 	}
-	if !l.read {
-		b.done += d.Size // it was there
+	if !l.read.Load() {
+		b.count(0, d.Size) // it was there
 	}
 	return nil
 }
@@ -301,6 +330,24 @@ func nameOptions(plainHTTP bool) []name.Option {
 		return []name.Option{name.Insecure}
 	}
 	return nil
+}
+
+func (b *installer) pushed() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.res.PushedBytes
+}
+
+// count adds sent bytes to what was pushed and done bytes to the
+// progress (a blob the registry had is done without being sent).
+func (b *installer) count(sent, done int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.res.PushedBytes += sent
+	b.done += done
+	if b.o.Progress != nil {
+		b.o.Progress(b.done, b.res.ImageBytes)
+	}
 }
 
 // rawManifest is a manifest pushed as it is, with its media type.
@@ -318,7 +365,7 @@ type blobLayer struct {
 	d      v1.Descriptor
 	sr     *io.SectionReader
 	onRead func(int64)
-	read   bool
+	read   atomic.Bool
 }
 
 var errNotNeeded = errors.New("not needed to push a blob")
@@ -334,7 +381,7 @@ func (l *blobLayer) Uncompressed() (io.ReadCloser, error) {
 // Compressed reads the blob from the bundle from its start (a retry reads
 // it again).
 func (l *blobLayer) Compressed() (io.ReadCloser, error) {
-	l.read = true
+	l.read.Store(true)
 	return io.NopCloser(&countReader{r: io.NewSectionReader(l.sr, 0, l.sr.Size()), fn: l.onRead}), nil
 }
 

@@ -21,12 +21,14 @@ func progressBar(w io.Writer, label string) func(done, total int64) {
 		return nil
 	}
 	var mu sync.Mutex
-	var last time.Time
-	start := time.Now()
+	var last, start time.Time
 	finished := false
 	return func(done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
+		if start.IsZero() {
+			start = time.Now() // the work starts with the first report
+		}
 		if finished || (time.Since(last) < 200*time.Millisecond && done < total) {
 			return
 		}
