@@ -91,6 +91,28 @@ func siteDigest(t *testing.T, ns, repo, ref string) string {
 	return string(m[1])
 }
 
+// copyDir copies the regular files of a directory tree.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(to, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // extractManifest writes the bundle's manifest and signature into dir.
 func extractManifest(t *testing.T, file, dir string) {
 	t.Helper()
@@ -142,6 +164,21 @@ func TestOfflineInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := img.Digest()
+	// A multi-platform index, named by its own registry (not mirrored).
+	idx, err := random.Index(64<<10, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idxRef, _ := name.ParseReference(src + "/team/batch:2")
+	if err := remote.WriteIndex(idxRef, idx); err != nil {
+		t.Fatal(err)
+	}
+	wantIdx, _ := idx.Digest()
+	apps := filepath.Join(work, "apps")
+	copyDir(t, "../../examples/apps", apps)
+	copyDir(t, "../../examples/marathon", filepath.Join(work, "marathon"))
+	os.MkdirAll(filepath.Join(apps, "batch"), 0o755)
+	os.WriteFile(filepath.Join(apps, "batch", "app.yaml"), []byte("name: batch\ntype: marathon\nmarathon:\n  id: /batch\n  cpus: 0.1\n  mem: 32\n  container: {type: DOCKER, docker: {image: \""+idxRef.String()+"\"}}\n"), 0o644)
 
 	// bundle keygen and bundle create, on the lab's context.
 	env := l.Env()
@@ -151,20 +188,16 @@ func TestOfflineInstall(t *testing.T) {
 	}
 	target := filepath.Join(work, "target.yaml")
 	os.WriteFile(target, []byte("shares:\n  - node: node-1\n    share: {cpus: 1, mem: 2048, disk: 4096}\n"), 0o644)
-	examples, err := filepath.Abs("../../examples/apps")
-	if err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(work, "site.bundle")
-	out, err := switchyard(t, "", env, "bundle", "create", "--apps", examples, "--out", file, "--sign", key,
+	out, err := switchyard(t, "", env, "bundle", "create", "--apps", apps, "--out", file, "--sign", key,
 		"--registry-mirror", "docker.io="+src, "--capacity-target", target,
 		"--lb-admin-listen", "127.0.0.1:8001", "--lb-admin-token-file", "/etc/switchyard/lb.token",
 		"--lb-state-dir", "/var/lib/switchyard-lb", "--lb-backends-cidr", "10.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "1 images, 3 apps") || !strings.Contains(out, "signed with key") {
-		t.Fatalf("bundle create: want 1 image, 3 apps, signed:\n%s", out)
+	if !strings.Contains(out, "2 images, 4 apps") || !strings.Contains(out, "signed with key") {
+		t.Fatalf("bundle create: want 2 images, 4 apps, signed:\n%s", out)
 	}
 
 	// Debian's minisign accepts the manifest's signature.
@@ -189,8 +222,15 @@ func TestOfflineInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "1 pushed") {
-		t.Fatalf("bundle install did not push the image:\n%s", out)
+	if !strings.Contains(out, "2 images (2 pushed") {
+		t.Fatalf("bundle install did not push both images:\n%s", out)
+	}
+	if got := siteDigest(t, ns, "team/batch", "2"); got != wantIdx.String() {
+		t.Fatalf("the site registry has team/batch:2 at %s, want the index's %s", got, wantIdx)
+	}
+	batch, _ := os.ReadFile(filepath.Join(dest, "apps", "batch", "marathon.json"))
+	if !bytes.Contains(batch, []byte(siteRegistry+"/team/batch@"+wantIdx.String())) {
+		t.Errorf("batch's marathon.json is not rewritten to the site's index:\n%s", batch)
 	}
 	if got := siteDigest(t, ns, "switchyard/demo-app", "1"); got != want.String() {
 		t.Fatalf("the site registry has switchyard/demo-app:1 at %s, want %s", got, want)
@@ -217,7 +257,7 @@ func TestOfflineInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "0 pushed, 1 already there; 0 B sent") || !strings.Contains(out, "(0 written") {
+	if !strings.Contains(out, "0 pushed, 2 already there; 0 B sent") || !strings.Contains(out, "(0 written") {
 		t.Fatalf("a second install changed something:\n%s", out)
 	}
 
