@@ -58,7 +58,8 @@ type InstallResult struct {
 	// ImageBytes is the size of the images' blobs, PushedBytes what was
 	// sent of it (the rest was there already).
 	ImageBytes, PushedBytes int64
-	Duration                time.Duration
+	// Duration is the whole install's, PushDuration the images' part.
+	Duration, PushDuration time.Duration
 }
 
 // Done is one image or file installed: where it went and what happened:
@@ -112,9 +113,11 @@ func Install(ctx context.Context, bundlePath string, v *Verified, o InstallOptio
 	}
 	defer file.Close()
 	b := &installer{file: file, v: v, o: o, res: &InstallResult{}, logf: logf}
+	t1 := time.Now()
 	if err := b.pushImages(ctx); err != nil {
 		return nil, err
 	}
+	b.res.PushDuration = time.Since(t1)
 	for _, f := range m.Files {
 		top, rel, _ := strings.Cut(f.Path, "/")
 		if top == LayoutDir {

@@ -326,9 +326,9 @@ func (o *BundleInstallOptions) Run(ctx context.Context, out io.Writer) error {
 		}
 		return n
 	}
-	fmt.Fprintf(out, "installed %s in %s: %d images (%d pushed, %d already there; %s sent of %s, %s), %d files (%d written, %d unchanged)\n",
+	fmt.Fprintf(out, "installed %s in %s: %d images (%d pushed, %d already there; %s sent of %s in %s, %s), %d files (%d written, %d unchanged)\n",
 		o.Verify.File, res.Duration.Round(time.Millisecond), len(res.Images), count(res.Images, "pushed"), count(res.Images, "present"),
-		bundle.FormatBytes(res.PushedBytes), bundle.FormatBytes(res.ImageBytes), rate(res.PushedBytes, res.Duration),
+		bundle.FormatBytes(res.PushedBytes), bundle.FormatBytes(res.ImageBytes), res.PushDuration.Round(time.Millisecond), rate(res.PushedBytes, res.PushDuration),
 		len(res.Files), count(res.Files, "written"), count(res.Files, "unchanged"))
 	if len(v.Manifest.Apps) > 0 {
 		fmt.Fprintf(out, "deploy the apps with: switchyard deploy %s\n", o.Install.ChartsDir)
