@@ -252,6 +252,11 @@ func TestCreateVerifyInstall(t *testing.T) {
 		t.Errorf("binary: %v, %v", st, err)
 	}
 
+	// What an earlier bundle left in an app's directory goes.
+	stale := filepath.Join(out, "apps", "shop", "chart", "templates", "old.yaml")
+	if err := os.WriteFile(stale, []byte("kind: Job\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	again, err := Install(context.Background(), fx.file, v, o)
 	if err != nil {
 		t.Fatal(err)
@@ -260,9 +265,12 @@ func TestCreateVerifyInstall(t *testing.T) {
 		t.Errorf("second install pushed %d bytes, want 0", again.PushedBytes)
 	}
 	for _, d := range append(again.Images, again.Files...) {
-		if d.Action != "present" && d.Action != "unchanged" {
+		if d.Action != "present" && d.Action != "unchanged" && (d.Action != "removed" || d.Dest != stale) {
 			t.Errorf("second install: %s %s", d.Name, d.Action)
 		}
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after the install: %v", stale, err)
 	}
 }
 

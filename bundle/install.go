@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -132,6 +133,11 @@ func Install(ctx context.Context, bundlePath string, v *Verified, o InstallOptio
 			rel = "switchyard"
 		}
 		if err := b.installFile(f, dir, rel, rewrite); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range m.Apps {
+		if err := b.pruneApp(a.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -474,6 +480,46 @@ func (b *installer) installFile(f File, dir, rel string, rewrite map[string]stri
 	}
 	b.res.Files = append(b.res.Files, Done{Name: f.Path, Dest: dest, Action: "written"})
 	b.logf("file %s → %s: written\n", f.Path, dest)
+	return nil
+}
+
+// pruneApp removes from the app's directory (ChartsDir/<name>) the files
+// that are not in the bundle: what an earlier bundle installed there (a
+// template since removed would still be rendered) and temporary files an
+// interrupted install left. Directories are left alone.
+func (b *installer) pruneApp(app string) error {
+	root, err := os.OpenRoot(b.o.ChartsDir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	keep := map[string]bool{}
+	for _, f := range b.v.Manifest.Files {
+		if rel, ok := strings.CutPrefix(f.Path, dirApps+"/"); ok {
+			keep[rel] = true
+		}
+	}
+	var stale []string
+	err = fs.WalkDir(root.FS(), app, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !keep[p] {
+			stale = append(stale, p)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", filepath.Join(b.o.ChartsDir, app), err)
+	}
+	for _, p := range stale {
+		if err := root.Remove(p); err != nil {
+			return fmt.Errorf("remove %s: %w", filepath.Join(b.o.ChartsDir, p), err)
+		}
+		dest := filepath.Join(b.o.ChartsDir, filepath.FromSlash(p))
+		b.res.Files = append(b.res.Files, Done{Name: dirApps + "/" + p, Dest: dest, Action: "removed"})
+		b.logf("file %s: removed (not in the bundle)\n", dest)
+	}
 	return nil
 }
 
