@@ -176,40 +176,22 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 }
 
 // writeFile writes a file through write into path.partial, syncs it and
-// renames it to path; on failure nothing is left.
+// renames it to path (writeAtomic); on failure nothing is left.
 func writeFile(p string, write func(io.Writer) error) (int64, error) {
-	tmp := p + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	root, err := os.OpenRoot(filepath.Dir(p))
+	if err != nil {
+		return 0, fmt.Errorf("write %s: %w", p, err)
+	}
+	defer root.Close()
+	name := filepath.Base(p)
+	if err := writeAtomic(root, name+".partial", name, 0o644, write); err != nil {
+		return 0, fmt.Errorf("write %s: %w", p, err)
+	}
+	st, err := root.Stat(name)
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: f}
-	err = write(cw)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("write %s: %w", p, err)
-	}
-	return cw.n, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	return n, err
+	return st.Size(), nil
 }
 
 // elfMachines are the ELF machines of the architectures a bundle may carry.

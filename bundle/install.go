@@ -229,34 +229,18 @@ func (b *installer) installFile(f File, dir, rel string, rewrite map[string]stri
 		return nil
 	}
 	tmp := fmt.Sprintf("%s/.%s.tmp-%s", path.Dir(rel), path.Base(rel), rand.Text()[:8])
-	w, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(f.Mode))
+	err = writeAtomic(root, tmp, rel, os.FileMode(f.Mode), func(w io.Writer) error {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(w, h), content); err != nil {
+			return err
+		}
+		if hex.EncodeToString(h.Sum(nil)) != wantSum {
+			return &Error{Path: f.Path, Problem: "checksum mismatch: the bundle changed after it was verified"}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", dest, err)
-	}
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(w, h), content)
-	if err == nil && hex.EncodeToString(h.Sum(nil)) != wantSum {
-		err = &Error{Path: f.Path, Problem: "checksum mismatch: the bundle changed after it was verified"}
-	}
-	if err == nil {
-		err = w.Chmod(os.FileMode(f.Mode))
-	}
-	if err == nil {
-		err = w.Sync()
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = root.Rename(tmp, rel)
-	}
-	if err != nil {
-		root.Remove(tmp)
-		return fmt.Errorf("%s: %w", dest, err)
-	}
-	if d, err := root.Open(path.Dir(rel)); err == nil { // the rename survives a crash
-		d.Sync()
-		d.Close()
 	}
 	b.res.Files = append(b.res.Files, Done{Name: f.Path, Dest: dest, Action: "written"})
 	b.logf("file %s → %s: written\n", f.Path, dest)

@@ -102,7 +102,10 @@ func (o *BundleKeygenOptions) Run(_ context.Context, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = w.Write(f.data)
+		err = w.Chmod(f.mode) // --force on a file of another mode
+		if err == nil {
+			_, err = w.Write(f.data)
+		}
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
