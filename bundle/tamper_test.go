@@ -110,7 +110,8 @@ func TestTamperedFileIsNamed(t *testing.T) {
 }
 
 // TestChangedBundlesAreRefused: a swapped image, an added, a missing or a
-// repeated file, unsafe paths and entries that are not regular files.
+// repeated file, unsafe paths and entries that are not regular files; verify
+// and install fail naming the entry.
 func TestChangedBundlesAreRefused(t *testing.T) {
 	fx := newFixture(t)
 	orig := readEntries(t, fx.file)
@@ -162,6 +163,10 @@ func TestChangedBundlesAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			file := writeEntries(t, tc.change(append([]entry(nil), orig...)))
 			_, err := verifyFile(t, file, fx.pub)
+			wantNamed(t, err, tc.want)
+			out := t.TempDir()
+			_, _, err = VerifyAndInstall(context.Background(), file, VerifyOptions{PublicKey: fx.pub},
+				InstallOptions{Registry: "127.0.0.1:1", BinDir: out, ChartsDir: out})
 			wantNamed(t, err, tc.want)
 		})
 	}
