@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,6 +37,8 @@ const (
 type appBundle struct {
 	App
 	files map[string][]byte
+	// warnings are what the site must know of the app (printed by Create).
+	warnings []string
 }
 
 // collectApp makes the bundle's copy of an app: app.yaml pointing at files
@@ -99,6 +102,20 @@ func collectApp(ctx context.Context, s *appspec.Spec) (*appBundle, error) {
 		rendered, err := renderImages(ctx, s.ReleaseName(), ns, ch, values)
 		if err != nil {
 			return nil, err
+		}
+		if !own {
+			// The converter's own images (its base image for a command
+			// without a container, its fetcher) are not in marathon.json:
+			// the site's conversion names them as they are.
+			var extra []string
+			for _, img := range uniqueSorted(rendered) {
+				if !slices.Contains(images, img) {
+					extra = append(extra, img)
+				}
+			}
+			if len(extra) > 0 {
+				b.warnings = append(b.warnings, fmt.Sprintf("converted, it runs %s, which the Marathon definition does not name: the bundle holds it and install pushes it, but deploy and migrate on the site name it as it is (have the site's container runtime mirror its registry from the site's), or give the app a container image or its own chart", strings.Join(extra, ", ")))
+			}
 		}
 		images = append(images, rendered...)
 	}

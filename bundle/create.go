@@ -125,6 +125,9 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 				imgs = "images " + strings.Join(b.Images, " ")
 			}
 			logf("app %s: %d files, %s\n", s.Name, len(b.files), imgs)
+			for _, w := range b.warnings {
+				logf("warning: app %s: %s\n", s.Name, w)
+			}
 			m.Apps = append(m.Apps, b.App)
 			sources = append(sources, b.sources()...)
 			refs = append(refs, b.Images...)
