@@ -35,6 +35,7 @@ func NewRoot() *cobra.Command {
 		newLBCmd(),       // lb*.go: the load-balancer module (render) and route follower (sync)
 		newConfigCmd(),   // config.go: contexts
 		newServeCmd(),    // serve.go: the controller as a service (API, events, metrics, HA on etcd)
+		newBundleCmd(),   // bundle*.go: offline bundles (create, verify, install, keygen)
 
 		newKubeletWrapperCmd(), // kubeletwrapper*.go: the kubelet wrapper a Marathon app runs
 	)
