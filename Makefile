@@ -18,7 +18,7 @@ lab: deps build
 # The race detector also runs over the concurrent packages (followers, fleet,
 # executor, control socket, journal, lb sync, the lab's Marathon and node
 # agents, deploy).
-RACE_PKGS := ./traffic/... ./migrate/ ./migrate/control/ ./migrate/edge/ ./journal/... ./lbsync/ ./lab/marathon/ ./lab/nodeagent/ ./deploy/ ./serve/
+RACE_PKGS := ./traffic/... ./migrate/ ./migrate/control/ ./migrate/edge/ ./journal/... ./lbsync/ ./lab/marathon/ ./lab/nodeagent/ ./deploy/ ./serve/ ./bundle/
 test: deps build
 	$(GO) test -count=1 -timeout 60m ./...
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
