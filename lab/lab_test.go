@@ -382,7 +382,15 @@ func TestDownSweepsLeftovers(t *testing.T) {
 	pidFile := filepath.Join(cfg.Dir, "orphan.pid")
 	specs := []component.Spec{sh("spawner", fmt.Sprintf("setsid sleep 300 & echo $! > %s; exec sleep 300", pidFile))}
 	mustUp(t, cfg, specs)
-	b, err := os.ReadFile(pidFile)
+	// The component is up once its shell started; the shell writes the
+	// orphan's pid a moment later (on a loaded machine, visibly later).
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, err = os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
