@@ -241,6 +241,9 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 		ms = &http.Server{Addr: o.metricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- ms.ListenAndServe() }()
 	}
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); o.tlsCert == "" && !net.ParseIP(host).IsLoopback() {
+		o.log.Warn("the API listens beyond loopback without TLS: bearer tokens cross the network in clear (give --tls-cert and --tls-key)", "listen", ln.Addr().String())
+	}
 	o.log.Info("serving", "listen", ln.Addr().String(), "advertise", self, "context", o.ctx.Name, "journal", o.journalName(), "metrics", o.metricsListen)
 	select {
 	case <-ctx.Done():
