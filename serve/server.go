@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -360,7 +361,7 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("view")
 	v, ok := s.o.Views[name]
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no view %q (views: %s)", name, strings.Join(sortedViews(s.o.Views), ", ")))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no view %q (views: %s)", name, strings.Join(slices.Sorted(maps.Keys(s.o.Views)), ", ")))
 		return
 	}
 	out, err := v(r.Context())
@@ -369,15 +370,6 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func sortedViews(m map[string]View) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // MigrateRequest is the body of POST /api/v1/migrations: apps, or a wave

@@ -31,6 +31,7 @@ import (
 	"github.com/switchyard/switchyard/serve/dashboard"
 	"github.com/switchyard/switchyard/telemetry"
 	"github.com/switchyard/switchyard/traffic"
+	"github.com/switchyard/switchyard/traffic/follow"
 )
 
 // serveOptions are the flags of `switchyard serve`.
@@ -185,9 +186,11 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 	}
 	if o.ctx.MesosURL() != "" {
 		copts := capacityOptions{context: o.ctx, wrapperPrefix: capacity.DefaultWrapperAppPrefix, nodeNameFrom: capacity.NodeNameAuto, timeout: 30 * time.Second}
-		tel.Capacity = cachedCluster(copts.cluster, 15*time.Second)
+		// One inventory read per 15 s serves the metrics and the view.
+		cached := cachedCluster(copts.cluster, 15*time.Second)
+		tel.Capacity = cached
 		views["capacity"] = func(ctx context.Context) (any, error) {
-			c, err := copts.cluster(ctx)
+			c, err := cached(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -469,9 +472,7 @@ type serveEngine struct {
 // fencedPusher refuses a weight push unless this replica still leads (a
 // linearizable check in etcd before each push).
 type fencedPusher struct {
-	inner interface {
-		Update(ctx context.Context, change func(traffic.State) (traffic.State, error)) (traffic.State, error)
-	}
+	inner follow.Pusher
 	check func(ctx context.Context) error
 }
 
