@@ -125,6 +125,10 @@ type Context struct {
 	Journal Journal `json:"journal,omitzero"`
 	// Lab is set on the contexts `switchyard lab up` writes.
 	Lab Lab `json:"lab,omitzero"`
+	// Server is the `switchyard serve` that runs this context's migrations:
+	// when set, migrate, rollback, pause, resume, abort and status go to
+	// it, and no command runs an executor of its own beside it.
+	Server Server `json:"server,omitzero"`
 
 	// Warnings are set by Resolve: environment variables it did not apply
 	// and why (e.g. $DCOS_ACS_TOKEN with a Marathon URL from the context).
@@ -219,6 +223,18 @@ type LBInstance struct {
 	// TokenFile holds the admin API's bearer token.
 	TokenFile string `json:"tokenFile,omitempty"`
 	// CAFile is a PEM CA bundle trusted for an https AdminURL.
+	CAFile string `json:"caFile,omitempty"`
+}
+
+// Server is how to reach a `switchyard serve` (its API, docs/serve.md).
+type Server struct {
+	// URL is its base URL, e.g. https://switchyard.example:8443 (http only
+	// to a loopback address: the token would travel in the clear).
+	URL string `json:"url,omitempty"`
+	// TokenFile holds a bearer token of the server's (operator to change
+	// things, viewer to read).
+	TokenFile string `json:"tokenFile,omitempty"`
+	// CAFile is a PEM CA bundle trusted for an https URL (besides the system's).
 	CAFile string `json:"caFile,omitempty"`
 }
 
@@ -590,10 +606,43 @@ func (c Context) Validate() error {
 		add("loadBalancer.backendsCIDRs", "%v", err)
 	}
 	c.Journal.validate(add)
+	c.Server.validate(add)
 	if d := c.Lab.Dir; d != "" && !filepath.IsAbs(d) {
 		add("lab.dir", "%q must be an absolute path", d)
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the server's fields (add reports one).
+func (s Server) validate(add func(field, format string, args ...any)) {
+	if s.URL == "" {
+		if s.TokenFile != "" || s.CAFile != "" {
+			add("server.url", "required with server.tokenFile or server.caFile (the serve API, e.g. https://switchyard.example:8443)")
+		}
+		return
+	}
+	u, err := url.Parse(s.URL)
+	switch {
+	case err != nil || checkURL(s.URL) != nil:
+		add("server.url", "%q: want https://HOST:PORT", s.URL)
+		return
+	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+		add("server.url", "%q: http would send the token in the clear; use https (serve --tls-cert/--tls-key), or http only to a loopback address", s.URL)
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "":
+		add("server.url", "%q: give the base URL only (no path or query)", s.URL)
+	}
+	if s.TokenFile == "" {
+		add("server.tokenFile", "required with server.url (a file holding a token of the server's tokens file, or a Kubernetes token with --token-review)")
+	}
+}
+
+// loopbackHost reports whether host is localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 func isAuthType(t string) bool {

@@ -68,6 +68,12 @@ func TestConfigParse(t *testing.T) {
 		{"etcd with path", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379'], path: /j.db}}]\n", "context p: journal.path: not used with type etcd"},
 		{"etcd bad prefix", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379'], prefix: switchyard/}}]\n", `context p: journal.prefix: "switchyard/"`},
 		{"etcd cert without key", "contexts: [{name: p, journal: {type: etcd, endpoints: ['https://e:2379'], certFile: /c}}]\n", "context p: journal: certFile and keyFile go together"},
+		{"server", "contexts: [{name: p, server: {url: 'https://sy.example:8443', tokenFile: /t, caFile: /ca}}]\n", ""},
+		{"server over loopback http", "contexts: [{name: p, server: {url: 'http://127.0.0.1:8443', tokenFile: /t}}]\n", ""},
+		{"server over http", "contexts: [{name: p, server: {url: 'http://sy.example:8443', tokenFile: /t}}]\n", "context p: server.url: \"http://sy.example:8443\": http would send the token in the clear"},
+		{"server without token", "contexts: [{name: p, server: {url: 'https://sy.example:8443'}}]\n", "context p: server.tokenFile: required"},
+		{"server with path", "contexts: [{name: p, server: {url: 'https://sy.example/api/v1', tokenFile: /t}}]\n", "context p: server.url: \"https://sy.example/api/v1\": give the base URL only"},
+		{"server token without url", "contexts: [{name: p, server: {tokenFile: /t}}]\n", "context p: server.url: required"},
 		{"etcd TLS files over http", "contexts: [{name: p, journal: {type: etcd, endpoints: ['http://e:2379'], caFile: /ca}}]\n", "context p: journal: caFile, certFile and keyFile need https"},
 	}
 	for _, tt := range tests {

@@ -225,6 +225,8 @@ func Apply(c Context, env func(string) string, o Overrides) (Context, error) {
 		jr.Path = filepath.Join(home, ".local", "state", "switchyard", n, "journal.db")
 	}
 
+	c.Server.TokenFile, c.Server.CAFile = expand(c.Server.TokenFile, home), expand(c.Server.CAFile, home)
+
 	if err := c.validateResolved(); err != nil {
 		return Context{}, fmt.Errorf("%w (after applying flags and environment)", err)
 	}

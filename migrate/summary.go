@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/journal"
@@ -9,7 +10,8 @@ import (
 // Summary is one app's migration as operators see it: `switchyard status`,
 // serve's API and its dashboard all show these fields.
 type Summary struct {
-	// App is the app; Phase its phase (the journal entry's To).
+	// App is the app; Phase its phase as labelled in the journal entry's
+	// To (e.g. "Shifting[25% applied]"; BasePhase is the phase alone).
 	App   string `json:"app"`
 	Phase string `json:"phase"`
 	// Kubernetes and Marathon are the traffic percentages.
@@ -41,4 +43,11 @@ func Summarize(e journal.Entry) (Summary, error) {
 		r.Reason = s.Cause
 	}
 	return r, nil
+}
+
+// BasePhase is the phase without the label's tags ("Shifting" of
+// "Shifting[25% applied]").
+func (s Summary) BasePhase() Phase {
+	p, _, _ := strings.Cut(s.Phase, "[")
+	return Phase(p)
 }

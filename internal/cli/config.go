@@ -286,7 +286,7 @@ type setContextOptions struct {
 	marathonURL, marathonAuth, marathonTokenFile, marathonCAFile     string
 	marathonUsername, marathonPasswordFile, marathonUID, marathonKey string
 	marathonLoginURL, mesosURL, kubeconfig, kubeContext, namespace   string
-	journal                                                          string
+	journal, serverURL, serverTokenFile, serverCAFile                string
 	marathonInsecure, current                                        bool
 	lbInstances                                                      []string
 	lbBackendsCIDRs                                                  []string
@@ -332,6 +332,9 @@ a new --marathon-auth clears the fields of the previous type. --lb-instance repl
 	f.StringSliceVar(&o.lbBackendsCIDRs, "lb-backends-cidr", nil, "networks backends may be in (the instances' --backends-cidr; repeatable; replaces the list)")
 	f.StringArrayVar(&o.lbInstances, "lb-instance", nil, "load-balancer instance NAME=ADMIN_URL[,tokenFile=F][,caFile=F] (repeatable; replaces the list)")
 	f.StringVar(&o.journal, "journal", "", "migration journal file")
+	f.StringVar(&o.serverURL, "server-url", "", "the `switchyard serve` that runs this context's migrations (migrate, rollback, pause, resume, abort and status go to it)")
+	f.StringVar(&o.serverTokenFile, "server-token-file", "", "file holding a bearer token of the server")
+	f.StringVar(&o.serverCAFile, "server-ca-file", "", "PEM CA bundle trusted for an https server")
 	f.BoolVar(&o.current, "current", false, "also make it the current context")
 	return cmd
 }
@@ -349,7 +352,7 @@ func (o *setContextOptions) Complete(cmd *cobra.Command, args []string) error {
 		*p = a
 		return err
 	}
-	for _, p := range []*string{&o.marathonTokenFile, &o.marathonCAFile, &o.marathonPasswordFile, &o.marathonKey, &o.kubeconfig, &o.journal} {
+	for _, p := range []*string{&o.marathonTokenFile, &o.marathonCAFile, &o.marathonPasswordFile, &o.marathonKey, &o.kubeconfig, &o.journal, &o.serverTokenFile, &o.serverCAFile} {
 		if err := abs(p); err != nil {
 			return err
 		}
@@ -486,6 +489,9 @@ func (o *setContextOptions) apply(c *config.Context) {
 	set("kube-context", &c.Kubernetes.Context, o.kubeContext)
 	set("namespace", &c.Kubernetes.Namespace, o.namespace)
 	set("journal", &c.Journal.Path, o.journal)
+	set("server-url", &c.Server.URL, o.serverURL)
+	set("server-token-file", &c.Server.TokenFile, o.serverTokenFile)
+	set("server-ca-file", &c.Server.CAFile, o.serverCAFile)
 	if o.changed("lb-instance") {
 		c.LoadBalancer.Instances = o.parsedLBs
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/switchyard/switchyard/migrate/control"
 	"github.com/switchyard/switchyard/migrate/edge"
 	"github.com/switchyard/switchyard/plan"
+	"github.com/switchyard/switchyard/serve"
+	"github.com/switchyard/switchyard/serve/client"
 )
 
 // afterJournalOpen, when set, adjusts the journal a migration command
@@ -45,6 +47,13 @@ type migrateOptions struct {
 	// etcd is true when the context's journal lives in etcd (journal:
 	// etcd) and no --journal file replaces it.
 	etcd bool
+	// remote is set by the commands that go to the context's server when
+	// it names one (migrate, rollback, pause, resume, abort, status);
+	// server is then its client, and nothing local is opened.
+	remote bool
+	server *client.Client
+	// detach returns once the server accepted a migrate or rollback.
+	detach bool
 }
 
 func (o *migrateOptions) bind(cmd *cobra.Command, withApps bool) {
@@ -66,6 +75,16 @@ func (o *migrateOptions) complete(cmd *cobra.Command, withApps bool) error {
 		return err
 	}
 	o.ctx = c
+	if o.remote && c.Server.URL != "" {
+		if err := refuseExecutorFlags(cmd, c); err != nil {
+			return err
+		}
+		o.server, err = serverClient(c)
+		return err
+	}
+	if o.detach {
+		return fmt.Errorf("--detach leaves the migration to the context's server, and context %q names none (server: in the config file)", c.Name)
+	}
 	if o.journalPath == "" {
 		o.journalPath = c.JournalPath()
 	}
@@ -269,6 +288,11 @@ func (o *migrateCmdOptions) Validate() error {
 
 // Run migrates the named apps, or those of --wave, and reports each one.
 func (o *migrateCmdOptions) Run(ctx context.Context, out io.Writer) error {
+	if o.server != nil {
+		return remoteRun(ctx, out, o.ctx, o.server, o.output, o.detach, func(ctx context.Context) (serve.Accepted, error) {
+			return o.server.Migrate(ctx, serve.MigrateRequest{Apps: o.names, Wave: o.wave})
+		}, migrate.Finalized)
+	}
 	names := o.names
 	if o.wave > 0 {
 		planner, err := o.planner(ctx, o.po)
@@ -293,7 +317,7 @@ func (o *migrateCmdOptions) Run(ctx context.Context, out io.Writer) error {
 }
 
 func newMigrateCmd() *cobra.Command {
-	o := &migrateCmdOptions{}
+	o := &migrateCmdOptions{migrateOptions: migrateOptions{remote: true}}
 	cmd := &cobra.Command{
 		Use:   "migrate APP... | --wave N",
 		Short: "Move apps from Marathon to Kubernetes under live traffic, with automatic rollback",
@@ -307,7 +331,10 @@ Kubernetes removed. Every transition is journaled (fsync'd) before it is acted o
 crash and it resumes (--on-restart=continue) or rolls back (--on-restart=rollback) what was in flight.
 Ctrl-C stops after journaling where each app stands. From another terminal, while it runs: ` + "`switchyard status`" + `
 shows each app's live state and ` + "`switchyard migrate pause|resume|abort APP`" + ` holds, continues or rolls back a
-migration (through control.sock next to the journal). The Kubernetes side is a Helm release of the chart converted
+migration (through control.sock next to the journal). When the context names a server (server: in the
+context), the migration runs there instead (` + "`switchyard serve`" + `, with its --apps, --plan and journal): this command
+asks the server, follows the apps to the end (Ctrl-C stops following, not the migration; --detach does not
+follow) and reports them the same way. The Kubernetes side is a Helm release of the chart converted
 from the app's Marathon definition, with the app.yaml's resources, else the --plan file's requests and limits.`,
 		RunE: runE(o),
 	}
@@ -320,6 +347,7 @@ from the app's Marathon definition, with the app.yaml's resources, else the --pl
 	cmd.Flags().IntVar(&o.parallel, "parallel", 4, "migrations running at once")
 	cmd.Flags().StringVar(&o.onRestart, "on-restart", string(migrate.ResumeContinue), "what to do with a migration found in flight in the journal: continue or rollback")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "result format: table, json or yaml")
+	cmd.Flags().BoolVar(&o.detach, "detach", false, "with a context's server: return once the server accepted the migration")
 	return cmd
 }
 

@@ -37,8 +37,22 @@ func (o *migrateControlOptions) Complete(cmd *cobra.Command, args []string) erro
 	return nil
 }
 
-// Run sends the command to the running executor and waits for its effect.
+// Run sends the command to the running executor (or the context's server)
+// and waits for its effect.
 func (o *migrateControlOptions) Run(ctx context.Context, out io.Writer) error {
+	if o.server != nil {
+		ctx, cancel := context.WithTimeout(ctx, o.wait+5*time.Second)
+		defer cancel()
+		acc, err := o.server.Command(ctx, o.app, o.op, o.reason)
+		if err != nil {
+			return remoteError(o.ctx, o.op+" "+o.app, err)
+		}
+		fmt.Fprintf(out, "%s sent to %s (server replica %s)\n", o.op, o.app, acc.Replica)
+		return waitEffect(ctx, out, func(ctx context.Context) ([]migrate.Summary, error) {
+			st, err := o.server.Status(ctx)
+			return st.Apps, err
+		}, o.op, o.app, o.wait)
+	}
 	sock, err := o.socketPath()
 	if err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", o.op, o.app, err)}
@@ -49,7 +63,21 @@ func (o *migrateControlOptions) Run(ctx context.Context, out io.Writer) error {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%s %s: %w", o.op, o.app, err)}
 	}
 	fmt.Fprintf(out, "%s sent to %s\n", o.op, o.app)
-	return waitEffect(ctx, out, sock, o.op, o.app, o.wait)
+	return waitEffect(ctx, out, func(ctx context.Context) ([]migrate.Summary, error) {
+		resp, err := control.Call(ctx, sock, control.Request{Op: control.OpStatus})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]migrate.Summary, 0, len(resp.Entries))
+		for _, e := range resp.Entries {
+			s, err := migrate.Summarize(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}, o.op, o.app, o.wait)
 }
 
 // newMigrateControlCmd is `switchyard migrate pause|resume|abort APP`: the
@@ -57,6 +85,7 @@ func (o *migrateControlOptions) Run(ctx context.Context, out io.Writer) error {
 // and waits until the executor has journaled its effect.
 func newMigrateControlCmd(op string) *cobra.Command {
 	o := &migrateControlOptions{op: op}
+	o.remote = true
 	cmd := &cobra.Command{
 		Use:   op + " APP",
 		Short: controlHelp[op],
@@ -64,7 +93,7 @@ func newMigrateControlCmd(op string) *cobra.Command {
 
 The running ` + "`switchyard migrate`" + ` (which holds the journal) receives the command on its control socket
 (control.sock next to the journal), journals the transition and acts on it; this command waits (--wait) until the
-journal shows the effect. A command that cannot apply (pause while installing, resume when not paused, anything
+journal shows the effect. When the context names a server, the command goes to it instead. A command that cannot apply (pause while installing, resume when not paused, anything
 after the migration ended) is refused with the reason.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(o),
@@ -75,17 +104,17 @@ after the migration ended) is refused with the reason.`,
 	return cmd
 }
 
-// waitEffect polls the running executor until app's journaled state shows
-// op's effect: paused (pause), running again (resume), rolling back or
-// rolled back (abort).
-func waitEffect(ctx context.Context, w io.Writer, sock, op, app string, wait time.Duration) error {
+// waitEffect polls the executor's status (load) until app's journaled
+// state shows op's effect: paused (pause), running again (resume), rolling
+// back or rolled back (abort).
+func waitEffect(ctx context.Context, w io.Writer, load func(context.Context) ([]migrate.Summary, error), op, app string, wait time.Duration) error {
 	if wait <= 0 {
 		return nil
 	}
 	deadline := time.Now().Add(wait)
 	last := ""
 	for {
-		resp, err := control.Call(ctx, sock, control.Request{Op: control.OpStatus})
+		sums, err := load(ctx)
 		if err != nil {
 			if op == control.OpAbort || op == control.OpResume {
 				// The executor may have finished the migration and exited.
@@ -94,26 +123,23 @@ func waitEffect(ctx context.Context, w io.Writer, sock, op, app string, wait tim
 			}
 			return fmt.Errorf("%s %s: %w", op, app, err)
 		}
-		for _, e := range resp.Entries {
-			if e.App != app {
+		for _, s := range sums {
+			if s.App != app {
 				continue
 			}
-			s, err := migrate.StateOf(e)
-			if err != nil {
-				return err
-			}
-			last = e.To
+			last = s.Phase
+			phase := s.BasePhase()
 			done := false
 			switch op {
 			case control.OpPause:
-				done = s.Paused || s.Phase.Terminal()
+				done = s.Paused || phase.Terminal()
 			case control.OpResume:
 				done = !s.Paused
 			case control.OpAbort:
-				done = s.Phase == migrate.RollingBack || s.Phase == migrate.RolledBack
+				done = phase == migrate.RollingBack || phase == migrate.RolledBack
 			}
 			if done {
-				fmt.Fprintf(w, "%s: %s (journal entry %d%s)\n", app, e.To, e.Seq, reasonOf(e.Reason))
+				fmt.Fprintf(w, "%s: %s (journal entry %d%s)\n", app, s.Phase, s.Seq, reasonOf(s.Reason))
 				return nil
 			}
 		}

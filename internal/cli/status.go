@@ -97,21 +97,17 @@ type statusOptions struct {
 // Run prints every app's latest journaled state (live from a running
 // executor when one runs).
 func (o *statusOptions) Run(ctx context.Context, out io.Writer) error {
-	es, live, err := o.latestEntries(ctx)
+	rows, err := o.rows(ctx)
 	if err != nil {
 		return err
 	}
-	var rows []statusRow
-	for _, e := range es {
-		sum, err := migrate.Summarize(e)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, statusRow{Summary: sum, Live: live})
-	}
 	return Print(out, o.output, rows, func(w io.Writer) error {
 		if len(rows) == 0 {
-			fmt.Fprintf(w, "no migration in %s\n", o.journalName())
+			where := o.journalName()
+			if o.server != nil {
+				where = "the journal of " + o.server.URL()
+			}
+			fmt.Fprintf(w, "no migration in %s\n", where)
 			return nil
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -127,8 +123,37 @@ func (o *statusOptions) Run(ctx context.Context, out io.Writer) error {
 	})
 }
 
+// rows are the apps' summaries: from the context's server when it names
+// one, else from the running executor or the journal.
+func (o *statusOptions) rows(ctx context.Context) ([]statusRow, error) {
+	var rows []statusRow
+	if o.server != nil {
+		st, err := o.server.Status(ctx)
+		if err != nil {
+			return nil, remoteError(o.ctx, "status", err)
+		}
+		for _, s := range st.Apps {
+			rows = append(rows, statusRow{Summary: s, Live: true})
+		}
+		return rows, nil
+	}
+	es, live, err := o.latestEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		sum, err := migrate.Summarize(e)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, statusRow{Summary: sum, Live: live})
+	}
+	return rows, nil
+}
+
 func newStatusCmd() *cobra.Command {
 	o := &statusOptions{}
+	o.remote = true
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every app's migration: phase, weights, last step's error rate and p99 (live from a running migrate, else from the journal)",
