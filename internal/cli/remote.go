@@ -57,7 +57,7 @@ func remoteError(c config.Context, what string, err error) error {
 	return &ExitError{Code: 1, Err: fmt.Errorf("%s: context %s's server %s: %w (is `switchyard serve` running there? server.url in the context)", what, c.Name, c.Server.URL, err)}
 }
 
-// seqs is each app's latest journal sequence on the server: what follow
+// seqs is each app's latest journal sequence on the server: what
 // followServer waits to see passed.
 func seqs(st serve.Status) map[string]uint64 {
 	m := map[string]uint64{}
@@ -71,9 +71,9 @@ func seqs(st serve.Status) map[string]uint64 {
 // the server accepted (it plans the app first, reading both platforms).
 var firstEntryWithin = time.Minute
 
-// followServer watches the server until every app has a terminal phase journaled
-// after before[app], printing each change of phase or weights to progress
-// (nil: nothing), and returns their last summaries by app.
+// followServer watches the server until every app has a terminal phase
+// journaled after before[app], printing each change of phase or weights to
+// progress (nil: nothing), and returns their last summaries by app.
 func followServer(ctx context.Context, cl *client.Client, progress io.Writer, apps []string, before map[string]uint64) (map[string]migrate.Summary, error) {
 	var mu sync.Mutex // last is read by the silence timer
 	last := map[string]migrate.Summary{}

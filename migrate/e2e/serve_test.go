@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -84,11 +83,11 @@ func (r *replica) phase(t *testing.T, app string) (string, int) {
 
 // serveHA starts etcd and three `switchyard serve` replicas on the lab's
 // platforms with an etcd journal.
-func serveHA(t *testing.T, l *labtest.Lab, appsDir string) ([]*replica, string) {
+func serveHA(t *testing.T, l *labtest.Lab, appsDir string) (rs []*replica, tokenFile, cfgPath string) {
 	t.Helper()
 	srv := etcdtest.Need(t, func() (string, error) { return kube.Binary(kube.PinnedVersion, "etcd") })
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
+	cfgPath = filepath.Join(dir, "config.yaml")
 	c := lab.ContextFor(l.Config)
 	c.Name = "ha"
 	c.Journal = config.Journal{Type: config.JournalEtcd, Endpoints: []string{srv.Endpoint}, Prefix: "/switchyard/serve-e2e",
@@ -100,7 +99,6 @@ func serveHA(t *testing.T, l *labtest.Lab, appsDir string) ([]*replica, string) 
 	if err := os.WriteFile(tokens, []byte("tokens:\n- name: ci\n  role: operator\n  token: "+serveToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var rs []*replica
 	for range 3 {
 		addr := testenv.FreeAddr(t, "127.0.0.1")
 		r := &replica{url: "http://" + addr, metrics: testenv.FreeAddr(t, "127.0.0.1"), out: &lockedBuffer{}}
@@ -128,11 +126,11 @@ func serveHA(t *testing.T, l *labtest.Lab, appsDir string) ([]*replica, string) 
 			leaders[r.leader(t)]++
 		}
 		if len(leaders) == 1 && leaders[""] == 0 {
-			tokenFile := filepath.Join(dir, "token")
+			tokenFile = filepath.Join(dir, "token")
 			if err := os.WriteFile(tokenFile, []byte(serveToken), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			return rs, tokenFile
+			return rs, tokenFile, cfgPath
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the replicas agree on no leader: %v", leaders)
@@ -161,7 +159,7 @@ func TestServeHA(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs, tokenFile := serveHA(t, l, dir)
+	rs, tokenFile, cfgPath := serveHA(t, l, dir)
 	// Debian's prometheus scrapes every replica's API /metrics with the token.
 	var targets []string
 	for _, r := range rs {
@@ -173,8 +171,11 @@ func TestServeHA(t *testing.T) {
 		byURL[r.url] = r
 	}
 
-	// failover stops the leader with sig mid-shift of app and returns the
-	// replica that took over and how long it took.
+	// failover starts app's migration with the CLI (cli), stops the leader
+	// with sig mid-shift and returns the replica that took over and how
+	// long it took.
+	var cli *exec.Cmd
+	var cliOut *lockedBuffer
 	failover := func(t *testing.T, app string, sig syscall.Signal) (old, next *replica, took time.Duration) {
 		t.Helper()
 		old = byURL[rs[0].leader(t)]
@@ -185,9 +186,25 @@ func TestServeHA(t *testing.T) {
 				break
 			}
 		}
-		if code, body := follower.call(t, "POST", "/api/v1/migrations", fmt.Sprintf(`{"apps":[%q]}`, app)); code != 202 || !strings.Contains(body, old.url) {
-			t.Fatalf("migrate through the follower %s = %d %s (leader %s)", follower.url, code, body, old.url)
+		// An operator's `switchyard migrate` with a context naming the
+		// follower as its server: the follower forwards to the leader,
+		// and the CLI follows the migration to its end through the
+		// follower, whatever happens to the leader.
+		via := "via-" + app
+		if err := config.Update(cfgPath, func(f *config.File) error {
+			f.Set(config.Context{Name: via, Server: config.Server{URL: follower.url, TokenFile: tokenFile}})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
+		cli = exec.Command(l.Bin, "migrate", app, "--context", via)
+		cli.Env = append(l.Env(), "SWITCHYARD_CONFIG="+cfgPath)
+		cliOut = &lockedBuffer{}
+		cli.Stdout, cli.Stderr = cliOut, cliOut
+		if err := cli.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cli.Process.Kill() })
 		deadline := time.Now().Add(3 * time.Minute)
 		for {
 			if ph, pct := follower.phase(t, app); strings.HasPrefix(ph, "Shifting") && pct >= 25 {
@@ -225,6 +242,19 @@ func TestServeHA(t *testing.T) {
 		for {
 			ph, _ := r.phase(t, app)
 			if ph == string(migrate.Finalized) {
+				// The CLI saw it too, through the follower, and exits 0.
+				done := make(chan error, 1)
+				go func() { done <- cli.Wait() }()
+				select {
+				case err := <-done:
+					if out := cliOut.String(); err != nil || !strings.Contains(out, "migrate "+app+": accepted by") || !strings.Contains(out, "0 not migrated") {
+						t.Errorf("switchyard migrate %s through the server: %v\n%s", app, err, out)
+					} else {
+						t.Logf("switchyard migrate %s through the server:\n%s", app, out)
+					}
+				case <-time.After(30 * time.Second):
+					t.Errorf("switchyard migrate %s did not end after the migration did:\n%s", app, cliOut)
+				}
 				return
 			}
 			if strings.HasPrefix(ph, "Rolled") || time.Now().After(deadline) {
