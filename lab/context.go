@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	labnginx "github.com/switchyard/switchyard/lab/nginx"
 	"github.com/switchyard/switchyard/marathon"
@@ -41,6 +42,18 @@ func ContextFor(cfg labconfig.Config) config.Context {
 		}
 	}
 	return c
+}
+
+// EtcdJournal is a journal section on the lab's own etcd (Kubernetes
+// enabled): TLS with the lab's CA, the certificate of etcd user
+// kube.EtcdSwitchyardUser, which reads and writes only under
+// kube.EtcdSwitchyardPrefix, and the prefix /switchyard/<lab ID>/<name>.
+// It is what `switchyard serve` replicas on the lab share for their HA
+// journal and election.
+func EtcdJournal(cfg labconfig.Config, name string) config.Journal {
+	cert, key := kube.EtcdClientCert(cfg)
+	return config.Journal{Type: config.JournalEtcd, Endpoints: []string{kube.EtcdEndpoint(cfg)},
+		Prefix: kube.EtcdSwitchyardPrefix + cfg.ID + "/" + name, CAFile: kube.CAFile(cfg), CertFile: cert, KeyFile: key}
 }
 
 // SaveContext writes ContextFor(cfg) into the switchyard config file at

@@ -24,9 +24,9 @@ func Etcd(ctx context.Context, c config.Context) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("%s: journal.type is %s, not %s", label(c), c.JournalType(), config.JournalEtcd)
 	}
 	j := c.Journal
-	cli, err := etcdjournal.Dial(ctx, etcdjournal.Config{Endpoints: j.Endpoints, CAFile: j.CAFile, CertFile: j.CertFile, KeyFile: j.KeyFile})
+	cli, err := etcdjournal.Dial(ctx, etcdjournal.Config{Endpoints: j.Endpoints, CAFile: j.CAFile, CertFile: j.CertFile, KeyFile: j.KeyFile, Prefix: j.Prefix})
 	if err != nil {
-		return nil, fmt.Errorf("%s: journal.endpoints: %w (check journal.endpoints, caFile, certFile and keyFile)", label(c), err)
+		return nil, fmt.Errorf("%s: journal.endpoints: %w (check journal.endpoints, caFile, certFile and keyFile, and that the etcd user may read and write under journal.prefix)", label(c), err)
 	}
 	return cli, nil
 }

@@ -58,13 +58,16 @@ type Config struct {
 	// CertFile and KeyFile are the client certificate and key (PEM), for an
 	// etcd that requires client certificates.
 	CertFile, KeyFile string
+	// Prefix is where Switchyard's keys live: Dial's check reads there
+	// (the user may be granted that prefix only). Default "/".
+	Prefix string
 	// DialTimeout bounds the connection (default 5s).
 	DialTimeout time.Duration
 }
 
-// Dial connects to etcd and checks that it answers (a read of one key,
-// bounded by ctx and DialTimeout), so that a wrong endpoint, certificate
-// or CA is reported now.
+// Dial connects to etcd and checks that it answers (a count of the keys
+// under Prefix, bounded by ctx and DialTimeout), so that a wrong endpoint,
+// certificate, CA or permission is reported now.
 func Dial(ctx context.Context, c Config) (*clientv3.Client, error) {
 	if len(c.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints")
@@ -87,7 +90,11 @@ func Dial(ctx context.Context, c Config) (*clientv3.Client, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if _, err := cli.Get(pctx, "/", clientv3.WithCountOnly()); err != nil {
+	prefix := c.Prefix
+	if prefix == "" {
+		prefix = "/"
+	}
+	if _, err := cli.Get(pctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("etcd %s: %w%s", strings.Join(c.Endpoints, ","), err, diagnose(c.Endpoints, cfg.TLS))
 	}

@@ -317,8 +317,9 @@ func (l layout) env() []string {
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // etcdSpec runs etcd serving TLS only: clients and the peer port need a
-// certificate from the lab's CA (the apiserver's etcd client certificate;
-// nobody else), so another local user can neither read nor write it.
+// certificate from the lab's CA (the apiserver's, and Switchyard's, whose
+// user reads and writes only under EtcdSwitchyardPrefix), so another local
+// user can neither read nor write it.
 func (l layout) etcdSpec() component.Spec {
 	k := l.cfg.Kubernetes
 	p := l.pkiFile
@@ -365,7 +366,10 @@ func (l layout) etcdSpec() component.Spec {
 			if err != nil {
 				return err
 			}
-			return probeEtcd(ctx, c, client+"/health")
+			if err := probeEtcd(ctx, c, client+"/health"); err != nil {
+				return err
+			}
+			return l.enableEtcdAuth(ctx)
 		},
 	}
 }
@@ -515,10 +519,12 @@ func (l layout) prepareFiles() error {
 			{file: "controller-manager-serving", cn: "kube-controller-manager", server: true, dns: []string{"localhost"}, ips: lo},
 			{file: "scheduler-serving", cn: "kube-scheduler", server: true, dns: []string{"localhost"}, ips: lo},
 			{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}, client: true},
-			// etcd serves (and peers) with one certificate; only the
-			// apiserver holds a client certificate for it.
+			// etcd serves (and peers) with one certificate; the apiserver
+			// (etcd's root) and Switchyard (its prefix only) are its clients.
 			{file: "etcd-server", cn: "etcd", server: true, client: true, dns: []string{"localhost"}, ips: lo},
-			{file: "apiserver-etcd-client", cn: "kube-apiserver-etcd-client", client: true},
+			{file: "apiserver-etcd-client", cn: etcdAPIServerUser, client: true},
+			// Switchyard's own etcd user (enableEtcdAuth limits it to its prefix).
+			{file: etcdSwitchyardCert, cn: EtcdSwitchyardUser, client: true},
 		}
 		for _, s := range serving {
 			if _, err := ensureCert(l.pki, ca, s); err != nil {
@@ -576,6 +582,16 @@ func writeKubeconfig(cfg labconfig.Config, path, user string, ca, kp *keyPair) e
 // is "", presents the client certificate of that name from the lab's PKI
 // ("admin", "apiserver-etcd-client").
 func (l layout) httpClient(clientCert string) (*http.Client, error) {
+	tc, err := l.tlsConfig(clientCert)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}, nil
+}
+
+// tlsConfig trusts the lab CA and, unless clientCert is "", presents the
+// client certificate of that name from the lab's PKI.
+func (l layout) tlsConfig(clientCert string) (*tls.Config, error) {
 	caPEM, err := os.ReadFile(l.pkiFile("ca.crt"))
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
@@ -592,7 +608,7 @@ func (l layout) httpClient(clientCert string) (*http.Client, error) {
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}, nil
+	return tc, nil
 }
 
 func (l layout) probeHTTPS(ctx context.Context, url string, clientCert string) error {

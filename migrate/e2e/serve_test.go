@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,9 +17,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/journal/etcdjournal"
-	"github.com/switchyard/switchyard/journal/etcdjournal/etcdtest"
 	"github.com/switchyard/switchyard/lab"
-	"github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/migrate"
 	"github.com/switchyard/switchyard/telemetry/promtest"
@@ -81,17 +80,17 @@ func (r *replica) phase(t *testing.T, app string) (string, int) {
 	return "", 0
 }
 
-// serveHA starts etcd and three `switchyard serve` replicas on the lab's
-// platforms with an etcd journal.
+// serveHA starts three `switchyard serve` replicas on the lab's
+// platforms with a journal on the lab's etcd.
 func serveHA(t *testing.T, l *labtest.Lab, appsDir string) (rs []*replica, tokenFile, cfgPath string) {
 	t.Helper()
-	srv := etcdtest.Need(t, func() (string, error) { return kube.Binary(kube.PinnedVersion, "etcd") })
 	dir := t.TempDir()
 	cfgPath = filepath.Join(dir, "config.yaml")
 	c := lab.ContextFor(l.Config)
 	c.Name = "ha"
-	c.Journal = config.Journal{Type: config.JournalEtcd, Endpoints: []string{srv.Endpoint}, Prefix: "/switchyard/serve-e2e",
-		CAFile: srv.CAFile, CertFile: srv.CertFile, KeyFile: srv.KeyFile}
+	// The lab's own etcd (the one its API server uses), as Switchyard's
+	// etcd user, whose role reaches /switchyard/ only.
+	c.Journal = lab.EtcdJournal(l.Config, "serve-e2e-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := config.Update(cfgPath, func(f *config.File) error { f.Set(c); return f.Use(c.Name) }); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +177,15 @@ func TestServeHA(t *testing.T) {
 	var cliOut *lockedBuffer
 	failover := func(t *testing.T, app string, sig syscall.Signal) (old, next *replica, took time.Duration) {
 		t.Helper()
-		old = byURL[rs[0].leader(t)]
+		for _, r := range rs { // any replica that answers (one may be dead)
+			if ld := r.leader(t); ld != "" {
+				old = byURL[ld]
+				break
+			}
+		}
+		if old == nil {
+			t.Fatal("no replica names a leader")
+		}
 		var follower *replica
 		for _, r := range rs {
 			if r != old && r.cmd.ProcessState == nil && r.leader(t) != "" {
