@@ -85,6 +85,7 @@ type Options struct {
 type Server struct {
 	o   Options
 	mux *http.ServeMux
+	hub *statusHub
 }
 
 // forwardedHeader marks a write a follower forwarded: the replica it
@@ -106,6 +107,7 @@ func New(o Options) (*Server, error) {
 		o.EventPeriod = time.Second
 	}
 	s := &Server{o: o, mux: http.NewServeMux()}
+	s.hub = &statusHub{poll: s.pollStatus, period: o.EventPeriod}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.with(RoleViewer, s.metrics))
@@ -296,9 +298,22 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// pollStatus is the status as one server-sent event ("status", or
+// "error" when the journal does not answer).
+func (s *Server) pollStatus(ctx context.Context) snapshot {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := s.statusNow(ctx)
+	if err != nil {
+		return snapshot{"error", mustJSON(map[string]string{"error": err.Error()})}
+	}
+	return snapshot{"status", mustJSON(st)}
+}
+
 // events streams the status as server-sent events: one "status" event at
-// once and one each time it changes, a comment every 15 s to keep proxies
-// from closing the stream.
+// once and one each time it changes (every stream shares one poll of the
+// journal, statusHub), a comment every 15 s to keep proxies from closing
+// the stream.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -309,37 +324,25 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
-	tick := time.NewTicker(s.o.EventPeriod)
-	defer tick.Stop()
-	var last []byte
-	lastWrite := time.Now()
+	updates, done := s.hub.subscribe()
+	defer done()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
 	for {
-		st, err := s.statusNow(r.Context())
-		var data []byte
-		event := "status"
-		if err != nil {
-			event, data = "error", mustJSON(map[string]string{"error": err.Error()})
-		} else {
-			data = mustJSON(st)
-		}
-		if !slices.Equal(data, last) {
-			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
-				return
-			}
-			fl.Flush()
-			last, lastWrite = data, time.Now()
-		} else if time.Since(lastWrite) > 15*time.Second {
-			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-			fl.Flush()
-			lastWrite = time.Now()
-		}
 		select {
 		case <-r.Context().Done():
 			return
-		case <-tick.C:
+		case sn := <-updates:
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", sn.event, sn.data); err != nil {
+				return
+			}
+			keepAlive.Reset(15 * time.Second)
+		case <-keepAlive.C:
+			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
 		}
+		fl.Flush()
 	}
 }
 

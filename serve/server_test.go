@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,4 +310,80 @@ func TestParseTokens(t *testing.T) {
 	if _, err := serve.LoadTokens(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("LoadTokens of a 0644 file = %v", err)
 	}
+}
+
+// countingJournal counts the reads of every app's latest entries.
+type countingJournal struct {
+	journal.Reader
+	loads atomic.Int64
+}
+
+func (c *countingJournal) LoadAll() ([]journal.Entry, error) {
+	c.loads.Add(1)
+	return c.Reader.LoadAll()
+}
+
+// TestEventStreamsShareOnePoll: forty open event streams cost one journal
+// read per period, not forty; each stream still gets every change.
+func TestEventStreamsShareOnePoll(t *testing.T) {
+	j := &countingJournal{Reader: openJournal(t)}
+	const streams = 40
+	ts := newServer(t, j, &leadership{self: true, url: "x"}, "x") // EventPeriod 20 ms
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	firsts := make(chan int, streams)
+	changes := make(chan int, streams)
+	for range streams {
+		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+viewerToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		go func() {
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			n := 0
+			for sc.Scan() {
+				data, ok := strings.CutPrefix(sc.Text(), "data: ")
+				if !ok {
+					continue
+				}
+				var st serve.Status
+				if json.Unmarshal([]byte(data), &st) != nil || len(st.Apps) != 1 {
+					continue
+				}
+				if n++; n == 1 {
+					firsts <- st.Apps[0].Kubernetes
+				} else {
+					changes <- st.Apps[0].Kubernetes
+					return
+				}
+			}
+		}()
+	}
+	for range streams {
+		if got := <-firsts; got != 25 {
+			t.Fatalf("first event: %d%%, want 25%%", got)
+		}
+	}
+	before := j.loads.Load()
+	time.Sleep(10 * 20 * time.Millisecond) // ten periods with every stream open
+	polls := j.loads.Load() - before
+	if polls > 3*10 {
+		t.Errorf("%d journal reads in ten periods with %d streams: want about one a period, not one a stream", polls, streams)
+	}
+	appendState(t, j.Reader.(journal.Journal), "web", migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 50})
+	for range streams {
+		select {
+		case got := <-changes:
+			if got != 50 {
+				t.Fatalf("change: %d%%, want 50%%", got)
+			}
+		case <-ctx.Done():
+			t.Fatal("a stream did not get the change")
+		}
+	}
+	t.Logf("%d journal reads in ten periods with %d streams open", polls, streams)
 }
