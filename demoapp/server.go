@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/ctxtime"
 )
 
 // CrashExitCode is the exit status of a deliberate crash (DEMO_CRASH_AFTER, /admin/crash).
@@ -142,7 +144,7 @@ func (a *App) info(n int64, path string) Info {
 
 func (a *App) serveInfo(w http.ResponseWriter, r *http.Request) {
 	n, fail, slow := a.count()
-	if !sleep(r.Context(), slow) {
+	if ctxtime.Sleep(r.Context(), slow) != nil {
 		return
 	}
 	if fail {
@@ -159,7 +161,7 @@ func (a *App) serveEcho(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "read body: " + err.Error()})
 		return
 	}
-	if !sleep(r.Context(), slow) {
+	if ctxtime.Sleep(r.Context(), slow) != nil {
 		return
 	}
 	if fail {
@@ -324,20 +326,6 @@ func boolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool)
 		return false, false
 	}
 	return v, true
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/ctxtime"
 	"github.com/switchyard/switchyard/internal/redact"
 	"github.com/switchyard/switchyard/internal/version"
 )
@@ -111,7 +112,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if strings.TrimSpace(cfg.URL) == "" {
 		return nil, fmt.Errorf("marathon client: no URL: set Config.URL or %s", EnvURL)
 	}
-	c := &Client{cfg: cfg, backoff: cfg.Backoff.withDefaults(), jitter: jitterSource, sleep: sleepCtx}
+	c := &Client{cfg: cfg, backoff: cfg.Backoff.withDefaults(), jitter: jitterSource, sleep: ctxtime.Sleep}
 	for _, raw := range strings.Split(cfg.URL, ",") {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {

@@ -122,20 +122,5 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 	return time.Duration(s) * time.Second, true
 }
 
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // jitterSource returns a random number in [0,1).
 func jitterSource() float64 { return rand.Float64() }

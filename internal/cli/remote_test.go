@@ -102,7 +102,7 @@ func (e *scriptedEngine) Send(app string, ev migrate.Event) bool {
 
 type leading struct{ e serve.Engine }
 
-func (l leading) Engine() serve.Engine                           { return l.e }
+func (l leading) Engine() serve.Engine                         { return l.e }
 func (l leading) Leader(context.Context) (string, bool, error) { return "http://leader", true, nil }
 
 const (

@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
-
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/capacity/monitor"
 	"github.com/switchyard/switchyard/internal/connect"
+	"github.com/switchyard/switchyard/internal/ctxtime"
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/journal/etcdjournal"
 	"github.com/switchyard/switchyard/migrate"
@@ -402,7 +402,7 @@ func (el *electedLeadership) campaign(ctx context.Context, o *serveOptions, lead
 		if err := el.l.Campaign(ctx); err != nil {
 			if ctx.Err() == nil {
 				o.log.Warn("campaign", "err", err)
-				sleepCtx(ctx, time.Second)
+				_ = ctxtime.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -414,7 +414,7 @@ func (el *electedLeadership) campaign(ctx context.Context, o *serveOptions, lead
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = el.l.Resign(rctx)
 			cancel()
-			sleepCtx(ctx, 2*time.Second)
+			_ = ctxtime.Sleep(ctx, 2*time.Second)
 			continue
 		}
 		leading.Set(1)
@@ -446,13 +446,6 @@ func (el *electedLeadership) term(ctx context.Context, o *serveOptions) (*serveE
 	el.mu.Unlock()
 	e.resumeInFlight()
 	return e, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
 
 // serveEngine runs migrations for serve while its replica leads.

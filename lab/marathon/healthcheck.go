@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/ctxtime"
 	"github.com/switchyard/switchyard/lab/health"
 	"github.com/switchyard/switchyard/marathon"
 )
@@ -68,7 +69,7 @@ func (s *Server) healthLoop(ctx context.Context, taskID string, sp *appSpec, idx
 		interval = time.Second
 	}
 	if strings.HasPrefix(hc.Protocol, "MESOS_") && hc.DelaySeconds > 0 {
-		if !sleepCtx(ctx, secs(hc.DelaySeconds)) {
+		if ctxtime.Sleep(ctx, secs(hc.DelaySeconds)) != nil {
 			return
 		}
 	}
@@ -123,7 +124,7 @@ func (s *Server) healthLoop(ctx context.Context, taskID string, sp *appSpec, idx
 		if !succeeded && !res.Healthy {
 			wait = min(interval, s.opts.HealthRetry)
 		}
-		if !sleepCtx(ctx, wait) {
+		if ctxtime.Sleep(ctx, wait) != nil {
 			return
 		}
 	}
@@ -223,7 +224,7 @@ func (s *Server) readinessLoop(ctx context.Context, taskID string, sp *appSpec) 
 			}
 		}
 		s.mu.Unlock()
-		if all || !sleepCtx(ctx, max(wait, 50*time.Millisecond)) {
+		if all || ctxtime.Sleep(ctx, max(wait, 50*time.Millisecond)) != nil {
 			return
 		}
 	}
@@ -280,15 +281,3 @@ func probeReadiness(ctx context.Context, sp *appSpec, rc readinessSpec, host str
 var readinessClient = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 
 func secs(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-
-// sleepCtx waits d; false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
