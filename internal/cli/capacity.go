@@ -73,18 +73,24 @@ func (o *capacityOptions) Run(ctx context.Context, out io.Writer) error {
 	return Print(out, o.output, rep, func(w io.Writer) error { return capacityTable(w, rep) })
 }
 
-// reader builds the inventory reader from the context.
+// reader builds the inventory reader from the context: Mesos, and
+// Kubernetes unless --no-kubernetes.
 func (o *capacityOptions) reader() (inventory.Reader, error) {
-	c := o.context
-	mc, err := connect.Mesos(c)
+	return capacityReader(o.context, !o.noKubernetes)
+}
+
+// capacityReader connects to what the nodes' inventory reads for c: its
+// Mesos master (required) and, when withKube, its Kubernetes.
+func capacityReader(c config.Context, withKube bool) (inventory.Reader, error) {
+	ms, err := connect.Mesos(c)
 	if err != nil {
 		return inventory.Reader{}, err
 	}
-	if mc == nil {
+	if ms == nil {
 		return inventory.Reader{}, fmt.Errorf("context %s: no Mesos master: mesos.url, MESOS_MASTER_URL or --mesos-url", c.Name)
 	}
-	r := inventory.Reader{Mesos: mc}
-	if !o.noKubernetes {
+	r := inventory.Reader{Mesos: ms}
+	if withKube {
 		kc, err := connect.Kubernetes(c, 0, 0)
 		if err != nil {
 			return inventory.Reader{}, err

@@ -19,7 +19,12 @@ import (
 // in a temporary directory (never the developer's) and a clean environment.
 func runRoot(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := NewRoot()
+	return runCmd(t, NewRoot(), args...)
+}
+
+// runCmd runs root with args, its output and errors in one buffer.
+func runCmd(t *testing.T, root *cobra.Command, args ...string) (string, error) {
+	t.Helper()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)

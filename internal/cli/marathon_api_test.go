@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"net"
 	"path/filepath"
 	"strings"
@@ -14,12 +13,7 @@ func runMarathonAPI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	root := &cobra.Command{Use: "marathon", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(newMarathonAPICmds()...)
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
+	return runCmd(t, root, args...)
 }
 
 func TestMarathonAPICmdErrors(t *testing.T) {

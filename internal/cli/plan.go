@@ -237,22 +237,11 @@ func (o *planOptions) reader(ctx context.Context) (inventory.Reader, error) {
 	if err != nil {
 		return inventory.Reader{}, err
 	}
-	ms, err := connect.Mesos(c)
+	cr, err := capacityReader(c, !o.noKubernetes)
 	if err != nil {
 		return inventory.Reader{}, err
 	}
-	if ms == nil {
-		return inventory.Reader{}, fmt.Errorf("context %s: no Mesos master: mesos.url, MESOS_MASTER_URL or --mesos-url", c.Name)
-	}
-	r := inventory.Reader{Marathon: mc, Mesos: ms}
-	if !o.noKubernetes {
-		kc, err := connect.Kubernetes(c, 0, 0)
-		if err != nil {
-			return inventory.Reader{}, err
-		}
-		r.Kube = kc.Clientset
-	}
-	return r, nil
+	return inventory.Reader{Marathon: mc, Mesos: cr.Mesos, Kube: cr.Kube}, nil
 }
 
 // readUsage reads --usage: observed peak usage per instance by app name or
