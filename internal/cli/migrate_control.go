@@ -93,8 +93,9 @@ func newMigrateControlCmd(op string) *cobra.Command {
 
 The running ` + "`switchyard migrate`" + ` (which holds the journal) receives the command on its control socket
 (control.sock next to the journal), journals the transition and acts on it; this command waits (--wait) until the
-journal shows the effect. When the context names a server, the command goes to it instead. A command that cannot apply (pause while installing, resume when not paused, anything
-after the migration ended) is refused with the reason.`,
+journal shows the effect. When the context names a server, the command goes to it instead. A command that cannot
+apply (pause while installing, resume when not paused, anything after the migration ended) is refused with the
+reason.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(o),
 	}
