@@ -129,8 +129,10 @@ func LoadTokens(path string) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens file: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("tokens file %s: mode %v lets other users read or change it: chmod 600 %s", path, st.Mode().Perm(), path)
+	// Its group may read it (a Kubernetes Secret mounted for a non-root
+	// serve is 0440 with the pod's fsGroup), nobody else.
+	if st.Mode().Perm()&0o037 != 0 {
+		return nil, fmt.Errorf("tokens file %s: mode %v lets other users read or change it: chmod 600 %s (or 640 for a group that must read it)", path, st.Mode().Perm(), path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -302,13 +302,21 @@ func TestParseTokens(t *testing.T) {
 			}
 		})
 	}
-	// A tokens file others can read is refused, naming the fix.
+	// A tokens file others can read, or its group change, is refused,
+	// naming the fix; its owner and group may read it (a Secret mounted
+	// 0440 for a non-root serve).
 	path := tokensFile(t)
-	if err := os.Chmod(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := serve.LoadTokens(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Errorf("LoadTokens of a 0644 file = %v", err)
+	for _, m := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o600, true}, {0o400, true}, {0o640, true}, {0o440, true}, {0o644, false}, {0o604, false}, {0o660, false}, {0o650, false}} {
+		if err := os.Chmod(path, m.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := serve.LoadTokens(path)
+		if m.ok && err != nil || !m.ok && (err == nil || !strings.Contains(err.Error(), "chmod 600")) {
+			t.Errorf("LoadTokens of a %o file = %v, want accepted %v", m.mode, err, m.ok)
+		}
 	}
 }
 

@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/journal"
 	"github.com/switchyard/switchyard/journal/etcdjournal"
@@ -92,4 +95,54 @@ func TestEtcdJournalContext(t *testing.T) {
 			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+}
+
+// TestLeaderWithoutEngineKeepsLeading: a replica elected while its context
+// cannot run migrations (here: no load balancer) keeps leading, refuses
+// each migration with the reason and keeps trying, instead of resigning
+// in a loop that leaves the election without a stable leader.
+func TestLeaderWithoutEngineKeepsLeading(t *testing.T) {
+	srv := etcdtest.Need(t, func() (string, error) { return kube.Binary(kube.PinnedVersion, "etcd") })
+	old := engineRetry
+	engineRetry = 20 * time.Millisecond
+	defer func() { engineRetry = old }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cli, err := etcdjournal.Dial(ctx, etcdjournal.Config{Endpoints: []string{srv.Endpoint}, CAFile: srv.CAFile, CertFile: srv.CertFile, KeyFile: srv.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	l := etcdjournal.NewLeadership(cli, "/switchyard/no-lb", "serve-a", 0)
+	defer l.Close()
+	el := &electedLeadership{l: l, self: "serve-a"}
+	o := &serveOptions{log: slog.New(slog.DiscardHandler)}
+	o.ctx = config.Context{Name: "no-lb", Marathon: config.Marathon{URL: "http://127.0.0.1:9"}}
+	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "leading"})
+	done := make(chan struct{})
+	go func() { defer close(done); el.campaign(ctx, o, gauge) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for el.Engine() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never led")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	term := l.Term().Key
+	for range 10 { // ten retries later: the same term, still refusing with the reason
+		time.Sleep(engineRetry)
+		e := el.Engine()
+		if e == nil || !l.IsLeader() || l.Term().Key != term {
+			t.Fatalf("the replica stopped leading (engine %v, term %s → %s)", e, term, l.Term().Key)
+		}
+		if err := e.Start([]string{"web"}); err == nil || !strings.Contains(err.Error(), "the leader cannot run migrations") {
+			t.Fatalf("Start = %v, want the reason the leader cannot run migrations", err)
+		}
+	}
+	var m dto.Metric
+	if err := gauge.Write(&m); err != nil || m.GetGauge().GetValue() != 1 {
+		t.Errorf("the leading gauge = %v (%v), want 1", m.GetGauge().GetValue(), err)
+	}
+	cancel()
+	<-done
 }

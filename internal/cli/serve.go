@@ -70,7 +70,7 @@ API (JSON, Authorization: Bearer TOKEN; viewer reads, operator also changes):
   POST /api/v1/apps/APP/pause|resume|abort|rollback  {"reason":"..."}          (operator)
   GET  /healthz, /readyz (no token), /metrics (viewer; or no token on --metrics-listen)
 
-Tokens: --tokens-file (YAML: tokens: [{name, role: viewer|operator, sha256: <hex of the token>}], mode 0600),
+Tokens: --tokens-file (YAML: tokens: [{name, role: viewer|operator, sha256: <hex of the token>}], mode 0600 or 0640),
 and/or --token-review (Kubernetes TokenReview: members of --operator-group / --viewer-group).
 
 With journal.type etcd in the context, run two or three replicas: they elect a leader in etcd (a lease of
@@ -91,7 +91,7 @@ process that holds it.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "certificate of the API listener")
 	f.StringVar(&o.tlsKey, "tls-key", "", "key of the API listener")
 	f.StringVar(&o.peerCA, "peer-ca", "", "CA that signed the other replicas' certificates (to forward writes; default the system's)")
-	f.StringVar(&o.tokensFile, "tokens-file", "", "YAML file of API tokens and their roles (mode 0600)")
+	f.StringVar(&o.tokensFile, "tokens-file", "", "YAML file of API tokens and their roles (mode 0600, or 0640 for a group that reads it)")
 	f.BoolVar(&o.tokenReview, "token-review", false, "also accept Kubernetes tokens (TokenReview API)")
 	f.StringVar(&o.operatorGroup, "operator-group", "switchyard:operators", "Kubernetes group granted the operator role (--token-review)")
 	f.StringVar(&o.viewerGroup, "viewer-group", "switchyard:viewers", "Kubernetes group granted the viewer role (--token-review)")
@@ -370,17 +370,52 @@ type electedLeadership struct {
 
 	mu sync.Mutex
 	e  *serveEngine
+	// broken is why this leader has no engine yet (e.g. the context names
+	// no load balancer); it goes on trying to build one.
+	broken error
 }
 
-// Engine is the running engine while this replica leads.
+// Engine is the running engine while this replica leads (one that refuses
+// every migration, saying why, while the engine cannot be built).
 func (el *electedLeadership) Engine() serve.Engine {
 	el.mu.Lock()
 	defer el.mu.Unlock()
-	if el.e == nil || !el.l.IsLeader() {
+	switch {
+	case !el.l.IsLeader():
 		return nil
+	case el.e != nil:
+		return el.e
+	case el.broken != nil:
+		return unavailableEngine{el.broken}
 	}
-	return el.e
+	return nil
 }
+
+func (el *electedLeadership) setBroken(err error) {
+	el.mu.Lock()
+	el.broken = err
+	el.mu.Unlock()
+}
+
+// engineRetry is how often a leader without an engine tries again.
+var engineRetry = 5 * time.Second // a variable for tests
+
+// unavailableEngine is a leader's engine that cannot run migrations: it
+// refuses each with the reason, while the leader keeps trying to build
+// the real one (it keeps leading: reads, forwarding and the election stay
+// stable, and another replica would fail the same way).
+type unavailableEngine struct{ err error }
+
+// Start refuses, naming the reason.
+func (u unavailableEngine) Start([]string, ...migrate.Event) error {
+	return fmt.Errorf("the leader cannot run migrations: %v (it tries again every %s; fix the context)", u.err, engineRetry)
+}
+
+// Wave refuses as Start does.
+func (u unavailableEngine) Wave(context.Context, int) ([]string, error) { return nil, u.Start(nil) }
+
+// Send delivers nothing: no migration runs here.
+func (unavailableEngine) Send(string, migrate.Event) bool { return false }
 
 // Leader reads who leads from etcd.
 func (el *electedLeadership) Leader(ctx context.Context) (string, bool, error) {
@@ -408,26 +443,33 @@ func (el *electedLeadership) campaign(ctx context.Context, o *serveOptions, lead
 		}
 		t := el.l.Term()
 		o.log.Info("leading", "term", t.Key, "rev", t.Rev)
-		e, err := el.term(ctx, o)
-		if err != nil {
-			o.log.Error("cannot lead: resigning", "err", err)
-			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = el.l.Resign(rctx)
-			cancel()
-			_ = ctxtime.Sleep(ctx, 2*time.Second)
-			continue
-		}
 		leading.Set(1)
-		select {
-		case <-el.l.Done():
-			o.log.Warn("no longer leading: stopping the migrations here (the new leader resumes them from the journal)", "term", t.Key, "rev", t.Rev)
-		case <-ctx.Done():
+		e, err := el.term(ctx, o)
+		for err != nil && ctx.Err() == nil && el.l.IsLeader() {
+			o.log.Error("leading, but cannot run migrations (trying again)", "err", err, "every", engineRetry.String())
+			el.setBroken(err)
+			select {
+			case <-el.l.Done():
+			case <-ctx.Done():
+			case <-time.After(engineRetry):
+				e, err = el.term(ctx, o)
+			}
+		}
+		el.setBroken(nil)
+		if err == nil {
+			select {
+			case <-el.l.Done():
+				o.log.Warn("no longer leading: stopping the migrations here (the new leader resumes them from the journal)", "term", t.Key, "rev", t.Rev)
+			case <-ctx.Done():
+			}
 		}
 		leading.Set(0)
 		el.mu.Lock()
 		el.e = nil
 		el.mu.Unlock()
-		e.stop()
+		if e != nil {
+			e.stop()
+		}
 	}
 }
 
@@ -656,6 +698,7 @@ func logWriter(l *slog.Logger) io.Writer {
 // ensure the interfaces hold.
 var (
 	_ serve.Engine     = (*serveEngine)(nil)
+	_ serve.Engine     = unavailableEngine{}
 	_ serve.Leadership = soloLeadership{}
 	_ serve.Leadership = (*electedLeadership)(nil)
 )
