@@ -80,8 +80,13 @@ func TestPodsBecomeReady(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "etcd-client"}, Data: etcdFiles}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, sec := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "etcd-client"}, Data: etcdFiles},
+		{ObjectMeta: metav1.ObjectMeta{Name: "lb-token"}, Data: map[string][]byte{"token": []byte("lb-admin-token")}},
+	} {
+		if _, err := cs.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	values := map[string]any{
@@ -93,7 +98,13 @@ func TestPodsBecomeReady(t *testing.T) {
 			"marathon": map[string]any{"url": l.MarathonURL},
 			"mesos":    map[string]any{"url": l.MesosURL},
 			"journal":  map[string]any{"type": "etcd", "endpoints": []any{etcd.Endpoints[0]}, "prefix": "/switchyard/lab"},
+			// A replica leads only with a load balancer in its context (it
+			// needs none to become ready): one that does not answer, with
+			// its token from a secretMounts Secret.
+			"loadBalancer": map[string]any{"instances": []any{map[string]any{"name": "lb-1",
+				"adminURL": "http://" + net.JoinHostPort(gw.String(), "1"), "tokenFile": "/etc/switchyard/secrets/lb/token"}}},
 		}},
+		"secretMounts": []any{map[string]any{"secretName": "lb-token", "mountPath": "/etc/switchyard/secrets/lb"}},
 		"etcd": map[string]any{"clientSecret": "etcd-client"},
 		// Callers authenticate with ServiceAccount tokens, which serve
 		// reviews with the API server (TokenReview) from inside its pod.
@@ -178,6 +189,7 @@ func TestPodsBecomeReady(t *testing.T) {
 			break
 		}
 		if time.Since(t3) > 30*time.Second {
+			dumpPods(t, l, cs, ns)
 			t.Fatalf("after 30s the replicas %v name leaders %v and %v say they lead, want one of them named by all", bases, leaders, selfs)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -228,6 +240,7 @@ func checkVolumes(t *testing.T, podDir string) {
 		{"config/config.yaml", 0o440},
 		{"etcd/ca.crt", 0o440},
 		{"etcd/tls.key", 0o440},
+		{"secret-0/token", 0o440},
 	} {
 		st, err := os.Stat(filepath.Join(vol, f.path))
 		if err != nil {

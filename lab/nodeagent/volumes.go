@@ -94,12 +94,7 @@ func modeOr(m *int32) fs.FileMode {
 func keyFiles(kind, ns, name string, data map[string][]byte, items []corev1.KeyToPath, optional bool, mode fs.FileMode) ([]VolumeFile, error) {
 	var out []VolumeFile
 	if len(items) == 0 {
-		keys := make([]string, 0, len(data))
-		for k := range data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(data) {
 			out = append(out, VolumeFile{Path: k, Data: data[k], Mode: mode})
 		}
 		return out, nil
@@ -197,13 +192,8 @@ func downwardFiles(pe PodEnv, items []corev1.DownwardAPIVolumeFile, mode fs.File
 }
 
 func formatMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for i, k := range keys {
+	for i, k := range sortedKeys(m) {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
