@@ -105,7 +105,7 @@ func TestPodsBecomeReady(t *testing.T) {
 				"adminURL": "http://" + net.JoinHostPort(gw.String(), "1"), "tokenFile": "/etc/switchyard/secrets/lb/token"}}},
 		}},
 		"secretMounts": []any{map[string]any{"secretName": "lb-token", "mountPath": "/etc/switchyard/secrets/lb"}},
-		"etcd": map[string]any{"clientSecret": "etcd-client"},
+		"etcd":         map[string]any{"clientSecret": "etcd-client"},
 		// Callers authenticate with ServiceAccount tokens, which serve
 		// reviews with the API server (TokenReview) from inside its pod.
 		// No tokens.entries: serve refuses the chart's tokens file, whose
