@@ -223,6 +223,8 @@ type layout struct {
 	pki     string
 	svcIP   net.IP
 	kwokNet string
+	// podGateway is the host's address on the pod network.
+	podGateway netip.Addr
 }
 
 func (l layout) kubeconfig(name string) string { return filepath.Join(l.dir, name+".kubeconfig") }
@@ -274,10 +276,14 @@ func newLayout(cfg labconfig.Config) (layout, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("lab config %w", err))
 	}
+	gw, err := k.PodGateway()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("lab config %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return layout{}, err
 	}
-	l := layout{cfg: cfg, bin: map[string]string{}, dir: Dir(cfg), pki: pkiDir(cfg), svcIP: svcIP, kwokNet: kwokNet}
+	l := layout{cfg: cfg, bin: map[string]string{}, dir: Dir(cfg), pki: pkiDir(cfg), svcIP: svcIP, kwokNet: kwokNet, podGateway: gw}
 	names := kubeBinaries
 	if k.KwokNodes > 0 {
 		names = append(names[:len(names):len(names)], "kwok")
@@ -513,9 +519,11 @@ func (l layout) prepareFiles() error {
 		}
 		lo := []net.IP{net.IPv4(127, 0, 0, 1).To4()}
 		serving := []certSpec{
+			// Pods reach the API server on the pod network's gateway
+			// (PodAPIAddress), through the node agents' forwarders.
 			{file: "apiserver", cn: "kube-apiserver", server: true,
 				dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-				ips: []net.IP{lo[0], l.svcIP.To4()}},
+				ips: []net.IP{lo[0], l.svcIP.To4(), l.podGateway.AsSlice()}},
 			{file: "controller-manager-serving", cn: "kube-controller-manager", server: true, dns: []string{"localhost"}, ips: lo},
 			{file: "scheduler-serving", cn: "kube-scheduler", server: true, dns: []string{"localhost"}, ips: lo},
 			{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}, client: true},

@@ -223,6 +223,10 @@ type Image struct {
 	Command []string `json:"command"`
 	// Args are the default arguments (the image's CMD).
 	Args []string `json:"args,omitempty"`
+	// Programs maps the names of programs on the image's PATH to local
+	// programs ("{switchyard}" allowed), for containers whose command names
+	// one without a path (command: ["switchyard"] runs the switchyard binary).
+	Programs map[string]string `json:"programs,omitempty"`
 }
 
 // Nginx configures the shared nginx.
@@ -273,6 +277,9 @@ func Default() Config {
 			NodeAgentBasePort:     10250,
 			Images: map[string]Image{
 				"switchyard/demo-app": {Command: []string{"{switchyard}", "demo-app"}},
+				// Switchyard's own image (charts/switchyard): its ENTRYPOINT
+				// and the program its chart's command names.
+				"switchyard/switchyard": {Command: []string{"{switchyard}"}, Programs: map[string]string{"switchyard": "{switchyard}"}},
 			},
 		},
 		Nginx: Nginx{Enabled: true, Listen: "127.0.0.1:8000", Admin: "127.0.0.1:8001"},
@@ -518,4 +525,15 @@ func ImageName(ref string) string {
 		ref = ref[:i]
 	}
 	return ref
+}
+
+// PodGateway is the host's address on the lab's pod network: the first
+// address of PodCIDR, held by the lab bridge. Pods reach the host, and
+// through the node agents the API server, there.
+func (k Kubernetes) PodGateway() (netip.Addr, error) {
+	p, err := netip.ParsePrefix(k.PodCIDR)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("kubernetes.podCIDR: %w", err)
+	}
+	return p.Masked().Addr().Next(), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"golang.org/x/time/rate"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,6 +93,28 @@ func (l apiLookup) Secret(ctx context.Context, ns, name string) (*corev1.Secret,
 	return l.c.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
+// ServiceAccountToken requests a token of the pod's ServiceAccount bound
+// to the pod (the TokenRequest API; the Node authorizer lets a node ask
+// only for the pods bound to it).
+func (l apiLookup) ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error) {
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: &expirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}
+	if audience != "" {
+		req.Spec.Audiences = []string{audience}
+	}
+	tr, err := l.c.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token of serviceaccount %s/%s: %w", pod.Namespace, sa, err)
+	}
+	return tr.Status.Token, nil
+}
+
 // nodeProvider feeds node status changes (config reloads) to the node controller.
 type nodeProvider struct {
 	mu sync.Mutex
@@ -148,7 +171,7 @@ func Run(ctx context.Context, o Options) error {
 	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
 	rt, err := NewRuntime(runCtx, RuntimeOptions{
-		Config: o.Config, Node: o.Node, Self: o.Self, Lookup: apiLookup{client}, Recorder: recorder, Logger: log,
+		Config: o.Config, Node: o.Node, Self: o.Self, Lookup: apiLookup{client}, Tokens: apiLookup{client}, Recorder: recorder, Logger: log,
 		Finalize: func(ctx context.Context, ns, name string, uid types.UID) error {
 			opts := metav1.NewDeleteOptions(0)
 			opts.Preconditions = metav1.NewUIDPreconditions(string(uid))
@@ -183,8 +206,17 @@ func Run(ctx context.Context, o Options) error {
 	apiCtx, stopAPI := context.WithCancel(ctrlCtx)
 	defer stopAPI()
 	go func() { apiErr <- api.Serve(apiCtx, apiAddr) }()
+	fwd, err := APIForwarderFor(o.Config)
+	if err != nil {
+		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	}
+	fwd.Logger = log
+	fwdErr := make(chan error, 1)
+	go func() { fwdErr <- fwd.Serve(apiCtx) }()
 	select {
 	case err := <-apiErr:
+		return fmt.Errorf("node agent %s: %w", o.Node, err)
+	case err := <-fwdErr:
 		return fmt.Errorf("node agent %s: %w", o.Node, err)
 	case <-time.After(100 * time.Millisecond):
 	}
@@ -289,6 +321,9 @@ func Run(ctx context.Context, o Options) error {
 		errs = append(errs, err)
 	}
 	if err := <-apiErr; err != nil {
+		errs = append(errs, err)
+	}
+	if err := <-fwdErr; err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -32,6 +32,8 @@ func LookupImage(images map[string]labconfig.Image, ref string) (labconfig.Image
 // rules: command replaces the image's ENTRYPOINT (its Command) and args
 // replace its CMD (its Args); $(VAR) in command and args expands from the
 // container's environment. "{switchyard}" in the image's entries becomes self.
+// A command whose program is a bare name the image lists in Programs runs
+// that local program (the image's PATH).
 func Argv(img labconfig.Image, command, args []string, env map[string]string, self string) ([]string, error) {
 	sub := func(ss []string) []string {
 		out := make([]string, len(ss))
@@ -51,6 +53,9 @@ func Argv(img labconfig.Image, command, args []string, env map[string]string, se
 	switch {
 	case len(command) > 0:
 		argv = append(exp(command), exp(args)...)
+		if prog, ok := img.Programs[argv[0]]; ok && !strings.Contains(argv[0], "/") {
+			argv[0] = strings.ReplaceAll(prog, SelfPlaceholder, self)
+		}
 	case len(args) > 0:
 		argv = append(sub(img.Command), exp(args)...)
 	default:

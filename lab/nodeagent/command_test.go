@@ -41,7 +41,8 @@ func TestLookupImage(t *testing.T) {
 }
 
 func TestArgv(t *testing.T) {
-	img := labconfig.Image{Command: []string{"{switchyard}", "demo-app"}, Args: []string{"--version", "v1"}}
+	img := labconfig.Image{Command: []string{"{switchyard}", "demo-app"}, Args: []string{"--version", "v1"},
+		Programs: map[string]string{"switchyard": "{switchyard}", "tool": "/opt/tool"}}
 	env := map[string]string{"PORT": "8080", "NAME": "x"}
 	tests := []struct {
 		name          string
@@ -53,6 +54,10 @@ func TestArgv(t *testing.T) {
 		{"args replace CMD only", nil, []string{"--listen", ":$(PORT)"}, "/bin/sy demo-app --listen :8080", false},
 		{"command replaces both", []string{"/bin/echo", "$(NAME)"}, nil, "/bin/echo x", false},
 		{"command and args", []string{"/bin/echo"}, []string{"$(NAME)", "$$(NAME)", "$(NOPE)"}, "/bin/echo x $(NAME) $(NOPE)", false},
+		{"command names a program of the image", []string{"switchyard"}, []string{"serve", "--listen=:$(PORT)"}, "/bin/sy serve --listen=:8080", false},
+		{"image program without placeholder", []string{"tool", "switchyard"}, nil, "/opt/tool switchyard", false},
+		{"a path is not a program name", []string{"./switchyard"}, nil, "./switchyard", false},
+		{"args never name programs", nil, []string{"switchyard"}, "/bin/sy demo-app switchyard", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

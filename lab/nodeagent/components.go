@@ -2,10 +2,12 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -132,7 +134,9 @@ func NodeReady(ctx context.Context, cfg labconfig.Config, name string) error {
 
 // Cleanup stops every pod process of the lab (from the persisted pod states
 // and whatever still runs in the lab's network namespaces), then removes
-// the namespaces and the lab bridge. It is idempotent.
+// the namespaces and the lab bridge, the pods' volume directories and the
+// mount points the lab made on the host (EnsureMountPoint). It is
+// idempotent.
 func Cleanup(ctx context.Context, cfg labconfig.Config) error {
 	nw, err := NetworkFor(cfg)
 	if err != nil {
@@ -158,8 +162,20 @@ func Cleanup(ctx context.Context, cfg labconfig.Config) error {
 			}
 		}
 	}
+	var errs []error
 	if err := nw.Cleanup(ctx); err != nil {
-		return fmt.Errorf("lab pod network: %w", err)
+		errs = append(errs, fmt.Errorf("lab pod network: %w", err))
 	}
-	return nil
+	pods, _ := os.ReadDir(cfg.Path("pods"))
+	for _, e := range pods {
+		if err := os.RemoveAll(filepath.Join(cfg.Path("pods"), e.Name(), VolumesDirName)); err != nil {
+			errs = append(errs, fmt.Errorf("pod volumes: %w", err))
+		}
+	}
+	if kept, err := RemoveMountPoints(mountPointLedger(cfg)); err != nil {
+		errs = append(errs, err)
+	} else if len(kept) > 0 {
+		errs = append(errs, fmt.Errorf("mount points the lab made are no longer empty, left in place: %s", strings.Join(kept, ", ")))
+	}
+	return errors.Join(errs...)
 }

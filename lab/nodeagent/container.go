@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,10 +59,71 @@ func (p *podRunner) prepare(c *ctr) (launch, string, error) {
 	if err := p.makeWorkDir(); err != nil {
 		return launch{}, "CreateContainerError", err
 	}
+	mounts, err := p.volumes(&c.spec, pe)
+	if err != nil {
+		if errors.Is(err, ErrConfig) {
+			return launch{}, "CreateContainerConfigError", err
+		}
+		return launch{}, "CreateContainerError", err
+	}
 	return launch{
-		spec: proc.Spec{Argv: argv, Env: env, Dir: dir, LogPath: filepath.Join(p.dir, c.spec.Name+".log"), Wrap: p.wrap()},
+		spec: proc.Spec{Argv: argv, Env: env, Dir: dir, LogPath: filepath.Join(p.dir, c.spec.Name+".log"), Wrap: p.wrapMounts(mounts)},
 		env:  env,
 	}, "", nil
+}
+
+// volumes writes the volumes container c mounts under the pod's directory
+// (VolumesDirName), makes sure their mount points exist, and returns the
+// mounts (see volumes.go for what is supported).
+func (p *podRunner) volumes(c *corev1.Container, pe PodEnv) ([]Mount, error) {
+	if len(c.VolumeMounts) == 0 {
+		return nil, nil
+	}
+	root := filepath.Join(p.dir, VolumesDirName)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("pod volumes: %w", err)
+	}
+	byName := map[string]corev1.Volume{}
+	for _, v := range pe.Pod.Spec.Volumes {
+		byName[v.Name] = v
+	}
+	dirOf := func(name string) string { return filepath.Join(root, name) }
+	writable := map[string]bool{}
+	for _, m := range c.VolumeMounts {
+		v, ok := byName[m.Name]
+		if !ok {
+			continue // ContainerMounts reports it
+		}
+		if err := checkRelPath(v.Name); err != nil || strings.Contains(v.Name, "/") {
+			return nil, fmt.Errorf("%w: volume name %q", ErrConfig, v.Name)
+		}
+		vc, err := VolumeContents(p.ctx, pe, v, p.rt.lookup, p.rt.tokens)
+		if err != nil {
+			return nil, err
+		}
+		writable[v.Name] = vc.Writable
+		if err := writeVolume(dirOf(v.Name), vc, p.rt.user); err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+	}
+	mounts, err := ContainerMounts(c, pe.Pod.Spec.Volumes, dirOf, func(n string) bool { return writable[n] })
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mounts {
+		if err := EnsureMountPoint(p.rt.ledger, m.Target); err != nil {
+			return nil, fmt.Errorf("volumeMount %s: %w", m.Target, err)
+		}
+	}
+	return mounts, nil
+}
+
+// removeVolumes deletes the pod's volume directories (its containers have
+// stopped: their mounts went with their mount namespaces).
+func (p *podRunner) removeVolumes() {
+	if err := os.RemoveAll(filepath.Join(p.dir, VolumesDirName)); err != nil {
+		p.rt.log.Error("remove pod volumes", "pod", p.key, "err", err)
+	}
 }
 
 // WorkDirName is the directory inside a pod's directory where its

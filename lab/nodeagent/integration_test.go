@@ -719,8 +719,9 @@ func TestEnvSecretsConfigMapsInitContainersAndLogs(t *testing.T) {
 	if !found {
 		t.Errorf("container process %d does not carry %s", id.PID, labconfig.MarkerEnv)
 	}
-	// Like a kubelet, the agent hands every container the API server's Service.
-	svcIP, err := kube.APIServiceIP(e.cfg)
+	// Like a kubelet, the agent hands every container the API server's
+	// address: the lab's pod-facing one (the forwarder on the gateway).
+	apiHost, apiPort, err := kube.PodAPIAddress(e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -728,7 +729,7 @@ func TestEnvSecretsConfigMapsInitContainersAndLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range []string{"KUBERNETES_SERVICE_HOST=" + svcIP, "KUBERNETES_SERVICE_PORT=443"} {
+	for _, kv := range []string{"KUBERNETES_SERVICE_HOST=" + apiHost, "KUBERNETES_SERVICE_PORT=" + apiPort} {
 		if !strings.Contains("\x00"+string(environ)+"\x00", "\x00"+kv+"\x00") {
 			t.Errorf("container environment lacks %s", kv)
 		}

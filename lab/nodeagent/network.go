@@ -33,10 +33,14 @@ func NetworkFor(cfg labconfig.Config) (Network, error) {
 	if !p.Addr().Is4() || p.Bits() > 24 {
 		return Network{}, fmt.Errorf("kubernetes.podCIDR: %s must be an IPv4 range of /24 or larger", p)
 	}
+	gw, err := cfg.Kubernetes.PodGateway()
+	if err != nil {
+		return Network{}, err
+	}
 	h := shortHash(cfg.ID, 6)
 	return Network{
 		Bridge:      "sy" + h + "br", // 10 chars
-		Gateway:     p.Addr().Next(),
+		Gateway:     gw,
 		Prefix:      p,
 		NetnsPrefix: "sy-" + h + "-",
 		labHash:     h,

@@ -124,12 +124,21 @@ func (p *podRunner) update(pod *corev1.Pod) {
 	p.persistLocked()
 }
 
-// wrap is the argv prefix of a container's commands: enter the pod's
-// network namespace, then become the lab's task user (when run as root).
-func (p *podRunner) wrap() []string {
+// wrap is the argv prefix of a container's probes and hooks: enter the
+// pod's network namespace, then become the lab's task user (when run as
+// root). They do not see the container's volumes (wrapMounts).
+func (p *podRunner) wrap() []string { return p.wrapMounts(nil) }
+
+// wrapMounts is the argv prefix of a container: enter the pod's network
+// namespace, mount the container's volumes in a mount namespace of its own
+// (MountExecArgv), then become the lab's task user (when run as root).
+func (p *podRunner) wrapMounts(mounts []Mount) []string {
 	var w []string
 	if !p.hostNetwork() {
 		w = p.rt.net.Wrap(p.uidStr)
+	}
+	if len(mounts) > 0 {
+		w = append(w, MountExecArgv(p.rt.self, mounts)...)
 	}
 	if p.rt.user != nil {
 		// After entering the network namespace, which needs root.
@@ -374,6 +383,7 @@ func (p *podRunner) terminate(grace time.Duration) {
 		}
 		p.mu.Unlock()
 		_ = os.Remove(filepath.Join(p.dir, "state.json"))
+		p.removeVolumes()
 		p.rt.callback()(p.snapshot())
 		p.rt.forget(p)
 	})
@@ -391,6 +401,7 @@ func (p *podRunner) stopAdopted() {
 		_ = p.rt.net.TeardownPod(context.Background(), p.uidStr)
 	}
 	_ = os.Remove(filepath.Join(p.dir, "state.json"))
+	p.removeVolumes()
 	p.mu.Lock()
 	p.finished = true
 	p.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -28,8 +29,11 @@ type RuntimeOptions struct {
 	Node   string
 	// Self is the switchyard binary ("{switchyard}" in image commands).
 	Self string
-	// Lookup reads ConfigMaps and Secrets for env.
+	// Lookup reads ConfigMaps and Secrets for env and volumes.
 	Lookup Lookup
+	// Tokens issues the ServiceAccount tokens of projected volumes (nil:
+	// pods that mount one do not start).
+	Tokens TokenRequester
 	// Recorder emits pod events.
 	Recorder record.EventRecorder
 	// Probe runs probe attempts and httpGet/exec hooks (default DefaultProbe).
@@ -56,6 +60,8 @@ type Runtime struct {
 	podsDir  string
 	marker   string
 	lookup   Lookup
+	tokens   TokenRequester
+	ledger   string // the lab's mount-point ledger
 	recorder record.EventRecorder
 	probe    ProbeFunc
 	log      *slog.Logger
@@ -119,7 +125,7 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 	return &Runtime{
 		node: o.Node, hostIP: o.Config.Nodes[idx].Address, podCIDR: cidr, net: nw, self: o.Self, user: user,
 		podsDir: podsDir, marker: labconfig.MarkerEnv + "=" + o.Config.ID,
-		lookup: o.Lookup, recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay, finalize: o.Finalize,
+		lookup: o.Lookup, tokens: o.Tokens, ledger: mountPointLedger(o.Config), recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay, finalize: o.Finalize,
 		cfg: o.Config, allocatable: NodeResources(o.Config.Nodes[idx]).Allocatable,
 		pods: map[string]*podRunner{}, ips: map[netip.Addr]bool{}, ctx: ctx,
 		notify: func(*corev1.Pod) {},
@@ -374,16 +380,29 @@ func (r *Runtime) baseEnv(pod *corev1.Pod) []string {
 		host = pod.Name
 	}
 	env := []string{"PATH=" + path, "HOME=/root", "HOSTNAME=" + host, r.marker}
-	// Like a kubelet, hand every container the API server's Service address.
+	// Like a kubelet, hand every container the API server's address (also
+	// with enableServiceLinks: false): the lab's pod-facing one, since no
+	// kube-proxy makes the `kubernetes` Service reachable.
 	r.mu.Lock()
 	cfg := r.cfg
 	r.mu.Unlock()
-	if ip, err := kube.APIServiceIP(cfg); err == nil {
-		env = append(env, "KUBERNETES_SERVICE_HOST="+ip, "KUBERNETES_SERVICE_PORT=443", "KUBERNETES_SERVICE_PORT_HTTPS=443",
-			"KUBERNETES_PORT=tcp://"+ip+":443", "KUBERNETES_PORT_443_TCP=tcp://"+ip+":443",
-			"KUBERNETES_PORT_443_TCP_PROTO=tcp", "KUBERNETES_PORT_443_TCP_PORT=443", "KUBERNETES_PORT_443_TCP_ADDR="+ip)
+	if host, port, err := kube.PodAPIAddress(cfg); err == nil {
+		env = append(env, APIServerEnv(host, port)...)
 	}
 	return env
+}
+
+// APIServerEnv is what a kubelet tells every container about the API
+// server: KUBERNETES_SERVICE_HOST/PORT (what rest.InClusterConfig reads) and
+// the docker-link style KUBERNETES_PORT_* variables.
+func APIServerEnv(host, port string) []string {
+	addr := "tcp://" + net.JoinHostPort(host, port)
+	return []string{
+		"KUBERNETES_SERVICE_HOST=" + host, "KUBERNETES_SERVICE_PORT=" + port, "KUBERNETES_SERVICE_PORT_HTTPS=" + port,
+		"KUBERNETES_PORT=" + addr, "KUBERNETES_PORT_" + port + "_TCP=" + addr,
+		"KUBERNETES_PORT_" + port + "_TCP_PROTO=tcp", "KUBERNETES_PORT_" + port + "_TCP_PORT=" + port,
+		"KUBERNETES_PORT_" + port + "_TCP_ADDR=" + host,
+	}
 }
 
 func (r *Runtime) podDir(pod *corev1.Pod) string { return filepath.Join(r.podsDir, PodDirName(pod)) }

@@ -66,6 +66,9 @@ func removeStale() {
 type Server struct {
 	// Endpoint is the client URL (https://127.0.0.1:PORT).
 	Endpoint string
+	// Endpoints are the client URLs on the extra addresses StartOn was
+	// given (same port), in their order.
+	Endpoints []string
 	// CAFile is the CA that signed the server's certificate and the client's.
 	CAFile string
 	// CertFile and KeyFile are a client certificate etcd accepts, and its key.
@@ -79,7 +82,12 @@ type Server struct {
 // Start starts the etcd binary bin in a new temporary directory and waits
 // until it answers (30s at most). Ports taken between their choice and
 // etcd's start are retried with others.
-func Start(bin string) (*Server, error) {
+func Start(bin string) (*Server, error) { return StartOn(bin) }
+
+// StartOn is Start with etcd also listening on the addresses ips (for
+// clients elsewhere than on loopback, such as pods of a lab reaching it on
+// their network's gateway); its certificate names them too.
+func StartOn(bin string, ips ...net.IP) (*Server, error) {
 	removeStale()
 	dir, err := os.MkdirTemp("", dirPattern)
 	if err != nil {
@@ -88,10 +96,10 @@ func Start(bin string) (*Server, error) {
 	s := &Server{dir: dir, CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "client.crt"), KeyFile: filepath.Join(dir, "client.key")}
 	err = os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	if err == nil {
-		err = writePKI(dir)
+		err = writePKI(dir, ips)
 	}
 	for attempt := 0; err == nil && attempt < 3; attempt++ {
-		if err = s.run(bin, attempt); err == nil {
+		if err = s.run(bin, attempt, ips); err == nil {
 			return s, nil
 		}
 	}
@@ -99,12 +107,19 @@ func Start(bin string) (*Server, error) {
 	return nil, fmt.Errorf("etcdtest: %w", err)
 }
 
-func (s *Server) run(bin string, attempt int) error {
+func (s *Server) run(bin string, attempt int, ips []net.IP) error {
 	ports, err := testenv.FreePorts(2)
 	if err != nil {
 		return err
 	}
 	client, peer := "https://127.0.0.1:"+strconv.Itoa(ports[0]), "http://127.0.0.1:"+strconv.Itoa(ports[1])
+	listen := []string{client}
+	s.Endpoints = nil
+	for _, ip := range ips {
+		u := "https://" + net.JoinHostPort(ip.String(), strconv.Itoa(ports[0]))
+		listen = append(listen, u)
+		s.Endpoints = append(s.Endpoints, u)
+	}
 	logPath := filepath.Join(s.dir, "etcd"+strconv.Itoa(attempt)+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -114,7 +129,7 @@ func (s *Server) run(bin string, attempt int) error {
 	p := func(name string) string { return filepath.Join(s.dir, name) }
 	cmd := exec.Command(bin,
 		"--name=test", "--data-dir="+p("data"+strconv.Itoa(attempt)),
-		"--listen-client-urls="+client, "--advertise-client-urls="+client,
+		"--listen-client-urls="+strings.Join(listen, ","), "--advertise-client-urls="+client,
 		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
 		"--initial-cluster=test="+peer, "--initial-cluster-state=new",
 		"--cert-file="+p("server.crt"), "--key-file="+p("server.key"),
@@ -255,9 +270,9 @@ func lastLines(s string, n int) string {
 }
 
 // writePKI writes into dir a CA (ca.crt), etcd's server certificate for
-// 127.0.0.1 and localhost (server.crt, server.key) and a client
+// 127.0.0.1, localhost and ips (server.crt, server.key) and a client
 // certificate (client.crt, client.key), ECDSA P-256, valid for a day.
-func writePKI(dir string) error {
+func writePKI(dir string, ips []net.IP) error {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -292,7 +307,7 @@ func writePKI(dir string) error {
 			SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: c.name},
 			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: c.usage,
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+			IPAddresses: append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...), DNSNames: []string{"localhost"},
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
