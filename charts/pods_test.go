@@ -2,7 +2,9 @@ package charts_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -36,12 +38,15 @@ import (
 // starts on the pod network's gateway, with the chart's client-certificate
 // Secret; they read their config, tokens and certificates from the chart's
 // secret volumes and reach the API server in-cluster (ServiceAccount token
-// volume, KUBERNETES_SERVICE_HOST). Through each pod it then checks a
-// ServiceAccount tokens' roles (serve asks the API server, TokenReview,
-// from inside the pod) and that the three agree on one
-// leader among them. After helm uninstall the node agents have removed the
+// volume, KUBERNETES_SERVICE_HOST). Through each pod it then checks the
+// roles of a token of the chart's tokens file and of ServiceAccount tokens
+// (serve asks the API server, TokenReview, from inside the pod) and that
+// the three agree on one leader among them. After helm uninstall the node agents have removed the
 // pods' volume directories and no mount of them is left on the host; lab
 // down removes the mount points the lab made.
+// fileToken is a token of the chart's tokens file (tokens.entries).
+const fileToken = "carol-operator-token-0123456789"
+
 func TestPodsBecomeReady(t *testing.T) {
 	l := labtest.StartT(t, labtest.Options{Nodes: 3, Kubernetes: true})
 	t0 := time.Now()
@@ -98,18 +103,19 @@ func TestPodsBecomeReady(t *testing.T) {
 			"marathon": map[string]any{"url": l.MarathonURL},
 			"mesos":    map[string]any{"url": l.MesosURL},
 			"journal":  map[string]any{"type": "etcd", "endpoints": []any{etcd.Endpoints[0]}, "prefix": "/switchyard/lab"},
-			// A replica leads only with a load balancer in its context (it
-			// needs none to become ready): one that does not answer, with
-			// its token from a secretMounts Secret.
+			// Migrations need a load balancer (a leader without one keeps
+			// leading and refuses them): one that does not answer, with its
+			// token from a secretMounts Secret.
 			"loadBalancer": map[string]any{"instances": []any{map[string]any{"name": "lb-1",
 				"adminURL": "http://" + net.JoinHostPort(gw.String(), "1"), "tokenFile": "/etc/switchyard/secrets/lb/token"}}},
 		}},
 		"secretMounts": []any{map[string]any{"secretName": "lb-token", "mountPath": "/etc/switchyard/secrets/lb"}},
 		"etcd":         map[string]any{"clientSecret": "etcd-client"},
-		// Callers authenticate with ServiceAccount tokens, which serve
-		// reviews with the API server (TokenReview) from inside its pod.
-		// No tokens.entries: serve refuses the chart's tokens file, whose
-		// mode is 0440 (see the report of issue 10).
+		// Callers authenticate with the chart's tokens file (a Secret
+		// mounted 0440, by hash only) and with ServiceAccount tokens,
+		// which serve reviews with the API server (TokenReview) from
+		// inside its pod.
+		"tokens":      map[string]any{"entries": []any{map[string]any{"name": "carol", "role": "operator", "sha256": fmt.Sprintf("%x", sha256.Sum256([]byte(fileToken)))}}},
 		"tokenReview": map[string]any{"enabled": true, "operatorGroup": "system:serviceaccounts:" + operators, "viewerGroup": "system:serviceaccounts:" + viewers},
 		"probes":      map[string]any{"readiness": map[string]any{"periodSeconds": 1}},
 	}
@@ -156,6 +162,7 @@ func TestPodsBecomeReady(t *testing.T) {
 		for _, c := range []struct{ token, name, role string }{
 			{opToken, "system:serviceaccount:" + operators + ":alice", "operator"},
 			{viewToken, "system:serviceaccount:" + viewers + ":bob", "viewer"},
+			{fileToken, "carol", "operator"},
 		} {
 			var who struct{ Name, Role, Replica string }
 			getJSON(t, base+"/api/v1/whoami", c.token, &who)
@@ -241,6 +248,7 @@ func checkVolumes(t *testing.T, podDir string) {
 		{"etcd/ca.crt", 0o440},
 		{"etcd/tls.key", 0o440},
 		{"secret-0/token", 0o440},
+		{"tokens/tokens.yaml", 0o440},
 	} {
 		st, err := os.Stat(filepath.Join(vol, f.path))
 		if err != nil {
