@@ -1195,6 +1195,12 @@ func TestContainersDoNotRunAsRoot(t *testing.T) {
 		})
 		p := getPod(ns, name)
 		dir := e.cfg.Path("pods", nodeagent.PodDirName(p))
+		// The exec probe may pass before the container's first line is
+		// written (the mount shim runs before it): wait for the line.
+		waitFor(t, 10*time.Second, name+" prints its uid", func() (bool, string) {
+			b, _ := os.ReadFile(filepath.Join(dir, "c.log"))
+			return strings.Contains(string(b), "uid=") || strings.Contains(string(b), "\n"), string(b)
+		})
 		if b, _ := os.ReadFile(filepath.Join(dir, "c.log")); !strings.Contains(string(b), "uid="+want+"\n") {
 			t.Errorf("%s: the container printed %q, want uid=%s (%s)", name, b, want, u)
 		}
