@@ -72,14 +72,8 @@ func TestVolumeContents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := VolumeContents(context.Background(), pe, corev1.Volume{Name: "v", VolumeSource: tt.src}, lk, fakeTokens{})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrConfig) {
-					t.Fatalf("err = %v, want ErrConfig containing %q", err, tt.wantErr)
-				}
+			if wantConfigErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Writable != tt.want.Writable || !slices.EqualFunc(got.Files, tt.want.Files, func(a, b VolumeFile) bool {
 				return a.Path == b.Path && string(a.Data) == string(b.Data) && a.Mode == b.Mode
@@ -147,14 +141,8 @@ func TestContainerMounts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ContainerMounts(&corev1.Container{VolumeMounts: tt.mounts}, vols, dir, writable)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrConfig) {
-					t.Fatalf("err = %v, want ErrConfig containing %q", err, tt.wantErr)
-				}
+			if wantConfigErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("mounts = %+v, want %+v", got, tt.want)
@@ -291,4 +279,21 @@ func TestAPIServerEnv(t *testing.T) {
 			t.Errorf("APIServerEnv lacks %s: %q", kv, got)
 		}
 	}
+}
+
+// wantConfigErr checks err: with want "", that there is none; else that it
+// is an ErrConfig containing want. It reports whether an error was wanted
+// (the case is then done).
+func wantConfigErr(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrConfig) {
+		t.Fatalf("err = %v, want ErrConfig containing %q", err, want)
+	}
+	return true
 }
