@@ -512,13 +512,7 @@ func TestEnvEvaluatesInAShell(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, "the condition", func() (bool, string) { return cond(), "" })
 }
 
 func contains(lines []string, s string) bool {

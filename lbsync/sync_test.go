@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/traffic"
 	"github.com/switchyard/switchyard/traffic/follow"
 )
@@ -167,13 +168,7 @@ func TestRunFollowsKicks(t *testing.T) {
 
 func waitFor(t *testing.T, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, 5*time.Second, 5*time.Millisecond, "the condition", func() (bool, string) { return ok(), "" })
 }
 
 type list []traffic.Backend

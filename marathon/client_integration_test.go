@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	labmarathon "github.com/switchyard/switchyard/lab/marathon"
 	"github.com/switchyard/switchyard/lab/proc"
 	"github.com/switchyard/switchyard/marathon"
@@ -106,17 +107,7 @@ func running(t *testing.T, c *marathon.Client, appID string) []marathon.Task {
 // eventually polls f until it returns nil or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.EventuallyNil(t, timeout, 100*time.Millisecond, "the condition", f)
 }
 
 func TestLabMarathon(t *testing.T) {

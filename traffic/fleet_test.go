@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/traffic"
 	"github.com/switchyard/switchyard/traffic/follow"
 	"github.com/switchyard/switchyard/traffic/internal/admintest"
@@ -354,13 +355,7 @@ func TestFleetNothingReachable(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, 5*time.Second, 5*time.Millisecond, "the condition", func() (bool, string) { return cond(), "" })
 }
 
 // The follower pushes through a Fleet.

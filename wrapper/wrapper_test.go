@@ -190,13 +190,7 @@ while true; do sleep 0.05; done
 
 func waitFor(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, what, func() (bool, string) { return f(), "" })
 }
 
 // TestNodeLock: a second wrapper of the same node waits for the first to

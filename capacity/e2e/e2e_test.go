@@ -31,6 +31,7 @@ import (
 	"github.com/switchyard/switchyard/capacity/inventory"
 	"github.com/switchyard/switchyard/capacity/monitor"
 	"github.com/switchyard/switchyard/capacity/rollout"
+	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab"
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/labtest"
@@ -540,17 +541,12 @@ func sameAllocatable(l corev1.ResourceList, want capacity.Resources) error {
 
 func waitFor(t *testing.T, ctx context.Context, d time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
+	testenv.EventuallyNil(t, d, 500*time.Millisecond, what, func() error {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return f()
+	})
 }
 
 func tail(s string, n int) string {

@@ -14,6 +14,8 @@
 //   - Free loopback ports for the servers a test starts, never the same
 //     twice in a process: FreePorts, FreeAddr, FreePort, FreeBlock; and
 //     CanListen, whether a port is free now.
+//   - Waiting for an outcome: Eventually and EventuallyNil poll a
+//     condition until a deadline (tests never sleep a guess and assert).
 //
 // It starts no process and opens listeners only to find free ports; only
 // tests and test-support packages (lab/labtest, lab/nginx/nginxtest,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeTB records how a helper ended a test: Fatalf and Skipf end the
@@ -211,5 +212,19 @@ func TestFreeAddrAndPort(t *testing.T) {
 	}
 	if f := run(func(tb testing.TB) { FreeAddr(tb, "192.0.2.1") }); f.outcome != "fail" || !strings.Contains(f.msg, "192.0.2.1") {
 		t.Fatalf("FreeAddr on an address not on this machine: %s %q, want a failure naming it", f.outcome, f.msg)
+	}
+}
+
+func TestEventually(t *testing.T) {
+	n := 0
+	Eventually(t, 5*time.Second, time.Millisecond, "three polls", func() (bool, string) { n++; return n == 3, "" })
+	if n != 3 {
+		t.Fatalf("cond called %d times, want 3", n)
+	}
+	f := run(func(tb testing.TB) {
+		EventuallyNil(tb, 20*time.Millisecond, time.Millisecond, "the impossible", func() error { return errors.New("still no") })
+	})
+	if f.outcome != "fail" || !strings.Contains(f.msg, "timed out after 20ms waiting for the impossible; last: still no") {
+		t.Fatalf("a condition that never holds: %s, %q", f.outcome, f.msg)
 	}
 }

@@ -102,17 +102,7 @@ func decodeJSON(t testing.TB, b []byte, v any) {
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+	testenv.Eventually(t, timeout, 100*time.Millisecond, what, cond)
 }
 
 // waitDeployed waits until the deployment is gone from /v2/deployments.
