@@ -19,6 +19,7 @@ import (
 	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
+	"github.com/switchyard/switchyard/lab/nodeagent"
 	"github.com/switchyard/switchyard/lab/proc"
 )
 
@@ -582,5 +583,37 @@ func TestIDForIsShortAndPerDirectory(t *testing.T) {
 	}
 	if len(a) > 12 {
 		t.Errorf("id %q is too long to prefix interface names", a)
+	}
+}
+
+// TestPodCleanupAfterEveryAgent: lab down stops components in reverse
+// order and runs each one's cleanup right after it; the lab-wide pod
+// cleanup (pods, network, volumes) must come after every node agent
+// stopped, or an agent still running rewrites volumes under it.
+func TestPodCleanupAfterEveryAgent(t *testing.T) {
+	cfg := labconfig.Default()
+	cfg.Dir = t.TempDir()
+	specs, err := Components(cfg, "/usr/local/bin/switchyard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ordered, err := Order(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup, lastAgent := -1, -1
+	for i, s := range ordered {
+		switch {
+		case s.Name == nodeagent.PodNetworkName:
+			cleanup = i
+		case strings.HasPrefix(s.Name, "node-agent-"):
+			lastAgent = max(lastAgent, i)
+			if s.Cleanup != nil {
+				t.Errorf("%s has a cleanup of its own", s.Name)
+			}
+		}
+	}
+	if cleanup < 0 || lastAgent < 0 || cleanup > lastAgent {
+		t.Fatalf("order %v: want %s before every node agent (lab down runs it after them)", names(ordered), nodeagent.PodNetworkName)
 	}
 }

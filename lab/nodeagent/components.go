@@ -38,10 +38,11 @@ func ConfigPathFor(cfg labconfig.Config) (path string, snapshot bool) {
 
 // Components returns one node agent per lab node that has a
 // kubernetesShare (after kube-apiserver), each ready when its Node is Ready
-// in the API with a fresh Lease; their Cleanup stops the lab's pods and
-// removes its network namespaces and bridge. In wrapper mode
-// (labconfig.NodeAgentsWrapper) the kubelet wrappers start the agents as
-// Marathon tasks, so only the cleanup-only pod-network spec is returned.
+// in the API with a fresh Lease, after the cleanup-only PodNetworkName spec
+// that stops the lab's pods and removes its network namespaces, bridge and
+// volumes on `lab down`. In wrapper mode (labconfig.NodeAgentsWrapper) the
+// kubelet wrappers start the agents as Marathon tasks, so only that spec is
+// returned.
 func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 	if !cfg.Kubernetes.Enabled {
 		return nil, nil
@@ -84,17 +85,19 @@ func Components(cfg labconfig.Config, self string) ([]component.Spec, error) {
 			},
 			Ready:        func(ctx context.Context) error { return NodeReady(ctx, cfg, name) },
 			ReadyTimeout: 60 * time.Second,
-			Cleanup:      func(ctx context.Context) error { return Cleanup(ctx, cfg) },
 			StopGrace:    10 * time.Second,
 		})
 	}
-	if len(specs) == 0 {
-		// No node joins from lab.yaml (kubelet wrappers start the agents):
-		// still remove the pod network on `lab down`.
-		specs = append(specs, component.Spec{Name: "pod-network", Cleanup: func(ctx context.Context) error { return Cleanup(ctx, cfg) }})
-	}
-	return specs, nil
+	// The lab-wide cleanup (every pod, the network, the volumes) is one
+	// cleanup-only spec listed first: `lab down` goes in reverse order, so
+	// it runs once every agent has stopped (an agent still running would
+	// restart the containers, and write their volumes, under it).
+	return append([]component.Spec{{Name: PodNetworkName, Cleanup: func(ctx context.Context) error { return Cleanup(ctx, cfg) }}}, specs...), nil
 }
+
+// PodNetworkName is the cleanup-only component that removes the lab's pods,
+// pod network and volumes on `lab down`, after every node agent stopped.
+const PodNetworkName = "pod-network"
 
 // NodeReady checks with the admin credentials that the node is registered,
 // its Ready condition is True and its Lease was renewed within its duration.

@@ -18,18 +18,23 @@ func TestComponents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(specs) != 2 || specs[0].Name != "node-agent-node-1" || specs[1].Name != "node-agent-node-3" {
-		t.Fatalf("specs = %v, want agents for node-1 and node-3 (node-2 has no share)", names(specs))
+	if len(specs) != 3 || specs[0].Name != PodNetworkName || specs[1].Name != "node-agent-node-1" || specs[2].Name != "node-agent-node-3" {
+		t.Fatalf("specs = %v, want the pod network's cleanup, then agents for node-1 and node-3 (node-2 has no share)", names(specs))
 	}
-	s := specs[1]
+	// The lab-wide cleanup runs once, after every agent stopped: lab down
+	// goes through Order's result backwards.
+	if specs[0].Cleanup == nil || len(specs[0].Argv) != 0 {
+		t.Errorf("%s: want a cleanup-only spec", specs[0].Name)
+	}
+	s := specs[2]
 	if got := strings.Join(s.Argv, " "); got != "/usr/local/bin/switchyard lab run node-agent --config "+cfg.Path("run", "nodeagent-lab.yaml")+" --node node-3" {
 		t.Errorf("argv = %s", got)
 	}
 	if len(s.After) != 1 || s.After[0] != kube.APIServerName {
 		t.Errorf("after = %v", s.After)
 	}
-	if s.Address != "https://127.0.1.3:10252" || s.Ready == nil || s.Cleanup == nil || s.Prepare == nil {
-		t.Errorf("address %q ready/cleanup/prepare set: %v %v %v", s.Address, s.Ready != nil, s.Cleanup != nil, s.Prepare != nil)
+	if s.Address != "https://127.0.1.3:10252" || s.Ready == nil || s.Cleanup != nil || s.Prepare == nil {
+		t.Errorf("address %q ready/prepare set: %v %v, cleanup set %v (want none: the pod network's)", s.Address, s.Ready != nil, s.Prepare != nil, s.Cleanup != nil)
 	}
 	if !strings.Contains(strings.Join(s.Env, " "), labconfig.MarkerEnv+"="+cfg.ID) {
 		t.Errorf("env %v lacks the lab marker", s.Env)
