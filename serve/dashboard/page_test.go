@@ -58,7 +58,7 @@ func TestPage(t *testing.T) {
 	if err := op.SignIn(ts.URL, operatorToken); err != nil {
 		t.Fatal(err)
 	}
-	op.WaitFor(t, 10*time.Second, `document.querySelectorAll("#apps-body tr").length === 5 && document.querySelector("#plan-body .wave")`, rowOps)
+	op.WaitFor(t, 30*time.Second, `document.querySelectorAll("#apps-body tr").length === 5 && document.querySelector("#plan-body .wave")`, rowOps)
 
 	t.Run("panels", func(t *testing.T) {
 		for _, c := range []struct{ what, expr string }{
@@ -77,7 +77,7 @@ func TestPage(t *testing.T) {
 			{"history of the last change", `document.querySelector('#history-body table[data-app="api"]')`},
 			{"token not in the URL", `!location.href.includes("` + operatorToken + `") && sessionStorage.getItem("switchyard.token") === "` + operatorToken + `"`},
 		} {
-			t.Run(c.what, func(t *testing.T) { op.WaitFor(t, 10*time.Second, c.expr, `document.body.innerText`) })
+			t.Run(c.what, func(t *testing.T) { op.WaitFor(t, 30*time.Second, c.expr, `document.body.innerText`) })
 		}
 		got, err := dashboardtest.Eval[string](op, rowOps)
 		if want := `<img src=x onerror="window.pwned=1">=migrate;api=rollback;cart=resume,abort;shop=migrate;web=pause,abort`; err != nil || got != want {
@@ -87,24 +87,24 @@ func TestPage(t *testing.T) {
 
 	shop := `#apps-body tr[data-app="shop"] button[data-op="migrate"]`
 	t.Run("keyboard and Escape", func(t *testing.T) {
-		if err := op.Do(10*time.Second, chromedp.Focus(chromedp.CSS(shop)), chromedp.KeyEvent(kb.Enter)); err != nil {
+		if err := op.Do(30*time.Second, chromedp.Focus(chromedp.CSS(shop)), chromedp.KeyEvent(kb.Enter)); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 15*time.Second, `document.getElementById("confirm").open && document.activeElement.id === "confirm-cancel" && document.getElementById("confirm-title").textContent === "Migrate shop?"`, `document.activeElement.outerHTML`)
-		if err := op.Do(15*time.Second, chromedp.KeyEvent(kb.Escape)); err != nil {
+		op.WaitFor(t, 30*time.Second, `document.getElementById("confirm").open && document.activeElement.id === "confirm-cancel" && document.getElementById("confirm-title").textContent === "Migrate shop?"`, `document.activeElement.outerHTML`)
+		if err := op.Do(30*time.Second, chromedp.KeyEvent(kb.Escape)); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 15*time.Second, `!document.getElementById("confirm").open && document.activeElement.matches('`+shop+`')`, `document.activeElement.outerHTML`)
+		op.WaitFor(t, 30*time.Second, `!document.getElementById("confirm").open && document.activeElement.matches('`+shop+`')`, `document.activeElement.outerHTML`)
 		if got := eng.calls(); got != "[] []" {
 			t.Errorf("cancelled, yet the engine got %s", got)
 		}
 	})
 
 	t.Run("confirm starts", func(t *testing.T) {
-		if err := op.Do(10*time.Second, chromedp.Click(chromedp.CSS(shop)), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok"))); err != nil {
+		if err := op.Do(30*time.Second, chromedp.Click(chromedp.CSS(shop)), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok"))); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 15*time.Second, `document.getElementById("notice").textContent === "Migrate: shop accepted by http://self."`, `document.getElementById("notice").textContent + " open=" + document.getElementById("confirm").open + " rv=" + document.getElementById("confirm").returnValue + " active=" + document.activeElement.outerHTML`)
+		op.WaitFor(t, 30*time.Second, `document.getElementById("notice").textContent === "Migrate: shop accepted by http://self."`, `document.getElementById("notice").textContent + " open=" + document.getElementById("confirm").open + " rv=" + document.getElementById("confirm").returnValue + " active=" + document.activeElement.outerHTML`)
 		if got := eng.calls(); got != "[[shop]] []" {
 			t.Errorf("engine got %s", got)
 		}
@@ -112,26 +112,26 @@ func TestPage(t *testing.T) {
 
 	t.Run("pause with a reason", func(t *testing.T) {
 		web := `#apps-body tr[data-app="web"] button[data-op="pause"]`
-		if err := op.Do(10*time.Second, chromedp.Click(chromedp.CSS(web)), chromedp.WaitVisible(chromedp.ID("confirm-reason")),
+		if err := op.Do(30*time.Second, chromedp.Click(chromedp.CSS(web)), chromedp.WaitVisible(chromedp.ID("confirm-reason")),
 			chromedp.SendKeys(chromedp.ID("confirm-reason"), "watching p99"), chromedp.Click(chromedp.ID("confirm-ok"))); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 15*time.Second, `document.getElementById("notice").textContent.startsWith("Pause: web accepted")`, `document.getElementById("notice").textContent`)
+		op.WaitFor(t, 30*time.Second, `document.getElementById("notice").textContent.startsWith("Pause: web accepted")`, `document.getElementById("notice").textContent`)
 		if got := eng.calls(); got != "[[shop]] [web pause]" {
 			t.Errorf("engine got %s", got)
 		}
 	})
 
 	t.Run("refusal shown", func(t *testing.T) {
-		if err := op.Do(10*time.Second, chromedp.SendKeys(chromedp.ID("migrate-apps"), "unknown"),
+		if err := op.Do(30*time.Second, chromedp.SendKeys(chromedp.ID("migrate-apps"), "unknown"),
 			chromedp.Click(chromedp.CSS(`#migrate-form button`)), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok"))); err != nil {
 			t.Fatal(err)
 		}
-		op.WaitFor(t, 15*time.Second, `document.querySelector("#notice p.error").textContent === "Migrate unknown refused: app unknown: no app.yaml with that name"`, `document.getElementById("notice").textContent`)
+		op.WaitFor(t, 30*time.Second, `document.querySelector("#notice p.error").textContent === "Migrate unknown refused: app unknown: no app.yaml with that name"`, `document.getElementById("notice").textContent`)
 	})
 
 	t.Run("live after reconnect", func(t *testing.T) {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for streams.Load() < 2 && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -139,7 +139,7 @@ func TestPage(t *testing.T) {
 			t.Fatalf("the page opened %d event stream(s) after the first was cut", n)
 		}
 		appendState(t, j, migrate.State{App: "web", Phase: migrate.Shifting, KubePercent: 75}, "Shifting[75% applied]", "step 75%")
-		op.WaitFor(t, 10*time.Second, `document.querySelector('tr[data-app="web"]').dataset.k8s === "75" && document.getElementById("conn").dataset.state === "live"`, `document.getElementById("conn").textContent`)
+		op.WaitFor(t, 30*time.Second, `document.querySelector('tr[data-app="web"]').dataset.k8s === "75" && document.getElementById("conn").dataset.state === "live"`, `document.getElementById("conn").textContent`)
 	})
 
 	op.Finish(t, "fixture")
@@ -149,7 +149,7 @@ func TestPage(t *testing.T) {
 		if err := v.SignIn(ts.URL, viewerToken); err != nil {
 			t.Fatal(err)
 		}
-		v.WaitFor(t, 10*time.Second, `document.querySelectorAll("#apps-body tr").length === 5 && document.querySelector("#plan-body .wave")`, `document.body.innerText`)
+		v.WaitFor(t, 30*time.Second, `document.querySelectorAll("#apps-body tr").length === 5 && document.querySelector("#plan-body .wave")`, `document.body.innerText`)
 		if n, err := dashboardtest.Eval[int](v, dashboardtest.ActionButtons); err != nil || n != 0 {
 			t.Errorf("a viewer sees %d action controls (%v)", n, err)
 		}
@@ -165,10 +165,10 @@ func TestPage(t *testing.T) {
 
 	t.Run("wrong token", func(t *testing.T) {
 		w := dashboardtest.NewTab(t, browser, 390, 844)
-		if err := w.Do(20*time.Second, chromedp.Navigate(ts.URL), chromedp.WaitVisible(chromedp.ID("token")),
+		if err := w.Do(30*time.Second, chromedp.Navigate(ts.URL), chromedp.WaitVisible(chromedp.ID("token")),
 			chromedp.SendKeys(chromedp.ID("token"), "not-a-token-0123456789"), chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`))); err != nil {
 			t.Fatal(err)
 		}
-		w.WaitFor(t, 15*time.Second, `document.getElementById("login-error").textContent === "This token is not accepted." && sessionStorage.getItem("switchyard.token") === null && document.getElementById("main").hidden`, `document.body.innerText`)
+		w.WaitFor(t, 30*time.Second, `document.getElementById("login-error").textContent === "This token is not accepted." && sessionStorage.getItem("switchyard.token") === null && document.getElementById("main").hidden`, `document.body.innerText`)
 	})
 }
