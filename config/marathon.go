@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/capool"
 	"github.com/switchyard/switchyard/internal/redact"
 	"github.com/switchyard/switchyard/marathon"
 )
@@ -136,16 +137,9 @@ func loginClient(m Marathon) (*http.Client, error) {
 	if m.CAFile != "" || m.InsecureSkipVerify {
 		tc := &tls.Config{InsecureSkipVerify: m.InsecureSkipVerify} //nolint:gosec // the operator asked for it
 		if m.CAFile != "" {
-			pool, err := x509.SystemCertPool()
-			if err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			b, err := os.ReadFile(m.CAFile)
+			pool, err := capool.Load(m.CAFile, true)
 			if err != nil {
 				return nil, fmt.Errorf("caFile: %w", err)
-			}
-			if !pool.AppendCertsFromPEM(b) {
-				return nil, fmt.Errorf("caFile %s: no PEM certificate in it", m.CAFile)
 			}
 			tc.RootCAs = pool
 		}

@@ -3,18 +3,17 @@ package traffic
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/switchyard/switchyard/lb"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/capool"
+	"github.com/switchyard/switchyard/lb"
 )
 
 // Errors of the admin API, wrapped by the errors of Client's methods (test
@@ -103,17 +102,11 @@ func (c *Client) http() (*http.Client, error) {
 	if c.hc != nil {
 		return c.hc, nil
 	}
-	pem, err := os.ReadFile(c.CAFile)
+	pool, err := capool.Load(c.CAFile, false)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read the admin CA file: %w (check the context's loadBalancer CA file)", c.where(), err)
+		return nil, fmt.Errorf("%s: the admin CA file: %w (check the context's loadBalancer CA file)", c.where(), err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s: the admin CA file %s holds no PEM certificate", c.where(), c.CAFile)
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	c.hc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	c.hc = &http.Client{Timeout: 10 * time.Second, Transport: capool.Transport(pool)}
 	return c.hc, nil
 }
 

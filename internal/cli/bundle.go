@@ -3,12 +3,9 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/switchyard/switchyard/bundle"
 	"github.com/switchyard/switchyard/bundle/minisign"
+	"github.com/switchyard/switchyard/internal/capool"
 )
 
 // newBundleCmd is `switchyard bundle`: offline bundles (docs/offline.md).
@@ -136,20 +134,11 @@ func readPublicKey(file string) (*minisign.PublicKey, error) {
 func registryOptions(caFile string) ([]remote.Option, error) {
 	opts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("switchyard-bundle")}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := capool.Load(caFile, true)
 		if err != nil {
 			return nil, fmt.Errorf("--registry-ca-file: %w", err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--registry-ca-file %s: no PEM certificate in it", caFile)
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		opts = append(opts, remote.WithTransport(tr))
+		opts = append(opts, remote.WithTransport(capool.Transport(pool)))
 	}
 	return opts, nil
 }

@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/capacity/monitor"
+	"github.com/switchyard/switchyard/internal/capool"
 	"github.com/switchyard/switchyard/internal/connect"
 	"github.com/switchyard/switchyard/internal/ctxtime"
 	"github.com/switchyard/switchyard/journal"
@@ -208,17 +207,11 @@ func (o *serveOptions) Run(ctx context.Context, _ io.Writer) error {
 	reg.MustRegister(telemetry.NewCollector(tel))
 	var forward http.RoundTripper
 	if o.peerCA != "" {
-		pem, err := os.ReadFile(o.peerCA)
+		pool, err := capool.Load(o.peerCA, false)
 		if err != nil {
 			return fmt.Errorf("serve: --peer-ca: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("serve: --peer-ca %s: no PEM certificate", o.peerCA)
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		forward = tr
+		forward = capool.Transport(pool)
 	}
 	metrics := telemetry.Handler(reg)
 	srv, err := serve.New(serve.Options{Auth: auth, Journal: reader, Leadership: lead, Views: views, Metrics: metrics,

@@ -29,7 +29,6 @@ package etcdjournal
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +45,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/switchyard/switchyard/internal/capool"
 	"github.com/switchyard/switchyard/journal"
 )
 
@@ -133,14 +133,11 @@ func diagnose(endpoints []string, t *tls.Config) string {
 func tlsConfig(c Config) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := capool.Load(c.CAFile, false)
 		if err != nil {
 			return nil, fmt.Errorf("etcd caFile: %w", err)
 		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("etcd caFile %s: no PEM certificate", c.CAFile)
-		}
+		t.RootCAs = pool
 	}
 	if c.CertFile != "" || c.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)

@@ -25,7 +25,6 @@ package kube
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +42,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/switchyard/switchyard/internal/capool"
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
 )
@@ -600,13 +600,9 @@ func (l layout) httpClient(clientCert string) (*http.Client, error) {
 // tlsConfig trusts the lab CA and, unless clientCert is "", presents the
 // client certificate of that name from the lab's PKI.
 func (l layout) tlsConfig(clientCert string) (*tls.Config, error) {
-	caPEM, err := os.ReadFile(l.pkiFile("ca.crt"))
+	pool, err := capool.Load(l.pkiFile("ca.crt"), false)
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("lab CA %s: no certificate", l.pkiFile("ca.crt"))
 	}
 	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	if clientCert != "" {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/capool"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -38,13 +38,9 @@ type KubeletAPI struct {
 
 // Serve listens on addr until ctx ends.
 func (k *KubeletAPI) Serve(ctx context.Context, addr string) error {
-	caPEM, err := os.ReadFile(k.CAFile)
+	pool, err := capool.Load(k.CAFile, false)
 	if err != nil {
 		return fmt.Errorf("kubelet API: CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return fmt.Errorf("kubelet API: %s holds no certificate", k.CAFile)
 	}
 	cert, err := tls.LoadX509KeyPair(k.CertFile, k.KeyFile)
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/capool"
 	"github.com/switchyard/switchyard/serve"
 )
 
@@ -61,22 +60,14 @@ func New(o Options) (*Client, error) {
 	}
 	rt := o.Transport
 	if rt == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
+		rt = http.DefaultTransport.(*http.Transport).Clone()
 		if o.CAFile != "" {
-			pem, err := os.ReadFile(o.CAFile)
+			pool, err := capool.Load(o.CAFile, true)
 			if err != nil {
 				return nil, fmt.Errorf("server CA: %w", err)
 			}
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("server CA: %s holds no PEM certificate", o.CAFile)
-			}
-			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			rt = capool.Transport(pool)
 		}
-		rt = tr
 	}
 	retry := o.RetryEvery
 	if retry <= 0 {
