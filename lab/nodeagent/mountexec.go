@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,6 +95,19 @@ func MountExec(args []string) error {
 		}
 		srcs[i] = "/proc/self/fd/" + strconv.Itoa(fd)
 	}
+	// Likewise a program named by path (the switchyard binary a test built
+	// under /tmp) that a mount would hide: held open, without close-on-exec
+	// so that it survives the exec chain (setpriv), and named by its fd.
+	for i, a := range argv {
+		if !HiddenBy(a, mounts) {
+			continue
+		}
+		fd, err := unix.Open(a, unix.O_RDONLY, 0)
+		if err != nil {
+			return fmt.Errorf("lab mount shim: program %s: %w", a, err)
+		}
+		argv[i] = "/proc/self/fd/" + strconv.Itoa(fd)
+	}
 	for i, m := range mounts {
 		if err := unix.Mount(srcs[i], m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("lab mount shim: bind %s on %s: %w", m.Source, m.Target, err)
@@ -113,4 +127,20 @@ func MountExec(args []string) error {
 		return fmt.Errorf("lab mount shim: exec %s: %w", path, err)
 	}
 	return nil
+}
+
+// HiddenBy reports whether arg is an absolute path below one of the mounts'
+// targets (the mount would hide it from the container) naming a regular
+// file that exists now.
+func HiddenBy(arg string, mounts []Mount) bool {
+	if !filepath.IsAbs(arg) {
+		return false
+	}
+	for _, m := range mounts {
+		if strings.HasPrefix(arg, strings.TrimSuffix(m.Target, "/")+"/") {
+			st, err := os.Stat(arg)
+			return err == nil && st.Mode().IsRegular()
+		}
+	}
+	return false
 }

@@ -297,3 +297,35 @@ func wantConfigErr(t *testing.T, err error, want string) bool {
 	}
 	return true
 }
+
+// TestHiddenBy: a program path below a mount's target (a binary built
+// under /tmp, with an emptyDir on /tmp) is one the shim must hold open.
+func TestHiddenBy(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin", "switchyard")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mounts := []Mount{{Source: "/v/config", Target: "/etc/switchyard/config"}, {Source: "/v/tmp", Target: dir, Writable: true}}
+	tests := []struct {
+		arg  string
+		want bool
+	}{
+		{bin, true},
+		{filepath.Join(dir, "bin"), false},            // a directory, not a program
+		{filepath.Join(dir, "missing"), false},        // nothing to hold
+		{dir + "x/switchyard", false},                 // a sibling of the target, not below it
+		{"/usr/bin/setpriv", false},                   // not below any target
+		{"serve", false},                              // not a path
+		{"--listen=" + bin, false},                    // not a path either
+		{"/etc/switchyard/config/config.yaml", false}, // below a target, but no such file here
+	}
+	for _, tt := range tests {
+		if got := HiddenBy(tt.arg, mounts); got != tt.want {
+			t.Errorf("HiddenBy(%q) = %v, want %v", tt.arg, got, tt.want)
+		}
+	}
+}
