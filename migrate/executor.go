@@ -156,6 +156,28 @@ func Latest(j journal.Reader, app string) (State, bool, error) {
 	return decodeState(es[len(es)-1])
 }
 
+// Startable refuses what Migrate would take as done without journaling
+// anything: migrating an app that is on Kubernetes already (Finalized),
+// rolling back one that is rolled back already or that never migrated. A
+// caller that waits for the journal's next entry (serve's API, a client
+// following it) checks this first.
+func Startable(j journal.Reader, app string, first []Event) error {
+	st, found, err := Latest(j, app)
+	if err != nil {
+		return err
+	}
+	rollback := len(first) > 0 && first[0].Kind == EvRollback
+	switch {
+	case rollback && !found:
+		return fmt.Errorf("%s: no migration of this app in the journal to roll back", app)
+	case rollback && st.Phase == RolledBack:
+		return fmt.Errorf("%s is rolled back already (on Marathon)", app)
+	case !rollback && found && st.Phase == Finalized:
+		return fmt.Errorf("%s is migrated already (Finalized on Kubernetes; `switchyard rollback %s` moves it back)", app, app)
+	}
+	return nil
+}
+
 // StateOf decodes the state journaled with an entry.
 func StateOf(e journal.Entry) (State, error) {
 	s, _, err := decodeState(e)

@@ -276,38 +276,3 @@ func TestServerRefusals(t *testing.T) {
 		}
 	})
 }
-
-// TestStartable: serve refuses at once what its executor would take as
-// done without journaling anything.
-func TestStartable(t *testing.T) {
-	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	e := &scriptedEngine{j: j}
-	e.put(t, migrate.State{App: "done", Phase: migrate.Finalized, KubePercent: 100})
-	e.put(t, migrate.State{App: "back", Phase: migrate.RolledBack})
-	e.put(t, migrate.State{App: "mid", Phase: migrate.Shifting, KubePercent: 50})
-	rb := []migrate.Event{{Kind: migrate.EvRollback}}
-	tests := []struct {
-		app     string
-		first   []migrate.Event
-		wantErr string
-	}{
-		{"new", nil, ""},
-		{"mid", nil, ""},
-		{"back", nil, ""}, // a new attempt
-		{"done", nil, "done is migrated already"},
-		{"done", rb, ""},
-		{"mid", rb, ""},
-		{"back", rb, "back is rolled back already"},
-		{"new", rb, "new: no migration of this app in the journal to roll back"},
-	}
-	for _, tt := range tests {
-		err := startable(j, tt.app, tt.first)
-		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-			t.Errorf("startable(%s, rollback %v) = %v, want %q", tt.app, tt.first != nil, err, tt.wantErr)
-		}
-	}
-}

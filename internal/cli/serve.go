@@ -562,7 +562,7 @@ func (e *serveEngine) Start(apps []string, first ...migrate.Event) error {
 		if e.running[n] {
 			return fmt.Errorf("%s is being migrated already (pause, resume or abort it)", n)
 		}
-		if err := startable(e.j, n, first); err != nil {
+		if err := migrate.Startable(e.j, n, first); err != nil {
 			return err
 		}
 		s, err := e.o.spec(n)
@@ -610,28 +610,6 @@ func (e *serveEngine) finish(r migrate.Result) {
 			e.o.log.Warn("routes not handed back", "app", r.App, "err", err)
 		}
 	}
-}
-
-// startable refuses, before anything starts, a request the executor would
-// take as done without journaling anything: migrating an app that is on
-// Kubernetes already, rolling back one that is rolled back already or
-// that never migrated. (A client following the journal would otherwise
-// wait for an entry that never comes.)
-func startable(j journal.Reader, app string, first []migrate.Event) error {
-	st, found, err := migrate.Latest(j, app)
-	if err != nil {
-		return err
-	}
-	rollback := len(first) > 0 && first[0].Kind == migrate.EvRollback
-	switch {
-	case rollback && !found:
-		return fmt.Errorf("%s: no migration of this app in the journal to roll back", app)
-	case rollback && st.Phase == migrate.RolledBack:
-		return fmt.Errorf("%s is rolled back already (on Marathon)", app)
-	case !rollback && found && st.Phase == migrate.Finalized:
-		return fmt.Errorf("%s is migrated already (Finalized on Kubernetes; `switchyard rollback %s` moves it back)", app, app)
-	}
-	return nil
 }
 
 // Wave names the apps of wave n of the plan.
