@@ -372,7 +372,10 @@ func (l layout) etcdSpec() component.Spec {
 			if err != nil {
 				return err
 			}
-			return probeEtcd(ctx, c, client+"/health")
+			if err := probeEtcd(ctx, c, client+"/health"); err != nil {
+				return err
+			}
+			return l.enableEtcdAuth(ctx)
 		},
 	}
 }
@@ -409,17 +412,10 @@ func (l layout) apiserverSpec() component.Spec {
 			"--kubelet-preferred-address-types=InternalIP,Hostname",
 			"--profiling=false",
 		},
-		Env:     l.env(),
-		After:   []string{EtcdName},
-		Address: APIServerURL(l.cfg),
-		// etcd is ready (After): its role-based access goes on before its
-		// first client starts, once (not in a probe `lab status` repeats).
-		Prepare: func(ctx context.Context) error {
-			if err := l.prepareFiles(); err != nil {
-				return err
-			}
-			return l.enableEtcdAuth(ctx)
-		},
+		Env:          l.env(),
+		After:        []string{EtcdName},
+		Address:      APIServerURL(l.cfg),
+		Prepare:      func(context.Context) error { return l.prepareFiles() },
 		Ready:        l.apiserverReady,
 		ReadyTimeout: 90 * time.Second,
 		StopGrace:    15 * time.Second,
