@@ -51,6 +51,9 @@ type Options struct {
 	Workers int
 	// ConfigPoll is how often the config file is checked (default 2s).
 	ConfigPoll time.Duration
+	// VolumeResync is how often running pods' volumes are rewritten from
+	// the API (default DefaultVolumeResync).
+	VolumeResync time.Duration
 	// Logger receives the agent's log (default: stderr text).
 	Logger *slog.Logger
 	// Reservation, when set, makes allocatable = capacity − reservation
@@ -96,7 +99,7 @@ func (l apiLookup) Secret(ctx context.Context, ns, name string) (*corev1.Secret,
 // ServiceAccountToken requests a token of the pod's ServiceAccount bound
 // to the pod (the TokenRequest API; the Node authorizer lets a node ask
 // only for the pods bound to it).
-func (l apiLookup) ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error) {
+func (l apiLookup) ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (Token, error) {
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
@@ -110,9 +113,9 @@ func (l apiLookup) ServiceAccountToken(ctx context.Context, pod *corev1.Pod, aud
 	}
 	tr, err := l.c.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
 	if err != nil {
-		return "", fmt.Errorf("token of serviceaccount %s/%s: %w", pod.Namespace, sa, err)
+		return Token{}, fmt.Errorf("token of serviceaccount %s/%s: %w", pod.Namespace, sa, err)
 	}
-	return tr.Status.Token, nil
+	return Token{Value: tr.Status.Token, Expires: tr.Status.ExpirationTimestamp.Time}, nil
 }
 
 // nodeProvider feeds node status changes (config reloads) to the node controller.
@@ -172,6 +175,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stopRuntime()
 	rt, err := NewRuntime(runCtx, RuntimeOptions{
 		Config: o.Config, Node: o.Node, Self: o.Self, Lookup: apiLookup{client}, Tokens: apiLookup{client}, Recorder: recorder, Logger: log,
+		VolumeResync: o.VolumeResync,
 		Finalize: func(ctx context.Context, ns, name string, uid types.UID) error {
 			opts := metav1.NewDeleteOptions(0)
 			opts.Preconditions = metav1.NewUIDPreconditions(string(uid))

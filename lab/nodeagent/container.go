@@ -26,15 +26,13 @@ type launch struct {
 // prepare resolves image, env, argv and working dir. A non-nil error comes
 // with the waiting reason to report.
 func (p *podRunner) prepare(c *ctr) (launch, string, error) {
-	cfg, alloc := p.rt.config()
+	cfg, _ := p.rt.config()
 	img, err := LookupImage(cfg.Kubernetes.Images, c.spec.Image)
 	if err != nil {
 		return launch{}, "ImageNotMapped", err
 	}
-	p.mu.Lock()
-	pod := p.pod
-	p.mu.Unlock()
-	pe := PodEnv{Pod: pod, PodIP: p.ip.String(), HostIP: p.rt.hostIP, NodeAllocatable: alloc}
+	pe := p.podEnv()
+	pod := pe.Pod
 	vars, err := ResolveEnv(p.ctx, pe, &c.spec, p.rt.lookup)
 	if err != nil {
 		return launch{}, "CreateContainerConfigError", err
@@ -72,6 +70,38 @@ func (p *podRunner) prepare(c *ctr) (launch, string, error) {
 	}, "", nil
 }
 
+// podEnv is what env and volumes of the pod's containers are computed from.
+func (p *podRunner) podEnv() PodEnv {
+	_, alloc := p.rt.config()
+	p.mu.Lock()
+	pod := p.pod
+	p.mu.Unlock()
+	return PodEnv{Pod: pod, PodIP: p.ip.String(), HostIP: p.rt.hostIP, NodeAllocatable: alloc}
+}
+
+// volumeDir is the host directory of the pod's volume name.
+func (p *podRunner) volumeDir(name string) string {
+	return filepath.Join(p.dir, VolumesDirName, name)
+}
+
+// writeVolume computes volume v's content and writes it to its directory;
+// it returns whether the volume is the containers' to write (emptyDir).
+func (p *podRunner) writeVolume(ctx context.Context, pe PodEnv, v corev1.Volume) (writable bool, err error) {
+	if err := checkRelPath(v.Name); err != nil || strings.Contains(v.Name, "/") {
+		return false, fmt.Errorf("%w: volume name %q", ErrConfig, v.Name)
+	}
+	vc, err := VolumeContents(ctx, pe, v, p.rt.lookup, p.tokens)
+	if err != nil {
+		return false, err
+	}
+	p.volMu.Lock()
+	defer p.volMu.Unlock()
+	if err := writeVolume(p.volumeDir(v.Name), vc, p.rt.user); err != nil {
+		return false, fmt.Errorf("volume %s: %w", v.Name, err)
+	}
+	return vc.Writable, nil
+}
+
 // volumes writes the volumes container c mounts under the pod's directory
 // (VolumesDirName), makes sure their mount points exist, and returns the
 // mounts (see volumes.go for what is supported).
@@ -79,34 +109,26 @@ func (p *podRunner) volumes(c *corev1.Container, pe PodEnv) ([]Mount, error) {
 	if len(c.VolumeMounts) == 0 {
 		return nil, nil
 	}
-	root := filepath.Join(p.dir, VolumesDirName)
-	if err := os.MkdirAll(root, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(p.dir, VolumesDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("pod volumes: %w", err)
 	}
 	byName := map[string]corev1.Volume{}
 	for _, v := range pe.Pod.Spec.Volumes {
 		byName[v.Name] = v
 	}
-	dirOf := func(name string) string { return filepath.Join(root, name) }
 	writable := map[string]bool{}
 	for _, m := range c.VolumeMounts {
 		v, ok := byName[m.Name]
 		if !ok {
 			continue // ContainerMounts reports it
 		}
-		if err := checkRelPath(v.Name); err != nil || strings.Contains(v.Name, "/") {
-			return nil, fmt.Errorf("%w: volume name %q", ErrConfig, v.Name)
-		}
-		vc, err := VolumeContents(p.ctx, pe, v, p.rt.lookup, p.rt.tokens)
+		w, err := p.writeVolume(p.ctx, pe, v)
 		if err != nil {
 			return nil, err
 		}
-		writable[v.Name] = vc.Writable
-		if err := writeVolume(dirOf(v.Name), vc, p.rt.user); err != nil {
-			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
-		}
+		writable[v.Name] = w
 	}
-	mounts, err := ContainerMounts(c, pe.Pod.Spec.Volumes, dirOf, func(n string) bool { return writable[n] })
+	mounts, err := ContainerMounts(c, pe.Pod.Spec.Volumes, p.volumeDir, func(n string) bool { return writable[n] })
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +138,43 @@ func (p *podRunner) volumes(c *corev1.Container, pe PodEnv) ([]Mount, error) {
 		}
 	}
 	return mounts, nil
+}
+
+// refreshVolumes rewrites, every resync until ctx ends, the volumes that
+// the pod's containers mount and that were written already (the container
+// started), as the kubelet does: a changed Secret or ConfigMap reaches the
+// running containers (through their directory mounts; like the kubelet's,
+// subPath mounts are not supported), and a ServiceAccount token is renewed
+// before it expires. A volume that cannot be computed now keeps its last
+// content (and the error is logged). emptyDir volumes are left alone.
+func (p *podRunner) refreshVolumes(ctx context.Context) {
+	t := time.NewTicker(p.rt.resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pe := p.podEnv()
+		mounted := map[string]bool{}
+		for _, c := range pe.Pod.Spec.Containers {
+			for _, m := range c.VolumeMounts {
+				mounted[m.Name] = true
+			}
+		}
+		for _, v := range pe.Pod.Spec.Volumes {
+			if !mounted[v.Name] || v.EmptyDir != nil {
+				continue
+			}
+			if _, err := os.Lstat(p.volumeDir(v.Name)); err != nil {
+				continue // no container mounted it yet
+			}
+			if _, err := p.writeVolume(ctx, pe, v); err != nil && ctx.Err() == nil {
+				p.rt.log.Error("refresh pod volume", "pod", p.key, "volume", v.Name, "err", err)
+			}
+		}
+	}
 }
 
 // removeVolumes deletes the pod's volume directories (its containers have

@@ -183,6 +183,9 @@ func (e *env) startAgentWith(node string, mod func(*nodeagent.Options)) error {
 		o := nodeagent.Options{
 			ConfigPath: e.cfgPath, Config: e.cfg, Node: node, REST: rc, Self: e.bin,
 			Logger: slog.New(slog.NewTextHandler(logf, nil)), OnReady: func() { close(ready) },
+			// Volumes are rewritten often here, beside everything the
+			// other tests do to their pods.
+			VolumeResync: 500 * time.Millisecond,
 		}
 		if mod != nil {
 			mod(&o)
@@ -1202,5 +1205,67 @@ func TestContainersDoNotRunAsRoot(t *testing.T) {
 				t.Errorf("%s belongs to uid %d, want %d", path, got, owner)
 			}
 		}
+	}
+}
+
+// TestRunningPodsSeeVolumeUpdates: like the kubelet, the agent rewrites a
+// running pod's volumes, so a Secret changed through the API reaches the
+// running container (through its mount, without a restart), beside a
+// projected ServiceAccount token.
+func TestRunningPodsSeeVolumeUpdates(t *testing.T) {
+	e := need(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the tests do not run as root: volumes need a mount namespace")
+	}
+	ctx := context.Background()
+	ns := e.namespace(t)
+	secrets := e.cs.CoreV1().Secrets(ns)
+	if _, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "conf"},
+		Data: map[string][]byte{"v": []byte("one")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const dir = "/var/run/switchyard-nodeagent-test"
+	p := createPod(t, ns, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "refresh"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Name: "main", Image: "lab/shell",
+				Args: []string{`while :; do echo "V=$(cat ` + dir + `/secret/v) T=$(wc -c < ` + dir + `/token/token)"; sleep 0.2; done`},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "secret", MountPath: dir + "/secret", ReadOnly: true},
+					{Name: "token", MountPath: dir + "/token", ReadOnly: true},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "conf"}}},
+				{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: int64p(600)}}}}}},
+			},
+			TerminationGracePeriodSeconds: int64p(1),
+		},
+	})
+	logPath := e.cfg.Path("pods", nodeagent.PodDirName(p), "main.log")
+	lastLine := func() string {
+		b, _ := os.ReadFile(logPath)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return lines[len(lines)-1]
+	}
+	waitFor(t, 60*time.Second, "the container reads the Secret and a token", func() (bool, string) {
+		l := lastLine()
+		return strings.HasPrefix(l, "V=one T=") && !strings.HasSuffix(l, "T=0") && !strings.HasSuffix(l, "T="),
+			fmt.Sprintf("last log line %q; events: %s", l, events(ns, "refresh"))
+	})
+	started := getPod(ns, "refresh").Status.ContainerStatuses
+	if _, err := secrets.Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "conf"},
+		Data: map[string][]byte{"v": []byte("two")}}, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the running container sees the updated Secret", func() (bool, string) {
+		l := lastLine()
+		return strings.HasPrefix(l, "V=two T="), fmt.Sprintf("last log line %q", l)
+	})
+	now := getPod(ns, "refresh").Status.ContainerStatuses
+	if len(started) != 1 || len(now) != 1 || now[0].RestartCount != started[0].RestartCount {
+		t.Errorf("the container restarted: %+v then %+v", started, now)
 	}
 }

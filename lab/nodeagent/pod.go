@@ -30,6 +30,9 @@ type podRunner struct {
 	gone   chan struct{} // closed when the runtime forgets the pod
 
 	adopted *podState
+	tokens  TokenRequester // the runtime's, with this pod's token cache
+
+	volMu sync.Mutex // one writer of the pod's volume directories at a time
 
 	// Immutable in a pod's spec, so readable without the lock.
 	uidStr   string
@@ -80,7 +83,8 @@ func newPodRunner(rt *Runtime, pod *corev1.Pod, ip netip.Addr, adopted *podState
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), dirty: make(chan struct{}, 1), gone: make(chan struct{}),
 		adopted: adopted, pod: pod, startTime: metav1.Now(),
 		uidStr: string(pod.UID), name: pod.Name, ns: pod.Namespace, policy: pod.Spec.RestartPolicy, hostNet: pod.Spec.HostNetwork,
-		conds: map[corev1.PodConditionType]corev1.PodCondition{},
+		conds:  map[corev1.PodConditionType]corev1.PodCondition{},
+		tokens: newTokenCache(rt.tokens, time.Now),
 	}
 	if adopted != nil {
 		p.startTime = metav1.NewTime(adopted.StartTime)
@@ -230,12 +234,17 @@ func (p *podRunner) run() {
 		p.mu.Unlock()
 		p.markDirty()
 	}
+	refresh, stopRefresh := context.WithCancel(p.ctx)
+	refreshed := make(chan struct{})
+	go func() { defer close(refreshed); p.refreshVolumes(refresh) }()
 	var wg sync.WaitGroup
 	for _, c := range p.ctrs {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.supervise(c) }()
 	}
 	wg.Wait()
+	stopRefresh()
+	<-refreshed
 	if p.ctx.Err() == nil && !p.hostNetwork() {
 		// Every container finished for good: the pod completed.
 		_ = p.rt.net.TeardownPod(context.WithoutCancel(p.ctx), uid)

@@ -46,7 +46,15 @@ type RuntimeOptions struct {
 	// RetryDelay is how long a container whose image is unmapped or whose
 	// env cannot be resolved waits before trying again (default 5s).
 	RetryDelay time.Duration
+	// VolumeResync is how often a running pod's Secret, ConfigMap,
+	// downwardAPI and projected volumes are rewritten from the API
+	// (default DefaultVolumeResync).
+	VolumeResync time.Duration
 }
+
+// DefaultVolumeResync is how often the volumes of running pods are
+// rewritten (the kubelet's sync period is a minute too).
+const DefaultVolumeResync = time.Minute
 
 // Runtime runs the pods bound to one lab node as local processes. It
 // implements virtual-kubelet's node.PodLifecycleHandler and node.PodNotifier.
@@ -66,6 +74,7 @@ type Runtime struct {
 	probe    ProbeFunc
 	log      *slog.Logger
 	retry    time.Duration
+	resync   time.Duration // VolumeResync
 	finalize func(ctx context.Context, namespace, name string, uid types.UID) error
 
 	mu          sync.Mutex
@@ -102,6 +111,9 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = 5 * time.Second
 	}
+	if o.VolumeResync <= 0 {
+		o.VolumeResync = DefaultVolumeResync
+	}
 	if o.Recorder == nil {
 		return nil, errors.New("nodeagent: RuntimeOptions.Recorder is required")
 	}
@@ -125,7 +137,7 @@ func NewRuntime(ctx context.Context, o RuntimeOptions) (*Runtime, error) {
 	return &Runtime{
 		node: o.Node, hostIP: o.Config.Nodes[idx].Address, podCIDR: cidr, net: nw, self: o.Self, user: user,
 		podsDir: podsDir, marker: labconfig.MarkerEnv + "=" + o.Config.ID,
-		lookup: o.Lookup, tokens: o.Tokens, ledger: mountPointLedger(o.Config), recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay, finalize: o.Finalize,
+		lookup: o.Lookup, tokens: o.Tokens, ledger: mountPointLedger(o.Config), recorder: o.Recorder, probe: o.Probe, log: o.Logger, retry: o.RetryDelay, resync: o.VolumeResync, finalize: o.Finalize,
 		cfg: o.Config, allocatable: NodeResources(o.Config.Nodes[idx]).Allocatable,
 		pods: map[string]*podRunner{}, ips: map[netip.Addr]bool{}, ctx: ctx,
 		notify: func(*corev1.Pod) {},

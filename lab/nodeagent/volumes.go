@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,13 +26,20 @@ import (
 // kube-api-access token volume). Not supported: any other volume type,
 // subPath, mount propagation; a container that needs one does not start
 // (CreateContainerConfigError). The files are written when a container
-// starts (a restart picks up changed Secrets and ConfigMaps and a fresh
-// token; a running container is not refreshed).
+// starts and rewritten while the pod runs, as the kubelet does (see
+// podRunner.refreshVolumes): a changed Secret or ConfigMap reaches running
+// containers, and a token is renewed before it expires.
 
 // TokenRequester issues ServiceAccount tokens bound to a pod (the
 // TokenRequest API), for serviceAccountToken projections.
 type TokenRequester interface {
-	ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error)
+	ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (Token, error)
+}
+
+// Token is an issued ServiceAccount token and the time it expires.
+type Token struct {
+	Value   string
+	Expires time.Time
 }
 
 // VolumeFile is one file of a volume: its path relative to the volume's
@@ -253,7 +261,7 @@ func tokenFile(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceAccountTok
 	if err != nil {
 		return nil, fmt.Errorf("serviceAccountToken: %w", err)
 	}
-	return []VolumeFile{{Path: p.Path, Data: []byte(tok), Mode: mode}}, nil
+	return []VolumeFile{{Path: p.Path, Data: []byte(tok.Value), Mode: mode}}, nil
 }
 
 // checkFilePaths refuses file paths that could leave the volume's

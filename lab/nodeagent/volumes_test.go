@@ -19,8 +19,8 @@ import (
 // fakeTokens issues "token-for-<pod>-<audience>-<seconds>".
 type fakeTokens struct{}
 
-func (fakeTokens) ServiceAccountToken(_ context.Context, pod *corev1.Pod, audience string, exp int64) (string, error) {
-	return fmt.Sprintf("token-for-%s-%s-%d", pod.Name, audience, exp), nil
+func (fakeTokens) ServiceAccountToken(_ context.Context, pod *corev1.Pod, audience string, exp int64) (Token, error) {
+	return Token{Value: fmt.Sprintf("token-for-%s-%s-%d", pod.Name, audience, exp)}, nil
 }
 
 func TestVolumeContents(t *testing.T) {
