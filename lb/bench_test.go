@@ -69,12 +69,13 @@ const plainServer = `
 // BenchmarkThroughput measures requests per second through the module's
 // location and through a plain static upstream in the same nginx (one
 // worker), to the same two Go backends, side by side with wrk (keep-alive,
-// one POST in three), alternating the two for several rounds, and prints
+// one POST in three), for several rounds in which the sides take turns
+// going first, and prints
 // the medians and their ratio (target >= 0.95). Run it with
 //
 //	go test ./lb -run '^$' -bench Throughput -benchtime 1x
 //
-// Settings (environment): LB_BENCH_ROUNDS (default 5), LB_BENCH_SECONDS per
+// Settings (environment): LB_BENCH_ROUNDS (default 6), LB_BENCH_SECONDS per
 // run (default 3), LB_BENCH_CONNECTIONS (default 64), LB_BENCH_THREADS
 // (default 2), LB_BENCH_WORKERS nginx workers (default 1), LB_BENCH_ACCESS_LOG
 // "off" or "on" (default on: the combined format, buffered, on both sides).
@@ -84,7 +85,7 @@ func BenchmarkThroughput(b *testing.B) {
 	if err != nil {
 		testenv.Missing(b, "wrk is missing: install the Debian package wrk (scripts/deps.sh)")
 	}
-	rounds := envInt("LB_BENCH_ROUNDS", 5)
+	rounds := envInt("LB_BENCH_ROUNDS", 6)
 	seconds := envInt("LB_BENCH_SECONDS", 3)
 	conns := envInt("LB_BENCH_CONNECTIONS", 64)
 	threads := envInt("LB_BENCH_THREADS", 2)
@@ -132,22 +133,27 @@ func BenchmarkThroughput(b *testing.B) {
 	var failures int
 	b.ResetTimer()
 	for i := 0; i < rounds; i++ {
-		for _, side := range []string{"plain", "module"} {
-			addr := plain
-			if side == "module" {
-				addr = n.Public
-			}
-			r := run(addr, seconds)
-			failures += r.errors + r.non2xx
+		// The sides take turns going first (plain, module; module, plain;
+		// ...): whatever drifts during a run (the backends' garbage, the
+		// machine's other load) then weighs on both alike.
+		order := []string{"plain", "module"}
+		if i%2 == 1 {
+			order = []string{"module", "plain"}
+		}
+		var pr, mr wrkResult
+		for _, side := range order {
 			if side == "plain" {
-				plainRPS = append(plainRPS, r.rps)
-				plainCPU = append(plainCPU, r.cpuPerReq)
+				pr = run(plain, seconds)
 			} else {
-				moduleRPS = append(moduleRPS, r.rps)
-				moduleCPU = append(moduleCPU, r.cpuPerReq)
-				ratios = append(ratios, r.rps/plainRPS[len(plainRPS)-1])
+				mr = run(n.Public, seconds)
 			}
 		}
+		failures += pr.errors + pr.non2xx + mr.errors + mr.non2xx
+		plainRPS = append(plainRPS, pr.rps)
+		plainCPU = append(plainCPU, pr.cpuPerReq)
+		moduleRPS = append(moduleRPS, mr.rps)
+		moduleCPU = append(moduleCPU, mr.cpuPerReq)
+		ratios = append(ratios, mr.rps/pr.rps)
 	}
 	b.StopTimer()
 	// The ratio is the median of each round's ratio: a round's two runs are
