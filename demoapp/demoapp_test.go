@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,7 +156,7 @@ func TestFailAfterRequests(t *testing.T) {
 		rec, _ := do(t, a, "GET", "/", "")
 		codes = append(codes, rec.Code)
 	}
-	if want := []int{200, 200, 200, 500, 500}; !equal(codes, want) {
+	if want := []int{200, 200, 200, 500, 500}; !slices.Equal(codes, want) {
 		t.Fatalf("codes %v, want %v", codes, want)
 	}
 	// Health is not the workload: it stays up.
@@ -337,16 +338,4 @@ func TestRunListenError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "listen on "+ln.Addr().String()) {
 		t.Fatalf("Run on a used port = %v", err)
 	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
