@@ -234,3 +234,17 @@ func TestSplitWeightsExact(t *testing.T) {
 		}
 	})
 }
+
+func TestNormPrefix(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "/"},
+		{"/", "/"},
+		{"/web", "/web"},
+		{"/web/", "/web"},
+		{"/a/b/", "/a/b"},
+	} {
+		if got := NormPrefix(tc.in); got != tc.want {
+			t.Errorf("NormPrefix(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
