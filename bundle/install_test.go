@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 // TestInstallResumes interrupts an install half-way through the images (its
@@ -170,9 +172,7 @@ func TestInstallRefusesBeforeChanging(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Install(context.Background(), fx.file, tc.v, tc.o)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
-			}
+			wanterr.Check(t, err, tc.wantErr)
 			if ents, _ := os.ReadDir(out); len(ents) != 0 {
 				t.Fatalf("%d entries written to %s", len(ents), out)
 			}

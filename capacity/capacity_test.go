@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/switchyard/switchyard/internal/wanterr"
 	"github.com/switchyard/switchyard/mesos"
 )
 
@@ -27,14 +28,8 @@ func TestAllocatable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Allocatable("n1", total, tc.r)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || !got.Equal(tc.want) {
-				t.Fatalf("Allocatable = %v, %v; want %v", got, err, tc.want)
+			if !wanterr.Check(t, err, tc.wantErr) && !got.Equal(tc.want) {
+				t.Fatalf("Allocatable = %v; want %v", got, tc.want)
 			}
 		})
 	}

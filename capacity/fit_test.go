@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 func agent(name string, total, share Resources, tasks ...Resources) Node {
@@ -74,11 +76,7 @@ func TestFit(t *testing.T) {
 				if fe.Node != tc.node || fe.Resource != tc.resource || fe.Placed != tc.placed || fe.App != "/big" {
 					t.Errorf("FitError node %q resource %q placed %d, want %q %q %d", fe.Node, fe.Resource, fe.Placed, tc.node, tc.resource, tc.placed)
 				}
-				for _, w := range []string{"app /big", "node " + tc.node, tc.resource, "to unblock"} {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("message %q lacks %q", err, w)
-					}
-				}
+				wanterr.Check(t, err, "app /big", "node "+tc.node, tc.resource, "to unblock")
 				return
 			}
 			if err != nil {

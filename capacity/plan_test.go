@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 // replay applies a plan's steps to a copy of the cluster independently of
@@ -120,14 +122,8 @@ func TestPlanResize(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := PlanResize(c, tc.target)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
+			if wanterr.Check(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var kinds []string
 			for _, s := range p.Steps {

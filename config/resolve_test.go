@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 func writeSample(t *testing.T) string {
@@ -118,11 +120,7 @@ func TestResolveUnknownContext(t *testing.T) {
 	if !errors.As(err, &uc) {
 		t.Fatalf("Resolve(dev) = %v, want an UnknownContextError", err)
 	}
-	for _, s := range []string{file, `context "dev" not found`, "known contexts: prod, staging", "switchyard config set-context dev"} {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q lacks %q", err, s)
-		}
-	}
+	wanterr.Check(t, err, file, `context "dev" not found`, "known contexts: prod, staging", "switchyard config set-context dev")
 	_, err = Resolve(filepath.Join(t.TempDir(), "none.yaml"), "dev", func(string) string { return "" }, Overrides{})
 	if err == nil || !strings.Contains(err.Error(), "the file has no contexts") {
 		t.Errorf("Resolve(dev) without a file = %v", err)

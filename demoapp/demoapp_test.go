@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -76,14 +79,8 @@ func TestFromEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := FromEnv(env(tt.env))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want it to contain %q", err, tt.wantErr)
-				}
+			if wanterr.Check(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tt.check(t, c)
 		})
@@ -159,7 +156,7 @@ func TestFailAfterRequests(t *testing.T) {
 		rec, _ := do(t, a, "GET", "/", "")
 		codes = append(codes, rec.Code)
 	}
-	if want := []int{200, 200, 200, 500, 500}; !equal(codes, want) {
+	if want := []int{200, 200, 200, 500, 500}; !slices.Equal(codes, want) {
 		t.Fatalf("codes %v, want %v", codes, want)
 	}
 	// Health is not the workload: it stays up.
@@ -341,16 +338,4 @@ func TestRunListenError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "listen on "+ln.Addr().String()) {
 		t.Fatalf("Run on a used port = %v", err)
 	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

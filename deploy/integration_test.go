@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/switchyard/switchyard/internal/testfs"
+	labkube "github.com/switchyard/switchyard/lab/kube"
 	"github.com/switchyard/switchyard/lab/labtest"
 	"github.com/switchyard/switchyard/marathon"
 )
@@ -74,11 +75,7 @@ func writeApp(t *testing.T, dir, content string) string {
 
 func kube(t *testing.T, l *labtest.Lab) kubernetes.Interface {
 	t.Helper()
-	rc, err := clientcmd.BuildConfigFromFlags("", l.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := labkube.AdminClient(l.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

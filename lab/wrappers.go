@@ -108,13 +108,9 @@ func StartWrappers(ctx context.Context, cfg labconfig.Config, self string, out i
 			return fmt.Errorf("kubelet wrapper %s: deployment %s: %w (see `switchyard lab logs marathon` and the task's sandbox under %s)", app.ID, dep.DeploymentID, err, cfg.Path("marathon"))
 		}
 	}
-	rc, err := kube.RESTConfig(cfg)
+	cs, err := kube.AdminClient(cfg)
 	if err != nil {
 		return err
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	for _, np := range nodes {
 		deadline := time.Now().Add(WrapperReadyTimeout)

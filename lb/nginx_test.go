@@ -28,6 +28,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/traffic"
 )
 
 // route returns a routing state JSON with one route to addrs.
@@ -337,20 +338,6 @@ func write(t testing.TB, path, s string) {
 	}
 }
 
-type statsDoc struct {
-	Instance string    `json:"instance"`
-	Version  int64     `json:"version"`
-	Bounds   []float64 `json:"bounds"`
-	Series   []struct {
-		Route      string  `json:"route"`
-		Platform   string  `json:"platform"`
-		Requests   int64   `json:"requests"`
-		Errors5xx  int64   `json:"errors5xx"`
-		SumSeconds float64 `json:"sumSeconds"`
-		Buckets    []int64 `json:"buckets"`
-	} `json:"series"`
-}
-
 // TestStatistics: /stats and /metrics count requests per route and platform,
 // 5xx and latency, across workers, within about a second.
 func TestStatistics(t *testing.T) {
@@ -395,11 +382,11 @@ func TestStatistics(t *testing.T) {
 	}
 	total := int64(perClient * clients)
 
-	var doc statsDoc
+	var doc traffic.InstanceStats
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		_, body := n.Do("GET", "/stats", "")
-		doc = statsDoc{}
+		doc = traffic.InstanceStats{}
 		if err := json.Unmarshal([]byte(body), &doc); err != nil {
 			t.Fatalf("/stats is not JSON: %v\n%s", err, body)
 		}
@@ -654,7 +641,7 @@ func TestRejectsFromTheBalancer(t *testing.T) {
 	want := map[string]int64{"\tnone": 2, "empty\tnone": 2, "web\tmarathon": 2}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		var doc statsDoc
+		var doc traffic.InstanceStats
 		_, body := n.Do("GET", "/stats", "")
 		if err := json.Unmarshal([]byte(body), &doc); err != nil {
 			t.Fatal(err)

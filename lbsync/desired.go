@@ -244,7 +244,7 @@ func combine(cands []source) ([]traffic.Route, []error) {
 	var order []string
 	byName := map[string]*source{}
 	for _, c := range cands {
-		c.route.PathPrefix = normPrefix(c.route.PathPrefix)
+		c.route.PathPrefix = traffic.NormPrefix(c.route.PathPrefix)
 		if err := traffic.Validate(traffic.State{Routes: []traffic.Route{{Name: c.route.Name, Host: c.route.Host, PathPrefix: c.route.PathPrefix}}}, nil); err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", c.from, err))
 			continue
@@ -487,15 +487,3 @@ func firstHost(v string) string {
 // marathonID makes an app id absolute without trailing slash ("demo/web/"
 // → "/demo/web").
 func marathonID(id string) string { return "/" + strings.Trim(id, "/") }
-
-// normPrefix is the path prefix as nginx stores it ("" → "/", no trailing
-// slash but for "/").
-func normPrefix(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if len(p) > 1 && strings.HasSuffix(p, "/") {
-		return strings.TrimSuffix(p, "/")
-	}
-	return p
-}

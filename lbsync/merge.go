@@ -67,7 +67,7 @@ func Reconcile(current traffic.State, desired []traffic.Route) Result {
 	}
 	for _, d := range desired {
 		d.Owner = Owner
-		d.PathPrefix = normPrefix(d.PathPrefix)
+		d.PathPrefix = traffic.NormPrefix(d.PathPrefix)
 		d.Backends = sortedUnique(d.Backends)
 		cur, exists := next.Route(d.Name)
 		if exists {
@@ -100,7 +100,7 @@ func Reconcile(current traffic.State, desired []traffic.Route) Result {
 // routedBy names another route of s that serves d's host and path.
 func routedBy(s traffic.State, d traffic.Route) (string, bool) {
 	for _, r := range s.Routes {
-		if r.Name != d.Name && r.Host == d.Host && normPrefix(r.PathPrefix) == normPrefix(d.PathPrefix) {
+		if r.Name != d.Name && r.Host == d.Host && traffic.NormPrefix(r.PathPrefix) == traffic.NormPrefix(d.PathPrefix) {
 			owner := r.Owner
 			if owner == "" {
 				owner = "nobody"
@@ -112,7 +112,7 @@ func routedBy(s traffic.State, d traffic.Route) (string, bool) {
 }
 
 func sameRoute(a, b traffic.Route) bool {
-	if a.Host != b.Host || normPrefix(a.PathPrefix) != normPrefix(b.PathPrefix) || a.Owner != b.Owner || len(a.Backends) != len(b.Backends) {
+	if a.Host != b.Host || traffic.NormPrefix(a.PathPrefix) != traffic.NormPrefix(b.PathPrefix) || a.Owner != b.Owner || len(a.Backends) != len(b.Backends) {
 		return false
 	}
 	ab, bb := sortedUnique(a.Backends), sortedUnique(b.Backends)
@@ -127,7 +127,7 @@ func sameRoute(a, b traffic.Route) bool {
 	return true
 }
 
-func where(r traffic.Route) string { return r.Host + normPrefix(r.PathPrefix) }
+func where(r traffic.Route) string { return r.Host + traffic.NormPrefix(r.PathPrefix) }
 
 // pool summarizes a pool: "2 backends (marathon 127.0.0.2:31001 127.0.0.3:31002)".
 func pool(bs []traffic.Backend) string {

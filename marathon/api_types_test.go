@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 // The JSON below is written in the shapes Marathon's RAML documents
@@ -179,9 +180,7 @@ func TestChangeAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := deploymentFrom(&reply{method: "PUT", endpoint: "/v2/apps/a", status: 200, header: tt.header, body: []byte(tt.body)})
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "PUT /v2/apps/a") {
-					t.Errorf("err = %v, want %q naming the request", err, tt.wantErr)
-				}
+				wanterr.Check(t, err, tt.wantErr, "PUT /v2/apps/a")
 				return
 			}
 			if err != nil || !reflect.DeepEqual(got, tt.want) {

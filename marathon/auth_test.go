@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 func TestAuthorizationHeader(t *testing.T) {
@@ -208,14 +210,8 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Setenv(k, tt.env[k])
 			}
 			got, err := ConfigFromEnv()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if wanterr.Check(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.URL != tt.want.URL || got.Token != tt.want.Token || got.InsecureSkipVerify != tt.want.InsecureSkipVerify || got.CAFile != tt.want.CAFile {
 				t.Errorf("ConfigFromEnv = %+v, want %+v", got, tt.want)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +79,7 @@ func TestRetriesOn5xxThenSucceeds(t *testing.T) {
 		t.Errorf("requests = %d, want 3", got)
 	}
 	want := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}
-	if !equalDurations(*sleeps, want) {
+	if !slices.Equal(*sleeps, want) {
 		t.Errorf("backoff sleeps = %v, want %v (exponential)", *sleeps, want)
 	}
 }
@@ -95,7 +96,7 @@ func TestRetriesExhaustedOn5xx(t *testing.T) {
 		t.Errorf("requests = %d, want 5 (1 + 4 retries)", got)
 	}
 	want := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond}
-	if !equalDurations(*sleeps, want) {
+	if !slices.Equal(*sleeps, want) {
 		t.Errorf("backoff sleeps = %v, want %v", *sleeps, want)
 	}
 }
@@ -160,7 +161,7 @@ func TestRetryAfterHonouredAndCapped(t *testing.T) {
 	if _, err := c.Leader(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !equalDurations(*sleeps, []time.Duration{testBackoff.Max}) {
+	if !slices.Equal(*sleeps, []time.Duration{testBackoff.Max}) {
 		t.Errorf("sleeps = %v, want Retry-After capped at %v", *sleeps, testBackoff.Max)
 	}
 }
@@ -440,18 +441,6 @@ func TestQueryBuilding(t *testing.T) {
 	if _, err := (KillOptions{Scale: true, Wipe: true}).query(); err == nil {
 		t.Error("scale+wipe: want an error")
 	}
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWritableDropsReadOnlyFields(t *testing.T) {

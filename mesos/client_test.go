@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 // masterServer serves the testdata documents on the Mesos master paths, the
@@ -93,15 +95,7 @@ func TestClientErrors(t *testing.T) {
 		{"timeout", NewClient(slow.URL, WithTimeout(100*time.Millisecond)), stateCall, []string{"cannot reach the Mesos master at " + slow.URL, "no answer within the timeout"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.call(tc.c)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			wanterr.Check(t, tc.call(tc.c), tc.want...)
 		})
 	}
 

@@ -2,8 +2,9 @@ package mesos
 
 import (
 	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 func TestParsePorts(t *testing.T) {
@@ -29,14 +30,8 @@ func TestParsePorts(t *testing.T) {
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParsePorts(tc.in)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
+			if wanterr.Check(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)

@@ -27,50 +27,34 @@ import (
 // drifts over all of them alike. Any failed request fails the benchmark.
 func BenchmarkThroughputWeightChanges(b *testing.B) {
 	in, c := setup(b)
-	set := splitRoute(b, c)
-	run := func(pcts ...int) loadgen.Result {
-		set(50)
+	load := func() loadgen.Result {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		done := make(chan loadgen.Result, 1)
-		go func() {
-			done <- loadgen.Run(ctx, loadgen.Config{Target: in.PublicAddr(), Host: "web.test", Conns: 50, PostEvery: 3})
-		}()
-		if len(pcts) > 0 {
-			for i := 0; i < 7; i++ { // ~20 per 3 s
-				time.Sleep(time.Second / 8)
-				set(pcts[i%len(pcts)])
-			}
-		}
-		return <-done
+		return loadgen.Run(ctx, loadgen.Config{Target: in.PublicAddr(), Host: "web.test", Conns: 50, PostEvery: 3})
 	}
 	type phase struct {
 		name string
-		pcts []int
 		sum  loadgen.Result
 		p99  time.Duration
 	}
-	phases := []*phase{{name: "steady"}, {name: "pushes", pcts: []int{49, 51}}, {name: "flips", pcts: []int{0, 100}}}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for round := 0; round < 3; round++ {
-			for _, p := range phases {
-				r := run(p.pcts...)
-				p.sum.Sent += r.Sent
-				p.sum.OK += r.OK
-				p.sum.Failed += r.Failed
-				p.sum.Duration += r.Duration
-				p.p99 = max(p.p99, r.P99)
-				for k, v := range r.Errors {
-					if p.sum.Errors == nil {
-						p.sum.Errors = map[string]int64{}
-					}
-					p.sum.Errors[k] += v
-				}
-			}
-		}
+	phases := []*phase{}
+	for _, wp := range weightPhases {
+		phases = append(phases, &phase{name: wp.name})
 	}
-	b.StopTimer()
+	runWeightPhases(b, splitRoute(b, c), load, func(i int, r loadgen.Result) {
+		p := phases[i]
+		p.sum.Sent += r.Sent
+		p.sum.OK += r.OK
+		p.sum.Failed += r.Failed
+		p.sum.Duration += r.Duration
+		p.p99 = max(p.p99, r.P99)
+		for k, v := range r.Errors {
+			if p.sum.Errors == nil {
+				p.sum.Errors = map[string]int64{}
+			}
+			p.sum.Errors[k] += v
+		}
+	})
 	steady := phases[0].sum.RPS()
 	b.ReportMetric(steady, "req/s-steady")
 	var failed int64
@@ -89,6 +73,38 @@ func BenchmarkThroughputWeightChanges(b *testing.B) {
 		}
 		b.FailNow()
 	}
+}
+
+// weightPhases are the phases of the weight-change benchmarks: no changes,
+// small weight changes (Kubernetes share 49% <-> 51%) and flips of all
+// traffic (0% <-> 100%).
+var weightPhases = []struct {
+	name string
+	pcts []int
+}{{name: "steady"}, {name: "pushes", pcts: []int{49, 51}}, {name: "flips", pcts: []int{0, 100}}}
+
+// runWeightPhases runs b.N times 3 rounds of the weightPhases in 1 s
+// slices, timed: a slice sets the Kubernetes share to 50%, runs load in the
+// background while it makes the phase's weight changes through set (7 in
+// the slice: ~20 per 3 s), then hands load's result to add with the
+// phase's index in weightPhases.
+func runWeightPhases[R any](b *testing.B, set func(pct int), load func() R, add func(phase int, r R)) {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for round := 0; round < 3; round++ {
+			for pi, p := range weightPhases {
+				set(50)
+				done := make(chan R, 1)
+				go func() { done <- load() }()
+				for j := 0; len(p.pcts) > 0 && j < 7; j++ {
+					time.Sleep(time.Second / 8)
+					set(p.pcts[j%len(p.pcts)])
+				}
+				add(pi, <-done)
+			}
+		}
+	}
+	b.StopTimer()
 }
 
 // wrkScript makes one request in three a POST.
@@ -156,46 +172,28 @@ func BenchmarkWrkWeightChanges(b *testing.B) {
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	set := splitRoute(b, c)
 	url := "http://" + in.PublicAddr() + "/"
-	run := func(pcts ...int) wrkResult {
-		set(50)
-		done := make(chan wrkResult, 1)
-		go func() { done <- runWrk(url, script, time.Second) }()
-		if len(pcts) > 0 {
-			for i := 0; i < 7; i++ {
-				time.Sleep(time.Second / 8)
-				set(pcts[i%len(pcts)])
-			}
-		}
-		r := <-done
-		if r.err != nil {
-			b.Fatal(r.err)
-		}
-		return r
-	}
 	type phase struct {
 		name     string
-		pcts     []int
 		requests float64 // req/s summed over the rounds
 		errors   int64
 		raw      []string
 	}
-	phases := []*phase{{name: "steady"}, {name: "pushes", pcts: []int{49, 51}}, {name: "flips", pcts: []int{0, 100}}}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for round := 0; round < 3; round++ {
-			for _, p := range phases {
-				r := run(p.pcts...)
-				p.requests += r.rps
-				p.errors += r.errors
-				if r.errors > 0 {
-					p.raw = append(p.raw, r.raw)
-				}
-			}
-		}
+	phases := []*phase{}
+	for _, wp := range weightPhases {
+		phases = append(phases, &phase{name: wp.name})
 	}
-	b.StopTimer()
+	runWeightPhases(b, splitRoute(b, c), func() wrkResult { return runWrk(url, script, time.Second) }, func(i int, r wrkResult) {
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		p := phases[i]
+		p.requests += r.rps
+		p.errors += r.errors
+		if r.errors > 0 {
+			p.raw = append(p.raw, r.raw)
+		}
+	})
 	steady := phases[0].requests / 3
 	b.ReportMetric(steady, "req/s-steady")
 	var failed int64

@@ -270,7 +270,7 @@ func sameState(a, b State) bool {
 	}
 	for i := range a.Routes {
 		ra, rb := a.Routes[i], b.Routes[i]
-		if ra.Name != rb.Name || ra.Host != rb.Host || normPrefix(ra.PathPrefix) != normPrefix(rb.PathPrefix) ||
+		if ra.Name != rb.Name || ra.Host != rb.Host || NormPrefix(ra.PathPrefix) != NormPrefix(rb.PathPrefix) ||
 			ra.Owner != rb.Owner || len(ra.Backends) != len(rb.Backends) {
 			return false
 		}

@@ -193,7 +193,7 @@ func Validate(s State, backendCIDRs []netip.Prefix) error {
 		if len(r.Owner) > MaxOwner || !ownerName.MatchString(r.Owner) {
 			errs = append(errs, fmt.Errorf("%s.owner: %q must be at most %d letters, digits, '.', '_', '/', ':', '-'", p, r.Owner, MaxOwner))
 		}
-		key := r.Host + " " + normPrefix(r.PathPrefix)
+		key := r.Host + " " + NormPrefix(r.PathPrefix)
 		if other, dup := keys[key]; dup {
 			errs = append(errs, fmt.Errorf("%s: host %q and pathPrefix %q are already routed by %q", p, r.Host, r.PathPrefix, other))
 		} else {
@@ -264,7 +264,9 @@ func CheckAddress(addr string, backendCIDRs []netip.Prefix) error {
 	return fmt.Errorf("%s is in none of the backend CIDRs %v: traffic may only go to those networks (the load balancer's --backends-cidr)", addr, backendCIDRs)
 }
 
-func normPrefix(p string) string {
+// NormPrefix is the path prefix as nginx stores it ("" → "/", no trailing
+// slash but for "/").
+func NormPrefix(p string) string {
 	if p == "" {
 		return "/"
 	}
@@ -286,10 +288,10 @@ func (s State) Match(host, path string) (Route, bool) {
 	for _, want := range []string{host, ""} {
 		best, found := Route{}, false
 		for _, r := range s.Routes {
-			if r.Host != want || !prefixMatches(normPrefix(r.PathPrefix), path) {
+			if r.Host != want || !prefixMatches(NormPrefix(r.PathPrefix), path) {
 				continue
 			}
-			if !found || len(normPrefix(r.PathPrefix)) > len(normPrefix(best.PathPrefix)) {
+			if !found || len(NormPrefix(r.PathPrefix)) > len(NormPrefix(best.PathPrefix)) {
 				best, found = r, true
 			}
 		}

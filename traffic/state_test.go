@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 var (
@@ -75,21 +77,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Validate(tt.state, nets)
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			wanterr.Check(t, Validate(tt.state, nets), tt.want...)
 		})
 	}
 }
@@ -191,14 +179,8 @@ func TestSplitWeights(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := SplitWeights(tt.m, tt.k, tt.pct)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if wanterr.Check(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			for _, b := range got {
 				want := tt.wantM
@@ -251,4 +233,18 @@ func TestSplitWeightsExact(t *testing.T) {
 			t.Fatalf("Shares = %v, want kubernetes %d%%", sh, pct)
 		}
 	})
+}
+
+func TestNormPrefix(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "/"},
+		{"/", "/"},
+		{"/web", "/web"},
+		{"/web/", "/web"},
+		{"/a/b/", "/a/b"},
+	} {
+		if got := NormPrefix(tc.in); got != tc.want {
+			t.Errorf("NormPrefix(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 // runBundle runs `switchyard bundle ARGS` and returns its output and error.
@@ -51,9 +53,7 @@ func TestBundleFlagsAreChecked(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := runBundle(t, tc.args...)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
-			}
+			wanterr.Check(t, err, tc.wantErr)
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard/switchyard/convert"
+	"github.com/switchyard/switchyard/internal/wanterr"
 	labmarathon "github.com/switchyard/switchyard/lab/marathon"
 	"github.com/switchyard/switchyard/marathon"
 )
@@ -158,19 +159,12 @@ func TestConvertBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, _, err := runConvert(t, tt.args...)
-			if err == nil {
-				t.Fatal("no error")
-			}
+			wanterr.Check(t, err, tt.want...)
 			if ExitCode(err) == 0 {
 				t.Error("exit code 0")
 			}
 			if out != "" {
 				t.Errorf("output on failure:\n%s", out)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q: %v", w, err)
-				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/wanterr"
 	"github.com/switchyard/switchyard/lb"
 )
 
@@ -32,22 +33,11 @@ func TestLBRender(t *testing.T) {
 			cmd.SetErr(&stderr)
 			cmd.SetArgs(append([]string{"lb", "render"}, tt.args...))
 			err := cmd.Execute()
-			if tt.wantErr != nil {
-				if err == nil {
-					t.Fatal("lb render accepted the flags")
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q lacks %q", err, w)
-					}
-				}
+			if wanterr.Check(t, err, tt.wantErr...) {
 				if _, serr := os.Stat(out); serr == nil {
 					t.Error("files written although the flags were refused")
 				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			for _, w := range []string{"include " + filepath.Join(out, "switchyard-http.conf"), "include " + filepath.Join(out, "switchyard-locations.conf"), filepath.Join(out, "switchyard.lua")} {
 				if !strings.Contains(stdout.String(), w) {

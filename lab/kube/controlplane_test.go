@@ -33,11 +33,7 @@ import (
 
 func adminClient(t *testing.T, c *testCluster) *kubernetes.Clientset {
 	t.Helper()
-	rc, err := RESTConfig(c.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := AdminClient(c.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

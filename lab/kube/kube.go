@@ -38,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -149,6 +150,20 @@ func RESTConfig(cfg labconfig.Config) (*rest.Config, error) {
 	}
 	rc.QPS, rc.Burst = 200, 400
 	return rc, nil
+}
+
+// AdminClient returns a Kubernetes clientset of the lab's admin user, with
+// RESTConfig's settings.
+func AdminClient(cfg labconfig.Config) (*kubernetes.Clientset, error) {
+	rc, err := RESTConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return cs, nil
 }
 
 // NodeKubeconfig writes (once) and returns the kubeconfig of the node agent

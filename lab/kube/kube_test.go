@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/switchyard/switchyard/lab/component"
 	"github.com/switchyard/switchyard/lab/labconfig"
@@ -425,5 +426,32 @@ func TestKwokScaleSettings(t *testing.T) {
 		if !strings.Contains(cfg, "kind: KwokConfiguration\n") || !strings.Contains(cfg, tt.parallelism) {
 			t.Errorf("kwokConfig(%d) =\n%s\nwant %q", tt.nodes, cfg, tt.parallelism)
 		}
+	}
+}
+
+func TestAdminClient(t *testing.T) {
+	cfg := labconfig.Default()
+	cfg.Dir = t.TempDir()
+	if _, err := AdminClient(cfg); err == nil || !strings.Contains(err.Error(), "is missing: start the lab's Kubernetes first") {
+		t.Fatalf("AdminClient without a kubeconfig = %v, want it missing", err)
+	}
+	path := AdminKubeconfig(cfg)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["lab"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:6443"}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: "t"}
+	kc.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: "admin"}
+	kc.CurrentContext = "lab"
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := AdminClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.CoreV1().RESTClient().Get().URL().Host; got != "127.0.0.1:6443" {
+		t.Errorf("client host = %q, want the kubeconfig's server", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 func TestDefaultIsValidAndRoundTrips(t *testing.T) {
@@ -107,19 +109,8 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parse([]byte(tt.in))
-			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("Parse accepted it: %+v", c)
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q lacks %q", err, w)
-					}
-				}
+			if wanterr.Check(t, err, tt.wantErr...) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if tt.check != nil {
 				tt.check(t, c)

@@ -95,8 +95,19 @@ func boolParam(q url.Values, name string) bool {
 	return v == "true" || v == "1"
 }
 
-// readBody reads the request body as JSON.
-func readBody(r *http.Request) (json.RawMessage, *apiError) {
+// readBody reads the request body as JSON; when it cannot, it answers the
+// error itself and ok is false.
+func readBody(w http.ResponseWriter, r *http.Request) (raw json.RawMessage, ok bool) {
+	raw, e := bodyJSON(r)
+	if e != nil {
+		writeError(w, e)
+		return nil, false
+	}
+	return raw, true
+}
+
+// bodyJSON reads the request body as JSON.
+func bodyJSON(r *http.Request) (json.RawMessage, *apiError) {
 	// Handler bounds bodies already (limitBody); this guards other callers.
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError

@@ -174,9 +174,8 @@ func marathonPath(p string) string {
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
-	raw, e := readBody(r)
-	if e != nil {
-		writeError(w, e)
+	raw, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	d, e := decodeApp(raw, "", nil)
@@ -242,9 +241,8 @@ func clientIP(r *http.Request) string {
 
 // updateApps is PUT/PATCH /v2/apps: a batch of creates and updates in one deployment.
 func (s *Server) updateApps(w http.ResponseWriter, r *http.Request) {
-	raw, e := readBody(r)
-	if e != nil {
-		writeError(w, e)
+	raw, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	var items []json.RawMessage
@@ -358,6 +356,19 @@ func (s *Server) liveApp(id string) (*appState, *apiError) {
 	return a, nil
 }
 
+// withLiveApp runs f with the app under s.mu, or answers Marathon's 404
+// when there is no such app.
+func (s *Server) withLiveApp(w http.ResponseWriter, id string, f func(a *appState)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, e := s.liveApp(id)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	f(a)
+}
+
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request, id string) {
 	q := r.URL.Query()
 	emb := embeds(q)
@@ -388,9 +399,8 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, id string) {
-	raw, e := readBody(r)
-	if e != nil {
-		writeError(w, e)
+	raw, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	d, e := decodeAppDef(raw)
@@ -471,35 +481,26 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, e := s.liveApp(id); e != nil {
-		writeError(w, e)
-		return
-	}
-	dep, e := s.deploy(map[string]change{id: {}}, boolParam(r.URL.Query(), "force"), "")
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	s.apiPost(r, nil)
-	deploymentResult(w, http.StatusOK, dep)
+	s.withLiveApp(w, id, func(*appState) {
+		dep, e := s.deploy(map[string]change{id: {}}, boolParam(r.URL.Query(), "force"), "")
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		s.apiPost(r, nil)
+		deploymentResult(w, http.StatusOK, dep)
+	})
 }
 
 func (s *Server) restartApp(w http.ResponseWriter, r *http.Request, id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, e := s.liveApp(id)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	dep, e := s.deploy(map[string]change{id: {def: a.Def, restart: true}}, boolParam(r.URL.Query(), "force"), "")
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	deploymentResult(w, http.StatusOK, dep)
+	s.withLiveApp(w, id, func(a *appState) {
+		dep, e := s.deploy(map[string]change{id: {def: a.Def, restart: true}}, boolParam(r.URL.Query(), "force"), "")
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		deploymentResult(w, http.StatusOK, dep)
+	})
 }
 
 func (s *Server) appVersions(w http.ResponseWriter, r *http.Request, id, version string) {
@@ -507,35 +508,30 @@ func (s *Server) appVersions(w http.ResponseWriter, r *http.Request, id, version
 		methodNotAllowed(w, r)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, e := s.liveApp(id)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	if version == "" {
-		vs := slices.Sorted(maps.Keys(a.Versions))
-		sort.Sort(sort.Reverse(sort.StringSlice(vs)))
-		writeJSON(w, http.StatusOK, map[string]any{"versions": vs})
-		return
-	}
-	d, ok := a.Versions[version]
-	if !ok {
-		if t, err := parseTime(version); err == nil {
-			d, ok = a.Versions[formatTime(t)]
+	s.withLiveApp(w, id, func(a *appState) {
+		if version == "" {
+			vs := slices.Sorted(maps.Keys(a.Versions))
+			sort.Sort(sort.Reverse(sort.StringSlice(vs)))
+			writeJSON(w, http.StatusOK, map[string]any{"versions": vs})
+			return
 		}
-	}
-	if !ok {
-		writeError(w, notFound("App '%s' does not exist in version %s", id, version))
-		return
-	}
-	out := map[string]any{}
-	for k, v := range d {
-		out[k] = v
-	}
-	out["version"] = version
-	writeJSON(w, http.StatusOK, out)
+		d, ok := a.Versions[version]
+		if !ok {
+			if t, err := parseTime(version); err == nil {
+				d, ok = a.Versions[formatTime(t)]
+			}
+		}
+		if !ok {
+			writeError(w, notFound("App '%s' does not exist in version %s", id, version))
+			return
+		}
+		out := map[string]any{}
+		for k, v := range d {
+			out[k] = v
+		}
+		out["version"] = version
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 // renderApp builds an app answer: the stored definition plus version

@@ -118,9 +118,8 @@ func (s *Server) handleTasksDelete(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r)
 		return
 	}
-	raw, e := readBody(r)
-	if e != nil {
-		writeError(w, e)
+	raw, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -151,37 +150,32 @@ func (s *Server) killAppTasks(w http.ResponseWriter, r *http.Request, id, taskID
 		writeError(w, badRequest("You cannot use scale and wipe at the same time."))
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, e := s.liveApp(id)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	var tasks []*taskState
-	if taskID != "" {
-		t := s.tasks[taskID]
-		if t == nil || t.AppID != a.ID {
-			writeError(w, notFound("Task '%s' does not exist", taskID))
-			return
-		}
-		tasks = []*taskState{t}
-	} else {
-		host := q.Get("host")
-		for _, t := range s.tasksOf(a.ID) {
-			if host == "" || host == "*" || t.Host == host || t.AgentID == host {
-				tasks = append(tasks, t)
+	s.withLiveApp(w, id, func(a *appState) {
+		var tasks []*taskState
+		if taskID != "" {
+			t := s.tasks[taskID]
+			if t == nil || t.AppID != a.ID {
+				writeError(w, notFound("Task '%s' does not exist", taskID))
+				return
+			}
+			tasks = []*taskState{t}
+		} else {
+			host := q.Get("host")
+			for _, t := range s.tasksOf(a.ID) {
+				if host == "" || host == "*" || t.Host == host || t.AgentID == host {
+					tasks = append(tasks, t)
+				}
 			}
 		}
-	}
-	if taskID != "" && !boolParam(q, "scale") {
-		s.killTask(tasks[0].ID, "killed through the API")
-		s.flush()
-		s.kickNow()
-		writeJSON(w, http.StatusOK, map[string]any{"task": s.renderTask(tasks[0])})
-		return
-	}
-	s.killTasks(w, r, tasks)
+		if taskID != "" && !boolParam(q, "scale") {
+			s.killTask(tasks[0].ID, "killed through the API")
+			s.flush()
+			s.kickNow()
+			writeJSON(w, http.StatusOK, map[string]any{"task": s.renderTask(tasks[0])})
+			return
+		}
+		s.killTasks(w, r, tasks)
+	})
 }
 
 // killTasks kills tasks; with scale=true the apps' instances shrink by the

@@ -127,6 +127,14 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 			}
 		}
 	}
+	s.withGroup(w, id, func(all map[string]bool) {
+		writeJSON(w, http.StatusOK, s.renderGroup(id, all, emb))
+	})
+}
+
+// withGroup runs f under s.mu with the ids of all groups (groupIDs), or
+// answers Marathon's 404 when group id is not among them.
+func (s *Server) withGroup(w http.ResponseWriter, id string, f func(all map[string]bool)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	all := s.groupIDs()
@@ -134,7 +142,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, notFound("Group '%s' does not exist", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.renderGroup(id, all, emb))
+	f(all)
 }
 
 func (s *Server) groupVersions(w http.ResponseWriter, r *http.Request, id string) {
@@ -249,9 +257,8 @@ func (s *Server) flattenGroup(raw json.RawMessage, id, prefix string, apps map[s
 // putGroup is POST (create) and PUT/PATCH (update) of a group, including
 // scaleBy, dryRun and force.
 func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, urlID string, create bool) {
-	raw, e := readBody(r)
-	if e != nil {
-		writeError(w, e)
+	raw, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -420,30 +427,25 @@ func wireSteps(steps []step) []any {
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	all := s.groupIDs()
-	if !all[id] {
-		writeError(w, notFound("Group '%s' does not exist", id))
-		return
-	}
-	changes := map[string]change{}
-	for aid, a := range s.apps {
-		if !a.Deleted && isUnder(aid, id) {
-			changes[aid] = change{}
+	s.withGroup(w, id, func(map[string]bool) {
+		changes := map[string]change{}
+		for aid, a := range s.apps {
+			if !a.Deleted && isUnder(aid, id) {
+				changes[aid] = change{}
+			}
 		}
-	}
-	dep, e := s.deploy(changes, boolParam(r.URL.Query(), "force"), id)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	for gid := range s.groups {
-		if isUnder(gid, id) {
-			delete(s.groups, gid)
+		dep, e := s.deploy(changes, boolParam(r.URL.Query(), "force"), id)
+		if e != nil {
+			writeError(w, e)
+			return
 		}
-	}
-	s.dirty = true
-	s.flush()
-	deploymentResult(w, http.StatusOK, dep)
+		for gid := range s.groups {
+			if isUnder(gid, id) {
+				delete(s.groups, gid)
+			}
+		}
+		s.dirty = true
+		s.flush()
+		deploymentResult(w, http.StatusOK, dep)
+	})
 }

@@ -74,10 +74,8 @@ func (s *Server) healthLoop(ctx context.Context, taskID string, sp *appSpec, idx
 		}
 	}
 	for {
-		s.mu.Lock()
-		t := s.tasks[taskID]
-		if t == nil || t.State != taskRunning || s.closed {
-			s.mu.Unlock()
+		t := s.lockRunning(taskID)
+		if t == nil {
 			return
 		}
 		check := health.Check{
@@ -196,13 +194,24 @@ func toWireHealthCheck(hc healthCheckSpec) *marathon.HealthCheck {
 	return &out
 }
 
+// lockRunning locks s.mu and returns the task while it runs and the server
+// is open; the caller unlocks. Otherwise it unlocks and returns nil: a
+// probe loop of the task is done.
+func (s *Server) lockRunning(taskID string) *taskState {
+	s.mu.Lock()
+	t := s.tasks[taskID]
+	if t == nil || t.State != taskRunning || s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	return t
+}
+
 // readinessLoop polls a task's readiness checks until all pass.
 func (s *Server) readinessLoop(ctx context.Context, taskID string, sp *appSpec) {
 	for {
-		s.mu.Lock()
-		t := s.tasks[taskID]
-		if t == nil || t.State != taskRunning || s.closed {
-			s.mu.Unlock()
+		t := s.lockRunning(taskID)
+		if t == nil {
 			return
 		}
 		host, ports := t.Host, t.Ports

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 type fakeLookup struct {
@@ -132,14 +134,11 @@ func TestResolveEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ResolveEnv(context.Background(), pe, &tt.c, lk)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrConfig) {
-					t.Fatalf("error = %v, want ErrConfig containing %q", err, tt.wantErr)
+			if wanterr.Check(t, err, tt.wantErr) {
+				if !errors.Is(err, ErrConfig) {
+					t.Fatalf("error = %v, want ErrConfig", err)
 				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var flat []string
 			for _, v := range got {

@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 func TestCheckFor(t *testing.T) {
@@ -42,14 +44,8 @@ func TestCheckFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := CheckFor(tt.h, c, "10.1.0.5", []string{"A=1"}, wrap, time.Second)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
+			if wanterr.Check(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Protocol != tt.want.Protocol || got.Host != tt.want.Host || got.Port != tt.want.Port || got.Path != tt.want.Path ||
 				strings.Join(got.Command, " ") != strings.Join(tt.want.Command, " ") || strings.Join(got.Wrap, " ") != strings.Join(tt.want.Wrap, " ") ||

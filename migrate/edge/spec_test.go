@@ -13,6 +13,7 @@ import (
 	"github.com/switchyard/switchyard/appspec"
 	"github.com/switchyard/switchyard/capacity"
 	"github.com/switchyard/switchyard/internal/kubeclient"
+	"github.com/switchyard/switchyard/internal/wanterr"
 )
 
 const specBase = `name: web
@@ -164,14 +165,8 @@ func TestTargetFromSpecOwnChart(t *testing.T) {
 			}
 			s.Dir = "testdata/own" // as appspec.Load sets it
 			tg, err := TargetFromSpec(s, "shop", nil)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want %q", err, tc.wantErr)
-				}
+			if wanterr.Check(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if tg.Service != tc.wantService || tg.Port != tc.wantPort || tg.Namespace != "shop" {
 				t.Fatalf("service %s/%s port %q, want shop/%s port %q", tg.Namespace, tg.Service, tg.Port, tc.wantService, tc.wantPort)
