@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -344,44 +345,37 @@ func watchConfig(ctx context.Context, o Options, log *slog.Logger, rt *Runtime, 
 		lastMod = st.ModTime()
 	}
 	cur, _ := o.Config.NodeByName(o.Node)
-	t := time.NewTicker(o.ConfigPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	wait.UntilWithContext(ctx, func(context.Context) {
 		st, err := os.Stat(o.ConfigPath)
 		if err != nil || st.ModTime().Equal(lastMod) {
-			continue
+			return
 		}
 		lastMod = st.ModTime()
 		cfg, err := labconfig.Load(o.ConfigPath)
 		if err != nil {
 			log.Error("lab config changed but does not load; keeping the old one", "err", err)
-			continue
+			return
 		}
 		cfg = o.withShare(cfg)
 		n, ok := cfg.NodeByName(o.Node)
 		if !ok {
 			log.Error("lab config no longer has this node; keeping its registration", "node", o.Node)
 			rt.SetConfig(cfg, nil)
-			continue
+			return
 		}
 		obj, err := NodeObjectFor(cfg, o.Node, o.Reservation)
 		if err != nil {
 			log.Error("lab config change", "err", err)
-			continue
+			return
 		}
 		rt.SetConfig(cfg, obj.Status.Allocatable)
 		if reflect.DeepEqual(n, cur) {
-			continue
+			return
 		}
 		cur = n
 		log.Info("node resources changed", "allocatable", FormatResources(obj.Status.Allocatable))
 		np.push(obj)
-	}
+	}, o.ConfigPoll)
 }
 
 // fastLimiter retries a failing key with exponential backoff (5ms to 30s)

@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/switchyard/switchyard/lab/proc"
 )
@@ -148,14 +149,7 @@ func (p *podRunner) volumes(c *corev1.Container, pe PodEnv) ([]Mount, error) {
 // before it expires. A volume that cannot be computed now keeps its last
 // content (and the error is logged). emptyDir volumes are left alone.
 func (p *podRunner) refreshVolumes(ctx context.Context) {
-	t := time.NewTicker(p.rt.resync)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		pe := p.podEnv()
 		mounted := map[string]bool{}
 		for _, c := range pe.Pod.Spec.Containers {
@@ -174,7 +168,7 @@ func (p *podRunner) refreshVolumes(ctx context.Context) {
 				p.rt.log.Error("refresh pod volume", "pod", p.key, "volume", v.Name, "err", err)
 			}
 		}
-	}
+	}, p.rt.resync)
 }
 
 // removeVolumes deletes the pod's volume directories (its containers have
