@@ -598,3 +598,40 @@ func TestPodCleanupAfterEveryAgent(t *testing.T) {
 		t.Fatalf("order %v: want %s before every node agent (lab down runs it after them)", names(ordered), nodeagent.PodNetworkName)
 	}
 }
+
+// TestConfigure: a component's Configure runs at each up once it is ready
+// (started or kept), before the components after it start, and not on
+// `lab status`; a failing Configure fails up and stops what it started.
+func TestConfigure(t *testing.T) {
+	cfg := testConfig(t)
+	orderFile := filepath.Join(cfg.Dir, "order")
+	var configured []string
+	web := server(t, "web", cfg.Marathon.Listen)
+	web.Configure = func(ctx context.Context) error {
+		b, _ := os.ReadFile(orderFile)
+		configured = append(configured, "web after ["+strings.TrimSpace(string(b))+"]")
+		return nil
+	}
+	specs := []component.Spec{web, sh("app", "echo app >> "+orderFile+"; exec sleep 300", "web")}
+	mustUp(t, cfg, specs)
+	statusByName(t, cfg, specs)
+	mustUp(t, cfg, specs) // both kept
+	if got, want := strings.Join(configured, "; "), "web after []; web after [app]"; got != want {
+		t.Errorf("Configure ran: %q, want %q (once per up, before app's first start, not on status)", got, want)
+	}
+	mustDown(t, cfg, specs)
+
+	web.Configure = func(context.Context) error { return errors.New("no admin rights") }
+	specs[0] = web
+	var out bytes.Buffer
+	err := Up(context.Background(), cfg, specs, &out)
+	if err == nil || !strings.Contains(err.Error(), "web") || !strings.Contains(err.Error(), "configuring it failed: no admin rights") {
+		t.Fatalf("failing Configure: err = %v\n%s", err, out.String())
+	}
+	if ids := proc.FindByEnv(Marker(cfg)); len(ids) > 0 {
+		t.Errorf("a failed up left processes: %v", ids)
+	}
+	if b, _ := os.ReadFile(orderFile); strings.Count(string(b), "app") != 1 {
+		t.Errorf("app started after web's Configure failed: %q", b)
+	}
+}

@@ -130,6 +130,9 @@ func Up(ctx context.Context, cfg labconfig.Config, specs []component.Spec, out i
 			if err := waitReady(ctx, s.spec, nil); err != nil {
 				return failUp(ctx, cfg, ordered, started, name, fmt.Errorf("running (pid %d) but not ready: %w", s.rec.Process.PID, err), out)
 			}
+			if err := configure(ctx, s.spec); err != nil {
+				return failUp(ctx, cfg, ordered, started, name, err, out)
+			}
 			states[name] = "running (kept)"
 			fmt.Fprintf(out, "  %-24s already running (pid %d)\n", name, s.rec.Process.PID)
 			continue
@@ -145,6 +148,9 @@ func Up(ctx context.Context, cfg labconfig.Config, specs []component.Spec, out i
 		}
 		if err == nil {
 			err = waitReady(ctx, s.spec, p)
+		}
+		if err == nil {
+			err = configure(ctx, s.spec)
 		}
 		if err != nil {
 			return failUp(ctx, cfg, ordered, started, name, err, out)
@@ -264,6 +270,17 @@ func processEnv(cfg labconfig.Config, extra []string) []string {
 	}
 	env = append(env, extra...)
 	return append(env, "SWITCHYARD_LAB_DIR="+cfg.Dir, Marker(cfg))
+}
+
+// configure runs the component's Configure step, if it has one.
+func configure(ctx context.Context, s component.Spec) error {
+	if s.Configure == nil {
+		return nil
+	}
+	if err := s.Configure(ctx); err != nil {
+		return fmt.Errorf("ready, but configuring it failed: %w", err)
+	}
+	return nil
 }
 
 // waitReady probes the component until it is ready, its process exits (p

@@ -32,6 +32,12 @@ type Spec struct {
 	Ready func(ctx context.Context) error
 	// ReadyTimeout bounds the wait at start (default 60s).
 	ReadyTimeout time.Duration
+	// Configure, when set, runs at every `lab up` once the component is
+	// ready (started or kept running), before the components After it
+	// start: a setting made through the running process's own API (etcd's
+	// role-based access). It must be idempotent; unlike Ready, `lab status`
+	// does not run it.
+	Configure func(ctx context.Context) error
 	// Prepare runs once before the process starts (write config files, PKI...).
 	Prepare func(ctx context.Context) error
 	// Cleanup runs after the process stopped on `lab down` (remove network

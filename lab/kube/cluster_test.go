@@ -114,6 +114,11 @@ func (c *testCluster) startOne(ctx context.Context, s component.Spec) error {
 		cancel()
 		if err == nil {
 			c.readyIn[s.Name] = time.Since(t0)
+			if s.Configure != nil {
+				if err := s.Configure(ctx); err != nil {
+					return fmt.Errorf("%s: configure: %w", s.Name, err)
+				}
+			}
 			return nil
 		}
 		select {

@@ -387,11 +387,9 @@ func (l layout) etcdSpec() component.Spec {
 			if err != nil {
 				return err
 			}
-			if err := probeEtcd(ctx, c, client+"/health"); err != nil {
-				return err
-			}
-			return l.enableEtcdAuth(ctx)
+			return probeEtcd(ctx, c, client+"/health")
 		},
+		Configure: l.enableEtcdAuth,
 	}
 }
 
