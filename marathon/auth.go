@@ -2,10 +2,11 @@ package marathon
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
+
+	"github.com/switchyard/switchyard/internal/capool"
 )
 
 // Token schemes for Config.TokenScheme.
@@ -48,11 +49,8 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 		pem = append(append([]byte{}, pem...), b...)
 	}
 	if len(pem) > 0 {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
+		pool, ok := capool.FromPEM(pem, true)
+		if !ok {
 			src := "CAData"
 			if cfg.CAFile != "" {
 				src = cfg.CAFile

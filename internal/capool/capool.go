@@ -21,17 +21,23 @@ func Load(path string, withSystem bool) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pool *x509.CertPool
+	pool, ok := FromPEM(pem, withSystem)
+	if !ok {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// FromPEM is Load for a PEM bundle already in memory (a config's inline CA
+// data); ok is false when it holds no PEM certificate.
+func FromPEM(pem []byte, withSystem bool) (pool *x509.CertPool, ok bool) {
 	if withSystem {
 		pool, _ = x509.SystemCertPool()
 	}
 	if pool == nil {
 		pool = x509.NewCertPool()
 	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return pool, nil
+	return pool, pool.AppendCertsFromPEM(pem)
 }
 
 // Transport is a clone of http.DefaultTransport that trusts pool (TLS 1.2

@@ -45,6 +45,14 @@ func TestLoad(t *testing.T) {
 			t.Errorf("withSystem %v: the file's CA is not trusted: %v", withSystem, err)
 		}
 	}
+	if pool, ok := FromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), false); !ok {
+		t.Error("FromPEM: the CA was not read")
+	} else if _, err := cert.Verify(x509.VerifyOptions{Roots: pool}); err != nil {
+		t.Errorf("FromPEM: the CA is not trusted: %v", err)
+	}
+	if _, ok := FromPEM([]byte("not a certificate"), true); ok {
+		t.Error("FromPEM accepted a bundle without a certificate")
+	}
 	if _, err := Load(junk, false); err == nil || !strings.Contains(err.Error(), junk+" holds no PEM certificate") {
 		t.Errorf("Load(junk) = %v", err)
 	}
