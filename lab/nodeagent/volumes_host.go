@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/switchyard/switchyard/lab/labconfig"
 	"github.com/switchyard/switchyard/lab/proc"
@@ -21,9 +23,12 @@ const VolumesDirName = "volumes"
 
 // writeVolume materializes a volume's content in dir: directories 0700,
 // files with their modes, everything owned by owner (nil: the agent's own
-// identity). Each file is replaced atomically; files of an earlier content
-// that are gone from this one are removed. A writable volume (emptyDir) is
-// only created: its content is the containers'.
+// identity). Each file that differs (content, mode or owner) is replaced
+// atomically, and only those: a rewrite with the same content (the periodic
+// refresh) changes nothing a container watching its files would notice.
+// Files of an earlier content that are gone from this one are removed. A
+// writable volume (emptyDir) is only created: its content is the
+// containers'.
 func writeVolume(dir string, vc VolumeContent, owner *proc.User) error {
 	if err := mkdirOwned(dir, owner); err != nil {
 		return err
@@ -40,6 +45,9 @@ func writeVolume(dir string, vc VolumeContent, owner *proc.User) error {
 		}
 		if err := mkdirAllOwned(dir, filepath.Dir(dst), owner); err != nil {
 			return err
+		}
+		if unchanged(dst, f, owner) {
+			continue
 		}
 		tmp := filepath.Join(filepath.Dir(dst), ".tmp-"+filepath.Base(dst))
 		if err := os.WriteFile(tmp, f.Data, 0o600); err != nil {
@@ -89,6 +97,23 @@ func mkdirOwned(dir string, owner *proc.User) error {
 		return fmt.Errorf("volume directory: %w", err)
 	}
 	return chownTo(dir, owner)
+}
+
+// unchanged tells whether the regular file at p already holds f's content
+// and mode, owned by owner (when given).
+func unchanged(p string, f VolumeFile, owner *proc.User) bool {
+	st, err := os.Lstat(p)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != f.Mode.Perm() || st.Size() != int64(len(f.Data)) {
+		return false
+	}
+	if owner != nil {
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		if !ok || sys.Uid != owner.UID || sys.Gid != owner.GID {
+			return false
+		}
+	}
+	b, err := os.ReadFile(p)
+	return err == nil && bytes.Equal(b, f.Data)
 }
 
 func chownTo(p string, owner *proc.User) error {

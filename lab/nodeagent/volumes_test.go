@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -183,6 +184,26 @@ func TestWriteVolume(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "a")); string(b) != "one" {
 		t.Errorf("a = %q, want the new content", b)
+	}
+	// The same content again (the periodic refresh) replaces no file; a
+	// changed mode alone does.
+	inode := func(rel string) uint64 {
+		st, err := os.Stat(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	a, b := inode("a"), inode("sub/b")
+	second.Files[1].Mode = 0o440
+	if err := writeVolume(dir, second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if inode("a") != a {
+		t.Error("an unchanged file was replaced")
+	}
+	if inode("sub/b") == b {
+		t.Error("a file whose mode changed was kept")
 	}
 	// An emptyDir keeps what the containers wrote.
 	empty := filepath.Join(t.TempDir(), "e")
