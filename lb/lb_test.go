@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard/switchyard/internal/wanterr"
 	"github.com/switchyard/switchyard/lb"
 )
 
@@ -58,14 +59,7 @@ func TestRenderRefusesBadOptions(t *testing.T) {
 			o := validOptions()
 			tt.modify(&o)
 			_, err := lb.Render(o)
-			if err == nil {
-				t.Fatal("Render accepted the options")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			wanterr.Check(t, err, tt.want...)
 		})
 	}
 }
