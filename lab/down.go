@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/lab/component"
@@ -114,31 +113,12 @@ func stopRecord(r *Record, out io.Writer) {
 	fmt.Fprintf(out, "  %-24s stopped (pid %d) in %s\n", r.Name, r.Process.PID, time.Since(t0).Round(10*time.Millisecond))
 }
 
-// sweep stops every process carrying marker, in rounds (a process may start
-// another while it is being stopped), and returns how many it stopped.
+// sweep stops every process carrying marker (proc.Sweep) but this
+// command's callers, and returns how many it stopped.
 func sweep(marker string, out io.Writer) int {
-	total := 0
-	skip := ancestors()
-	for round := 0; round < 5; round++ {
-		var ids []proc.ID
-		for _, id := range proc.FindByEnv(marker) {
-			if !skip[id.PID] {
-				ids = append(ids, id)
-			}
-		}
-		if len(ids) == 0 {
-			break
-		}
-		var wg sync.WaitGroup
-		for _, id := range ids {
-			fmt.Fprintf(out, "  sweeping pid %d (%s)\n", id.PID, proc.Comm(id.PID))
-			wg.Add(1)
-			go func() { defer wg.Done(); proc.StopID(id, sweepGrace, nil) }()
-		}
-		wg.Wait()
-		total += len(ids)
-	}
-	return total
+	return proc.Sweep(marker, sweepGrace, ancestors(), func(id proc.ID) {
+		fmt.Fprintf(out, "  sweeping pid %d (%s)\n", id.PID, proc.Comm(id.PID))
+	})
 }
 
 // ancestors are the processes above this one: a `lab down` run from a shell

@@ -95,9 +95,7 @@ func StartForTestWith(t testing.TB, cfg labconfig.Config, opts Options) *TestSer
 	ts.start(false)
 	t.Cleanup(func() {
 		ts.Stop()
-		for _, id := range proc.FindByEnv(labconfig.MarkerEnv + "=" + ts.Config.ID) {
-			proc.StopID(id, 2*time.Second, nil)
-		}
+		proc.Sweep(labconfig.MarkerEnv+"="+ts.Config.ID, 2*time.Second, nil, nil)
 		// A killed process's sockets close as it exits: give that a moment.
 		left := Leftovers(ts.Config)
 		for deadline := time.Now().Add(5 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = Leftovers(ts.Config) {

@@ -280,6 +280,37 @@ func FindByEnv(entry string) []ID {
 	return find(func(pid int) bool { return HasEnv(pid, entry) })
 }
 
+// Sweep stops every process carrying the environment entry marker (and
+// not in skip), in rounds: a process may start another while it is being
+// stopped, and one caught mid-exec may not show its environment yet. Each
+// process gets grace between SIGTERM and SIGKILL; found, when set, is told
+// of each before it is stopped. It returns how many it stopped.
+func Sweep(marker string, grace time.Duration, skip map[int]bool, found func(ID)) int {
+	total := 0
+	for round := 0; round < 5; round++ {
+		var ids []ID
+		for _, id := range FindByEnv(marker) {
+			if !skip[id.PID] {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			break
+		}
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			if found != nil {
+				found(id)
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); StopID(id, grace, nil) }()
+		}
+		wg.Wait()
+		total += len(ids)
+	}
+	return total
+}
+
 // find returns the running processes (not zombies, not this one) for which
 // match is true.
 func find(match func(pid int) bool) []ID {

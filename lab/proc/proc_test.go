@@ -258,3 +258,25 @@ func getsid(pid int) (int, error) {
 	}
 	return int(r), nil
 }
+
+// TestSweepInRounds: a process that starts another when it is told to stop
+// (in a process group of its own, which stopping the first does not reach)
+// is caught by the next round; skipped pids are left alone.
+func TestSweepInRounds(t *testing.T) {
+	m := marker()
+	spawner := startT(t, Spec{Env: []string{m},
+		Shell: `trap 'setsid sleep 300 & exit 0' TERM; sleep 300 & wait`})
+	kept := startT(t, Spec{Argv: []string{"sleep", "300"}, Env: []string{m}})
+	var seen []int
+	n := Sweep(m, 2*time.Second, map[int]bool{kept.ID().PID: true}, func(id ID) { seen = append(seen, id.PID) })
+	if left := FindByEnv(m); len(left) != 1 || left[0].PID != kept.ID().PID {
+		t.Errorf("after the sweep %v carry the marker, want only the skipped %d", left, kept.ID().PID)
+	}
+	if n < 2 || n != len(seen) {
+		t.Errorf("Sweep stopped %d (told of %v), want the spawner's group and then what it started", n, seen)
+	}
+	if Alive(spawner.ID()) {
+		t.Error("the spawner survived")
+	}
+	kept.Stop(time.Second)
+}
