@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/switchyard/switchyard/internal/atomicfile"
 	"math/big"
 	"net"
 	"net/netip"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/atomicfile"
 )
 
 // certValidity is how long lab certificates live; the lab dir is reused for
