@@ -85,9 +85,9 @@ func (p *podRunner) volumeDir(name string) string {
 	return filepath.Join(p.dir, VolumesDirName, name)
 }
 
-// writeVolume computes volume v's content and writes it to its directory;
+// syncVolume computes volume v's content and writes it to its directory;
 // it returns whether the volume is the containers' to write (emptyDir).
-func (p *podRunner) writeVolume(ctx context.Context, pe PodEnv, v corev1.Volume) (writable bool, err error) {
+func (p *podRunner) syncVolume(ctx context.Context, pe PodEnv, v corev1.Volume) (writable bool, err error) {
 	if err := checkRelPath(v.Name); err != nil || strings.Contains(v.Name, "/") {
 		return false, fmt.Errorf("%w: volume name %q", ErrConfig, v.Name)
 	}
@@ -123,7 +123,7 @@ func (p *podRunner) volumes(c *corev1.Container, pe PodEnv) ([]Mount, error) {
 		if !ok {
 			continue // ContainerMounts reports it
 		}
-		w, err := p.writeVolume(p.ctx, pe, v)
+		w, err := p.syncVolume(p.ctx, pe, v)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +164,7 @@ func (p *podRunner) refreshVolumes(ctx context.Context) {
 			if _, err := os.Lstat(p.volumeDir(v.Name)); err != nil {
 				continue // no container mounted it yet
 			}
-			if _, err := p.writeVolume(ctx, pe, v); err != nil && ctx.Err() == nil {
+			if _, err := p.syncVolume(ctx, pe, v); err != nil && ctx.Err() == nil {
 				p.rt.log.Error("refresh pod volume", "pod", p.key, "volume", v.Name, "err", err)
 			}
 		}
