@@ -198,12 +198,20 @@ func TestFleetUnreachableInstance(t *testing.T) {
 		t.Fatalf("status of the unreachable instance: %+v", st)
 	}
 	srvs[2].SetDown(false)
-	waitFor(t, func() bool { return f.Acknowledged() })
+	// The catch-up reports its event after the push is acknowledged: wait
+	// for both.
+	const broughtUp = "load balancer instance c brought up to routing state version 2 (it held version 1)"
+	testenv.Eventually(t, 5*time.Second, 5*time.Millisecond, "c acknowledged and its catch-up reported", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		all := strings.Join(events, "\n")
+		return f.Acknowledged() && strings.Contains(all, broughtUp), "events:\n" + all
+	})
 	sameEverywhere(t, srvs, want)
 	mu.Lock()
 	defer mu.Unlock()
 	all := strings.Join(events, "\n")
-	if !strings.Contains(all, "load balancer instance c answers again") || !strings.Contains(all, "load balancer instance c brought up to routing state version 2 (it held version 1)") {
+	if !strings.Contains(all, "load balancer instance c answers again") {
 		t.Fatalf("events:\n%s", all)
 	}
 	if n := strings.Count(all, "error: "); n != 1 {
