@@ -59,15 +59,16 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("server token: %s holds no token (one line)", o.TokenFile)
 	}
 	rt := o.Transport
-	if rt == nil {
-		rt = http.DefaultTransport.(*http.Transport).Clone()
-		if o.CAFile != "" {
-			pool, err := capool.Load(o.CAFile, true)
-			if err != nil {
-				return nil, fmt.Errorf("server CA: %w", err)
-			}
-			rt = capool.Transport(pool)
+	switch {
+	case rt != nil:
+	case o.CAFile != "":
+		pool, err := capool.Load(o.CAFile, true)
+		if err != nil {
+			return nil, fmt.Errorf("server CA: %w", err)
 		}
+		rt = capool.Transport(pool)
+	default:
+		rt = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	retry := o.RetryEvery
 	if retry <= 0 {
