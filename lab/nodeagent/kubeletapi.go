@@ -17,8 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyard/switchyard/internal/capool"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/switchyard/switchyard/internal/capool"
 )
 
 // KubeletAPI serves the part of the kubelet HTTP API that `kubectl logs`

@@ -282,7 +282,7 @@ func FindByEnv(entry string) []ID {
 
 // Sweep stops every process carrying the environment entry marker (and
 // not in skip), in rounds: a process may start another while it is being
-// stopped, and one caught mid-exec may not show its environment yet. Each
+// stopped, and the next round finds that one. Each
 // process gets grace between SIGTERM and SIGKILL; found, when set, is told
 // of each before it is stopped. It returns how many it stopped.
 func Sweep(marker string, grace time.Duration, skip map[int]bool, found func(ID)) int {
