@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 func marker() string { return fmt.Sprintf("PROC_TEST_MARKER=%08x", rand.Uint32()) }
@@ -264,9 +266,13 @@ func getsid(pid int) (int, error) {
 // is caught by the next round; skipped pids are left alone.
 func TestSweepInRounds(t *testing.T) {
 	m := marker()
+	armed := filepath.Join(t.TempDir(), "armed")
 	spawner := startT(t, Spec{Env: []string{m},
-		Shell: `trap 'setsid sleep 300 & exit 0' TERM; sleep 300 & wait`})
+		Shell: `trap 'setsid sleep 300 & exit 0' TERM; touch ` + armed + `; sleep 300 & wait`})
 	kept := startT(t, Spec{Argv: []string{"sleep", "300"}, Env: []string{m}})
+	// Sweep only once the trap is set (a TERM before it would just end the
+	// shell).
+	testenv.EventuallyNil(t, 5*time.Second, 10*time.Millisecond, "the spawner's trap", func() error { _, err := os.Stat(armed); return err })
 	var seen []int
 	n := Sweep(m, 2*time.Second, map[int]bool{kept.ID().PID: true}, func(id ID) { seen = append(seen, id.PID) })
 	if left := FindByEnv(m); len(left) != 1 || left[0].PID != kept.ID().PID {
